@@ -1,0 +1,99 @@
+#include "comm/mpi_communicator.h"
+
+#include <climits>
+
+#include "comm/mpi_check.h"
+
+namespace shardrt::comm {
+namespace {
+
+MPI_Datatype mpiType(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return MPI_FLOAT;
+    case DType::I32: return MPI_INT32_T;
+  }
+  throw CommError("mpi: unsupported dtype");
+}
+
+MPI_Op mpiOp(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum: return MPI_SUM;
+    case ReduceOp::Max: return MPI_MAX;
+    case ReduceOp::Min: return MPI_MIN;
+  }
+  throw CommError("mpi: unsupported reduction");
+}
+
+// MPI counts are int; a larger message would silently wrap, so refuse it by name.
+int mpiCount(std::size_t count, const char* what) {
+  if (count > static_cast<std::size_t>(INT_MAX)) {
+    throw CommError(std::string("mpi: ") + what + " of " + std::to_string(count) +
+                    " elements exceeds MPI's int count limit");
+  }
+  return static_cast<int>(count);
+}
+
+}  // namespace
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::wrap(MPI_Comm comm, std::string group_name) {
+  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(comm, false, std::move(group_name)));
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name)
+    : Communicator(std::move(group_name)), comm_(comm), owned_(owned) {
+  // Errors come back as codes for MPI_CHECK to report, instead of MPI aborting silently.
+  MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+  MPI_CHECK(MPI_Comm_size(comm_, &size_));
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owned_ && !finalized) MPI_Comm_free(&comm_);  // no throw from a destructor
+}
+
+void MpiCommunicator::allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) {
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpiCount(count, "all-reduce"), mpiType(dtype),
+                          mpiOp(op), comm_));
+}
+
+void MpiCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
+  const int n = mpiCount(count, "all-gather");
+  MPI_CHECK(MPI_Allgather(send, n, mpiType(dtype), recv, n, mpiType(dtype), comm_));
+}
+
+void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t count,
+                                    DType dtype, ReduceOp op) {
+  MPI_CHECK(MPI_Reduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"),
+                                     mpiType(dtype), mpiOp(op), comm_));
+}
+
+void MpiCommunicator::gather(const void* send, void* recv, std::size_t count, DType dtype,
+                             int root) {
+  const int n = mpiCount(count, "gather");
+  MPI_CHECK(MPI_Gather(send, n, mpiType(dtype), recv, n, mpiType(dtype), root, comm_));
+}
+
+void MpiCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {
+  MPI_CHECK(MPI_Bcast(buf, mpiCount(count, "broadcast"), mpiType(dtype), root, comm_));
+}
+
+void MpiCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
+  MPI_CHECK(MPI_Send(buf, mpiCount(count, "send"), mpiType(dtype), peer, 0, comm_));
+}
+
+void MpiCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
+  MPI_CHECK(MPI_Recv(buf, mpiCount(count, "recv"), mpiType(dtype), peer, 0, comm_,
+                     MPI_STATUS_IGNORE));
+}
+
+void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(comm_)); }
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key, std::string group_name) {
+  MPI_Comm sub = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
+  return std::unique_ptr<Communicator>(new MpiCommunicator(sub, true, std::move(group_name)));
+}
+
+}  // namespace shardrt::comm

@@ -1,0 +1,43 @@
+// The Communicator over MPI: host buffers, any machine. Owns its MPI_Comm unless it wraps
+// MPI_COMM_WORLD or MPI_COMM_SELF.
+#pragma once
+
+#include <mpi.h>
+
+#include "comm/communicator.h"
+
+namespace shardrt::comm {
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // Wraps comm without owning it (MPI_COMM_WORLD, MPI_COMM_SELF).
+  static std::unique_ptr<MpiCommunicator> wrap(MPI_Comm comm, std::string group_name);
+  ~MpiCommunicator() override;
+
+  std::string_view backendName() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) override;
+  void allGather(const void* send, void* recv, std::size_t count, DType dtype) override;
+  void reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
+                     ReduceOp op) override;
+  void gather(const void* send, void* recv, std::size_t count, DType dtype, int root) override;
+  void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
+  void send(const void* buf, std::size_t count, DType dtype, int peer) override;
+  void recv(void* buf, std::size_t count, DType dtype, int peer) override;
+  void barrier() override;
+  std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
+
+  MPI_Comm handle() const { return comm_; }
+
+ private:
+  MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name);
+
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace shardrt::comm

@@ -1,0 +1,29 @@
+// Error types that cross layers, and the exit codes they map to.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace shardrt {
+
+// Exit codes of the shardrt command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitValidationFailed = 1;  // ran, but the result is wrong
+inline constexpr int kExitBadInput = 2;          // the deployment or the command line is invalid
+inline constexpr int kExitInternal = 3;          // anything else: a library call failed, a bug
+
+// Bad user input: names the offending field (dotted path, e.g. "model.heads") and the rule
+// it breaks, so that the one-line message tells the user what to change.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string field, std::string rule)
+      : std::runtime_error(field + ": " + rule), field_(std::move(field)), rule_(std::move(rule)) {}
+  const std::string& field() const { return field_; }
+  const std::string& rule() const { return rule_; }
+
+ private:
+  std::string field_;
+  std::string rule_;
+};
+
+}  // namespace shardrt

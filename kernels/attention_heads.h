@@ -1,0 +1,16 @@
+// Which heads one rank's attention kernel sees, shared by every backend's kernel.
+// Query head h (global index q_head_begin + h) reads kv head (q_head_begin + h) / group_size,
+// stored locally at that index minus kv_head_begin.
+#pragma once
+
+namespace shardrt::kernels {
+
+struct AttentionHeads {
+  int q_heads;        // query heads held locally
+  int kv_heads;       // kv heads held locally
+  int q_head_begin;   // global index of the first local query head
+  int kv_head_begin;  // global index of the first local kv head
+  int group_size;     // query heads per kv head in the whole model (heads / kv_heads)
+};
+
+}  // namespace shardrt::kernels

@@ -1,0 +1,13 @@
+// Rotary position embedding in Hugging Face Llama's rotate-half form:
+//   inv_freq[i] = theta^(-2i/d), i < d/2;  angle = pos * inv_freq[i]
+//   out[i]       = x[i] * cos(angle) - x[i + d/2] * sin(angle)
+//   out[i + d/2] = x[i + d/2] * cos(angle) + x[i] * sin(angle)
+// Positions are 0..seq_len-1 within each sequence.
+#pragma once
+
+namespace shardrt::kernels::cpu {
+
+// x: (batch, seq_len, heads, head_dim), rotated in place. head_dim must be even.
+void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim, float theta);
+
+}  // namespace shardrt::kernels::cpu

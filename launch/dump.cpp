@@ -1,0 +1,33 @@
+#include "launch/dump.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/plan.h"
+#include "runtime/model_weights.h"
+#include "runtime/npy.h"
+
+namespace shardrt::launch {
+
+void writeDump(const std::string& dir, const planner::Deployment& d, const float* input,
+               const float* output) {
+  std::filesystem::create_directories(dir);
+  const std::vector<long> act = {d.workload.batch_size, d.workload.seq_len, d.model.hidden};
+  writeNpy(dir + "/input.npy", input, act);
+  writeNpy(dir + "/output.npy", output, act);
+
+  planner::Deployment whole = d;
+  whole.strategy = planner::StrategyConfig{};
+  const planner::Plan plan = planner::makePlan(whole);
+  const planner::Range layers{0, d.model.layers};
+  for (const auto& spec : shardWeightSpecs(d.model, plan.tp_shards[0], layers, true)) {
+    const std::vector<float> host = generateSlice(spec, d.seed);
+    writeNpy(dir + "/" + spec.name + ".npy", host.data(),
+             std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
+  }
+  std::ofstream(dir + "/deployment.json") << planner::toJson(d).dump(2) << "\n";
+}
+
+}  // namespace shardrt::launch

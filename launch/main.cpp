@@ -1,0 +1,76 @@
+// The shardrt command. Launched by mpirun, one process per rank:
+//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR]
+#include <exception>
+#include <iostream>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+#include <mpi.h>
+
+#include "comm/mpi_session.h"
+#include "common/errors.h"
+#include "launch/run_command.h"
+
+namespace {
+
+using shardrt::launch::RunOptions;
+
+void addRunCommand(CLI::App& app, RunOptions& o) {
+  CLI::App* run = app.add_subcommand("run", "Run the forward pass of a deployment, one rank per process");
+  run->add_option("deployment", o.deployment_path, "Deployment file (JSON, see docs/config.md)")
+      ->required();
+  run->add_flag("--validate", o.validate,
+                "Compare the output with the unsharded model computed on rank 0; exit 1 on FAIL");
+  run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
+  run->add_option("--dump", o.dump_dir,
+                  "Write input, output and every global weight as .npy files into this directory");
+  run->add_option("--set", o.overrides,
+                  "Override a deployment field, e.g. --set strategy.tp=4 (repeatable)");
+  run->add_option("--threads", o.blas_threads,
+                  "BLAS threads per rank (default: cores / ranks on this node)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--warmup", o.warmup, "Untimed forward passes first")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  run->add_option("--iters", o.iterations, "Timed forward passes; the median is reported")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  run->add_flag("--profile", o.profile, "Print the time and FLOP/s of each op kind on rank 0");
+  // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
+  run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<shardrt::comm::MpiSession> mpi;
+  try {
+    mpi.emplace(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::cerr << "shardrt: error: " << e.what() << std::endl;
+    return shardrt::kExitInternal;
+  }
+  const int rank = mpi->worldRank();
+
+  CLI::App app{"shardrt: run transformer models split across ranks"};
+  app.require_subcommand(1);
+  RunOptions run_options;
+  addRunCommand(app, run_options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    if (rank == 0) app.exit(e);
+    return shardrt::kExitOk;
+  } catch (const CLI::ParseError& e) {
+    // Same argv on every rank, so every rank fails alike: each says so in one line.
+    std::cerr << "shardrt: rank " << rank << ": error: " << e.what() << std::endl;
+    return shardrt::kExitBadInput;
+  }
+
+  try {
+    if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
+  } catch (const std::exception& e) {
+    // The other ranks may be waiting in a collective for this one: end them all.
+    std::cerr << "shardrt: rank " << rank << ": error: " << e.what() << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
+  }
+  return shardrt::kExitInternal;
+}

@@ -1,0 +1,173 @@
+#include "launch/run_command.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/mpi_communicator.h"
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
+#include "launch/dump.h"
+#include "launch/run_report.h"
+#include "planner/deployment.h"
+#include "planner/parallel_layout.h"
+#include "planner/plan.h"
+#include "runtime/cpu_backend.h"
+#include "runtime/model_input.h"
+#include "runtime/process_groups.h"
+#include "runtime/reference.h"
+#include "runtime/transformer.h"
+
+namespace shardrt::launch {
+namespace {
+
+// True on every rank when any rank says true: the way a one-rank condition becomes a
+// decision all ranks take together, instead of one rank leaving the others in a collective.
+bool anyRank(comm::Communicator& world, bool mine) {
+  std::int32_t flag = mine ? 1 : 0;
+  world.allReduce(&flag, 1, DType::I32, comm::ReduceOp::Max);
+  return flag != 0;
+}
+
+double maxOverRanks(comm::Communicator& world, double seconds) {
+  float s = static_cast<float>(seconds);
+  world.allReduce(&s, 1, DType::F32, comm::ReduceOp::Max);
+  return s;
+}
+
+// Each rank reads and checks the file itself; all ranks then agree, so that a file one rank
+// cannot read still ends every rank with exit code 2 rather than a hang.
+std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Communicator& world) {
+  std::optional<planner::Deployment> d;
+  std::string error;
+  try {
+    d = planner::loadDeployment(o.deployment_path, o.overrides);
+    planner::checkWorldSize(*d, world.size());
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!anyRank(world, !error.empty())) return d;
+  if (!error.empty()) {
+    std::cerr << "shardrt: rank " << world.rank() << ": error: " << error << std::endl;
+  } else {
+    std::cerr << "shardrt: rank " << world.rank()
+              << ": error: another rank rejected the deployment" << std::endl;
+  }
+  return std::nullopt;
+}
+
+int defaultBlasThreads(const comm::MpiSession& mpi) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / mpi.ranksOnThisNode());
+}
+
+ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend& backend,
+                          const Tensor& input, const Tensor& output) {
+  const std::size_t n = static_cast<std::size_t>(output.numel());
+  std::vector<float> mine(n), all;
+  backend.copyToHost(mine.data(), output);
+  if (world.rank() == 0) all.resize(n * static_cast<std::size_t>(world.size()));
+  world.gather(mine.data(), all.data(), n, DType::F32, 0);
+
+  ValidationReport v;
+  v.tolerance = validationTolerance(r.deployment.workload.dtype);
+  std::int32_t passed = 0;
+  if (world.rank() == 0) {
+    auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
+    Tensor ref = backend.empty(output.shape(), output.dtype());
+    computeUnshardedReference(backend, r.deployment, *self, input, ref);
+    std::vector<float> ref_host(n);
+    backend.copyToHost(ref_host.data(), ref);
+    // Every tp rank holds the whole output after the last all-reduce: check each copy.
+    for (int rank = 0; rank < world.size(); ++rank) {
+      const Comparison c = compare(all.data() + rank * n, ref_host.data(), n);
+      if (rank == 0 || !c.finite || c.rel_err > v.worst.rel_err) {
+        v.worst = c;
+        v.worst_rank = rank;
+      }
+    }
+    passed = v.worst.passes(v.tolerance) ? 1 : 0;
+  }
+  world.broadcast(&passed, 1, DType::I32, 0);
+  v.passed = passed != 0;
+  return v;
+}
+
+}  // namespace
+
+int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
+  auto world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  const std::optional<planner::Deployment> deployment = loadOnEveryRank(o, *world);
+  if (!deployment) return kExitBadInput;
+  const planner::Deployment& d = *deployment;
+
+  RunReport report;
+  report.deployment = d;
+  report.deployment_path = o.deployment_path;
+  report.plan = planner::makePlan(d);
+  report.blas_threads = o.blas_threads > 0 ? o.blas_threads : defaultBlasThreads(mpi);
+  report.warmup = o.warmup;
+  kernels::cpu::setBlasThreads(report.blas_threads);
+
+  const planner::ParallelLayout layout(d.strategy.tp, d.strategy.pp, d.strategy.dp, world->rank());
+  ProcessGroups groups = ProcessGroups::split(*world, layout);
+  CpuBackend backend;
+  report.backend = std::string(backend.name());
+  report.communicator = std::string(world->backendName());
+
+  ExecutorOptions exec_options;
+  exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
+  TransformerExecutor executor(d, report.plan, layout.tpRank(), layout.ppRank(), backend,
+                               *groups.tp, exec_options);
+  const Tensor input = makeModelInput(backend, d);
+  const Tensor output = backend.empty(executor.activationShape(), d.workload.dtype);
+
+  for (int i = 0; i < o.warmup + o.iterations; ++i) {
+    world->barrier();  // start together, so the slowest rank's time is the step's time
+    const auto t0 = std::chrono::steady_clock::now();
+    executor.forward(input, output);
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    const double slowest = maxOverRanks(*world, dt.count());
+    if (i >= o.warmup) report.forward_seconds.push_back(slowest);
+  }
+
+  if (o.profile) {
+    // A separate pass: timing each op synchronises after it, which the timed passes must not.
+    OpProfile profile;
+    executor.setProfile(&profile);
+    world->barrier();
+    executor.forward(input, output);
+    executor.setProfile(nullptr);
+    report.profile = profile;
+  }
+
+  if (o.validate) report.validation = validate(report, *world, backend, input, output);
+
+  if (world->rank() == 0) {
+    std::filesystem::create_directories(o.out_dir);
+    const std::string result_path = o.out_dir + "/result.json";
+    std::ofstream(result_path) << toJson(report).dump(2) << "\n";
+    if (!o.dump_dir.empty()) {
+      std::vector<float> in_host(static_cast<std::size_t>(input.numel()));
+      std::vector<float> out_host(static_cast<std::size_t>(output.numel()));
+      backend.copyToHost(in_host.data(), input);
+      backend.copyToHost(out_host.data(), output);
+      writeDump(o.dump_dir, d, in_host.data(), out_host.data());
+    }
+    printSummary(std::cout, report);
+    std::cout << "  result    " << result_path << "\n";
+    if (!o.dump_dir.empty()) std::cout << "  dump      " << o.dump_dir << "/\n";
+    std::cout << std::flush;
+  }
+  world->barrier();  // nobody exits before rank 0 has written and printed
+  if (report.validation && !report.validation->passed) return kExitValidationFailed;
+  return kExitOk;
+}
+
+}  // namespace shardrt::launch

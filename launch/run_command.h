@@ -1,0 +1,28 @@
+// `shardrt run`: read the deployment, build this rank's shard, run the forward pass, time it,
+// and (with --validate) check it against the unsharded reference.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "comm/mpi_session.h"
+
+namespace shardrt::launch {
+
+struct RunOptions {
+  std::string deployment_path;
+  std::vector<std::string> overrides;  // --set dotted.path=value
+  bool validate = false;
+  std::string out_dir = "shardrt-out";
+  std::string dump_dir;                // empty: no dump
+  int blas_threads = 0;                // 0: cores / ranks on this node
+  int warmup = 1;
+  int iterations = 3;
+  bool profile = false;
+  bool fault_skip_attention_allreduce = false;  // test-only
+};
+
+// Returns the process exit code (common/errors.h); every rank returns the same one.
+int runCommand(const RunOptions& options, const comm::MpiSession& mpi);
+
+}  // namespace shardrt::launch

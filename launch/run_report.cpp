@@ -1,0 +1,139 @@
+#include "launch/run_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/parallel_layout.h"
+#include "runtime/model_weights.h"
+
+namespace shardrt::launch {
+namespace {
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string rangeText(planner::Range r, int total) {
+  return std::to_string(r.begin) + "-" + std::to_string(r.end - 1) + " (" +
+         std::to_string(r.size()) + "/" + std::to_string(total) + ")";
+}
+
+std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)); }
+
+// Bytes of weights world rank `rank` holds, from the plan alone.
+double weightBytes(const RunReport& r, const planner::ParallelLayout& at) {
+  const auto& p = r.plan;
+  const auto specs =
+      shardWeightSpecs(r.deployment.model, p.tp_shards[at.tpRank()], p.stages[at.ppRank()].layers,
+                       at.ppRank() == p.pp - 1);
+  double bytes = 0.0;
+  for (const auto& s : specs) bytes += static_cast<double>(s.localNumel()) * 4.0;
+  return bytes;
+}
+
+}  // namespace
+
+double RunReport::medianForwardSeconds() const {
+  if (forward_seconds.empty()) return 0.0;
+  std::vector<double> t = forward_seconds;
+  std::sort(t.begin(), t.end());
+  const std::size_t n = t.size();
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+void printSummary(std::ostream& os, const RunReport& r) {
+  const auto& d = r.deployment;
+  const auto& m = d.model;
+  const auto& s = d.strategy;
+  os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
+  os << "  model     " << m.layers << " layers, hidden " << m.hidden << ", heads " << m.heads
+     << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
+     << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
+     << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off")
+     << ", " << (m.causal ? "causal" : "bidirectional") << "\n";
+  os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
+     << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed << "\n";
+  os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
+     << " = " << s.worldSize() << " rank(s); backend " << r.backend << ", communicator "
+     << r.communicator << ", " << r.blas_threads << " BLAS thread(s) per rank\n";
+  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns          weights\n";
+  for (int w = 0; w < s.worldSize(); ++w) {
+    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
+    const auto& shard = r.plan.tp_shards[at.tpRank()];
+    char line[256];
+    std::snprintf(line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-19s  %s\n", w,
+                  at.tpRank(), at.ppRank(), at.dpRank(),
+                  rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
+                  rangeText(shard.q_heads, m.heads).c_str(),
+                  rangeText(shard.kv_heads, m.kv_heads).c_str(),
+                  rangeText(shard.ffn_columns, m.ffn_hidden).c_str(),
+                  mib(weightBytes(r, at)).c_str());
+    os << line;
+  }
+  os << "  forward   " << fmt("%.3f ms", r.medianForwardSeconds() * 1e3) << " (median of "
+     << r.forward_seconds.size() << " after " << r.warmup
+     << " warm-up; each the slowest rank's time)\n";
+  if (r.profile) {
+    os << "  profile   rank 0, one forward pass:\n";
+    const double total = r.profile->totalSeconds();
+    for (const auto& e : r.profile->entries()) {
+      char line[160];
+      std::snprintf(line, sizeof line, "            %-14s %5ld calls %10.3f ms %5.1f%%", e.op.c_str(),
+                    e.calls, e.seconds * 1e3, total > 0 ? 100.0 * e.seconds / total : 0.0);
+      os << line;
+      if (e.flops > 0) os << fmt(" %8.2f GFLOP/s", e.flops / e.seconds / 1e9);
+      os << "\n";
+    }
+  }
+  if (r.validation) {
+    const auto& v = *r.validation;
+    os << "  validate  rel_err " << fmt("%.3e", v.worst.rel_err) << "  max_abs_err "
+       << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
+       << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank "
+       << v.worst_rank << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
+  }
+}
+
+nlohmann::json toJson(const RunReport& r) {
+  nlohmann::json j;
+  j["deployment"] = planner::toJson(r.deployment);
+  j["deployment_path"] = r.deployment_path;
+  j["plan"] = planner::toJson(r.plan);
+  j["backend"] = r.backend;
+  j["communicator"] = r.communicator;
+  j["blas_threads_per_rank"] = r.blas_threads;
+  j["forward"] = {{"median_seconds", r.medianForwardSeconds()},
+                  {"warmup", r.warmup},
+                  {"iteration_seconds", r.forward_seconds}};
+  const auto& s = r.deployment.strategy;
+  for (int w = 0; w < s.worldSize(); ++w) {
+    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
+    j["ranks"].push_back({{"rank", w},
+                          {"tp_rank", at.tpRank()},
+                          {"pp_rank", at.ppRank()},
+                          {"dp_rank", at.dpRank()},
+                          {"weight_bytes", weightBytes(r, at)}});
+  }
+  if (r.profile) {
+    for (const auto& e : r.profile->entries()) {
+      j["profile"].push_back(
+          {{"op", e.op}, {"calls", e.calls}, {"seconds", e.seconds}, {"flops", e.flops}});
+    }
+  }
+  if (r.validation) {
+    const auto& v = *r.validation;
+    j["validation"] = {{"rel_err", v.worst.rel_err},
+                       {"max_abs_err", v.worst.max_abs_err},
+                       {"finite", v.worst.finite},
+                       {"worst_rank", v.worst_rank},
+                       {"tolerance", v.tolerance},
+                       {"passed", v.passed}};
+  }
+  return j;
+}
+
+}  // namespace shardrt::launch

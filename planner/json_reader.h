@@ -1,0 +1,43 @@
+// Strict reading of one JSON object: each accessor names the field by its dotted path in the
+// error, wrong types and non-positive sizes are refused, and finish() rejects any field that
+// nobody read (a misspelt "hiden" is an error, not a silently ignored key).
+#pragma once
+
+#include <initializer_list>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace shardrt::planner {
+
+class JsonReader {
+ public:
+  // obj must outlive the reader. path is the object's own dotted path ("" for the root).
+  JsonReader(const nlohmann::json& obj, std::string path);
+
+  bool has(const std::string& key) const;
+  std::string field(const std::string& key) const;  // dotted path of key
+
+  int positiveInt(const std::string& key);
+  int positiveInt(const std::string& key, int fallback);
+  float positiveFloat(const std::string& key, float fallback);
+  bool boolean(const std::string& key, bool fallback);
+  std::string string(const std::string& key);
+  std::string string(const std::string& key, const std::string& fallback);
+  std::string oneOf(const std::string& key, std::initializer_list<const char*> choices);
+  std::string oneOf(const std::string& key, std::initializer_list<const char*> choices,
+                    const std::string& fallback);
+  std::uint64_t unsignedInt(const std::string& key, std::uint64_t fallback);
+  JsonReader object(const std::string& key);  // required sub-object
+
+  void finish() const;  // throws on fields that were never read
+
+ private:
+  const nlohmann::json& get(const std::string& key);
+  const nlohmann::json* obj_;
+  std::string path_;
+  std::set<std::string> read_;
+};
+
+}  // namespace shardrt::planner

@@ -1,0 +1,43 @@
+// Rank arithmetic: where a world rank sits in the tp x dp x pp grid, as a pure value.
+// Tensor-parallel ranks are adjacent (tp varies fastest), then data-parallel replicas, then
+// pipeline stages: the order Megatron-Core uses, which keeps a tp group inside one node.
+//   world_rank = tp_rank + tp * (dp_rank + dp * pp_rank)
+#pragma once
+
+#include <vector>
+
+namespace shardrt::planner {
+
+class ParallelLayout {
+ public:
+  ParallelLayout(int tp, int pp, int dp, int world_rank);
+
+  int worldSize() const { return tp_ * pp_ * dp_; }
+  int worldRank() const { return rank_; }
+  int tp() const { return tp_; }
+  int pp() const { return pp_; }
+  int dp() const { return dp_; }
+
+  int tpRank() const { return rank_ % tp_; }
+  int dpRank() const { return (rank_ / tp_) % dp_; }
+  int ppRank() const { return rank_ / (tp_ * dp_); }
+
+  // Colors for Communicator::split: ranks with equal color share a group.
+  int tpGroupColor() const { return rank_ / tp_; }                 // same dp and pp
+  int dpGroupColor() const { return tpRank() + tp_ * ppRank(); }  // same tp and pp
+  int ppGroupColor() const { return tpRank() + tp_ * dpRank(); }  // same tp and dp
+
+  // World ranks in this rank's groups, in group-rank order.
+  std::vector<int> tpGroup() const;
+  std::vector<int> dpGroup() const;
+  std::vector<int> ppGroup() const;
+
+  static int worldRankOf(int tp, int dp, int tp_rank, int dp_rank, int pp_rank) {
+    return tp_rank + tp * (dp_rank + dp * pp_rank);
+  }
+
+ private:
+  int tp_, pp_, dp_, rank_;
+};
+
+}  // namespace shardrt::planner

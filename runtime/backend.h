@@ -1,0 +1,45 @@
+// The Backend: tensor ops and GEMMs on one device. The executor's forward is written once
+// against this interface; cpu (kernels/cpu + OpenBLAS) implements it here, cuda (our kernels
+// + cuBLAS) and meta (shapes only) plug into the same seam. Every op takes views of memory
+// the Backend allocated; every backend checks shapes with runtime/op_checks.h.
+#pragma once
+
+#include <string_view>
+
+#include "kernels/attention_heads.h"
+#include "runtime/tensor.h"
+
+namespace shardrt {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual Device device() const = 0;
+
+  virtual Tensor empty(Shape shape, DType dtype) = 0;
+  virtual void copyFromHost(const TensorView& dst, const void* src) = 0;  // dst.bytes() bytes
+  virtual void copyToHost(void* dst, const TensorView& src) = 0;
+  virtual void copy(const TensorView& dst, const TensorView& src) = 0;  // same device
+  virtual void synchronize() = 0;  // returns once every op issued so far has finished
+
+  // out (..., N) = inp (..., K) @ weight (N, K)^T
+  virtual void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) = 0;
+  // Normalise over the last dimension; out may be inp.
+  virtual void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                       float eps) = 0;
+  virtual void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                         const TensorView& bias, float eps) = 0;
+  // x (batch, seq_len, heads, head_dim), rotated in place.
+  virtual void rotaryEmbedding(const TensorView& x, float theta) = 0;
+  // q, out (batch, seq_len, q_heads, head_dim); k, v (batch, seq_len, kv_heads, head_dim).
+  virtual void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                         const TensorView& v, const kernels::AttentionHeads& heads,
+                         bool causal) = 0;
+  virtual void gelu(const TensorView& out, const TensorView& inp) = 0;
+  virtual void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) = 0;
+  virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
+};
+
+}  // namespace shardrt

@@ -1,0 +1,102 @@
+#include "runtime/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels/cpu/activations.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/residual.h"
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/rope.h"
+#include "runtime/op_checks.h"
+
+namespace shardrt {
+namespace {
+
+int toInt(std::int64_t v) { return static_cast<int>(v); }  // sizes were checked at load time
+
+}  // namespace
+
+Tensor CpuBackend::empty(Shape shape, DType dtype) {
+  // 64-byte alignment: one cache line, and what AVX-512 loads like.
+  constexpr std::size_t kAlign = 64;
+  const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * dtypeSize(dtype);
+  const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
+  if (!p) throw std::bad_alloc();
+  return Tensor(p, &std::free, std::move(shape), dtype, Device::Cpu);
+}
+
+void CpuBackend::copyFromHost(const TensorView& dst, const void* src) {
+  std::memcpy(dst.raw(), src, dst.bytes());
+}
+
+void CpuBackend::copyToHost(void* dst, const TensorView& src) {
+  std::memcpy(dst, src.raw(), src.bytes());
+}
+
+void CpuBackend::copy(const TensorView& dst, const TensorView& src) {
+  op_checks::sameNumel("copy", dst, src);
+  std::memcpy(dst.raw(), src.raw(), src.bytes());
+}
+
+void CpuBackend::linear(const TensorView& out, const TensorView& inp, const TensorView& weight) {
+  op_checks::linear(out, inp, weight);
+  kernels::cpu::linear(out.data<float>(), inp.data<float>(), weight.data<float>(),
+                       toInt(inp.shape().rows()), toInt(inp.shape().cols()),
+                       toInt(out.shape().cols()));
+}
+
+void CpuBackend::rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                         float eps) {
+  op_checks::norm(out, inp, weight);
+  kernels::cpu::rmsNorm(out.data<float>(), inp.data<float>(), weight.data<float>(),
+                        toInt(inp.shape().rows()), toInt(inp.shape().cols()), eps);
+}
+
+void CpuBackend::layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                           const TensorView& bias, float eps) {
+  op_checks::norm(out, inp, weight);
+  op_checks::sameNumel("layer_norm bias", weight, bias);
+  kernels::cpu::layerNorm(out.data<float>(), inp.data<float>(), weight.data<float>(),
+                          bias.data<float>(), toInt(inp.shape().rows()),
+                          toInt(inp.shape().cols()), eps);
+}
+
+void CpuBackend::rotaryEmbedding(const TensorView& x, float theta) {
+  op_checks::rotary(x);
+  const auto& s = x.shape();
+  kernels::cpu::rotaryEmbedding(x.data<float>(), toInt(s.size(0)), toInt(s.size(1)),
+                                toInt(s.size(2)), toInt(s.size(3)), theta);
+}
+
+void CpuBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                           const TensorView& v, const kernels::AttentionHeads& heads,
+                           bool causal) {
+  op_checks::attention(out, q, k, v, heads);
+  const auto& s = q.shape();
+  kernels::cpu::attention(out.data<float>(), q.data<float>(), k.data<float>(), v.data<float>(),
+                          toInt(s.size(0)), toInt(s.size(1)), toInt(s.size(3)), heads, causal);
+}
+
+void CpuBackend::gelu(const TensorView& out, const TensorView& inp) {
+  op_checks::sameNumel("gelu", out, inp);
+  kernels::cpu::gelu(out.data<float>(), inp.data<float>(), inp.numel());
+}
+
+void CpuBackend::swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) {
+  op_checks::sameNumel("swiglu", out, gate);
+  op_checks::sameNumel("swiglu", out, up);
+  kernels::cpu::swiglu(out.data<float>(), gate.data<float>(), up.data<float>(), out.numel());
+}
+
+void CpuBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
+  op_checks::sameNumel("add", out, a);
+  op_checks::sameNumel("add", out, b);
+  kernels::cpu::residualAdd(out.data<float>(), a.data<float>(), b.data<float>(), out.numel());
+}
+
+}  // namespace shardrt

@@ -1,0 +1,32 @@
+// The cpu Backend: kernels/cpu on host memory, GEMMs through OpenBLAS.
+#pragma once
+
+#include "runtime/backend.h"
+
+namespace shardrt {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+  Device device() const override { return Device::Cpu; }
+
+  Tensor empty(Shape shape, DType dtype) override;
+  void copyFromHost(const TensorView& dst, const void* src) override;
+  void copyToHost(void* dst, const TensorView& src) override;
+  void copy(const TensorView& dst, const TensorView& src) override;
+  void synchronize() override {}
+
+  void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
+  void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+               float eps) override;
+  void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                 const TensorView& bias, float eps) override;
+  void rotaryEmbedding(const TensorView& x, float theta) override;
+  void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                 const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override;
+  void gelu(const TensorView& out, const TensorView& inp) override;
+  void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
+  void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
+};
+
+}  // namespace shardrt

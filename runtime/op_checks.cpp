@@ -1,0 +1,51 @@
+#include "runtime/op_checks.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace shardrt::op_checks {
+namespace {
+
+[[noreturn]] void fail(const char* op, const std::string& why) {
+  throw std::logic_error(std::string(op) + ": " + why);
+}
+
+}  // namespace
+
+void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) {
+  const auto& w = weight.shape();
+  if (w.rank() != 2 || inp.shape().cols() != w.size(1) || out.shape().cols() != w.size(0) ||
+      out.shape().rows() != inp.shape().rows()) {
+    fail("linear", "out " + out.shape().str() + " != inp " + inp.shape().str() + " @ weight " +
+                       w.str() + "^T");
+  }
+}
+
+void norm(const TensorView& out, const TensorView& inp, const TensorView& weight) {
+  if (out.shape().numel() != inp.shape().numel() || weight.numel() != inp.shape().cols()) {
+    fail("norm", "inp " + inp.shape().str() + ", weight " + weight.shape().str() + ", out " +
+                     out.shape().str());
+  }
+}
+
+void rotary(const TensorView& x) {
+  if (x.shape().rank() != 4 || x.shape().size(3) % 2 != 0) {
+    fail("rotary_embedding", "needs (batch, seq_len, heads, even head_dim), got " + x.shape().str());
+  }
+}
+
+void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+               const TensorView& v, const kernels::AttentionHeads& heads) {
+  const auto &qs = q.shape(), &ks = k.shape();
+  const bool ok = qs.rank() == 4 && ks.rank() == 4 && out.shape() == qs && v.shape() == ks &&
+                  qs.size(0) == ks.size(0) && qs.size(1) == ks.size(1) &&
+                  qs.size(3) == ks.size(3) && qs.size(2) == heads.q_heads &&
+                  ks.size(2) == heads.kv_heads;
+  if (!ok) fail("attention", "q " + qs.str() + ", k " + ks.str() + ", out " + out.shape().str());
+}
+
+void sameNumel(const char* op, const TensorView& a, const TensorView& b) {
+  if (a.numel() != b.numel()) fail(op, a.shape().str() + " vs " + b.shape().str());
+}
+
+}  // namespace shardrt::op_checks

@@ -1,0 +1,17 @@
+// Shape rules of each Backend op, shared by every backend so that a wrong call fails the same
+// way on cpu and cuda, with both shapes in the message.
+#pragma once
+
+#include "kernels/attention_heads.h"
+#include "runtime/tensor.h"
+
+namespace shardrt::op_checks {
+
+void linear(const TensorView& out, const TensorView& inp, const TensorView& weight);
+void norm(const TensorView& out, const TensorView& inp, const TensorView& weight);
+void rotary(const TensorView& x);
+void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+               const TensorView& v, const kernels::AttentionHeads& heads);
+void sameNumel(const char* op, const TensorView& a, const TensorView& b);
+
+}  // namespace shardrt::op_checks

@@ -1,0 +1,19 @@
+// This rank's communicators: the world and its tp, dp and pp sub-groups, split by the
+// ParallelLayout's colors so that group-rank order is the layout's order.
+#pragma once
+
+#include <memory>
+
+#include "comm/communicator.h"
+#include "planner/parallel_layout.h"
+
+namespace shardrt {
+
+struct ProcessGroups {
+  comm::Communicator* world = nullptr;  // not owned
+  std::unique_ptr<comm::Communicator> tp, dp, pp;
+
+  static ProcessGroups split(comm::Communicator& world, const planner::ParallelLayout& layout);
+};
+
+}  // namespace shardrt

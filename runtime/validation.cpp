@@ -1,0 +1,31 @@
+#include "runtime/validation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace shardrt {
+
+Comparison compare(const float* out, const float* ref, std::size_t n) {
+  Comparison c;
+  double diff_sq = 0.0, ref_sq = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(out[i])) c.finite = false;
+    const double d = static_cast<double>(out[i]) - ref[i];
+    diff_sq += d * d;
+    ref_sq += static_cast<double>(ref[i]) * ref[i];
+    c.max_abs_err = std::max(c.max_abs_err, std::abs(d));
+  }
+  c.rel_err = ref_sq > 0.0 ? std::sqrt(diff_sq / ref_sq) : std::sqrt(diff_sq);
+  if (!c.finite) c.rel_err = INFINITY;
+  return c;
+}
+
+double validationTolerance(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 1e-5;
+    case DType::I32: return 0.0;
+  }
+  return 0.0;
+}
+
+}  // namespace shardrt
