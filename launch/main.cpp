@@ -1,7 +1,6 @@
 // The shardrt command. Launched by mpirun, one process per rank:
 //   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR]
 #include <exception>
-#include <iostream>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +8,7 @@
 
 #include "comm/mpi_session.h"
 #include "common/errors.h"
+#include "launch/error_report.h"
 #include "launch/run_command.h"
 
 namespace {
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   try {
     mpi.emplace(&argc, &argv);
   } catch (const std::exception& e) {
-    std::cerr << "shardrt: error: " << e.what() << std::endl;
+    shardrt::launch::reportError(-1, e.what());
     return shardrt::kExitInternal;
   }
   const int rank = mpi->worldRank();
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     return shardrt::kExitOk;
   } catch (const CLI::ParseError& e) {
     // Same argv on every rank, so every rank fails alike: each says so in one line.
-    std::cerr << "shardrt: rank " << rank << ": error: " << e.what() << std::endl;
+    shardrt::launch::reportError(rank, e.what());
     return shardrt::kExitBadInput;
   }
 
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
   } catch (const std::exception& e) {
     // The other ranks may be waiting in a collective for this one: end them all.
-    std::cerr << "shardrt: rank " << rank << ": error: " << e.what() << std::endl;
+    shardrt::launch::reportError(rank, e.what());
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
   }
   return shardrt::kExitInternal;

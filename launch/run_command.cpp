@@ -14,6 +14,7 @@
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "launch/dump.h"
+#include "launch/error_report.h"
 #include "launch/run_report.h"
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
@@ -53,12 +54,7 @@ std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Co
     error = e.what();
   }
   if (!anyRank(world, !error.empty())) return d;
-  if (!error.empty()) {
-    std::cerr << "shardrt: rank " << world.rank() << ": error: " << error << std::endl;
-  } else {
-    std::cerr << "shardrt: rank " << world.rank()
-              << ": error: another rank rejected the deployment" << std::endl;
-  }
+  reportError(world.rank(), error.empty() ? "another rank rejected the deployment" : error);
   return std::nullopt;
 }
 

@@ -155,12 +155,12 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
   try {
     doc = json::parse(in);
   } catch (const json::parse_error& e) {
-    // nlohmann's message carries the line and column of the fault.
-    std::string what = e.what();
-    const auto colon = what.find(": ");
-    throw ConfigError(path, "malformed JSON: " + (colon == std::string::npos
+    // Keep nlohmann's "parse error at line L, column C: ...", less its exception id.
+    const std::string what = e.what();
+    const auto id_end = what.find("] ");
+    throw ConfigError(path, "malformed JSON: " + (id_end == std::string::npos
                                                        ? what
-                                                       : what.substr(colon + 2)));
+                                                       : what.substr(id_end + 2)));
   }
   for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
   return parseDeployment(doc, std::filesystem::path(path).stem().string());

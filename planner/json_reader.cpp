@@ -20,13 +20,17 @@ JsonReader::JsonReader(const nlohmann::json& obj, std::string path)
   }
 }
 
-bool JsonReader::has(const std::string& key) const { return obj_->contains(key); }
+bool JsonReader::has(const std::string& key) const {
+  known_.insert(key);
+  return obj_->contains(key);
+}
 
 std::string JsonReader::field(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }
 
 const nlohmann::json& JsonReader::get(const std::string& key) {
+  known_.insert(key);
   auto it = obj_->find(key);
   if (it == obj_->end()) throw ConfigError(field(key), "required field is missing");
   read_.insert(key);
@@ -114,7 +118,10 @@ JsonReader JsonReader::object(const std::string& key) {
 
 void JsonReader::finish() const {
   for (auto it = obj_->begin(); it != obj_->end(); ++it) {
-    if (!read_.count(it.key())) throw ConfigError(field(it.key()), "unknown field");
+    if (read_.count(it.key())) continue;
+    std::string listed;
+    for (const auto& k : known_) listed += (listed.empty() ? "" : ", ") + k;
+    throw ConfigError(field(it.key()), "unknown field (known here: " + listed + ")");
   }
 }
 

@@ -38,6 +38,7 @@ class JsonReader {
   const nlohmann::json* obj_;
   std::string path_;
   std::set<std::string> read_;
+  mutable std::set<std::string> known_;  // every key asked about, listed when one is unknown
 };
 
 }  // namespace shardrt::planner

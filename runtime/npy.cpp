@@ -16,10 +16,10 @@ void writeNpy(const std::string& path, const float* data, const std::vector<long
   std::string dims;
   long n = 1;
   for (long d : shape) {
-    dims += std::to_string(d) + ", ";
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
     n *= d;
   }
-  if (shape.size() > 1) dims.resize(dims.size() - 2);  // (3,) keeps its comma, (3, 4) does not
+  if (shape.size() == 1) dims += ",";  // a Python 1-tuple: (3,)
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   // The data must start on a 64-byte boundary: magic(6) + version(2) + length(2) + header.
   const std::size_t total = 10 + header.size() + 1;

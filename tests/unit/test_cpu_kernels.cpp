@@ -1,0 +1,195 @@
+// Every CPU kernel against a plain-loop reference computed in double, on random data with
+// sizes that are not multiples of any tile or vector width. Tolerance: normwise relative error
+// 1e-5 (fp32 arithmetic against a double reference; a wrong index gives errors near 1).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/cpu/activations.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/residual.h"
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/rope.h"
+#include "tests/test_util.h"
+
+namespace shardrt::kernels::cpu {
+namespace {
+
+using shardrt::testing::poisoned;
+using shardrt::testing::randomVector;
+using shardrt::testing::relErr;
+
+constexpr double kTol = 1e-5;
+
+TEST(CpuKernels, LinearMatchesTripleLoop) {
+  const int rows = 37, in = 203, out_f = 61;
+  const auto x = randomVector(rows * in, 1), w = randomVector(out_f * in, 2);
+  auto out = poisoned(rows * out_f), ref = poisoned(rows * out_f);
+  linear(out.data(), x.data(), w.data(), rows, in, out_f);
+  linearReference(ref.data(), x.data(), w.data(), rows, in, out_f);
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, LinearUsesWeightAsOutByIn) {
+  // out[r][o] = sum_i x[r][i] * w[o][i]: a transposed reading would give another result.
+  const std::vector<float> x = {1, 2, 3};           // (1, 3)
+  const std::vector<float> w = {1, 0, 0, 0, 0, 1};  // (2, 3)
+  std::vector<float> out(2);
+  linear(out.data(), x.data(), w.data(), 1, 3, 2);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], 3.0f);
+}
+
+TEST(CpuKernels, RmsNormMatchesDefinition) {
+  const int rows = 13, cols = 197;
+  const float eps = 1e-6f;
+  const auto x = randomVector(rows * cols, 3), w = randomVector(cols, 4);
+  auto out = poisoned(rows * cols);
+  rmsNorm(out.data(), x.data(), w.data(), rows, cols, eps);
+  std::vector<float> ref(rows * cols);
+  for (int r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int c = 0; c < cols; ++c) ss += double(x[r * cols + c]) * x[r * cols + c];
+    const double inv = 1.0 / std::sqrt(ss / cols + eps);
+    for (int c = 0; c < cols; ++c) ref[r * cols + c] = float(x[r * cols + c] * inv * w[c]);
+  }
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, LayerNormMatchesDefinition) {
+  const int rows = 11, cols = 131;
+  const float eps = 1e-5f;
+  auto x = randomVector(rows * cols, 5);
+  for (auto& v : x) v += 3.0f;  // a mean far from zero: the case one-pass variance gets wrong
+  const auto w = randomVector(cols, 6), b = randomVector(cols, 7);
+  auto out = poisoned(rows * cols);
+  layerNorm(out.data(), x.data(), w.data(), b.data(), rows, cols, eps);
+  std::vector<float> ref(rows * cols);
+  for (int r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int c = 0; c < cols; ++c) mean += x[r * cols + c];
+    mean /= cols;
+    for (int c = 0; c < cols; ++c) var += (x[r * cols + c] - mean) * (x[r * cols + c] - mean);
+    var /= cols;
+    for (int c = 0; c < cols; ++c) {
+      ref[r * cols + c] = float((x[r * cols + c] - mean) / std::sqrt(var + eps) * w[c] + b[c]);
+    }
+  }
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, RotaryEmbeddingMatchesRotateHalf) {
+  const int batch = 2, seq = 23, heads = 3, d = 14;
+  const float theta = 500000.0f;
+  const auto x = randomVector(batch * seq * heads * d, 8);
+  auto out = x;
+  rotaryEmbedding(out.data(), batch, seq, heads, d, theta);
+  std::vector<float> ref(x.size());
+  for (int b = 0; b < batch; ++b)
+    for (int s = 0; s < seq; ++s)
+      for (int h = 0; h < heads; ++h) {
+        const float* v = &x[((b * seq + s) * heads + h) * d];
+        float* o = &ref[((b * seq + s) * heads + h) * d];
+        // q * cos + rotate_half(q) * sin, rotate_half(q) = cat(-q2, q1), cos/sin = cat(f, f)
+        for (int i = 0; i < d; ++i) {
+          const int fi = i % (d / 2);
+          const double angle = s * std::pow(double(theta), -2.0 * fi / d);
+          const double rot = i < d / 2 ? -v[i + d / 2] : v[i - d / 2];
+          o[i] = float(v[i] * std::cos(angle) + rot * std::sin(angle));
+        }
+      }
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, RotaryEmbeddingLeavesPositionZeroAlone) {
+  const int d = 8;
+  const auto x = randomVector(d, 9);
+  auto out = x;
+  rotaryEmbedding(out.data(), 1, 1, 1, d, 10000.0f);
+  for (int i = 0; i < d; ++i) EXPECT_FLOAT_EQ(out[i], x[i]);
+}
+
+TEST(CpuKernels, GeluIsExactErfForm) {
+  const long n = 1001;
+  auto x = randomVector(n, 10);
+  for (auto& v : x) v *= 4.0f;
+  auto out = poisoned(n);
+  gelu(out.data(), x.data(), n);
+  std::vector<float> ref(n);
+  for (long i = 0; i < n; ++i) ref[i] = float(0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0))));
+  EXPECT_LT(relErr(out, ref), kTol);
+  // The tanh approximation differs from erf by ~1e-4 near |x| = 2: make sure it is not that.
+  const float x2 = 2.0f;
+  float g2;
+  gelu(&g2, &x2, 1);
+  EXPECT_NEAR(g2, 1.9544997f, 2e-6f);
+}
+
+TEST(CpuKernels, SwigluIsSiluGateTimesUp) {
+  const long n = 777;
+  const auto g = randomVector(n, 11), u = randomVector(n, 12);
+  auto out = poisoned(n);
+  swiglu(out.data(), g.data(), u.data(), n);
+  std::vector<float> ref(n);
+  for (long i = 0; i < n; ++i) ref[i] = float(g[i] / (1.0 + std::exp(-double(g[i]))) * u[i]);
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, ResidualAdd) {
+  const long n = 333;
+  const auto a = randomVector(n, 13), b = randomVector(n, 14);
+  auto out = poisoned(n);
+  residualAdd(out.data(), a.data(), b.data(), n);
+  for (long i = 0; i < n; ++i) EXPECT_EQ(out[i], a[i] + b[i]);
+}
+
+struct AttentionCase {
+  int batch, seq, q_heads, kv_heads, head_dim, q_begin, kv_begin, group;
+  bool causal;
+};
+
+class CpuAttention : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(CpuAttention, MatchesRowByRowReference) {
+  const auto c = GetParam();
+  const AttentionHeads heads{c.q_heads, c.kv_heads, c.q_begin, c.kv_begin, c.group};
+  const auto q = randomVector(c.batch * c.seq * c.q_heads * c.head_dim, 15);
+  const auto k = randomVector(c.batch * c.seq * c.kv_heads * c.head_dim, 16);
+  const auto v = randomVector(c.batch * c.seq * c.kv_heads * c.head_dim, 17);
+  auto out = poisoned(q.size()), ref = poisoned(q.size());
+  attention(out.data(), q.data(), k.data(), v.data(), c.batch, c.seq, c.head_dim, heads, c.causal);
+  attentionReference(ref.data(), q.data(), k.data(), v.data(), c.batch, c.seq, c.head_dim, heads,
+                     c.causal);
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CpuAttention,
+    ::testing::Values(
+        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, true},      // multi-head, causal
+        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, false},     // bidirectional
+        AttentionCase{1, 300, 6, 2, 24, 0, 0, 3, true},     // grouped, more rows than one block
+        AttentionCase{3, 129, 2, 1, 8, 4, 1, 4, true},      // a tp shard: heads 4-5 read kv 1
+        AttentionCase{1, 19, 3, 2, 10, 3, 1, 2, false}));   // a shard straddling two kv heads
+
+TEST(CpuKernels, AttentionRowZeroCausalCopiesFirstValue) {
+  // Causal position 0 sees only key 0, so its output is v[0] exactly.
+  const int seq = 5, d = 6;
+  const AttentionHeads heads{1, 1, 0, 0, 1};
+  const auto q = randomVector(seq * d, 18), k = randomVector(seq * d, 19), v = randomVector(seq * d, 20);
+  auto out = poisoned(q.size());
+  attention(out.data(), q.data(), k.data(), v.data(), 1, seq, d, heads, true);
+  for (int i = 0; i < d; ++i) EXPECT_FLOAT_EQ(out[i], v[i]);
+}
+
+TEST(CpuKernels, AttentionRejectsHeadRangesWithoutTheirKvHead) {
+  const AttentionHeads heads{2, 1, 0, 1, 2};  // q heads 0-1 need kv head 0, but kv 1 is held
+  std::vector<float> q(2 * 4), kv(4), out(8);
+  EXPECT_THROW(attention(out.data(), q.data(), kv.data(), kv.data(), 1, 1, 4, heads, true),
+               std::logic_error);
+}
+
+}  // namespace
+}  // namespace shardrt::kernels::cpu

@@ -1,0 +1,125 @@
+// Generated weights: a shard's slice is exactly the corresponding part of the whole tensor,
+// so sharded runs and the unsharded reference see identical values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "planner/plan.h"
+#include "runtime/model_weights.h"
+#include "runtime/weight_generator.h"
+
+namespace shardrt {
+namespace {
+
+planner::Deployment deployment(int tp, planner::NormKind norm, planner::Activation act) {
+  planner::Deployment d;
+  d.seed = 42;
+  d.model.layers = 2;
+  d.model.hidden = 24;
+  d.model.heads = 8;
+  d.model.kv_heads = 2;
+  d.model.head_dim = 6;
+  d.model.ffn_hidden = 40;
+  d.model.norm = norm;
+  d.model.activation = act;
+  d.workload.batch_size = 1;
+  d.workload.seq_len = 3;
+  d.strategy.tp = tp;
+  return d;
+}
+
+TEST(WeightGenerator, IsDeterministicAndKeyedBySeedAndName) {
+  const WeightGenerator a(1, "w"), b(1, "w"), c(2, "w"), e(1, "v");
+  for (std::uint64_t i : {0ull, 1ull, 12345ull}) {
+    EXPECT_EQ(a.uniform(i), b.uniform(i));
+    EXPECT_NE(a.uniform(i), c.uniform(i));
+    EXPECT_NE(a.uniform(i), e.uniform(i));
+  }
+}
+
+TEST(WeightGenerator, IsUniformOnMinusOneToOne) {
+  const WeightGenerator g(3, "u");
+  double sum = 0, sum_sq = 0;
+  const int n = 100000;
+  std::set<float> distinct;
+  for (int i = 0; i < n; ++i) {
+    const float u = g.uniform(i);
+    ASSERT_GE(u, -1.0f);
+    ASSERT_LT(u, 1.0f);
+    sum += u;
+    sum_sq += double(u) * u;
+    distinct.insert(u);
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.01);        // mean 0, standard error 0.0018
+  EXPECT_NEAR(sum_sq / n, 1.0 / 3, 0.01);  // variance of U(-1, 1) is 1/3
+  EXPECT_GT(distinct.size(), n * 0.99);
+}
+
+class ShardSlices
+    : public ::testing::TestWithParam<std::tuple<int, planner::NormKind, planner::Activation>> {};
+
+TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
+  const auto [tp, norm, act] = GetParam();
+  const planner::Deployment d = deployment(tp, norm, act);
+  const planner::Plan plan = planner::makePlan(d);
+  const planner::Range layers{0, d.model.layers};
+  planner::Deployment whole_d = d;
+  whole_d.strategy = {};
+  const auto whole = shardWeightSpecs(d.model, planner::makePlan(whole_d).tp_shards[0], layers, true);
+  for (int t = 0; t < tp; ++t) {
+    const auto specs = shardWeightSpecs(d.model, plan.tp_shards[t], layers, true);
+    ASSERT_EQ(specs.size(), whole.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      ASSERT_EQ(s.name, whole[i].name);
+      ASSERT_EQ(s.global_shape, whole[i].global_shape);
+      const auto part = generateSlice(s, d.seed);
+      const auto full = generateSlice(whole[i], d.seed);
+      const int cols = s.global_shape.back();
+      const planner::Range rows = s.slice.size() == 2 ? s.slice[0] : planner::Range{0, 1};
+      const planner::Range cs = s.slice.back();
+      std::size_t k = 0;
+      for (int r = rows.begin; r < rows.end; ++r)
+        for (int c = cs.begin; c < cs.end; ++c) ASSERT_EQ(part[k++], full[r * cols + c]) << s.name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shards, ShardSlices,
+    ::testing::Combine(::testing::Values(1, 2, 4, 8),
+                       ::testing::Values(planner::NormKind::RmsNorm, planner::NormKind::LayerNorm),
+                       ::testing::Values(planner::Activation::SwiGlu, planner::Activation::Gelu)));
+
+TEST(ModelWeights, NamesAndShapesFollowHuggingFaceLlama) {
+  const auto d = deployment(2, planner::NormKind::RmsNorm, planner::Activation::SwiGlu);
+  const auto plan = planner::makePlan(d);
+  const auto s = layerWeightSpec(d.model, plan.tp_shards[1], 1, LayerWeight::QProj);
+  EXPECT_EQ(s.name, "model.layers.1.self_attn.q_proj.weight");
+  EXPECT_EQ(s.global_shape, (std::vector<int>{8 * 6, 24}));  // [out_features, in_features]
+  EXPECT_EQ(s.slice[0], (planner::Range{4 * 6, 8 * 6}));
+  EXPECT_EQ(s.localShape().str(), "[out_features=24 (of 48), in_features=24]");
+  const auto o = layerWeightSpec(d.model, plan.tp_shards[1], 0, LayerWeight::OProj);
+  EXPECT_EQ(o.name, "model.layers.0.self_attn.o_proj.weight");
+  EXPECT_EQ(o.slice[1], (planner::Range{24, 48}));  // row-parallel: a column slice
+  const auto down = layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::DownProj);
+  EXPECT_EQ(down.name, "model.layers.0.mlp.down_proj.weight");
+  EXPECT_EQ(down.slice[1], (planner::Range{0, 20}));
+  EXPECT_FALSE(hasWeight(d.model, LayerWeight::AttnNormBias));  // rmsnorm has no bias
+  EXPECT_EQ(finalNormSpecs(d.model).at(0).name, "model.norm.weight");
+}
+
+TEST(ModelWeights, NormWeightsStartNearOneAndBiasesNearZero) {
+  const auto d = deployment(1, planner::NormKind::LayerNorm, planner::Activation::Gelu);
+  const auto plan = planner::makePlan(d);
+  for (float v : generateSlice(layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormWeight), 1)) {
+    EXPECT_NEAR(v, 1.0f, 0.1f);
+  }
+  for (float v : generateSlice(layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormBias), 1)) {
+    EXPECT_NEAR(v, 0.0f, 0.1f);
+  }
+}
+
+}  // namespace
+}  // namespace shardrt
