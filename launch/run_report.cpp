@@ -50,7 +50,7 @@ void printSummary(std::ostream& os, const RunReport& r) {
   const auto& m = d.model;
   const auto& s = d.strategy;
   os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
-  os << "  model     " << m.layers << " layers, hidden " << m.hidden << ", heads " << m.heads
+  os << "  model     " << m.layers << (m.layers == 1 ? " layer" : " layers") << ", hidden " << m.hidden << ", heads " << m.heads
      << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
      << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
      << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off")
@@ -60,12 +60,12 @@ void printSummary(std::ostream& os, const RunReport& r) {
   os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
      << " = " << s.worldSize() << " rank(s); backend " << r.backend << ", communicator "
      << r.communicator << ", " << r.blas_threads << " BLAS thread(s) per rank\n";
-  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns          weights\n";
+  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns              weights\n";
   for (int w = 0; w < s.worldSize(); ++w) {
     const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
     const auto& shard = r.plan.tp_shards[at.tpRank()];
     char line[256];
-    std::snprintf(line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-19s  %s\n", w,
+    std::snprintf(line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-23s  %s\n", w,
                   at.tpRank(), at.ppRank(), at.dpRank(),
                   rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
                   rangeText(shard.q_heads, m.heads).c_str(),

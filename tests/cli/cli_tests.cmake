@@ -63,3 +63,20 @@ bad_input(world_size 3 "strategy: tp\\*pp\\*dp = 2\\*1\\*1 = 2 must equal the nu
 bad_input(zero_size 2 "workload\\.batch_size: must be positive, got 0" run ${small} --set workload.batch_size=0)
 bad_input(negative_size 2 "model\\.layers: must be positive, got -2" run ${small} --set model.layers=-2)
 bad_input(unknown_option 2 ".*--frobnicate" run ${small} --frobnicate)
+
+# --dump, recomputed from the formulas alone by NumPy (tests/cli/check_dump.py): checks the
+# model's math independently of the executor that computes both output and reference.
+function(dump_check name expect ranks)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/dump/${name})
+  add_test(NAME cli.dump_check.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dump_and_check.sh ${expect} ${dir} --
+                   ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${small}
+                   --warmup 0 --iters 1 --out ${dir}-out --dump ${dir} ${ARGN})
+  set_tests_properties(cli.dump_check.${name} PROPERTIES LABELS cli TIMEOUT 180
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+dump_check(llama_gqa 0 4 --set strategy.tp=4 --set model.kv_heads=2)
+dump_check(layernorm_gelu_bidirectional 0 2 --set strategy.tp=2 --set model.norm=layernorm
+           --set model.activation=gelu --set model.causal=false --set model.rope_theta=500)
+# The independent check fails too, on the deliberately wrong shard.
+dump_check(catches_skipped_allreduce 1 2 --set strategy.tp=2 --test-fault-skip-allreduce)
