@@ -21,7 +21,7 @@ class Communicator {
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
-  virtual std::string_view backendName() const = 0;  // "mpi", "nccl", ...
+  virtual std::string_view backendName() const = 0;             // "mpi", "nccl", ...
   const std::string& groupName() const { return group_name_; }  // "world", "tp", ...
   virtual int rank() const = 0;
   virtual int size() const = 0;
@@ -35,8 +35,7 @@ class Communicator {
                              ReduceOp op) = 0;
   // On root, recv (size() * count) = every rank's send (count), in rank order; recv is
   // ignored elsewhere.
-  virtual void gather(const void* send, void* recv, std::size_t count, DType dtype,
-                      int root) = 0;
+  virtual void gather(const void* send, void* recv, std::size_t count, DType dtype, int root) = 0;
   virtual void broadcast(void* buf, std::size_t count, DType dtype, int root) = 0;
   virtual void send(const void* buf, std::size_t count, DType dtype, int peer) = 0;
   virtual void recv(void* buf, std::size_t count, DType dtype, int peer) = 0;

@@ -18,10 +18,10 @@ class CommError : public std::runtime_error {
 
 }  // namespace shardrt::comm
 
-#define MPI_CHECK(call)                                                          \
-  do {                                                                           \
-    const int mpi_check_status_ = (call);                                        \
-    if (mpi_check_status_ != MPI_SUCCESS) {                                      \
+#define MPI_CHECK(call)                                                             \
+  do {                                                                              \
+    const int mpi_check_status_ = (call);                                           \
+    if (mpi_check_status_ != MPI_SUCCESS) {                                         \
       ::shardrt::comm::throwMpiError(mpi_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                            \
+    }                                                                               \
   } while (0)

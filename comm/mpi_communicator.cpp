@@ -9,17 +9,22 @@ namespace {
 
 MPI_Datatype mpiType(DType dtype) {
   switch (dtype) {
-    case DType::F32: return MPI_FLOAT;
-    case DType::I32: return MPI_INT32_T;
+    case DType::F32:
+      return MPI_FLOAT;
+    case DType::I32:
+      return MPI_INT32_T;
   }
   throw CommError("mpi: unsupported dtype");
 }
 
 MPI_Op mpiOp(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return MPI_SUM;
-    case ReduceOp::Max: return MPI_MAX;
-    case ReduceOp::Min: return MPI_MIN;
+    case ReduceOp::Sum:
+      return MPI_SUM;
+    case ReduceOp::Max:
+      return MPI_MAX;
+    case ReduceOp::Min:
+      return MPI_MIN;
   }
   throw CommError("mpi: unsupported reduction");
 }
@@ -63,10 +68,10 @@ void MpiCommunicator::allGather(const void* send, void* recv, std::size_t count,
   MPI_CHECK(MPI_Allgather(send, n, mpiType(dtype), recv, n, mpiType(dtype), comm_));
 }
 
-void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t count,
-                                    DType dtype, ReduceOp op) {
-  MPI_CHECK(MPI_Reduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"),
-                                     mpiType(dtype), mpiOp(op), comm_));
+void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
+                                    ReduceOp op) {
+  MPI_CHECK(MPI_Reduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"), mpiType(dtype),
+                                     mpiOp(op), comm_));
 }
 
 void MpiCommunicator::gather(const void* send, void* recv, std::size_t count, DType dtype,
@@ -84,8 +89,8 @@ void MpiCommunicator::send(const void* buf, std::size_t count, DType dtype, int 
 }
 
 void MpiCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
-  MPI_CHECK(MPI_Recv(buf, mpiCount(count, "recv"), mpiType(dtype), peer, 0, comm_,
-                     MPI_STATUS_IGNORE));
+  MPI_CHECK(
+      MPI_Recv(buf, mpiCount(count, "recv"), mpiType(dtype), peer, 0, comm_, MPI_STATUS_IGNORE));
 }
 
 void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(comm_)); }

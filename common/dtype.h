@@ -14,22 +14,33 @@ enum class DType : std::uint8_t { F32, I32 };
 
 constexpr std::size_t dtypeSize(DType t) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::I32: return 4;
+    case DType::F32:
+      return 4;
+    case DType::I32:
+      return 4;
   }
   return 0;
 }
 
 constexpr std::string_view dtypeName(DType t) {
   switch (t) {
-    case DType::F32: return "fp32";
-    case DType::I32: return "i32";
+    case DType::F32:
+      return "fp32";
+    case DType::I32:
+      return "i32";
   }
   return "?";
 }
 
-template <typename T> constexpr DType dtypeOf();
-template <> constexpr DType dtypeOf<float>() { return DType::F32; }
-template <> constexpr DType dtypeOf<std::int32_t>() { return DType::I32; }
+template <typename T>
+constexpr DType dtypeOf();
+template <>
+constexpr DType dtypeOf<float>() {
+  return DType::F32;
+}
+template <>
+constexpr DType dtypeOf<std::int32_t>() {
+  return DType::I32;
+}
 
 }  // namespace shardrt

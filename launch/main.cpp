@@ -1,10 +1,10 @@
 // The shardrt command. Launched by mpirun, one process per rank:
 //   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR]
-#include <exception>
-#include <optional>
+#include <mpi.h>
 
 #include <CLI/CLI.hpp>
-#include <mpi.h>
+#include <exception>
+#include <optional>
 
 #include "comm/mpi_session.h"
 #include "common/errors.h"
@@ -16,7 +16,8 @@ namespace {
 using shardrt::launch::RunOptions;
 
 void addRunCommand(CLI::App& app, RunOptions& o) {
-  CLI::App* run = app.add_subcommand("run", "Run the forward pass of a deployment, one rank per process");
+  CLI::App* run =
+      app.add_subcommand("run", "Run the forward pass of a deployment, one rank per process");
   run->add_option("deployment", o.deployment_path, "Deployment file (JSON, see docs/config.md)")
       ->required();
   run->add_flag("--validate", o.validate,
@@ -25,14 +26,17 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
   run->add_option("--dump", o.dump_dir,
                   "Write input, output and every global weight as .npy files into this directory");
   run->add_option("--set", o.overrides,
-                  "Override a deployment field, e.g. --set strategy.tp=4 (repeatable)");
+                  "Override a deployment field, e.g. --set strategy.tp=4 (repeatable)")
+      ->allow_extra_args(false);  // one value per --set, so a positional after it stays one
   run->add_option("--threads", o.blas_threads,
                   "BLAS threads per rank (default: cores / ranks on this node)")
       ->check(CLI::PositiveNumber);
   run->add_option("--warmup", o.warmup, "Untimed forward passes first")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   run->add_option("--iters", o.iterations, "Timed forward passes; the median is reported")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   run->add_flag("--profile", o.profile, "Print the time and FLOP/s of each op kind on rank 0");
   // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
   run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");

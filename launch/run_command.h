@@ -14,8 +14,8 @@ struct RunOptions {
   std::vector<std::string> overrides;  // --set dotted.path=value
   bool validate = false;
   std::string out_dir = "shardrt-out";
-  std::string dump_dir;                // empty: no dump
-  int blas_threads = 0;                // 0: cores / ranks on this node
+  std::string dump_dir;  // empty: no dump
+  int blas_threads = 0;  // 0: cores / ranks on this node
   int warmup = 1;
   int iterations = 3;
   bool profile = false;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "planner/parallel_layout.h"
@@ -27,9 +26,8 @@ std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)
 // Bytes of weights world rank `rank` holds, from the plan alone.
 double weightBytes(const RunReport& r, const planner::ParallelLayout& at) {
   const auto& p = r.plan;
-  const auto specs =
-      shardWeightSpecs(r.deployment.model, p.tp_shards[at.tpRank()], p.stages[at.ppRank()].layers,
-                       at.ppRank() == p.pp - 1);
+  const auto specs = shardWeightSpecs(r.deployment.model, p.tp_shards[at.tpRank()],
+                                      p.stages[at.ppRank()].layers, at.ppRank() == p.pp - 1);
   double bytes = 0.0;
   for (const auto& s : specs) bytes += static_cast<double>(s.localNumel()) * 4.0;
   return bytes;
@@ -50,28 +48,27 @@ void printSummary(std::ostream& os, const RunReport& r) {
   const auto& m = d.model;
   const auto& s = d.strategy;
   os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
-  os << "  model     " << m.layers << (m.layers == 1 ? " layer" : " layers") << ", hidden " << m.hidden << ", heads " << m.heads
-     << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
-     << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
-     << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off")
+  os << "  model     " << m.layers << (m.layers == 1 ? " layer" : " layers") << ", hidden "
+     << m.hidden << ", heads " << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim
+     << ", ffn_hidden " << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm)
+     << " eps " << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off")
      << ", " << (m.causal ? "causal" : "bidirectional") << "\n";
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
      << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed << "\n";
-  os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
-     << " = " << s.worldSize() << " rank(s); backend " << r.backend << ", communicator "
-     << r.communicator << ", " << r.blas_threads << " BLAS thread(s) per rank\n";
-  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns              weights\n";
+  os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp << " = "
+     << s.worldSize() << " rank(s); backend " << r.backend << ", communicator " << r.communicator
+     << ", " << r.blas_threads << " BLAS thread(s) per rank\n";
+  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns              "
+        "weights\n";
   for (int w = 0; w < s.worldSize(); ++w) {
     const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
     const auto& shard = r.plan.tp_shards[at.tpRank()];
     char line[256];
-    std::snprintf(line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-23s  %s\n", w,
-                  at.tpRank(), at.ppRank(), at.dpRank(),
-                  rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
-                  rangeText(shard.q_heads, m.heads).c_str(),
-                  rangeText(shard.kv_heads, m.kv_heads).c_str(),
-                  rangeText(shard.ffn_columns, m.ffn_hidden).c_str(),
-                  mib(weightBytes(r, at)).c_str());
+    std::snprintf(
+        line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-23s  %s\n", w, at.tpRank(),
+        at.ppRank(), at.dpRank(), rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
+        rangeText(shard.q_heads, m.heads).c_str(), rangeText(shard.kv_heads, m.kv_heads).c_str(),
+        rangeText(shard.ffn_columns, m.ffn_hidden).c_str(), mib(weightBytes(r, at)).c_str());
     os << line;
   }
   os << "  forward   " << fmt("%.3f ms", r.medianForwardSeconds() * 1e3) << " (median of "
@@ -82,8 +79,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
     const double total = r.profile->totalSeconds();
     for (const auto& e : r.profile->entries()) {
       char line[160];
-      std::snprintf(line, sizeof line, "            %-14s %5ld calls %10.3f ms %5.1f%%", e.op.c_str(),
-                    e.calls, e.seconds * 1e3, total > 0 ? 100.0 * e.seconds / total : 0.0);
+      std::snprintf(line, sizeof line, "            %-14s %5ld calls %10.3f ms %5.1f%%",
+                    e.op.c_str(), e.calls, e.seconds * 1e3,
+                    total > 0 ? 100.0 * e.seconds / total : 0.0);
       os << line;
       if (e.flops > 0) os << fmt(" %8.2f GFLOP/s", e.flops / e.seconds / 1e9);
       os << "\n";
@@ -93,8 +91,8 @@ void printSummary(std::ostream& os, const RunReport& r) {
     const auto& v = *r.validation;
     os << "  validate  rel_err " << fmt("%.3e", v.worst.rel_err) << "  max_abs_err "
        << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
-       << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank "
-       << v.worst_rank << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
+       << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank " << v.worst_rank
+       << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
   }
 }
 
@@ -126,12 +124,9 @@ nlohmann::json toJson(const RunReport& r) {
   }
   if (r.validation) {
     const auto& v = *r.validation;
-    j["validation"] = {{"rel_err", v.worst.rel_err},
-                       {"max_abs_err", v.worst.max_abs_err},
-                       {"finite", v.worst.finite},
-                       {"worst_rank", v.worst_rank},
-                       {"tolerance", v.tolerance},
-                       {"passed", v.passed}};
+    j["validation"] = {{"rel_err", v.worst.rel_err}, {"max_abs_err", v.worst.max_abs_err},
+                       {"finite", v.worst.finite},   {"worst_rank", v.worst_rank},
+                       {"tolerance", v.tolerance},   {"passed", v.passed}};
   }
   return j;
 }

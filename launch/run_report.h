@@ -1,12 +1,11 @@
 // What a run reports: the summary printed by rank 0 and the result.json it writes.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "planner/deployment.h"
 #include "planner/plan.h"
@@ -16,7 +15,7 @@
 namespace shardrt::launch {
 
 struct ValidationReport {
-  Comparison worst;     // the rank whose output is furthest from the reference
+  Comparison worst;  // the rank whose output is furthest from the reference
   int worst_rank = 0;
   double tolerance = 0.0;
   bool passed = false;

@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/errors.h"
 #include "planner/json_reader.h"
@@ -28,11 +27,11 @@ ModelConfig readModel(JsonReader r) {
   m.ffn_hidden = r.positiveInt("ffn_hidden");
   m.norm = r.oneOf("norm", {"rmsnorm", "layernorm"}) == "rmsnorm" ? NormKind::RmsNorm
                                                                   : NormKind::LayerNorm;
-  m.norm_eps = r.positiveFloat("norm_eps", m.norm_eps);
-  m.activation = r.oneOf("activation", {"swiglu", "gelu"}) == "swiglu" ? Activation::SwiGlu
-                                                                      : Activation::Gelu;
+  m.norm_eps = r.positiveNumber("norm_eps", m.norm_eps);
+  m.activation =
+      r.oneOf("activation", {"swiglu", "gelu"}) == "swiglu" ? Activation::SwiGlu : Activation::Gelu;
   m.rope = r.boolean("rope", m.rope);
-  m.rope_theta = r.positiveFloat("rope_theta", m.rope_theta);
+  m.rope_theta = r.positiveNumber("rope_theta", m.rope_theta);
   m.causal = r.boolean("causal", m.causal);
   r.finish();
 
@@ -81,8 +80,8 @@ void checkStrategy(const Deployment& d) {
                                          ratio("ffn_hidden", m.ffn_hidden, "tp", s.tp));
   }
   if (s.pp > m.layers) {
-    throw ConfigError("strategy.pp", "must not exceed model.layers " +
-                                         ratio("layers", m.layers, "pp", s.pp));
+    throw ConfigError("strategy.pp",
+                      "must not exceed model.layers " + ratio("layers", m.layers, "pp", s.pp));
   }
   if (d.workload.batch_size % s.dp != 0) {
     throw ConfigError("strategy.dp", "must divide workload.batch_size " +
@@ -158,9 +157,8 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
     // Keep nlohmann's "parse error at line L, column C: ...", less its exception id.
     const std::string what = e.what();
     const auto id_end = what.find("] ");
-    throw ConfigError(path, "malformed JSON: " + (id_end == std::string::npos
-                                                       ? what
-                                                       : what.substr(id_end + 2)));
+    throw ConfigError(
+        path, "malformed JSON: " + (id_end == std::string::npos ? what : what.substr(id_end + 2)));
   }
   for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
   return parseDeployment(doc, std::filesystem::path(path).stem().string());
@@ -171,16 +169,26 @@ json toJson(const Deployment& d) {
   return {{"name", d.name},
           {"seed", d.seed},
           {"model",
-           {{"layers", m.layers}, {"hidden", m.hidden}, {"heads", m.heads},
-            {"kv_heads", m.kv_heads}, {"head_dim", m.head_dim}, {"ffn_hidden", m.ffn_hidden},
-            {"norm", toString(m.norm)}, {"norm_eps", m.norm_eps},
-            {"activation", toString(m.activation)}, {"rope", m.rope},
-            {"rope_theta", m.rope_theta}, {"causal", m.causal}}},
+           {{"layers", m.layers},
+            {"hidden", m.hidden},
+            {"heads", m.heads},
+            {"kv_heads", m.kv_heads},
+            {"head_dim", m.head_dim},
+            {"ffn_hidden", m.ffn_hidden},
+            {"norm", toString(m.norm)},
+            {"norm_eps", m.norm_eps},
+            {"activation", toString(m.activation)},
+            {"rope", m.rope},
+            {"rope_theta", m.rope_theta},
+            {"causal", m.causal}}},
           {"workload",
-           {{"batch_size", d.workload.batch_size}, {"seq_len", d.workload.seq_len},
+           {{"batch_size", d.workload.batch_size},
+            {"seq_len", d.workload.seq_len},
             {"dtype", dtypeName(d.workload.dtype)}}},
           {"strategy",
-           {{"tp", d.strategy.tp}, {"pp", d.strategy.pp}, {"ep", d.strategy.ep},
+           {{"tp", d.strategy.tp},
+            {"pp", d.strategy.pp},
+            {"ep", d.strategy.ep},
             {"dp", d.strategy.dp}}}};
 }
 

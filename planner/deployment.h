@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/dtype.h"
 
@@ -27,10 +26,10 @@ struct ModelConfig {
   int head_dim = 0;
   int ffn_hidden = 0;
   NormKind norm = NormKind::RmsNorm;
-  float norm_eps = 1e-5f;
+  double norm_eps = 1e-5;
   Activation activation = Activation::SwiGlu;
   bool rope = true;
-  float rope_theta = 10000.0f;
+  double rope_theta = 10000.0;
   bool causal = true;
 
   int groupSize() const { return heads / kv_heads; }  // query heads per kv head

@@ -54,7 +54,7 @@ int JsonReader::positiveInt(const std::string& key, int fallback) {
   return has(key) ? positiveInt(key) : fallback;
 }
 
-float JsonReader::positiveFloat(const std::string& key, float fallback) {
+double JsonReader::positiveNumber(const std::string& key, double fallback) {
   if (!has(key)) return fallback;
   const auto& v = get(key);
   if (!v.is_number()) throw ConfigError(field(key), "must be a number, got " + typeName(v));
@@ -62,7 +62,7 @@ float JsonReader::positiveFloat(const std::string& key, float fallback) {
   if (!(x > 0.0) || !std::isfinite(x)) {
     throw ConfigError(field(key), "must be a positive finite number, got " + v.dump());
   }
-  return static_cast<float>(x);
+  return x;
 }
 
 bool JsonReader::boolean(const std::string& key, bool fallback) {
@@ -105,16 +105,14 @@ std::string JsonReader::oneOf(const std::string& key, std::initializer_list<cons
 std::uint64_t JsonReader::unsignedInt(const std::string& key, std::uint64_t fallback) {
   if (!has(key)) return fallback;
   const auto& v = get(key);
-  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() &&
-                                 v.get<long long>() < 0)) {
+  if (!v.is_number_integer() ||
+      (v.is_number_integer() && !v.is_number_unsigned() && v.get<long long>() < 0)) {
     throw ConfigError(field(key), "must be a non-negative integer, got " + v.dump());
   }
   return v.get<std::uint64_t>();
 }
 
-JsonReader JsonReader::object(const std::string& key) {
-  return JsonReader(get(key), field(key));
-}
+JsonReader JsonReader::object(const std::string& key) { return JsonReader(get(key), field(key)); }
 
 void JsonReader::finish() const {
   for (auto it = obj_->begin(); it != obj_->end(); ++it) {

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace shardrt::planner {
 
@@ -21,7 +20,7 @@ class JsonReader {
 
   int positiveInt(const std::string& key);
   int positiveInt(const std::string& key, int fallback);
-  float positiveFloat(const std::string& key, float fallback);
+  double positiveNumber(const std::string& key, double fallback);
   bool boolean(const std::string& key, bool fallback);
   std::string string(const std::string& key);
   std::string string(const std::string& key, const std::string& fallback);

@@ -7,7 +7,8 @@ namespace shardrt::planner {
 
 ParallelLayout::ParallelLayout(int tp, int pp, int dp, int world_rank)
     : tp_(tp), pp_(pp), dp_(dp), rank_(world_rank) {
-  if (tp < 1 || pp < 1 || dp < 1) throw std::invalid_argument("ParallelLayout: degrees must be >= 1");
+  if (tp < 1 || pp < 1 || dp < 1)
+    throw std::invalid_argument("ParallelLayout: degrees must be >= 1");
   if (world_rank < 0 || world_rank >= worldSize()) {
     throw std::invalid_argument("ParallelLayout: rank " + std::to_string(world_rank) +
                                 " outside world of " + std::to_string(worldSize()));

@@ -23,7 +23,7 @@ class ParallelLayout {
   int ppRank() const { return rank_ / (tp_ * dp_); }
 
   // Colors for Communicator::split: ranks with equal color share a group.
-  int tpGroupColor() const { return rank_ / tp_; }                 // same dp and pp
+  int tpGroupColor() const { return rank_ / tp_; }                // same dp and pp
   int dpGroupColor() const { return tpRank() + tp_ * ppRank(); }  // same tp and pp
   int ppGroupColor() const { return tpRank() + tp_ * dpRank(); }  // same tp and dp
 

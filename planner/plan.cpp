@@ -1,7 +1,6 @@
 #include "planner/plan.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace shardrt::planner {

@@ -3,9 +3,8 @@
 // uneven splits runs the same way.
 #pragma once
 
-#include <vector>
-
 #include <nlohmann/json_fwd.hpp>
+#include <vector>
 
 #include "planner/deployment.h"
 
@@ -32,8 +31,8 @@ struct PipelineStage {
 
 struct Plan {
   int tp = 1, pp = 1, ep = 1, dp = 1;
-  std::vector<PipelineStage> stages;            // pp entries
-  std::vector<TensorParallelShard> tp_shards;   // tp entries, by tp rank
+  std::vector<PipelineStage> stages;           // pp entries
+  std::vector<TensorParallelShard> tp_shards;  // tp entries, by tp rank
 };
 
 // The default plan for a deployment: even splits of heads, FFN columns and layers.

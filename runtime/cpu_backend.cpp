@@ -62,8 +62,8 @@ void CpuBackend::layerNorm(const TensorView& out, const TensorView& inp, const T
   op_checks::norm(out, inp, weight);
   op_checks::sameNumel("layer_norm bias", weight, bias);
   kernels::cpu::layerNorm(out.data<float>(), inp.data<float>(), weight.data<float>(),
-                          bias.data<float>(), toInt(inp.shape().rows()),
-                          toInt(inp.shape().cols()), eps);
+                          bias.data<float>(), toInt(inp.shape().rows()), toInt(inp.shape().cols()),
+                          eps);
 }
 
 void CpuBackend::rotaryEmbedding(const TensorView& x, float theta) {
@@ -74,8 +74,7 @@ void CpuBackend::rotaryEmbedding(const TensorView& x, float theta) {
 }
 
 void CpuBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
-                           const TensorView& v, const kernels::AttentionHeads& heads,
-                           bool causal) {
+                           const TensorView& v, const kernels::AttentionHeads& heads, bool causal) {
   op_checks::attention(out, q, k, v, heads);
   const auto& s = q.shape();
   kernels::cpu::attention(out.data<float>(), q.data<float>(), k.data<float>(), v.data<float>(),

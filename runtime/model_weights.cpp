@@ -20,8 +20,11 @@ Range times(Range r, int k) { return {r.begin * k, r.end * k}; }
 WeightSpec linearSpec(std::string name, int out_features, int in_features, Range rows, Range cols) {
   // Uniform[-1, 1) / sqrt(in) keeps activations O(1) through the layers, like the usual
   // fan-in initialisations do.
-  return {std::move(name), {out_features, in_features}, {rows, cols},
-          1.0f / std::sqrt(static_cast<float>(in_features)), 0.0f};
+  return {std::move(name),
+          {out_features, in_features},
+          {rows, cols},
+          1.0f / std::sqrt(static_cast<float>(in_features)),
+          0.0f};
 }
 
 WeightSpec normSpec(std::string name, int hidden, bool bias) {
@@ -46,10 +49,14 @@ std::int64_t WeightSpec::localNumel() const { return localShape().numel(); }
 bool hasWeight(const ModelConfig& m, LayerWeight w) {
   switch (w) {
     case LayerWeight::AttnNormBias:
-    case LayerWeight::FfnNormBias: return m.norm == NormKind::LayerNorm;
-    case LayerWeight::GateProj: return m.activation == planner::Activation::SwiGlu;
-    case LayerWeight::Count: return false;
-    default: return true;
+    case LayerWeight::FfnNormBias:
+      return m.norm == NormKind::LayerNorm;
+    case LayerWeight::GateProj:
+      return m.activation == planner::Activation::SwiGlu;
+    case LayerWeight::Count:
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -58,11 +65,13 @@ WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, i
   const std::string p = layerPrefix(layer);
   const int hd = m.head_dim;
   switch (w) {
-    case LayerWeight::AttnNormWeight: return normSpec(p + "input_layernorm.weight", m.hidden, false);
-    case LayerWeight::AttnNormBias: return normSpec(p + "input_layernorm.bias", m.hidden, true);
+    case LayerWeight::AttnNormWeight:
+      return normSpec(p + "input_layernorm.weight", m.hidden, false);
+    case LayerWeight::AttnNormBias:
+      return normSpec(p + "input_layernorm.bias", m.hidden, true);
     case LayerWeight::QProj:
-      return linearSpec(p + "self_attn.q_proj.weight", m.heads * hd, m.hidden,
-                        times(s.q_heads, hd), all(m.hidden));
+      return linearSpec(p + "self_attn.q_proj.weight", m.heads * hd, m.hidden, times(s.q_heads, hd),
+                        all(m.hidden));
     case LayerWeight::KProj:
       return linearSpec(p + "self_attn.k_proj.weight", m.kv_heads * hd, m.hidden,
                         times(s.kv_heads, hd), all(m.hidden));
@@ -85,7 +94,8 @@ WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, i
     case LayerWeight::DownProj:
       return linearSpec(p + "mlp.down_proj.weight", m.hidden, m.ffn_hidden, all(m.hidden),
                         s.ffn_columns);
-    case LayerWeight::Count: break;
+    case LayerWeight::Count:
+      break;
   }
   throw std::logic_error("layerWeightSpec: no such weight");
 }
@@ -124,9 +134,8 @@ Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed)
   return t;
 }
 
-ShardWeights materialiseShard(Backend& backend, const ModelConfig& m,
-                              const TensorParallelShard& s, Range layers,
-                              bool includes_final_norm, std::uint64_t seed) {
+ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const TensorParallelShard& s,
+                              Range layers, bool includes_final_norm, std::uint64_t seed) {
   ShardWeights out;
   for (int l = layers.begin; l < layers.end; ++l) {
     LayerWeights lw;

@@ -3,8 +3,8 @@
 // tensor-parallel shard holds, and the Tensors a rank materialises from that.
 //
 //   model.layers.{l}.input_layernorm.{weight,bias}        (hidden)      bias: layernorm only
-//   model.layers.{l}.self_attn.{q,k,v}_proj.weight        (heads*head_dim | kv_heads*head_dim, hidden)
-//   model.layers.{l}.self_attn.o_proj.weight              (hidden, heads*head_dim)
+//   model.layers.{l}.self_attn.{q,k,v}_proj.weight        (heads*head_dim | kv_heads*head_dim,
+//   hidden) model.layers.{l}.self_attn.o_proj.weight              (hidden, heads*head_dim)
 //   model.layers.{l}.post_attention_layernorm.{weight,bias}
 //   model.layers.{l}.mlp.gate_proj.weight                 (ffn_hidden, hidden)   swiglu only
 //   model.layers.{l}.mlp.up_proj.weight                   (ffn_hidden, hidden)
@@ -24,20 +24,29 @@
 namespace shardrt {
 
 enum class LayerWeight {
-  AttnNormWeight, AttnNormBias, QProj, KProj, VProj, OProj,
-  FfnNormWeight, FfnNormBias, GateProj, UpProj, DownProj,
+  AttnNormWeight,
+  AttnNormBias,
+  QProj,
+  KProj,
+  VProj,
+  OProj,
+  FfnNormWeight,
+  FfnNormBias,
+  GateProj,
+  UpProj,
+  DownProj,
   Count
 };
 
 // One weight as a rank holds it: the global tensor, the slice, and how it is generated.
 struct WeightSpec {
   std::string name;
-  std::vector<int> global_shape;        // 1-D or 2-D
-  std::vector<planner::Range> slice;    // per dimension, what this rank holds
-  float scale = 1.0f;                   // value = offset + scale * uniform[-1, 1)
+  std::vector<int> global_shape;      // 1-D or 2-D
+  std::vector<planner::Range> slice;  // per dimension, what this rank holds
+  float scale = 1.0f;                 // value = offset + scale * uniform[-1, 1)
   float offset = 0.0f;
 
-  Shape localShape() const;             // named, with the global size where sharded
+  Shape localShape() const;  // named, with the global size where sharded
   std::int64_t localNumel() const;
 };
 
@@ -62,7 +71,7 @@ struct LayerWeights {
 struct ShardWeights {
   std::vector<LayerWeights> layers;  // indexed from the stage's first layer
   Tensor final_norm_weight, final_norm_bias;
-  std::size_t bytes = 0;             // everything this rank holds
+  std::size_t bytes = 0;  // everything this rank holds
 };
 
 // The slice's values on the host, row-major in the slice's own shape.

@@ -48,8 +48,8 @@ std::vector<float> readNpy(const std::string& path, std::vector<long>* shape) {
   char version[2], len_bytes[2];
   in.read(version, 2);
   in.read(len_bytes, 2);
-  const std::size_t len = static_cast<unsigned char>(len_bytes[0]) |
-                          (static_cast<unsigned char>(len_bytes[1]) << 8);
+  const std::size_t len =
+      static_cast<unsigned char>(len_bytes[0]) | (static_cast<unsigned char>(len_bytes[1]) << 8);
   std::string header(len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(len));
   if (header.find("'<f4'") == std::string::npos || header.find("False") == std::string::npos) {

@@ -30,12 +30,13 @@ void norm(const TensorView& out, const TensorView& inp, const TensorView& weight
 
 void rotary(const TensorView& x) {
   if (x.shape().rank() != 4 || x.shape().size(3) % 2 != 0) {
-    fail("rotary_embedding", "needs (batch, seq_len, heads, even head_dim), got " + x.shape().str());
+    fail("rotary_embedding",
+         "needs (batch, seq_len, heads, even head_dim), got " + x.shape().str());
   }
 }
 
-void attention(const TensorView& out, const TensorView& q, const TensorView& k,
-               const TensorView& v, const kernels::AttentionHeads& heads) {
+void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
+               const kernels::AttentionHeads& heads) {
   const auto &qs = q.shape(), &ks = k.shape();
   const bool ok = qs.rank() == 4 && ks.rank() == 4 && out.shape() == qs && v.shape() == ks &&
                   qs.size(0) == ks.size(0) && qs.size(1) == ks.size(1) &&

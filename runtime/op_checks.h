@@ -10,8 +10,8 @@ namespace shardrt::op_checks {
 void linear(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void norm(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void rotary(const TensorView& x);
-void attention(const TensorView& out, const TensorView& q, const TensorView& k,
-               const TensorView& v, const kernels::AttentionHeads& heads);
+void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
+               const kernels::AttentionHeads& heads);
 void sameNumel(const char* op, const TensorView& a, const TensorView& b);
 
 }  // namespace shardrt::op_checks

@@ -31,8 +31,8 @@ class TensorView {
   template <typename T>
   T* data() const {
     if (dtypeOf<T>() != dtype_) {
-      throw std::logic_error("tensor of dtype " + std::string(dtypeName(dtype_)) +
-                             " read as " + std::string(dtypeName(dtypeOf<T>())));
+      throw std::logic_error("tensor of dtype " + std::string(dtypeName(dtype_)) + " read as " +
+                             std::string(dtypeName(dtypeOf<T>())));
     }
     return static_cast<T*>(data_);
   }
@@ -66,7 +66,9 @@ class Tensor {
   std::int64_t numel() const { return view_.numel(); }
   std::size_t bytes() const { return view_.bytes(); }
   template <typename T>
-  T* data() const { return view_.data<T>(); }
+  T* data() const {
+    return view_.data<T>();
+  }
   bool empty() const { return memory_ == nullptr; }
 
  private:

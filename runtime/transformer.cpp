@@ -8,8 +8,7 @@ namespace {
 // (batch, seq, heads, d_k) seen as (batch, seq, heads*d_k): what a projection writes.
 TensorView mergeHeads(const TensorView& t) {
   const auto& s = t.shape();
-  return t.reshaped(
-      {s[0], s[1], Dim("heads*d_k", s.size(2) * s.size(3), s[2].global * s.size(3))});
+  return t.reshaped({s[0], s[1], Dim("heads*d_k", s.size(2) * s.size(3), s[2].global * s.size(3))});
 }
 
 double linearFlops(long tokens, const Tensor& weight) {
@@ -72,10 +71,11 @@ void TransformerExecutor::run(const char* op, double flops, const std::function<
 
 void TransformerExecutor::norm(const TensorView& out, const TensorView& inp, const Tensor& weight,
                                const Tensor& bias) {
+  const auto eps = static_cast<float>(model_.norm_eps);
   if (model_.norm == planner::NormKind::RmsNorm) {
-    run("rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, model_.norm_eps); });
+    run("rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); });
   } else {
-    run("layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, model_.norm_eps); });
+    run("layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, eps); });
   }
 }
 
@@ -96,19 +96,21 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   run("linear", linearFlops(tokens_, wk), [&] { backend_.linear(mergeHeads(k_), normed_, wk); });
   run("linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); });
   if (model_.rope) {
+    const auto theta = static_cast<float>(model_.rope_theta);
     run("rope", 0, [&] {
-      backend_.rotaryEmbedding(q_, model_.rope_theta);
-      backend_.rotaryEmbedding(k_, model_.rope_theta);
+      backend_.rotaryEmbedding(q_, theta);
+      backend_.rotaryEmbedding(k_, theta);
     });
   }
   // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
-  const double pairs = model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0)
-                                     : static_cast<double>(seq_len_) * seq_len_;
+  const double pairs =
+      model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0) : static_cast<double>(seq_len_) * seq_len_;
   const double attn_flops = 4.0 * batch_size_ * heads_.q_heads * model_.head_dim * pairs;
   run("attention", attn_flops,
       [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
   const Tensor& wo = w[LayerWeight::OProj];
-  run("linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, mergeHeads(attn_), wo); });
+  run("linear", linearFlops(tokens_, wo),
+      [&] { backend_.linear(partial_, mergeHeads(attn_), wo); });
   if (!options_.fault_skip_attention_allreduce) {
     tensorParallelAllReduce(partial_, "all_reduce");
   }

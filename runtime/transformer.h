@@ -28,8 +28,8 @@ struct ExecutorOptions {
 
 class TransformerExecutor {
  public:
-  TransformerExecutor(const planner::Deployment& deployment, const planner::Plan& plan,
-                      int tp_rank, int pp_rank, Backend& backend, comm::Communicator& tp_group,
+  TransformerExecutor(const planner::Deployment& deployment, const planner::Plan& plan, int tp_rank,
+                      int pp_rank, Backend& backend, comm::Communicator& tp_group,
                       ExecutorOptions options = {});
 
   // input, output: (batch_size, seq_len, hidden), full hidden on every tp rank.
@@ -44,8 +44,7 @@ class TransformerExecutor {
  private:
   void attentionBlock(const LayerWeights& w);
   void ffnBlock(const LayerWeights& w);
-  void norm(const TensorView& out, const TensorView& inp, const Tensor& weight,
-            const Tensor& bias);
+  void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
   void run(const char* op, double flops, const std::function<void()>& body);
 

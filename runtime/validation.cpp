@@ -22,8 +22,10 @@ Comparison compare(const float* out, const float* ref, std::size_t n) {
 
 double validationTolerance(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 1e-5;
-    case DType::I32: return 0.0;
+    case DType::F32:
+      return 1e-5;
+    case DType::I32:
+      return 0.0;
   }
   return 0.0;
 }

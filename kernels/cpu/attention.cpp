@@ -36,8 +36,8 @@ void softmaxRow(float* row, int n) {
 // Query rows go in blocks so that the score buffer is (block, seq_len), not (seq_len, seq_len),
 // and a causal block only multiplies against the keys it can see (half the FLOPs overall).
 // Both products are sgemm calls on strided views of q, k, v: no head is copied out.
-void attention(float* out, const float* q, const float* k, const float* v, int batch,
-               int seq_len, int head_dim, const AttentionHeads& heads, bool causal) {
+void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
+               int head_dim, const AttentionHeads& heads, bool causal) {
   constexpr int kBlock = 128;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int q_stride = heads.q_heads * head_dim;  // distance between positions in q and out
@@ -66,8 +66,8 @@ void attention(float* out, const float* q, const float* k, const float* v, int b
         }
         // out[r0:r0+rows] (rows, head_dim) = probs (rows, keys) @ v[0:keys]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, keys, 1.0f,
-                    scores.data(), keys, vh, kv_stride, 0.0f,
-                    oh + static_cast<long>(r0) * q_stride, q_stride);
+                    scores.data(), keys, vh, kv_stride, 0.0f, oh + static_cast<long>(r0) * q_stride,
+                    q_stride);
       }
     }
   }

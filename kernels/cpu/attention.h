@@ -8,8 +8,8 @@
 namespace shardrt::kernels::cpu {
 
 // q, out: (batch, seq_len, q_heads, head_dim); k, v: (batch, seq_len, kv_heads, head_dim).
-void attention(float* out, const float* q, const float* k, const float* v, int batch,
-               int seq_len, int head_dim, const AttentionHeads& heads, bool causal);
+void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
+               int head_dim, const AttentionHeads& heads, bool causal);
 
 // One query row at a time with plain loops: the reference for tests.
 void attentionReference(float* out, const float* q, const float* k, const float* v, int batch,

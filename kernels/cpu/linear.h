@@ -9,7 +9,7 @@ void linear(float* out, const float* inp, const float* weight, int rows, int in_
             int out_features);
 
 // Plain triple loop, the reference the tests hold the BLAS path to.
-void linearReference(float* out, const float* inp, const float* weight, int rows,
-                     int in_features, int out_features);
+void linearReference(float* out, const float* inp, const float* weight, int rows, int in_features,
+                     int out_features);
 
 }  // namespace shardrt::kernels::cpu

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   int any_failed = 0;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == 0) {
-    std::printf("%d rank(s): %s\n", size, any_failed ? "FAILED on at least one rank" : "OK on every rank");
+    std::printf("%d rank(s): %s\n", size,
+                any_failed ? "FAILED on at least one rank" : "OK on every rank");
   }
   MPI_Finalize();
   return any_failed;

@@ -59,7 +59,8 @@ double shardedError(const planner::Deployment& d, bool skip_allreduce) {
   const Tensor ref = be.empty(ex.activationShape(), DType::F32);
   ex.forward(in, out);
   computeUnshardedReference(be, d, *self, in, ref);
-  return compare(out.data<float>(), ref.data<float>(), static_cast<std::size_t>(out.numel())).rel_err;
+  return compare(out.data<float>(), ref.data<float>(), static_cast<std::size_t>(out.numel()))
+      .rel_err;
 }
 
 class TensorParallel : public ::testing::TestWithParam<Variant> {};
@@ -77,11 +78,13 @@ using planner::NormKind;
 INSTANTIATE_TEST_SUITE_P(
     Variants, TensorParallel,
     ::testing::Values(
-        Variant{"mha_bidirectional", 4, 4, 10, 13, NormKind::LayerNorm, Activation::Gelu, true, false},
+        Variant{"mha_bidirectional", 4, 4, 10, 13, NormKind::LayerNorm, Activation::Gelu, true,
+                false},
         Variant{"gqa_no_rope", 8, 2, 6, 11, NormKind::RmsNorm, Activation::SwiGlu, false, true},
         Variant{"mqa", 4, 1, 12, 9, NormKind::RmsNorm, Activation::Gelu, true, true},
         // 12 heads, 6 kv heads over 4 ranks: rank 1 holds query heads 3-5, reading kv 1 and 2.
-        Variant{"kv_straddles_shards", 12, 6, 8, 7, NormKind::LayerNorm, Activation::SwiGlu, true, true}),
+        Variant{"kv_straddles_shards", 12, 6, 8, 7, NormKind::LayerNorm, Activation::SwiGlu, true,
+                true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TensorParallelFault, SkippedAllReduceIsCaught) {

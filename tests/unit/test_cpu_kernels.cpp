@@ -168,17 +168,18 @@ TEST_P(CpuAttention, MatchesRowByRowReference) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CpuAttention,
     ::testing::Values(
-        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, true},      // multi-head, causal
-        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, false},     // bidirectional
-        AttentionCase{1, 300, 6, 2, 24, 0, 0, 3, true},     // grouped, more rows than one block
-        AttentionCase{3, 129, 2, 1, 8, 4, 1, 4, true},      // a tp shard: heads 4-5 read kv 1
-        AttentionCase{1, 19, 3, 2, 10, 3, 1, 2, false}));   // a shard straddling two kv heads
+        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, true},     // multi-head, causal
+        AttentionCase{2, 37, 4, 4, 16, 0, 0, 1, false},    // bidirectional
+        AttentionCase{1, 300, 6, 2, 24, 0, 0, 3, true},    // grouped, more rows than one block
+        AttentionCase{3, 129, 2, 1, 8, 4, 1, 4, true},     // a tp shard: heads 4-5 read kv 1
+        AttentionCase{1, 19, 3, 2, 10, 3, 1, 2, false}));  // a shard straddling two kv heads
 
 TEST(CpuKernels, AttentionRowZeroCausalCopiesFirstValue) {
   // Causal position 0 sees only key 0, so its output is v[0] exactly.
   const int seq = 5, d = 6;
   const AttentionHeads heads{1, 1, 0, 0, 1};
-  const auto q = randomVector(seq * d, 18), k = randomVector(seq * d, 19), v = randomVector(seq * d, 20);
+  const auto q = randomVector(seq * d, 18), k = randomVector(seq * d, 19),
+             v = randomVector(seq * d, 20);
   auto out = poisoned(q.size());
   attention(out.data(), q.data(), k.data(), v.data(), 1, seq, d, heads, true);
   for (int i = 0; i < d; ++i) EXPECT_FLOAT_EQ(out[i], v[i]);

@@ -3,7 +3,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
@@ -54,10 +53,10 @@ TEST(Deployment, ReadsEveryField) {
   EXPECT_EQ(d.model.head_dim, 8);
   EXPECT_EQ(d.model.ffn_hidden, 96);
   EXPECT_EQ(d.model.norm, NormKind::LayerNorm);
-  EXPECT_FLOAT_EQ(d.model.norm_eps, 1e-6f);
+  EXPECT_EQ(d.model.norm_eps, 1e-6);
   EXPECT_EQ(d.model.activation, Activation::Gelu);
   EXPECT_FALSE(d.model.rope);
-  EXPECT_FLOAT_EQ(d.model.rope_theta, 500000.0f);
+  EXPECT_EQ(d.model.rope_theta, 500000.0);
   EXPECT_FALSE(d.model.causal);
   EXPECT_EQ(d.workload.batch_size, 2);
   EXPECT_EQ(d.workload.seq_len, 16);
@@ -71,22 +70,24 @@ TEST(Deployment, FillsDefaults) {
   doc.erase("name");
   doc.erase("seed");
   doc.erase("strategy");
-  for (const char* k : {"kv_heads", "norm_eps", "rope", "rope_theta", "causal"}) doc["model"].erase(k);
+  for (const char* k : {"kv_heads", "norm_eps", "rope", "rope_theta", "causal"})
+    doc["model"].erase(k);
   doc["workload"].erase("dtype");
   const Deployment d = parseDeployment(doc, "from-file-name");
   EXPECT_EQ(d.name, "from-file-name");
   EXPECT_EQ(d.seed, 0u);
   EXPECT_EQ(d.model.kv_heads, 8);
-  EXPECT_FLOAT_EQ(d.model.norm_eps, 1e-5f);
+  EXPECT_EQ(d.model.norm_eps, 1e-5);
   EXPECT_TRUE(d.model.rope);
-  EXPECT_FLOAT_EQ(d.model.rope_theta, 10000.0f);
+  EXPECT_EQ(d.model.rope_theta, 10000.0);
   EXPECT_TRUE(d.model.causal);
   EXPECT_EQ(d.strategy.tp, 1);
   EXPECT_EQ(d.strategy.worldSize(), 1);
 }
 
 TEST(Deployment, MissingFieldsAreNamed) {
-  for (const char* k : {"layers", "hidden", "heads", "head_dim", "ffn_hidden", "norm", "activation"}) {
+  for (const char* k :
+       {"layers", "hidden", "heads", "head_dim", "ffn_hidden", "norm", "activation"}) {
     json doc = validDoc();
     doc["model"].erase(k);
     expectError(doc, std::string("model.") + k, "required field is missing");

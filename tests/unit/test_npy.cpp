@@ -33,8 +33,8 @@ TEST(Npy, HeaderIsFormatOneAlignedTo64) {
   ASSERT_GE(bytes.size(), 10u);
   EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
   EXPECT_EQ(bytes[6], 1);
-  const std::size_t header_len = static_cast<unsigned char>(bytes[8]) |
-                                 (static_cast<unsigned char>(bytes[9]) << 8);
+  const std::size_t header_len =
+      static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
   EXPECT_EQ((10 + header_len) % 64, 0u);
   EXPECT_NE(bytes.find("'shape': (3,)"), std::string::npos);
   EXPECT_EQ(bytes.size(), 10 + header_len + 3 * sizeof(float));

@@ -31,7 +31,12 @@ TEST_P(ParallelLayoutGrid, GroupsMatchColorsAndContainTheRankInOrder) {
   const auto [tp, pp, dp] = GetParam();
   for (int r = 0; r < tp * pp * dp; ++r) {
     const ParallelLayout l(tp, pp, dp, r);
-    struct G { std::vector<int> members; int color; int index; int (ParallelLayout::*col)() const; };
+    struct G {
+      std::vector<int> members;
+      int color;
+      int index;
+      int (ParallelLayout::*col)() const;
+    };
     const G groups[] = {{l.tpGroup(), l.tpGroupColor(), l.tpRank(), &ParallelLayout::tpGroupColor},
                         {l.dpGroup(), l.dpGroupColor(), l.dpRank(), &ParallelLayout::dpGroupColor},
                         {l.ppGroup(), l.ppGroupColor(), l.ppRank(), &ParallelLayout::ppGroupColor}};

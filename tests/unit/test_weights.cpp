@@ -51,7 +51,7 @@ TEST(WeightGenerator, IsUniformOnMinusOneToOne) {
     sum_sq += double(u) * u;
     distinct.insert(u);
   }
-  EXPECT_NEAR(sum / n, 0.0, 0.01);        // mean 0, standard error 0.0018
+  EXPECT_NEAR(sum / n, 0.0, 0.01);         // mean 0, standard error 0.0018
   EXPECT_NEAR(sum_sq / n, 1.0 / 3, 0.01);  // variance of U(-1, 1) is 1/3
   EXPECT_GT(distinct.size(), n * 0.99);
 }
@@ -66,7 +66,8 @@ TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
   const planner::Range layers{0, d.model.layers};
   planner::Deployment whole_d = d;
   whole_d.strategy = {};
-  const auto whole = shardWeightSpecs(d.model, planner::makePlan(whole_d).tp_shards[0], layers, true);
+  const auto whole =
+      shardWeightSpecs(d.model, planner::makePlan(whole_d).tp_shards[0], layers, true);
   for (int t = 0; t < tp; ++t) {
     const auto specs = shardWeightSpecs(d.model, plan.tp_shards[t], layers, true);
     ASSERT_EQ(specs.size(), whole.size());
@@ -113,10 +114,12 @@ TEST(ModelWeights, NamesAndShapesFollowHuggingFaceLlama) {
 TEST(ModelWeights, NormWeightsStartNearOneAndBiasesNearZero) {
   const auto d = deployment(1, planner::NormKind::LayerNorm, planner::Activation::Gelu);
   const auto plan = planner::makePlan(d);
-  for (float v : generateSlice(layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormWeight), 1)) {
+  for (float v : generateSlice(
+           layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormWeight), 1)) {
     EXPECT_NEAR(v, 1.0f, 0.1f);
   }
-  for (float v : generateSlice(layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormBias), 1)) {
+  for (float v : generateSlice(
+           layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormBias), 1)) {
     EXPECT_NEAR(v, 0.0f, 0.1f);
   }
 }
