@@ -21,6 +21,10 @@ std::string rangeText(planner::Range r, int total) {
          std::to_string(r.size()) + "/" + std::to_string(total) + ")";
 }
 
+std::string plural(int n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)); }
 
 // Bytes of weights world rank `rank` holds, from the plan alone.
@@ -48,16 +52,16 @@ void printSummary(std::ostream& os, const RunReport& r) {
   const auto& m = d.model;
   const auto& s = d.strategy;
   os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
-  os << "  model     " << m.layers << (m.layers == 1 ? " layer" : " layers") << ", hidden "
-     << m.hidden << ", heads " << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim
-     << ", ffn_hidden " << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm)
-     << " eps " << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off")
-     << ", " << (m.causal ? "causal" : "bidirectional") << "\n";
+  os << "  model     " << plural(m.layers, "layer") << ", hidden " << m.hidden << ", heads "
+     << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
+     << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
+     << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off") << ", "
+     << (m.causal ? "causal" : "bidirectional") << "\n";
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
      << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed << "\n";
   os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp << " = "
-     << s.worldSize() << " rank(s); backend " << r.backend << ", communicator " << r.communicator
-     << ", " << r.blas_threads << " BLAS thread(s) per rank\n";
+     << plural(s.worldSize(), "rank") << "; backend " << r.backend << ", communicator "
+     << r.communicator << ", " << plural(r.blas_threads, "BLAS thread") << " per rank\n";
   os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns              "
         "weights\n";
   for (int w = 0; w < s.worldSize(); ++w) {
