@@ -57,9 +57,12 @@ std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Co
   return std::nullopt;
 }
 
+// The node's cores shared among its ranks, and never more than the cores this rank is bound
+// to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on
+// one core run slower than one (docs/benchmarks.md measured 1.8x).
 int defaultBlasThreads(const comm::MpiSession& mpi) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / mpi.ranksOnThisNode());
+  return std::max(1, std::min(kernels::cpu::usableCpus(), cores / mpi.ranksOnThisNode()));
 }
 
 ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend& backend,

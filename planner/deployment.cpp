@@ -118,6 +118,7 @@ json applyOverride(json doc, const std::string& assignment) {
   json* node = &doc;
   std::string walked;
   for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (node->is_null()) *node = json::object();  // --set strategy.tp=2 with no "strategy" yet
     if (!node->is_object()) {
       throw ConfigError(walked.empty() ? "deployment" : walked,
                         "is not an object, so --set " + path + " cannot apply");

@@ -245,6 +245,10 @@ TEST_F(DeploymentFile, OverridesSetNestedFieldsAsJsonOrString) {
   EXPECT_EQ(d.seed, 99u);
   EXPECT_EQ(d.name, "t");
   EXPECT_THROW(loadDeployment(p, {"no-equals-sign"}), ConfigError);
+  json no_strategy = validDoc();
+  no_strategy.erase("strategy");
+  const std::string q = write(no_strategy.dump());
+  EXPECT_EQ(loadDeployment(q, {"strategy.tp=2"}).strategy.tp, 2);  // creates the object
   EXPECT_THROW(loadDeployment(p, {"seed.x=1"}), ConfigError);  // seed is not an object
 }
 
