@@ -21,7 +21,7 @@ done
 tmp=$(mktemp -d)
 if [[ ${KEEP:-0} == 1 ]]; then echo "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 
-# "strategy" is written out: --set strategy.tp cannot yet create a missing object.
+# The strategy is written out so that the file reads as a complete deployment.
 cat >"$tmp/layer.json" <<'EOF'
 {
   "name": "cpu_scaling_layer",
