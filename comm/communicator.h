@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/dtype.h"
 
@@ -36,6 +37,18 @@ class Communicator {
   // On root, recv (size() * count) = every rank's send (count), in rank order; recv is
   // ignored elsewhere.
   virtual void gather(const void* send, void* recv, std::size_t count, DType dtype, int root) = 0;
+  // Variable counts, one per rank of the group, in elements; blocks lie back to back in rank
+  // order in the buffer holding several.
+  // recv = every rank's send (counts[r] elements from rank r).
+  virtual void allGatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
+                          DType dtype) = 0;
+  // On root, recv = every rank's send (counts[r] from rank r); recv is ignored elsewhere.
+  virtual void gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
+                       DType dtype, int root) = 0;
+  // Rank r sends send_counts[p] elements to each peer p and receives recv_counts[p] from it.
+  virtual void allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
+                         void* recv, const std::vector<std::size_t>& recv_counts,
+                         DType dtype) = 0;
   virtual void broadcast(void* buf, std::size_t count, DType dtype, int root) = 0;
   virtual void send(const void* buf, std::size_t count, DType dtype, int peer) = 0;
   virtual void recv(void* buf, std::size_t count, DType dtype, int peer) = 0;

@@ -38,6 +38,26 @@ int mpiCount(std::size_t count, const char* what) {
   return static_cast<int>(count);
 }
 
+// Counts and displacements in MPI's int form, for the v-collectives.
+struct Layout {
+  std::vector<int> counts, displs;
+};
+
+Layout mpiLayout(const std::vector<std::size_t>& counts, int group_size, const char* what) {
+  if (static_cast<int>(counts.size()) != group_size) {
+    throw CommError(std::string("mpi: ") + what + " needs one count per rank (" +
+                    std::to_string(group_size) + "), got " + std::to_string(counts.size()));
+  }
+  Layout l;
+  std::size_t offset = 0;
+  for (std::size_t c : counts) {
+    l.counts.push_back(mpiCount(c, what));
+    l.displs.push_back(mpiCount(offset, what));
+    offset += c;
+  }
+  return l;
+}
+
 }  // namespace
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::wrap(MPI_Comm comm, std::string group_name) {
@@ -78,6 +98,29 @@ void MpiCommunicator::gather(const void* send, void* recv, std::size_t count, DT
                              int root) {
   const int n = mpiCount(count, "gather");
   MPI_CHECK(MPI_Gather(send, n, mpiType(dtype), recv, n, mpiType(dtype), root, comm_));
+}
+
+void MpiCommunicator::allGatherV(const void* send, void* recv,
+                                 const std::vector<std::size_t>& counts, DType dtype) {
+  const Layout l = mpiLayout(counts, size_, "all-gather-v");
+  MPI_CHECK(MPI_Allgatherv(send, l.counts[rank_], mpiType(dtype), recv, l.counts.data(),
+                           l.displs.data(), mpiType(dtype), comm_));
+}
+
+void MpiCommunicator::gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
+                              DType dtype, int root) {
+  const Layout l = mpiLayout(counts, size_, "gather-v");
+  MPI_CHECK(MPI_Gatherv(send, l.counts[rank_], mpiType(dtype), recv, l.counts.data(),
+                        l.displs.data(), mpiType(dtype), root, comm_));
+}
+
+void MpiCommunicator::allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
+                                void* recv, const std::vector<std::size_t>& recv_counts,
+                                DType dtype) {
+  const Layout s = mpiLayout(send_counts, size_, "all-to-all-v send");
+  const Layout r = mpiLayout(recv_counts, size_, "all-to-all-v recv");
+  MPI_CHECK(MPI_Alltoallv(send, s.counts.data(), s.displs.data(), mpiType(dtype), recv,
+                          r.counts.data(), r.displs.data(), mpiType(dtype), comm_));
 }
 
 void MpiCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {

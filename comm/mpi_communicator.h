@@ -23,6 +23,12 @@ class MpiCommunicator final : public Communicator {
   void reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
                      ReduceOp op) override;
   void gather(const void* send, void* recv, std::size_t count, DType dtype, int root) override;
+  void allGatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
+                  DType dtype) override;
+  void gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts, DType dtype,
+               int root) override;
+  void allToAllV(const void* send, const std::vector<std::size_t>& send_counts, void* recv,
+                 const std::vector<std::size_t>& recv_counts, DType dtype) override;
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;

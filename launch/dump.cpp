@@ -4,7 +4,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "planner/plan.h"
 #include "runtime/model_weights.h"
 #include "runtime/npy.h"
 
@@ -17,11 +16,7 @@ void writeDump(const std::string& dir, const planner::Deployment& d, const float
   writeNpy(dir + "/input.npy", input, act);
   writeNpy(dir + "/output.npy", output, act);
 
-  planner::Deployment whole = d;
-  whole.strategy = planner::StrategyConfig{};
-  const planner::Plan plan = planner::makePlan(whole);
-  const planner::Range layers{0, d.model.layers};
-  for (const auto& spec : shardWeightSpecs(d.model, plan.tp_shards[0], layers, true)) {
+  for (const auto& spec : shardWeightSpecs(d.model, ShardHoldings::whole(d.model))) {
     const std::vector<float> host = generateSlice(spec, d.seed);
     writeNpy(dir + "/" + spec.name + ".npy", host.data(),
              std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));

@@ -14,6 +14,7 @@
 #include "kernels/cpu/blas_threads.h"
 #include "launch/dump.h"
 #include "launch/error_report.h"
+#include "launch/gather_results.h"
 #include "launch/run_report.h"
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
@@ -66,28 +67,39 @@ int defaultBlasThreads(const comm::MpiSession& mpi) {
 }
 
 ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend& backend,
-                          const Tensor& input, const Tensor& output) {
-  const std::size_t n = static_cast<std::size_t>(output.numel());
-  std::vector<float> mine(n), all;
-  backend.copyToHost(mine.data(), output);
-  if (world.rank() == 0) all.resize(n * static_cast<std::size_t>(world.size()));
-  world.gather(mine.data(), all.data(), n, DType::F32, 0);
-
+                          const Tensor& input, const std::vector<OutputCopy>& outputs,
+                          const std::vector<std::vector<std::int32_t>>& routing) {
   ValidationReport v;
   v.tolerance = validationTolerance(r.deployment.workload.dtype);
   std::int32_t passed = 0;
   if (world.rank() == 0) {
     auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
-    Tensor ref = backend.empty(output.shape(), output.dtype());
-    computeUnshardedReference(backend, r.deployment, *self, input, ref);
-    std::vector<float> ref_host(n);
+    Tensor ref = backend.empty(input.shape(), input.dtype());
+    const auto ref_routing =
+        computeUnshardedReference(backend, r.deployment, *self, input, ref, true);
+    std::vector<float> ref_host(static_cast<std::size_t>(ref.numel()));
     backend.copyToHost(ref_host.data(), ref);
-    // Every tp rank holds the whole output after the last all-reduce: check each copy.
-    for (int rank = 0; rank < world.size(); ++rank) {
-      const Comparison c = compare(all.data() + rank * n, ref_host.data(), n);
-      if (rank == 0 || !c.finite || c.rel_err > v.worst.rel_err) {
+    const std::size_t row = ref_host.size() / r.deployment.workload.batch_size;
+    // Every tp rank of the last stage holds a whole copy of its replica's rows: check each.
+    bool first = true;
+    for (const auto& copy : outputs) {
+      const Comparison c =
+          compare(copy.values.data(), ref_host.data() + copy.batch.begin * row, copy.values.size());
+      if (first || !c.finite || c.rel_err > v.worst.rel_err) {
         v.worst = c;
-        v.worst_rank = rank;
+        v.worst_rank = copy.world_rank;
+        first = false;
+      }
+    }
+    // Routing: a token whose expert set differs from the reference's is a flip.
+    const int k = r.deployment.model.moe.top_k;
+    for (std::size_t l = 0; l < routing.size(); ++l) {
+      const auto &got = routing[l], &want = ref_routing[l].experts;
+      for (std::size_t t = 0; k > 0 && t * k < got.size(); ++t) {
+        ++v.routing_compared;
+        if (!std::equal(got.begin() + t * k, got.begin() + (t + 1) * k, want.begin() + t * k)) {
+          ++v.routing_flips;
+        }
       }
     }
     passed = v.worst.passes(v.tolerance) ? 1 : 0;
@@ -113,7 +125,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   report.warmup = o.warmup;
   kernels::cpu::setBlasThreads(report.blas_threads);
 
-  const planner::ParallelLayout layout(d.strategy.tp, d.strategy.pp, d.strategy.dp, world->rank());
+  const auto& st = d.strategy;
+  const planner::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
   ProcessGroups groups = ProcessGroups::split(*world, layout);
   CpuBackend backend;
   report.backend = std::string(backend.name());
@@ -121,31 +134,41 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
 
   ExecutorOptions exec_options;
   exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
-  TransformerExecutor executor(d, report.plan, layout.tpRank(), layout.ppRank(), backend,
-                               *groups.tp, exec_options);
+  exec_options.log_routing = o.validate;
+  TransformerExecutor executor(d, report.plan, layout, backend,
+                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
   const Tensor input = makeModelInput(backend, d);
-  const Tensor output = backend.empty(executor.activationShape(), d.workload.dtype);
+  const planner::Range rows = executor.replicaBatch();
+  const TensorView replica_input = input.view().rows(rows.begin, rows.size());
+  const Tensor output = backend.empty(executor.replicaShape(), d.workload.dtype);
 
   for (int i = 0; i < o.warmup + o.iterations; ++i) {
     world->barrier();  // start together, so the slowest rank's time is the step's time
     const auto t0 = std::chrono::steady_clock::now();
-    executor.forward(input, output);
+    executor.forward(replica_input, output);
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     const double slowest = maxOverRanks(*world, dt.count());
     if (i >= o.warmup) report.forward_seconds.push_back(slowest);
   }
+  report.stages = gatherStageTimings(*world, report, executor, layout);
+  report.moe_layers = gatherMoeCounters(*world, report, executor);
+  const auto routing = gatherRouting(*world, report, executor);
 
   if (o.profile) {
     // A separate pass: timing each op synchronises after it, which the timed passes must not.
     OpProfile profile;
     executor.setProfile(&profile);
     world->barrier();
-    executor.forward(input, output);
+    executor.forward(replica_input, output);
     executor.setProfile(nullptr);
     report.profile = profile;
   }
 
-  if (o.validate) report.validation = validate(report, *world, backend, input, output);
+  std::vector<OutputCopy> outputs;
+  if (o.validate || !o.dump_dir.empty()) {
+    outputs = gatherOutputs(*world, report, executor, backend, output);
+  }
+  if (o.validate) report.validation = validate(report, *world, backend, input, outputs, routing);
 
   if (world->rank() == 0) {
     std::filesystem::create_directories(o.out_dir);
@@ -153,10 +176,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     std::ofstream(result_path) << toJson(report).dump(2) << "\n";
     if (!o.dump_dir.empty()) {
       std::vector<float> in_host(static_cast<std::size_t>(input.numel()));
-      std::vector<float> out_host(static_cast<std::size_t>(output.numel()));
       backend.copyToHost(in_host.data(), input);
-      backend.copyToHost(out_host.data(), output);
-      writeDump(o.dump_dir, d, in_host.data(), out_host.data());
+      writeDump(o.dump_dir, d, in_host.data(), assembleOutput(outputs, report).data());
     }
     printSummary(std::cout, report);
     std::cout << "  result    " << result_path << "\n";

@@ -30,14 +30,45 @@ std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)
 // Bytes of weights world rank `rank` holds, from the plan alone.
 double weightBytes(const RunReport& r, const planner::ParallelLayout& at) {
   const auto& p = r.plan;
-  const auto specs = shardWeightSpecs(r.deployment.model, p.tp_shards[at.tpRank()],
-                                      p.stages[at.ppRank()].layers, at.ppRank() == p.pp - 1);
+  const auto specs = shardWeightSpecs(r.deployment.model,
+                                      ShardHoldings::of(p, at.tpRank(), at.ppRank(), at.epRank()));
   double bytes = 0.0;
   for (const auto& s : specs) bytes += static_cast<double>(s.localNumel()) * 4.0;
   return bytes;
 }
 
+std::string expertText(const std::vector<int>& experts) {
+  if (experts.empty()) return "none";
+  std::string s;
+  for (std::size_t i = 0; i < experts.size(); ++i) {
+    // Runs of consecutive experts as a-b, the rest listed.
+    std::size_t j = i;
+    while (j + 1 < experts.size() && experts[j + 1] == experts[j] + 1) ++j;
+    if (!s.empty()) s += ",";
+    s += std::to_string(experts[i]);
+    if (j > i) s += "-" + std::to_string(experts[j]);
+    i = j;
+  }
+  return s;
+}
+
+std::string countsText(const std::vector<long>& v) {
+  std::string s;
+  for (long x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
+  return s;
+}
+
 }  // namespace
+
+double MoeLayerReport::imbalance(const std::vector<long>& v) {
+  if (v.empty()) return 0.0;
+  long sum = 0, max = 0;
+  for (long x : v) {
+    sum += x;
+    max = std::max(max, x);
+  }
+  return sum > 0 ? static_cast<double>(max) * static_cast<double>(v.size()) / sum : 0.0;
+}
 
 double RunReport::medianForwardSeconds() const {
   if (forward_seconds.empty()) return 0.0;
@@ -57,27 +88,61 @@ void printSummary(std::ostream& os, const RunReport& r) {
      << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
      << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off") << ", "
      << (m.causal ? "causal" : "bidirectional") << "\n";
+  if (m.hasMoe()) {
+    const auto& moe = m.moe;
+    os << "  moe       " << moe.experts << " experts, top_k " << moe.top_k << ", expert_ffn_hidden "
+       << moe.expert_ffn_hidden << ", " << toString(moe.scoring)
+       << (moe.normalize_top_k ? " (top-k renormalised)" : "") << ", shared_experts "
+       << moe.shared_experts << ", "
+       << (moe.dropless() ? std::string("dropless")
+                          : "capacity_factor " + fmt("%g", moe.capacity_factor))
+       << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers") << "\n";
+  }
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
      << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed << "\n";
-  os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp << " = "
-     << plural(s.worldSize(), "rank") << "; backend " << r.backend << ", communicator "
-     << r.communicator << ", " << plural(r.blas_threads, "BLAS thread") << " per rank\n";
-  os << "  rank  tp pp dp  layers      heads          kv_heads       ffn_columns              "
-        "weights\n";
+  os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
+     << ", microbatches " << s.microbatches << " = " << plural(s.worldSize(), "rank")
+     << "; backend " << r.backend << ", communicator " << r.communicator << ", "
+     << plural(r.blas_threads, "BLAS thread") << " per rank\n";
+  os << "  rank  tp pp dp ep  layers      batch_rows   heads          kv_heads       "
+        "ffn_columns              experts      weights\n";
   for (int w = 0; w < s.worldSize(); ++w) {
-    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
+    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
     const auto& shard = r.plan.tp_shards[at.tpRank()];
-    char line[256];
+    const std::string experts = m.hasMoe() ? expertText(r.plan.expert_placement[at.epRank()]) : "-";
+    char line[320];
     std::snprintf(
-        line, sizeof line, "  %4d  %2d %2d %2d  %-10s  %-13s  %-13s  %-23s  %s\n", w, at.tpRank(),
-        at.ppRank(), at.dpRank(), rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
+        line, sizeof line, "  %4d  %2d %2d %2d %2d  %-10s  %-11s  %-13s  %-13s  %-23s  %-11s  %s\n",
+        w, at.tpRank(), at.ppRank(), at.dpRank(), at.epRank(),
+        rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
+        rangeText(r.plan.dp_batches[at.dpRank()], d.workload.batch_size).c_str(),
         rangeText(shard.q_heads, m.heads).c_str(), rangeText(shard.kv_heads, m.kv_heads).c_str(),
-        rangeText(shard.ffn_columns, m.ffn_hidden).c_str(), mib(weightBytes(r, at)).c_str());
+        rangeText(shard.ffn_columns, m.ffn_hidden).c_str(), experts.c_str(),
+        mib(weightBytes(r, at)).c_str());
     os << line;
   }
   os << "  forward   " << fmt("%.3f ms", r.medianForwardSeconds() * 1e3) << " (median of "
      << r.forward_seconds.size() << " after " << r.warmup
      << " warm-up; each the slowest rank's time)\n";
+  if (s.pp > 1) {
+    const int m_ = s.microbatches;
+    os << "  pipeline  GPipe, " << plural(m_, "microbatch") << " per replica; ideal bubble "
+       << fmt("%.1f%%", 100.0 * (s.pp - 1) / (m_ + s.pp - 1)) << " = (pp-1)/(m+pp-1)\n";
+    for (std::size_t i = 0; i < r.stages.size(); ++i) {
+      os << "            stage " << i << ": busy " << fmt("%.3f ms", r.stages[i].busy_seconds * 1e3)
+         << " of " << fmt("%.3f ms", r.stages[i].wall_seconds * 1e3) << ", bubble "
+         << fmt("%.1f%%", 100.0 * r.stages[i].bubble()) << " (last timed pass, busiest rank)\n";
+    }
+  }
+  for (const auto& l : r.moe_layers) {
+    long total = 0;
+    for (long x : l.expert_tokens) total += x;
+    os << "  moe layer " << l.layer << ": slots per expert [" << countsText(l.expert_tokens)
+       << "] = " << total << ", dropped " << l.dropped << "; imbalance max/mean: experts "
+       << fmt("%.2f", MoeLayerReport::imbalance(l.expert_tokens)) << ", ranks "
+       << fmt("%.2f", MoeLayerReport::imbalance(l.rank_tokens)) << " [" << countsText(l.rank_tokens)
+       << "]\n";
+  }
   if (r.profile) {
     os << "  profile   rank 0, one forward pass:\n";
     const double total = r.profile->totalSeconds();
@@ -97,6 +162,10 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
        << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank " << v.worst_rank
        << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
+    if (m.hasMoe()) {
+      os << "  routing   " << v.routing_flips << " of " << v.routing_compared
+         << " (layer, token) expert sets differ from the reference (routing flips)\n";
+    }
   }
 }
 
@@ -113,11 +182,12 @@ nlohmann::json toJson(const RunReport& r) {
                   {"iteration_seconds", r.forward_seconds}};
   const auto& s = r.deployment.strategy;
   for (int w = 0; w < s.worldSize(); ++w) {
-    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w);
+    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
     j["ranks"].push_back({{"rank", w},
                           {"tp_rank", at.tpRank()},
                           {"pp_rank", at.ppRank()},
                           {"dp_rank", at.dpRank()},
+                          {"ep_rank", at.epRank()},
                           {"weight_bytes", weightBytes(r, at)}});
   }
   if (r.profile) {
@@ -126,11 +196,26 @@ nlohmann::json toJson(const RunReport& r) {
           {{"op", e.op}, {"calls", e.calls}, {"seconds", e.seconds}, {"flops", e.flops}});
     }
   }
+  for (std::size_t i = 0; i < r.stages.size(); ++i) {
+    j["stages"].push_back({{"stage", i},
+                           {"busy_seconds", r.stages[i].busy_seconds},
+                           {"wall_seconds", r.stages[i].wall_seconds},
+                           {"bubble", r.stages[i].bubble()}});
+  }
+  for (const auto& l : r.moe_layers) {
+    j["moe_layers"].push_back({{"layer", l.layer},
+                               {"expert_tokens", l.expert_tokens},
+                               {"dropped", l.dropped},
+                               {"rank_tokens", l.rank_tokens},
+                               {"expert_imbalance", MoeLayerReport::imbalance(l.expert_tokens)},
+                               {"rank_imbalance", MoeLayerReport::imbalance(l.rank_tokens)}});
+  }
   if (r.validation) {
     const auto& v = *r.validation;
-    j["validation"] = {{"rel_err", v.worst.rel_err}, {"max_abs_err", v.worst.max_abs_err},
-                       {"finite", v.worst.finite},   {"worst_rank", v.worst_rank},
-                       {"tolerance", v.tolerance},   {"passed", v.passed}};
+    j["validation"] = {{"rel_err", v.worst.rel_err},       {"max_abs_err", v.worst.max_abs_err},
+                       {"finite", v.worst.finite},         {"worst_rank", v.worst_rank},
+                       {"tolerance", v.tolerance},         {"routing_compared", v.routing_compared},
+                       {"routing_flips", v.routing_flips}, {"passed", v.passed}};
   }
   return j;
 }

@@ -18,7 +18,26 @@ struct ValidationReport {
   Comparison worst;  // the rank whose output is furthest from the reference
   int worst_rank = 0;
   double tolerance = 0.0;
+  long routing_compared = 0;  // (MoE layer, token) pairs whose expert sets were compared
+  long routing_flips = 0;     // of those, the ones whose expert set differs from the reference
   bool passed = false;
+};
+
+// One pipeline stage's time in the last timed pass: the busiest of its ranks, against the
+// whole pass (from the common start to the end of the slowest stage).
+struct StageReport {
+  double busy_seconds = 0.0;
+  double wall_seconds = 0.0;  // the pipeline's, the same for every stage
+  double bubble() const { return wall_seconds > 0 ? 1.0 - busy_seconds / wall_seconds : 0.0; }
+};
+
+// One MoE layer over all ranks, in the last timed pass.
+struct MoeLayerReport {
+  int layer = 0;
+  std::vector<long> expert_tokens;  // token slots each expert ran
+  long dropped = 0;                 // slots dropped by the capacity rule
+  std::vector<long> rank_tokens;    // slots each rank of the layer's stage received
+  static double imbalance(const std::vector<long>& v);  // max / mean
 };
 
 struct RunReport {
@@ -31,6 +50,8 @@ struct RunReport {
   int warmup = 0;
   std::vector<double> forward_seconds;  // per timed iteration, the slowest rank's time
   std::optional<OpProfile> profile;     // rank 0's ops, one forward pass
+  std::vector<StageReport> stages;      // per pipeline stage
+  std::vector<MoeLayerReport> moe_layers;
   std::optional<ValidationReport> validation;
 
   double medianForwardSeconds() const;

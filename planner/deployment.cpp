@@ -1,5 +1,6 @@
 #include "planner/deployment.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,30 @@ using nlohmann::json;
 
 std::string ratio(const char* a, int x, const char* b, int y) {
   return std::string("(") + a + "=" + std::to_string(x) + ", " + b + "=" + std::to_string(y) + ")";
+}
+
+MoeConfig readMoe(JsonReader r, int layers) {
+  MoeConfig moe;
+  moe.experts = r.positiveInt("experts");
+  moe.top_k = r.positiveInt("top_k");
+  moe.expert_ffn_hidden = r.positiveInt("expert_ffn_hidden");
+  moe.scoring = r.oneOf("scoring", {"softmax", "sigmoid"}, "softmax") == "softmax"
+                    ? RouterScoring::Softmax
+                    : RouterScoring::Sigmoid;
+  moe.normalize_top_k = r.boolean("normalize_top_k", moe.normalize_top_k);
+  moe.shared_experts = r.nonNegativeInt("shared_experts", 0);
+  if (r.has("capacity_factor")) moe.capacity_factor = r.positiveNumber("capacity_factor", 1.0);
+  moe.every = r.positiveInt("every", 1);
+  r.finish();
+  if (moe.top_k > moe.experts) {
+    throw ConfigError(r.field("top_k"), "must not exceed model.moe.experts " +
+                                            ratio("top_k", moe.top_k, "experts", moe.experts));
+  }
+  if (moe.every > layers) {
+    throw ConfigError(r.field("every"), "must not exceed model.layers, or no layer is MoE " +
+                                            ratio("every", moe.every, "layers", layers));
+  }
+  return moe;
 }
 
 ModelConfig readModel(JsonReader r) {
@@ -33,6 +58,7 @@ ModelConfig readModel(JsonReader r) {
   m.rope = r.boolean("rope", m.rope);
   m.rope_theta = r.positiveNumber("rope_theta", m.rope_theta);
   m.causal = r.boolean("causal", m.causal);
+  if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
   r.finish();
 
   if (m.heads % m.kv_heads != 0) {
@@ -62,12 +88,105 @@ StrategyConfig readStrategy(JsonReader r) {
   s.pp = r.positiveInt("pp", 1);
   s.ep = r.positiveInt("ep", 1);
   s.dp = r.positiveInt("dp", 1);
+  s.microbatches = r.positiveInt("microbatches", 1);
   r.finish();
   return s;
 }
 
+ExplicitPlan readExplicitPlan(JsonReader r) {
+  // An empty list given is a mistake, not a request for the default: say so.
+  auto nonEmpty = [&](const char* key, auto list) {
+    if (list.empty()) throw ConfigError(r.field(key), "is empty; leave it out for the default");
+    return list;
+  };
+  ExplicitPlan p;
+  if (r.has("stage_layers")) p.stage_layers = nonEmpty("stage_layers", r.intLists("stage_layers"));
+  if (r.has("expert_placement")) {
+    p.expert_placement = nonEmpty("expert_placement", r.intLists("expert_placement"));
+  }
+  if (r.has("dp_batch")) p.dp_batch = nonEmpty("dp_batch", r.intList("dp_batch"));
+  r.finish();
+  return p;
+}
+
+// Every index in [0, n) exactly once over the lists, which number `parts`.
+void checkPartition(const std::vector<std::vector<int>>& lists, int n, int parts,
+                    const std::string& field, const char* part_name, const char* item) {
+  if (static_cast<int>(lists.size()) != parts) {
+    throw ConfigError(field, "must have one list per " + std::string(part_name) + " (" +
+                                 std::to_string(parts) + "), got " + std::to_string(lists.size()));
+  }
+  std::vector<int> seen(n, 0);
+  for (const auto& list : lists) {
+    for (int x : list) {
+      if (x >= n) {
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
+                                     " does not exist (there are " + std::to_string(n) + ")");
+      }
+      if (seen[x]++)
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is listed twice");
+    }
+  }
+  for (int x = 0; x < n; ++x) {
+    if (!seen[x])
+      throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is missing");
+  }
+}
+
+void checkExplicitPlan(const Deployment& d) {
+  const auto& p = d.plan;
+  const auto& s = d.strategy;
+  if (!p.stage_layers.empty()) {
+    checkPartition(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage",
+                   "layer");
+    int next = 0;  // stages hold consecutive layers, in order
+    for (std::size_t i = 0; i < p.stage_layers.size(); ++i) {
+      const auto& list = p.stage_layers[i];
+      if (list.empty()) {
+        throw ConfigError("plan.stage_layers", "stage " + std::to_string(i) + " holds no layer");
+      }
+      for (int layer : list) {
+        if (layer != next++) {
+          throw ConfigError("plan.stage_layers",
+                            "stage " + std::to_string(i) + " must continue with layer " +
+                                std::to_string(next - 1) +
+                                " (stages hold consecutive layers in order), got " +
+                                std::to_string(layer));
+        }
+      }
+    }
+  }
+  if (!p.expert_placement.empty()) {
+    if (!d.model.hasMoe()) throw ConfigError("plan.expert_placement", "the model has no experts");
+    checkPartition(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement",
+                   "ep rank", "expert");
+  }
+  if (!p.dp_batch.empty()) {
+    if (static_cast<int>(p.dp_batch.size()) != s.dp) {
+      throw ConfigError("plan.dp_batch", "must have one share per dp replica (" +
+                                             std::to_string(s.dp) + "), got " +
+                                             std::to_string(p.dp_batch.size()));
+    }
+    int total = 0;
+    for (int share : p.dp_batch) {
+      if (share <= 0) throw ConfigError("plan.dp_batch", "every share must be positive");
+      if (share % s.microbatches) {
+        throw ConfigError("plan.dp_batch", "share " + std::to_string(share) +
+                                               " must be divisible by strategy.microbatches (" +
+                                               std::to_string(s.microbatches) + ")");
+      }
+      total += share;
+    }
+    if (total != d.workload.batch_size) {
+      throw ConfigError("plan.dp_batch",
+                        "shares must add up to workload.batch_size " +
+                            ratio("sum", total, "batch_size", d.workload.batch_size));
+    }
+  }
+}
+
 // Rules that tie the strategy to the model and workload. The general rules come first, so
-// that a user learns what a valid pp/ep/dp would be before learning it is not built yet.
+// that a user learns the general rule before the one specific to an explicit plan.
 void checkStrategy(const Deployment& d) {
   const auto& m = d.model;
   const auto& s = d.strategy;
@@ -83,23 +202,30 @@ void checkStrategy(const Deployment& d) {
     throw ConfigError("strategy.pp",
                       "must not exceed model.layers " + ratio("layers", m.layers, "pp", s.pp));
   }
-  if (d.workload.batch_size % s.dp != 0) {
-    throw ConfigError("strategy.dp", "must divide workload.batch_size " +
-                                         ratio("batch_size", d.workload.batch_size, "dp", s.dp));
+  if (d.plan.dp_batch.empty() && d.workload.batch_size % (s.dp * s.microbatches) != 0) {
+    throw ConfigError("workload.batch_size", "must be divisible by microbatches * dp " +
+                                                 ratio("batch_size", d.workload.batch_size,
+                                                       "microbatches*dp", s.microbatches * s.dp));
   }
   if ((s.tp * s.dp) % s.ep != 0) {
     throw ConfigError("strategy.ep", "must divide tp*dp, the ranks of one pipeline stage " +
                                          ratio("tp*dp", s.tp * s.dp, "ep", s.ep));
   }
-  if (s.ep != 1) {
+  if (s.ep > 1 && !m.hasMoe()) {
     throw ConfigError("strategy.ep", "must be 1: the model has no MoE layers to split");
   }
-  if (s.pp != 1) {
-    throw ConfigError("strategy.pp", "must be 1: pipeline stages are not implemented yet");
+  if (m.hasMoe()) {
+    if (d.plan.expert_placement.empty() && m.moe.experts % s.ep != 0) {
+      throw ConfigError("strategy.ep", "must divide model.moe.experts " +
+                                           ratio("experts", m.moe.experts, "ep", s.ep));
+    }
+    const int shared_ffn = m.moe.shared_experts * m.moe.expert_ffn_hidden;
+    if (shared_ffn % s.tp != 0) {
+      throw ConfigError("strategy.tp", "must divide model.moe.shared_experts * expert_ffn_hidden " +
+                                           ratio("shared_ffn", shared_ffn, "tp", s.tp));
+    }
   }
-  if (s.dp != 1) {
-    throw ConfigError("strategy.dp", "must be 1: data-parallel replicas are not implemented yet");
-  }
+  checkExplicitPlan(d);
 }
 
 json applyOverride(json doc, const std::string& assignment) {
@@ -134,6 +260,18 @@ json applyOverride(json doc, const std::string& assignment) {
 
 const char* toString(NormKind n) { return n == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
 const char* toString(Activation a) { return a == Activation::SwiGlu ? "swiglu" : "gelu"; }
+const char* toString(RouterScoring s) {
+  return s == RouterScoring::Softmax ? "softmax" : "sigmoid";
+}
+
+int MoeConfig::capacity(int seq_len) const {
+  const double exact = capacity_factor * seq_len * top_k / experts;
+  // cf = 1.1, seq 14, top_k 5, experts 7 is 11 exactly but 11.000000000000002 in doubles:
+  // a product within rounding noise of an integer is that integer, not the next one.
+  const double nearest = std::round(exact);
+  if (std::abs(exact - nearest) <= 1e-9 * std::max(1.0, exact)) return static_cast<int>(nearest);
+  return static_cast<int>(std::ceil(exact));
+}
 
 Deployment parseDeployment(const json& doc, const std::string& default_name) {
   JsonReader root(doc, "");
@@ -143,6 +281,7 @@ Deployment parseDeployment(const json& doc, const std::string& default_name) {
   d.model = readModel(root.object("model"));
   d.workload = readWorkload(root.object("workload"));
   d.strategy = root.has("strategy") ? readStrategy(root.object("strategy")) : StrategyConfig{};
+  if (root.has("plan")) d.plan = readExplicitPlan(root.object("plan"));
   root.finish();
   checkStrategy(d);
   return d;
@@ -167,30 +306,47 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
 
 json toJson(const Deployment& d) {
   const auto& m = d.model;
-  return {{"name", d.name},
-          {"seed", d.seed},
-          {"model",
-           {{"layers", m.layers},
-            {"hidden", m.hidden},
-            {"heads", m.heads},
-            {"kv_heads", m.kv_heads},
-            {"head_dim", m.head_dim},
-            {"ffn_hidden", m.ffn_hidden},
-            {"norm", toString(m.norm)},
-            {"norm_eps", m.norm_eps},
-            {"activation", toString(m.activation)},
-            {"rope", m.rope},
-            {"rope_theta", m.rope_theta},
-            {"causal", m.causal}}},
-          {"workload",
-           {{"batch_size", d.workload.batch_size},
-            {"seq_len", d.workload.seq_len},
-            {"dtype", dtypeName(d.workload.dtype)}}},
-          {"strategy",
-           {{"tp", d.strategy.tp},
-            {"pp", d.strategy.pp},
-            {"ep", d.strategy.ep},
-            {"dp", d.strategy.dp}}}};
+  json model = {{"layers", m.layers},
+                {"hidden", m.hidden},
+                {"heads", m.heads},
+                {"kv_heads", m.kv_heads},
+                {"head_dim", m.head_dim},
+                {"ffn_hidden", m.ffn_hidden},
+                {"norm", toString(m.norm)},
+                {"norm_eps", m.norm_eps},
+                {"activation", toString(m.activation)},
+                {"rope", m.rope},
+                {"rope_theta", m.rope_theta},
+                {"causal", m.causal}};
+  if (m.hasMoe()) {
+    const auto& moe = m.moe;
+    model["moe"] = {{"experts", moe.experts},
+                    {"top_k", moe.top_k},
+                    {"expert_ffn_hidden", moe.expert_ffn_hidden},
+                    {"scoring", toString(moe.scoring)},
+                    {"normalize_top_k", moe.normalize_top_k},
+                    {"shared_experts", moe.shared_experts},
+                    {"every", moe.every}};
+    if (!moe.dropless()) model["moe"]["capacity_factor"] = moe.capacity_factor;
+  }
+  json doc = {{"name", d.name},
+              {"seed", d.seed},
+              {"model", model},
+              {"workload",
+               {{"batch_size", d.workload.batch_size},
+                {"seq_len", d.workload.seq_len},
+                {"dtype", dtypeName(d.workload.dtype)}}},
+              {"strategy",
+               {{"tp", d.strategy.tp},
+                {"pp", d.strategy.pp},
+                {"ep", d.strategy.ep},
+                {"dp", d.strategy.dp},
+                {"microbatches", d.strategy.microbatches}}}};
+  const auto& p = d.plan;
+  if (!p.stage_layers.empty()) doc["plan"]["stage_layers"] = p.stage_layers;
+  if (!p.expert_placement.empty()) doc["plan"]["expert_placement"] = p.expert_placement;
+  if (!p.dp_batch.empty()) doc["plan"]["dp_batch"] = p.dp_batch;
+  return doc;
 }
 
 void checkWorldSize(const Deployment& d, int world_size) {

@@ -14,9 +14,27 @@ namespace shardrt::planner {
 
 enum class NormKind { LayerNorm, RmsNorm };
 enum class Activation { Gelu, SwiGlu };
+enum class RouterScoring { Softmax, Sigmoid };
 
 const char* toString(NormKind n);
 const char* toString(Activation a);
+const char* toString(RouterScoring s);
+
+// A Mixture-of-Experts FFN in place of the dense one, in every `every`-th layer.
+struct MoeConfig {
+  int experts = 0;
+  int top_k = 0;
+  int expert_ffn_hidden = 0;
+  RouterScoring scoring = RouterScoring::Softmax;
+  bool normalize_top_k = true;   // rescale the top-k weights to sum to 1
+  int shared_experts = 0;        // experts every token goes through (one MLP of this many)
+  double capacity_factor = 0.0;  // 0: dropless
+  int every = 1;                 // layer l is MoE when (l + 1) % every == 0
+
+  bool dropless() const { return capacity_factor <= 0.0; }
+  // Token slots one expert may take from one sequence: ceil(cf * seq_len * top_k / experts).
+  int capacity(int seq_len) const;
+};
 
 struct ModelConfig {
   int layers = 0;
@@ -31,8 +49,11 @@ struct ModelConfig {
   bool rope = true;
   double rope_theta = 10000.0;
   bool causal = true;
+  MoeConfig moe;  // moe.experts == 0: a dense model
 
   int groupSize() const { return heads / kv_heads; }  // query heads per kv head
+  bool hasMoe() const { return moe.experts > 0; }
+  bool isMoeLayer(int layer) const { return hasMoe() && (layer + 1) % moe.every == 0; }
 };
 
 struct WorkloadConfig {
@@ -46,7 +67,15 @@ struct StrategyConfig {
   int pp = 1;
   int ep = 1;
   int dp = 1;
+  int microbatches = 1;  // pipeline microbatches per data-parallel replica
   int worldSize() const { return tp * pp * dp; }
+};
+
+// Explicit placements that override the even defaults of makePlan(); empty = not given.
+struct ExplicitPlan {
+  std::vector<std::vector<int>> stage_layers;      // per pipeline stage, its layers (contiguous)
+  std::vector<std::vector<int>> expert_placement;  // per ep rank, its experts (may be uneven)
+  std::vector<int> dp_batch;                       // per dp replica, its share of batch_size
 };
 
 struct Deployment {
@@ -55,6 +84,7 @@ struct Deployment {
   ModelConfig model;
   WorkloadConfig workload;
   StrategyConfig strategy;
+  ExplicitPlan plan;
 };
 
 // Reads and checks a deployment. `overrides` are "dotted.path=value" strings applied to the

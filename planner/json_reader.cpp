@@ -54,6 +54,47 @@ int JsonReader::positiveInt(const std::string& key, int fallback) {
   return has(key) ? positiveInt(key) : fallback;
 }
 
+int JsonReader::nonNegativeInt(const std::string& key, int fallback) {
+  if (!has(key)) return fallback;
+  const auto& v = get(key);
+  if (!v.is_number_integer() || v.get<long long>() < 0 ||
+      v.get<long long>() > std::numeric_limits<int>::max()) {
+    throw ConfigError(field(key), "must be a non-negative integer, got " + v.dump());
+  }
+  return v.get<int>();
+}
+
+namespace {
+
+std::vector<int> readIntArray(const nlohmann::json& v, const std::string& where) {
+  if (!v.is_array()) throw ConfigError(where, "must be a list of integers, got " + v.dump());
+  std::vector<int> out;
+  for (const auto& x : v) {
+    if (!x.is_number_integer() || x.get<long long>() < 0 ||
+        x.get<long long>() > std::numeric_limits<int>::max()) {
+      throw ConfigError(where, "must hold non-negative integers, got " + x.dump());
+    }
+    out.push_back(x.get<int>());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> JsonReader::intList(const std::string& key) {
+  return readIntArray(get(key), field(key));
+}
+
+std::vector<std::vector<int>> JsonReader::intLists(const std::string& key) {
+  const auto& v = get(key);
+  if (!v.is_array()) throw ConfigError(field(key), "must be a list of lists, got " + v.dump());
+  std::vector<std::vector<int>> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.push_back(readIntArray(v[i], field(key) + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
 double JsonReader::positiveNumber(const std::string& key, double fallback) {
   if (!has(key)) return fallback;
   const auto& v = get(key);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace shardrt::planner {
 
@@ -20,6 +21,10 @@ class JsonReader {
 
   int positiveInt(const std::string& key);
   int positiveInt(const std::string& key, int fallback);
+  int nonNegativeInt(const std::string& key, int fallback);
+  // A list of non-negative integers; a list of such lists.
+  std::vector<int> intList(const std::string& key);
+  std::vector<std::vector<int>> intLists(const std::string& key);
   double positiveNumber(const std::string& key, double fallback);
   bool boolean(const std::string& key, bool fallback);
   std::string string(const std::string& key);

@@ -5,10 +5,12 @@
 
 namespace shardrt::planner {
 
-ParallelLayout::ParallelLayout(int tp, int pp, int dp, int world_rank)
-    : tp_(tp), pp_(pp), dp_(dp), rank_(world_rank) {
-  if (tp < 1 || pp < 1 || dp < 1)
+ParallelLayout::ParallelLayout(int tp, int pp, int dp, int world_rank, int ep)
+    : tp_(tp), pp_(pp), dp_(dp), rank_(world_rank), ep_(ep) {
+  if (tp < 1 || pp < 1 || dp < 1 || ep < 1) {
     throw std::invalid_argument("ParallelLayout: degrees must be >= 1");
+  }
+  if ((tp * dp) % ep != 0) throw std::invalid_argument("ParallelLayout: ep must divide tp*dp");
   if (world_rank < 0 || world_rank >= worldSize()) {
     throw std::invalid_argument("ParallelLayout: rank " + std::to_string(world_rank) +
                                 " outside world of " + std::to_string(worldSize()));
@@ -24,6 +26,13 @@ std::vector<int> ParallelLayout::tpGroup() const {
 std::vector<int> ParallelLayout::dpGroup() const {
   std::vector<int> ranks;
   for (int d = 0; d < dp_; ++d) ranks.push_back(worldRankOf(tp_, dp_, tpRank(), d, ppRank()));
+  return ranks;
+}
+
+std::vector<int> ParallelLayout::epGroup() const {
+  std::vector<int> ranks;
+  const int first = rank_ - epRank();
+  for (int e = 0; e < ep_; ++e) ranks.push_back(first + e);
   return ranks;
 }
 

@@ -23,6 +23,7 @@ struct TensorParallelShard {
   Range q_heads;      // query heads; q_proj rows and o_proj columns follow (x head_dim)
   Range kv_heads;     // kv heads this rank's query heads read; replicated where tp > kv_heads
   Range ffn_columns;  // columns of the FFN's first layer, rows of its second
+  Range shared_columns;  // the same for the MoE layers' shared-experts MLP
 };
 
 struct PipelineStage {
@@ -31,11 +32,20 @@ struct PipelineStage {
 
 struct Plan {
   int tp = 1, pp = 1, ep = 1, dp = 1;
-  std::vector<PipelineStage> stages;           // pp entries
-  std::vector<TensorParallelShard> tp_shards;  // tp entries, by tp rank
+  int microbatches = 1;
+  std::vector<PipelineStage> stages;               // pp entries
+  std::vector<TensorParallelShard> tp_shards;      // tp entries, by tp rank
+  std::vector<std::vector<int>> expert_placement;  // ep entries: the experts each ep rank holds
+  std::vector<Range> dp_batches;                   // dp entries: each replica's batch rows
+
+  // The ep rank holding expert e (-1 when the model has no experts).
+  int expertOwner(int expert) const;
+  // The stage holding layer l.
+  int stageOf(int layer) const;
 };
 
-// The default plan for a deployment: even splits of heads, FFN columns and layers.
+// The plan for a deployment: its explicit placements where given, else even splits of heads,
+// FFN columns, layers, experts and batch rows.
 Plan makePlan(const Deployment& d);
 
 // The kv heads query heads [q.begin, q.end) need when query head h reads kv head h / group.

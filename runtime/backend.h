@@ -40,6 +40,18 @@ class Backend {
   virtual void gelu(const TensorView& out, const TensorView& inp) = 0;
   virtual void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) = 0;
   virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
+  virtual void fillZero(const TensorView& out) = 0;
+
+  // Mixture-of-Experts routing. logits (tokens, experts) -> experts (tokens, top_k, i32) and
+  // weights (tokens, top_k): kernels/cpu/router.h states the rule every backend follows.
+  virtual void routerTopK(const TensorView& experts, const TensorView& weights,
+                          const TensorView& logits, bool sigmoid, bool normalize) = 0;
+  // out (rows, cols) = inp[index] row by row; index (rows, i32).
+  virtual void gatherRows(const TensorView& out, const TensorView& inp,
+                          const TensorView& index) = 0;
+  // out[index[i]] += weight[i] * inp[i]; index, weight (rows).
+  virtual void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
+                              const TensorView& weight) = 0;
 };
 
 }  // namespace shardrt

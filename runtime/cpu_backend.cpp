@@ -8,9 +8,11 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/permute.h"
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/router.h"
 #include "runtime/op_checks.h"
 
 namespace shardrt {
@@ -96,6 +98,31 @@ void CpuBackend::add(const TensorView& out, const TensorView& a, const TensorVie
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);
   kernels::cpu::residualAdd(out.data<float>(), a.data<float>(), b.data<float>(), out.numel());
+}
+
+void CpuBackend::fillZero(const TensorView& out) { std::memset(out.raw(), 0, out.bytes()); }
+
+void CpuBackend::routerTopK(const TensorView& experts, const TensorView& weights,
+                            const TensorView& logits, bool sigmoid, bool normalize) {
+  op_checks::routerTopK(experts, weights, logits);
+  kernels::cpu::routerTopK(experts.data<std::int32_t>(), weights.data<float>(),
+                           logits.data<float>(), toInt(logits.shape().rows()),
+                           toInt(logits.shape().cols()), toInt(experts.shape().cols()), sigmoid,
+                           normalize);
+}
+
+void CpuBackend::gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) {
+  op_checks::rowIndex("gather_rows", out, inp, index);
+  kernels::cpu::gatherRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),
+                           index.numel(), toInt(inp.shape().cols()));
+}
+
+void CpuBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
+                                const TensorView& index, const TensorView& weight) {
+  op_checks::rowIndex("scatter_add_rows", inp, out, index);
+  op_checks::sameNumel("scatter_add_rows weight", index, weight);
+  kernels::cpu::scatterAddRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),
+                               weight.data<float>(), index.numel(), toInt(inp.shape().cols()));
 }
 
 }  // namespace shardrt

@@ -27,6 +27,12 @@ class CpuBackend final : public Backend {
   void gelu(const TensorView& out, const TensorView& inp) override;
   void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
+  void fillZero(const TensorView& out) override;
+  void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
+                  bool sigmoid, bool normalize) override;
+  void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
+  void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
+                      const TensorView& weight) override;
 };
 
 }  // namespace shardrt

@@ -46,18 +46,56 @@ Shape WeightSpec::localShape() const {
 
 std::int64_t WeightSpec::localNumel() const { return localShape().numel(); }
 
-bool hasWeight(const ModelConfig& m, LayerWeight w) {
+ShardHoldings ShardHoldings::of(const planner::Plan& plan, int tp_rank, int pp_rank, int ep_rank) {
+  ShardHoldings h;
+  h.tp_shard = plan.tp_shards.at(tp_rank);
+  h.layers = plan.stages.at(pp_rank).layers;
+  if (!plan.expert_placement.empty()) h.experts = plan.expert_placement.at(ep_rank);
+  h.final_norm = pp_rank == plan.pp - 1;
+  return h;
+}
+
+ShardHoldings ShardHoldings::whole(const ModelConfig& m) {
+  ShardHoldings h;
+  h.tp_shard.q_heads = all(m.heads);
+  h.tp_shard.kv_heads = all(m.kv_heads);
+  h.tp_shard.ffn_columns = all(m.ffn_hidden);
+  h.tp_shard.shared_columns = all(m.moe.shared_experts * m.moe.expert_ffn_hidden);
+  h.layers = all(m.layers);
+  for (int e = 0; e < m.moe.experts; ++e) h.experts.push_back(e);
+  h.final_norm = true;
+  return h;
+}
+
+bool hasWeight(const ModelConfig& m, int layer, LayerWeight w) {
+  const bool swiglu = m.activation == planner::Activation::SwiGlu;
+  const bool moe = m.isMoeLayer(layer);
+  const bool shared = moe && m.moe.shared_experts > 0;
   switch (w) {
     case LayerWeight::AttnNormBias:
     case LayerWeight::FfnNormBias:
       return m.norm == NormKind::LayerNorm;
     case LayerWeight::GateProj:
-      return m.activation == planner::Activation::SwiGlu;
+      return !moe && swiglu;
+    case LayerWeight::UpProj:
+    case LayerWeight::DownProj:
+      return !moe;
+    case LayerWeight::Router:
+      return moe;
+    case LayerWeight::SharedGateProj:
+      return shared && swiglu;
+    case LayerWeight::SharedUpProj:
+    case LayerWeight::SharedDownProj:
+      return shared;
     case LayerWeight::Count:
       return false;
     default:
       return true;
   }
+}
+
+bool hasExpertWeight(const ModelConfig& m, ExpertWeight w) {
+  return w != ExpertWeight::GateProj || m.activation == planner::Activation::SwiGlu;
 }
 
 WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, int layer,
@@ -94,10 +132,40 @@ WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, i
     case LayerWeight::DownProj:
       return linearSpec(p + "mlp.down_proj.weight", m.hidden, m.ffn_hidden, all(m.hidden),
                         s.ffn_columns);
+    case LayerWeight::Router:
+      return linearSpec(p + "mlp.gate.weight", m.moe.experts, m.hidden, all(m.moe.experts),
+                        all(m.hidden));
+    case LayerWeight::SharedGateProj:
+    case LayerWeight::SharedUpProj: {
+      // One MLP as wide as all shared experts together, split over tp like the dense FFN.
+      const int width = m.moe.shared_experts * m.moe.expert_ffn_hidden;
+      const char* name = w == LayerWeight::SharedGateProj ? "mlp.shared_experts.gate_proj.weight"
+                                                          : "mlp.shared_experts.up_proj.weight";
+      return linearSpec(p + name, width, m.hidden, s.shared_columns, all(m.hidden));
+    }
+    case LayerWeight::SharedDownProj: {
+      const int width = m.moe.shared_experts * m.moe.expert_ffn_hidden;
+      return linearSpec(p + "mlp.shared_experts.down_proj.weight", m.hidden, width, all(m.hidden),
+                        s.shared_columns);
+    }
     case LayerWeight::Count:
       break;
   }
   throw std::logic_error("layerWeightSpec: no such weight");
+}
+
+WeightSpec expertWeightSpec(const ModelConfig& m, int layer, int expert, ExpertWeight w) {
+  const std::string p = layerPrefix(layer) + "mlp.experts." + std::to_string(expert) + ".";
+  const int f = m.moe.expert_ffn_hidden;
+  switch (w) {
+    case ExpertWeight::GateProj:
+      return linearSpec(p + "gate_proj.weight", f, m.hidden, all(f), all(m.hidden));
+    case ExpertWeight::UpProj:
+      return linearSpec(p + "up_proj.weight", f, m.hidden, all(f), all(m.hidden));
+    case ExpertWeight::DownProj:
+      return linearSpec(p + "down_proj.weight", m.hidden, f, all(m.hidden), all(f));
+  }
+  throw std::logic_error("expertWeightSpec: no such weight");
 }
 
 std::vector<WeightSpec> finalNormSpecs(const ModelConfig& m) {
@@ -106,15 +174,23 @@ std::vector<WeightSpec> finalNormSpecs(const ModelConfig& m) {
   return specs;
 }
 
-std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& m, const TensorParallelShard& s,
-                                         Range layers, bool includes_final_norm) {
+std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& m, const ShardHoldings& h) {
   std::vector<WeightSpec> specs;
-  for (int l = layers.begin; l < layers.end; ++l) {
+  for (int l = h.layers.begin; l < h.layers.end; ++l) {
     for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
-      if (hasWeight(m, LayerWeight(w))) specs.push_back(layerWeightSpec(m, s, l, LayerWeight(w)));
+      if (hasWeight(m, l, LayerWeight(w))) {
+        specs.push_back(layerWeightSpec(m, h.tp_shard, l, LayerWeight(w)));
+      }
+    }
+    if (!m.isMoeLayer(l)) continue;
+    for (int e : h.experts) {
+      for (ExpertWeight w :
+           {ExpertWeight::GateProj, ExpertWeight::UpProj, ExpertWeight::DownProj}) {
+        if (hasExpertWeight(m, w)) specs.push_back(expertWeightSpec(m, l, e, w));
+      }
     }
   }
-  if (includes_final_norm) {
+  if (h.final_norm) {
     for (auto& spec : finalNormSpecs(m)) specs.push_back(std::move(spec));
   }
   return specs;
@@ -134,26 +210,40 @@ Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed)
   return t;
 }
 
-ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const TensorParallelShard& s,
-                              Range layers, bool includes_final_norm, std::uint64_t seed) {
+ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const ShardHoldings& h,
+                              std::uint64_t seed) {
   ShardWeights out;
-  for (int l = layers.begin; l < layers.end; ++l) {
+  auto make = [&](const WeightSpec& spec) {
+    Tensor t = materialise(backend, spec, seed);
+    out.bytes += t.bytes();
+    return t;
+  };
+  for (int l = h.layers.begin; l < h.layers.end; ++l) {
     LayerWeights lw;
+    lw.layer = l;
     for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
-      if (!hasWeight(m, LayerWeight(w))) continue;
-      lw.tensors[w] = materialise(backend, layerWeightSpec(m, s, l, LayerWeight(w)), seed);
-      out.bytes += lw.tensors[w].bytes();
+      if (hasWeight(m, l, LayerWeight(w))) {
+        lw.tensors[w] = make(layerWeightSpec(m, h.tp_shard, l, LayerWeight(w)));
+      }
+    }
+    if (m.isMoeLayer(l)) {
+      for (int e : h.experts) {
+        ExpertWeights ew;
+        ew.expert = e;
+        for (ExpertWeight w :
+             {ExpertWeight::GateProj, ExpertWeight::UpProj, ExpertWeight::DownProj}) {
+          if (hasExpertWeight(m, w))
+            ew.tensors[static_cast<int>(w)] = make(expertWeightSpec(m, l, e, w));
+        }
+        lw.experts.push_back(std::move(ew));
+      }
     }
     out.layers.push_back(std::move(lw));
   }
-  if (includes_final_norm) {
+  if (h.final_norm) {
     const auto specs = finalNormSpecs(m);
-    out.final_norm_weight = materialise(backend, specs[0], seed);
-    out.bytes += out.final_norm_weight.bytes();
-    if (specs.size() > 1) {
-      out.final_norm_bias = materialise(backend, specs[1], seed);
-      out.bytes += out.final_norm_bias.bytes();
-    }
+    out.final_norm_weight = make(specs[0]);
+    if (specs.size() > 1) out.final_norm_bias = make(specs[1]);
   }
   return out;
 }

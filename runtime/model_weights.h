@@ -1,14 +1,19 @@
-// Every weight of the model by its global name and global shape (Hugging Face Llama's names,
-// stored [out_features, in_features] as nn.Linear stores them), the slice of it that one
-// tensor-parallel shard holds, and the Tensors a rank materialises from that.
+// Every weight of the model by its global name and global shape (Hugging Face Llama's and
+// Qwen-MoE/DeepSeek-MoE's names, stored [out_features, in_features] as nn.Linear stores them),
+// the slice of it that one rank holds, and the Tensors a rank materialises from that.
 //
 //   model.layers.{l}.input_layernorm.{weight,bias}        (hidden)      bias: layernorm only
 //   model.layers.{l}.self_attn.{q,k,v}_proj.weight        (heads*head_dim | kv_heads*head_dim,
 //   hidden) model.layers.{l}.self_attn.o_proj.weight              (hidden, heads*head_dim)
 //   model.layers.{l}.post_attention_layernorm.{weight,bias}
+//   dense layers:
 //   model.layers.{l}.mlp.gate_proj.weight                 (ffn_hidden, hidden)   swiglu only
 //   model.layers.{l}.mlp.up_proj.weight                   (ffn_hidden, hidden)
 //   model.layers.{l}.mlp.down_proj.weight                 (hidden, ffn_hidden)
+//   MoE layers:
+//   model.layers.{l}.mlp.gate.weight                      (experts, hidden)      the router
+//   model.layers.{l}.mlp.experts.{e}.{gate,up,down}_proj.weight   as above, expert_ffn_hidden
+//   model.layers.{l}.mlp.shared_experts.{gate,up,down}_proj.weight shared_experts*expert_ffn_hidden
 //   model.norm.{weight,bias}                              (hidden)      the final norm
 #pragma once
 
@@ -23,6 +28,7 @@
 
 namespace shardrt {
 
+// The weights of one layer that are not per-expert.
 enum class LayerWeight {
   AttnNormWeight,
   AttnNormBias,
@@ -32,11 +38,17 @@ enum class LayerWeight {
   OProj,
   FfnNormWeight,
   FfnNormBias,
-  GateProj,
+  GateProj,  // dense FFN
   UpProj,
   DownProj,
+  Router,  // MoE
+  SharedGateProj,
+  SharedUpProj,
+  SharedDownProj,
   Count
 };
+
+enum class ExpertWeight { GateProj, UpProj, DownProj };
 
 // One weight as a rank holds it: the global tensor, the slice, and how it is generated.
 struct WeightSpec {
@@ -50,26 +62,46 @@ struct WeightSpec {
   std::int64_t localNumel() const;
 };
 
-// Does this model have the weight at all (biases only with layernorm, gate only with swiglu)?
-bool hasWeight(const planner::ModelConfig& m, LayerWeight w);
+// What one rank holds: its tensor-parallel shard of every layer of its stage, the experts of
+// its ep rank, and the final norm when it is in the last stage.
+struct ShardHoldings {
+  planner::TensorParallelShard tp_shard;
+  planner::Range layers;
+  std::vector<int> experts;
+  bool final_norm = false;
+
+  static ShardHoldings of(const planner::Plan& plan, int tp_rank, int pp_rank, int ep_rank);
+  // Everything, unsharded: what the reference and --dump hold.
+  static ShardHoldings whole(const planner::ModelConfig& m);
+};
+
+// Does layer l have the weight at all (biases only with layernorm, gates only with swiglu,
+// the dense FFN only in dense layers, router and shared experts only in MoE layers)?
+bool hasWeight(const planner::ModelConfig& m, int layer, LayerWeight w);
+bool hasExpertWeight(const planner::ModelConfig& m, ExpertWeight w);
 WeightSpec layerWeightSpec(const planner::ModelConfig& m, const planner::TensorParallelShard& s,
                            int layer, LayerWeight w);
+WeightSpec expertWeightSpec(const planner::ModelConfig& m, int layer, int expert, ExpertWeight w);
 std::vector<WeightSpec> finalNormSpecs(const planner::ModelConfig& m);  // weight[, bias]
 
-// Every weight this shard holds for the given layers (plus the final norm when
-// includes_final_norm), in a fixed order: the list that weight bytes and --dump iterate.
-std::vector<WeightSpec> shardWeightSpecs(const planner::ModelConfig& m,
-                                         const planner::TensorParallelShard& s,
-                                         planner::Range layers, bool includes_final_norm);
+// Every weight a rank holds, in a fixed order: the list that weight bytes and --dump iterate.
+std::vector<WeightSpec> shardWeightSpecs(const planner::ModelConfig& m, const ShardHoldings& h);
 
-// A tensor-parallel shard's weights, materialised on a backend from the generator.
+struct ExpertWeights {
+  int expert = 0;  // global index
+  std::array<Tensor, 3> tensors;
+  const Tensor& operator[](ExpertWeight w) const { return tensors[static_cast<int>(w)]; }
+};
+
 struct LayerWeights {
+  int layer = 0;  // global index
   std::array<Tensor, static_cast<int>(LayerWeight::Count)> tensors;
+  std::vector<ExpertWeights> experts;  // MoE layers: this rank's experts, in placement order
   const Tensor& operator[](LayerWeight w) const { return tensors[static_cast<int>(w)]; }
 };
 
 struct ShardWeights {
-  std::vector<LayerWeights> layers;  // indexed from the stage's first layer
+  std::vector<LayerWeights> layers;  // the stage's layers, in order
   Tensor final_norm_weight, final_norm_bias;
   std::size_t bytes = 0;  // everything this rank holds
 };
@@ -79,7 +111,6 @@ std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed);
 Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed);
 
 ShardWeights materialiseShard(Backend& backend, const planner::ModelConfig& m,
-                              const planner::TensorParallelShard& s, planner::Range layers,
-                              bool includes_final_norm, std::uint64_t seed);
+                              const ShardHoldings& h, std::uint64_t seed);
 
 }  // namespace shardrt

@@ -49,4 +49,20 @@ void sameNumel(const char* op, const TensorView& a, const TensorView& b) {
   if (a.numel() != b.numel()) fail(op, a.shape().str() + " vs " + b.shape().str());
 }
 
+void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits) {
+  const auto &es = experts.shape(), &ls = logits.shape();
+  if (es != weights.shape() || es.rows() != ls.rows() || es.cols() > ls.cols()) {
+    fail("router_top_k",
+         "logits " + ls.str() + ", experts " + es.str() + ", weights " + weights.shape().str());
+  }
+}
+
+void rowIndex(const char* op, const TensorView& rows, const TensorView& table,
+              const TensorView& index) {
+  if (rows.shape().cols() != table.shape().cols() || rows.shape().rows() != index.numel()) {
+    fail(op, "rows " + rows.shape().str() + ", table " + table.shape().str() + ", index " +
+                 index.shape().str());
+  }
+}
+
 }  // namespace shardrt::op_checks

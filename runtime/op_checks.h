@@ -13,5 +13,9 @@ void rotary(const TensorView& x);
 void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
                const kernels::AttentionHeads& heads);
 void sameNumel(const char* op, const TensorView& a, const TensorView& b);
+void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits);
+// rows (index.numel(), cols) read from or written to table (any rows, cols) by index.
+void rowIndex(const char* op, const TensorView& rows, const TensorView& table,
+              const TensorView& index);
 
 }  // namespace shardrt::op_checks

@@ -1,5 +1,9 @@
 #include "runtime/op_profile.h"
 
+#include <chrono>
+
+#include "runtime/backend.h"
+
 namespace shardrt {
 
 void OpProfile::record(std::string_view op, double seconds, double flops) {
@@ -19,5 +23,11 @@ double OpProfile::totalSeconds() const {
   for (const auto& e : entries_) s += e.seconds;
   return s;
 }
+
+double OpTimer::now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void OpTimer::synchronize() { backend_.synchronize(); }
 
 }  // namespace shardrt

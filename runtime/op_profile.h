@@ -8,6 +8,8 @@
 
 namespace shardrt {
 
+class Backend;
+
 class OpProfile {
  public:
   struct Entry {
@@ -24,6 +26,32 @@ class OpProfile {
 
  private:
   std::vector<Entry> entries_;
+};
+
+// Runs an op and, when a profile is attached, records its time (after the backend has
+// finished it) and FLOPs under a name.
+class OpTimer {
+ public:
+  OpTimer(Backend& backend, OpProfile* profile) : backend_(backend), profile_(profile) {}
+  void setProfile(OpProfile* profile) { profile_ = profile; }
+
+  template <typename Body>
+  void operator()(std::string_view op, double flops, Body&& body) {
+    if (!profile_) {
+      body();
+      return;
+    }
+    const double t0 = now();
+    body();
+    synchronize();
+    profile_->record(op, now() - t0, flops);
+  }
+
+ private:
+  static double now();
+  void synchronize();
+  Backend& backend_;
+  OpProfile* profile_;
 };
 
 }  // namespace shardrt

@@ -10,6 +10,7 @@ ProcessGroups ProcessGroups::split(comm::Communicator& world,
   g.tp = world.split(layout.tpGroupColor(), layout.tpRank(), "tp");
   g.dp = world.split(layout.dpGroupColor(), layout.dpRank(), "dp");
   g.pp = world.split(layout.ppGroupColor(), layout.ppRank(), "pp");
+  g.ep = world.split(layout.epGroupColor(), layout.epRank(), "ep");
   return g;
 }
 

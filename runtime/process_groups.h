@@ -1,4 +1,4 @@
-// This rank's communicators: the world and its tp, dp and pp sub-groups, split by the
+// This rank's communicators: the world and its tp, dp, pp and ep sub-groups, split by the
 // ParallelLayout's colors so that group-rank order is the layout's order.
 #pragma once
 
@@ -11,7 +11,7 @@ namespace shardrt {
 
 struct ProcessGroups {
   comm::Communicator* world = nullptr;  // not owned
-  std::unique_ptr<comm::Communicator> tp, dp, pp;
+  std::unique_ptr<comm::Communicator> tp, dp, pp, ep;
 
   static ProcessGroups split(comm::Communicator& world, const planner::ParallelLayout& layout);
 };

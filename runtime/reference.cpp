@@ -7,15 +7,28 @@
 
 namespace shardrt {
 
-void computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
-                               comm::Communicator& one_rank, const TensorView& input,
-                               const TensorView& output) {
-  if (one_rank.size() != 1) throw std::logic_error("reference: needs a one-rank communicator");
+planner::Deployment unsharded(const planner::Deployment& deployment) {
   planner::Deployment whole = deployment;
   whole.strategy = planner::StrategyConfig{};
+  whole.plan = planner::ExplicitPlan{};
+  return whole;
+}
+
+std::vector<RoutingLog> computeUnshardedReference(Backend& backend,
+                                                  const planner::Deployment& deployment,
+                                                  comm::Communicator& one_rank,
+                                                  const TensorView& input,
+                                                  const TensorView& output, bool log_routing) {
+  if (one_rank.size() != 1) throw std::logic_error("reference: needs a one-rank communicator");
+  const planner::Deployment whole = unsharded(deployment);
   const planner::Plan plan = planner::makePlan(whole);
-  TransformerExecutor executor(whole, plan, /*tp_rank=*/0, /*pp_rank=*/0, backend, one_rank);
+  const planner::ParallelLayout layout(1, 1, 1, 0);
+  ExecutorOptions options;
+  options.log_routing = log_routing;
+  TransformerExecutor executor(whole, plan, layout, backend, {&one_rank, &one_rank, &one_rank},
+                               options);
   executor.forward(input, output);
+  return executor.routing();
 }
 
 }  // namespace shardrt

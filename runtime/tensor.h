@@ -39,6 +39,8 @@ class TensorView {
 
   // The same memory under another shape of equal element count.
   TensorView reshaped(Shape shape) const;
+  // Rows [begin, begin + count) of the first dimension, renamed `name` in the shape.
+  TensorView rows(std::int64_t begin, std::int64_t count) const;
 
  private:
   void* data_ = nullptr;

@@ -1,5 +1,6 @@
 #include "runtime/transformer.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace shardrt {
@@ -15,75 +16,96 @@ double linearFlops(long tokens, const Tensor& weight) {
   return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());
 }
 
+double seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const planner::Plan& plan,
-                                         int tp_rank, int pp_rank, Backend& backend,
-                                         comm::Communicator& tp_group, ExecutorOptions options)
+                                         const planner::ParallelLayout& layout, Backend& backend,
+                                         ExecutorGroups groups, ExecutorOptions options)
     : model_(d.model),
-      shard_(plan.tp_shards.at(tp_rank)),
+      plan_(plan),
+      shard_(plan.tp_shards.at(layout.tpRank())),
       backend_(backend),
-      tp_(tp_group),
+      groups_(groups),
       options_(options),
-      last_stage_(pp_rank == plan.pp - 1),
-      batch_size_(d.workload.batch_size),
+      run_(backend, options.profile),
+      pp_rank_(layout.ppRank()),
+      first_stage_(layout.ppRank() == 0),
+      last_stage_(layout.ppRank() == plan.pp - 1),
+      replica_batch_(plan.dp_batches.at(layout.dpRank())),
+      microbatch_size_(replica_batch_.size() / plan.microbatches),
+      global_batch_(d.workload.batch_size),
       seq_len_(d.workload.seq_len),
-      tokens_(static_cast<long>(batch_size_) * seq_len_) {
-  const planner::Range layers = plan.stages.at(pp_rank).layers;
-  weights_ = materialiseShard(backend, model_, shard_, layers, last_stage_, d.seed);
+      tokens_(static_cast<long>(microbatch_size_) * seq_len_) {
+  weights_ = materialiseShard(
+      backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
+      d.seed);
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize()};
 
-  const Dim batch("batch_size", batch_size_), seq("seq_len", seq_len_);
+  const Dim batch("batch_size", microbatch_size_, d.workload.batch_size), seq("seq_len", seq_len_);
   const Dim d_k("d_k", model_.head_dim);
   const Dim q_heads("heads", shard_.q_heads.size(), model_.heads);
   const Dim kv_heads("kv_heads", shard_.kv_heads.size(), model_.kv_heads);
   const Dim ffn("ffn_hidden", shard_.ffn_columns.size(), model_.ffn_hidden);
   const DType dt = d.workload.dtype;
-  residual_ = backend.empty(activationShape(), dt);
-  normed_ = backend.empty(activationShape(), dt);
-  partial_ = backend.empty(activationShape(), dt);
+  residual_ = backend.empty(microbatchShape(), dt);
+  normed_ = backend.empty(microbatchShape(), dt);
+  partial_ = backend.empty(microbatchShape(), dt);
   q_ = backend.empty({batch, seq, q_heads, d_k}, dt);
   k_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
   v_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
   attn_ = backend.empty({batch, seq, q_heads, d_k}, dt);
   ffn_a_ = backend.empty({batch, seq, ffn}, dt);
-  if (model_.activation == planner::Activation::SwiGlu) {
-    ffn_b_ = backend.empty({batch, seq, ffn}, dt);
+  const bool swiglu = model_.activation == planner::Activation::SwiGlu;
+  if (swiglu) ffn_b_ = backend.empty({batch, seq, ffn}, dt);
+
+  moe_counters_.resize(model_.layers);
+  routing_.resize(model_.layers);
+  const bool stage_has_moe =
+      std::any_of(weights_.layers.begin(), weights_.layers.end(),
+                  [&](const LayerWeights& w) { return model_.isMoeLayer(w.layer); });
+  if (stage_has_moe) {
+    moe_ =
+        std::make_unique<MoeBlock>(model_, plan, seq_len_, backend, *groups.tp, *groups.ep, run_);
+    moe_out_ = backend.empty(microbatchShape(), dt);
+    const int shared = model_.moe.shared_experts * model_.moe.expert_ffn_hidden;
+    if (shared > 0) {
+      const Dim cols("ffn_hidden", shard_.shared_columns.size(), shared);
+      shared_a_ = backend.empty({batch, seq, cols}, dt);
+      if (swiglu) shared_b_ = backend.empty({batch, seq, cols}, dt);
+    }
   }
 }
 
-Shape TransformerExecutor::activationShape() const {
-  return {Dim("batch_size", batch_size_), Dim("seq_len", seq_len_), Dim("hidden", model_.hidden)};
+Shape TransformerExecutor::replicaShape() const {
+  return {Dim("batch_size", replica_batch_.size(), global_batch_), Dim("seq_len", seq_len_),
+          Dim("hidden", model_.hidden)};
 }
 
-void TransformerExecutor::run(const char* op, double flops, const std::function<void()>& body) {
-  if (!options_.profile) {
-    body();
-    return;
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  body();
-  backend_.synchronize();
-  const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-  options_.profile->record(op, dt.count(), flops);
+Shape TransformerExecutor::microbatchShape() const {
+  return {Dim("batch_size", microbatch_size_, global_batch_), Dim("seq_len", seq_len_),
+          Dim("hidden", model_.hidden)};
 }
 
 void TransformerExecutor::norm(const TensorView& out, const TensorView& inp, const Tensor& weight,
                                const Tensor& bias) {
   const auto eps = static_cast<float>(model_.norm_eps);
   if (model_.norm == planner::NormKind::RmsNorm) {
-    run("rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); });
+    run_("rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); });
   } else {
-    run("layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, eps); });
+    run_("layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, eps); });
   }
 }
 
 void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, const char* op) {
-  if (tp_.size() == 1) return;
-  run(op, 0, [&] {
-    tp_.allReduce(partial.raw(), static_cast<std::size_t>(partial.numel()), partial.dtype(),
-                  comm::ReduceOp::Sum);
+  if (groups_.tp->size() == 1) return;
+  run_(op, 0, [&] {
+    groups_.tp->allReduce(partial.raw(), static_cast<std::size_t>(partial.numel()), partial.dtype(),
+                          comm::ReduceOp::Sum);
   });
 }
 
@@ -92,12 +114,12 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   const Tensor& wq = w[LayerWeight::QProj];
   const Tensor& wk = w[LayerWeight::KProj];
   const Tensor& wv = w[LayerWeight::VProj];
-  run("linear", linearFlops(tokens_, wq), [&] { backend_.linear(mergeHeads(q_), normed_, wq); });
-  run("linear", linearFlops(tokens_, wk), [&] { backend_.linear(mergeHeads(k_), normed_, wk); });
-  run("linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); });
+  run_("linear", linearFlops(tokens_, wq), [&] { backend_.linear(mergeHeads(q_), normed_, wq); });
+  run_("linear", linearFlops(tokens_, wk), [&] { backend_.linear(mergeHeads(k_), normed_, wk); });
+  run_("linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); });
   if (model_.rope) {
     const auto theta = static_cast<float>(model_.rope_theta);
-    run("rope", 0, [&] {
+    run_("rope", 0, [&] {
       backend_.rotaryEmbedding(q_, theta);
       backend_.rotaryEmbedding(k_, theta);
     });
@@ -105,48 +127,97 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
   const double pairs =
       model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0) : static_cast<double>(seq_len_) * seq_len_;
-  const double attn_flops = 4.0 * batch_size_ * heads_.q_heads * model_.head_dim * pairs;
-  run("attention", attn_flops,
-      [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
+  const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
+  run_("attention", attn_flops,
+       [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
   const Tensor& wo = w[LayerWeight::OProj];
-  run("linear", linearFlops(tokens_, wo),
-      [&] { backend_.linear(partial_, mergeHeads(attn_), wo); });
-  if (!options_.fault_skip_attention_allreduce) {
-    tensorParallelAllReduce(partial_, "all_reduce");
+  run_("linear", linearFlops(tokens_, wo),
+       [&] { backend_.linear(partial_, mergeHeads(attn_), wo); });
+  if (!options_.fault_skip_attention_allreduce) tensorParallelAllReduce(partial_, "all_reduce");
+  run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+}
+
+void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, const Tensor& gate,
+                              const Tensor& up, const Tensor& down, const Tensor& a,
+                              const Tensor& b) {
+  if (model_.activation == planner::Activation::SwiGlu) {
+    run_("linear", linearFlops(tokens_, gate), [&] { backend_.linear(a, inp, gate); });
+    run_("linear", linearFlops(tokens_, up), [&] { backend_.linear(b, inp, up); });
+    run_("swiglu", 0, [&] { backend_.swiglu(a, a, b); });
+  } else {
+    run_("linear", linearFlops(tokens_, up), [&] { backend_.linear(a, inp, up); });
+    run_("gelu", 0, [&] { backend_.gelu(a, a); });
   }
-  run("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+  run_("linear", linearFlops(tokens_, down), [&] { backend_.linear(out, a, down); });
 }
 
 void TransformerExecutor::ffnBlock(const LayerWeights& w) {
   norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias]);
-  const Tensor& up = w[LayerWeight::UpProj];
-  if (model_.activation == planner::Activation::SwiGlu) {
-    const Tensor& gate = w[LayerWeight::GateProj];
-    run("linear", linearFlops(tokens_, gate), [&] { backend_.linear(ffn_a_, normed_, gate); });
-    run("linear", linearFlops(tokens_, up), [&] { backend_.linear(ffn_b_, normed_, up); });
-    run("swiglu", 0, [&] { backend_.swiglu(ffn_a_, ffn_a_, ffn_b_); });
-  } else {
-    run("linear", linearFlops(tokens_, up), [&] { backend_.linear(ffn_a_, normed_, up); });
-    run("gelu", 0, [&] { backend_.gelu(ffn_a_, ffn_a_); });
-  }
-  const Tensor& down = w[LayerWeight::DownProj];
-  run("linear", linearFlops(tokens_, down), [&] { backend_.linear(partial_, ffn_a_, down); });
+  mlp(partial_, normed_, w[LayerWeight::GateProj], w[LayerWeight::UpProj], w[LayerWeight::DownProj],
+      ffn_a_, ffn_b_);
   tensorParallelAllReduce(partial_, "all_reduce");
-  run("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+  run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+}
+
+void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
+  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias]);
+  moe_->forward(normed_, moe_out_, w, first_token, moe_counters_[w.layer],
+                options_.log_routing ? &routing_[w.layer] : nullptr);
+  if (model_.moe.shared_experts > 0) {
+    mlp(partial_, normed_, w[LayerWeight::SharedGateProj], w[LayerWeight::SharedUpProj],
+        w[LayerWeight::SharedDownProj], shared_a_, shared_b_);
+    tensorParallelAllReduce(partial_, "all_reduce");
+    run_("residual_add", 0, [&] { backend_.add(moe_out_, moe_out_, partial_); });
+  }
+  run_("residual_add", 0, [&] { backend_.add(residual_, residual_, moe_out_); });
+}
+
+void TransformerExecutor::runLayer(const LayerWeights& w, long first_token) {
+  attentionBlock(w);
+  if (model_.isMoeLayer(w.layer)) {
+    moeBlock(w, first_token);
+  } else {
+    ffnBlock(w);
+  }
 }
 
 void TransformerExecutor::forward(const TensorView& input, const TensorView& output) {
-  backend_.copy(residual_, input);
-  for (const auto& layer : weights_.layers) {
-    attentionBlock(layer);
-    ffnBlock(layer);
+  const long batch_tokens = static_cast<long>(global_batch_) * seq_len_;
+  for (const auto& w : weights_.layers) {
+    if (!model_.isMoeLayer(w.layer)) continue;
+    moe_counters_[w.layer] = {std::vector<long>(model_.moe.experts, 0), 0, 0};
+    if (options_.log_routing) {
+      routing_[w.layer].experts.assign(batch_tokens * model_.moe.top_k, -1);
+    }
   }
-  if (last_stage_) {
-    norm(output, residual_, weights_.final_norm_weight, weights_.final_norm_bias);
-  } else {
-    backend_.copy(output, residual_);
+  timing_ = {};
+  const double start = seconds();
+  comm::Communicator& pp = *groups_.pp;
+  const auto count = static_cast<std::size_t>(residual_.numel());
+  for (int mb = 0; mb < plan_.microbatches; ++mb) {
+    const long row = static_cast<long>(mb) * microbatch_size_;
+    if (first_stage_) {
+      backend_.copy(residual_, input.rows(row, microbatch_size_));
+    } else {
+      run_("recv", 0,
+           [&] { pp.recv(residual_.view().raw(), count, residual_.dtype(), pp_rank_ - 1); });
+    }
+    const double busy_start = seconds();
+    const long first_token = (replica_batch_.begin + row) * seq_len_;
+    for (const auto& w : weights_.layers) runLayer(w, first_token);
+    if (last_stage_) {
+      norm(output.rows(row, microbatch_size_), residual_, weights_.final_norm_weight,
+           weights_.final_norm_bias);
+    }
+    backend_.synchronize();
+    timing_.busy_seconds += seconds() - busy_start;
+    if (!last_stage_) {
+      run_("send", 0,
+           [&] { pp.send(residual_.view().raw(), count, residual_.dtype(), pp_rank_ + 1); });
+    }
   }
   backend_.synchronize();
+  timing_.wall_seconds = seconds() - start;
 }
 
 }  // namespace shardrt

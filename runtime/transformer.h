@@ -1,75 +1,121 @@
-// The forward pass of a dense transformer, written once against a Backend and a Communicator.
-// Each layer, Megatron-style (Shoeybi et al. 2019, "Megatron-LM", section 3):
+// The forward pass of a transformer, dense or Mixture-of-Experts, written once against a
+// Backend and a Communicator. Each layer, Megatron-style (Shoeybi et al. 2019, section 3):
 //   x = x + o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n)))   n = norm(x)
 //       q/k/v column-parallel by heads, o_proj row-parallel, then all-reduce over tp
 //   x = x + down(act(up(n), gate(n)))                                       n = norm(x)
 //       gate/up column-parallel by FFN columns, down row-parallel, then all-reduce over tp
-// and the final norm after the last layer. With tp = 1 and a one-rank communicator the same
-// code is the unsharded reference.
+//   or, in MoE layers, x = x + shared(n) + moe(n) (runtime/moe_block.h)
+// and the final norm after the last layer.
+//
+// A rank runs its pipeline stage's layers on its data-parallel replica's rows of the batch,
+// in microbatches, GPipe-style: every microbatch flows through the stages in order, a stage
+// receiving it from the one before and sending it to the one after. With every degree 1 the
+// same code is the unsharded reference.
 #pragma once
 
-#include <functional>
+#include <memory>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "planner/deployment.h"
+#include "planner/parallel_layout.h"
 #include "planner/plan.h"
 #include "runtime/backend.h"
 #include "runtime/model_weights.h"
+#include "runtime/moe_block.h"
 #include "runtime/op_profile.h"
 
 namespace shardrt {
 
 struct ExecutorOptions {
   OpProfile* profile = nullptr;  // time every op when set
+  bool log_routing = false;      // keep each token's experts for comparison with the reference
   // Test-only fault: leave out the all-reduce after o_proj, so that each tp rank keeps only
   // its partial sum. Exists to prove that validation catches a wrong shard.
   bool fault_skip_attention_allreduce = false;
 };
 
+// The communicators of the groups this rank belongs to (not owned).
+struct ExecutorGroups {
+  comm::Communicator* tp = nullptr;
+  comm::Communicator* ep = nullptr;
+  comm::Communicator* pp = nullptr;
+};
+
+// Time one stage spent in the last forward pass.
+struct StageTiming {
+  double busy_seconds = 0.0;  // computing its layers
+  double wall_seconds = 0.0;  // the whole pass, waiting on other stages included
+};
+
 class TransformerExecutor {
  public:
-  TransformerExecutor(const planner::Deployment& deployment, const planner::Plan& plan, int tp_rank,
-                      int pp_rank, Backend& backend, comm::Communicator& tp_group,
-                      ExecutorOptions options = {});
+  TransformerExecutor(const planner::Deployment& deployment, const planner::Plan& plan,
+                      const planner::ParallelLayout& layout, Backend& backend,
+                      ExecutorGroups groups, ExecutorOptions options = {});
 
-  // input, output: (batch_size, seq_len, hidden), full hidden on every tp rank.
+  // input: this replica's rows of the model input, read on the first stage.
+  // output: this replica's rows of the model output, written on the last stage.
+  // Both (replica batch_size, seq_len, hidden).
   void forward(const TensorView& input, const TensorView& output);
 
-  // Time every op into profile from now on (nullptr: stop).
-  void setProfile(OpProfile* profile) { options_.profile = profile; }
+  Shape replicaShape() const;     // (replica batch_size, seq_len, hidden)
+  Shape microbatchShape() const;  // (microbatch batch_size, seq_len, hidden)
+  bool holdsOutput() const { return last_stage_; }
+  planner::Range replicaBatch() const { return replica_batch_; }
+  void setProfile(OpProfile* profile) { run_.setProfile(profile); }
 
   const ShardWeights& weights() const { return weights_; }
-  Shape activationShape() const;  // (batch_size, seq_len, hidden)
+  const StageTiming& timing() const { return timing_; }
+  // Per global layer index; empty vectors for dense layers and other stages' layers.
+  const std::vector<MoeCounters>& moeCounters() const { return moe_counters_; }
+  // The whole batch's routing per global layer ([tokens][top_k]), -1 where not routed here.
+  const std::vector<RoutingLog>& routing() const { return routing_; }
 
  private:
+  void runLayer(const LayerWeights& w, long first_token);
   void attentionBlock(const LayerWeights& w);
   void ffnBlock(const LayerWeights& w);
+  void moeBlock(const LayerWeights& w, long first_token);
+  void mlp(const TensorView& out, const TensorView& inp, const Tensor& gate, const Tensor& up,
+           const Tensor& down, const Tensor& a, const Tensor& b);
   void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
-  void run(const char* op, double flops, const std::function<void()>& body);
 
   const planner::ModelConfig& model_;
+  const planner::Plan& plan_;
   planner::TensorParallelShard shard_;
   Backend& backend_;
-  comm::Communicator& tp_;
+  ExecutorGroups groups_;
   ExecutorOptions options_;
-  bool last_stage_;
+  OpTimer run_;
+  int pp_rank_;
+  bool first_stage_, last_stage_;
+  planner::Range replica_batch_;  // this dp replica's batch rows
+  int microbatch_size_;           // batch rows per microbatch
+  int global_batch_;
+  int seq_len_;
+  long tokens_;  // per microbatch: microbatch_size * seq_len
   ShardWeights weights_;
   kernels::AttentionHeads heads_;
-  int batch_size_;
-  int seq_len_;
-  long tokens_;  // batch_size * seq_len
+  std::unique_ptr<MoeBlock> moe_;
+  std::vector<MoeCounters> moe_counters_;
+  std::vector<RoutingLog> routing_;
+  StageTiming timing_;
 
-  // Activations, allocated once and reused by every layer.
+  // Activations of one microbatch, allocated once and reused by every layer.
   Tensor residual_;  // (batch_size, seq_len, hidden)
   Tensor normed_;    // (batch_size, seq_len, hidden)
   Tensor partial_;   // (batch_size, seq_len, hidden): a row-parallel output before all-reduce
+  Tensor moe_out_;   // (batch_size, seq_len, hidden): the routed experts' sum, MoE models only
   Tensor q_;         // (batch_size, seq_len, heads, d_k), local heads
   Tensor k_;         // (batch_size, seq_len, kv_heads, d_k)
   Tensor v_;         // (batch_size, seq_len, kv_heads, d_k)
   Tensor attn_;      // (batch_size, seq_len, heads, d_k)
   Tensor ffn_a_;     // (batch_size, seq_len, ffn_hidden), local columns
   Tensor ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
+  Tensor shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
+  Tensor shared_b_;
 };
 
 }  // namespace shardrt

@@ -53,12 +53,14 @@ double shardedError(const planner::Deployment& d, bool skip_allreduce) {
   CpuBackend be;
   ExecutorOptions opt;
   opt.fault_skip_attention_allreduce = skip_allreduce;
-  TransformerExecutor ex(d, planner::makePlan(d), layout.tpRank(), 0, be, *groups.tp, opt);
+  const planner::Plan plan = planner::makePlan(d);
+  TransformerExecutor ex(d, plan, layout, be, {groups.tp.get(), groups.ep.get(), groups.pp.get()},
+                         opt);
   const Tensor in = makeModelInput(be, d);
-  const Tensor out = be.empty(ex.activationShape(), DType::F32);
-  const Tensor ref = be.empty(ex.activationShape(), DType::F32);
+  const Tensor out = be.empty(ex.replicaShape(), DType::F32);
+  const Tensor ref = be.empty(ex.replicaShape(), DType::F32);
   ex.forward(in, out);
-  computeUnshardedReference(be, d, *self, in, ref);
+  computeUnshardedReference(be, d, *self, in, ref, false);
   return compare(out.data<float>(), ref.data<float>(), static_cast<std::size_t>(out.numel()))
       .rel_err;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "planner/plan.h"
@@ -61,30 +62,38 @@ class ShardSlices
 
 TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
   const auto [tp, norm, act] = GetParam();
-  const planner::Deployment d = deployment(tp, norm, act);
+  planner::Deployment d = deployment(tp, norm, act);
+  d.model.moe = {4, 2, 12, planner::RouterScoring::Softmax, true, 2, 0.0, 2};  // MoE in layer 1
+  d.strategy.ep = 2;
   const planner::Plan plan = planner::makePlan(d);
-  const planner::Range layers{0, d.model.layers};
-  planner::Deployment whole_d = d;
-  whole_d.strategy = {};
-  const auto whole =
-      shardWeightSpecs(d.model, planner::makePlan(whole_d).tp_shards[0], layers, true);
+  std::map<std::string, WeightSpec> whole;
+  for (auto& w : shardWeightSpecs(d.model, ShardHoldings::whole(d.model))) whole[w.name] = w;
+  std::set<std::string> covered;
   for (int t = 0; t < tp; ++t) {
-    const auto specs = shardWeightSpecs(d.model, plan.tp_shards[t], layers, true);
-    ASSERT_EQ(specs.size(), whole.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      const auto& s = specs[i];
-      ASSERT_EQ(s.name, whole[i].name);
-      ASSERT_EQ(s.global_shape, whole[i].global_shape);
-      const auto part = generateSlice(s, d.seed);
-      const auto full = generateSlice(whole[i], d.seed);
-      const int cols = s.global_shape.back();
-      const planner::Range rows = s.slice.size() == 2 ? s.slice[0] : planner::Range{0, 1};
-      const planner::Range cs = s.slice.back();
-      std::size_t k = 0;
-      for (int r = rows.begin; r < rows.end; ++r)
-        for (int c = cs.begin; c < cs.end; ++c) ASSERT_EQ(part[k++], full[r * cols + c]) << s.name;
+    for (int e = 0; e < d.strategy.ep; ++e) {
+      for (const auto& s : shardWeightSpecs(d.model, ShardHoldings::of(plan, t, 0, e))) {
+        ASSERT_TRUE(whole.count(s.name)) << s.name;
+        const WeightSpec& w = whole.at(s.name);
+        ASSERT_EQ(s.global_shape, w.global_shape);
+        covered.insert(s.name);
+        const auto part = generateSlice(s, d.seed);
+        const auto full = generateSlice(w, d.seed);
+        const int cols = s.global_shape.back();
+        const planner::Range rows = s.slice.size() == 2 ? s.slice[0] : planner::Range{0, 1};
+        const planner::Range cs = s.slice.back();
+        std::size_t k = 0;
+        for (int r = rows.begin; r < rows.end; ++r)
+          for (int c = cs.begin; c < cs.end; ++c)
+            ASSERT_EQ(part[k++], full[r * cols + c]) << s.name;
+      }
     }
   }
+  EXPECT_EQ(covered.size(), whole.size());  // every weight is held by some rank
+  EXPECT_TRUE(covered.count("model.layers.1.mlp.experts.3.down_proj.weight"));
+  EXPECT_TRUE(covered.count("model.layers.1.mlp.shared_experts.up_proj.weight"));
+  EXPECT_TRUE(covered.count("model.layers.1.mlp.gate.weight"));
+  EXPECT_FALSE(covered.count("model.layers.1.mlp.up_proj.weight"));  // MoE layer: no dense FFN
+  EXPECT_TRUE(covered.count("model.layers.0.mlp.up_proj.weight"));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -107,7 +116,7 @@ TEST(ModelWeights, NamesAndShapesFollowHuggingFaceLlama) {
   const auto down = layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::DownProj);
   EXPECT_EQ(down.name, "model.layers.0.mlp.down_proj.weight");
   EXPECT_EQ(down.slice[1], (planner::Range{0, 20}));
-  EXPECT_FALSE(hasWeight(d.model, LayerWeight::AttnNormBias));  // rmsnorm has no bias
+  EXPECT_FALSE(hasWeight(d.model, 0, LayerWeight::AttnNormBias));  // rmsnorm has no bias
   EXPECT_EQ(finalNormSpecs(d.model).at(0).name, "model.norm.weight");
 }
 

@@ -1,0 +1,159 @@
+#include "runtime/moe_block.h"
+
+#include <algorithm>
+
+#include "runtime/moe_dispatch.h"
+
+namespace shardrt {
+namespace {
+
+planner::Range tpShare(long tokens, int tp, int rank) {
+  // The first tokens % tp ranks take one token more.
+  const long base = tokens / tp, extra = tokens % tp;
+  const long begin = rank * base + std::min<long>(rank, extra);
+  return {static_cast<int>(begin), static_cast<int>(begin + base + (rank < extra ? 1 : 0))};
+}
+
+std::vector<std::size_t> scaled(const std::vector<std::size_t>& rows, std::size_t cols) {
+  std::vector<std::size_t> out(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = rows[i] * cols;
+  return out;
+}
+
+}  // namespace
+
+MoeBlock::MoeBlock(const planner::ModelConfig& model, const planner::Plan& plan, int seq_len,
+                   Backend& backend, comm::Communicator& tp, comm::Communicator& ep, OpTimer& timer)
+    : model_(model), seq_len_(seq_len), backend_(backend), tp_(tp), ep_(ep), run_(timer) {
+  owner_.assign(model.moe.experts, -1);
+  for (int e = 0; e < model.moe.experts; ++e) owner_[e] = plan.expertOwner(e);
+  local_experts_ = plan.expert_placement.at(ep.rank());
+}
+
+template <typename T>
+Tensor MoeBlock::upload(const std::vector<T>& host, const char* name) {
+  Tensor t = backend_.empty({Dim(name, static_cast<std::int64_t>(host.size()))}, dtypeOf<T>());
+  if (!host.empty()) backend_.copyFromHost(t, host.data());
+  return t;
+}
+
+void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
+                          const std::vector<int>& rows_per_expert) {
+  const bool swiglu = model_.activation == planner::Activation::SwiGlu;
+  const int f = model_.moe.expert_ffn_hidden;
+  long row = 0;
+  for (std::size_t i = 0; i < w.experts.size(); ++i) {
+    const int n = rows_per_expert[i];
+    if (n == 0) continue;  // an expert nobody chose runs nothing
+    const ExpertWeights& ew = w.experts[i];
+    const TensorView x = in.rows(row, n), y = out.rows(row, n);
+    Tensor a = backend_.empty({Dim("tokens", n), Dim("ffn_hidden", f)}, DType::F32);
+    const double gemm = 2.0 * n * f * model_.hidden;
+    run_("expert_ffn", (swiglu ? 3 : 2) * gemm, [&] {
+      if (swiglu) {
+        Tensor b = backend_.empty(a.shape(), DType::F32);
+        backend_.linear(a, x, ew[ExpertWeight::GateProj]);
+        backend_.linear(b, x, ew[ExpertWeight::UpProj]);
+        backend_.swiglu(a, a, b);
+      } else {
+        backend_.linear(a, x, ew[ExpertWeight::UpProj]);
+        backend_.gelu(a, a);
+      }
+      backend_.linear(y, a, ew[ExpertWeight::DownProj]);
+    });
+    row += n;
+  }
+}
+
+void MoeBlock::forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
+                       long first_token, MoeCounters& counters, RoutingLog* log) {
+  const auto& moe = model_.moe;
+  const int tokens = static_cast<int>(normed.shape().rows());
+  const int hidden = model_.hidden, k = moe.top_k, experts = moe.experts, ep = ep_.size();
+
+  // Router: logits, scores, top-k on every token of the microbatch.
+  Tensor idx = backend_.empty({Dim("tokens", tokens), Dim("top_k", k)}, DType::I32);
+  Tensor wts = backend_.empty(idx.shape(), DType::F32);
+  run_("router", 2.0 * tokens * hidden * experts, [&] {
+    Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
+    backend_.linear(logits, normed, w[LayerWeight::Router]);
+    backend_.routerTopK(idx, wts, logits, moe.scoring == planner::RouterScoring::Sigmoid,
+                        moe.normalize_top_k);
+  });
+  std::vector<std::int32_t> idx_h(static_cast<std::size_t>(idx.numel()));
+  std::vector<float> wts_h(idx_h.size());
+  backend_.copyToHost(idx_h.data(), idx);
+  backend_.copyToHost(wts_h.data(), wts);
+  if (log) {
+    for (int t = 0; t < tokens; ++t) {
+      std::int32_t* dst = log->experts.data() + (first_token + t) * k;
+      std::copy_n(idx_h.data() + static_cast<long>(t) * k, k, dst);
+      std::sort(dst, dst + k);
+    }
+  }
+
+  // Dispatch: counts first, then the rows of this tp rank's share of the tokens.
+  const planner::Range share = tpShare(tokens, tp_.size(), tp_.rank());
+  DispatchPlan send;
+  ReceivePlan recv;
+  Tensor recv_rows;
+  run_("dispatch", 0, [&] {
+    const std::vector<char> kept = capacityMask(idx_h.data(), tokens, k, seq_len_, experts,
+                                                moe.dropless() ? -1 : moe.capacity(seq_len_));
+    send = planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, owner_, ep);
+    std::vector<std::int32_t> recv_counts(send.send_expert_counts.size());
+    const std::vector<std::size_t> per_peer(ep, static_cast<std::size_t>(experts));
+    ep_.allToAllV(send.send_expert_counts.data(), per_peer, recv_counts.data(), per_peer,
+                  DType::I32);
+    recv = planReceive(recv_counts, local_experts_, ep, experts);
+
+    const Tensor send_idx = upload(send.send_token, "rows");
+    Tensor send_rows =
+        backend_.empty({Dim("tokens", send_idx.numel()), Dim("hidden", hidden)}, DType::F32);
+    backend_.gatherRows(send_rows, normed, send_idx);
+    long received = 0;
+    for (std::size_t r : recv.recv_rows) received += static_cast<long>(r);
+    recv_rows = backend_.empty({Dim("tokens", received), Dim("hidden", hidden)}, DType::F32);
+    ep_.allToAllV(send_rows.view().raw(), scaled(send.send_rows, hidden), recv_rows.view().raw(),
+                  scaled(recv.recv_rows, hidden), DType::F32);
+  });
+
+  // The local experts, on their rows grouped by expert.
+  const long received = recv_rows.shape().size(0);
+  Tensor expert_in = backend_.empty(recv_rows.shape(), DType::F32);
+  Tensor expert_out = backend_.empty(recv_rows.shape(), DType::F32);
+  run_("dispatch", 0,
+       [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); });
+  runExperts(expert_in, expert_out, w, recv.rows_per_expert);
+
+  // Combine: rows back to their senders, weighted into token order, shares gathered over tp.
+  run_("combine", 0, [&] {
+    Tensor back = backend_.empty(recv_rows.shape(), DType::F32);
+    backend_.gatherRows(back, expert_out, upload(recv.source_major, "rows"));
+    Tensor returned = backend_.empty(
+        {Dim("tokens", static_cast<std::int64_t>(send.send_token.size())), Dim("hidden", hidden)},
+        DType::F32);
+    ep_.allToAllV(back.view().raw(), scaled(recv.recv_rows, hidden), returned.view().raw(),
+                  scaled(send.send_rows, hidden), DType::F32);
+    Tensor share_out =
+        backend_.empty({Dim("tokens", share.size()), Dim("hidden", hidden)}, DType::F32);
+    backend_.fillZero(share_out);
+    std::vector<std::int32_t> local_token(send.send_token);
+    for (auto& t : local_token) t -= share.begin;
+    backend_.scatterAddRows(share_out, returned, upload(local_token, "rows"),
+                            upload(send.send_weight, "rows"));
+    std::vector<std::size_t> counts(tp_.size());
+    for (int r = 0; r < tp_.size(); ++r) {
+      counts[r] = static_cast<std::size_t>(tpShare(tokens, tp_.size(), r).size()) * hidden;
+    }
+    tp_.allGatherV(share_out.view().raw(), out.raw(), counts, DType::F32);
+  });
+
+  counters.dropped += send.dropped;
+  counters.received += received;
+  for (std::size_t i = 0; i < local_experts_.size(); ++i) {
+    counters.expert_tokens[local_experts_[i]] += recv.rows_per_expert[i];
+  }
+}
+
+}  // namespace shardrt

@@ -1,0 +1,66 @@
+// The routed part of an MoE layer on one rank: router GEMM, scoring and top-k on every token
+// of the microbatch, the capacity rule per sequence, then this tp rank's share of the tokens
+// dispatched to the experts' owners with all-to-all(v) (counts first, then rows), the local
+// experts' FFNs on the rows they received grouped by expert, the rows sent back, the weighted
+// combine in the original token order, and an all-gather over tp that gives every tp rank the
+// whole result again. No token slot is computed twice.
+//
+// Routing runs on all tokens on every tp rank (the router GEMM is tokens x hidden x experts,
+// small beside the experts) so that the capacity rule, which counts positions along whole
+// sequences, sees each sequence whole even though the tokens are dispatched in tp shares.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "planner/deployment.h"
+#include "planner/parallel_layout.h"
+#include "planner/plan.h"
+#include "runtime/backend.h"
+#include "runtime/model_weights.h"
+#include "runtime/op_profile.h"
+
+namespace shardrt {
+
+// What one rank saw of one MoE layer in the last forward pass.
+struct MoeCounters {
+  std::vector<long> expert_tokens;  // per expert (global index): rows this rank's experts ran
+  long dropped = 0;                 // slots of this rank's share dropped by capacity
+  long received = 0;                // rows this rank received for its experts
+};
+
+// The experts each token chose, for comparing routing with the reference: [tokens][top_k],
+// the experts of a token sorted ascending, -1 for tokens this rank did not route.
+struct RoutingLog {
+  std::vector<std::int32_t> experts;
+};
+
+class MoeBlock {
+ public:
+  MoeBlock(const planner::ModelConfig& model, const planner::Plan& plan, int seq_len,
+           Backend& backend, comm::Communicator& tp, comm::Communicator& ep, OpTimer& timer);
+
+  // out (tokens, hidden) = the routed experts' weighted sum for every token of normed
+  // (tokens, hidden), identical on every tp rank. first_token: global index of normed's first
+  // token, where the routing is logged.
+  void forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
+               long first_token, MoeCounters& counters, RoutingLog* log);
+
+ private:
+  void runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
+                  const std::vector<int>& rows_per_expert);
+  template <typename T>
+  Tensor upload(const std::vector<T>& host, const char* name);
+
+  const planner::ModelConfig& model_;
+  int seq_len_;
+  Backend& backend_;
+  comm::Communicator& tp_;
+  comm::Communicator& ep_;
+  OpTimer& run_;
+  std::vector<int> owner_;  // ep rank of each expert
+  std::vector<int> local_experts_;
+};
+
+}  // namespace shardrt

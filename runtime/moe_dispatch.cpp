@@ -1,0 +1,91 @@
+#include "runtime/moe_dispatch.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace shardrt {
+
+std::vector<char> capacityMask(const std::int32_t* experts, int tokens, int top_k, int seq_len,
+                               int num_experts, int capacity) {
+  std::vector<char> kept(static_cast<std::size_t>(tokens) * top_k, 1);
+  if (capacity < 0) return kept;
+  std::vector<int> taken(num_experts);
+  for (int t = 0; t < tokens; ++t) {
+    if (t % seq_len == 0) std::fill(taken.begin(), taken.end(), 0);  // a new sequence
+    for (int k = 0; k < top_k; ++k) {
+      const std::size_t slot = static_cast<std::size_t>(t) * top_k + k;
+      kept[slot] = taken[experts[slot]]++ < capacity;
+    }
+  }
+  return kept;
+}
+
+DispatchPlan planDispatch(const std::int32_t* experts, const float* weights,
+                          const std::vector<char>& kept, planner::Range share, int top_k,
+                          int num_experts, const std::vector<int>& owner, int ep) {
+  DispatchPlan plan;
+  plan.send_rows.assign(ep, 0);
+  plan.send_expert_counts.assign(static_cast<std::size_t>(ep) * num_experts, 0);
+  std::vector<std::size_t> slots;
+  for (int t = share.begin; t < share.end; ++t) {
+    for (int k = 0; k < top_k; ++k) {
+      const std::size_t slot = static_cast<std::size_t>(t) * top_k + k;
+      if (kept[slot]) {
+        slots.push_back(slot);
+      } else {
+        ++plan.dropped;
+      }
+    }
+  }
+  // (destination, expert, token): stable, so equal keys keep token order.
+  std::stable_sort(slots.begin(), slots.end(), [&](std::size_t a, std::size_t b) {
+    const int ea = experts[a], eb = experts[b];
+    return owner[ea] != owner[eb] ? owner[ea] < owner[eb] : ea < eb;
+  });
+  for (std::size_t slot : slots) {
+    const int e = experts[slot];
+    plan.send_token.push_back(static_cast<std::int32_t>(slot / top_k));
+    plan.send_weight.push_back(weights[slot]);
+    ++plan.send_rows[owner[e]];
+    ++plan.send_expert_counts[static_cast<std::size_t>(owner[e]) * num_experts + e];
+  }
+  return plan;
+}
+
+ReceivePlan planReceive(const std::vector<std::int32_t>& recv_expert_counts,
+                        const std::vector<int>& local_experts, int ep, int num_experts) {
+  ReceivePlan plan;
+  plan.recv_rows.assign(ep, 0);
+  // start[p][e]: where expert e's rows from source p begin in the received buffer.
+  std::vector<std::size_t> start(static_cast<std::size_t>(ep) * num_experts);
+  std::size_t offset = 0;
+  for (int p = 0; p < ep; ++p) {
+    for (int e = 0; e < num_experts; ++e) {
+      const std::size_t i = static_cast<std::size_t>(p) * num_experts + e;
+      start[i] = offset;
+      offset += recv_expert_counts[i];
+      plan.recv_rows[p] += recv_expert_counts[i];
+    }
+  }
+  for (int e : local_experts) {
+    int rows = 0;
+    for (int p = 0; p < ep; ++p) {
+      const std::size_t i = static_cast<std::size_t>(p) * num_experts + e;
+      for (int r = 0; r < recv_expert_counts[i]; ++r) {
+        plan.expert_major.push_back(static_cast<std::int32_t>(start[i] + r));
+      }
+      rows += recv_expert_counts[i];
+    }
+    plan.rows_per_expert.push_back(rows);
+  }
+  if (plan.expert_major.size() != offset) {
+    throw std::logic_error("moe: received rows for experts this rank does not hold");
+  }
+  plan.source_major.assign(plan.expert_major.size(), 0);
+  for (std::size_t i = 0; i < plan.expert_major.size(); ++i) {
+    plan.source_major[plan.expert_major[i]] = static_cast<std::int32_t>(i);
+  }
+  return plan;
+}
+
+}  // namespace shardrt
