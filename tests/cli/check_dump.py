@@ -6,8 +6,14 @@
 DUMP_DIR is what `shardrt run --dump DUMP_DIR` wrote: deployment.json, input.npy, output.npy
 and every weight as <global name>.npy. This is an independent implementation of the model
 (Hugging Face Llama's rmsnorm, rotate-half RoPE and SiLU-gated MLP; torch's layernorm and erf
-gelu), in float64, so that it checks shardrt's math, not only its sharding. Exits 0 when the
-normwise relative error ||out - ref|| / ||ref|| is within the tolerance, 1 otherwise.
+gelu; the Mixture-of-Experts FFN of docs/config.md: softmax or sigmoid router, top-k, optional
+renormalisation, per-sequence expert capacity, shared experts), in float64, so that it checks
+shardrt's math, not only its sharding. Exits 0 when the normwise relative error
+||out - ref|| / ||ref|| is within the tolerance, 1 otherwise.
+
+For each MoE layer it first prints one line with the smallest gap, over all tokens, between
+the k-th and (k+1)-th largest router score (routing here is float64, shardrt's is fp32, so a
+gap near fp32 rounding could flip an expert choice), and the slots kept and dropped.
 """
 import argparse
 import json
@@ -62,22 +68,97 @@ def attention(x, m, d, p):
 
 
 def mlp(x, m, d, p):
-    up = x @ load(d, p + "mlp.up_proj.weight").T
+    """The FFN of the model's activation with weights p + {gate_proj,up_proj,down_proj}.weight:
+    the dense FFN (p = "model.layers.l.mlp."), one routed expert or the shared experts."""
+    up = x @ load(d, p + "up_proj.weight").T
     if m["activation"] == "swiglu":
-        gate = x @ load(d, p + "mlp.gate_proj.weight").T
+        gate = x @ load(d, p + "gate_proj.weight").T
         act = gate / (1.0 + np.exp(-gate)) * up
     else:
-        erf = np.vectorize(math.erf)
+        erf = np.vectorize(math.erf, otypes=[np.float64])
         act = 0.5 * up * (1.0 + erf(up / math.sqrt(2.0)))
-    return act @ load(d, p + "mlp.down_proj.weight").T
+    return act @ load(d, p + "down_proj.weight").T
 
 
-def forward(d, m):
+def capacity(factor, seq_len, top_k, experts):
+    """ceil(factor * seq_len * top_k / experts), where a product that is an integer up to
+    floating-point noise (1.1 * 14 * 5 / 7 = 11.000000000000002) counts as that integer."""
+    c = factor * seq_len * top_k / experts
+    nearest = round(c)
+    if abs(c - nearest) <= 1e-9 * max(1.0, abs(c)):
+        return int(nearest)
+    return int(math.ceil(c))
+
+
+def moe(n, m, d, p, layer, seq_len):
+    """The MoE FFN of docs/config.md on n (batch, seq, hidden); prints the routing report."""
+    cfg = m["moe"]
+    experts, top_k = cfg["experts"], cfg["top_k"]
+    b, s, _ = n.shape
+    z = n @ load(d, p + "mlp.gate.weight").T  # (batch, seq, experts)
+    if cfg.get("scoring", "softmax") == "softmax":
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        scores = e / e.sum(axis=-1, keepdims=True)
+    else:
+        scores = 1.0 / (1.0 + np.exp(-z))
+    # Largest first, ties to the lower expert index: a stable sort of -scores keeps equal
+    # scores in expert order.
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    chosen = order[..., :top_k]  # (batch, seq, top_k): e_1..e_k
+    weights = np.take_along_axis(scores, chosen, axis=-1)
+    if cfg.get("normalize_top_k", True):
+        weights = weights / weights.sum(axis=-1, keepdims=True)
+
+    # Capacity: per sequence, slots in (position, k) order; an expert keeps its first C.
+    slots = chosen.reshape(b, s * top_k)
+    if cfg.get("capacity_factor") is not None:
+        c = capacity(cfg["capacity_factor"], seq_len, top_k, experts)
+        onehot = slots[..., None] == np.arange(experts)  # (batch, slots, experts)
+        taken_before = np.cumsum(onehot, axis=1) - onehot  # this expert's earlier slots
+        kept = (taken_before * onehot).sum(axis=-1) < c
+        cap_text = f"capacity {c}"
+    else:
+        kept = np.ones(slots.shape, dtype=bool)
+        cap_text = "dropless"
+    kept = kept.reshape(b, s, top_k)
+
+    out = np.zeros_like(n)
+    for expert in range(experts):
+        bi, si, ki = np.nonzero((chosen == expert) & kept)
+        if bi.size:
+            y = mlp(n[bi, si], m, d, f"{p}mlp.experts.{expert}.")
+            np.add.at(out, (bi, si), weights[bi, si, ki][:, None] * y)
+    if cfg.get("shared_experts", 0) > 0:
+        out = out + mlp(n, m, d, p + "mlp.shared_experts.")
+
+    per_expert = np.bincount(chosen[kept], minlength=experts)
+    if top_k < experts:
+        ranked = np.take_along_axis(scores, order, axis=-1)
+        gap = ranked[..., top_k - 1] - ranked[..., top_k]
+        bw, sw = np.unravel_index(np.argmin(gap), gap.shape)
+        gap_text = (f"smallest gap between scores #{top_k} and #{top_k + 1} {gap[bw, sw]:.3e} "
+                    f"(batch row {bw}, position {sw}: expert {order[bw, sw, top_k - 1]} "
+                    f"{ranked[bw, sw, top_k - 1]:.6e} vs expert {order[bw, sw, top_k]} "
+                    f"{ranked[bw, sw, top_k]:.6e})")
+    else:
+        gap_text = f"top_k = experts = {experts}: every token takes every expert, no gap"
+    print(f"check_dump: moe layer {layer}: {gap_text}; {cap_text}, slots per expert "
+          f"[{' '.join(str(v) for v in per_expert)}] = {int(kept.sum())}, "
+          f"dropped {int((~kept).sum())}")
+    return out
+
+
+def is_moe(m, layer):
+    return "moe" in m and (layer + 1) % m["moe"].get("every", 1) == 0
+
+
+def forward(d, m, seq_len):
     x = load(d, "input")
     for layer in range(m["layers"]):
         p = f"model.layers.{layer}."
         x = x + attention(norm(x, m, d, p + "input_layernorm"), m, d, p)
-        x = x + mlp(norm(x, m, d, p + "post_attention_layernorm"), m, d, p)
+        n = norm(x, m, d, p + "post_attention_layernorm")
+        x = x + (moe(n, m, d, p, layer, seq_len) if is_moe(m, layer) else mlp(n, m, d, p + "mlp."))
     return norm(x, m, d, "model.norm")
 
 
@@ -87,8 +168,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-5)
     args = ap.parse_args()
     with open(os.path.join(args.dump_dir, "deployment.json")) as f:
-        model = json.load(f)["model"]
-    ref = forward(args.dump_dir, model)
+        deployment = json.load(f)
+    ref = forward(args.dump_dir, deployment["model"], deployment["workload"]["seq_len"])
     out = load(args.dump_dir, "output")
     rel = np.linalg.norm(out - ref) / np.linalg.norm(ref)
     ok = bool(np.isfinite(out).all()) and rel <= args.tolerance

@@ -78,5 +78,74 @@ endfunction()
 dump_check(llama_gqa 0 4 --set strategy.tp=4 --set model.kv_heads=2)
 dump_check(layernorm_gelu_bidirectional 0 2 --set strategy.tp=2 --set model.norm=layernorm
            --set model.activation=gelu --set model.causal=false --set model.rope_theta=500)
+dump_check(moe_tp2_ep2_shared 0 2 --set strategy.tp=2 --set strategy.ep=2 --set "model.moe={\"experts\":8,\"top_k\":2,\"expert_ffn_hidden\":40,\"shared_experts\":1,\"every\":2}")
+dump_check(moe_capacity_pp2_dp2 0 4 --set strategy.pp=2 --set strategy.dp=2
+           --set "model.moe={\"experts\":4,\"top_k\":2,\"expert_ffn_hidden\":40,\"capacity_factor\":0.75,\"scoring\":\"sigmoid\"}")
 # The independent check fails too, on the deliberately wrong shard.
 dump_check(catches_skipped_allreduce 1 2 --set strategy.tp=2 --test-fault-skip-allreduce)
+
+# Mixture of Experts, pipeline stages and data-parallel replicas: validated runs that must
+# PASS with no routing flip (tokens whose expert set differs from the reference's).
+set(small_moe ${SHARDRT_DEPLOYMENTS}/small-moe.json)
+set(moe_pass "(validate .* PASS$)|(routing   0 of [0-9]+ )")
+function(moe_case name ranks)
+  shardrt_add_cli_test(cli.moe.${name} RANKS ${ranks} EXIT 0 PATTERN "${moe_pass}" COUNT 2
+    ARGS run ${small_moe} --validate --warmup 0 --iters 1
+         --out ${CMAKE_CURRENT_BINARY_DIR}/out/moe.${name} ${ARGN})
+endfunction()
+moe_case(ep1 1)
+moe_case(ep2_dp2 2 --set strategy.dp=2 --set strategy.ep=2)
+moe_case(ep4_dp4 4 --set strategy.dp=4 --set strategy.ep=4)
+moe_case(ep8_tp8 8 --set strategy.tp=8 --set strategy.ep=8)
+moe_case(tp2_ep2 2 --set strategy.tp=2 --set strategy.ep=2)
+moe_case(tp2_ep1 2 --set strategy.tp=2)
+foreach(pp 2 4)
+  foreach(mb 1 2 4)
+    moe_case(pp${pp}_mb${mb} ${pp} --set strategy.pp=${pp} --set strategy.microbatches=${mb})
+  endforeach()
+endforeach()
+moe_case(dp2 2 --set strategy.dp=2)
+moe_case(tp2_pp2_dp2_ep2 8 --set strategy.tp=2 --set strategy.pp=2 --set strategy.dp=2
+         --set strategy.ep=2 --set strategy.microbatches=2)
+moe_case(tp2_pp2_dp2_ep4 8 --set strategy.tp=2 --set strategy.pp=2 --set strategy.dp=2
+         --set strategy.ep=4)
+moe_case(mixed_dense_every2 2 --set strategy.tp=2 --set strategy.ep=2 --set model.moe.every=2)
+moe_case(shared_experts 2 --set strategy.tp=2 --set strategy.ep=2 --set model.moe.shared_experts=2)
+moe_case(sigmoid 2 --set strategy.dp=2 --set strategy.ep=2 --set model.moe.scoring=sigmoid
+         --set model.moe.normalize_top_k=false)
+moe_case(gelu_layernorm 2 --set strategy.tp=2 --set strategy.ep=2 --set model.activation=gelu
+         --set model.norm=layernorm)
+moe_case(uneven_placement_and_stages 4 --set strategy.pp=2 --set strategy.dp=2
+         --set strategy.ep=2 --set "plan.stage_layers=[[0],[1,2,3]]"
+         --set "plan.expert_placement=[[0,1,2,3,4,5],[6,7]]" --set "plan.dp_batch=[6,2]")
+# A rank that holds no expert receives no token, and with 4 tokens and top-1 most experts
+# receive none (the case of Megatron-LM issue 1877).
+moe_case(empty_rank_and_experts 4 --set strategy.dp=4 --set strategy.ep=4
+         --set "plan.expert_placement=[[0,1,2],[],[3,4,5,6],[7]]" --set workload.batch_size=4
+         --set workload.seq_len=1 --set model.moe.top_k=1)
+# Capacity: slots over ceil(cf * seq_len * top_k / experts) per sequence are dropped, the
+# same ones in every sharding.
+moe_case(capacity 2 --set strategy.tp=2 --set strategy.ep=2 --set model.moe.capacity_factor=0.75)
+shardrt_add_cli_test(cli.moe.capacity_drops_tokens RANKS 2 EXIT 0 PATTERN "dropped [1-9]" COUNT 4
+  ARGS run ${small_moe} --warmup 0 --iters 1 --set strategy.tp=2 --set strategy.ep=2
+       --set model.moe.capacity_factor=0.75 --out ${CMAKE_CURRENT_BINARY_DIR}/out/moe.drops)
+
+# Bad input of MoE, pipeline and data-parallel deployments.
+bad_input(experts_not_divisible 3 "strategy\\.ep: must divide model\\.moe\\.experts \\(experts=8, ep=3\\)"
+  run ${small_moe} --set strategy.dp=3 --set strategy.ep=3 --set workload.batch_size=9)
+bad_input(pp_exceeds_layers 8 "strategy\\.pp: must not exceed model\\.layers \\(layers=4, pp=8\\)"
+  run ${small_moe} --set strategy.pp=8)
+bad_input(batch_not_divisible 2 "workload\\.batch_size: must be divisible by microbatches \\* dp"
+  run ${small_moe} --set strategy.dp=2 --set strategy.microbatches=3)
+bad_input(top_k_exceeds_experts 2 "model\\.moe\\.top_k: must not exceed model\\.moe\\.experts"
+  run ${small_moe} --set strategy.tp=2 --set model.moe.top_k=9)
+bad_input(placement_misses_expert 2 "plan\\.expert_placement: expert 7 is missing"
+  run ${small_moe} --set strategy.dp=2 --set strategy.ep=2
+      --set "plan.expert_placement=[[0,1,2,3],[4,5,6]]")
+bad_input(placement_repeats_expert 2 "plan\\.expert_placement: expert 3 is listed twice"
+  run ${small_moe} --set strategy.dp=2 --set strategy.ep=2
+      --set "plan.expert_placement=[[0,1,2,3],[3,4,5,6,7]]")
+bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
+  run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[2]]")
+bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"
+  run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[1,2,3]]")
