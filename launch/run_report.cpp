@@ -21,8 +21,8 @@ std::string rangeText(planner::Range r, int total) {
          std::to_string(r.size()) + "/" + std::to_string(total) + ")";
 }
 
-std::string plural(int n, const char* noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+std::string plural(int n, const std::string& noun, const std::string& nouns = "") {
+  return std::to_string(n) + " " + (n == 1 ? noun : nouns.empty() ? noun + "s" : nouns);
 }
 
 std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)); }
@@ -126,7 +126,7 @@ void printSummary(std::ostream& os, const RunReport& r) {
      << " warm-up; each the slowest rank's time)\n";
   if (s.pp > 1) {
     const int m_ = s.microbatches;
-    os << "  pipeline  GPipe, " << plural(m_, "microbatch") << " per replica; ideal bubble "
+    os << "  pipeline  GPipe, " << plural(m_, "microbatch", "microbatches") << " per replica; ideal bubble "
        << fmt("%.1f%%", 100.0 * (s.pp - 1) / (m_ + s.pp - 1)) << " = (pp-1)/(m+pp-1)\n";
     for (std::size_t i = 0; i < r.stages.size(); ++i) {
       os << "            stage " << i << ": busy " << fmt("%.3f ms", r.stages[i].busy_seconds * 1e3)
