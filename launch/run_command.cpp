@@ -75,7 +75,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend
   if (world.rank() == 0) {
     auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
     Tensor ref = backend.empty(input.shape(), input.dtype());
-    const auto ref_routing =
+    const ReferenceRouting reference =
         computeUnshardedReference(backend, r.deployment, *self, input, ref, true);
     std::vector<float> ref_host(static_cast<std::size_t>(ref.numel()));
     backend.copyToHost(ref_host.data(), ref);
@@ -94,7 +94,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend
     // Routing: a token whose expert set differs from the reference's is a flip.
     const int k = r.deployment.model.moe.top_k;
     for (std::size_t l = 0; l < routing.size(); ++l) {
-      const auto &got = routing[l], &want = ref_routing[l].experts;
+      const auto &got = routing[l], &want = reference.routing[l].experts;
       for (std::size_t t = 0; k > 0 && t * k < got.size(); ++t) {
         ++v.routing_compared;
         if (!std::equal(got.begin() + t * k, got.begin() + (t + 1) * k, want.begin() + t * k)) {
@@ -102,7 +102,13 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend
         }
       }
     }
-    passed = v.worst.passes(v.tolerance) ? 1 : 0;
+    for (const auto& layer : r.moe_layers) {
+      const MoeCounters& want = reference.counters[layer.layer];
+      if (layer.expert_tokens != want.expert_tokens || layer.dropped != want.dropped) {
+        ++v.load_mismatches;
+      }
+    }
+    passed = v.worst.passes(v.tolerance) && v.load_mismatches == 0 ? 1 : 0;
   }
   world.broadcast(&passed, 1, DType::I32, 0);
   v.passed = passed != 0;

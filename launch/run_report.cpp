@@ -46,7 +46,10 @@ std::string expertText(const std::vector<int>& experts) {
     while (j + 1 < experts.size() && experts[j + 1] == experts[j] + 1) ++j;
     if (!s.empty()) s += ",";
     s += std::to_string(experts[i]);
-    if (j > i) s += "-" + std::to_string(experts[j]);
+    if (j > i) {
+      s += '-';
+      s += std::to_string(experts[j]);
+    }
     i = j;
   }
   return s;
@@ -54,7 +57,10 @@ std::string expertText(const std::vector<int>& experts) {
 
 std::string countsText(const std::vector<long>& v) {
   std::string s;
-  for (long x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
+  for (long x : v) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(x);
+  }
   return s;
 }
 
@@ -126,8 +132,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
      << " warm-up; each the slowest rank's time)\n";
   if (s.pp > 1) {
     const int m_ = s.microbatches;
-    os << "  pipeline  GPipe, " << plural(m_, "microbatch", "microbatches") << " per replica; ideal bubble "
-       << fmt("%.1f%%", 100.0 * (s.pp - 1) / (m_ + s.pp - 1)) << " = (pp-1)/(m+pp-1)\n";
+    os << "  pipeline  GPipe, " << plural(m_, "microbatch", "microbatches")
+       << " per replica; ideal bubble " << fmt("%.1f%%", 100.0 * (s.pp - 1) / (m_ + s.pp - 1))
+       << " = (pp-1)/(m+pp-1)\n";
     for (std::size_t i = 0; i < r.stages.size(); ++i) {
       os << "            stage " << i << ": busy " << fmt("%.3f ms", r.stages[i].busy_seconds * 1e3)
          << " of " << fmt("%.3f ms", r.stages[i].wall_seconds * 1e3) << ", bubble "
@@ -164,7 +171,8 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
     if (m.hasMoe()) {
       os << "  routing   " << v.routing_flips << " of " << v.routing_compared
-         << " (layer, token) expert sets differ from the reference (routing flips)\n";
+         << " (layer, token) expert sets differ from the reference (routing flips); "
+         << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ\n";
     }
   }
 }
@@ -212,10 +220,15 @@ nlohmann::json toJson(const RunReport& r) {
   }
   if (r.validation) {
     const auto& v = *r.validation;
-    j["validation"] = {{"rel_err", v.worst.rel_err},       {"max_abs_err", v.worst.max_abs_err},
-                       {"finite", v.worst.finite},         {"worst_rank", v.worst_rank},
-                       {"tolerance", v.tolerance},         {"routing_compared", v.routing_compared},
-                       {"routing_flips", v.routing_flips}, {"passed", v.passed}};
+    j["validation"] = {{"rel_err", v.worst.rel_err},
+                       {"max_abs_err", v.worst.max_abs_err},
+                       {"finite", v.worst.finite},
+                       {"worst_rank", v.worst_rank},
+                       {"tolerance", v.tolerance},
+                       {"routing_compared", v.routing_compared},
+                       {"routing_flips", v.routing_flips},
+                       {"load_mismatches", v.load_mismatches},
+                       {"passed", v.passed}};
   }
   return j;
 }

@@ -20,6 +20,9 @@ struct ValidationReport {
   double tolerance = 0.0;
   long routing_compared = 0;  // (MoE layer, token) pairs whose expert sets were compared
   long routing_flips = 0;     // of those, the ones whose expert set differs from the reference
+  // MoE layers whose slots per expert or dropped slots differ from the reference's: with the
+  // same routing, capacity must keep and drop exactly the same slots.
+  long load_mismatches = 0;
   bool passed = false;
 };
 

@@ -14,11 +14,9 @@ planner::Deployment unsharded(const planner::Deployment& deployment) {
   return whole;
 }
 
-std::vector<RoutingLog> computeUnshardedReference(Backend& backend,
-                                                  const planner::Deployment& deployment,
-                                                  comm::Communicator& one_rank,
-                                                  const TensorView& input,
-                                                  const TensorView& output, bool log_routing) {
+ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
+                                           comm::Communicator& one_rank, const TensorView& input,
+                                           const TensorView& output, bool log_routing) {
   if (one_rank.size() != 1) throw std::logic_error("reference: needs a one-rank communicator");
   const planner::Deployment whole = unsharded(deployment);
   const planner::Plan plan = planner::makePlan(whole);
@@ -28,7 +26,7 @@ std::vector<RoutingLog> computeUnshardedReference(Backend& backend,
   TransformerExecutor executor(whole, plan, layout, backend, {&one_rank, &one_rank, &one_rank},
                                options);
   executor.forward(input, output);
-  return executor.routing();
+  return {executor.routing(), executor.moeCounters()};
 }
 
 }  // namespace shardrt

@@ -11,13 +11,16 @@
 
 namespace shardrt {
 
-// output (batch_size, seq_len, hidden) = the model applied to input, unsharded. Returns the
-// routing of every MoE layer (by global layer index) when log_routing is set.
-std::vector<RoutingLog> computeUnshardedReference(Backend& backend,
-                                                  const planner::Deployment& deployment,
-                                                  comm::Communicator& one_rank,
-                                                  const TensorView& input,
-                                                  const TensorView& output, bool log_routing);
+// What the reference saw of its MoE layers, by global layer index.
+struct ReferenceRouting {
+  std::vector<RoutingLog> routing;    // filled when asked for
+  std::vector<MoeCounters> counters;  // slots per expert and dropped slots
+};
+
+// output (batch_size, seq_len, hidden) = the model applied to input, unsharded.
+ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
+                                           comm::Communicator& one_rank, const TensorView& input,
+                                           const TensorView& output, bool log_routing);
 
 // The deployment run unsharded: every degree 1, one microbatch, no explicit placements.
 planner::Deployment unsharded(const planner::Deployment& deployment);
