@@ -158,7 +158,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   }
   report.stages = gatherStageTimings(*world, report, executor, layout);
   report.moe_layers = gatherMoeCounters(*world, report, executor);
-  const auto routing = gatherRouting(*world, report, executor);
+  std::vector<std::vector<std::int32_t>> routing;
+  if (o.validate) routing = gatherRouting(*world, report, executor);
 
   if (o.profile) {
     // A separate pass: timing each op synchronises after it, which the timed passes must not.
