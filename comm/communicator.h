@@ -46,9 +46,8 @@ class Communicator {
   virtual void gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
                        DType dtype, int root) = 0;
   // Rank r sends send_counts[p] elements to each peer p and receives recv_counts[p] from it.
-  virtual void allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
-                         void* recv, const std::vector<std::size_t>& recv_counts,
-                         DType dtype) = 0;
+  virtual void allToAllV(const void* send, const std::vector<std::size_t>& send_counts, void* recv,
+                         const std::vector<std::size_t>& recv_counts, DType dtype) = 0;
   virtual void broadcast(void* buf, std::size_t count, DType dtype, int root) = 0;
   virtual void send(const void* buf, std::size_t count, DType dtype, int peer) = 0;
   virtual void recv(void* buf, std::size_t count, DType dtype, int peer) = 0;

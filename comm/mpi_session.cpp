@@ -15,6 +15,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_CHECK(
       MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   MPI_CHECK(MPI_Comm_size(node, &node_size_));
+  MPI_CHECK(MPI_Comm_rank(node, &node_rank_));
   MPI_CHECK(MPI_Comm_free(&node));
 }
 

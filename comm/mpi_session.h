@@ -14,11 +14,14 @@ class MpiSession {
   int worldSize() const { return world_size_; }
   // Ranks sharing this node's memory (MPI_COMM_TYPE_SHARED): how many share its cores.
   int ranksOnThisNode() const { return node_size_; }
+  // This rank's index among them: which local GPU it takes.
+  int nodeRank() const { return node_rank_; }
 
  private:
   int world_rank_ = 0;
   int world_size_ = 1;
   int node_size_ = 1;
+  int node_rank_ = 0;
 };
 
 }  // namespace shardrt::comm

@@ -22,6 +22,9 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
       ->required();
   run->add_flag("--validate", o.validate,
                 "Compare the output with the unsharded model computed on rank 0; exit 1 on FAIL");
+  run->add_option("--device", o.device, "cpu, cuda, or auto (cuda when a GPU is visible)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
   run->add_option("--dump", o.dump_dir,
                   "Write input, output and every global weight as .npy files into this directory");

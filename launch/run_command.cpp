@@ -14,12 +14,12 @@
 #include "kernels/cpu/blas_threads.h"
 #include "launch/dump.h"
 #include "launch/error_report.h"
+#include "launch/execution_context.h"
 #include "launch/gather_results.h"
 #include "launch/run_report.h"
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
-#include "runtime/cpu_backend.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
@@ -61,22 +61,38 @@ std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Co
 // The node's cores shared among its ranks, and never more than the cores this rank is bound
 // to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on
 // one core run slower than one (docs/benchmarks.md measured 1.8x).
+// The device each rank asked for, agreed like the deployment: if any rank cannot have it,
+// every rank ends with exit code 2.
+std::optional<ExecutionContext> contextOnEveryRank(const RunOptions& o, const comm::MpiSession& mpi,
+                                                   comm::Communicator& world) {
+  std::optional<ExecutionContext> ctx;
+  std::string error;
+  try {
+    ctx = makeExecutionContext(o.device, mpi);
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!anyRank(world, !error.empty())) return ctx;
+  reportError(world.rank(), error.empty() ? "another rank cannot use the device asked for" : error);
+  return std::nullopt;
+}
+
 int defaultBlasThreads(const comm::MpiSession& mpi) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::max(1, std::min(kernels::cpu::usableCpus(), cores / mpi.ranksOnThisNode()));
 }
 
-ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend& backend,
-                          const Tensor& input, const std::vector<OutputCopy>& outputs,
+ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::Communicator& self,
+                          Backend& backend, const Tensor& input,
+                          const std::vector<OutputCopy>& outputs,
                           const std::vector<std::vector<std::int32_t>>& routing) {
   ValidationReport v;
   v.tolerance = validationTolerance(r.deployment.workload.dtype);
   std::int32_t passed = 0;
   if (world.rank() == 0) {
-    auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
     Tensor ref = backend.empty(input.shape(), input.dtype());
     const ReferenceRouting reference =
-        computeUnshardedReference(backend, r.deployment, *self, input, ref, true);
+        computeUnshardedReference(backend, r.deployment, self, input, ref, true);
     std::vector<float> ref_host(static_cast<std::size_t>(ref.numel()));
     backend.copyToHost(ref_host.data(), ref);
     const std::size_t row = ref_host.size() / r.deployment.workload.batch_size;
@@ -118,10 +134,14 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, Backend
 }  // namespace
 
 int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
-  auto world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
-  const std::optional<planner::Deployment> deployment = loadOnEveryRank(o, *world);
+  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  const std::optional<planner::Deployment> deployment = loadOnEveryRank(o, *mpi_world);
   if (!deployment) return kExitBadInput;
   const planner::Deployment& d = *deployment;
+  const std::optional<ExecutionContext> context = contextOnEveryRank(o, mpi, *mpi_world);
+  if (!context) return kExitBadInput;
+  comm::Communicator* world = context->world.get();
+  Backend& backend = *context->backend;
 
   RunReport report;
   report.deployment = d;
@@ -134,8 +154,9 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   const auto& st = d.strategy;
   const planner::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
   ProcessGroups groups = ProcessGroups::split(*world, layout);
-  CpuBackend backend;
-  report.backend = std::string(backend.name());
+  report.backend = context->device == backend.name()
+                       ? std::string(backend.name())
+                       : std::string(backend.name()) + " (" + context->device + ")";
   report.communicator = std::string(world->backendName());
 
   ExecutorOptions exec_options;
@@ -175,7 +196,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   if (o.validate || !o.dump_dir.empty()) {
     outputs = gatherOutputs(*world, report, executor, backend, output);
   }
-  if (o.validate) report.validation = validate(report, *world, backend, input, outputs, routing);
+  if (o.validate)
+    report.validation = validate(report, *world, *context->self, backend, input, outputs, routing);
 
   if (world->rank() == 0) {
     std::filesystem::create_directories(o.out_dir);

@@ -11,6 +11,7 @@ namespace shardrt::launch {
 
 struct RunOptions {
   std::string deployment_path;
+  std::string device = "auto";         // cpu | cuda | auto
   std::vector<std::string> overrides;  // --set dotted.path=value
   bool validate = false;
   std::string out_dir = "shardrt-out";

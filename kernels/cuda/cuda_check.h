@@ -23,29 +23,29 @@ class CudaError : public std::runtime_error {
 
 }  // namespace shardrt::kernels::cuda
 
-#define CUDA_CHECK(call)                                                                 \
-  do {                                                                                   \
-    const cudaError_t cuda_check_status_ = (call);                                       \
-    if (cuda_check_status_ != cudaSuccess) {                                             \
+#define CUDA_CHECK(call)                                                                       \
+  do {                                                                                         \
+    const cudaError_t cuda_check_status_ = (call);                                             \
+    if (cuda_check_status_ != cudaSuccess) {                                                   \
       ::shardrt::kernels::cuda::throwCudaError(cuda_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                                    \
+    }                                                                                          \
   } while (0)
 
-#define CUBLAS_CHECK(call)                                                                 \
-  do {                                                                                     \
-    const cublasStatus_t cublas_check_status_ = (call);                                    \
-    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS) {                                   \
+#define CUBLAS_CHECK(call)                                                                         \
+  do {                                                                                             \
+    const cublasStatus_t cublas_check_status_ = (call);                                            \
+    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS) {                                           \
       ::shardrt::kernels::cuda::throwCublasError(cublas_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                                      \
+    }                                                                                              \
   } while (0)
 
 // Every launcher ends with this: a launch error (bad configuration) surfaces at its launch;
 // SHARDRT_SYNC_CHECK=1 builds also wait for the kernel, so a fault is blamed on the right op.
 #ifdef SHARDRT_SYNC_CHECK
-#define CUDA_CHECK_LAUNCH()                       \
-  do {                                            \
-    CUDA_CHECK(cudaGetLastError());               \
-    CUDA_CHECK(cudaDeviceSynchronize());          \
+#define CUDA_CHECK_LAUNCH()              \
+  do {                                   \
+    CUDA_CHECK(cudaGetLastError());      \
+    CUDA_CHECK(cudaDeviceSynchronize()); \
   } while (0)
 #else
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())

@@ -150,3 +150,28 @@ bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[2]]")
 bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[1,2,3]]")
+
+# The same runs on the cuda Backend (labelled gpu; skipped with the reason without a GPU).
+# Several ranks share one GPU through the host-staged mpi Communicator.
+if(SHARDRT_HAVE_CUDA)
+  function(gpu_case name ranks deployment pattern count)
+    add_test(NAME gpu.${name}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 0 "${pattern}" ${count} --
+                     ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${deployment}
+                     --device cuda --validate --warmup 0 --iters 1
+                     --out ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.${name} ${ARGN})
+    set_tests_properties(gpu.${name} PROPERTIES LABELS gpu TIMEOUT 300 SKIP_RETURN_CODE 77
+                         ENVIRONMENT "${SHARDRT_MPI_ENV}")
+  endfunction()
+  foreach(tp 1 2 4)
+    gpu_case(dense_tp${tp} ${tp} ${small} "${pass_line}" 1 --set strategy.tp=${tp}
+             --set model.kv_heads=2)
+  endforeach()
+  gpu_case(dense_layernorm_gelu 2 ${small} "${pass_line}" 1 --set strategy.tp=2
+           --set model.norm=layernorm --set model.activation=gelu --set model.causal=false)
+  gpu_case(moe_tp2_ep2 2 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.ep=2)
+  gpu_case(moe_pp2_mb2 2 ${small_moe} "${moe_pass}" 2 --set strategy.pp=2
+           --set strategy.microbatches=2)
+  gpu_case(moe_tp2_pp2_dp2 8 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.pp=2
+           --set strategy.dp=2 --set strategy.ep=4 --set model.moe.capacity_factor=0.75)
+endif()

@@ -1,0 +1,127 @@
+#include "comm/staged_communicator.h"
+
+#include <cuda_runtime.h>
+
+#include <numeric>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace shardrt::comm {
+namespace {
+
+bool onDevice(const void* p) {
+  if (!p) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    cudaGetLastError();  // an unregistered host pointer is not an error worth keeping
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice;
+}
+
+// A host copy of a buffer that may live on the GPU: in() fills it from the buffer (when on
+// the device), out() writes it back.
+class Staged {
+ public:
+  Staged(const void* buf, std::size_t bytes) : buf_(const_cast<void*>(buf)), bytes_(bytes) {
+    if (onDevice(buf)) host_.resize(bytes);
+  }
+  void* host() { return host_.empty() ? buf_ : host_.data(); }
+  Staged& in() {
+    if (!host_.empty()) CUDA_CHECK(cudaMemcpy(host_.data(), buf_, bytes_, cudaMemcpyDeviceToHost));
+    return *this;
+  }
+  void out() {
+    if (!host_.empty()) CUDA_CHECK(cudaMemcpy(buf_, host_.data(), bytes_, cudaMemcpyHostToDevice));
+  }
+
+ private:
+  void* buf_;
+  std::size_t bytes_;
+  std::vector<char> host_;
+};
+
+std::size_t total(const std::vector<std::size_t>& counts) {
+  return std::accumulate(counts.begin(), counts.end(), std::size_t{0});
+}
+
+}  // namespace
+
+StagedCommunicator::StagedCommunicator(std::unique_ptr<Communicator> inner)
+    : Communicator(inner->groupName()), inner_(std::move(inner)) {}
+
+void StagedCommunicator::allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) {
+  Staged b(buf, count * dtypeSize(dtype));
+  inner_->allReduce(b.in().host(), count, dtype, op);
+  b.out();
+}
+
+void StagedCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
+  Staged s(send, count * dtypeSize(dtype)), r(recv, count * size() * dtypeSize(dtype));
+  inner_->allGather(s.in().host(), r.host(), count, dtype);
+  r.out();
+}
+
+void StagedCommunicator::reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
+                                       ReduceOp op) {
+  Staged s(send, count * size() * dtypeSize(dtype)), r(recv, count * dtypeSize(dtype));
+  inner_->reduceScatter(s.in().host(), r.host(), count, dtype, op);
+  r.out();
+}
+
+void StagedCommunicator::gather(const void* send, void* recv, std::size_t count, DType dtype,
+                                int root) {
+  Staged s(send, count * dtypeSize(dtype));
+  Staged r(recv, rank() == root ? count * size() * dtypeSize(dtype) : 0);
+  inner_->gather(s.in().host(), r.host(), count, dtype, root);
+  r.out();
+}
+
+void StagedCommunicator::allGatherV(const void* send, void* recv,
+                                    const std::vector<std::size_t>& counts, DType dtype) {
+  Staged s(send, counts.at(rank()) * dtypeSize(dtype)), r(recv, total(counts) * dtypeSize(dtype));
+  inner_->allGatherV(s.in().host(), r.host(), counts, dtype);
+  r.out();
+}
+
+void StagedCommunicator::gatherV(const void* send, void* recv,
+                                 const std::vector<std::size_t>& counts, DType dtype, int root) {
+  Staged s(send, counts.at(rank()) * dtypeSize(dtype));
+  Staged r(recv, rank() == root ? total(counts) * dtypeSize(dtype) : 0);
+  inner_->gatherV(s.in().host(), r.host(), counts, dtype, root);
+  r.out();
+}
+
+void StagedCommunicator::allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
+                                   void* recv, const std::vector<std::size_t>& recv_counts,
+                                   DType dtype) {
+  Staged s(send, total(send_counts) * dtypeSize(dtype));
+  Staged r(recv, total(recv_counts) * dtypeSize(dtype));
+  inner_->allToAllV(s.in().host(), send_counts, r.host(), recv_counts, dtype);
+  r.out();
+}
+
+void StagedCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {
+  Staged b(buf, count * dtypeSize(dtype));
+  inner_->broadcast(b.in().host(), count, dtype, root);
+  b.out();
+}
+
+void StagedCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
+  Staged b(buf, count * dtypeSize(dtype));
+  inner_->send(b.in().host(), count, dtype, peer);
+}
+
+void StagedCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
+  Staged b(buf, count * dtypeSize(dtype));
+  inner_->recv(b.host(), count, dtype, peer);
+  b.out();
+}
+
+std::unique_ptr<Communicator> StagedCommunicator::split(int color, int key,
+                                                        std::string group_name) {
+  return std::make_unique<StagedCommunicator>(inner_->split(color, key, std::move(group_name)));
+}
+
+}  // namespace shardrt::comm

@@ -1,0 +1,14 @@
+// Rotary position embedding on the GPU, Llama's rotate-half form as kernels/cpu/rope.h:
+//   out[i] = x[i] cos(p f_i) - x[i + d/2] sin(p f_i),  out[i + d/2] = x[i + d/2] cos + x[i] sin
+// with f_i = theta^(-2i/d) and the angle computed in double, as on the CPU.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace shardrt::kernels::cuda {
+
+// x: (batch, seq_len, heads, head_dim), rotated in place. head_dim must be even.
+void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim, float theta,
+                     cudaStream_t stream);
+
+}  // namespace shardrt::kernels::cuda

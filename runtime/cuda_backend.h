@@ -1,0 +1,57 @@
+// The cuda Backend: kernels/cuda on device memory, GEMMs through cuBLAS, every op on one
+// stream of one GPU. Built only when CUDA is found (SHARDRT_CUDA).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "runtime/backend.h"
+
+namespace shardrt {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string_view name() const override { return "cuda"; }
+  Device device() const override { return Device::Cuda; }
+  int deviceIndex() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+
+  Tensor empty(Shape shape, DType dtype) override;
+  void copyFromHost(const TensorView& dst, const void* src) override;
+  void copyToHost(void* dst, const TensorView& src) override;
+  void copy(const TensorView& dst, const TensorView& src) override;
+  void synchronize() override;
+
+  void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
+  void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+               float eps) override;
+  void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                 const TensorView& bias, float eps) override;
+  void rotaryEmbedding(const TensorView& x, float theta) override;
+  void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                 const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override;
+  void gelu(const TensorView& out, const TensorView& inp) override;
+  void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
+  void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
+  void fillZero(const TensorView& out) override;
+  void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
+                  bool sigmoid, bool normalize) override;
+  void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
+  void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
+                      const TensorView& weight) override;
+
+ private:
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+};
+
+// CUDA devices visible to this process (0 when there is no usable driver or device).
+int cudaDeviceCount();
+
+}  // namespace shardrt

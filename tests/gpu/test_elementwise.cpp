@@ -1,0 +1,80 @@
+// The CUDA elementwise kernels (rope, gelu, swiglu, residual add) and the cuBLAS linear
+// against the CPU kernels, on random data with sizes that are not multiples of the block
+// size. Tolerance: normwise 1e-5 for fp32 (1e-6 where both sides do the same few flops).
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/activations.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/residual.h"
+#include "kernels/cpu/rope.h"
+#include "kernels/cuda/activations.cuh"
+#include "kernels/cuda/linear.cuh"
+#include "kernels/cuda/residual.cuh"
+#include "kernels/cuda/rope.cuh"
+#include "tests/gpu/gpu_test_util.h"
+#include "tests/test_util.h"
+
+namespace shardrt::kernels {
+namespace {
+
+using shardrt::testing::DeviceArray;
+using shardrt::testing::randomVector;
+using shardrt::testing::relErr;
+
+TEST(CudaElementwise, RotaryEmbeddingMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int batch = 3, seq = 77, heads = 5, d = 46;
+  const auto x = randomVector(batch * seq * heads * d, 1);
+  auto ref = x;
+  cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, 500000.0f);
+  DeviceArray<float> dx(x);
+  cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, 500000.0f, nullptr);
+  EXPECT_LT(relErr(dx.download(), ref), 1e-6);
+}
+
+TEST(CudaElementwise, GeluAndSwigluMatchCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const long n = 100003;
+  auto x = randomVector(n, 2);
+  for (auto& v : x) v *= 4.0f;
+  const auto up = randomVector(n, 3);
+  std::vector<float> ref_gelu(n), ref_swiglu(n);
+  cpu::gelu(ref_gelu.data(), x.data(), n);
+  cpu::swiglu(ref_swiglu.data(), x.data(), up.data(), n);
+  DeviceArray<float> dx(x), dup(up), dg(n), ds(n);
+  cuda::gelu(dg.get(), dx.get(), n, nullptr);
+  cuda::swiglu(ds.get(), dx.get(), dup.get(), n, nullptr);
+  EXPECT_LT(relErr(dg.download(), ref_gelu), 1e-6);
+  EXPECT_LT(relErr(ds.download(), ref_swiglu), 1e-6);
+}
+
+TEST(CudaElementwise, ResidualAddIsExact) {
+  SHARDRT_REQUIRE_GPU();
+  const long n = 4097;
+  const auto a = randomVector(n, 4), b = randomVector(n, 5);
+  std::vector<float> ref(n);
+  cpu::residualAdd(ref.data(), a.data(), b.data(), n);
+  DeviceArray<float> da(a), db(b), dy(n);
+  cuda::residualAdd(dy.get(), da.get(), db.get(), n, nullptr);
+  EXPECT_EQ(dy.download(), ref);
+}
+
+TEST(CudaLinear, CublasMatchesCpuWithWeightAsOutByIn) {
+  SHARDRT_REQUIRE_GPU();
+  cublasHandle_t handle;
+  CUBLAS_CHECK(cublasCreate(&handle));
+  CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+  for (const auto& [rows, in, out] :
+       {std::tuple{37, 203, 61}, std::tuple{1, 4096, 129}, std::tuple{300, 64, 1}}) {
+    const auto x = randomVector(rows * in, 6), w = randomVector(out * in, 7);
+    std::vector<float> ref(rows * out);
+    cpu::linear(ref.data(), x.data(), w.data(), rows, in, out);
+    DeviceArray<float> dx(x), dw(w), dy(rows * out);
+    cuda::linear(handle, dy.get(), dx.get(), dw.get(), rows, in, out);
+    EXPECT_LT(relErr(dy.download(), ref), 1e-5) << rows << "x" << in << "x" << out;
+  }
+  cublasDestroy(handle);
+}
+
+}  // namespace
+}  // namespace shardrt::kernels
