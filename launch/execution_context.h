@@ -1,7 +1,8 @@
 // Which Backend and which world Communicator a run uses, from --device:
 //   cpu  : the cpu Backend, the mpi Communicator
-//   cuda : the cuda Backend on GPU (node rank mod GPUs), the mpi Communicator with host
-//          staging (NCCL is the next step; until then every collective crosses PCIe twice)
+//   cuda : the cuda Backend on GPU (node rank mod GPUs) and the nccl Communicator; where
+//          ranks outnumber GPUs and the loaded NCCL cannot share one (before 2.30, or without
+//          NCCL_MULTI_RANK_GPU_ENABLE=1), the mpi Communicator with host staging instead
 //   auto : cuda when this build has CUDA and a GPU is visible, else cpu
 #pragma once
 
@@ -18,7 +19,8 @@ struct ExecutionContext {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<comm::Communicator> world;
   std::unique_ptr<comm::Communicator> self;  // a one-rank group, for the unsharded reference
-  std::string device;                        // what ran: "cpu" or "cuda:N"
+  std::string device;             // what ran: "cpu" or "cuda:N"
+  std::string communicator_note;  // why this communicator, when there was a choice
 };
 
 // Throws ConfigError naming --device when the request cannot be met on this rank.

@@ -158,6 +158,9 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
                        ? std::string(backend.name())
                        : std::string(backend.name()) + " (" + context->device + ")";
   report.communicator = std::string(world->backendName());
+  if (!context->communicator_note.empty()) {
+    report.communicator += " (" + context->communicator_note + ")";
+  }
 
   ExecutorOptions exec_options;
   exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
