@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "kernels/attention_heads.h"
 #include "runtime/tensor.h"
@@ -41,6 +42,12 @@ class Backend {
   virtual void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) = 0;
   virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
   virtual void fillZero(const TensorView& out) = 0;
+  // For each group g: rows[g] rows of out (.., N) = the same rows of inp (.., K) @ weights[g]
+  // (N, K)^T, the groups' rows back to back. One launch on backends that can (all the local
+  // experts of an MoE layer at once).
+  virtual void groupedLinear(const TensorView& out, const TensorView& inp,
+                             const std::vector<const Tensor*>& weights,
+                             const std::vector<int>& rows) = 0;
 
   // Mixture-of-Experts routing. logits (tokens, experts) -> experts (tokens, top_k, i32) and
   // weights (tokens, top_k): kernels/cpu/router.h states the rule every backend follows.

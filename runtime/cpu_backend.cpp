@@ -102,6 +102,17 @@ void CpuBackend::add(const TensorView& out, const TensorView& a, const TensorVie
 
 void CpuBackend::fillZero(const TensorView& out) { std::memset(out.raw(), 0, out.bytes()); }
 
+void CpuBackend::groupedLinear(const TensorView& out, const TensorView& inp,
+                               const std::vector<const Tensor*>& weights,
+                               const std::vector<int>& rows) {
+  op_checks::groupedLinear(out, inp, weights, rows);
+  long row = 0;
+  for (std::size_t g = 0; g < weights.size(); ++g) {
+    if (rows[g] > 0) linear(out.rows(row, rows[g]), inp.rows(row, rows[g]), *weights[g]);
+    row += rows[g];
+  }
+}
+
 void CpuBackend::routerTopK(const TensorView& experts, const TensorView& weights,
                             const TensorView& logits, bool sigmoid, bool normalize) {
   op_checks::routerTopK(experts, weights, logits);

@@ -28,6 +28,9 @@ class CpuBackend final : public Backend {
   void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
   void fillZero(const TensorView& out) override;
+  void groupedLinear(const TensorView& out, const TensorView& inp,
+                     const std::vector<const Tensor*>& weights,
+                     const std::vector<int>& rows) override;
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
                   bool sigmoid, bool normalize) override;
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;

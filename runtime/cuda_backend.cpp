@@ -3,6 +3,7 @@
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/permute.cuh"
@@ -129,6 +130,17 @@ void CudaBackend::add(const TensorView& out, const TensorView& a, const TensorVi
 void CudaBackend::fillZero(const TensorView& out) {
   if (out.bytes() == 0) return;
   CUDA_CHECK(cudaMemsetAsync(out.raw(), 0, out.bytes(), stream_));
+}
+
+void CudaBackend::groupedLinear(const TensorView& out, const TensorView& inp,
+                                const std::vector<const Tensor*>& weights,
+                                const std::vector<int>& rows) {
+  op_checks::groupedLinear(out, inp, weights, rows);
+  std::vector<const float*> w;
+  for (const Tensor* t : weights) w.push_back(t->data<float>());
+  kc::groupedLinear(cublas_, stream_, out.data<float>(), inp.data<float>(), w.data(), rows.data(),
+                    static_cast<int>(weights.size()), toInt(inp.shape().cols()),
+                    toInt(out.shape().cols()));
 }
 
 void CudaBackend::routerTopK(const TensorView& experts, const TensorView& weights,

@@ -41,28 +41,28 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
                           const std::vector<int>& rows_per_expert) {
   const bool swiglu = model_.activation == planner::Activation::SwiGlu;
   const int f = model_.moe.expert_ffn_hidden;
-  long row = 0;
-  for (std::size_t i = 0; i < w.experts.size(); ++i) {
-    const int n = rows_per_expert[i];
-    if (n == 0) continue;  // an expert nobody chose runs nothing
-    const ExpertWeights& ew = w.experts[i];
-    const TensorView x = in.rows(row, n), y = out.rows(row, n);
-    Tensor a = backend_.empty({Dim("tokens", n), Dim("ffn_hidden", f)}, DType::F32);
-    const double gemm = 2.0 * n * f * model_.hidden;
-    run_("expert_ffn", (swiglu ? 3 : 2) * gemm, [&] {
-      if (swiglu) {
-        Tensor b = backend_.empty(a.shape(), DType::F32);
-        backend_.linear(a, x, ew[ExpertWeight::GateProj]);
-        backend_.linear(b, x, ew[ExpertWeight::UpProj]);
-        backend_.swiglu(a, a, b);
-      } else {
-        backend_.linear(a, x, ew[ExpertWeight::UpProj]);
-        backend_.gelu(a, a);
-      }
-      backend_.linear(y, a, ew[ExpertWeight::DownProj]);
-    });
-    row += n;
-  }
+  const long rows = in.shape().rows();
+  if (rows == 0) return;  // no token chose this rank's experts
+  auto weights = [&](ExpertWeight which) {
+    std::vector<const Tensor*> list;
+    for (const ExpertWeights& ew : w.experts) list.push_back(&ew[which]);
+    return list;
+  };
+  // All local experts at once: one grouped GEMM per projection, the activation on all rows.
+  const double gemm = 2.0 * static_cast<double>(rows) * f * model_.hidden;
+  run_("expert_ffn", (swiglu ? 3 : 2) * gemm, [&] {
+    Tensor a = backend_.empty({Dim("tokens", rows), Dim("ffn_hidden", f)}, DType::F32);
+    if (swiglu) {
+      Tensor b = backend_.empty(a.shape(), DType::F32);
+      backend_.groupedLinear(a, in, weights(ExpertWeight::GateProj), rows_per_expert);
+      backend_.groupedLinear(b, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      backend_.swiglu(a, a, b);
+    } else {
+      backend_.groupedLinear(a, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      backend_.gelu(a, a);
+    }
+    backend_.groupedLinear(out, a, weights(ExpertWeight::DownProj), rows_per_expert);
+  });
 }
 
 void MoeBlock::forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,

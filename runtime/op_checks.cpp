@@ -49,6 +49,25 @@ void sameNumel(const char* op, const TensorView& a, const TensorView& b) {
   if (a.numel() != b.numel()) fail(op, a.shape().str() + " vs " + b.shape().str());
 }
 
+void groupedLinear(const TensorView& out, const TensorView& inp,
+                   const std::vector<const Tensor*>& weights, const std::vector<int>& rows) {
+  long total = 0;
+  for (int r : rows) total += r;
+  if (weights.size() != rows.size() || total != inp.shape().rows() || total != out.shape().rows()) {
+    fail("grouped_linear", "inp " + inp.shape().str() + ", out " + out.shape().str() + ", " +
+                               std::to_string(weights.size()) + " weights for " +
+                               std::to_string(rows.size()) + " groups of " + std::to_string(total) +
+                               " rows");
+  }
+  for (const Tensor* w : weights) {
+    const auto& ws = w->shape();
+    if (ws.rank() != 2 || ws.size(1) != inp.shape().cols() || ws.size(0) != out.shape().cols()) {
+      fail("grouped_linear",
+           "weight " + ws.str() + " for inp " + inp.shape().str() + ", out " + out.shape().str());
+    }
+  }
+}
+
 void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits) {
   const auto &es = experts.shape(), &ls = logits.shape();
   if (es != weights.shape() || es.rows() != ls.rows() || es.cols() > ls.cols()) {

@@ -2,6 +2,8 @@
 // way on cpu and cuda, with both shapes in the message.
 #pragma once
 
+#include <vector>
+
 #include "kernels/attention_heads.h"
 #include "runtime/tensor.h"
 
@@ -13,6 +15,8 @@ void rotary(const TensorView& x);
 void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
                const kernels::AttentionHeads& heads);
 void sameNumel(const char* op, const TensorView& a, const TensorView& b);
+void groupedLinear(const TensorView& out, const TensorView& inp,
+                   const std::vector<const Tensor*>& weights, const std::vector<int>& rows);
 void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits);
 // rows (index.numel(), cols) read from or written to table (any rows, cols) by index.
 void rowIndex(const char* op, const TensorView& rows, const TensorView& table,

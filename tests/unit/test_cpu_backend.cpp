@@ -54,5 +54,29 @@ TEST(CpuBackend, ElementwiseOpsRefuseDifferentSizes) {
   EXPECT_THROW(be.gelu(a, b), std::logic_error);
 }
 
+TEST(CpuBackend, GroupedLinearIsOneLinearPerGroupOfRows) {
+  CpuBackend be;
+  const int in = 19, out = 7;
+  const std::vector<int> rows = {3, 0, 5};
+  Tensor x = be.empty({Dim("tokens", 8), Dim("hidden", in)}, DType::F32);
+  be.copyFromHost(x, testing::randomVector(8 * in, 4).data());
+  std::vector<Tensor> w;
+  for (int g = 0; g < 3; ++g) {
+    w.push_back(be.empty({Dim("out_features", out), Dim("in_features", in)}, DType::F32));
+    be.copyFromHost(w.back(), testing::randomVector(out * in, 5 + g).data());
+  }
+  Tensor y = be.empty({Dim("tokens", 8), Dim("out", out)}, DType::F32);
+  be.groupedLinear(y, x, {&w[0], &w[1], &w[2]}, rows);
+  Tensor ref = be.empty(y.shape(), DType::F32);
+  be.linear(ref.view().rows(0, 3), x.view().rows(0, 3), w[0]);
+  be.linear(ref.view().rows(3, 5), x.view().rows(3, 5), w[2]);
+  std::vector<float> got(8 * out), want(8 * out);
+  be.copyToHost(got.data(), y);
+  be.copyToHost(want.data(), ref);
+  EXPECT_EQ(got, want);
+  EXPECT_THROW(be.groupedLinear(y, x, {&w[0], &w[1]}, rows), std::logic_error);  // 2 weights
+  EXPECT_THROW(be.groupedLinear(y, x, {&w[0], &w[1], &w[2]}, {3, 0, 4}), std::logic_error);
+}
+
 }  // namespace
 }  // namespace shardrt

@@ -1,0 +1,64 @@
+#include "kernels/cuda/grouped_linear.cuh"
+
+#include <vector>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace shardrt::kernels::cuda {
+
+void groupedLinear(cublasHandle_t handle, cudaStream_t stream, float* out, const float* inp,
+                   const float* const* weights, const int* rows, int groups, int in_features,
+                   int out_features) {
+  // Row-major out_g = inp_g @ W_g^T is, column-major, out_g^T = W_g (op T) . inp_g^T, as in
+  // linear.cpp. Per-group sizes live on the host, the pointer arrays on the device.
+  std::vector<cublasOperation_t> trans_a, trans_b;
+  std::vector<int> m, n, k, lda, ldb, ldc, group_size;
+  std::vector<float> alpha, beta;
+  std::vector<const float*> a, b;
+  std::vector<float*> c;
+  long row = 0;
+  for (int g = 0; g < groups; ++g) {
+    if (rows[g] > 0) {
+      trans_a.push_back(CUBLAS_OP_T);
+      trans_b.push_back(CUBLAS_OP_N);
+      m.push_back(out_features);
+      n.push_back(rows[g]);
+      k.push_back(in_features);
+      lda.push_back(in_features);
+      ldb.push_back(in_features);
+      ldc.push_back(out_features);
+      alpha.push_back(1.0f);
+      beta.push_back(0.0f);
+      group_size.push_back(1);
+      a.push_back(weights[g]);
+      b.push_back(inp + row * in_features);
+      c.push_back(out + row * out_features);
+    }
+    row += rows[g];
+  }
+  const int count = static_cast<int>(a.size());
+  if (count == 0) return;
+
+  // The pointer arrays must stay valid until the launch has run: stream-ordered memory.
+  void* device_pointers = nullptr;
+  const std::size_t bytes = 3 * count * sizeof(void*);
+  CUDA_CHECK(cudaMallocAsync(&device_pointers, bytes, stream));
+  std::vector<const void*> host_pointers;
+  host_pointers.insert(host_pointers.end(), a.begin(), a.end());
+  host_pointers.insert(host_pointers.end(), b.begin(), b.end());
+  host_pointers.insert(host_pointers.end(), c.begin(), c.end());
+  CUDA_CHECK(cudaMemcpyAsync(device_pointers, host_pointers.data(), bytes, cudaMemcpyHostToDevice,
+                             stream));
+  // The copy reads host_pointers, which dies with this call: make sure it has been read.
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  char* base = static_cast<char*>(device_pointers);  // A pointers, then B, then C
+  const auto* da = reinterpret_cast<const float* const*>(base);
+  const auto* db = reinterpret_cast<const float* const*>(base + count * sizeof(void*));
+  auto* dc = reinterpret_cast<float* const*>(base + 2 * count * sizeof(void*));
+  CUBLAS_CHECK(cublasSgemmGroupedBatched(handle, trans_a.data(), trans_b.data(), m.data(), n.data(),
+                                         k.data(), alpha.data(), da, lda.data(), db, ldb.data(),
+                                         beta.data(), dc, ldc.data(), count, group_size.data()));
+  CUDA_CHECK(cudaFreeAsync(device_pointers, stream));
+}
+
+}  // namespace shardrt::kernels::cuda
