@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
+#include "runtime/memory_estimate.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
@@ -75,6 +77,32 @@ std::optional<ExecutionContext> contextOnEveryRank(const RunOptions& o, const co
   if (!anyRank(world, !error.empty())) return ctx;
   reportError(world.rank(), error.empty() ? "another rank cannot use the device asked for" : error);
   return std::nullopt;
+}
+
+std::string gib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+// The plan's memory estimate against what the device has free, before anything is allocated;
+// agreed over all ranks like the deployment itself.
+bool fitsOnEveryRank(const planner::Deployment& d, const planner::Plan& plan,
+                     const planner::ParallelLayout& layout, const Backend& backend,
+                     comm::Communicator& world) {
+  std::string error;
+  if (const auto free = backend.freeMemory()) {
+    const MemoryEstimate need = estimateMemory(d, plan, layout);
+    if (need.total() > *free) {
+      error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
+              " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
+              ", activations " + gib(need.activation_bytes) + ") but its device has " + gib(*free) +
+              " free";
+    }
+  }
+  if (!anyRank(world, !error.empty())) return true;
+  reportError(world.rank(), error.empty() ? "another rank's share does not fit its device" : error);
+  return false;
 }
 
 int defaultBlasThreads(const comm::MpiSession& mpi) {
@@ -153,6 +181,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
 
   const auto& st = d.strategy;
   const planner::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
+  if (!fitsOnEveryRank(d, report.plan, layout, backend, *mpi_world)) return kExitBadInput;
   ProcessGroups groups = ProcessGroups::split(*world, layout);
   report.backend = context->device == backend.name()
                        ? std::string(backend.name())

@@ -4,6 +4,7 @@
 // the Backend allocated; every backend checks shapes with runtime/op_checks.h.
 #pragma once
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +25,8 @@ class Backend {
   virtual void copyToHost(void* dst, const TensorView& src) = 0;
   virtual void copy(const TensorView& dst, const TensorView& src) = 0;  // same device
   virtual void synchronize() = 0;  // returns once every op issued so far has finished
+  // Bytes the device can still allocate; nullopt where the backend does not know (host RAM).
+  virtual std::optional<std::size_t> freeMemory() const = 0;
 
   // out (..., N) = inp (..., K) @ weight (N, K)^T
   virtual void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) = 0;

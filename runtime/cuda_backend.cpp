@@ -73,6 +73,12 @@ void CudaBackend::copy(const TensorView& dst, const TensorView& src) {
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+std::optional<std::size_t> CudaBackend::freeMemory() const {
+  std::size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 void CudaBackend::linear(const TensorView& out, const TensorView& inp, const TensorView& weight) {
   op_checks::linear(out, inp, weight);
   kc::linear(cublas_, out.data<float>(), inp.data<float>(), weight.data<float>(),

@@ -26,6 +26,7 @@ class CudaBackend final : public Backend {
   void copyToHost(void* dst, const TensorView& src) override;
   void copy(const TensorView& dst, const TensorView& src) override;
   void synchronize() override;
+  std::optional<std::size_t> freeMemory() const override;
 
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
   void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,

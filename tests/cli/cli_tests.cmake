@@ -172,6 +172,15 @@ if(SHARDRT_HAVE_CUDA)
   gpu_case(moe_tp2_ep2 2 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.ep=2)
   gpu_case(moe_pp2_mb2 2 ${small_moe} "${moe_pass}" 2 --set strategy.pp=2
            --set strategy.microbatches=2)
+  # A deployment that cannot fit is refused before anything is allocated.
+  add_test(NAME gpu.does_not_fit
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 2
+                   "^shardrt: rank [0-9]+: error: deployment: does not fit" 2 --
+                   ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run
+                   ${PROJECT_SOURCE_DIR}/examples/llama3-8b-one-layer.json --device cuda
+                   --set model.layers=800)
+  set_tests_properties(gpu.does_not_fit PROPERTIES LABELS gpu TIMEOUT 120 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
   gpu_case(moe_tp2_pp2_dp2 8 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.pp=2
            --set strategy.dp=2 --set strategy.ep=4 --set model.moe.capacity_factor=0.75)
 endif()

@@ -1,0 +1,41 @@
+#include "runtime/memory_estimate.h"
+
+#include <algorithm>
+
+#include "runtime/model_weights.h"
+
+namespace shardrt {
+
+MemoryEstimate estimateMemory(const planner::Deployment& d, const planner::Plan& plan,
+                              const planner::ParallelLayout& layout) {
+  MemoryEstimate e;
+  const auto& m = d.model;
+  const std::size_t f32 = dtypeSize(d.workload.dtype);
+  const auto holdings = ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank());
+  for (const auto& spec : shardWeightSpecs(m, holdings)) {
+    e.weight_bytes += static_cast<std::size_t>(spec.localNumel()) * f32;
+  }
+
+  const auto& shard = plan.tp_shards[layout.tpRank()];
+  const std::size_t replica_rows = plan.dp_batches[layout.dpRank()].size();
+  const std::size_t tokens = replica_rows / plan.microbatches * d.workload.seq_len;
+  const std::size_t hidden = m.hidden, hd = m.head_dim;
+  // residual, normed, partial (+ moe_out), q, k, v, attn, ffn a and b: the executor's buffers.
+  std::size_t per_token = 4 * hidden + 2 * shard.q_heads.size() * hd +
+                          2 * shard.kv_heads.size() * hd + 2 * shard.ffn_columns.size() +
+                          2 * shard.shared_columns.size();
+  if (m.hasMoe()) {
+    // Router logits and choices, and at worst every slot of the microbatch on this rank:
+    // send, receive, regrouped, expert output, returned rows, and the expert FFN's two
+    // intermediate buffers.
+    const std::size_t k = m.moe.top_k;
+    per_token += m.moe.experts + 2 * k + k * (5 * hidden + 2 * m.moe.expert_ffn_hidden);
+  }
+  e.activation_bytes = tokens * per_token * f32;
+  // The whole model input (every rank generates it) and the replica's output.
+  e.activation_bytes += (static_cast<std::size_t>(d.workload.batch_size) + replica_rows) *
+                        d.workload.seq_len * hidden * f32;
+  return e;
+}
+
+}  // namespace shardrt

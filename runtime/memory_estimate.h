@@ -1,0 +1,25 @@
+// What one rank will allocate for a run, predicted from the plan before anything is allocated:
+// its weights (exact, from the weight specs) and its activations (the executor's per-microbatch
+// buffers, the model input and the replica's output, and the largest MoE exchange buffers).
+// Compared with the device's free memory, it turns an out-of-memory crash deep in a run into
+// a one-line error at the start.
+#pragma once
+
+#include <cstddef>
+
+#include "planner/deployment.h"
+#include "planner/parallel_layout.h"
+#include "planner/plan.h"
+
+namespace shardrt {
+
+struct MemoryEstimate {
+  std::size_t weight_bytes = 0;
+  std::size_t activation_bytes = 0;
+  std::size_t total() const { return weight_bytes + activation_bytes; }
+};
+
+MemoryEstimate estimateMemory(const planner::Deployment& d, const planner::Plan& plan,
+                              const planner::ParallelLayout& layout);
+
+}  // namespace shardrt

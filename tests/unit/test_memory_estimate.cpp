@@ -1,0 +1,55 @@
+// The memory estimate: weights exactly as the specs add up, and shares that shrink as the
+// model is split.
+#include <gtest/gtest.h>
+
+#include "runtime/memory_estimate.h"
+#include "runtime/model_weights.h"
+
+namespace shardrt {
+namespace {
+
+planner::Deployment deployment(int tp, int ep, bool moe) {
+  planner::Deployment d;
+  d.model.layers = 4;
+  d.model.hidden = 64;
+  d.model.heads = 8;
+  d.model.kv_heads = 8;
+  d.model.head_dim = 8;
+  d.model.ffn_hidden = 256;
+  if (moe) d.model.moe = {8, 2, 96, planner::RouterScoring::Softmax, true, 0, 0.0, 1};
+  d.workload.batch_size = 4;
+  d.workload.seq_len = 16;
+  d.strategy.tp = tp;
+  d.strategy.ep = ep;
+  return d;
+}
+
+TEST(MemoryEstimate, WeightsAreTheSumOfTheRanksWeightSpecs) {
+  const auto d = deployment(2, 2, true);
+  const auto plan = planner::makePlan(d);
+  const planner::ParallelLayout layout(2, 1, 1, 1, 2);
+  std::size_t expect = 0;
+  for (const auto& s : shardWeightSpecs(d.model, ShardHoldings::of(plan, 1, 0, 1))) {
+    expect += static_cast<std::size_t>(s.localNumel()) * 4;
+  }
+  const MemoryEstimate e = estimateMemory(d, plan, layout);
+  EXPECT_EQ(e.weight_bytes, expect);
+  EXPECT_GT(e.activation_bytes, 0u);
+  EXPECT_EQ(e.total(), e.weight_bytes + e.activation_bytes);
+}
+
+TEST(MemoryEstimate, SplittingShrinksEachRanksShare) {
+  const auto one = deployment(1, 1, false), two = deployment(2, 1, false);
+  const auto e1 = estimateMemory(one, planner::makePlan(one), planner::ParallelLayout(1, 1, 1, 0));
+  const auto e2 = estimateMemory(two, planner::makePlan(two), planner::ParallelLayout(2, 1, 1, 0));
+  EXPECT_LT(e2.weight_bytes, e1.weight_bytes);
+  EXPECT_GT(e2.weight_bytes, e1.weight_bytes / 2);  // norms are replicated
+  EXPECT_LT(e2.activation_bytes, e1.activation_bytes);
+  const auto moe = deployment(1, 1, true);
+  EXPECT_GT(estimateMemory(moe, planner::makePlan(moe), planner::ParallelLayout(1, 1, 1, 0))
+                .activation_bytes,
+            e1.activation_bytes);  // the exchange buffers of top_k slots per token
+}
+
+}  // namespace
+}  // namespace shardrt
