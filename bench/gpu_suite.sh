@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Everything that needs a GPU, in one command, for anyone who has one:
+#   bench/gpu_suite.sh [BUILD_DIR (default build)] [OUT_DIR (default gpu-suite-out)]
+# 1. the GPU tests (ctest -L gpu: every CUDA kernel against the CPU one, and shardrt runs with
+#    --device cuda for dense and MoE strategies, several ranks on one GPU where needed);
+# 2. validated runs of the examples on the GPU;
+# 3. where PyTorch exists, the Llama-3-8B-shaped dense layer and the Mixtral-shaped MoE layer
+#    in PyTorch (bench/torch_layers.py) and in shardrt, on the same GPU, for docs/benchmarks.md.
+# Needs the build (with CUDA), mpirun and the CUDA/NCCL libraries on the library path.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=${2:-gpu-suite-out}
+mkdir -p "$out"
+root_flag=()
+[[ $(id -u) == 0 ]] && root_flag=(--allow-run-as-root)
+mpirun=(mpirun "${root_flag[@]}" --oversubscribe)
+status=0
+
+nvidia-smi -L | tee "$out/device.txt" || { echo "gpu_suite: no GPU visible"; exit 2; }
+date -u | tee -a "$out/device.txt"
+
+echo "== 1. GPU tests"
+(cd "$build" && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/ctest-gpu.txt" || status=1
+
+echo "== 2. examples on the GPU, validated"
+for spec in tiny-llama:2 small-gpt:4 tiny-moe:2 llama3-8b-one-layer:2; do
+  name=${spec%%:*} ranks=${spec#*:}
+  "${mpirun[@]}" -np "$ranks" "$build/shardrt" run "examples/$name.json" --device cuda \
+    --validate --out "$out/$name" 2>&1 | tee "$out/$name.txt" || status=1
+done
+
+echo "== 3. layers against PyTorch"
+layer_json() {  # layer_json moe|dense: one layer of the shapes bench/torch_layers.py uses
+  local moe=""
+  [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
+  cat <<JSON
+{"name": "$1-layer", "model": {"layers": 1, "hidden": 4096, "heads": 32, "kv_heads": 8,
+ "head_dim": 128, "ffn_hidden": 14336, "norm": "rmsnorm", "activation": "swiglu",
+ "rope_theta": 500000.0$moe}, "workload": {"batch_size": 8, "seq_len": 2048}}
+JSON
+}
+for kind in dense moe; do
+  layer_json $kind >"$out/$kind-layer.json"
+  "${mpirun[@]}" -np 1 "$build/shardrt" run "$out/$kind-layer.json" --device cuda --warmup 2 \
+    --iters 10 --profile --out "$out/shardrt-$kind" 2>&1 | tee "$out/shardrt-$kind.txt" || status=1
+done
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  python3 bench/torch_layers.py --dtype fp32 --compile --json | tee "$out/torch.json" || status=1
+else
+  echo "no PyTorch with CUDA here: the PyTorch comparison is left out" | tee "$out/torch.json"
+fi
+echo "gpu_suite: results in $out/ (status $status)"
+exit $status
