@@ -19,8 +19,8 @@ struct ExecutionContext {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<comm::Communicator> world;
   std::unique_ptr<comm::Communicator> self;  // a one-rank group, for the unsharded reference
-  std::string device;             // what ran: "cpu" or "cuda:N"
-  std::string communicator_note;  // why this communicator, when there was a choice
+  std::string device;                        // what ran: "cpu" or "cuda:N"
+  std::string communicator_note;             // why this communicator, when there was a choice
 };
 
 // Throws ConfigError naming --device when the request cannot be met on this rank.

@@ -21,6 +21,7 @@
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
+#include "runtime/cpu_backend.h"
 #include "runtime/memory_estimate.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
@@ -125,15 +126,33 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
     backend.copyToHost(ref_host.data(), ref);
     const std::size_t row = ref_host.size() / r.deployment.workload.batch_size;
     // Every tp rank of the last stage holds a whole copy of its replica's rows: check each.
-    bool first = true;
-    for (const auto& copy : outputs) {
-      const Comparison c =
-          compare(copy.values.data(), ref_host.data() + copy.batch.begin * row, copy.values.size());
-      if (first || !c.finite || c.rel_err > v.worst.rel_err) {
-        v.worst = c;
-        v.worst_rank = copy.world_rank;
-        first = false;
+    auto worstOf = [&](const std::vector<float>& reference, int* worst_rank) {
+      Comparison worst;
+      bool first = true;
+      for (const auto& copy : outputs) {
+        const Comparison c = compare(copy.values.data(), reference.data() + copy.batch.begin * row,
+                                     copy.values.size());
+        if (first || !c.finite || c.rel_err > worst.rel_err) {
+          worst = c;
+          if (worst_rank) *worst_rank = copy.world_rank;
+          first = false;
+        }
       }
+      return worst;
+    };
+    v.worst = worstOf(ref_host, &v.worst_rank);
+    if (backend.device() != Device::Cpu) {
+      // The same model in fp32 on the CPU: catches a kernel that is wrong the same way in the
+      // sharded run and in the single-device reference.
+      CpuBackend cpu;
+      auto cpu_self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
+      Tensor cpu_input = cpu.empty(input.shape(), input.dtype());
+      backend.copyToHost(cpu_input.data<float>(), input);
+      Tensor cpu_ref = cpu.empty(input.shape(), input.dtype());
+      computeUnshardedReference(cpu, r.deployment, *cpu_self, cpu_input, cpu_ref, false);
+      std::vector<float> cpu_host(ref_host.size());
+      cpu.copyToHost(cpu_host.data(), cpu_ref);
+      v.versus_cpu = worstOf(cpu_host, nullptr);
     }
     // Routing: a token whose expert set differs from the reference's is a flip.
     const int k = r.deployment.model.moe.top_k;
@@ -152,7 +171,8 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
         ++v.load_mismatches;
       }
     }
-    passed = v.worst.passes(v.tolerance) && v.load_mismatches == 0 ? 1 : 0;
+    const bool cpu_ok = !v.versus_cpu || v.versus_cpu->passes(v.tolerance);
+    passed = v.worst.passes(v.tolerance) && cpu_ok && v.load_mismatches == 0 ? 1 : 0;
   }
   world.broadcast(&passed, 1, DType::I32, 0);
   v.passed = passed != 0;

@@ -169,6 +169,12 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
        << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank " << v.worst_rank
        << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
+    if (v.versus_cpu) {
+      os << "  validate  versus the fp32 CPU model: rel_err " << fmt("%.3e", v.versus_cpu->rel_err)
+         << "  max_abs_err " << fmt("%.3e", v.versus_cpu->max_abs_err) << "  tolerance "
+         << fmt("%.0e", v.tolerance) << "  "
+         << (v.versus_cpu->passes(v.tolerance) ? "PASS" : "FAIL") << "\n";
+    }
     if (m.hasMoe()) {
       os << "  routing   " << v.routing_flips << " of " << v.routing_compared
          << " (layer, token) expert sets differ from the reference (routing flips); "
@@ -228,6 +234,8 @@ nlohmann::json toJson(const RunReport& r) {
                        {"routing_compared", v.routing_compared},
                        {"routing_flips", v.routing_flips},
                        {"load_mismatches", v.load_mismatches},
+                       {"versus_cpu_rel_err",
+                        v.versus_cpu ? nlohmann::json(v.versus_cpu->rel_err) : nlohmann::json()},
                        {"passed", v.passed}};
   }
   return j;

@@ -23,6 +23,8 @@ struct ValidationReport {
   // MoE layers whose slots per expert or dropped slots differ from the reference's: with the
   // same routing, capacity must keep and drop exactly the same slots.
   long load_mismatches = 0;
+  // Runs on a GPU are also held to the fp32 model computed on the CPU.
+  std::optional<Comparison> versus_cpu;
   bool passed = false;
 };
 

@@ -151,8 +151,9 @@ bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
 bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[1,2,3]]")
 
-# The same runs on the cuda Backend (labelled gpu; skipped with the reason without a GPU).
-# Several ranks share one GPU through the host-staged mpi Communicator.
+# The same runs on the cuda Backend (labelled gpu; skipped with the reason without a GPU),
+# each checked against the single-GPU reference and the fp32 CPU model (two PASS lines).
+# Several ranks share one GPU through NCCL 2.30+ or the host-staged mpi Communicator.
 if(SHARDRT_HAVE_CUDA)
   function(gpu_case name ranks deployment pattern count)
     add_test(NAME gpu.${name}
@@ -164,13 +165,13 @@ if(SHARDRT_HAVE_CUDA)
                          ENVIRONMENT "${SHARDRT_MPI_ENV}")
   endfunction()
   foreach(tp 1 2 4)
-    gpu_case(dense_tp${tp} ${tp} ${small} "${pass_line}" 1 --set strategy.tp=${tp}
+    gpu_case(dense_tp${tp} ${tp} ${small} "${pass_line}" 2 --set strategy.tp=${tp}
              --set model.kv_heads=2)
   endforeach()
-  gpu_case(dense_layernorm_gelu 2 ${small} "${pass_line}" 1 --set strategy.tp=2
+  gpu_case(dense_layernorm_gelu 2 ${small} "${pass_line}" 2 --set strategy.tp=2
            --set model.norm=layernorm --set model.activation=gelu --set model.causal=false)
-  gpu_case(moe_tp2_ep2 2 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.ep=2)
-  gpu_case(moe_pp2_mb2 2 ${small_moe} "${moe_pass}" 2 --set strategy.pp=2
+  gpu_case(moe_tp2_ep2 2 ${small_moe} "${moe_pass}" 3 --set strategy.tp=2 --set strategy.ep=2)
+  gpu_case(moe_pp2_mb2 2 ${small_moe} "${moe_pass}" 3 --set strategy.pp=2
            --set strategy.microbatches=2)
   # A deployment that cannot fit is refused before anything is allocated.
   add_test(NAME gpu.does_not_fit
@@ -181,6 +182,6 @@ if(SHARDRT_HAVE_CUDA)
                    --set model.layers=800)
   set_tests_properties(gpu.does_not_fit PROPERTIES LABELS gpu TIMEOUT 120 SKIP_RETURN_CODE 77
                        ENVIRONMENT "${SHARDRT_MPI_ENV}")
-  gpu_case(moe_tp2_pp2_dp2 8 ${small_moe} "${moe_pass}" 2 --set strategy.tp=2 --set strategy.pp=2
+  gpu_case(moe_tp2_pp2_dp2 8 ${small_moe} "${moe_pass}" 3 --set strategy.tp=2 --set strategy.pp=2
            --set strategy.dp=2 --set strategy.ep=4 --set model.moe.capacity_factor=0.75)
 endif()
