@@ -73,7 +73,7 @@ run_layer() {  # run_layer NP OUT_DIR [extra shardrt args...]
   local np=$1 out=$2
   shift 2
   mpirun "${mpirun_flags[@]}" -np "$np" "$shardrt" run "$tmp/layer.json" \
-    --set strategy.tp="$np" --out "$out" "$@" >"$out.log" 2>&1 ||
+    --device cpu --set strategy.tp="$np" --out "$out" "$@" >"$out.log" 2>&1 ||
     { cat "$out.log" >&2; exit 1; }
 }
 

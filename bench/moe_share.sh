@@ -29,7 +29,7 @@ for ((r = 1; r <= rounds; ++r)); do
   for c in "${configs[@]}"; do
     label=${c%%:*}
     # shellcheck disable=SC2086
-    mpirun "${mpirun_flags[@]}" -np 2 "$build/shardrt" run "$tmp/moe.json" ${c#*:} \
+    mpirun "${mpirun_flags[@]}" -np 2 "$build/shardrt" run "$tmp/moe.json" ${c#*:} --device cpu \
       --threads 1 --warmup 1 --iters 3 --profile --out "$tmp/$label.$r" >/dev/null
   done
 done

@@ -71,7 +71,7 @@ function(dump_check name expect ranks)
   add_test(NAME cli.dump_check.${name}
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dump_and_check.sh ${expect} ${dir} --
                    ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${small}
-                   --warmup 0 --iters 1 --out ${dir}-out --dump ${dir} ${ARGN})
+                   --device cpu --warmup 0 --iters 1 --out ${dir}-out --dump ${dir} ${ARGN})
   set_tests_properties(cli.dump_check.${name} PROPERTIES LABELS cli TIMEOUT 180
                        SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
 endfunction()
