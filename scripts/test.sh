@@ -5,4 +5,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 cd "${BUILD_DIR:-build}"
+# The gpu-labelled tests skip themselves without a GPU; say so up front, with the reason.
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L; then
+  echo "test.sh: GPU visible: the gpu-labelled tests run"
+else
+  echo "test.sh: no GPU visible: the gpu-labelled tests (ctest -L gpu) report themselves skipped"
+fi
 ctest --output-on-failure -j "$(nproc)"
