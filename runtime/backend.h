@@ -4,6 +4,7 @@
 // the Backend allocated; every backend checks shapes with runtime/op_checks.h.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,8 @@ class Backend {
   virtual void copyToHost(void* dst, const TensorView& src) = 0;
   virtual void copy(const TensorView& dst, const TensorView& src) = 0;  // same device
   virtual void synchronize() = 0;  // returns once every op issued so far has finished
+  // Seconds the work `body` issues takes on this device, waiting for it to finish.
+  virtual double timeOps(const std::function<void()>& body) = 0;
   // Bytes the device can still allocate; nullopt where the backend does not know (host RAM).
   virtual std::optional<std::size_t> freeMemory() const = 0;
 

@@ -1,5 +1,6 @@
 #include "runtime/cpu_backend.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -38,6 +39,12 @@ void CpuBackend::copyFromHost(const TensorView& dst, const void* src) {
 
 void CpuBackend::copyToHost(void* dst, const TensorView& src) {
   std::memcpy(dst, src.raw(), src.bytes());
+}
+
+double CpuBackend::timeOps(const std::function<void()>& body) {
+  const auto t0 = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void CpuBackend::copy(const TensorView& dst, const TensorView& src) {

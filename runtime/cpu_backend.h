@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   void copyToHost(void* dst, const TensorView& src) override;
   void copy(const TensorView& dst, const TensorView& src) override;
   void synchronize() override {}
+  double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override { return std::nullopt; }
 
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;

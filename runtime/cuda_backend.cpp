@@ -38,9 +38,13 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
   // Plain fp32: no TF32 tensor-core rounding, which would miss the 1e-5 validation tolerance.
   CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  CUDA_CHECK(cudaEventCreate(&start_));
+  CUDA_CHECK(cudaEventCreate(&stop_));
 }
 
 CudaBackend::~CudaBackend() {
+  if (start_) cudaEventDestroy(start_);
+  if (stop_) cudaEventDestroy(stop_);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -72,6 +76,16 @@ void CudaBackend::copy(const TensorView& dst, const TensorView& src) {
 }
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+double CudaBackend::timeOps(const std::function<void()>& body) {
+  CUDA_CHECK(cudaEventRecord(start_, stream_));
+  body();
+  CUDA_CHECK(cudaEventRecord(stop_, stream_));
+  CUDA_CHECK(cudaEventSynchronize(stop_));
+  float ms = 0.0f;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+  return ms * 1e-3;
+}
 
 std::optional<std::size_t> CudaBackend::freeMemory() const {
   std::size_t free = 0, total = 0;

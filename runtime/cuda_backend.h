@@ -26,6 +26,7 @@ class CudaBackend final : public Backend {
   void copyToHost(void* dst, const TensorView& src) override;
   void copy(const TensorView& dst, const TensorView& src) override;
   void synchronize() override;
+  double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
 
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
@@ -53,6 +54,7 @@ class CudaBackend final : public Backend {
   int device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;  // for timeOps
 };
 
 // CUDA devices visible to this process (0 when there is no usable driver or device).

@@ -1,7 +1,5 @@
 #include "runtime/op_profile.h"
 
-#include <chrono>
-
 #include "runtime/backend.h"
 
 namespace shardrt {
@@ -24,10 +22,6 @@ double OpProfile::totalSeconds() const {
   return s;
 }
 
-double OpTimer::now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void OpTimer::synchronize() { backend_.synchronize(); }
+double OpTimer::time(const std::function<void()>& body) { return backend_.timeOps(body); }
 
 }  // namespace shardrt
