@@ -5,6 +5,7 @@
 #include <numeric>
 #include <string>
 
+#include "comm/device_pointer.h"
 #include "comm/nccl_check.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -41,16 +42,6 @@ ncclRedOp_t ncclOp(ReduceOp op) {
       return ncclMin;
   }
   throw CommError("nccl: unsupported reduction");
-}
-
-bool onDevice(const void* p) {
-  if (!p) return false;
-  cudaPointerAttributes attr{};
-  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return attr.type == cudaMemoryTypeDevice;
 }
 
 std::vector<std::size_t> offsets(const std::vector<std::size_t>& counts) {
@@ -122,20 +113,20 @@ void NcclCommunicator::ordered(Body&& body) {
 }
 
 void NcclCommunicator::allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) {
-  if (!onDevice(buf)) return host_->allReduce(buf, count, dtype, op);
+  if (!isDevicePointer(buf)) return host_->allReduce(buf, count, dtype, op);
   ordered([&] {
     NCCL_CHECK(ncclAllReduce(buf, buf, count, ncclType(dtype), ncclOp(op), comm_, stream_));
   });
 }
 
 void NcclCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
-  if (!onDevice(recv)) return host_->allGather(send, recv, count, dtype);
+  if (!isDevicePointer(recv)) return host_->allGather(send, recv, count, dtype);
   ordered([&] { NCCL_CHECK(ncclAllGather(send, recv, count, ncclType(dtype), comm_, stream_)); });
 }
 
 void NcclCommunicator::reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
                                      ReduceOp op) {
-  if (!onDevice(recv)) return host_->reduceScatter(send, recv, count, dtype, op);
+  if (!isDevicePointer(recv)) return host_->reduceScatter(send, recv, count, dtype, op);
   ordered([&] {
     NCCL_CHECK(ncclReduceScatter(send, recv, count, ncclType(dtype), ncclOp(op), comm_, stream_));
   });
@@ -148,7 +139,7 @@ void NcclCommunicator::gather(const void* send, void* recv, std::size_t count, D
 
 void NcclCommunicator::gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
                                DType dtype, int root) {
-  if (!onDevice(send)) return host_->gatherV(send, recv, counts, dtype, root);
+  if (!isDevicePointer(send)) return host_->gatherV(send, recv, counts, dtype, root);
   const auto offs = offsets(counts);
   ordered([&] {
     NCCL_CHECK(ncclGroupStart());
@@ -165,7 +156,7 @@ void NcclCommunicator::gatherV(const void* send, void* recv, const std::vector<s
 
 void NcclCommunicator::allGatherV(const void* send, void* recv,
                                   const std::vector<std::size_t>& counts, DType dtype) {
-  if (!onDevice(recv)) return host_->allGatherV(send, recv, counts, dtype);
+  if (!isDevicePointer(recv)) return host_->allGatherV(send, recv, counts, dtype);
   const auto offs = offsets(counts);
   ordered([&] {
     NCCL_CHECK(ncclGroupStart());
@@ -181,7 +172,7 @@ void NcclCommunicator::allGatherV(const void* send, void* recv,
 void NcclCommunicator::allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
                                  void* recv, const std::vector<std::size_t>& recv_counts,
                                  DType dtype) {
-  if (!onDevice(send) && !onDevice(recv)) {
+  if (!isDevicePointer(send) && !isDevicePointer(recv)) {
     return host_->allToAllV(send, send_counts, recv, recv_counts, dtype);
   }
   const auto send_offs = offsets(send_counts), recv_offs = offsets(recv_counts);
@@ -199,18 +190,18 @@ void NcclCommunicator::allToAllV(const void* send, const std::vector<std::size_t
 }
 
 void NcclCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {
-  if (!onDevice(buf)) return host_->broadcast(buf, count, dtype, root);
+  if (!isDevicePointer(buf)) return host_->broadcast(buf, count, dtype, root);
   ordered(
       [&] { NCCL_CHECK(ncclBroadcast(buf, buf, count, ncclType(dtype), root, comm_, stream_)); });
 }
 
 void NcclCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
-  if (!onDevice(buf)) return host_->send(buf, count, dtype, peer);
+  if (!isDevicePointer(buf)) return host_->send(buf, count, dtype, peer);
   ordered([&] { NCCL_CHECK(ncclSend(buf, count, ncclType(dtype), peer, comm_, stream_)); });
 }
 
 void NcclCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
-  if (!onDevice(buf)) return host_->recv(buf, count, dtype, peer);
+  if (!isDevicePointer(buf)) return host_->recv(buf, count, dtype, peer);
   ordered([&] { NCCL_CHECK(ncclRecv(buf, count, ncclType(dtype), peer, comm_, stream_)); });
 }
 

@@ -5,27 +5,18 @@
 #include <numeric>
 #include <vector>
 
+#include "comm/device_pointer.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace shardrt::comm {
 namespace {
-
-bool onDevice(const void* p) {
-  if (!p) return false;
-  cudaPointerAttributes attr{};
-  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
-    cudaGetLastError();  // an unregistered host pointer is not an error worth keeping
-    return false;
-  }
-  return attr.type == cudaMemoryTypeDevice;
-}
 
 // A host copy of a buffer that may live on the GPU: in() fills it from the buffer (when on
 // the device), out() writes it back.
 class Staged {
  public:
   Staged(const void* buf, std::size_t bytes) : buf_(const_cast<void*>(buf)), bytes_(bytes) {
-    if (onDevice(buf)) host_.resize(bytes);
+    if (isDevicePointer(buf)) host_.resize(bytes);
   }
   void* host() { return host_.empty() ? buf_ : host_.data(); }
   Staged& in() {

@@ -1,0 +1,17 @@
+#include "comm/device_pointer.h"
+
+#include <cuda_runtime.h>
+
+namespace shardrt::comm {
+
+bool isDevicePointer(const void* p) {
+  if (!p) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    cudaGetLastError();  // clear it: an unregistered host pointer is not an error to keep
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice;
+}
+
+}  // namespace shardrt::comm
