@@ -1,5 +1,22 @@
 # `shardrt run` end to end under mpirun: validated runs over the tensor-parallel matrix, the
 # proof that validation can fail, and every kind of bad input.
+
+# Every validated strategy below also runs on the cuda Backend as gpu.<name> (labelled gpu;
+# skipped with the reason without a GPU), checked against the single-GPU reference and the
+# fp32 CPU model (one more PASS line). Several ranks share one GPU through NCCL 2.30+ or the
+# host-staged mpi Communicator.
+function(gpu_case name ranks deployment pattern count)
+  if(NOT SHARDRT_HAVE_CUDA)
+    return()
+  endif()
+  add_test(NAME gpu.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 0 "${pattern}" ${count} --
+                   ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${deployment}
+                   --device cuda --validate --warmup 0 --iters 1
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.${name} ${ARGN})
+  set_tests_properties(gpu.${name} PROPERTIES LABELS gpu TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
 set(small ${SHARDRT_DEPLOYMENTS}/small.json)
 set(pass_line "validate .* PASS$")
 
@@ -19,6 +36,9 @@ foreach(tp 1 2 4 8)
                --set strategy.tp=${tp} --set model.kv_heads=${kv}
                --set model.norm=${norm} --set model.activation=${act}
                --out ${CMAKE_CURRENT_BINARY_DIR}/out/tp${tp}.${attention}.${norm}.${act})
+        gpu_case(validate.tp${tp}.${attention}.${norm}.${act} ${tp} ${small} "${pass_line}" 2
+                 --set strategy.tp=${tp} --set model.kv_heads=${kv} --set model.norm=${norm}
+                 --set model.activation=${act})
       endforeach()
     endforeach()
   endforeach()
@@ -93,6 +113,7 @@ function(moe_case name ranks)
   shardrt_add_cli_test(cli.moe.${name} RANKS ${ranks} EXIT 0 PATTERN "${moe_pass}" COUNT 2
     ARGS run ${small_moe} --validate --warmup 0 --iters 1
          --out ${CMAKE_CURRENT_BINARY_DIR}/out/moe.${name} ${ARGN})
+  gpu_case(moe.${name} ${ranks} ${small_moe} "${moe_pass}" 3 ${ARGN})
 endfunction()
 moe_case(ep1 1)
 moe_case(ep2_dp2 2 --set strategy.dp=2 --set strategy.ep=2)
@@ -151,29 +172,8 @@ bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
 bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[1,2,3]]")
 
-# The same runs on the cuda Backend (labelled gpu; skipped with the reason without a GPU),
-# each checked against the single-GPU reference and the fp32 CPU model (two PASS lines).
-# Several ranks share one GPU through NCCL 2.30+ or the host-staged mpi Communicator.
+# A deployment that cannot fit a GPU is refused before anything is allocated.
 if(SHARDRT_HAVE_CUDA)
-  function(gpu_case name ranks deployment pattern count)
-    add_test(NAME gpu.${name}
-             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 0 "${pattern}" ${count} --
-                     ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${deployment}
-                     --device cuda --validate --warmup 0 --iters 1
-                     --out ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.${name} ${ARGN})
-    set_tests_properties(gpu.${name} PROPERTIES LABELS gpu TIMEOUT 300 SKIP_RETURN_CODE 77
-                         ENVIRONMENT "${SHARDRT_MPI_ENV}")
-  endfunction()
-  foreach(tp 1 2 4)
-    gpu_case(dense_tp${tp} ${tp} ${small} "${pass_line}" 2 --set strategy.tp=${tp}
-             --set model.kv_heads=2)
-  endforeach()
-  gpu_case(dense_layernorm_gelu 2 ${small} "${pass_line}" 2 --set strategy.tp=2
-           --set model.norm=layernorm --set model.activation=gelu --set model.causal=false)
-  gpu_case(moe_tp2_ep2 2 ${small_moe} "${moe_pass}" 3 --set strategy.tp=2 --set strategy.ep=2)
-  gpu_case(moe_pp2_mb2 2 ${small_moe} "${moe_pass}" 3 --set strategy.pp=2
-           --set strategy.microbatches=2)
-  # A deployment that cannot fit is refused before anything is allocated.
   add_test(NAME gpu.does_not_fit
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 2
                    "^shardrt: rank [0-9]+: error: deployment: does not fit" 2 --
@@ -182,6 +182,4 @@ if(SHARDRT_HAVE_CUDA)
                    --set model.layers=800)
   set_tests_properties(gpu.does_not_fit PROPERTIES LABELS gpu TIMEOUT 120 SKIP_RETURN_CODE 77
                        ENVIRONMENT "${SHARDRT_MPI_ENV}")
-  gpu_case(moe_tp2_pp2_dp2 8 ${small_moe} "${moe_pass}" 3 --set strategy.tp=2 --set strategy.pp=2
-           --set strategy.dp=2 --set strategy.ep=4 --set model.moe.capacity_factor=0.75)
 endif()
