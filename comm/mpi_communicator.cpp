@@ -1,23 +1,54 @@
 #include "comm/mpi_communicator.h"
 
+#include <algorithm>
 #include <climits>
 
 #include "comm/mpi_check.h"
+#include "common/bfloat16.h"
 
 namespace shardrt::comm {
 namespace {
 
+// MPI has no bfloat16: it travels as 16-bit integers and reduces through our own MPI_Ops,
+// which add, compare in fp32 and round back.
 MPI_Datatype mpiType(DType dtype) {
   switch (dtype) {
     case DType::F32:
       return MPI_FLOAT;
+    case DType::BF16:
+      return MPI_UINT16_T;
     case DType::I32:
       return MPI_INT32_T;
   }
   throw CommError("mpi: unsupported dtype");
 }
 
-MPI_Op mpiOp(ReduceOp op) {
+template <ReduceOp Op>
+void reduceBfloat16(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const bfloat16*>(in);
+  auto* b = static_cast<bfloat16*>(inout);
+  for (int i = 0; i < *len; ++i) {
+    const float x = toFloat(a[i]), y = toFloat(b[i]);
+    const float r = Op == ReduceOp::Sum   ? x + y
+                    : Op == ReduceOp::Max ? std::max(x, y)
+                                          : std::min(x, y);
+    b[i] = toBfloat16(r);
+  }
+}
+
+MPI_Op bfloat16Op(ReduceOp op) {
+  // Created once per process, on first use (after MPI_Init), and left to MPI_Finalize.
+  static MPI_Op ops[3] = {MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL};
+  static MPI_User_function* functions[3] = {&reduceBfloat16<ReduceOp::Sum>,
+                                            &reduceBfloat16<ReduceOp::Max>,
+                                            &reduceBfloat16<ReduceOp::Min>};
+  const int i = static_cast<int>(op);
+  if (ops[i] == MPI_OP_NULL) MPI_CHECK(MPI_Op_create(functions[i], /*commute=*/1, &ops[i]));
+  return ops[i];
+}
+
+MPI_Op mpiOp(ReduceOp op, DType dtype) {
+  if (dtype == DType::BF16) return bfloat16Op(op);
   switch (op) {
     case ReduceOp::Sum:
       return MPI_SUM;
@@ -80,7 +111,7 @@ MpiCommunicator::~MpiCommunicator() {
 
 void MpiCommunicator::allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) {
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpiCount(count, "all-reduce"), mpiType(dtype),
-                          mpiOp(op), comm_));
+                          mpiOp(op, dtype), comm_));
 }
 
 void MpiCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
@@ -91,7 +122,7 @@ void MpiCommunicator::allGather(const void* send, void* recv, std::size_t count,
 void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
                                     ReduceOp op) {
   MPI_CHECK(MPI_Reduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"), mpiType(dtype),
-                                     mpiOp(op), comm_));
+                                     mpiOp(op, dtype), comm_));
 }
 
 void MpiCommunicator::gather(const void* send, void* recv, std::size_t count, DType dtype,

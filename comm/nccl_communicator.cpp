@@ -26,6 +26,8 @@ ncclDataType_t ncclType(DType dtype) {
   switch (dtype) {
     case DType::F32:
       return ncclFloat32;
+    case DType::BF16:
+      return ncclBfloat16;
     case DType::I32:
       return ncclInt32;
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/host_values.h"
+
 namespace shardrt::launch {
 namespace {
 
@@ -19,9 +21,8 @@ std::size_t rowElements(const RunReport& r) {
 std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport& r,
                                       const TransformerExecutor& executor, Backend& backend,
                                       const TensorView& output) {
-  const std::size_t mine = executor.holdsOutput() ? static_cast<std::size_t>(output.numel()) : 0;
-  std::vector<float> host(mine);
-  if (mine) backend.copyToHost(host.data(), output);
+  const std::vector<float> host =
+      executor.holdsOutput() ? downloadFloats(backend, output) : std::vector<float>{};
 
   std::vector<std::size_t> counts(world.size());
   std::vector<OutputCopy> copies;

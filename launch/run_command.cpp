@@ -22,6 +22,7 @@
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
 #include "runtime/cpu_backend.h"
+#include "runtime/host_values.h"
 #include "runtime/memory_estimate.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
@@ -67,11 +68,14 @@ std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Co
 // The device each rank asked for, agreed like the deployment: if any rank cannot have it,
 // every rank ends with exit code 2.
 std::optional<ExecutionContext> contextOnEveryRank(const RunOptions& o, const comm::MpiSession& mpi,
-                                                   comm::Communicator& world) {
+                                                   DType dtype, comm::Communicator& world) {
   std::optional<ExecutionContext> ctx;
   std::string error;
   try {
     ctx = makeExecutionContext(o.device, mpi);
+    if (dtype == DType::BF16 && ctx->backend->device() == Device::Cpu) {
+      throw ConfigError("workload.dtype", "bf16 runs on the cuda backend only (--device cuda)");
+    }
   } catch (const ConfigError& e) {
     error = e.what();
   }
@@ -122,8 +126,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
     Tensor ref = backend.empty(input.shape(), input.dtype());
     const ReferenceRouting reference =
         computeUnshardedReference(backend, r.deployment, self, input, ref, true);
-    std::vector<float> ref_host(static_cast<std::size_t>(ref.numel()));
-    backend.copyToHost(ref_host.data(), ref);
+    const std::vector<float> ref_host = downloadFloats(backend, ref);
     const std::size_t row = ref_host.size() / r.deployment.workload.batch_size;
     // Every tp rank of the last stage holds a whole copy of its replica's rows: check each.
     auto worstOf = [&](const std::vector<float>& reference, int* worst_rank) {
@@ -146,12 +149,13 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
       // sharded run and in the single-device reference.
       CpuBackend cpu;
       auto cpu_self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
-      Tensor cpu_input = cpu.empty(input.shape(), input.dtype());
-      backend.copyToHost(cpu_input.data<float>(), input);
-      Tensor cpu_ref = cpu.empty(input.shape(), input.dtype());
-      computeUnshardedReference(cpu, r.deployment, *cpu_self, cpu_input, cpu_ref, false);
-      std::vector<float> cpu_host(ref_host.size());
-      cpu.copyToHost(cpu_host.data(), cpu_ref);
+      planner::Deployment fp32 = r.deployment;
+      fp32.workload.dtype = DType::F32;
+      Tensor cpu_input = cpu.empty(input.shape(), DType::F32);
+      uploadFloats(cpu, cpu_input, downloadFloats(backend, input));
+      Tensor cpu_ref = cpu.empty(input.shape(), DType::F32);
+      computeUnshardedReference(cpu, fp32, *cpu_self, cpu_input, cpu_ref, false);
+      const std::vector<float> cpu_host = downloadFloats(cpu, cpu_ref);
       v.versus_cpu = worstOf(cpu_host, nullptr);
     }
     // Routing: a token whose expert set differs from the reference's is a flip.
@@ -186,7 +190,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   const std::optional<planner::Deployment> deployment = loadOnEveryRank(o, *mpi_world);
   if (!deployment) return kExitBadInput;
   const planner::Deployment& d = *deployment;
-  const std::optional<ExecutionContext> context = contextOnEveryRank(o, mpi, *mpi_world);
+  const std::optional<ExecutionContext> context =
+      contextOnEveryRank(o, mpi, d.workload.dtype, *mpi_world);
   if (!context) return kExitBadInput;
   comm::Communicator* world = context->world.get();
   Backend& backend = *context->backend;
@@ -256,9 +261,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     const std::string result_path = o.out_dir + "/result.json";
     std::ofstream(result_path) << toJson(report).dump(2) << "\n";
     if (!o.dump_dir.empty()) {
-      std::vector<float> in_host(static_cast<std::size_t>(input.numel()));
-      backend.copyToHost(in_host.data(), input);
-      writeDump(o.dump_dir, d, in_host.data(), assembleOutput(outputs, report).data());
+      writeDump(o.dump_dir, d, downloadFloats(backend, input).data(),
+                assembleOutput(outputs, report).data());
     }
     printSummary(std::cout, report);
     std::cout << "  result    " << result_path << "\n";

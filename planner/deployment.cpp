@@ -76,8 +76,7 @@ WorkloadConfig readWorkload(JsonReader r) {
   WorkloadConfig w;
   w.batch_size = r.positiveInt("batch_size");
   w.seq_len = r.positiveInt("seq_len");
-  r.oneOf("dtype", {"fp32"}, "fp32");  // bf16 arrives with the CUDA backend
-  w.dtype = DType::F32;
+  w.dtype = r.oneOf("dtype", {"fp32", "bf16"}, "fp32") == "bf16" ? DType::BF16 : DType::F32;
   r.finish();
   return w;
 }

@@ -1,5 +1,10 @@
 #include "runtime/cuda_backend.h"
 
+#include <cuda_bf16.h>
+
+#include <stdexcept>
+#include <string>
+
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/cuda_check.h"
@@ -18,6 +23,31 @@ namespace kc = kernels::cuda;
 namespace {
 
 int toInt(std::int64_t v) { return static_cast<int>(v); }  // sizes were checked at load time
+
+// Calls f with a value of the element type of t's dtype: every kernel has an fp32 and a bf16
+// launcher of the same shape, and this picks one.
+template <typename F>
+void byDtype(const TensorView& t, F&& f) {
+  switch (t.dtype()) {
+    case DType::F32:
+      f(float{});
+      return;
+    case DType::BF16:
+      f(__nv_bfloat16{});
+      return;
+    case DType::I32:
+      break;
+  }
+  throw std::logic_error("cuda backend: a floating-point tensor was expected, got " +
+                         std::string(dtypeName(t.dtype())));
+}
+
+template <typename T>
+T* as(const TensorView& t) {
+  return static_cast<T*>(t.raw());
+}
+
+cudaDataType_t cudaType(DType dtype) { return dtype == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
 void freeDevice(void* p) {
   cudaFree(p);
@@ -95,71 +125,108 @@ std::optional<std::size_t> CudaBackend::freeMemory() const {
 
 void CudaBackend::linear(const TensorView& out, const TensorView& inp, const TensorView& weight) {
   op_checks::linear(out, inp, weight);
-  kc::linear(cublas_, out.data<float>(), inp.data<float>(), weight.data<float>(),
-             toInt(inp.shape().rows()), toInt(inp.shape().cols()), toInt(out.shape().cols()));
+  op_checks::sameDtype("linear", inp, weight);
+  // bf16 inputs may write fp32 (the router's logits); otherwise out matches the inputs.
+  if (out.dtype() != DType::F32) op_checks::sameDtype("linear", out, inp);
+  kc::linear(cublas_, out.raw(), cudaType(out.dtype()), inp.raw(), weight.raw(),
+             cudaType(inp.dtype()), toInt(inp.shape().rows()), toInt(inp.shape().cols()),
+             toInt(out.shape().cols()));
 }
 
 void CudaBackend::rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                           float eps) {
   op_checks::norm(out, inp, weight);
-  kc::rmsNorm(out.data<float>(), inp.data<float>(), weight.data<float>(), toInt(inp.shape().rows()),
-              toInt(inp.shape().cols()), eps, stream_);
+  op_checks::sameDtype("rmsnorm", out, inp);
+  op_checks::sameDtype("rmsnorm", out, weight);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::rmsNorm(as<T>(out), as<const T>(inp), as<const T>(weight), toInt(inp.shape().rows()),
+                toInt(inp.shape().cols()), eps, stream_);
+  });
 }
 
 void CudaBackend::layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                             const TensorView& bias, float eps) {
   op_checks::norm(out, inp, weight);
   op_checks::sameNumel("layer_norm bias", weight, bias);
-  kc::layerNorm(out.data<float>(), inp.data<float>(), weight.data<float>(), bias.data<float>(),
-                toInt(inp.shape().rows()), toInt(inp.shape().cols()), eps, stream_);
+  for (const TensorView* t : {&inp, &weight, &bias}) op_checks::sameDtype("layernorm", out, *t);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::layerNorm(as<T>(out), as<const T>(inp), as<const T>(weight), as<const T>(bias),
+                  toInt(inp.shape().rows()), toInt(inp.shape().cols()), eps, stream_);
+  });
 }
 
 void CudaBackend::rotaryEmbedding(const TensorView& x, float theta) {
   op_checks::rotary(x);
   const auto& s = x.shape();
-  kc::rotaryEmbedding(x.data<float>(), toInt(s.size(0)), toInt(s.size(1)), toInt(s.size(2)),
-                      toInt(s.size(3)), theta, stream_);
+  byDtype(x, [&](auto tag) {
+    kc::rotaryEmbedding(as<decltype(tag)>(x), toInt(s.size(0)), toInt(s.size(1)), toInt(s.size(2)),
+                        toInt(s.size(3)), theta, stream_);
+  });
 }
 
 void CudaBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
                             const TensorView& v, const kernels::AttentionHeads& heads,
                             bool causal) {
   op_checks::attention(out, q, k, v, heads);
+  for (const TensorView* t : {&q, &k, &v}) op_checks::sameDtype("attention", out, *t);
   const auto& s = q.shape();
-  kc::attention(out.data<float>(), q.data<float>(), k.data<float>(), v.data<float>(),
-                toInt(s.size(0)), toInt(s.size(1)), toInt(s.size(3)), heads, causal, stream_);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::attention(as<T>(out), as<const T>(q), as<const T>(k), as<const T>(v), toInt(s.size(0)),
+                  toInt(s.size(1)), toInt(s.size(3)), heads, causal, stream_);
+  });
 }
 
 void CudaBackend::gelu(const TensorView& out, const TensorView& inp) {
   op_checks::sameNumel("gelu", out, inp);
-  kc::gelu(out.data<float>(), inp.data<float>(), inp.numel(), stream_);
+  op_checks::sameDtype("gelu", out, inp);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::gelu(as<T>(out), as<const T>(inp), inp.numel(), stream_);
+  });
 }
 
 void CudaBackend::swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) {
   op_checks::sameNumel("swiglu", out, gate);
   op_checks::sameNumel("swiglu", out, up);
-  kc::swiglu(out.data<float>(), gate.data<float>(), up.data<float>(), out.numel(), stream_);
+  op_checks::sameDtype("swiglu", out, gate);
+  op_checks::sameDtype("swiglu", out, up);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::swiglu(as<T>(out), as<const T>(gate), as<const T>(up), out.numel(), stream_);
+  });
 }
 
 void CudaBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);
-  kc::residualAdd(out.data<float>(), a.data<float>(), b.data<float>(), out.numel(), stream_);
+  op_checks::sameDtype("add", out, a);
+  op_checks::sameDtype("add", out, b);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::residualAdd(as<T>(out), as<const T>(a), as<const T>(b), out.numel(), stream_);
+  });
 }
 
 void CudaBackend::fillZero(const TensorView& out) {
   if (out.bytes() == 0) return;
-  CUDA_CHECK(cudaMemsetAsync(out.raw(), 0, out.bytes(), stream_));
+  CUDA_CHECK(cudaMemsetAsync(out.raw(), 0, out.bytes(), stream_));  // +0.0 in fp32 and bf16
 }
 
 void CudaBackend::groupedLinear(const TensorView& out, const TensorView& inp,
                                 const std::vector<const Tensor*>& weights,
                                 const std::vector<int>& rows) {
   op_checks::groupedLinear(out, inp, weights, rows);
-  std::vector<const float*> w;
-  for (const Tensor* t : weights) w.push_back(t->data<float>());
-  kc::groupedLinear(cublas_, stream_, out.data<float>(), inp.data<float>(), w.data(), rows.data(),
-                    static_cast<int>(weights.size()), toInt(inp.shape().cols()),
+  op_checks::sameDtype("grouped_linear", out, inp);
+  std::vector<const void*> w;
+  for (const Tensor* t : weights) {
+    op_checks::sameDtype("grouped_linear", inp, *t);
+    w.push_back(t->view().raw());
+  }
+  kc::groupedLinear(cublas_, stream_, out.raw(), inp.raw(), w.data(), cudaType(inp.dtype()),
+                    rows.data(), static_cast<int>(weights.size()), toInt(inp.shape().cols()),
                     toInt(out.shape().cols()));
 }
 
@@ -174,17 +241,24 @@ void CudaBackend::routerTopK(const TensorView& experts, const TensorView& weight
 void CudaBackend::gatherRows(const TensorView& out, const TensorView& inp,
                              const TensorView& index) {
   op_checks::rowIndex("gather_rows", out, inp, index);
-  kc::gatherRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(), index.numel(),
-                 toInt(inp.shape().cols()), stream_);
+  op_checks::sameDtype("gather_rows", out, inp);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::gatherRows(as<T>(out), as<const T>(inp), index.data<std::int32_t>(), index.numel(),
+                   toInt(inp.shape().cols()), stream_);
+  });
 }
 
 void CudaBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
                                  const TensorView& index, const TensorView& weight) {
   op_checks::rowIndex("scatter_add_rows", inp, out, index);
   op_checks::sameNumel("scatter_add_rows weight", index, weight);
-  kc::scatterAddRows(out.data<float>(), out.shape().rows(), inp.data<float>(),
-                     index.data<std::int32_t>(), weight.data<float>(), index.numel(),
-                     toInt(inp.shape().cols()), stream_);
+  op_checks::sameDtype("scatter_add_rows", out, inp);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::scatterAddRows(as<T>(out), out.shape().rows(), as<const T>(inp), index.data<std::int32_t>(),
+                       weight.data<float>(), index.numel(), toInt(inp.shape().cols()), stream_);
+  });
 }
 
 }  // namespace shardrt

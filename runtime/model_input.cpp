@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "runtime/host_values.h"
 #include "runtime/weight_generator.h"
 
 namespace shardrt {
@@ -15,7 +16,7 @@ Tensor makeModelInput(Backend& backend, const planner::Deployment& d) {
   Tensor t = backend.empty({Dim("batch_size", d.workload.batch_size),
                             Dim("seq_len", d.workload.seq_len), Dim("hidden", hidden)},
                            d.workload.dtype);
-  backend.copyFromHost(t, host.data());
+  uploadFloats(backend, t, host);
   return t;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "runtime/host_values.h"
 #include "runtime/weight_generator.h"
 
 namespace shardrt {
@@ -203,18 +204,17 @@ std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed) {
   return host;
 }
 
-Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed) {
-  const std::vector<float> host = generateSlice(spec, seed);
-  Tensor t = backend.empty(spec.localShape(), DType::F32);
-  backend.copyFromHost(t, host.data());
+Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed, DType dtype) {
+  Tensor t = backend.empty(spec.localShape(), dtype);
+  uploadFloats(backend, t, generateSlice(spec, seed));
   return t;
 }
 
 ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const ShardHoldings& h,
-                              std::uint64_t seed) {
+                              std::uint64_t seed, DType dtype) {
   ShardWeights out;
   auto make = [&](const WeightSpec& spec) {
-    Tensor t = materialise(backend, spec, seed);
+    Tensor t = materialise(backend, spec, seed, dtype);
     out.bytes += t.bytes();
     return t;
   };

@@ -108,9 +108,10 @@ struct ShardWeights {
 
 // The slice's values on the host, row-major in the slice's own shape.
 std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed);
-Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed);
+// Generated in fp32, stored as dtype (fp32, or bf16 rounded to nearest even).
+Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed, DType dtype);
 
 ShardWeights materialiseShard(Backend& backend, const planner::ModelConfig& m,
-                              const ShardHoldings& h, std::uint64_t seed);
+                              const ShardHoldings& h, std::uint64_t seed, DType dtype);
 
 }  // namespace shardrt

@@ -51,9 +51,9 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
   // All local experts at once: one grouped GEMM per projection, the activation on all rows.
   const double gemm = 2.0 * static_cast<double>(rows) * f * model_.hidden;
   run_("expert_ffn", (swiglu ? 3 : 2) * gemm, [&] {
-    Tensor a = backend_.empty({Dim("tokens", rows), Dim("ffn_hidden", f)}, DType::F32);
+    Tensor a = backend_.empty({Dim("tokens", rows), Dim("ffn_hidden", f)}, in.dtype());
     if (swiglu) {
-      Tensor b = backend_.empty(a.shape(), DType::F32);
+      Tensor b = backend_.empty(a.shape(), in.dtype());
       backend_.groupedLinear(a, in, weights(ExpertWeight::GateProj), rows_per_expert);
       backend_.groupedLinear(b, in, weights(ExpertWeight::UpProj), rows_per_expert);
       backend_.swiglu(a, a, b);
@@ -70,6 +70,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   const auto& moe = model_.moe;
   const int tokens = static_cast<int>(normed.shape().rows());
   const int hidden = model_.hidden, k = moe.top_k, experts = moe.experts, ep = ep_.size();
+  const DType dt = normed.dtype();  // the rows moved keep the activations' dtype
 
   // Router: logits, scores, top-k on every token of the microbatch.
   Tensor idx = backend_.empty({Dim("tokens", tokens), Dim("top_k", k)}, DType::I32);
@@ -108,35 +109,33 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
     recv = planReceive(recv_counts, local_experts_, ep, experts);
 
     const Tensor send_idx = upload(send.send_token, "rows");
-    Tensor send_rows =
-        backend_.empty({Dim("tokens", send_idx.numel()), Dim("hidden", hidden)}, DType::F32);
+    Tensor send_rows = backend_.empty({Dim("tokens", send_idx.numel()), Dim("hidden", hidden)}, dt);
     backend_.gatherRows(send_rows, normed, send_idx);
     long received = 0;
     for (std::size_t r : recv.recv_rows) received += static_cast<long>(r);
-    recv_rows = backend_.empty({Dim("tokens", received), Dim("hidden", hidden)}, DType::F32);
+    recv_rows = backend_.empty({Dim("tokens", received), Dim("hidden", hidden)}, dt);
     ep_.allToAllV(send_rows.view().raw(), scaled(send.send_rows, hidden), recv_rows.view().raw(),
-                  scaled(recv.recv_rows, hidden), DType::F32);
+                  scaled(recv.recv_rows, hidden), dt);
   });
 
   // The local experts, on their rows grouped by expert.
   const long received = recv_rows.shape().size(0);
-  Tensor expert_in = backend_.empty(recv_rows.shape(), DType::F32);
-  Tensor expert_out = backend_.empty(recv_rows.shape(), DType::F32);
+  Tensor expert_in = backend_.empty(recv_rows.shape(), dt);
+  Tensor expert_out = backend_.empty(recv_rows.shape(), dt);
   run_("dispatch", 0,
        [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); });
   runExperts(expert_in, expert_out, w, recv.rows_per_expert);
 
   // Combine: rows back to their senders, weighted into token order, shares gathered over tp.
   run_("combine", 0, [&] {
-    Tensor back = backend_.empty(recv_rows.shape(), DType::F32);
+    Tensor back = backend_.empty(recv_rows.shape(), dt);
     backend_.gatherRows(back, expert_out, upload(recv.source_major, "rows"));
     Tensor returned = backend_.empty(
         {Dim("tokens", static_cast<std::int64_t>(send.send_token.size())), Dim("hidden", hidden)},
-        DType::F32);
+        dt);
     ep_.allToAllV(back.view().raw(), scaled(recv.recv_rows, hidden), returned.view().raw(),
-                  scaled(send.send_rows, hidden), DType::F32);
-    Tensor share_out =
-        backend_.empty({Dim("tokens", share.size()), Dim("hidden", hidden)}, DType::F32);
+                  scaled(send.send_rows, hidden), dt);
+    Tensor share_out = backend_.empty({Dim("tokens", share.size()), Dim("hidden", hidden)}, dt);
     backend_.fillZero(share_out);
     std::vector<std::int32_t> local_token(send.send_token);
     for (auto& t : local_token) t -= share.begin;
@@ -146,7 +145,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
     for (int r = 0; r < tp_.size(); ++r) {
       counts[r] = static_cast<std::size_t>(tpShare(tokens, tp_.size(), r).size()) * hidden;
     }
-    tp_.allGatherV(share_out.view().raw(), out.raw(), counts, DType::F32);
+    tp_.allGatherV(share_out.view().raw(), out.raw(), counts, dt);
   });
 
   counters.dropped += send.dropped;

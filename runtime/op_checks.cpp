@@ -45,6 +45,13 @@ void attention(const TensorView& out, const TensorView& q, const TensorView& k, 
   if (!ok) fail("attention", "q " + qs.str() + ", k " + ks.str() + ", out " + out.shape().str());
 }
 
+void sameDtype(const char* op, const TensorView& a, const TensorView& b) {
+  if (a.dtype() != b.dtype()) {
+    fail(op, std::string(dtypeName(a.dtype())) + " " + a.shape().str() + " with " +
+                 std::string(dtypeName(b.dtype())) + " " + b.shape().str());
+  }
+}
+
 void sameNumel(const char* op, const TensorView& a, const TensorView& b) {
   if (a.numel() != b.numel()) fail(op, a.shape().str() + " vs " + b.shape().str());
 }

@@ -15,6 +15,7 @@ void rotary(const TensorView& x);
 void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
                const kernels::AttentionHeads& heads);
 void sameNumel(const char* op, const TensorView& a, const TensorView& b);
+void sameDtype(const char* op, const TensorView& a, const TensorView& b);
 void groupedLinear(const TensorView& out, const TensorView& inp,
                    const std::vector<const Tensor*>& weights, const std::vector<int>& rows);
 void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits);

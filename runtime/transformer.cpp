@@ -42,7 +42,7 @@ TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const pla
       tokens_(static_cast<long>(microbatch_size_) * seq_len_) {
   weights_ = materialiseShard(
       backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
-      d.seed);
+      d.seed, d.workload.dtype);
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize()};
 

@@ -24,6 +24,8 @@ double validationTolerance(DType dtype) {
   switch (dtype) {
     case DType::F32:
       return 1e-5;
+    case DType::BF16:
+      return 2e-2;  // 8 mantissa bits: ~4e-3 per rounding, over a few dozen ops
     case DType::I32:
       return 0.0;
   }

@@ -1,10 +1,14 @@
+#include <cuda_bf16.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
@@ -26,10 +30,12 @@ __device__ inline float warpMax(float v) {
 
 // Grid: (query tiles, q_heads, batch). Warp w owns rows w * kRowsPerWarp .. + kRowsPerWarp of
 // the block's query tile; every lane keeps their running max m, partial sum l and the output
-// dims d = lane + 32 * c (c < kMaxDimsPerLane) in registers.
+// dims d = lane + 32 * c (c < kMaxDimsPerLane) in registers. T is the storage type of q, k, v
+// and out; the tiles are float, filled by widening on load.
+template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    attentionKernel(float* out, const float* q, const float* k, const float* v, int seq_len,
-                    int head_dim, AttentionHeads heads, bool causal, float scale) {
+    attentionKernel(T* out, const T* q, const T* k, const T* v, int seq_len, int head_dim,
+                    AttentionHeads heads, bool causal, float scale) {
   extern __shared__ float smem[];
   const int k_stride = head_dim | 1;  // odd: lane l reading K row l hits bank (l * k_stride) % 32
   float* q_tile = smem;               // (kRowsPerTile, head_dim)
@@ -42,10 +48,10 @@ __global__ void __launch_bounds__(kThreads)
   const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
   const long q_pos_stride = static_cast<long>(heads.q_heads) * head_dim;  // between positions
   const long kv_pos_stride = static_cast<long>(heads.kv_heads) * head_dim;
-  const float* q_bh = q + static_cast<long>(b) * seq_len * q_pos_stride + h * head_dim;
-  float* out_bh = out + static_cast<long>(b) * seq_len * q_pos_stride + h * head_dim;
-  const float* k_bh = k + static_cast<long>(b) * seq_len * kv_pos_stride + kvh * head_dim;
-  const float* v_bh = v + static_cast<long>(b) * seq_len * kv_pos_stride + kvh * head_dim;
+  const T* q_bh = q + static_cast<long>(b) * seq_len * q_pos_stride + h * head_dim;
+  T* out_bh = out + static_cast<long>(b) * seq_len * q_pos_stride + h * head_dim;
+  const T* k_bh = k + static_cast<long>(b) * seq_len * kv_pos_stride + kvh * head_dim;
+  const T* v_bh = v + static_cast<long>(b) * seq_len * kv_pos_stride + kvh * head_dim;
 
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int row0 = warp * kRowsPerWarp;  // this warp's first row within the tile
@@ -53,7 +59,7 @@ __global__ void __launch_bounds__(kThreads)
   // Q tile; rows past seq_len are zeros (finite scores, never written out).
   for (int idx = threadIdx.x; idx < kRowsPerTile * head_dim; idx += blockDim.x) {
     const int r = idx / head_dim, d = idx % head_dim;
-    q_tile[idx] = q0 + r < seq_len ? q_bh[(q0 + r) * q_pos_stride + d] : 0.0f;
+    q_tile[idx] = q0 + r < seq_len ? toFloat(q_bh[(q0 + r) * q_pos_stride + d]) : 0.0f;
   }
 
   float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][kMaxDimsPerLane];
@@ -73,8 +79,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int idx = threadIdx.x; idx < kKeysPerTile * head_dim; idx += blockDim.x) {
       const int r = idx / head_dim, d = idx % head_dim;
       const long src = (k0 + r) * kv_pos_stride + d;
-      k_tile[r * k_stride + d] = r < keys ? k_bh[src] : 0.0f;
-      v_tile[idx] = r < keys ? v_bh[src] : 0.0f;  // zeros: 0 * garbage could be NaN
+      k_tile[r * k_stride + d] = r < keys ? toFloat(k_bh[src]) : 0.0f;
+      v_tile[idx] = r < keys ? toFloat(v_bh[src]) : 0.0f;  // zeros: 0 * garbage could be NaN
     }
     __syncthreads();  // K, V (and on the first pass Q) are in shared memory
 
@@ -132,15 +138,15 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int c = 0; c < kMaxDimsPerLane; ++c) {
       const int d = lane + c * kWarpSize;
-      if (d < head_dim) out_bh[i * q_pos_stride + d] = acc[r][c] * inv_l;
+      if (d < head_dim) out_bh[i * q_pos_stride + d] = fromFloat<T>(acc[r][c] * inv_l);
     }
   }
 }
 
-}  // namespace
-
-void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
-               int head_dim, const AttentionHeads& heads, bool causal, cudaStream_t stream) {
+// The argument checks and the launch, for either storage type.
+template <typename T>
+void launchAttention(T* out, const T* q, const T* k, const T* v, int batch, int seq_len,
+                     int head_dim, const AttentionHeads& heads, bool causal, cudaStream_t stream) {
   if (head_dim < 1 || head_dim > kAttentionMaxHeadDim) {
     throw std::invalid_argument("cuda::attention: head_dim " + std::to_string(head_dim) +
                                 " is outside 1.." + std::to_string(kAttentionMaxHeadDim) +
@@ -167,12 +173,30 @@ void attention(float* out, const float* q, const float* k, const float* v, int b
       static_cast<int>(sizeof(float) * (kRowsPerTile * head_dim + kKeysPerTile * (head_dim | 1) +
                                         kKeysPerTile * head_dim));
   // Past 48 KiB of dynamic shared memory a kernel must opt in (on the current device).
-  CUDA_CHECK(cudaFuncSetAttribute(attentionKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+  CUDA_CHECK(cudaFuncSetAttribute(attentionKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   smem_bytes));
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  attentionKernel<<<dim3(tiles, heads.q_heads, batch), kThreads, smem_bytes, stream>>>(
+  attentionKernel<T><<<dim3(tiles, heads.q_heads, batch), kThreads, smem_bytes, stream>>>(
       out, q, k, v, seq_len, head_dim, heads, causal, scale);
   CUDA_CHECK_LAUNCH();
 }
+
+}  // namespace
+
+void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
+               int head_dim, const AttentionHeads& heads, bool causal, cudaStream_t stream) {
+  launchAttention(out, q, k, v, batch, seq_len, head_dim, heads, causal, stream);
+}
+
+template <typename T, typename>
+void attention(T* out, const T* q, const T* k, const T* v, int batch, int seq_len, int head_dim,
+               const AttentionHeads& heads, bool causal, cudaStream_t stream) {
+  launchAttention(out, q, k, v, batch, seq_len, head_dim, heads, causal, stream);
+}
+
+template void attention<__nv_bfloat16>(__nv_bfloat16* out, const __nv_bfloat16* q,
+                                       const __nv_bfloat16* k, const __nv_bfloat16* v, int batch,
+                                       int seq_len, int head_dim, const AttentionHeads& heads,
+                                       bool causal, cudaStream_t stream);
 
 }  // namespace shardrt::kernels::cuda

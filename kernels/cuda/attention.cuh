@@ -21,9 +21,15 @@
 // dynamic shared memory (Q, K padded to an odd row stride against bank conflicts, V):
 // 24704 bytes at head_dim 64, 49280 at 128, 98432 at 256. Above 48 KiB needs an opt-in, which
 // the launcher makes; sm_80 and sm_90 allow up to 163 and 227 KiB.
+// bf16 storage: q, k, v are widened to float as they are staged, so the tiles, the scores, the
+// online softmax and the accumulators are the fp32 kernel's (same shared memory); out is rounded
+// to nearest even once, at the store.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+
+#include <type_traits>
 
 #include "kernels/attention_heads.h"
 
@@ -37,5 +43,12 @@ constexpr int kAttentionMaxHeadDim = 256;
 // 1..kAttentionMaxHeadDim or head ranges where a query head has no local kv head.
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
                int head_dim, const AttentionHeads& heads, bool causal, cudaStream_t stream);
+
+// The same for bf16 storage (T = __nv_bfloat16 only; defined in attention.cu). A template rather
+// than a plain overload so that a call with nullptr for every tensor, as the argument checks in
+// tests/gpu/test_attention.cpp make, still means the fp32 version: nullptr deduces no T.
+template <typename T, typename = std::enable_if_t<std::is_same_v<T, __nv_bfloat16>>>
+void attention(T* out, const T* q, const T* k, const T* v, int batch, int seq_len, int head_dim,
+               const AttentionHeads& heads, bool causal, cudaStream_t stream);
 
 }  // namespace shardrt::kernels::cuda

@@ -6,16 +6,19 @@
 
 namespace shardrt::kernels::cuda {
 
-void groupedLinear(cublasHandle_t handle, cudaStream_t stream, float* out, const float* inp,
-                   const float* const* weights, const int* rows, int groups, int in_features,
-                   int out_features) {
+void groupedLinear(cublasHandle_t handle, cudaStream_t stream, void* out, const void* inp,
+                   const void* const* weights, cudaDataType_t type, const int* rows, int groups,
+                   int in_features, int out_features) {
+  const std::size_t element = type == CUDA_R_16BF ? 2 : 4;
+  const char* inp_bytes = static_cast<const char*>(inp);
+  char* out_bytes = static_cast<char*>(out);
   // Row-major out_g = inp_g @ W_g^T is, column-major, out_g^T = W_g (op T) . inp_g^T, as in
   // linear.cpp. Per-group sizes live on the host, the pointer arrays on the device.
   std::vector<cublasOperation_t> trans_a, trans_b;
   std::vector<int> m, n, k, lda, ldb, ldc, group_size;
   std::vector<float> alpha, beta;
-  std::vector<const float*> a, b;
-  std::vector<float*> c;
+  std::vector<const void*> a, b;
+  std::vector<void*> c;
   long row = 0;
   for (int g = 0; g < groups; ++g) {
     if (rows[g] > 0) {
@@ -31,8 +34,8 @@ void groupedLinear(cublasHandle_t handle, cudaStream_t stream, float* out, const
       beta.push_back(0.0f);
       group_size.push_back(1);
       a.push_back(weights[g]);
-      b.push_back(inp + row * in_features);
-      c.push_back(out + row * out_features);
+      b.push_back(inp_bytes + row * in_features * element);
+      c.push_back(out_bytes + row * out_features * element);
     }
     row += rows[g];
   }
@@ -52,12 +55,13 @@ void groupedLinear(cublasHandle_t handle, cudaStream_t stream, float* out, const
   // The copy reads host_pointers, which dies with this call: make sure it has been read.
   CUDA_CHECK(cudaStreamSynchronize(stream));
   char* base = static_cast<char*>(device_pointers);  // A pointers, then B, then C
-  const auto* da = reinterpret_cast<const float* const*>(base);
-  const auto* db = reinterpret_cast<const float* const*>(base + count * sizeof(void*));
-  auto* dc = reinterpret_cast<float* const*>(base + 2 * count * sizeof(void*));
-  CUBLAS_CHECK(cublasSgemmGroupedBatched(handle, trans_a.data(), trans_b.data(), m.data(), n.data(),
-                                         k.data(), alpha.data(), da, lda.data(), db, ldb.data(),
-                                         beta.data(), dc, ldc.data(), count, group_size.data()));
+  const auto* da = reinterpret_cast<const void* const*>(base);
+  const auto* db = reinterpret_cast<const void* const*>(base + count * sizeof(void*));
+  auto* dc = reinterpret_cast<void* const*>(base + 2 * count * sizeof(void*));
+  CUBLAS_CHECK(cublasGemmGroupedBatchedEx(handle, trans_a.data(), trans_b.data(), m.data(),
+                                          n.data(), k.data(), alpha.data(), da, type, lda.data(),
+                                          db, type, ldb.data(), beta.data(), dc, type, ldc.data(),
+                                          count, group_size.data(), CUBLAS_COMPUTE_32F));
   CUDA_CHECK(cudaFreeAsync(device_pointers, stream));
 }
 

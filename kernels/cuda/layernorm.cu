@@ -1,33 +1,53 @@
+#include <cuda_bf16.h>
+
+#include <type_traits>
+
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/layernorm.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
 
-__global__ void layerNormKernel(float* out, const float* inp, const float* weight,
-                                const float* bias, int cols, float eps) {
-  const float* x = inp + static_cast<long>(blockIdx.x) * cols;
-  float* y = out + static_cast<long>(blockIdx.x) * cols;
+template <typename T>
+__global__ void layerNormKernel(T* out, const T* inp, const T* weight, const T* bias, int cols,
+                                float eps) {
+  const T* x = inp + static_cast<long>(blockIdx.x) * cols;
+  T* y = out + static_cast<long>(blockIdx.x) * cols;
   float sum = 0.0f;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += x[c];
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += toFloat(x[c]);
   const float mean = blockSum(sum) / cols;
   float sq = 0.0f;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) sq += (x[c] - mean) * (x[c] - mean);
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float xc = toFloat(x[c]);
+    sq += (xc - mean) * (xc - mean);
+  }
   const float inv_std = rsqrtf(blockSum(sq) / cols + eps);
   for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    y[c] = (x[c] - mean) * inv_std * weight[c] + bias[c];
+    y[c] = fromFloat<T>((toFloat(x[c]) - mean) * inv_std * toFloat(weight[c]) + toFloat(bias[c]));
   }
+}
+
+template <typename T>
+void launchLayerNorm(T* out, const T* inp, const T* weight, const T* bias, int rows, int cols,
+                     float eps, cudaStream_t stream) {
+  if (rows == 0) return;
+  constexpr int kThreads = 256;
+  layerNormKernel<T><<<rows, kThreads, 0, stream>>>(out, inp, weight, bias, cols, eps);
+  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void layerNorm(float* out, const float* inp, const float* weight, const float* bias, int rows,
                int cols, float eps, cudaStream_t stream) {
-  if (rows == 0) return;
-  constexpr int kThreads = 256;
-  layerNormKernel<<<rows, kThreads, 0, stream>>>(out, inp, weight, bias, cols, eps);
-  CUDA_CHECK_LAUNCH();
+  launchLayerNorm(out, inp, weight, bias, rows, cols, eps, stream);
+}
+
+void layerNorm(__nv_bfloat16* out, const __nv_bfloat16* inp, const __nv_bfloat16* weight,
+               const __nv_bfloat16* bias, int rows, int cols, float eps, cudaStream_t stream) {
+  launchLayerNorm(out, inp, weight, bias, rows, cols, eps, stream);
 }
 
 }  // namespace shardrt::kernels::cuda

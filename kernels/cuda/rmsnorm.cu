@@ -1,28 +1,49 @@
+#include <cuda_bf16.h>
+
+#include <type_traits>
+
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
 
-__global__ void rmsNormKernel(float* out, const float* inp, const float* weight, int cols,
-                              float eps) {
-  const float* x = inp + static_cast<long>(blockIdx.x) * cols;
-  float* y = out + static_cast<long>(blockIdx.x) * cols;
+template <typename T>
+__global__ void rmsNormKernel(T* out, const T* inp, const T* weight, int cols, float eps) {
+  const T* x = inp + static_cast<long>(blockIdx.x) * cols;
+  T* y = out + static_cast<long>(blockIdx.x) * cols;
   float sum_sq = 0.0f;
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) sum_sq += x[c] * x[c];
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float xc = toFloat(x[c]);
+    sum_sq += xc * xc;
+  }
   const float inv_rms = rsqrtf(blockSum(sum_sq) / cols + eps);
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) y[c] = x[c] * inv_rms * weight[c];
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    y[c] = fromFloat<T>(toFloat(x[c]) * inv_rms * toFloat(weight[c]));
+  }
+}
+
+template <typename T>
+void launchRmsNorm(T* out, const T* inp, const T* weight, int rows, int cols, float eps,
+                   cudaStream_t stream) {
+  if (rows == 0) return;
+  constexpr int kThreads = 256;
+  rmsNormKernel<T><<<rows, kThreads, 0, stream>>>(out, inp, weight, cols, eps);
+  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void rmsNorm(float* out, const float* inp, const float* weight, int rows, int cols, float eps,
              cudaStream_t stream) {
-  if (rows == 0) return;
-  constexpr int kThreads = 256;
-  rmsNormKernel<<<rows, kThreads, 0, stream>>>(out, inp, weight, cols, eps);
-  CUDA_CHECK_LAUNCH();
+  launchRmsNorm(out, inp, weight, rows, cols, eps, stream);
+}
+
+void rmsNorm(__nv_bfloat16* out, const __nv_bfloat16* inp, const __nv_bfloat16* weight, int rows,
+             int cols, float eps, cudaStream_t stream) {
+  launchRmsNorm(out, inp, weight, rows, cols, eps, stream);
 }
 
 }  // namespace shardrt::kernels::cuda

@@ -82,6 +82,8 @@ bad_input(world_size 3 "strategy: tp\\*pp\\*dp = 2\\*1\\*1 = 2 must equal the nu
   run ${small} --set strategy.tp=2)
 bad_input(zero_size 2 "workload\\.batch_size: must be positive, got 0" run ${small} --set workload.batch_size=0)
 bad_input(negative_size 2 "model\\.layers: must be positive, got -2" run ${small} --set model.layers=-2)
+bad_input(bf16_on_cpu 2 "workload\\.dtype: bf16 runs on the cuda backend only"
+  run ${small} --set strategy.tp=2 --set workload.dtype=bf16)
 bad_input(unknown_option 2 ".*--frobnicate" run ${small} --frobnicate)
 
 # --dump, recomputed from the formulas alone by NumPy (tests/cli/check_dump.py): checks the
@@ -171,6 +173,12 @@ bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[2]]")
 bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[1,2,3]]")
+
+# bf16 on the GPU, held to 2e-2 against the bf16 single-GPU reference and the fp32 CPU model.
+gpu_case(bf16.dense_tp2 2 ${small} "${pass_line}" 2 --set strategy.tp=2 --set model.kv_heads=2
+         --set workload.dtype=bf16)
+gpu_case(bf16.dense_pp2_dp2 4 ${small} "${pass_line}" 2 --set strategy.pp=2 --set strategy.dp=2
+         --set workload.dtype=bf16)
 
 # A deployment that cannot fit a GPU is refused before anything is allocated.
 if(SHARDRT_HAVE_CUDA)

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "comm/mpi_communicator.h"
+#include "common/bfloat16.h"
 #include "planner/parallel_layout.h"
 #include "runtime/process_groups.h"
 
@@ -31,6 +32,24 @@ TEST(MpiCommunicator, AllReduceSumMaxMin) {
     ASSERT_EQ(sum[i], expect);
     ASSERT_EQ(mx[i], valueAt(w->size() - 1, i));
     ASSERT_EQ(mn[i], valueAt(0, i));
+  }
+}
+
+TEST(MpiCommunicator, Bfloat16ReducesThroughItsOwnOps) {
+  auto w = world();
+  const std::size_t n = 301;
+  std::vector<bfloat16> sum(n), mx(n);
+  // Integers below 256 are exact in bf16 (8 significant bits), so every partial sum is too,
+  // whatever order the reduction takes.
+  auto small = [](int rank, std::size_t i) { return float(rank + 1 + static_cast<int>(i % 3)); };
+  for (std::size_t i = 0; i < n; ++i) sum[i] = mx[i] = toBfloat16(small(w->rank(), i));
+  w->allReduce(sum.data(), n, DType::BF16, ReduceOp::Sum);
+  w->allReduce(mx.data(), n, DType::BF16, ReduceOp::Max);
+  for (std::size_t i = 0; i < n; ++i) {
+    float expect = 0;
+    for (int r = 0; r < w->size(); ++r) expect += small(r, i);
+    ASSERT_EQ(toFloat(sum[i]), expect);
+    ASSERT_EQ(toFloat(mx[i]), small(w->size() - 1, i));
   }
 }
 
