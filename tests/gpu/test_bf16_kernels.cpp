@@ -29,6 +29,7 @@
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "common/bfloat16.h"
 #include "tests/gpu/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -41,19 +42,9 @@ using shardrt::testing::relErr;
 
 constexpr double kBf16Tolerance = 1e-2;
 
-// float -> bf16 bits with round-to-nearest-even, as __float2bfloat16_rn: add half an ulp of the
-// kept 16 bits (less one when the kept part is even, so a tie goes to even) and truncate.
-// NaN stays a (quiet) NaN rather than rounding into infinity.
-std::uint16_t toBf16Bits(float f) {
-  const auto u = std::bit_cast<std::uint32_t>(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
-  return static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-// bf16 bits -> float: exact, bf16 is the top half of a float.
-float fromBf16Bits(std::uint16_t b) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-}
+// The host's bf16 (common/bfloat16.h), as bits: round to nearest even, as __float2bfloat16_rn.
+std::uint16_t toBf16Bits(float f) { return toBfloat16(f).bits; }
+float fromBf16Bits(std::uint16_t b) { return toFloat(bfloat16{b}); }
 
 // Each value rounded to the nearest bf16, still as float: the inputs both sides see.
 std::vector<float> roundedToBf16(std::vector<float> x) {
