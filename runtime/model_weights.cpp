@@ -213,11 +213,7 @@ Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed,
 ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const ShardHoldings& h,
                               std::uint64_t seed, DType dtype) {
   ShardWeights out;
-  auto make = [&](const WeightSpec& spec) {
-    Tensor t = materialise(backend, spec, seed, dtype);
-    out.bytes += t.bytes();
-    return t;
-  };
+  auto make = [&](const WeightSpec& spec) { return materialise(backend, spec, seed, dtype); };
   for (int l = h.layers.begin; l < h.layers.end; ++l) {
     LayerWeights lw;
     lw.layer = l;

@@ -103,7 +103,6 @@ struct LayerWeights {
 struct ShardWeights {
   std::vector<LayerWeights> layers;  // the stage's layers, in order
   Tensor final_norm_weight, final_norm_bias;
-  std::size_t bytes = 0;  // everything this rank holds
 };
 
 // The slice's values on the host, row-major in the slice's own shape.

@@ -21,7 +21,6 @@ class OpProfile {
   };
 
   void record(std::string_view op, double seconds, double flops);
-  void clear() { entries_.clear(); }
   const std::vector<Entry>& entries() const { return entries_; }  // in first-seen order
   double totalSeconds() const;
 

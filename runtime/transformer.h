@@ -65,7 +65,6 @@ class TransformerExecutor {
   planner::Range replicaBatch() const { return replica_batch_; }
   void setProfile(OpProfile* profile) { run_.setProfile(profile); }
 
-  const ShardWeights& weights() const { return weights_; }
   const StageTiming& timing() const { return timing_; }
   // Per global layer index; empty vectors for dense layers and other stages' layers.
   const std::vector<MoeCounters>& moeCounters() const { return moe_counters_; }
