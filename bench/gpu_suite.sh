@@ -4,7 +4,9 @@
 # 1. the GPU tests (ctest -L gpu: every CUDA kernel against the CPU one, and shardrt runs with
 #    --device cuda for dense and MoE strategies, several ranks on one GPU where needed);
 # 2. validated runs of the examples on the GPU;
-# 3. where PyTorch exists, the Llama-3-8B-shaped dense layer and the Mixtral-shaped MoE layer
+# 3. each kernel's bandwidth against a device-to-device copy and cuBLAS's GEMM rate on the
+#    layer's shapes (bench/cuda_kernel_bench);
+# 4. where PyTorch exists, the Llama-3-8B-shaped dense layer and the Mixtral-shaped MoE layer
 #    in PyTorch (bench/torch_layers.py) and in shardrt, on the same GPU, for docs/benchmarks.md.
 # Needs the build (with CUDA), mpirun and the CUDA/NCCL libraries on the library path.
 set -uo pipefail
@@ -30,7 +32,12 @@ for spec in tiny-llama:2 small-gpt:4 tiny-moe:2 llama3-8b-one-layer:2; do
     --validate --out "$out/$name" 2>&1 | tee "$out/$name.txt" || status=1
 done
 
-echo "== 3. layers against PyTorch"
+echo "== 3. kernels against a device-to-device copy, GEMMs against cuBLAS alone"
+for dtype in fp32 bf16; do
+  "$build/bench/cuda_kernel_bench" --dtype "$dtype" 2>&1 | tee "$out/kernels-$dtype.txt" || status=1
+done
+
+echo "== 4. layers against PyTorch"
 layer_json() {  # layer_json moe|dense: one layer of the shapes bench/torch_layers.py uses
   local moe=""
   [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
