@@ -142,6 +142,8 @@ void benchGemms(const Options& o, cudaDataType_t type, std::size_t e) {
 
 }  // namespace
 
+int run(const Options& o);
+
 int main(int argc, char** argv) {
   Options o;
   CLI::App app{"CUDA kernels against a device-to-device copy and cuBLAS"};
@@ -151,6 +153,15 @@ int main(int argc, char** argv) {
   app.add_option("--iters", o.iters)->capture_default_str();
   app.add_option("--dtype", o.dtype)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cuda_kernel_bench: %s\n", e.what());
+    return 2;
+  }
+}
+
+int run(const Options& o) {
   int device = 0;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDevice(&device));
