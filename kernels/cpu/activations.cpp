@@ -1,5 +1,7 @@
 #include "kernels/cpu/activations.h"
 
+#include "kernels/cpu/fast_exp.h"
+
 #include <cmath>
 
 namespace shardrt::kernels::cpu {
@@ -10,9 +12,15 @@ void gelu(float* out, const float* inp, long n) {
 }
 
 void swiglu(float* out, const float* gate, const float* up, long n) {
-  for (long i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  // In chunks: the exp loop alone vectorises (fastExp has no libm call), and out may be gate.
+  constexpr long kChunk = 256;
+  float e[kChunk];
+  for (long begin = 0; begin < n; begin += kChunk) {
+    const long len = n - begin < kChunk ? n - begin : kChunk;
+    for (long i = 0; i < len; ++i) e[i] = fastExp(-gate[begin + i]);
+    for (long i = 0; i < len; ++i) {
+      out[begin + i] = gate[begin + i] / (1.0f + e[i]) * up[begin + i];
+    }
   }
 }
 

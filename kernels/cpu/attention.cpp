@@ -1,5 +1,7 @@
 #include "kernels/cpu/attention.h"
 
+#include "kernels/cpu/fast_exp.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -22,11 +24,9 @@ int kvIndexOf(const AttentionHeads& heads, int local_q_head) {
 void softmaxRow(float* row, int n) {
   float max_v = -std::numeric_limits<float>::infinity();
   for (int j = 0; j < n; ++j) max_v = std::max(max_v, row[j]);
+  for (int j = 0; j < n; ++j) row[j] = fastExp(row[j] - max_v);  // vectorises: no libm call
   float sum = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    row[j] = std::exp(row[j] - max_v);
-    sum += row[j];
-  }
+  for (int j = 0; j < n; ++j) sum += row[j];
   const float inv = 1.0f / sum;
   for (int j = 0; j < n; ++j) row[j] *= inv;
 }

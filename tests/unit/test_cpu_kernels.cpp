@@ -3,10 +3,12 @@
 // 1e-5 (fp32 arithmetic against a double reference; a wrong index gives errors near 1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/residual.h"
@@ -135,6 +137,19 @@ TEST(CpuKernels, SwigluIsSiluGateTimesUp) {
   std::vector<float> ref(n);
   for (long i = 0; i < n; ++i) ref[i] = float(g[i] / (1.0 + std::exp(-double(g[i]))) * u[i]);
   EXPECT_LT(relErr(out, ref), kTol);
+}
+
+TEST(CpuKernels, FastExpIsWithinTwoUlpOfExp) {
+  double worst = 0.0;
+  for (float x = -87.0f; x < 88.0f; x += 0.00731f) {
+    const double want = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(fastExp(x) - want) / want);
+  }
+  EXPECT_LT(worst, 2.0 * 1.1920929e-7);  // 2 ulp of fp32
+  EXPECT_TRUE(std::isnan(fastExp(NAN)));
+  EXPECT_EQ(fastExp(0.0f), 1.0f);
+  EXPECT_EQ(fastExp(-1000.0f), fastExp(-87.3f));  // clamped: positive, never NaN
+  EXPECT_GT(fastExp(-1000.0f), 0.0f);
 }
 
 TEST(CpuKernels, ResidualAdd) {
