@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.cuh"
+#include "tests/gpu/attention_shapes.h"
 #include "tests/gpu/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -21,19 +22,8 @@ using shardrt::testing::DeviceArray;
 using shardrt::testing::randomVector;
 using shardrt::testing::relErr;
 
-struct Shape {
-  int batch, seq_len, head_dim;
-  AttentionHeads heads;
-};
-
-std::string describe(const Shape& s, bool causal) {
-  const auto& h = s.heads;
-  return "batch " + std::to_string(s.batch) + " seq_len " + std::to_string(s.seq_len) +
-         " head_dim " + std::to_string(s.head_dim) + " heads {q " + std::to_string(h.q_heads) +
-         ", kv " + std::to_string(h.kv_heads) + ", q_begin " + std::to_string(h.q_head_begin) +
-         ", kv_begin " + std::to_string(h.kv_head_begin) + ", group " +
-         std::to_string(h.group_size) + "}" + (causal ? " causal" : " bidirectional");
-}
+using Shape = shardrt::testing::AttentionShape;
+using shardrt::testing::describe;
 
 // Runs both masks on one shape; out starts as NaN, so a row the kernel skips fails.
 void expectMatchesReference(const Shape& s) {

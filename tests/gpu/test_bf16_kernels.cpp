@@ -30,6 +30,7 @@
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "common/bfloat16.h"
+#include "tests/gpu/attention_shapes.h"
 #include "tests/gpu/gpu_test_util.h"
 #include "tests/test_util.h"
 
@@ -211,19 +212,8 @@ TEST(CudaBf16, GatherAndScatterAddMatchCpu) {
   EXPECT_EQ(untouched, std::vector<float>(table.begin() + table_rows * cols, table.end()));
 }
 
-struct Shape {
-  int batch, seq_len, head_dim;
-  AttentionHeads heads;
-};
-
-std::string describe(const Shape& s, bool causal) {
-  const auto& h = s.heads;
-  return "batch " + std::to_string(s.batch) + " seq_len " + std::to_string(s.seq_len) +
-         " head_dim " + std::to_string(s.head_dim) + " heads {q " + std::to_string(h.q_heads) +
-         ", kv " + std::to_string(h.kv_heads) + ", q_begin " + std::to_string(h.q_head_begin) +
-         ", kv_begin " + std::to_string(h.kv_head_begin) + ", group " +
-         std::to_string(h.group_size) + "}" + (causal ? " causal" : " bidirectional");
-}
+using Shape = shardrt::testing::AttentionShape;
+using shardrt::testing::describe;
 
 // Both masks on one shape, against the double reference on the same bf16-rounded q, k, v.
 void expectAttentionMatchesReference(const Shape& s) {
