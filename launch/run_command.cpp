@@ -116,13 +116,13 @@ int defaultBlasThreads(const comm::MpiSession& mpi) {
 }
 
 ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::Communicator& self,
-                          Backend& backend, const Tensor& input,
-                          const std::vector<OutputCopy>& outputs,
+                          Backend& backend, const std::vector<OutputCopy>& outputs,
                           const std::vector<std::vector<std::int32_t>>& routing) {
   ValidationReport v;
   v.tolerance = validationTolerance(r.deployment.workload.dtype);
   std::int32_t passed = 0;
   if (world.rank() == 0) {
+    const Tensor input = makeModelInput(backend, r.deployment);  // the whole batch
     Tensor ref = backend.empty(input.shape(), input.dtype());
     const ReferenceRouting reference =
         computeUnshardedReference(backend, r.deployment, self, input, ref, true);
@@ -221,9 +221,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   exec_options.log_routing = o.validate;
   TransformerExecutor executor(d, report.plan, layout, backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
-  const Tensor input = makeModelInput(backend, d);
-  const planner::Range rows = executor.replicaBatch();
-  const TensorView replica_input = input.view().rows(rows.begin, rows.size());
+  // Each replica makes only its own rows of the input.
+  const Tensor replica_input = makeModelInput(backend, d, executor.replicaBatch());
   const Tensor output = backend.empty(executor.replicaShape(), d.workload.dtype);
 
   for (int i = 0; i < o.warmup + o.iterations; ++i) {
@@ -254,14 +253,14 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     outputs = gatherOutputs(*world, report, executor, backend, output);
   }
   if (o.validate)
-    report.validation = validate(report, *world, *context->self, backend, input, outputs, routing);
+    report.validation = validate(report, *world, *context->self, backend, outputs, routing);
 
   if (world->rank() == 0) {
     std::filesystem::create_directories(o.out_dir);
     const std::string result_path = o.out_dir + "/result.json";
     std::ofstream(result_path) << toJson(report).dump(2) << "\n";
     if (!o.dump_dir.empty()) {
-      writeDump(o.dump_dir, d, downloadFloats(backend, input).data(),
+      writeDump(o.dump_dir, d, downloadFloats(backend, makeModelInput(backend, d)).data(),
                 assembleOutput(outputs, report).data());
     }
     printSummary(std::cout, report);

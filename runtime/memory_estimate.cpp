@@ -32,9 +32,8 @@ MemoryEstimate estimateMemory(const planner::Deployment& d, const planner::Plan&
     per_token += m.moe.experts + 2 * k + k * (5 * hidden + 2 * m.moe.expert_ffn_hidden);
   }
   e.activation_bytes = tokens * per_token * f32;
-  // The whole model input (every rank generates it) and the replica's output.
-  e.activation_bytes += (static_cast<std::size_t>(d.workload.batch_size) + replica_rows) *
-                        d.workload.seq_len * hidden * f32;
+  // The replica's input and output rows.
+  e.activation_bytes += 2 * replica_rows * d.workload.seq_len * hidden * f32;
   return e;
 }
 

@@ -7,17 +7,23 @@
 
 namespace shardrt {
 
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d) {
-  const int rows = d.workload.batch_size * d.workload.seq_len;
-  const int hidden = d.model.hidden;
-  std::vector<float> host(static_cast<std::size_t>(rows) * hidden);
+Tensor makeModelInput(Backend& backend, const planner::Deployment& d, planner::Range batch_rows) {
+  // The input tensor is (batch_size * seq_len, hidden) row-major, as one weight would be.
+  const int seq = d.workload.seq_len, hidden = d.model.hidden;
+  const planner::Range token_rows{batch_rows.begin * seq, batch_rows.end * seq};
+  std::vector<float> host(static_cast<std::size_t>(token_rows.size()) * hidden);
   WeightGenerator(d.seed, kInputName)
-      .fillSlice(host.data(), {rows, hidden}, {{0, rows}, {0, hidden}}, 1.0f, 0.0f);
-  Tensor t = backend.empty({Dim("batch_size", d.workload.batch_size),
-                            Dim("seq_len", d.workload.seq_len), Dim("hidden", hidden)},
+      .fillSlice(host.data(), {d.workload.batch_size * seq, hidden}, {token_rows, {0, hidden}},
+                 1.0f, 0.0f);
+  Tensor t = backend.empty({Dim("batch_size", batch_rows.size(), d.workload.batch_size),
+                            Dim("seq_len", seq), Dim("hidden", hidden)},
                            d.workload.dtype);
   uploadFloats(backend, t, host);
   return t;
+}
+
+Tensor makeModelInput(Backend& backend, const planner::Deployment& d) {
+  return makeModelInput(backend, d, {0, d.workload.batch_size});
 }
 
 }  // namespace shardrt

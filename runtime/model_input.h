@@ -3,12 +3,16 @@
 #pragma once
 
 #include "planner/deployment.h"
+#include "planner/plan.h"
 #include "runtime/backend.h"
 
 namespace shardrt {
 
 inline constexpr const char* kInputName = "input";
 
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d);
+// Batch rows [batch_rows.begin, batch_rows.end) of the input: a data-parallel replica makes
+// only its own share, rank 0 the whole batch when it validates or dumps.
+Tensor makeModelInput(Backend& backend, const planner::Deployment& d, planner::Range batch_rows);
+Tensor makeModelInput(Backend& backend, const planner::Deployment& d);  // the whole batch
 
 }  // namespace shardrt

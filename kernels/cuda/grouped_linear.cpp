@@ -52,8 +52,9 @@ void groupedLinear(cublasHandle_t handle, cudaStream_t stream, void* out, const 
   host_pointers.insert(host_pointers.end(), c.begin(), c.end());
   CUDA_CHECK(cudaMemcpyAsync(device_pointers, host_pointers.data(), bytes, cudaMemcpyHostToDevice,
                              stream));
-  // The copy reads host_pointers, which dies with this call: make sure it has been read.
-  CUDA_CHECK(cudaStreamSynchronize(stream));
+  // No stream sync: a copy from pageable host memory returns only once the source has been
+  // staged, so host_pointers may die with this call (CUDA Runtime API, "API synchronization
+  // behavior"); the launch stays asynchronous.
   char* base = static_cast<char*>(device_pointers);  // A pointers, then B, then C
   const auto* da = reinterpret_cast<const void* const*>(base);
   const auto* db = reinterpret_cast<const void* const*>(base + count * sizeof(void*));

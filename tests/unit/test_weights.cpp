@@ -7,6 +7,8 @@
 #include <set>
 
 #include "planner/plan.h"
+#include "runtime/cpu_backend.h"
+#include "runtime/model_input.h"
 #include "runtime/model_weights.h"
 #include "runtime/weight_generator.h"
 
@@ -101,6 +103,19 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(1, 2, 4, 8),
                        ::testing::Values(planner::NormKind::RmsNorm, planner::NormKind::LayerNorm),
                        ::testing::Values(planner::Activation::SwiGlu, planner::Activation::Gelu)));
+
+TEST(ModelInput, AReplicasRowsAreThoseRowsOfTheWholeInput) {
+  auto d = deployment(1, planner::NormKind::RmsNorm, planner::Activation::SwiGlu);
+  d.workload.batch_size = 5;
+  CpuBackend be;
+  const Tensor whole = makeModelInput(be, d);
+  const Tensor part = makeModelInput(be, d, {2, 4});
+  EXPECT_EQ(part.shape().str(), "[batch_size=2 (of 5), seq_len=3, hidden=24]");
+  const long row = static_cast<long>(d.workload.seq_len) * d.model.hidden;
+  for (long i = 0; i < part.numel(); ++i) {
+    ASSERT_EQ(part.data<float>()[i], whole.data<float>()[2 * row + i]);
+  }
+}
 
 TEST(ModelWeights, NamesAndShapesFollowHuggingFaceLlama) {
   const auto d = deployment(2, planner::NormKind::RmsNorm, planner::Activation::SwiGlu);
