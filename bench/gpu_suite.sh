@@ -16,20 +16,25 @@ out=${2:-gpu-suite-out}
 mkdir -p "$out"
 root_flag=()
 [[ $(id -u) == 0 ]] && root_flag=(--allow-run-as-root)
-mpirun=(mpirun "${root_flag[@]}" --oversubscribe)
+# A hung rank must not hang the suite: every run has a wall-clock bound.
+mpirun=(timeout 300 mpirun "${root_flag[@]}" --oversubscribe)
+layer_dtype=${LAYER_DTYPE:-bf16}
 status=0
 
 nvidia-smi -L | tee "$out/device.txt" || { echo "gpu_suite: no GPU visible"; exit 2; }
 date -u | tee -a "$out/device.txt"
 
 echo "== 1. GPU tests"
-(cd "$build" && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/ctest-gpu.txt" || status=1
+(cd "$build" && ctest -L gpu --output-on-failure --timeout 300) 2>&1 | tee "$out/ctest-gpu.txt" || status=1
 
 echo "== 2. examples on the GPU, validated"
 for spec in tiny-llama:2 small-gpt:4 tiny-moe:2 llama3-8b-one-layer:2; do
   name=${spec%%:*} ranks=${spec#*:}
-  "${mpirun[@]}" -np "$ranks" "$build/shardrt" run "examples/$name.json" --device cuda \
-    --validate --out "$out/$name" 2>&1 | tee "$out/$name.txt" || status=1
+  for dtype in fp32 bf16; do
+    "${mpirun[@]}" -np "$ranks" "$build/shardrt" run "examples/$name.json" --device cuda \
+      --set workload.dtype=$dtype --validate --out "$out/$name-$dtype" 2>&1 |
+      tee "$out/$name-$dtype.txt" || status=1
+  done
 done
 
 echo "== 3. kernels against a device-to-device copy, GEMMs against cuBLAS alone"
@@ -44,7 +49,7 @@ layer_json() {  # layer_json moe|dense: one layer of the shapes bench/torch_laye
   cat <<JSON
 {"name": "$1-layer", "model": {"layers": 1, "hidden": 4096, "heads": 32, "kv_heads": 8,
  "head_dim": 128, "ffn_hidden": 14336, "norm": "rmsnorm", "activation": "swiglu",
- "rope_theta": 500000.0$moe}, "workload": {"batch_size": 8, "seq_len": 2048}}
+ "rope_theta": 500000.0$moe}, "workload": {"batch_size": 8, "seq_len": 2048, "dtype": "$layer_dtype"}}
 JSON
 }
 for kind in dense moe; do
@@ -53,7 +58,7 @@ for kind in dense moe; do
     --iters 10 --profile --out "$out/shardrt-$kind" 2>&1 | tee "$out/shardrt-$kind.txt" || status=1
 done
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-  python3 bench/torch_layers.py --dtype fp32 --compile --json | tee "$out/torch.json" || status=1
+  timeout 500 python3 bench/torch_layers.py --dtype "$layer_dtype" --compile --json | tee "$out/torch.json" || status=1
 else
   echo "no PyTorch with CUDA here: the PyTorch comparison is left out" | tee "$out/torch.json"
 fi

@@ -4,6 +4,8 @@
 // by design: two PCIe copies per collective. Built only with CUDA.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <memory>
 
 #include "comm/communicator.h"
@@ -12,7 +14,8 @@ namespace shardrt::comm {
 
 class StagedCommunicator final : public Communicator {
  public:
-  explicit StagedCommunicator(std::unique_ptr<Communicator> inner);
+  // Device buffers are read and written on `compute_stream`, after the work queued on it.
+  StagedCommunicator(std::unique_ptr<Communicator> inner, cudaStream_t compute_stream);
 
   std::string_view backendName() const override { return "mpi (host-staged)"; }
   int rank() const override { return inner_->rank(); }
@@ -37,6 +40,7 @@ class StagedCommunicator final : public Communicator {
 
  private:
   std::unique_ptr<Communicator> inner_;
+  cudaStream_t stream_;
 };
 
 }  // namespace shardrt::comm

@@ -22,6 +22,7 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
     if (gpus == 0) throw ConfigError("--device", "cuda was asked for, but no GPU is visible");
     const int gpu = mpi.nodeRank() % gpus;
     auto cuda = std::make_unique<CudaBackend>(gpu);
+    cudaStream_t stream = cuda->stream();  // the communicators order their copies after it
     // NCCL where it can run: one rank per GPU, or a version that lets ranks share one.
     const int version = comm::NcclCommunicator::loadedVersion();
     const std::string nccl = "nccl " + std::to_string(version / 10000) + "." +
@@ -29,20 +30,20 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
                              std::to_string(version % 100);
     if (mpi.ranksOnThisNode() <= gpus || comm::NcclCommunicator::allowsRanksSharingAGpu()) {
       ctx.world = std::make_unique<comm::NcclCommunicator>(
-          comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"), cuda->stream());
+          comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"), stream);
       ctx.communicator_note = nccl + (mpi.ranksOnThisNode() > gpus
                                           ? ", ranks sharing a GPU (NCCL_MULTI_RANK_GPU_ENABLE=1)"
                                           : "");
     } else {
       ctx.world = std::make_unique<comm::StagedCommunicator>(
-          comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"));
+          comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"), stream);
       ctx.communicator_note = std::to_string(mpi.ranksOnThisNode()) + " ranks share " +
                               std::to_string(gpus) + " GPU(s) and " + nccl +
                               " cannot (needs 2.30+ with NCCL_MULTI_RANK_GPU_ENABLE=1)";
     }
     ctx.backend = std::move(cuda);
     ctx.self = std::make_unique<comm::StagedCommunicator>(
-        comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self"));
+        comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self"), stream);
     ctx.device = "cuda:" + std::to_string(gpu);
     return ctx;
   }

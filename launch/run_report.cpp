@@ -178,7 +178,10 @@ void printSummary(std::ostream& os, const RunReport& r) {
     if (m.hasMoe()) {
       os << "  routing   " << v.routing_flips << " of " << v.routing_compared
          << " (layer, token) expert sets differ from the reference (routing flips); "
-         << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ\n";
+         << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ"
+         << (v.routing_decides ? ""
+                               : " (reported, not judged: bf16 rounding moves near-tied scores)")
+         << "\n";
     }
   }
 }
@@ -234,6 +237,7 @@ nlohmann::json toJson(const RunReport& r) {
                        {"routing_compared", v.routing_compared},
                        {"routing_flips", v.routing_flips},
                        {"load_mismatches", v.load_mismatches},
+                       {"routing_decides_verdict", v.routing_decides},
                        {"versus_cpu_rel_err",
                         v.versus_cpu ? nlohmann::json(v.versus_cpu->rel_err) : nlohmann::json()},
                        {"passed", v.passed}};

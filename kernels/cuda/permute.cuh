@@ -1,14 +1,12 @@
 // Row permutations that move tokens to and from experts, on the GPU, as kernels/cpu/permute.h:
 //   gatherRows:     out[i] = inp[index[i]]
 //   scatterAddRows: out[index[i]] += weight[i] * inp[i]
-// scatterAddRows gives each output row one block that adds the entries naming it in entry
-// order, so the sum is deterministic and in the CPU's order (no atomics). It reads the whole
-// index once per output row: fine for the tens of thousands of slots of one MoE layer; a
-// sorted (CSR) index is the next step if it ever shows in a profile.
-// fp32 or bf16 rows; index is int32 and the router's weight fp32 in both. gatherRows copies
-// bf16 bit for bit. scatterAddRows on bf16 does each add in fp32 and rounds out to nearest even
-// after every entry (out lives in memory between entries), so a row named k times is rounded k
-// times, not once.
+// scatterAddRows groups the entries by output row first (a counting sort, kept in
+// stream-ordered scratch memory) and gives each output row one block that adds its entries in
+// ascending entry order, so the sum is deterministic and in the CPU's order (no atomics on the
+// data). fp32 or bf16 rows; index is int32 and the router's weight fp32 in both. gatherRows
+// copies bf16 bit for bit. scatterAddRows on bf16 adds a row's entries in fp32 and rounds to
+// nearest even once (per 64 entries).
 #pragma once
 
 #include <cuda_bf16.h>

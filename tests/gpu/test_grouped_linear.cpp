@@ -14,10 +14,10 @@ using shardrt::testing::DeviceArray;
 using shardrt::testing::randomVector;
 using shardrt::testing::relErr;
 
-TEST(CudaGroupedLinear, MatchesOneCpuLinearPerGroup) {
-  SHARDRT_REQUIRE_GPU();
+// Small groups go to cublasGemmGroupedBatchedEx, large ones (1024+ rows a group on average) to
+// one GEMM each: both paths against the CPU.
+void expectMatchesOneCpuLinearPerGroup(const std::vector<int>& rows) {
   const int in = 203, out = 67;
-  const std::vector<int> rows = {13, 0, 1, 70, 0, 33};
   int total = 0;
   for (int r : rows) total += r;
   const auto x = randomVector(total * in, 1);
@@ -45,6 +45,16 @@ TEST(CudaGroupedLinear, MatchesOneCpuLinearPerGroup) {
                       static_cast<int>(rows.size()), in, out);
   EXPECT_LT(relErr(dy.download(), ref), 1e-5);
   cublasDestroy(handle);
+}
+
+TEST(CudaGroupedLinear, SmallGroupsMatchOneCpuLinearPerGroup) {
+  SHARDRT_REQUIRE_GPU();
+  expectMatchesOneCpuLinearPerGroup({13, 0, 1, 70, 0, 33});
+}
+
+TEST(CudaGroupedLinear, LargeGroupsMatchOneCpuLinearPerGroup) {
+  SHARDRT_REQUIRE_GPU();
+  expectMatchesOneCpuLinearPerGroup({1301, 0, 1117, 29});
 }
 
 }  // namespace

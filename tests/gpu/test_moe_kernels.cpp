@@ -66,5 +66,28 @@ TEST(CudaMoeKernels, GatherAndScatterAddMatchCpu) {
   EXPECT_LT(relErr(ds.download(), ref_s), 1e-6);
 }
 
+// Rows named by hundreds of slots (more than one 64-slot chunk), rows named by none, and
+// slot order scrambled, so the counting sort and the per-row ordering both matter.
+TEST(CudaMoeKernels, ScatterAddWithHotAndEmptyRowsMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int cols = 77, out_rows = 11, rows = 1003;
+  std::vector<std::int32_t> index(rows);
+  for (int i = 0; i < rows; ++i) index[i] = i % 3 == 0 ? 2 : (i * 5 + 1) % 7 * (i % 2 ? 1 : 0);
+  const auto base = randomVector(out_rows * cols, 4);
+  const auto inp = randomVector(rows * cols, 5);
+  const auto weight = randomVector(rows, 6);
+  std::vector<float> ref = base;
+  cpu::scatterAddRows(ref.data(), inp.data(), index.data(), weight.data(), rows, cols);
+
+  DeviceArray<float> dout(base), dinp(inp), dw(weight);
+  DeviceArray<std::int32_t> di(index);
+  cuda::scatterAddRows(dout.get(), out_rows, dinp.get(), di.get(), dw.get(), rows, cols, nullptr);
+  const auto got = dout.download();
+  EXPECT_LT(relErr(got, ref), 1e-6);
+  // Rows 7..10 are named by no slot: left exactly as they were.
+  EXPECT_EQ(std::vector<float>(got.begin() + 7 * cols, got.end()),
+            std::vector<float>(base.begin() + 7 * cols, base.end()));
+}
+
 }  // namespace
 }  // namespace shardrt::kernels
