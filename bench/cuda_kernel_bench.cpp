@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cuda/activations.cuh"
+#include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -101,6 +102,17 @@ void benchKernels(const Options& o) {
   row("gelu", 2.0 * n * e, medianMs([&] { kc::gelu(y, x, n, nullptr); }, o.iters));
   row("swiglu", 3.0 * n * e, medianMs([&] { kc::swiglu(z, x, y, n, nullptr); }, o.iters));
   row("residual", 3.0 * n * e, medianMs([&] { kc::residualAdd(z, x, y, n, nullptr); }, o.iters));
+  // Causal attention over sequences of 2048 (GQA, 8 kv heads): counted as the unmasked half
+  // of QK^T and PV, 2 * 2 * batch * heads * seq^2 / 2 * head_dim FLOPs, against cuBLAS's rate.
+  if (rows % 2048 == 0) {
+    const int batch = rows / 2048, heads = o.hidden / o.head_dim, kv_heads = 8;
+    const shardrt::kernels::AttentionHeads ah{heads, kv_heads, 0, 0, heads / kv_heads};
+    const double flops = 2.0 * batch * heads * 2048.0 * 2048.0 * o.head_dim;
+    const double ms = medianMs(
+        [&] { kc::attention(y, x, z, z, batch, 2048, o.head_dim, ah, true, nullptr); }, o.iters);
+    std::printf("%-12s %12s %12s %10.3f %10.1f TFLOP/s (causal, batch %d x seq 2048 x %d heads)\n",
+                "attention", "", "", ms, flops / ms / 1e9, batch, heads);
+  }
   for (void* p : {static_cast<void*>(x), static_cast<void*>(y), static_cast<void*>(z),
                   static_cast<void*>(w), static_cast<void*>(b)}) {
     CUDA_CHECK(cudaFree(p));

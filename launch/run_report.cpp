@@ -179,8 +179,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
       os << "  routing   " << v.routing_flips << " of " << v.routing_compared
          << " (layer, token) expert sets differ from the reference (routing flips); "
          << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ"
-         << (v.routing_decides ? ""
-                               : " (reported, not judged: bf16 rounding moves near-tied scores)")
+         << (v.routing_decides
+                 ? ""
+                 : " (bf16: reported, not judged; the references followed the run's routing)")
          << "\n";
     }
   }

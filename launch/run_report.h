@@ -25,8 +25,9 @@ struct ValidationReport {
   long load_mismatches = 0;
   // In fp32 the routing must match the reference exactly. In bf16 a sharded run rounds its
   // partial sums in another order than the single-device reference, which legitimately moves
-  // router scores that sit within bf16 rounding of each other: flips are reported and their
-  // effect is in the normwise error, but they do not decide the verdict.
+  // router scores that sit within bf16 rounding of each other: the references then follow the
+  // run's routing (their own choice is still what flips are counted against), and flips are
+  // reported but do not decide the verdict.
   bool routing_decides = true;
   // Runs on a GPU are also held to the fp32 model computed on the CPU.
   std::optional<Comparison> versus_cpu;

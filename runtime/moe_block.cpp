@@ -1,7 +1,9 @@
 #include "runtime/moe_block.h"
 
 #include <algorithm>
+#include <stdexcept>
 
+#include "kernels/cpu/router.h"
 #include "runtime/moe_dispatch.h"
 
 namespace shardrt {
@@ -65,8 +67,29 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
   });
 }
 
+void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const Tensor& logits,
+                             std::vector<std::int32_t>& idx, std::vector<float>& wts) {
+  const auto& moe = model_.moe;
+  const int k = moe.top_k, tokens = static_cast<int>(idx.size()) / k;
+  std::vector<float> logits_h(static_cast<std::size_t>(logits.numel()));
+  backend_.copyToHost(logits_h.data(), logits);
+  if (forced.experts.size() < static_cast<std::size_t>((first_token + tokens) * k)) {
+    throw std::logic_error("moe: forced routing covers fewer tokens than the batch");
+  }
+  const std::int32_t* chosen = forced.experts.data() + first_token * k;
+  if (std::any_of(chosen, chosen + static_cast<long>(tokens) * k,
+                  [&](std::int32_t e) { return e < 0 || e >= moe.experts; })) {
+    throw std::logic_error("moe: forced routing names no expert for a token");
+  }
+  std::copy_n(chosen, idx.size(), idx.begin());
+  kernels::cpu::routerWeightsOf(wts.data(), idx.data(), logits_h.data(), tokens, moe.experts, k,
+                                moe.scoring == planner::RouterScoring::Sigmoid,
+                                moe.normalize_top_k);
+}
+
 void MoeBlock::forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
-                       long first_token, MoeCounters& counters, RoutingLog* log) {
+                       long first_token, MoeCounters& counters, RoutingLog* log,
+                       const RoutingLog* forced) {
   const auto& moe = model_.moe;
   const int tokens = static_cast<int>(normed.shape().rows());
   const int hidden = model_.hidden, k = moe.top_k, experts = moe.experts, ep = ep_.size();
@@ -75,8 +98,8 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   // Router: logits, scores, top-k on every token of the microbatch.
   Tensor idx = backend_.empty({Dim("tokens", tokens), Dim("top_k", k)}, DType::I32);
   Tensor wts = backend_.empty(idx.shape(), DType::F32);
+  Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
   run_("router", 2.0 * tokens * hidden * experts, [&] {
-    Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
     backend_.linear(logits, normed, w[LayerWeight::Router]);
     backend_.routerTopK(idx, wts, logits, moe.scoring == planner::RouterScoring::Sigmoid,
                         moe.normalize_top_k);
@@ -92,6 +115,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
       std::sort(dst, dst + k);
     }
   }
+  if (forced) followRouting(*forced, first_token, logits, idx_h, wts_h);
 
   // Dispatch: counts first, then the rows of this tp rank's share of the tokens.
   const planner::Range share = tpShare(tokens, tp_.size(), tp_.rank());

@@ -43,11 +43,18 @@ class MoeBlock {
 
   // out (tokens, hidden) = the routed experts' weighted sum for every token of normed
   // (tokens, hidden), identical on every tp rank. first_token: global index of normed's first
-  // token, where the routing is logged.
+  // token, where the routing is logged. With `forced` (the whole batch's experts per token, as
+  // a RoutingLog), tokens go to those experts, weighted by this router's scores of them; the
+  // log still records the router's own choice.
   void forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
-               long first_token, MoeCounters& counters, RoutingLog* log);
+               long first_token, MoeCounters& counters, RoutingLog* log,
+               const RoutingLog* forced = nullptr);
 
  private:
+  // Replaces the router's choice (idx, wts on the host) with the forced experts and their
+  // weights from this router's logits.
+  void followRouting(const RoutingLog& forced, long first_token, const Tensor& logits,
+                     std::vector<std::int32_t>& idx, std::vector<float>& wts);
   void runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
                   const std::vector<int>& rows_per_expert);
   template <typename T>

@@ -17,10 +17,14 @@ struct ReferenceRouting {
   std::vector<MoeCounters> counters;  // slots per expert and dropped slots
 };
 
-// output (batch_size, seq_len, hidden) = the model applied to input, unsharded.
+// output (batch_size, seq_len, hidden) = the model applied to input, unsharded. With
+// `follow_routing` (per global layer, every token's experts) the MoE layers send tokens where a
+// run sent them, so that output differs from the run's by arithmetic alone; the logged routing
+// is still the reference's own choice, for counting flips.
 ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
                                            comm::Communicator& one_rank, const TensorView& input,
-                                           const TensorView& output, bool log_routing);
+                                           const TensorView& output, bool log_routing,
+                                           const std::vector<RoutingLog>* follow_routing = nullptr);
 
 // The deployment run unsharded: every degree 1, one microbatch, no explicit placements.
 planner::Deployment unsharded(const planner::Deployment& deployment);

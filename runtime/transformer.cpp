@@ -162,7 +162,8 @@ void TransformerExecutor::ffnBlock(const LayerWeights& w) {
 void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
   norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias]);
   moe_->forward(normed_, moe_out_, w, first_token, moe_counters_[w.layer],
-                options_.log_routing ? &routing_[w.layer] : nullptr);
+                options_.log_routing ? &routing_[w.layer] : nullptr,
+                options_.forced_routing ? &options_.forced_routing->at(w.layer) : nullptr);
   if (model_.moe.shared_experts > 0) {
     mlp(partial_, normed_, w[LayerWeight::SharedGateProj], w[LayerWeight::SharedUpProj],
         w[LayerWeight::SharedDownProj], shared_a_, shared_b_);

@@ -30,6 +30,9 @@ namespace shardrt {
 struct ExecutorOptions {
   OpProfile* profile = nullptr;  // time every op when set
   bool log_routing = false;      // keep each token's experts for comparison with the reference
+  // Route every MoE layer's tokens to these experts (per global layer, the whole batch) instead
+  // of the router's choice: a reference that follows a run's routing (runtime/reference.h).
+  const std::vector<RoutingLog>* forced_routing = nullptr;
   // Test-only fault: leave out the all-reduce after o_proj, so that each tp rank keeps only
   // its partial sum. Exists to prove that validation catches a wrong shard.
   bool fault_skip_attention_allreduce = false;

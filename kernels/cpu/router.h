@@ -12,4 +12,10 @@ namespace shardrt::kernels::cpu {
 void routerTopK(std::int32_t* experts_out, float* weights_out, const float* logits, int tokens,
                 int experts, int top_k, bool sigmoid, bool normalize);
 
+// The weights the router gives experts chosen elsewhere (experts (tokens, top_k), each in
+// 0..experts-1): p of each as above, divided by their sum when normalize is set. Validation
+// uses it to make a reference follow a run's routing (runtime/moe_block.h).
+void routerWeightsOf(float* weights_out, const std::int32_t* experts, const float* logits,
+                     int tokens, int experts_total, int top_k, bool sigmoid, bool normalize);
+
 }  // namespace shardrt::kernels::cpu

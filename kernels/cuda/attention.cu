@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_tensor_core.cuh"
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
@@ -166,6 +167,13 @@ void launchAttention(T* out, const T* q, const T* k, const T* v, int batch, int 
   }
   if (heads.q_heads > 65535 || batch > 65535) {
     throw std::invalid_argument("cuda::attention: q_heads and batch must be at most 65535");
+  }
+
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    if (tensorCoreAttentionSupports(head_dim, out, q, k, v)) {
+      tensorCoreAttention(out, q, k, v, batch, seq_len, head_dim, heads, causal, stream);
+      return;
+    }
   }
 
   const int tiles = (seq_len + kRowsPerTile - 1) / kRowsPerTile;

@@ -21,6 +21,8 @@
 // dynamic shared memory (Q, K padded to an odd row stride against bank conflicts, V):
 // 24704 bytes at head_dim 64, 49280 at 128, 98432 at 256. Above 48 KiB needs an opt-in, which
 // the launcher makes; sm_80 and sm_90 allow up to 163 and 227 KiB.
+// bf16 storage with head_dim a multiple of 16 up to 128 (and 16-byte aligned buffers) runs on
+// the tensor cores instead (kernels/cuda/attention_tensor_core.cuh); otherwise, as here,
 // bf16 storage: q, k, v are widened to float as they are staged, so the tiles, the scores, the
 // online softmax and the accumulators are the fp32 kernel's (same shared memory); out is rounded
 // to nearest even once, at the store.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bfloat16.h"
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/layernorm.h"
@@ -24,12 +25,12 @@
 #include "kernels/cpu/rope.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_tensor_core.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/permute.cuh"
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
-#include "common/bfloat16.h"
 #include "tests/gpu/attention_shapes.h"
 #include "tests/gpu/gpu_test_util.h"
 #include "tests/test_util.h"
@@ -236,6 +237,11 @@ void expectAttentionMatchesReference(const Shape& s) {
 
 TEST(CudaBf16, AttentionMatchesReference) {
   SHARDRT_REQUIRE_GPU();
+  // head_dim 64, 80 and 128 run on the tensor-core kernel (64-row tiles), 8, 33 and 256 on the
+  // scalar one (32-row tiles): both are covered below.
+  alignas(16) int dummy = 0;
+  EXPECT_TRUE(cuda::tensorCoreAttentionSupports(80, &dummy, &dummy, &dummy, &dummy));
+  EXPECT_FALSE(cuda::tensorCoreAttentionSupports(33, &dummy, &dummy, &dummy, &dummy));
   // MHA; seq_len 37 is one full 32-row tile and 5 rows.
   for (const int head_dim : {8, 64, 80, 128}) {
     expectAttentionMatchesReference({2, 37, head_dim, {4, 4, 0, 0, 1}});
@@ -249,6 +255,8 @@ TEST(CudaBf16, AttentionMatchesReference) {
   // Ragged seq_len (single row; 32 tiles and 5 rows) and odd / largest head_dim.
   expectAttentionMatchesReference({3, 1, 8, {4, 2, 0, 0, 2}});
   expectAttentionMatchesReference({1, 1029, 128, {2, 1, 0, 0, 2}});
+  // Several 64-row tiles, the last ragged, GQA and an unaligned head count: tensor cores.
+  expectAttentionMatchesReference({2, 203, 128, {6, 2, 0, 0, 3}});
   for (const int head_dim : {33, cuda::kAttentionMaxHeadDim}) {
     expectAttentionMatchesReference({2, 70, head_dim, {4, 2, 0, 0, 2}});
   }

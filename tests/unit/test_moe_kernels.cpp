@@ -154,6 +154,38 @@ TEST_P(RouterTopK, NormalizedWeightsSumToOne) {
   }
 }
 
+// A reference made to follow a run's routing: the router's own choice gives routerTopK's
+// weights bit for bit; another choice (here the lowest-scored experts, reversed) gives p of
+// those experts, normalised as the rule says, against the double reference.
+TEST_P(RouterTopK, WeightsOfExpertsChosenElsewhere) {
+  const auto c = GetParam();
+  const int tokens = 29, experts = 9, top_k = 2;
+  auto logits = randomVector(tokens * experts, 23);
+  for (auto& v : logits) v *= 3.0f;
+  const Routing own = runRouter(logits, tokens, experts, top_k, c.sigmoid, c.normalize);
+  std::vector<float> again = poisoned(own.weights.size());
+  routerWeightsOf(again.data(), own.experts.data(), logits.data(), tokens, experts, top_k,
+                  c.sigmoid, c.normalize);
+  EXPECT_EQ(again, own.weights);
+
+  const Routing all = routerReference(logits, tokens, experts, experts, c.sigmoid, false);
+  std::vector<std::int32_t> forced(static_cast<std::size_t>(tokens) * top_k);
+  std::vector<float> want(forced.size());
+  for (int t = 0; t < tokens; ++t) {
+    double sum = 0.0;
+    for (int k = 0; k < top_k; ++k) {  // the last experts of the full order, lowest first
+      forced[t * top_k + k] = all.experts[t * experts + experts - 1 - k];
+      sum += (want[t * top_k + k] = all.weights[t * experts + experts - 1 - k]);
+    }
+    for (int k = 0; c.normalize && k < top_k; ++k)
+      want[t * top_k + k] = float(want[t * top_k + k] / sum);
+  }
+  std::vector<float> got = poisoned(forced.size());
+  routerWeightsOf(got.data(), forced.data(), logits.data(), tokens, experts, top_k, c.sigmoid,
+                  c.normalize);
+  EXPECT_LT(relErr(got, want), kWeightTol);
+}
+
 INSTANTIATE_TEST_SUITE_P(Scorings, RouterTopK,
                          ::testing::Values(RouterCase{false, false}, RouterCase{false, true},
                                            RouterCase{true, false}, RouterCase{true, true}),
