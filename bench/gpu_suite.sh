@@ -3,11 +3,12 @@
 #   bench/gpu_suite.sh [BUILD_DIR (default build)] [OUT_DIR (default gpu-suite-out)]
 # 1. the GPU tests (ctest -L gpu: every CUDA kernel against the CPU one, and shardrt runs with
 #    --device cuda for dense and MoE strategies, several ranks on one GPU where needed);
-# 2. validated runs of the examples on the GPU;
+# 2. validated runs of the examples on the GPU, in fp32 and bf16;
 # 3. each kernel's bandwidth against a device-to-device copy and cuBLAS's GEMM rate on the
 #    layer's shapes (bench/cuda_kernel_bench);
 # 4. where PyTorch exists, the Llama-3-8B-shaped dense layer and the Mixtral-shaped MoE layer
-#    in PyTorch (bench/torch_layers.py) and in shardrt, on the same GPU, for docs/benchmarks.md.
+#    in PyTorch (bench/torch_layers.py) and in shardrt, on the same GPU, in bf16
+#    (LAYER_DTYPE=fp32 for fp32), for docs/benchmarks.md.
 # Needs the build (with CUDA), mpirun and the CUDA/NCCL libraries on the library path.
 set -uo pipefail
 cd "$(dirname "$0")/.."
