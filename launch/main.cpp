@@ -1,5 +1,8 @@
 // The shardrt command. Launched by mpirun, one process per rank:
-//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR]
+//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--trace DIR]
+// and in one process, without running the model:
+//   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
+//   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
@@ -8,11 +11,13 @@
 
 #include "comm/mpi_session.h"
 #include "common/errors.h"
+#include "launch/dag_command.h"
 #include "launch/error_report.h"
 #include "launch/run_command.h"
 
 namespace {
 
+using shardrt::launch::DagOptions;
 using shardrt::launch::RunOptions;
 
 void addRunCommand(CLI::App& app, RunOptions& o) {
@@ -28,6 +33,8 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
   run->add_option("--dump", o.dump_dir,
                   "Write input, output and every global weight as .npy files into this directory");
+  run->add_option("--strategy", o.strategy,
+                  "Which of the deployment's named strategies to run (default: its first)");
   run->add_option("--set", o.overrides,
                   "Override a deployment field, e.g. --set strategy.tp=4 (repeatable)")
       ->allow_extra_args(false);  // one value per --set, so a positional after it stays one
@@ -41,8 +48,30 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   run->add_flag("--profile", o.profile, "Print the time and FLOP/s of each op kind on rank 0");
+  run->add_option("--trace", o.trace_dir,
+                  "Trace one more forward pass: DIR/<name>.dot and .svg (the deployment DAG), "
+                  "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
   // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
   run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");
+}
+
+void addDagCommand(CLI::App& app, DagOptions& o) {
+  CLI::App* dag = app.add_subcommand(
+      "dag", "Draw a deployment's DAG from a dry run (shapes only, every rank in this process)");
+  dag->add_option("deployment", o.deployment_path, "Deployment file (JSON, see docs/config.md)");
+  dag->add_option("--ranks", o.ranks, "GPUs the deployment must use (default: tp * pp * dp)")
+      ->check(CLI::PositiveNumber);
+  dag->add_option("--out", o.out_dir, "Directory for the .dot, .svg and dags.json files")
+      ->capture_default_str();
+  dag->add_option("--set", o.overrides, "Override a deployment field (repeatable)")
+      ->allow_extra_args(false);
+  CLI::App* check = dag->add_subcommand("check", "Check a DAG file against docs/dag.md's rules");
+  check->add_option("file", o.check_path, "A .dot file shardrt wrote")->required();
+  dag->callback([dag, check, &o] {
+    if (!dag->got_subcommand(check) && o.deployment_path.empty()) {
+      throw CLI::RequiredError("deployment");
+    }
+  });
 }
 
 }  // namespace
@@ -61,6 +90,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   RunOptions run_options;
   addRunCommand(app, run_options);
+  DagOptions dag_options;
+  addDagCommand(app, dag_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -74,6 +105,15 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
+    if (app.got_subcommand("dag")) {
+      if (mpi->worldSize() > 1) {
+        shardrt::launch::reportError(rank,
+                                     "dag: runs in one process (it simulates every rank); "
+                                     "start it without mpirun or with -np 1");
+        return shardrt::kExitBadInput;
+      }
+      return shardrt::launch::dagCommand(dag_options);
+    }
   } catch (const std::exception& e) {
     // The other ranks may be waiting in a collective for this one: end them all.
     shardrt::launch::reportError(rank, e.what());

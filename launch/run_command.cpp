@@ -18,6 +18,7 @@
 #include "launch/execution_context.h"
 #include "launch/gather_results.h"
 #include "launch/run_report.h"
+#include "launch/trace_output.h"
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
@@ -27,6 +28,10 @@
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
+#include "runtime/trace_timeline.h"
+#include "runtime/tracer.h"
+#include "runtime/tracing_backend.h"
+#include "runtime/tracing_communicator.h"
 #include "runtime/transformer.h"
 
 namespace shardrt::launch {
@@ -53,6 +58,7 @@ std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Co
   std::string error;
   try {
     d = planner::loadDeployment(o.deployment_path, o.overrides);
+    if (!o.strategy.empty()) d = planner::withStrategy(*d, o.strategy);
     planner::checkWorldSize(*d, world.size());
   } catch (const ConfigError& e) {
     error = e.what();
@@ -191,6 +197,57 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
   return v;
 }
 
+struct TraceReport {
+  std::string dir;
+  DagEntry dag;
+  double traced_seconds = 0.0;
+};
+
+// Rank 0 writes the graph, dags.json and the timeline; every rank returns the same: the report,
+// or nullopt after rank 0 printed why it could not write them.
+std::optional<TraceReport> writeTrace(comm::Communicator& world, const RunReport& r,
+                                      const std::vector<TraceEvent>& events, const std::string& dir,
+                                      double traced_seconds) {
+  TraceReport t{dir, {}, traced_seconds};
+  std::int32_t ok = 1;
+  if (world.rank() == 0) {
+    try {
+      const planner::Deployment& d = r.deployment;
+      GraphInfo info;
+      info.name = graphName(d.name);
+      info.title = deploymentTitle(
+          d, "traced run, backend " + r.backend + ", communicator " + r.communicator);
+      info.gpus = world.size();
+      info.layers = d.model.layers;
+      info.experts = d.model.moe.experts;
+      info.microbatches = d.strategy.microbatches;
+      t.dag = writeDag(events, info, dir);
+      writeDagIndex({t.dag}, dir);
+      std::vector<TraceEvent> ops;
+      for (const auto& e : events) {
+        if (!isBookkeeping(e)) ops.push_back(e);
+      }
+      writeTimeline(
+          ops, {r.communicator.substr(0, r.communicator.find(' ')), world.size(), info.title}, dir);
+    } catch (const std::exception& e) {
+      reportError(0, std::string("--trace: ") + e.what());
+      ok = 0;
+    }
+  }
+  world.broadcast(&ok, 1, DType::I32, 0);
+  if (!ok) return std::nullopt;
+  return t;
+}
+
+void printTrace(std::ostream& os, const TraceReport& t, const RunReport& r) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  trace     traced pass %.3f ms (median untraced %.3f ms)\n",
+                1e3 * t.traced_seconds, 1e3 * r.medianForwardSeconds());
+  os << line << "            " << t.dag.dot << " (" << t.dag.nodes << " nodes, " << t.dag.edges
+     << " edges), " << t.dag.svg << " (" << t.dag.renderer << ")\n            " << t.dir
+     << "/dags.json, " << t.dir << "/trace.json and " << t.dir << "/ranks/rank<N>.trace.json\n";
+}
+
 }  // namespace
 
 int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
@@ -215,7 +272,21 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   const auto& st = d.strategy;
   const planner::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
   if (!fitsOnEveryRank(d, report.plan, layout, backend, *mpi_world)) return kExitBadInput;
-  ProcessGroups groups = ProcessGroups::split(*world, layout);
+  // With --trace the executor runs on recorders that wrap the backend and the communicators;
+  // they record only during the one traced pass. Without it, nothing is wrapped.
+  std::unique_ptr<Tracer> tracer;
+  std::unique_ptr<TracingBackend> traced_backend;
+  std::unique_ptr<TracingCommunicator> traced_world;
+  Backend* exec_backend = &backend;
+  comm::Communicator* exec_world = world;
+  if (!o.trace_dir.empty()) {
+    tracer = std::make_unique<Tracer>(backend, world->rank());
+    traced_backend = std::make_unique<TracingBackend>(backend, *tracer);
+    traced_world = TracingCommunicator::wrapWorld(*world, *tracer);
+    exec_backend = traced_backend.get();
+    exec_world = traced_world.get();
+  }
+  ProcessGroups groups = ProcessGroups::split(*exec_world, layout);
   report.backend = context->device == backend.name()
                        ? std::string(backend.name())
                        : std::string(backend.name()) + " (" + context->device + ")";
@@ -227,11 +298,11 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   ExecutorOptions exec_options;
   exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
   exec_options.log_routing = o.validate;
-  TransformerExecutor executor(d, report.plan, layout, backend,
+  TransformerExecutor executor(d, report.plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
   // Each replica makes only its own rows of the input.
-  const Tensor replica_input = makeModelInput(backend, d, executor.replicaBatch());
-  const Tensor output = backend.empty(executor.replicaShape(), d.workload.dtype);
+  const Tensor replica_input = makeModelInput(*exec_backend, d, executor.replicaBatch());
+  const Tensor output = exec_backend->empty(executor.replicaShape(), d.workload.dtype);
 
   for (int i = 0; i < o.warmup + o.iterations; ++i) {
     world->barrier();  // start together, so the slowest rank's time is the step's time
@@ -256,6 +327,21 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     report.profile = profile;
   }
 
+  std::optional<TraceReport> trace;
+  if (tracer) {
+    executor.setTracer(tracer.get());
+    world->barrier();  // the ranks' trace clocks start here together
+    tracer->start();
+    const auto t0 = std::chrono::steady_clock::now();
+    executor.forward(replica_input, output);
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    const std::vector<TraceEvent> events = tracer->finish();
+    executor.setTracer(nullptr);
+    trace = writeTrace(*world, report, gatherTraces(*world, events), o.trace_dir,
+                       maxOverRanks(*world, dt.count()));
+    if (!trace) return kExitInternal;
+  }
+
   std::vector<OutputCopy> outputs;
   if (o.validate || !o.dump_dir.empty()) {
     outputs = gatherOutputs(*world, report, executor, backend, output);
@@ -274,6 +360,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     printSummary(std::cout, report);
     std::cout << "  result    " << result_path << "\n";
     if (!o.dump_dir.empty()) std::cout << "  dump      " << o.dump_dir << "/\n";
+    if (trace) printTrace(std::cout, *trace, report);
     std::cout << std::flush;
   }
   world->barrier();  // nobody exits before rank 0 has written and printed

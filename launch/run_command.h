@@ -13,6 +13,7 @@ struct RunOptions {
   std::string deployment_path;
   std::string device = "auto";         // cpu | cuda | auto
   std::vector<std::string> overrides;  // --set dotted.path=value
+  std::string strategy;                // --strategy NAME: one of the file's named strategies
   bool validate = false;
   std::string out_dir = "shardrt-out";
   std::string dump_dir;  // empty: no dump
@@ -20,6 +21,7 @@ struct RunOptions {
   int warmup = 1;
   int iterations = 3;
   bool profile = false;
+  std::string trace_dir;  // empty: no trace; else the DAG, dags.json and the timeline go here
   bool fault_skip_attention_allreduce = false;  // test-only
 };
 

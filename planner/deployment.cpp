@@ -281,9 +281,50 @@ Deployment parseDeployment(const json& doc, const std::string& default_name) {
   d.workload = readWorkload(root.object("workload"));
   d.strategy = root.has("strategy") ? readStrategy(root.object("strategy")) : StrategyConfig{};
   if (root.has("plan")) d.plan = readExplicitPlan(root.object("plan"));
+  if (root.has("strategies")) {
+    for (JsonReader s : root.objects("strategies")) {
+      NamedStrategy n;
+      n.name = s.string("name");
+      for (const auto& other : d.strategies) {
+        if (other.name == n.name) {
+          throw ConfigError(s.field("name"), "\"" + n.name + "\" names two strategies");
+        }
+      }
+      n.strategy = s.has("strategy") ? readStrategy(s.object("strategy")) : StrategyConfig{};
+      if (s.has("plan")) n.plan = readExplicitPlan(s.object("plan"));
+      s.finish();
+      d.strategies.push_back(std::move(n));
+    }
+    if (!root.has("strategy") && !root.has("plan")) {
+      d.strategy = d.strategies[0].strategy;
+      d.plan = d.strategies[0].plan;
+    }
+  }
   root.finish();
   checkStrategy(d);
+  for (std::size_t i = 0; i < d.strategies.size(); ++i) {
+    try {
+      checkStrategy(withStrategy(d, d.strategies[i].name));
+    } catch (const ConfigError& e) {  // name the list entry the rule was broken in
+      throw ConfigError("strategies[" + std::to_string(i) + "] (" + d.strategies[i].name + ")",
+                        e.what());
+    }
+  }
   return d;
+}
+
+Deployment withStrategy(const Deployment& d, const std::string& name) {
+  for (const auto& n : d.strategies) {
+    if (n.name != name) continue;
+    Deployment one = d;
+    one.strategy = n.strategy;
+    one.plan = n.plan;
+    return one;
+  }
+  std::string names;
+  for (const auto& n : d.strategies) names += (names.empty() ? "" : ", ") + n.name;
+  throw ConfigError("--strategy", "no strategy named \"" + name + "\" (the file names: " +
+                                      (names.empty() ? "none" : names) + ")");
 }
 
 Deployment loadDeployment(const std::string& path, const std::vector<std::string>& overrides) {

@@ -78,14 +78,27 @@ struct ExplicitPlan {
   std::vector<int> dp_batch;                       // per dp replica, its share of batch_size
 };
 
+// One of several strategies a deployment file names (a baseline and a proposal, say): each
+// is drawn as its own graph by `shardrt dag`, and `shardrt run --strategy NAME` runs one.
+struct NamedStrategy {
+  std::string name;
+  StrategyConfig strategy;
+  ExplicitPlan plan;
+};
+
 struct Deployment {
   std::string name;
   std::uint64_t seed = 0;
   ModelConfig model;
   WorkloadConfig workload;
-  StrategyConfig strategy;
+  StrategyConfig strategy;  // the one run (the first of `strategies` when there is no other)
   ExplicitPlan plan;
+  std::vector<NamedStrategy> strategies;  // "strategies" in the file; may be empty
 };
+
+// The deployment with strategy `name` of its list as the one it runs; ConfigError naming
+// --strategy when there is none of that name.
+Deployment withStrategy(const Deployment& d, const std::string& name);
 
 // Reads and checks a deployment. `overrides` are "dotted.path=value" strings applied to the
 // JSON before it is read (value parsed as JSON, else taken as a string), as `--set` passes them.

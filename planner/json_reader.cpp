@@ -155,6 +155,18 @@ std::uint64_t JsonReader::unsignedInt(const std::string& key, std::uint64_t fall
 
 JsonReader JsonReader::object(const std::string& key) { return JsonReader(get(key), field(key)); }
 
+std::vector<JsonReader> JsonReader::objects(const std::string& key) {
+  const auto& v = get(key);
+  if (!v.is_array() || v.empty()) {
+    throw ConfigError(field(key), "must be a non-empty list of objects, got " + typeName(v));
+  }
+  std::vector<JsonReader> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.emplace_back(v[i], field(key) + "[" + std::to_string(i) + "]");
+  }
+  return out;
+}
+
 void JsonReader::finish() const {
   for (auto it = obj_->begin(); it != obj_->end(); ++it) {
     if (read_.count(it.key())) continue;

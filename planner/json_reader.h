@@ -34,6 +34,8 @@ class JsonReader {
                     const std::string& fallback);
   std::uint64_t unsignedInt(const std::string& key, std::uint64_t fallback);
   JsonReader object(const std::string& key);  // required sub-object
+  // A required, non-empty list of objects, each read strictly (paths "key[i]").
+  std::vector<JsonReader> objects(const std::string& key);
 
   void finish() const;  // throws on fields that were never read
 

@@ -31,6 +31,14 @@ class Backend {
   // Bytes the device can still allocate; nullopt where the backend does not know (host RAM).
   virtual std::optional<std::size_t> freeMemory() const = 0;
 
+  // The tracer's clock, on the device's own timeline: mark() notes the point after the work
+  // issued so far (host clock here; CUDA events on a GPU, so that an asynchronous op is timed
+  // when it ran, not when it was launched). Once synchronize() has returned,
+  // markMicroseconds(m) is m's time in microseconds after the first mark since clearMarks().
+  virtual std::size_t mark();
+  virtual double markMicroseconds(std::size_t mark);
+  virtual void clearMarks();
+
   // out (..., N) = inp (..., K) @ weight (N, K)^T
   virtual void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) = 0;
   // Normalise over the last dimension; out may be inp.
@@ -65,6 +73,9 @@ class Backend {
   // out[index[i]] += weight[i] * inp[i]; index, weight (rows).
   virtual void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                               const TensorView& weight) = 0;
+
+ private:
+  std::vector<double> host_marks_;  // steady-clock seconds, for the default marks
 };
 
 }  // namespace shardrt

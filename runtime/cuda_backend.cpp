@@ -73,6 +73,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
 }
 
 CudaBackend::~CudaBackend() {
+  for (cudaEvent_t e : marks_) cudaEventDestroy(e);
   if (start_) cudaEventDestroy(start_);
   if (stop_) cudaEventDestroy(stop_);
   if (cublas_) cublasDestroy(cublas_);
@@ -106,6 +107,25 @@ void CudaBackend::copy(const TensorView& dst, const TensorView& src) {
 }
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+std::size_t CudaBackend::mark() {
+  if (marks_used_ == marks_.size()) {
+    cudaEvent_t e = nullptr;
+    CUDA_CHECK(cudaEventCreate(&e));
+    marks_.push_back(e);
+  }
+  CUDA_CHECK(cudaEventRecord(marks_[marks_used_], stream_));
+  return marks_used_++;
+}
+
+double CudaBackend::markMicroseconds(std::size_t mark) {
+  if (mark >= marks_used_) throw std::out_of_range("CudaBackend: no such mark");
+  float ms = 0.0f;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, marks_[0], marks_[mark]));
+  return 1e3 * ms;
+}
+
+void CudaBackend::clearMarks() { marks_used_ = 0; }
 
 double CudaBackend::timeOps(const std::function<void()>& body) {
   CUDA_CHECK(cudaEventRecord(start_, stream_));

@@ -28,6 +28,9 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
+  std::size_t mark() override;
+  double markMicroseconds(std::size_t mark) override;
+  void clearMarks() override;
 
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
   void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
@@ -55,6 +58,8 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;  // for timeOps
+  std::vector<cudaEvent_t> marks_;                // recorded on stream_, reused across passes
+  std::size_t marks_used_ = 0;
 };
 
 // CUDA devices visible to this process (0 when there is no usable driver or device).

@@ -36,6 +36,12 @@ template <typename T>
 Tensor MoeBlock::upload(const std::vector<T>& host, const char* name) {
   Tensor t = backend_.empty({Dim(name, static_cast<std::int64_t>(host.size()))}, dtypeOf<T>());
   if (!host.empty()) backend_.copyFromHost(t, host.data());
+  // Host code made these indices from the router's choice: the trace shows that step.
+  if (Tracer* tracer = run_.tracer(); tracer && tracer->recording() && routing_) {
+    tracer->recordHostOp("routing_indices",
+                         {tracer->ref(routing_->first), tracer->ref(routing_->second)},
+                         {tracer->ref(t)});
+  }
   return t;
 }
 
@@ -54,15 +60,28 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
   const double gemm = 2.0 * static_cast<double>(rows) * f * model_.hidden;
   run_("expert_ffn", (swiglu ? 3 : 2) * gemm, [&] {
     Tensor a = backend_.empty({Dim("tokens", rows), Dim("ffn_hidden", f)}, in.dtype());
+    Tracer* tracer = run_.tracer();
     if (swiglu) {
       Tensor b = backend_.empty(a.shape(), in.dtype());
-      backend_.groupedLinear(a, in, weights(ExpertWeight::GateProj), rows_per_expert);
-      backend_.groupedLinear(b, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      {
+        TraceLabel label(tracer, "fc1_gate");
+        backend_.groupedLinear(a, in, weights(ExpertWeight::GateProj), rows_per_expert);
+      }
+      {
+        TraceLabel label(tracer, "fc1_up");
+        backend_.groupedLinear(b, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      }
+      TraceLabel label(tracer, "act");
       backend_.swiglu(a, a, b);
     } else {
-      backend_.groupedLinear(a, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      {
+        TraceLabel label(tracer, "fc1");
+        backend_.groupedLinear(a, in, weights(ExpertWeight::UpProj), rows_per_expert);
+      }
+      TraceLabel label(tracer, "act");
       backend_.gelu(a, a);
     }
+    TraceLabel label(tracer, "fc2");
     backend_.groupedLinear(out, a, weights(ExpertWeight::DownProj), rows_per_expert);
   });
 }
@@ -116,6 +135,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
     }
   }
   if (forced) followRouting(*forced, first_token, logits, idx_h, wts_h);
+  routing_.emplace(idx.view(), wts.view());
 
   // Dispatch: counts first, then the rows of this tp rank's share of the tokens.
   const planner::Range share = tpShare(tokens, tp_.size(), tp_.rank());
@@ -128,8 +148,11 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
     send = planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, owner_, ep);
     std::vector<std::int32_t> recv_counts(send.send_expert_counts.size());
     const std::vector<std::size_t> per_peer(ep, static_cast<std::size_t>(experts));
+    // Host-side bookkeeping, off the data path: not drawn in the deployment graph.
+    if (run_.tracer()) run_.tracer()->quiet(true);
     ep_.allToAllV(send.send_expert_counts.data(), per_peer, recv_counts.data(), per_peer,
                   DType::I32);
+    if (run_.tracer()) run_.tracer()->quiet(false);
     recv = planReceive(recv_counts, local_experts_, ep, experts);
 
     const Tensor send_idx = upload(send.send_token, "rows");
@@ -146,9 +169,13 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   const long received = recv_rows.shape().size(0);
   Tensor expert_in = backend_.empty(recv_rows.shape(), dt);
   Tensor expert_out = backend_.empty(recv_rows.shape(), dt);
-  run_("dispatch", 0,
-       [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); });
+  run_(
+      "dispatch", 0,
+      [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); },
+      "group_by_expert");
+  if (run_.tracer()) run_.tracer()->setExpertRows(local_experts_, recv.rows_per_expert);
   runExperts(expert_in, expert_out, w, recv.rows_per_expert);
+  if (run_.tracer()) run_.tracer()->clearExpertRows();
 
   // Combine: rows back to their senders, weighted into token order, shares gathered over tp.
   run_("combine", 0, [&] {
@@ -172,6 +199,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
     tp_.allGatherV(share_out.view().raw(), out.raw(), counts, dt);
   });
 
+  routing_.reset();
   counters.dropped += send.dropped;
   counters.received += received;
   for (std::size_t i = 0; i < local_experts_.size(); ++i) {

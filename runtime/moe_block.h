@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -66,6 +68,8 @@ class MoeBlock {
   comm::Communicator& tp_;
   comm::Communicator& ep_;
   OpTimer& run_;
+  // The router's experts and weights while forward() runs: what the uploaded indices derive from.
+  std::optional<std::pair<TensorView, TensorView>> routing_;
   std::vector<int> owner_;  // ep rank of each expert
   std::vector<int> local_experts_;
 };

@@ -7,9 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/tracer.h"
+
 namespace shardrt {
 
 class Backend;
+class Tracer;
 
 class OpProfile {
  public:
@@ -31,24 +34,30 @@ class OpProfile {
 // Runs an op and, when a profile is attached, records its time and FLOPs under a name. The
 // Backend measures the time in its own way (host clock on the CPU, CUDA events on a GPU), so
 // that a GPU op is timed by the device, not by when the host happened to launch it.
+// With a tracer attached, the ops run inside are named `label` (or `op`) in the trace.
 class OpTimer {
  public:
   OpTimer(Backend& backend, OpProfile* profile) : backend_(backend), profile_(profile) {}
   void setProfile(OpProfile* profile) { profile_ = profile; }
+  void setTracer(Tracer* tracer) { tracer_ = tracer; }
+  Tracer* tracer() const { return tracer_; }
 
   template <typename Body>
-  void operator()(std::string_view op, double flops, Body&& body) {
+  void operator()(std::string_view op, double flops, Body&& body, std::string_view label = {}) {
+    if (tracer_) tracer_->pushLabel(std::string(label.empty() ? op : label));
     if (!profile_) {
       body();
-      return;
+    } else {
+      profile_->record(op, time(body), flops);
     }
-    profile_->record(op, time(body), flops);
+    if (tracer_) tracer_->popLabel();
   }
 
  private:
   double time(const std::function<void()>& body);
   Backend& backend_;
   OpProfile* profile_;
+  Tracer* tracer_ = nullptr;
 };
 
 }  // namespace shardrt

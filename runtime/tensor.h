@@ -13,7 +13,7 @@
 
 namespace shardrt {
 
-enum class Device { Cpu, Cuda };
+enum class Device { Cpu, Cuda, Meta };  // Meta: shapes only, no memory (dry runs)
 
 class TensorView {
  public:

@@ -92,12 +92,14 @@ Shape TransformerExecutor::microbatchShape() const {
 }
 
 void TransformerExecutor::norm(const TensorView& out, const TensorView& inp, const Tensor& weight,
-                               const Tensor& bias) {
+                               const Tensor& bias, const char* label) {
   const auto eps = static_cast<float>(model_.norm_eps);
   if (model_.norm == planner::NormKind::RmsNorm) {
-    run_("rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); });
+    run_(
+        "rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); }, label);
   } else {
-    run_("layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, eps); });
+    run_(
+        "layernorm", 0, [&] { backend_.layerNorm(out, inp, weight, bias, eps); }, label);
   }
 }
 
@@ -110,13 +112,20 @@ void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, con
 }
 
 void TransformerExecutor::attentionBlock(const LayerWeights& w) {
-  norm(normed_, residual_, w[LayerWeight::AttnNormWeight], w[LayerWeight::AttnNormBias]);
+  norm(normed_, residual_, w[LayerWeight::AttnNormWeight], w[LayerWeight::AttnNormBias],
+       "attn_norm");
   const Tensor& wq = w[LayerWeight::QProj];
   const Tensor& wk = w[LayerWeight::KProj];
   const Tensor& wv = w[LayerWeight::VProj];
-  run_("linear", linearFlops(tokens_, wq), [&] { backend_.linear(mergeHeads(q_), normed_, wq); });
-  run_("linear", linearFlops(tokens_, wk), [&] { backend_.linear(mergeHeads(k_), normed_, wk); });
-  run_("linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); });
+  run_(
+      "linear", linearFlops(tokens_, wq), [&] { backend_.linear(mergeHeads(q_), normed_, wq); },
+      "q_proj");
+  run_(
+      "linear", linearFlops(tokens_, wk), [&] { backend_.linear(mergeHeads(k_), normed_, wk); },
+      "k_proj");
+  run_(
+      "linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); },
+      "v_proj");
   if (model_.rope) {
     const auto theta = static_cast<float>(model_.rope_theta);
     run_("rope", 0, [&] {
@@ -131,49 +140,62 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   run_("attention", attn_flops,
        [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
   const Tensor& wo = w[LayerWeight::OProj];
-  run_("linear", linearFlops(tokens_, wo),
-       [&] { backend_.linear(partial_, mergeHeads(attn_), wo); });
+  run_(
+      "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, mergeHeads(attn_), wo); },
+      "o_proj");
   if (!options_.fault_skip_attention_allreduce) tensorParallelAllReduce(partial_, "all_reduce");
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
 }
 
 void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, const Tensor& gate,
                               const Tensor& up, const Tensor& down, const Tensor& a,
-                              const Tensor& b) {
+                              const Tensor& b, const std::string& prefix) {
   if (model_.activation == planner::Activation::SwiGlu) {
-    run_("linear", linearFlops(tokens_, gate), [&] { backend_.linear(a, inp, gate); });
-    run_("linear", linearFlops(tokens_, up), [&] { backend_.linear(b, inp, up); });
-    run_("swiglu", 0, [&] { backend_.swiglu(a, a, b); });
+    run_(
+        "linear", linearFlops(tokens_, gate), [&] { backend_.linear(a, inp, gate); },
+        prefix + "gate_proj");
+    run_(
+        "linear", linearFlops(tokens_, up), [&] { backend_.linear(b, inp, up); },
+        prefix + "up_proj");
+    run_(
+        "swiglu", 0, [&] { backend_.swiglu(a, a, b); }, prefix + "swiglu");
   } else {
-    run_("linear", linearFlops(tokens_, up), [&] { backend_.linear(a, inp, up); });
-    run_("gelu", 0, [&] { backend_.gelu(a, a); });
+    run_(
+        "linear", linearFlops(tokens_, up), [&] { backend_.linear(a, inp, up); },
+        prefix + "up_proj");
+    run_(
+        "gelu", 0, [&] { backend_.gelu(a, a); }, prefix + "gelu");
   }
-  run_("linear", linearFlops(tokens_, down), [&] { backend_.linear(out, a, down); });
+  run_(
+      "linear", linearFlops(tokens_, down), [&] { backend_.linear(out, a, down); },
+      prefix + "down_proj");
 }
 
 void TransformerExecutor::ffnBlock(const LayerWeights& w) {
-  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias]);
+  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias], "ffn_norm");
   mlp(partial_, normed_, w[LayerWeight::GateProj], w[LayerWeight::UpProj], w[LayerWeight::DownProj],
-      ffn_a_, ffn_b_);
+      ffn_a_, ffn_b_, "");
   tensorParallelAllReduce(partial_, "all_reduce");
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
 }
 
 void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
-  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias]);
+  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias], "ffn_norm");
   moe_->forward(normed_, moe_out_, w, first_token, moe_counters_[w.layer],
                 options_.log_routing ? &routing_[w.layer] : nullptr,
                 options_.forced_routing ? &options_.forced_routing->at(w.layer) : nullptr);
   if (model_.moe.shared_experts > 0) {
     mlp(partial_, normed_, w[LayerWeight::SharedGateProj], w[LayerWeight::SharedUpProj],
-        w[LayerWeight::SharedDownProj], shared_a_, shared_b_);
+        w[LayerWeight::SharedDownProj], shared_a_, shared_b_, "shared_");
     tensorParallelAllReduce(partial_, "all_reduce");
-    run_("residual_add", 0, [&] { backend_.add(moe_out_, moe_out_, partial_); });
+    run_(
+        "add", 0, [&] { backend_.add(moe_out_, moe_out_, partial_); }, "shared_expert_add");
   }
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, moe_out_); });
 }
 
 void TransformerExecutor::runLayer(const LayerWeights& w, long first_token) {
+  if (options_.tracer) options_.tracer->setLayer(w.layer);
   attentionBlock(w);
   if (model_.isMoeLayer(w.layer)) {
     moeBlock(w, first_token);
@@ -195,7 +217,10 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
   const double start = seconds();
   comm::Communicator& pp = *groups_.pp;
   const auto count = static_cast<std::size_t>(residual_.numel());
+  Tracer* tracer = options_.tracer;
+  if (tracer && first_stage_) tracer->recordBookkeeping(kOpModelInput, {}, {tracer->ref(input)});
   for (int mb = 0; mb < plan_.microbatches; ++mb) {
+    if (tracer) tracer->setMicrobatch(mb), tracer->setLayer(-1);
     const long row = static_cast<long>(mb) * microbatch_size_;
     if (first_stage_) {
       backend_.copy(residual_, input.rows(row, microbatch_size_));
@@ -206,9 +231,10 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     const double busy_start = seconds();
     const long first_token = (replica_batch_.begin + row) * seq_len_;
     for (const auto& w : weights_.layers) runLayer(w, first_token);
+    if (tracer) tracer->setLayer(-1);
     if (last_stage_) {
       norm(output.rows(row, microbatch_size_), residual_, weights_.final_norm_weight,
-           weights_.final_norm_bias);
+           weights_.final_norm_bias, "final_norm");
     }
     backend_.synchronize();
     timing_.busy_seconds += seconds() - busy_start;
@@ -219,6 +245,10 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
   }
   backend_.synchronize();
   timing_.wall_seconds = seconds() - start;
+  if (tracer) {
+    tracer->setMicrobatch(-1);
+    if (last_stage_) tracer->recordBookkeeping(kOpModelOutput, {tracer->ref(output)}, {});
+  }
 }
 
 }  // namespace shardrt

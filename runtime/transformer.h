@@ -33,6 +33,7 @@ struct ExecutorOptions {
   // Route every MoE layer's tokens to these experts (per global layer, the whole batch) instead
   // of the router's choice: a reference that follows a run's routing (runtime/reference.h).
   const std::vector<RoutingLog>* forced_routing = nullptr;
+  Tracer* tracer = nullptr;  // record every op (runtime/tracer.h); set with setTracer
   // Test-only fault: leave out the all-reduce after o_proj, so that each tp rank keeps only
   // its partial sum. Exists to prove that validation catches a wrong shard.
   bool fault_skip_attention_allreduce = false;
@@ -67,6 +68,12 @@ class TransformerExecutor {
   bool holdsOutput() const { return last_stage_; }
   planner::Range replicaBatch() const { return replica_batch_; }
   void setProfile(OpProfile* profile) { run_.setProfile(profile); }
+  // Passes run while a tracer is set report their ops to it (its recorders must wrap the
+  // Backend and Communicators this executor was built with).
+  void setTracer(Tracer* tracer) {
+    options_.tracer = tracer;
+    run_.setTracer(tracer);
+  }
 
   const StageTiming& timing() const { return timing_; }
   // Per global layer index; empty vectors for dense layers and other stages' layers.
@@ -80,8 +87,9 @@ class TransformerExecutor {
   void ffnBlock(const LayerWeights& w);
   void moeBlock(const LayerWeights& w, long first_token);
   void mlp(const TensorView& out, const TensorView& inp, const Tensor& gate, const Tensor& up,
-           const Tensor& down, const Tensor& a, const Tensor& b);
-  void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias);
+           const Tensor& down, const Tensor& a, const Tensor& b, const std::string& prefix);
+  void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias,
+            const char* label);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
 
   const planner::ModelConfig& model_;

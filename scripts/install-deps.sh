@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev                 # CPU GEMMs
   libgtest-dev                    # unit tests
   python3 python3-numpy           # the independent NumPy check of --dump
+  graphviz                        # dot: the deployment DAG rendered to SVG
 )
 
 missing=()

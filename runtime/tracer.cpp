@@ -1,0 +1,122 @@
+#include "runtime/tracer.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace shardrt {
+
+const char* opKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::Compute:
+      return "compute";
+    case OpKind::Comm:
+      return "comm";
+    case OpKind::Route:
+      return "route";
+  }
+  return "?";
+}
+
+bool isBookkeeping(const TraceEvent& e) {
+  for (const char* op : {kOpAllocate, kOpHostWrite, kOpDeviceCopy, kOpModelInput, kOpModelOutput}) {
+    if (e.op == op) return true;
+  }
+  return false;
+}
+
+void Tracer::start() {
+  events_.clear();
+  marks_.clear();
+  backend_.synchronize();
+  backend_.clearMarks();
+  backend_.mark();  // the origin: right after the barrier the caller passed
+  active_ = true;
+}
+
+std::vector<TraceEvent> Tracer::finish() {
+  backend_.synchronize();
+  active_ = false;
+  for (std::size_t i = 0; i < events_.size(); ++i) {
+    events_[i].start_us = backend_.markMicroseconds(marks_[i].first);
+    events_[i].end_us = backend_.markMicroseconds(marks_[i].second);
+  }
+  marks_.clear();
+  return std::move(events_);
+}
+
+void Tracer::setExpertRows(std::vector<int> experts, std::vector<int> rows) {
+  if (experts.size() != rows.size()) throw std::logic_error("tracer: one row count per expert");
+  expert_ids_ = std::move(experts);
+  expert_rows_ = std::move(rows);
+}
+
+void Tracer::record(TraceEvent e, std::size_t start_mark, std::size_t end_mark) {
+  e.rank = rank_;
+  e.seq = static_cast<long>(events_.size());
+  e.layer = layer_;
+  e.microbatch = microbatch_;
+  if (e.name.empty()) e.name = labels_.empty() ? e.op : labels_.back();
+  events_.push_back(std::move(e));
+  marks_.emplace_back(start_mark, end_mark);
+}
+
+void Tracer::recordBookkeeping(const char* op, const std::vector<TensorRef>& reads,
+                               const std::vector<TensorRef>& writes) {
+  if (!active_) return;
+  TraceEvent e;
+  e.kind = OpKind::Route;
+  e.op = op;
+  e.inputs = reads;
+  e.outputs = writes;
+  const std::size_t m = backend_.mark();
+  record(std::move(e), m, m);
+}
+
+void Tracer::recordHostOp(const char* op, const std::vector<TensorRef>& reads,
+                          const std::vector<TensorRef>& writes) {
+  if (!recording()) return;
+  TraceEvent e;
+  e.kind = OpKind::Route;
+  e.op = op;
+  e.inputs = reads;
+  e.outputs = writes;
+  const std::size_t m = backend_.mark();
+  record(std::move(e), m, m);
+}
+
+void Tracer::allocated(const TensorView& t) {
+  // Kept also outside traced passes: the executor allocates its buffers once, up front.
+  const auto address = reinterpret_cast<std::uint64_t>(t.raw());
+  const auto bytes = static_cast<std::uint64_t>(t.bytes());
+  if (bytes == 0) return;
+  std::erase_if(allocations_, [&](const Allocation& a) {  // memory reused: the old one is gone
+    return a.address < address + bytes && address < a.address + a.bytes;
+  });
+  allocations_.push_back({address, bytes, t.shape(), t.dtype()});
+  recordBookkeeping(kOpAllocate, {}, {ref(t)});
+}
+
+TensorRef Tracer::ref(const TensorView& t) const {
+  return {reinterpret_cast<std::uint64_t>(t.raw()), static_cast<std::uint64_t>(t.bytes()),
+          t.shape()};
+}
+
+TensorRef Tracer::refRaw(const void* p, std::size_t count, DType dtype) const {
+  const auto address = reinterpret_cast<std::uint64_t>(p);
+  const std::uint64_t bytes = count * dtypeSize(dtype);
+  for (auto a = allocations_.rbegin(); a != allocations_.rend(); ++a) {
+    if (address < a->address || address + bytes > a->address + a->bytes) continue;
+    if (address == a->address && bytes == a->bytes) return {address, bytes, a->shape};
+    // Part of the allocation: as many of its leading rows as the count covers.
+    const std::int64_t row = a->shape.rank() > 0 ? a->shape.numel() / a->shape.size(0) : 1;
+    if (row > 0 && count % row == 0 && a->shape.rank() > 0) {
+      std::vector<Dim> dims = a->shape.dims();
+      dims[0] = Dim(dims[0].name, static_cast<std::int64_t>(count) / row, dims[0].global);
+      return {address, bytes, Shape(dims)};
+    }
+    break;
+  }
+  return {address, bytes, Shape{Dim("elements", static_cast<std::int64_t>(count))}};
+}
+
+}  // namespace shardrt

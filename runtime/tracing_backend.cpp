@@ -1,0 +1,187 @@
+#include "runtime/tracing_backend.h"
+
+#include <numeric>
+
+namespace shardrt {
+namespace {
+
+double bytesOf(const std::vector<TensorView>& views) {
+  double b = 0.0;
+  for (const auto& v : views) b += static_cast<double>(v.bytes());
+  return b;
+}
+
+// Rows [begin, begin + count) of every view whose first dimension is the experts' rows.
+std::vector<TensorView> expertSlice(const std::vector<TensorView>& views, long total, long begin,
+                                    long count) {
+  std::vector<TensorView> out;
+  for (const auto& v : views) {
+    out.push_back(v.shape().rank() > 0 && v.shape().size(0) == total ? v.rows(begin, count) : v);
+  }
+  return out;
+}
+
+}  // namespace
+
+TraceEvent TracingBackend::event(const Op& op) const {
+  TraceEvent e;
+  e.kind = op.kind;
+  e.op = op.op;
+  for (const auto& v : op.inputs) e.inputs.push_back(tracer_.ref(v));
+  for (const auto& v : op.weights) e.weights.push_back(tracer_.ref(v));
+  for (const auto& v : op.outputs) e.outputs.push_back(tracer_.ref(v));
+  e.flops = op.flops;
+  e.bytes = bytesOf(op.inputs) + bytesOf(op.weights) + bytesOf(op.outputs);
+  return e;
+}
+
+void TracingBackend::run(const Op& op, const std::function<void()>& body, bool per_expert) {
+  if (!tracer_.recording()) {
+    body();
+    return;
+  }
+  const std::size_t start = tracer_.mark();
+  body();
+  const std::size_t end = tracer_.mark();
+  const auto& rows = tracer_.expertRows();
+  const long total = std::accumulate(rows.begin(), rows.end(), 0L);
+  if (!per_expert || rows.empty() || op.outputs.empty() || op.outputs[0].shape().rank() == 0 ||
+      op.outputs[0].shape().size(0) != total) {
+    tracer_.record(event(op), start, end);
+    return;
+  }
+  long begin = 0;
+  for (std::size_t g = 0; g < rows.size(); ++g) {
+    Op part = op;
+    part.inputs = expertSlice(op.inputs, total, begin, rows[g]);
+    part.outputs = expertSlice(op.outputs, total, begin, rows[g]);
+    part.flops = total > 0 ? op.flops * rows[g] / total : 0.0;
+    TraceEvent e = event(part);
+    e.expert = tracer_.expertIds()[g];
+    tracer_.record(std::move(e), start, end);
+    begin += rows[g];
+  }
+}
+
+Tensor TracingBackend::empty(Shape shape, DType dtype) {
+  Tensor t = inner_.empty(std::move(shape), dtype);
+  tracer_.allocated(t);
+  return t;
+}
+
+void TracingBackend::copyFromHost(const TensorView& dst, const void* src) {
+  inner_.copyFromHost(dst, src);
+  if (tracer_.recording()) tracer_.recordBookkeeping(kOpHostWrite, {}, {tracer_.ref(dst)});
+}
+
+void TracingBackend::copy(const TensorView& dst, const TensorView& src) {
+  inner_.copy(dst, src);
+  if (tracer_.recording()) {
+    tracer_.recordBookkeeping(kOpDeviceCopy, {tracer_.ref(src)}, {tracer_.ref(dst)});
+  }
+}
+
+void TracingBackend::linear(const TensorView& out, const TensorView& inp,
+                            const TensorView& weight) {
+  const double flops =
+      2.0 * static_cast<double>(out.shape().rows()) * static_cast<double>(weight.numel());
+  run({OpKind::Compute, "linear", {inp}, {weight}, {out}, flops},
+      [&] { inner_.linear(out, inp, weight); });
+}
+
+void TracingBackend::rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                             float eps) {
+  run({OpKind::Compute, "rmsnorm", {inp}, {weight}, {out}},
+      [&] { inner_.rmsNorm(out, inp, weight, eps); });
+}
+
+void TracingBackend::layerNorm(const TensorView& out, const TensorView& inp,
+                               const TensorView& weight, const TensorView& bias, float eps) {
+  run({OpKind::Compute, "layernorm", {inp}, {weight, bias}, {out}},
+      [&] { inner_.layerNorm(out, inp, weight, bias, eps); });
+}
+
+void TracingBackend::rotaryEmbedding(const TensorView& x, float theta) {
+  run({OpKind::Compute, "rope", {x}, {}, {x}}, [&] { inner_.rotaryEmbedding(x, theta); });
+}
+
+void TracingBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                               const TensorView& v, const kernels::AttentionHeads& heads,
+                               bool causal) {
+  // QK^T and PV: 4 * d_k FLOPs per (query head, visible key); a causal row i sees i + 1 keys.
+  const auto& s = q.shape();
+  const double seq = static_cast<double>(s.size(1));
+  const double pairs = causal ? 0.5 * seq * (seq + 1.0) : seq * seq;
+  const double flops = 4.0 * s.size(0) * s.size(2) * s.size(3) * pairs;
+  run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops},
+      [&] { inner_.attention(out, q, k, v, heads, causal); });
+}
+
+void TracingBackend::gelu(const TensorView& out, const TensorView& inp) {
+  run(
+      {OpKind::Compute, "gelu", {inp}, {}, {out}}, [&] { inner_.gelu(out, inp); }, true);
+}
+
+void TracingBackend::swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) {
+  run(
+      {OpKind::Compute, "swiglu", {gate, up}, {}, {out}}, [&] { inner_.swiglu(out, gate, up); },
+      true);
+}
+
+void TracingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
+  run({OpKind::Compute, "add", {a, b}, {}, {out}}, [&] { inner_.add(out, a, b); });
+}
+
+void TracingBackend::fillZero(const TensorView& out) {
+  inner_.fillZero(out);
+  // Zeros overwrite whatever was there; nothing traced produced them.
+  if (tracer_.recording()) tracer_.recordBookkeeping(kOpHostWrite, {}, {tracer_.ref(out)});
+}
+
+void TracingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
+                                   const std::vector<const Tensor*>& weights,
+                                   const std::vector<int>& rows) {
+  if (!tracer_.recording()) {
+    inner_.groupedLinear(out, inp, weights, rows);
+    return;
+  }
+  const std::size_t start = tracer_.mark();
+  inner_.groupedLinear(out, inp, weights, rows);
+  const std::size_t end = tracer_.mark();
+  // One record per group (expert), all spanning the one launch.
+  const auto& ids = tracer_.expertIds();
+  long begin = 0;
+  for (std::size_t g = 0; g < weights.size(); ++g) {
+    const TensorView w = *weights[g];
+    const double flops = 2.0 * rows[g] * static_cast<double>(w.numel());
+    TraceEvent e = event({OpKind::Compute,
+                          "linear",
+                          {inp.rows(begin, rows[g])},
+                          {w},
+                          {out.rows(begin, rows[g])},
+                          flops});
+    e.expert = g < ids.size() ? ids[g] : static_cast<int>(g);
+    tracer_.record(std::move(e), start, end);
+    begin += rows[g];
+  }
+}
+
+void TracingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
+                                const TensorView& logits, bool sigmoid, bool normalize) {
+  run({OpKind::Route, "topk", {logits}, {}, {experts, weights}},
+      [&] { inner_.routerTopK(experts, weights, logits, sigmoid, normalize); });
+}
+
+void TracingBackend::gatherRows(const TensorView& out, const TensorView& inp,
+                                const TensorView& index) {
+  run({OpKind::Route, "permute", {inp, index}, {}, {out}},
+      [&] { inner_.gatherRows(out, inp, index); });
+}
+
+void TracingBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
+                                    const TensorView& index, const TensorView& weight) {
+  run({OpKind::Route, "weighted_combine", {inp, index, weight}, {}, {out}},
+      [&] { inner_.scatterAddRows(out, inp, index, weight); });
+}
+
+}  // namespace shardrt

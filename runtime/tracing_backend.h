@@ -1,0 +1,71 @@
+// A Backend that records every op it forwards to another one: what `shardrt run --trace` and
+// `shardrt dag` put between the executor and the real (or meta) backend. Each op becomes a
+// TraceEvent with its named shapes, the memory it read and wrote, two clock marks on the
+// device's timeline, its FLOPs and bytes. Inside an MoE layer's expert block, grouped GEMMs and
+// elementwise ops over the experts' rows are recorded once per expert, sharing the call's
+// time span (they ran as one launch).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "runtime/backend.h"
+#include "runtime/tracer.h"
+
+namespace shardrt {
+
+class TracingBackend final : public Backend {
+ public:
+  TracingBackend(Backend& inner, Tracer& tracer) : inner_(inner), tracer_(tracer) {}
+
+  std::string_view name() const override { return inner_.name(); }
+  Device device() const override { return inner_.device(); }
+  Tensor empty(Shape shape, DType dtype) override;
+  void copyFromHost(const TensorView& dst, const void* src) override;
+  void copyToHost(void* dst, const TensorView& src) override { inner_.copyToHost(dst, src); }
+  void copy(const TensorView& dst, const TensorView& src) override;
+  void synchronize() override { inner_.synchronize(); }
+  double timeOps(const std::function<void()>& body) override { return inner_.timeOps(body); }
+  std::optional<std::size_t> freeMemory() const override { return inner_.freeMemory(); }
+  std::size_t mark() override { return inner_.mark(); }
+  double markMicroseconds(std::size_t mark) override { return inner_.markMicroseconds(mark); }
+  void clearMarks() override { inner_.clearMarks(); }
+
+  void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
+  void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+               float eps) override;
+  void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
+                 const TensorView& bias, float eps) override;
+  void rotaryEmbedding(const TensorView& x, float theta) override;
+  void attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                 const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override;
+  void gelu(const TensorView& out, const TensorView& inp) override;
+  void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
+  void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
+  void fillZero(const TensorView& out) override;
+  void groupedLinear(const TensorView& out, const TensorView& inp,
+                     const std::vector<const Tensor*>& weights,
+                     const std::vector<int>& rows) override;
+  void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
+                  bool sigmoid, bool normalize) override;
+  void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
+  void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
+                      const TensorView& weight) override;
+
+ private:
+  struct Op {
+    OpKind kind;
+    const char* op;
+    std::vector<TensorView> inputs, weights, outputs;
+    double flops = 0.0;
+  };
+  // Runs body between two clock marks and records op (once per expert where `per_expert`
+  // and the tracer names expert rows that cover the op's rows).
+  void run(const Op& op, const std::function<void()>& body, bool per_expert = false);
+  TraceEvent event(const Op& op) const;
+
+  Backend& inner_;
+  Tracer& tracer_;
+};
+
+}  // namespace shardrt
