@@ -101,7 +101,12 @@ int dagCommand(const DagOptions& o) {
   try {
     d = planner::loadDeployment(o.deployment_path, o.overrides);
     for (const auto& [name, one] : strategiesOf(d)) {
-      if (o.ranks > 0) planner::checkWorldSize(one, o.ranks);
+      const auto& s = one.strategy;
+      if (o.ranks > 0 && s.tp * s.pp * s.dp != o.ranks) {
+        throw ConfigError("--ranks", name +
+                                         " uses tp*pp*dp = " + std::to_string(s.tp * s.pp * s.dp) +
+                                         " GPUs, not " + std::to_string(o.ranks));
+      }
     }
   } catch (const ConfigError& e) {
     reportError(0, e.what());

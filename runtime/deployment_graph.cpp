@@ -20,6 +20,7 @@ struct Produced {
   int node = -1;
   std::uint64_t start = 0, bytes = 0;  // the whole tensor, in this address space
   Shape shape;
+  int expert = -1;  // the producer's expert, for ops of one expert
 };
 
 // One rank's memory: which node last wrote each byte range (non-overlapping segments).
@@ -32,9 +33,10 @@ class WriterMap {
 
   // An op's output of zero bytes (an expert no token chose) is remembered at its address, so
   // that the ops reading that empty slice still hang off it.
-  void write(std::uint64_t begin, std::uint64_t end, const Produced& p) {
+  // Empty outputs are kept per expert: consecutive experts with no rows share an address.
+  void write(std::uint64_t begin, std::uint64_t end, const Produced& p, int expert = -1) {
     if (begin == end) {
-      empty_[begin] = p;
+      empty_[{begin, expert}] = p;
       return;
     }
     clearSegments(begin, end);
@@ -44,14 +46,21 @@ class WriterMap {
   // Memory allocated or overwritten from the host: nothing traced wrote it.
   void clear(std::uint64_t begin, std::uint64_t end) {
     clearSegments(begin, end);
-    empty_.erase(empty_.lower_bound(begin), empty_.upper_bound(end));
+    empty_.erase(empty_.lower_bound({begin, -1}), empty_.upper_bound({end, kMaxExpert}));
+  }
+
+  // The empty output an op of `expert` left at a.
+  std::optional<Produced> emptyWriteAt(std::uint64_t a, int expert) const {
+    if (auto it = empty_.find({a, expert}); it != empty_.end()) return it->second;
+    return std::nullopt;
   }
 
   // Zero-byte outputs at addresses in [begin, end].
   std::vector<Piece> emptyWrites(std::uint64_t begin, std::uint64_t end) const {
     std::vector<Piece> out;
-    for (auto it = empty_.lower_bound(begin); it != empty_.end() && it->first <= end; ++it) {
-      out.push_back({it->first, it->first, it->second});
+    for (auto it = empty_.lower_bound({begin, -1}); it != empty_.end() && it->first.first <= end;
+         ++it) {
+      out.push_back({it->first.first, it->first.first, it->second});
     }
     return out;
   }
@@ -95,7 +104,8 @@ class WriterMap {
 
  private:
   std::map<std::uint64_t, Piece> segments_;
-  std::map<std::uint64_t, Produced> empty_;
+  static constexpr int kMaxExpert = 1 << 30;
+  std::map<std::pair<std::uint64_t, int>, Produced> empty_;  // (address, expert)
 };
 
 // The part [begin, end) of a tensor, shaped by scaling its first dimension.
@@ -156,6 +166,7 @@ class GraphBuilder {
 
   void replayRank(const std::vector<TraceEvent>& events, std::size_t begin, std::size_t end) {
     WriterMap memory;
+    ops_on_rank_ = 0;
     splits_.clear();
     reshapes_.clear();
     for (std::size_t i = begin; i < end; ++i) {
@@ -177,7 +188,7 @@ class GraphBuilder {
       } else {
         const int n = addNode(opNode(e));
         for (const auto& r : e.inputs) consume(memory, n, r, e);
-        for (const auto& w : e.outputs) produce(memory, n, w);
+        for (const auto& w : e.outputs) produce(memory, n, w, e.expert);
         if (e.op == "topk") topk_nodes_.push_back({n, static_cast<int>(i)});
         if (e.expert >= 0) {
           expert_first_.emplace(std::make_tuple(e.rank, e.layer, e.microbatch, e.expert), n);
@@ -199,7 +210,9 @@ class GraphBuilder {
 
   GraphNode opNode(const TraceEvent& e) {
     GraphNode n;
-    n.id = "r" + std::to_string(e.rank) + "_" + std::to_string(e.seq);
+    // Numbered among the rank's drawn ops, so bookkeeping records (an upload skipped when
+    // empty) cannot shift the ids between a run and a dry run.
+    n.id = "r" + std::to_string(e.rank) + "_" + std::to_string(ops_on_rank_++);
     n.kind = opKindName(e.kind);
     // Adds that close a residual branch are marked as such (spec rule 10 is checked on them).
     n.op = e.name == "residual_add" ? "residual_add" : e.op;
@@ -216,8 +229,9 @@ class GraphBuilder {
     return n;
   }
 
-  void produce(WriterMap& memory, int node, const TensorRef& t) {
-    memory.write(t.address, t.address + t.bytes, {node, t.address, t.bytes, t.shape});
+  void produce(WriterMap& memory, int node, const TensorRef& t, int expert = -1) {
+    memory.write(t.address, t.address + t.bytes, {node, t.address, t.bytes, t.shape, expert},
+                 expert);
   }
 
   // dst now holds what src held: the writers of src, seen through dst's addresses.
@@ -234,32 +248,57 @@ class GraphBuilder {
 
   // Edges into `node` for its read of r: straight from the writer when r is what it wrote,
   // through a split, reshape or concat node otherwise.
+  // The structure must not depend on how many rows each expert received (the dry run routes
+  // uniformly, a real run by scores, and an expert may receive none): an expert's op reads its
+  // rows through a split even when they are the whole tensor, and what reads the experts'
+  // outputs back does so through a concat even of one expert or of empty outputs.
   void consume(WriterMap& memory, int node, const TensorRef& r, const TraceEvent& e) {
-    if (r.bytes == 0) {  // an empty slice: from an op's empty output there, else a split
-      const auto empty = memory.emptyWrites(r.address, r.address);
-      if (!empty.empty()) {
-        addEdge(empty.back().tensor.node, node);
-      } else if (const auto p = memory.around(r.address)) {
-        addEdge(splitNode(p->tensor, r.shape, e, r.address, r.address), node);
+    std::vector<WriterMap::Piece> pieces;
+    if (r.bytes == 0) {  // an empty slice: the same expert's empty output, else what lies there
+      if (e.expert >= 0) {
+        if (const auto w = memory.emptyWriteAt(r.address, e.expert)) {
+          addEdge(w->node, node);
+          return;
+        }
       }
-      return;
+      pieces = memory.emptyWrites(r.address, r.address);
+      if (pieces.empty()) {
+        if (const auto p = memory.around(r.address)) pieces.push_back(*p);
+      }
+    } else {
+      pieces = memory.read(r.address, r.address + r.bytes);
+      // Empty outputs inside the range; at its end too for a reader of all experts' rows (the
+      // last experts may have none), never another expert's for one expert's op.
+      for (const auto& p : memory.emptyWrites(r.address, r.address + r.bytes)) {
+        const bool at_end = p.begin == r.address + r.bytes;
+        if (e.expert >= 0 && (at_end || p.tensor.expert != e.expert)) continue;
+        pieces.push_back(p);
+      }
+      std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+      });
     }
-    auto pieces = memory.read(r.address, r.address + r.bytes);
-    for (const auto& p : memory.emptyWrites(r.address, r.address + r.bytes)) pieces.push_back(p);
-    std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-    });
     if (pieces.empty()) return;
-    if (pieces.size() == 1 && pieces[0].begin == r.address &&
-        pieces[0].end == r.address + r.bytes) {
-      const Produced& t = pieces[0].tensor;
-      if (t.start == r.address && t.bytes == r.bytes) {
-        addEdge(t.shape == r.shape ? t.node : reshapeNode(t, r.shape, e), node);
-      } else {
-        addEdge(splitNode(t, r.shape, e, r.address, r.address + r.bytes), node);
-      }
+    const bool from_experts =
+        e.expert < 0 && std::any_of(pieces.begin(), pieces.end(),
+                                    [](const auto& p) { return p.tensor.expert >= 0; });
+    if (pieces.size() > 1 || from_experts) {
+      addEdge(concatNode(pieces, r.shape, e), node);
       return;
     }
+    const Produced& t = pieces[0].tensor;
+    const bool whole = t.start == r.address && t.bytes == r.bytes;
+    const bool into_expert = e.expert >= 0 && t.expert < 0;
+    if (whole && !into_expert) {
+      addEdge(t.shape == r.shape ? t.node : reshapeNode(t, r.shape, e), node);
+    } else {
+      addEdge(splitNode(t, r.shape, e, r.address, r.address + r.bytes), node);
+    }
+  }
+
+  // A node joining the pieces a read spans (each a whole tensor, or a part through a split).
+  int concatNode(const std::vector<WriterMap::Piece>& pieces, const Shape& out,
+                 const TraceEvent& e) {
     GraphNode concat;
     concat.id = "k" + std::to_string(graph_.nodes.size());
     concat.kind = "route";
@@ -268,7 +307,7 @@ class GraphBuilder {
     concat.gpus = {e.rank};
     concat.layer = e.layer;
     concat.microbatch = e.microbatch;
-    concat.outputs = {r.shape};
+    concat.outputs = {out};
     std::vector<std::pair<int, Shape>> parts;
     for (const auto& p : pieces) {
       const Produced& t = p.tensor;
@@ -282,7 +321,7 @@ class GraphBuilder {
     for (const auto& [from, shape] : parts) concat.inputs.push_back(shape);
     const int k = addNode(std::move(concat));
     for (const auto& [from, shape] : parts) addEdge(from, k);
-    addEdge(k, node);
+    return k;
   }
 
   // One split node per tensor that is read in parts, with one output per part (address range).
@@ -304,7 +343,9 @@ class GraphBuilder {
       addEdge(t.node, n);
       it = splits_.emplace(key, n).first;
     }
-    if (split_parts_.emplace(it->second, begin, end).second) {
+    // Parts by address range, and by the expert reading them: experts with no rows all read
+    // the same empty range, and each gets its own (empty) part.
+    if (split_parts_.emplace(it->second, begin, end, e.expert).second) {
       graph_.nodes[it->second].outputs.push_back(part);
     }
     return it->second;
@@ -489,12 +530,13 @@ class GraphBuilder {
   std::set<std::tuple<int, int, bool>> edge_set_;
   std::map<std::string, int> comm_nodes_;
   std::map<std::pair<int, std::uint64_t>, int> splits_;
-  std::set<std::tuple<int, std::uint64_t, std::uint64_t>> split_parts_;  // node, begin, end
+  std::set<std::tuple<int, std::uint64_t, std::uint64_t, int>> split_parts_;  // node, range, expert
   std::map<std::tuple<int, std::uint64_t, std::string>, int> reshapes_;
   std::vector<int> model_inputs_, model_outputs_;
   std::vector<std::pair<int, int>> topk_nodes_;                 // node, event index
   std::map<std::tuple<int, int, int, int>, int> expert_first_;  // rank, layer, mb, expert
-  std::map<int, int> redirect_;  // pseudo node -> the node that takes its edges
+  std::map<int, int> redirect_;
+  long ops_on_rank_ = 0;  // pseudo node -> the node that takes its edges
 };
 
 }  // namespace

@@ -50,7 +50,8 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
   const bool swiglu = model_.activation == planner::Activation::SwiGlu;
   const int f = model_.moe.expert_ffn_hidden;
   const long rows = in.shape().rows();
-  if (rows == 0) return;  // no token chose this rank's experts
+  // With no rows the ops below run nothing, but they are still issued: every expert appears in
+  // the trace, as in the dry run, whatever the routing did.
   auto weights = [&](ExpertWeight which) {
     std::vector<const Tensor*> list;
     for (const ExpertWeights& ew : w.experts) list.push_back(&ew[which]);
@@ -169,13 +170,15 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   const long received = recv_rows.shape().size(0);
   Tensor expert_in = backend_.empty(recv_rows.shape(), dt);
   Tensor expert_out = backend_.empty(recv_rows.shape(), dt);
-  run_(
-      "dispatch", 0,
-      [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); },
-      "group_by_expert");
-  if (run_.tracer()) run_.tracer()->setExpertRows(local_experts_, recv.rows_per_expert);
-  runExperts(expert_in, expert_out, w, recv.rows_per_expert);
-  if (run_.tracer()) run_.tracer()->clearExpertRows();
+  if (!local_experts_.empty()) {  // a rank that holds no expert receives nothing to run
+    run_(
+        "dispatch", 0,
+        [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); },
+        "group_by_expert");
+    if (run_.tracer()) run_.tracer()->setExpertRows(local_experts_, recv.rows_per_expert);
+    runExperts(expert_in, expert_out, w, recv.rows_per_expert);
+    if (run_.tracer()) run_.tracer()->clearExpertRows();
+  }
 
   // Combine: rows back to their senders, weighted into token order, shares gathered over tp.
   run_("combine", 0, [&] {

@@ -88,10 +88,12 @@ void Tracer::allocated(const TensorView& t) {
   // Kept also outside traced passes: the executor allocates its buffers once, up front.
   const auto address = reinterpret_cast<std::uint64_t>(t.raw());
   const auto bytes = static_cast<std::uint64_t>(t.bytes());
-  if (bytes == 0) return;
-  std::erase_if(allocations_, [&](const Allocation& a) {  // memory reused: the old one is gone
-    return a.address < address + bytes && address < a.address + a.bytes;
-  });
+  // An empty tensor is still named by its address (an expert-parallel rank may receive no row).
+  if (bytes > 0) {
+    std::erase_if(allocations_, [&](const Allocation& a) {  // memory reused: the old one is gone
+      return a.address < address + bytes && address < a.address + a.bytes;
+    });
+  }
   allocations_.push_back({address, bytes, t.shape(), t.dtype()});
   recordBookkeeping(kOpAllocate, {}, {ref(t)});
 }

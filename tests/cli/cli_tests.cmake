@@ -20,6 +20,18 @@ endfunction()
 set(small ${SHARDRT_DEPLOYMENTS}/small.json)
 set(pass_line "validate .* PASS$")
 
+# Every strategy below is also traced (`run --trace`) and dry-run (`shardrt dag`) as
+# dag.<name>: both graphs pass `shardrt dag check` and are the same node for node
+# (tests/cli/dag_compare.sh).
+function(dag_case name ranks deployment)
+  add_test(NAME dag.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dag_compare.sh $<TARGET_FILE:shardrt> ${ranks}
+                   ${CMAKE_CURRENT_BINARY_DIR}/out/dag.${name} ${deployment} ${ARGN}
+                   -- ${SHARDRT_MPIRUN})
+  set_tests_properties(dag.${name} PROPERTIES LABELS dag TIMEOUT 180
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+
 # tp x attention x norm x activation, each a validated run that must PASS.
 foreach(tp 1 2 4 8)
   foreach(attention mha gqa)
@@ -36,6 +48,9 @@ foreach(tp 1 2 4 8)
                --set strategy.tp=${tp} --set model.kv_heads=${kv}
                --set model.norm=${norm} --set model.activation=${act}
                --out ${CMAKE_CURRENT_BINARY_DIR}/out/tp${tp}.${attention}.${norm}.${act})
+        dag_case(tp${tp}.${attention}.${norm}.${act} ${tp} ${small}
+                 --set strategy.tp=${tp} --set model.kv_heads=${kv} --set model.norm=${norm}
+                 --set model.activation=${act})
         gpu_case(validate.tp${tp}.${attention}.${norm}.${act} ${tp} ${small} "${pass_line}" 2
                  --set strategy.tp=${tp} --set model.kv_heads=${kv} --set model.norm=${norm}
                  --set model.activation=${act})
@@ -116,6 +131,7 @@ function(moe_case name ranks)
     ARGS run ${small_moe} --validate --warmup 0 --iters 1
          --out ${CMAKE_CURRENT_BINARY_DIR}/out/moe.${name} ${ARGN})
   gpu_case(moe.${name} ${ranks} ${small_moe} "${moe_pass}" 3 ${ARGN})
+  dag_case(moe.${name} ${ranks} ${small_moe} ${ARGN})
 endfunction()
 moe_case(ep1 1)
 moe_case(ep2_dp2 2 --set strategy.dp=2 --set strategy.ep=2)
@@ -197,3 +213,37 @@ if(SHARDRT_HAVE_CUDA)
   set_tests_properties(gpu.does_not_fit PROPERTIES LABELS gpu TIMEOUT 120 SKIP_RETURN_CODE 77
                        ENVIRONMENT "${SHARDRT_MPI_ENV}")
 endif()
+
+# `shardrt dag` and `shardrt dag check` from the command line, in one process.
+function(dag_cli_test name exit pattern count)
+  add_test(NAME cli.dag.${name}
+           COMMAND ${SHARDRT_EXPECT} ${exit} "${pattern}" ${count} -- $<TARGET_FILE:shardrt> ${ARGN})
+  set_tests_properties(cli.dag.${name} PROPERTIES LABELS cli TIMEOUT 120
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+set(two_strategies ${SHARDRT_DEPLOYMENTS}/baseline-and-proposed.json)
+# A baseline and a proposal: two graphs, never merged.
+dag_cli_test(two_strategies 0 "^shardrt dag: two-strategies-(baseline|proposed): 4 GPUs" 2
+             dag ${two_strategies} --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.two)
+dag_cli_test(ranks_mismatch 2 "^shardrt: rank 0: error: --ranks: two-strategies-baseline uses" 1
+             dag ${two_strategies} --ranks 3 --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.bad)
+dag_cli_test(missing_file 2 "^shardrt: rank 0: error: .*no-such-file\\.json: cannot open" 1
+             dag ${bad_dir}/no-such-file.json)
+dag_cli_test(check_valid 0 "valid\\.dot: [0-9]+ nodes, [0-9]+ edges, OK$" 1
+             dag check ${CMAKE_CURRENT_SOURCE_DIR}/dags/valid.dot)
+dag_cli_test(check_catches_a_cycle 1 "broken-cycle\\.dot: .*cycle" +
+             dag check ${CMAKE_CURRENT_SOURCE_DIR}/dags/broken-cycle.dot)
+dag_cli_test(check_unreadable 2 "no-such\\.dot: cannot read" 1
+             dag check ${CMAKE_CURRENT_SOURCE_DIR}/dags/no-such.dot)
+# The dry run simulates every rank itself: under mpirun with several ranks it refuses, on each.
+add_test(NAME cli.dag.refuses_several_ranks
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: dag: runs in one process" 2 --
+                 ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> dag ${two_strategies})
+set_tests_properties(cli.dag.refuses_several_ranks PROPERTIES LABELS cli TIMEOUT 120
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
+# `run --strategy` picks one of the named strategies; an unknown name is bad input on every rank.
+shardrt_add_cli_test(cli.run.named_strategy RANKS 4 EXIT 0 PATTERN "${pass_line}" COUNT 1
+  ARGS run ${two_strategies} --strategy proposed --validate --warmup 0 --iters 1
+       --out ${CMAKE_CURRENT_BINARY_DIR}/out/named_strategy)
+bad_input(unknown_strategy 2 "--strategy: no strategy named \"nope\" \\(the file names: baseline, proposed\\)"
+  run ${two_strategies} --strategy nope)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# dag_compare.sh SHARDRT RANKS OUT_DIR DEPLOYMENT [--set ...] -- MPIRUN...
+# The graph of a traced run against the graph of the dry run of the same deployment:
+#   1. `mpirun -np RANKS shardrt run --trace` (cpu) and `shardrt dag` both succeed;
+#   2. `shardrt dag check` passes on both graphs;
+#   3. the two graphs are the same node for node and edge for edge: equal .dot files once the
+#      title line is dropped and the sizes that depend on the data (tokens an expert received,
+#      index lengths) are masked -- the dry run routes uniformly, the real run by scores;
+#   4. the dry run is deterministic (a second one writes a byte-identical .dot);
+#   5. the timeline holds events of every rank and one file per rank, and dags.json lists the
+#      graph with a load entry per GPU.
+set -u
+shardrt=$1 ranks=$2 out=$3 deployment=$4
+shift 4
+sets=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do sets+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+mpirun=("$@")
+fail() { echo "dag_compare: FAIL: $*"; exit 1; }
+
+rm -rf "$out" && mkdir -p "$out"
+"${mpirun[@]}" -np "$ranks" "$shardrt" run "$deployment" --device cpu --warmup 0 --iters 1 \
+  --trace "$out/traced" --out "$out/run" "${sets[@]}" > "$out/run.log" 2>&1 ||
+  { cat "$out/run.log"; fail "the traced run failed"; }
+"$shardrt" dag "$deployment" --out "$out/dry" "${sets[@]}" > "$out/dag.log" 2>&1 ||
+  { cat "$out/dag.log"; fail "the dry run failed"; }
+"$shardrt" dag "$deployment" --out "$out/dry2" "${sets[@]}" > /dev/null 2>&1 ||
+  fail "the second dry run failed"
+
+traced=$(ls "$out"/traced/*.dot) dry=$(ls "$out"/dry/*.dot)
+for f in "$traced" "$dry"; do
+  "$shardrt" dag check "$f" || fail "dag check rejects $f"
+done
+cmp -s "$dry" "$out/dry2/$(basename "$dry")" || fail "two dry runs wrote different .dot files"
+
+normalise() {
+  grep -v '^  graph \[label=' "$1" | sed -E 's/(tokens|rows)=[0-9]+( \(of [0-9]+\))?/\1=N/g'
+}
+if ! diff <(normalise "$traced") <(normalise "$dry") > "$out/structure.diff"; then
+  head -20 "$out/structure.diff"
+  fail "the traced run's graph and the dry run's differ (see $out/structure.diff)"
+fi
+nodes=$(grep -c '\[shape=' "$traced")
+
+python3 - "$out/traced" "$ranks" <<'PY' || fail "timeline or dags.json"
+import json, os, sys
+d, ranks = sys.argv[1], int(sys.argv[2])
+trace = json.load(open(os.path.join(d, "trace.json")))
+pids = {e["pid"] for e in trace["traceEvents"] if e.get("ph") == "X"}
+assert pids == set(range(ranks)), f"timeline ranks {sorted(pids)}, expected 0..{ranks - 1}"
+for r in range(ranks):
+    one = json.load(open(os.path.join(d, "ranks", f"rank{r}.trace.json")))
+    assert one["distributedInfo"]["rank"] == r and one["distributedInfo"]["world_size"] == ranks
+dags = json.load(open(os.path.join(d, "dags.json")))["dags"]
+assert len(dags) == 1 and len(dags[0]["load"]["per_gpu"]) == ranks, dags
+PY
+echo "dag_compare: OK ($nodes nodes, same structure traced and dry)"
