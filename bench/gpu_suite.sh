@@ -3,12 +3,14 @@
 #   bench/gpu_suite.sh [BUILD_DIR (default build)] [OUT_DIR (default gpu-suite-out)]
 # 1. the GPU tests (ctest -L gpu: every CUDA kernel against the CPU one, and shardrt runs with
 #    --device cuda for dense and MoE strategies, several ranks on one GPU where needed);
-# 2. validated runs of the examples on the GPU, in fp32 and bf16;
+# 2. validated runs of the examples on the GPU, in fp32 and bf16, and traced runs whose DAG
+#    `shardrt dag check` must pass;
 # 3. each kernel's bandwidth against a device-to-device copy and cuBLAS's GEMM rate on the
 #    layer's shapes (bench/cuda_kernel_bench);
 # 4. where PyTorch exists, the Llama-3-8B-shaped dense layer and the Mixtral-shaped MoE layer
 #    in PyTorch (bench/torch_layers.py) and in shardrt, on the same GPU, in bf16
-#    (LAYER_DTYPE=fp32 for fp32), for docs/benchmarks.md.
+#    (LAYER_DTYPE=fp32 for fp32), for docs/benchmarks.md; each layer also traced once, for the
+#    cost of tracing (the traced pass beside the untraced median).
 # Needs the build (with CUDA), mpirun and the CUDA/NCCL libraries on the library path.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,15 @@ for spec in tiny-llama:2 small-gpt:4 tiny-moe:2 llama3-8b-one-layer:2; do
   done
 done
 
+echo "== 2b. traced GPU runs: the deployment DAG checked, the timeline written"
+for spec in tiny-moe:2 llama3-8b-one-layer:2; do
+  name=${spec%%:*} ranks=${spec#*:}
+  "${mpirun[@]}" -np "$ranks" "$build/shardrt" run "examples/$name.json" --device cuda \
+    --trace "$out/trace-$name" --out "$out/trace-$name/run" 2>&1 | tee "$out/trace-$name.txt" ||
+    status=1
+  for dot in "$out/trace-$name"/*.dot; do "$build/shardrt" dag check "$dot" || status=1; done
+done
+
 echo "== 3. kernels against a device-to-device copy, GEMMs against cuBLAS alone"
 for dtype in fp32 bf16; do
   "$build/bench/cuda_kernel_bench" --dtype "$dtype" 2>&1 | tee "$out/kernels-$dtype.txt" || status=1
@@ -56,7 +67,8 @@ JSON
 for kind in dense moe; do
   layer_json $kind >"$out/$kind-layer.json"
   "${mpirun[@]}" -np 1 "$build/shardrt" run "$out/$kind-layer.json" --device cuda --warmup 2 \
-    --iters 10 --profile --out "$out/shardrt-$kind" 2>&1 | tee "$out/shardrt-$kind.txt" || status=1
+    --iters 10 --profile --trace "$out/shardrt-$kind/trace" --out "$out/shardrt-$kind" 2>&1 |
+    tee "$out/shardrt-$kind.txt" || status=1
 done
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
   timeout 500 python3 bench/torch_layers.py --dtype "$layer_dtype" --compile --json | tee "$out/torch.json" || status=1

@@ -1,5 +1,6 @@
 #include "runtime/tracer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -88,13 +89,17 @@ void Tracer::allocated(const TensorView& t) {
   // Kept also outside traced passes: the executor allocates its buffers once, up front.
   const auto address = reinterpret_cast<std::uint64_t>(t.raw());
   const auto bytes = static_cast<std::uint64_t>(t.bytes());
-  // An empty tensor is still named by its address (an expert-parallel rank may receive no row).
-  if (bytes > 0) {
-    std::erase_if(allocations_, [&](const Allocation& a) {  // memory reused: the old one is gone
-      return a.address < address + bytes && address < a.address + a.bytes;
-    });
+  // Memory reused: the allocations the new one overlaps are gone. An empty tensor is still
+  // named by its address (an expert-parallel rank may receive no row).
+  auto it = allocations_.lower_bound(address);
+  if (it != allocations_.begin()) {
+    auto before = std::prev(it);
+    if (before->second.address + before->second.bytes > address) it = before;
   }
-  allocations_.push_back({address, bytes, t.shape(), t.dtype()});
+  while (it != allocations_.end() && it->first < address + std::max<std::uint64_t>(bytes, 1)) {
+    it = allocations_.erase(it);
+  }
+  allocations_[address] = {address, bytes, t.shape(), t.dtype()};
   recordBookkeeping(kOpAllocate, {}, {ref(t)});
 }
 
@@ -106,17 +111,20 @@ TensorRef Tracer::ref(const TensorView& t) const {
 TensorRef Tracer::refRaw(const void* p, std::size_t count, DType dtype) const {
   const auto address = reinterpret_cast<std::uint64_t>(p);
   const std::uint64_t bytes = count * dtypeSize(dtype);
-  for (auto a = allocations_.rbegin(); a != allocations_.rend(); ++a) {
-    if (address < a->address || address + bytes > a->address + a->bytes) continue;
-    if (address == a->address && bytes == a->bytes) return {address, bytes, a->shape};
-    // Part of the allocation: as many of its leading rows as the count covers.
-    const std::int64_t row = a->shape.rank() > 0 ? a->shape.numel() / a->shape.size(0) : 1;
-    if (row > 0 && count % row == 0 && a->shape.rank() > 0) {
-      std::vector<Dim> dims = a->shape.dims();
-      dims[0] = Dim(dims[0].name, static_cast<std::int64_t>(count) / row, dims[0].global);
-      return {address, bytes, Shape(dims)};
+  auto it = allocations_.upper_bound(address);
+  if (it != allocations_.begin()) {
+    const Allocation& a = std::prev(it)->second;
+    if (address + bytes <= a.address + a.bytes) {
+      if (address == a.address && bytes == a.bytes) return {address, bytes, a.shape};
+      // Part of the allocation: as many of its leading rows as the count covers.
+      const std::int64_t row =
+          a.shape.rank() > 0 && a.shape.size(0) > 0 ? a.shape.numel() / a.shape.size(0) : 0;
+      if (row > 0 && count % row == 0) {
+        std::vector<Dim> dims = a.shape.dims();
+        dims[0] = Dim(dims[0].name, static_cast<std::int64_t>(count) / row, dims[0].global);
+        return {address, bytes, Shape(dims)};
+      }
     }
-    break;
   }
   return {address, bytes, Shape{Dim("elements", static_cast<std::int64_t>(count))}};
 }

@@ -9,6 +9,7 @@
 // what the source's writer wrote), and the model's input and output on this rank.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,8 @@ class Tracer {
   int layer_ = -1, microbatch_ = -1;
   std::vector<std::string> labels_;
   std::vector<int> expert_ids_, expert_rows_;
-  std::vector<Allocation> allocations_;  // newest last; looked up from the back
+  // Live allocations by address (non-overlapping: a new one replaces those it overlaps).
+  std::map<std::uint64_t, Allocation> allocations_;
   std::vector<TraceEvent> events_;
   std::vector<std::pair<std::size_t, std::size_t>> marks_;  // per event: start, end
 };
