@@ -99,9 +99,13 @@ void writeLayeredSvg(const DeploymentGraph& g, const std::string& svg_path) {
           << kNodeHeight << "\" fill=\"white\" stroke=\"black\"/>\n";
     }
     std::string where = n.layer >= 0 ? "layer " + std::to_string(n.layer) : "";
+    if (!n.outputs.empty()) {
+      where += ' ';
+      where += n.outputs[0].str();
+    }
     out << "<text x=\"" << x0 + 8 << "\" y=\"" << y0 + 14 << "\">" << escapeXml(n.title)
-        << "</text>\n<text x=\"" << x0 + 8 << "\" y=\"" << y0 + 27 << "\">"
-        << escapeXml(where + (n.outputs.empty() ? "" : " " + n.outputs[0].str())) << "</text>\n";
+        << "</text>\n<text x=\"" << x0 + 8 << "\" y=\"" << y0 + 27 << "\">" << escapeXml(where)
+        << "</text>\n";
   }
   out << "</svg>\n";
 }

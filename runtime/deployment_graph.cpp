@@ -262,7 +262,10 @@ class GraphBuilder {
         }
       }
       pieces = memory.emptyWrites(r.address, r.address);
-      if (pieces.empty()) {
+      // An expert's empty slice of its rows lies in (or at the end of) the tensor holding
+      // them. Nothing else is looked up around an address: an empty allocation may sit where a
+      // freed tensor's stale writer still is.
+      if (pieces.empty() && e.expert >= 0) {
         if (const auto p = memory.around(r.address)) pieces.push_back(*p);
       }
     } else {

@@ -22,11 +22,18 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-std::string gpuLine(const GraphNode& n, int microbatches) {
-  std::string s = n.gpus.size() == 1 ? "GPU " + std::to_string(n.gpus[0]) : "GPUs ";
-  if (n.gpus.size() != 1) {
-    for (std::size_t i = 0; i < n.gpus.size(); ++i) s += (i ? "," : "") + std::to_string(n.gpus[i]);
+std::string joined(const std::vector<int>& gpus) {
+  std::string s;
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(gpus[i]);
   }
+  return s;
+}
+
+std::string gpuLine(const GraphNode& n, int microbatches) {
+  std::string s =
+      n.gpus.size() == 1 ? "GPU " + std::to_string(n.gpus[0]) : "GPUs " + joined(n.gpus);
   if (n.layer >= 0) s += " . layer " + std::to_string(n.layer);
   if (microbatches > 1 && n.microbatch >= 0) s += " . microbatch " + std::to_string(n.microbatch);
   return s;
@@ -52,9 +59,7 @@ void writeNode(const GraphNode& n, int microbatches, const char* indent, std::os
   if (n.gpus.size() == 1) {
     out << ", gpu=" << quoted(std::to_string(n.gpus[0]));
   } else {
-    std::string g;
-    for (std::size_t i = 0; i < n.gpus.size(); ++i) g += (i ? "," : "") + std::to_string(n.gpus[i]);
-    out << ", gpus=" << quoted(g);
+    out << ", gpus=" << quoted(joined(n.gpus));
   }
   if (n.layer >= 0) out << ", layer=" << quoted(std::to_string(n.layer));
   if (n.expert >= 0) out << ", expert=" << quoted(std::to_string(n.expert));

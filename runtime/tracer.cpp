@@ -61,9 +61,8 @@ void Tracer::record(TraceEvent e, std::size_t start_mark, std::size_t end_mark) 
   marks_.emplace_back(start_mark, end_mark);
 }
 
-void Tracer::recordBookkeeping(const char* op, const std::vector<TensorRef>& reads,
-                               const std::vector<TensorRef>& writes) {
-  if (!active_) return;
+void Tracer::recordInstant(const char* op, const std::vector<TensorRef>& reads,
+                           const std::vector<TensorRef>& writes) {
   TraceEvent e;
   e.kind = OpKind::Route;
   e.op = op;
@@ -73,16 +72,15 @@ void Tracer::recordBookkeeping(const char* op, const std::vector<TensorRef>& rea
   record(std::move(e), m, m);
 }
 
+// Kept while quiet too: what memory holds must stay right for the ops recorded after.
+void Tracer::recordBookkeeping(const char* op, const std::vector<TensorRef>& reads,
+                               const std::vector<TensorRef>& writes) {
+  if (active_) recordInstant(op, reads, writes);
+}
+
 void Tracer::recordHostOp(const char* op, const std::vector<TensorRef>& reads,
                           const std::vector<TensorRef>& writes) {
-  if (!recording()) return;
-  TraceEvent e;
-  e.kind = OpKind::Route;
-  e.op = op;
-  e.inputs = reads;
-  e.outputs = writes;
-  const std::size_t m = backend_.mark();
-  record(std::move(e), m, m);
+  if (recording()) recordInstant(op, reads, writes);
 }
 
 void Tracer::allocated(const TensorView& t) {

@@ -73,6 +73,9 @@ class Tracer {
   int rank() const { return rank_; }
 
  private:
+  // A record of no duration of its own, at the device's current point.
+  void recordInstant(const char* op, const std::vector<TensorRef>& reads,
+                     const std::vector<TensorRef>& writes);
   struct Allocation {
     std::uint64_t address, bytes;
     Shape shape;
