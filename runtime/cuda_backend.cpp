@@ -2,8 +2,11 @@
 
 #include <cuda_bf16.h>
 
+#include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
@@ -49,10 +52,31 @@ T* as(const TensorView& t) {
 
 cudaDataType_t cudaType(DType dtype) { return dtype == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 
-void freeDevice(void* p) {
-  cudaFree(p);
-}  // a deleter cannot throw; cudaFree of live memory
-   // fails only when the context is already gone
+// Tensors are allocated and freed in stream order (cudaMallocAsync / cudaFreeAsync on the
+// allocating backend's stream, from the device's pool, which keeps what it was given): cudaFree
+// synchronises the whole device, and an MoE layer frees a dozen per-call buffers. A Tensor's
+// deleter is a plain function pointer, so the stream of each live allocation is looked up
+// here; allocations that outlive their backend (its stream gone) fall back to cudaFree.
+std::mutex g_streams_mutex;
+std::unordered_map<void*, cudaStream_t> g_stream_of;
+
+void freeDevice(void* p) {  // a deleter cannot throw: errors here are ignored
+  cudaStream_t stream = nullptr;
+  bool ordered = false;
+  {
+    std::lock_guard lock(g_streams_mutex);
+    if (auto it = g_stream_of.find(p); it != g_stream_of.end()) {
+      stream = it->second;
+      ordered = true;
+      g_stream_of.erase(it);
+    }
+  }
+  if (ordered) {
+    cudaFreeAsync(p, stream);
+  } else {
+    cudaFree(p);
+  }
+}
 
 }  // namespace
 
@@ -70,9 +94,20 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   CUDA_CHECK(cudaEventCreate(&start_));
   CUDA_CHECK(cudaEventCreate(&stop_));
+  // The pool keeps freed memory for the next allocation instead of returning it at each
+  // synchronisation (its default): a forward pass allocates the same sizes every step.
+  cudaMemPool_t pool = nullptr;
+  CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  std::uint64_t keep = UINT64_MAX;
+  CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
 }
 
 CudaBackend::~CudaBackend() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  {
+    std::lock_guard lock(g_streams_mutex);
+    std::erase_if(g_stream_of, [&](const auto& entry) { return entry.second == stream_; });
+  }
   for (cudaEvent_t e : marks_) cudaEventDestroy(e);
   if (start_) cudaEventDestroy(start_);
   if (stop_) cudaEventDestroy(stop_);
@@ -83,7 +118,11 @@ CudaBackend::~CudaBackend() {
 Tensor CudaBackend::empty(Shape shape, DType dtype) {
   const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * dtypeSize(dtype);
   void* p = nullptr;
-  CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 1 : bytes));
+  CUDA_CHECK(cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, stream_));
+  {
+    std::lock_guard lock(g_streams_mutex);
+    g_stream_of[p] = stream_;
+  }
   return Tensor(p, &freeDevice, std::move(shape), dtype, Device::Cuda);
 }
 
