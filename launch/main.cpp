@@ -3,6 +3,8 @@
 // and in one process, without running the model:
 //   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
+// and the microbenchmarks:
+//   mpirun -np N shardrt bench collectives [--min-bytes B] [--max-bytes B] [--json FILE]
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
@@ -11,12 +13,14 @@
 
 #include "comm/mpi_session.h"
 #include "common/errors.h"
+#include "launch/bench_collectives.h"
 #include "launch/dag_command.h"
 #include "launch/error_report.h"
 #include "launch/run_command.h"
 
 namespace {
 
+using shardrt::launch::BenchCollectivesOptions;
 using shardrt::launch::DagOptions;
 using shardrt::launch::RunOptions;
 
@@ -74,6 +78,28 @@ void addDagCommand(CLI::App& app, DagOptions& o) {
   });
 }
 
+void addBenchCommand(CLI::App& app, BenchCollectivesOptions& o) {
+  CLI::App* bench = app.add_subcommand("bench", "Microbenchmarks of this machine");
+  bench->require_subcommand(1);
+  CLI::App* coll = bench->add_subcommand(
+      "collectives", "Every collective in nccl-tests' columns (time, algbw, busbw, #wrong)");
+  coll->add_option("--device", o.device, "cpu, cuda, or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  coll->add_option("--min-bytes", o.min_bytes, "Smallest size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  coll->add_option("--max-bytes", o.max_bytes, "Largest size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  coll->add_option("--factor", o.step_factor, "Size step factor")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  coll->add_option("--warmup", o.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
+  coll->add_option("--iters", o.iterations)->check(CLI::PositiveNumber)->capture_default_str();
+  coll->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +118,8 @@ int main(int argc, char** argv) {
   addRunCommand(app, run_options);
   DagOptions dag_options;
   addDagCommand(app, dag_options);
+  BenchCollectivesOptions bench_options;
+  addBenchCommand(app, bench_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -105,6 +133,7 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
+    if (app.got_subcommand("bench")) return shardrt::launch::benchCollectives(bench_options, *mpi);
     if (app.got_subcommand("dag")) {
       if (mpi->worldSize() > 1) {
         shardrt::launch::reportError(rank,

@@ -247,3 +247,13 @@ shardrt_add_cli_test(cli.run.named_strategy RANKS 4 EXIT 0 PATTERN "${pass_line}
        --out ${CMAKE_CURRENT_BINARY_DIR}/out/named_strategy)
 bad_input(unknown_strategy 2 "--strategy: no strategy named \"nope\" \\(the file names: baseline, proposed\\)"
   run ${two_strategies} --strategy nope)
+
+# `shardrt bench collectives`: every collective checked on every rank (#wrong 0) and timed.
+foreach(np 2 3)
+  shardrt_add_cli_test(cli.bench.collectives.np${np} RANKS ${np} EXIT 0
+    PATTERN "^# errors: 0 wrong element|^ +[0-9]+ +[0-9]+ +float .* 0$" COUNT "+"
+    ARGS bench collectives --max-bytes 65536 --factor 16 --iters 2 --warmup 0
+         --json ${CMAKE_CURRENT_BINARY_DIR}/out/bench.collectives.np${np}.json)
+endforeach()
+shardrt_add_cli_test(cli.bench.collectives_needs_two_ranks RANKS 1 EXIT 2 COUNT 1
+  PATTERN "^shardrt: rank 0: error: bench collectives: needs at least 2 ranks" ARGS bench collectives)
