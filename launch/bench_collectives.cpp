@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "launch/error_report.h"
 #include "launch/execution_context.h"
+#include "launch/rank_agreement.h"
 #include "planner/cost_model.h"
 #include "runtime/host_values.h"
 
@@ -93,12 +94,6 @@ std::vector<CollectiveCase> cases() {
        },
        [](std::size_t i, int r, int n, std::size_t) { return sendValue((r + n - 1) % n, i); }},
   };
-}
-
-double maxOverRanks(comm::Communicator& world, double v) {
-  float f = static_cast<float>(v);
-  world.allReduce(&f, 1, DType::F32, comm::ReduceOp::Max);
-  return f;
 }
 
 }  // namespace

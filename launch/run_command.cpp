@@ -17,6 +17,7 @@
 #include "launch/error_report.h"
 #include "launch/execution_context.h"
 #include "launch/gather_results.h"
+#include "launch/rank_agreement.h"
 #include "launch/run_report.h"
 #include "launch/trace_output.h"
 #include "planner/deployment.h"
@@ -36,20 +37,6 @@
 
 namespace shardrt::launch {
 namespace {
-
-// True on every rank when any rank says true: the way a one-rank condition becomes a
-// decision all ranks take together, instead of one rank leaving the others in a collective.
-bool anyRank(comm::Communicator& world, bool mine) {
-  std::int32_t flag = mine ? 1 : 0;
-  world.allReduce(&flag, 1, DType::I32, comm::ReduceOp::Max);
-  return flag != 0;
-}
-
-double maxOverRanks(comm::Communicator& world, double seconds) {
-  float s = static_cast<float>(seconds);
-  world.allReduce(&s, 1, DType::F32, comm::ReduceOp::Max);
-  return s;
-}
 
 // Each rank reads and checks the file itself; all ranks then agree, so that a file one rank
 // cannot read still ends every rank with exit code 2 rather than a hang.

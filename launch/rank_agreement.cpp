@@ -1,0 +1,19 @@
+#include "launch/rank_agreement.h"
+
+#include <cstdint>
+
+namespace shardrt::launch {
+
+bool anyRank(comm::Communicator& world, bool mine) {
+  std::int32_t flag = mine ? 1 : 0;
+  world.allReduce(&flag, 1, DType::I32, comm::ReduceOp::Max);
+  return flag != 0;
+}
+
+double maxOverRanks(comm::Communicator& world, double value) {
+  float v = static_cast<float>(value);
+  world.allReduce(&v, 1, DType::F32, comm::ReduceOp::Max);
+  return v;
+}
+
+}  // namespace shardrt::launch

@@ -1,0 +1,15 @@
+// Small collectives over the world that turn one rank's value into what every rank agrees on.
+#pragma once
+
+#include "comm/communicator.h"
+
+namespace shardrt::launch {
+
+// True on every rank when any rank says true: the way a one-rank condition becomes a
+// decision all ranks take together, instead of one rank leaving the others in a collective.
+bool anyRank(comm::Communicator& world, bool mine);
+
+// The largest of every rank's value (a step's time is its slowest rank's).
+double maxOverRanks(comm::Communicator& world, double value);
+
+}  // namespace shardrt::launch
