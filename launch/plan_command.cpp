@@ -1,0 +1,97 @@
+#include "launch/plan_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "launch/error_report.h"
+#include "planner/plan_explain.h"
+#include "planner/strategy_search.h"
+
+namespace shardrt::launch {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The plan as a deployment file: the runtime's sections for the candidate, and the planner's
+// sections of the input, with profile paths made relative to where the plan is written.
+json planFile(const planner::Deployment& d, const planner::Candidate& c, const json& input,
+              const fs::path& input_dir, const fs::path& out_dir) {
+  json doc = planner::toJson(planner::withCandidate(d, c));
+  for (const char* key : {"cluster", "objective", "planner"}) {
+    if (input.contains(key)) doc[key] = input[key];
+  }
+  for (auto& group : doc["cluster"]["groups"]) {
+    auto& gpu = group["gpu"];
+    if (!gpu.contains("profile")) continue;
+    const fs::path profile(gpu["profile"].get<std::string>());
+    if (profile.is_absolute()) continue;
+    gpu["profile"] = fs::relative(fs::absolute(input_dir / profile), fs::absolute(out_dir)).string();
+  }
+  return doc;
+}
+
+void writeJson(const json& doc, const std::string& path) {
+  const fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::ofstream out(path);
+  out << doc.dump(2) << "\n";
+  if (!out) throw ConfigError(path, "cannot write the file");
+}
+
+}  // namespace
+
+int planCommand(const PlanOptions& o) {
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    const json input = planner::readDeploymentJson(o.deployment_path, o.overrides);
+    const planner::Deployment d =
+        planner::parseDeployment(input, fs::path(o.deployment_path).stem().string());
+    const fs::path input_dir = fs::path(o.deployment_path).parent_path();
+    const auto in = planner::planningInputOf(input, input_dir.string(), d);
+    if (!in) {
+      throw ConfigError("cluster", "required by shardrt plan: the GPUs to plan for (see "
+                                   "docs/config.md, \"The condition file\")");
+    }
+    const planner::SearchResult result = planner::searchPlans(d, *in, o.top);
+    const planner::PlanCostModel costs(d.model, d.workload, in->cluster, in->options);
+    const planner::PlanCost detail = costs.estimate(result.top.front().candidate, true);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    std::fputs(planner::planReport(d, *in, result, detail).c_str(), stdout);
+    std::printf("planned in %.3f s\n", seconds);
+    if (!o.out_path.empty()) {
+      writeJson(planFile(d, result.top.front().candidate, input, input_dir,
+                         fs::path(o.out_path).parent_path()),
+                o.out_path);
+      std::printf("wrote %s: mpirun -np %d shardrt run %s\n", o.out_path.c_str(),
+                  in->cluster.gpus(), o.out_path.c_str());
+    }
+    if (!o.out_top_dir.empty()) {
+      for (std::size_t i = 0; i < result.top.size(); ++i) {
+        const std::string path = (fs::path(o.out_top_dir) / ("plan-" + std::to_string(i + 1) +
+                                                             ".json")).string();
+        writeJson(planFile(d, result.top[i].candidate, input, input_dir, o.out_top_dir), path);
+      }
+      std::printf("wrote the top %zu plans to %s/plan-<rank>.json\n", result.top.size(),
+                  o.out_top_dir.c_str());
+    }
+    if (!o.json_path.empty()) {
+      json report = planner::planReportJson(d, *in, result, detail);
+      report["planning_seconds"] = seconds;
+      writeJson(report, o.json_path);
+    }
+    std::fflush(stdout);
+    return kExitOk;
+  } catch (const ConfigError& e) {
+    reportError(0, e.what());
+    return kExitBadInput;
+  }
+}
+
+}  // namespace shardrt::launch

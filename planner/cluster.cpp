@@ -1,0 +1,250 @@
+#include "planner/cluster.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "planner/deployment.h"
+#include "planner/json_reader.h"
+
+namespace shardrt::planner {
+namespace {
+
+using nlohmann::json;
+
+// Files speak the units of datasheets (GiB, TFLOP/s, GB/s, microseconds); the planner, SI.
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kTera = 1e12;
+constexpr double kGiga = 1e9;
+constexpr double kMicro = 1e-6;
+
+double shareOf(JsonReader& r, const char* key, double fallback) {
+  const double x = r.positiveNumber(key, fallback);
+  if (x > 1.0) throw ConfigError(r.field(key), "must be a share in (0, 1], got " + std::to_string(x));
+  return x;
+}
+
+LinkRates readLink(JsonReader r) {
+  LinkRates link;
+  link.bytes_per_second = r.positiveNumber("bandwidth_gbps") * kGiga;
+  link.latency_seconds = r.positiveNumber("latency_us") * kMicro;
+  r.finish();
+  return link;
+}
+
+GpuSpec readGpu(JsonReader r, const std::string& base_dir) {
+  GpuSpec g;
+  g.memory_bytes = r.positiveNumber("memory_gib") * kGiB;
+  if (r.has("profile")) {
+    const std::filesystem::path path(r.string("profile"));
+    g.profile = loadHardwareProfile(path.is_absolute() ? path.string()
+                                                       : (base_dir / path).string());
+  }
+  // A profile measures the rates; without one the datasheet's must be given.
+  const bool need = !g.profile.has_value();
+  auto rate = [&](const char* key, double unit) {
+    return need || r.has(key) ? r.positiveNumber(key) * unit : 0.0;
+  };
+  g.flops_fp32 = rate("fp32_tflops", kTera);
+  g.flops_bf16 = rate("bf16_tflops", kTera);
+  g.memory_bytes_per_second = rate("memory_bandwidth_gbps", kGiga);
+  g.gemm_efficiency = shareOf(r, "gemm_efficiency", g.gemm_efficiency);
+  g.memory_efficiency = shareOf(r, "memory_efficiency", g.memory_efficiency);
+  r.finish();
+  return g;
+}
+
+// The link's latency from the smallest measured send/recv, its bandwidth from the largest.
+LinkRates linkFromProfile(const HardwareProfile& p, const std::string& field) {
+  const CollectiveSample* small = nullptr;
+  const CollectiveSample* large = nullptr;
+  for (const auto& c : p.collectives) {
+    if (c.op != "send_recv") continue;
+    if (!small || c.bytes < small->bytes) small = &c;
+    if (!large || c.bytes > large->bytes) large = &c;
+  }
+  if (!small || large->bytes <= small->bytes || large->seconds <= small->seconds) {
+    throw ConfigError(field, "is required: the group's profile measured no send_recv sizes to "
+                             "derive it from");
+  }
+  return {(large->bytes - small->bytes) / (large->seconds - small->seconds), small->seconds};
+}
+
+GpuGroup readGroup(JsonReader r, const std::string& base_dir) {
+  GpuGroup group;
+  group.name = r.string("name", "gpu");
+  group.nodes = r.positiveInt("nodes", 1);
+  group.gpus_per_node = r.positiveInt("gpus_per_node");
+  group.gpu = readGpu(r.object("gpu"), base_dir);
+  if (r.has("intra_node") || !group.gpu.profile) {
+    group.intra_node = readLink(r.object("intra_node"));
+  } else {
+    group.intra_node = linkFromProfile(*group.gpu.profile, r.field("intra_node"));
+  }
+  r.finish();
+  return group;
+}
+
+ClusterConfig readCluster(JsonReader r, const std::string& base_dir) {
+  ClusterConfig c;
+  long total = 0;
+  for (JsonReader g : r.objects("groups")) {
+    c.groups.push_back(readGroup(g, base_dir));
+    total += static_cast<long>(c.groups.back().gpus());
+    if (total > (1L << 20)) {
+      throw ConfigError(r.field("groups"), "more than 2^20 GPUs in all: not a cluster this "
+                                           "planner plans for");
+    }
+  }
+  // One node needs no inter-node link; several do.
+  const bool multi_node = total > c.groups[0].gpus_per_node || c.groups.size() > 1;
+  if (multi_node || r.has("inter_node")) c.inter_node = readLink(r.object("inter_node"));
+  c.tp_across_nodes = r.boolean("tp_across_nodes", false);
+  if (r.has("memory_reserve")) {
+    const auto& v = r.positiveNumber("memory_reserve", 0.1);
+    if (v >= 1.0) {
+      throw ConfigError(r.field("memory_reserve"),
+                        "must be a share below 1, got " + std::to_string(v));
+    }
+    c.memory_reserve = v;
+  }
+  r.finish();
+  return c;
+}
+
+Objective readObjective(JsonReader r) {
+  Objective o;
+  o.kind = r.oneOf("optimize", {"latency", "throughput"}, "latency") == "latency"
+               ? ObjectiveKind::Latency
+               : ObjectiveKind::Throughput;
+  if (r.has("max_latency_ms")) {
+    if (o.kind != ObjectiveKind::Throughput) {
+      throw ConfigError(r.field("max_latency_ms"),
+                        "is a bound on throughput plans: set optimize to throughput");
+    }
+    o.max_latency_seconds = r.positiveNumber("max_latency_ms") * 1e-3;
+  }
+  r.finish();
+  return o;
+}
+
+std::vector<double> readLoads(const json& v, const std::string& where, int experts) {
+  if (!v.is_array() || static_cast<int>(v.size()) != experts) {
+    throw ConfigError(where, "must list one load per expert (" + std::to_string(experts) + ")");
+  }
+  std::vector<double> loads;
+  double sum = 0.0;
+  for (const auto& x : v) {
+    if (!x.is_number() || !(x.get<double>() >= 0.0) || !std::isfinite(x.get<double>())) {
+      throw ConfigError(where, "loads must be non-negative numbers, got " + x.dump());
+    }
+    loads.push_back(x.get<double>());
+    sum += loads.back();
+  }
+  if (!(sum > 0.0)) throw ConfigError(where, "loads must not all be zero");
+  for (double& x : loads) x /= sum;  // shares: the file may give token counts
+  return loads;
+}
+
+PlannerOptions readOptions(JsonReader r, int moe_layers, int experts) {
+  PlannerOptions o;
+  o.max_microbatches = r.positiveInt("max_microbatches", o.max_microbatches);
+  o.redundant_experts = r.nonNegativeInt("redundant_experts", 0);
+  if (r.has("expert_loads")) {
+    const std::string where = r.field("expert_loads");
+    if (experts == 0) throw ConfigError(where, "the model has no experts");
+    const json& v = r.value("expert_loads");
+    if (v.is_array() && !v.empty() && v[0].is_array()) {
+      if (static_cast<int>(v.size()) != moe_layers) {
+        throw ConfigError(where, "must hold one list for all MoE layers or one per MoE layer (" +
+                                     std::to_string(moe_layers) + "), got " +
+                                     std::to_string(v.size()));
+      }
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        o.expert_loads.push_back(readLoads(v[i], where + "[" + std::to_string(i) + "]", experts));
+      }
+    } else {
+      o.expert_loads.push_back(readLoads(v, where, experts));
+    }
+  }
+  if (o.redundant_experts > 0 && experts == 0) {
+    throw ConfigError(r.field("redundant_experts"), "must be 0: the model has no experts");
+  }
+  r.finish();
+  return o;
+}
+
+}  // namespace
+
+double GpuSpec::gemmRate(DType t) const {
+  if (profile && !profile->gemm(t).empty()) {
+    double best = 0.0;
+    for (const auto& g : profile->gemm(t)) best = std::max(best, g.flopsPerSecond());
+    return best;
+  }
+  return peakFlops(t) * gemm_efficiency;
+}
+
+int ClusterConfig::gpus() const {
+  int n = 0;
+  for (const auto& g : groups) n += g.gpus();
+  return n;
+}
+
+const GpuGroup& ClusterConfig::groupOf(int world_rank) const {
+  for (const auto& g : groups) {
+    if (world_rank < g.gpus()) return g;
+    world_rank -= g.gpus();
+  }
+  throw std::out_of_range("ClusterConfig::groupOf: rank beyond the cluster");
+}
+
+int ClusterConfig::gpusPerNode(int world_rank) const { return groupOf(world_rank).gpus_per_node; }
+
+int ClusterConfig::nodeOf(int world_rank) const {
+  int node = 0;
+  for (const auto& g : groups) {
+    if (world_rank < g.gpus()) return node + world_rank / g.gpus_per_node;
+    world_rank -= g.gpus();
+    node += g.nodes;
+  }
+  throw std::out_of_range("ClusterConfig::nodeOf: rank beyond the cluster");
+}
+
+const GpuGroup& ClusterConfig::slowestIn(int first, int last, DType t) const {
+  const GpuGroup* slowest = nullptr;
+  int begin = 0;  // groups are contiguous rank ranges, in order
+  for (const auto& g : groups) {
+    const int end = begin + g.gpus();
+    if (begin <= last && first < end) {
+      if (!slowest || g.gpu.gemmRate(t) < slowest->gpu.gemmRate(t)) {
+        slowest = &g;
+      }
+    }
+    begin = end;
+  }
+  if (!slowest) throw std::out_of_range("ClusterConfig::slowestIn: ranks beyond the cluster");
+  return *slowest;
+}
+
+PlanningInput parsePlanningInput(const json& doc, const std::string& base_dir, int moe_layers,
+                                 int experts) {
+  JsonReader root(doc, "");
+  PlanningInput in;
+  in.cluster = readCluster(root.object("cluster"), base_dir);
+  if (root.has("objective")) in.objective = readObjective(root.object("objective"));
+  if (root.has("planner")) in.options = readOptions(root.object("planner"), moe_layers, experts);
+  return in;  // the other sections are the deployment's: parseDeployment reads them
+}
+
+std::optional<PlanningInput> planningInputOf(const json& doc, const std::string& base_dir,
+                                             const Deployment& d) {
+  if (!doc.is_object() || !doc.contains("cluster")) return std::nullopt;
+  int moe_layers = 0;
+  for (int l = 0; l < d.model.layers; ++l) moe_layers += d.model.isMoeLayer(l) ? 1 : 0;
+  return parsePlanningInput(doc, base_dir, moe_layers, d.model.moe.experts);
+}
+
+}  // namespace shardrt::planner

@@ -1,0 +1,59 @@
+// A hardware profile: what `shardrt bench --calibrate` measured on one machine (GEMM rate by
+// shape, attention rate, memory bandwidth, the fixed cost of one op, collectives by size and
+// group), written as JSON so that the planner prices ops with measured rates instead of
+// datasheet numbers. docs/planner.md documents the file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace shardrt::planner {
+
+struct GemmSample {  // one timed C[m x n] = A[m x k] B[k x n]
+  long m = 0, n = 0, k = 0;
+  double seconds = 0.0;
+  double flopsPerSecond() const { return 2.0 * m * n * k / seconds; }
+};
+
+struct CollectiveSample {  // one timed collective, sizes as nccl-tests counts them
+  std::string op;          // all_reduce, all_gather, reduce_scatter, all_to_all, send_recv
+  int ranks = 0;
+  double bytes = 0.0;
+  double seconds = 0.0;
+};
+
+struct HardwareProfile {
+  std::string machine;  // host name
+  std::string date;     // ISO 8601, when it was measured
+  std::string backend;  // cpu or cuda
+  int ranks = 1;        // ranks that ran concurrently while it was measured
+  std::vector<GemmSample> gemm_fp32, gemm_bf16;
+  double attention_flops_fp32 = 0.0;  // FLOP/s of the attention kernel (0: not measured)
+  double attention_flops_bf16 = 0.0;
+  double memory_bytes_per_second = 0.0;  // elementwise ops: bytes read + written per second
+  double op_overhead_seconds = 0.0;      // the time of an op that does (almost) nothing
+  std::vector<CollectiveSample> collectives;
+
+  const std::vector<GemmSample>& gemm(DType t) const {
+    return t == DType::BF16 ? gemm_bf16 : gemm_fp32;
+  }
+};
+
+// GEMM seconds for m x n x k from the measured samples of that dtype: the rate of the samples
+// interpolated in log(FLOPs) (clamped at the ends), plus nothing else. Returns 0 when the
+// profile has no sample of that dtype.
+double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n, double k);
+
+// Seconds of a collective measured under `op` among `ranks` ranks, interpolated linearly in
+// bytes between the measured sizes (extrapolated from the last two beyond them). Returns a
+// negative number when the profile has no sample of that op and group size.
+double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op, int ranks,
+                                 double bytes);
+
+// Reads a profile file; ConfigError naming the file and field on anything malformed.
+HardwareProfile loadHardwareProfile(const std::string& path);
+void writeHardwareProfile(const HardwareProfile& p, const std::string& path);
+
+}  // namespace shardrt::planner

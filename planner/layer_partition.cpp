@@ -1,0 +1,148 @@
+#include "planner/layer_partition.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace shardrt::planner {
+namespace {
+
+// Greedy fill of layers [first_layer, end) over stages [first_stage, end) of equal speed and
+// fixed cost: each stage takes as many layers as fit in `limit`, leaving one for every later
+// stage. With equal stages taking the most that fit never hurts a later one, so this succeeds
+// whenever any split within `limit` exists.
+bool fillWithin(double limit, const std::vector<double>& cost, const std::vector<double>& speed,
+                const std::vector<double>& fixed, int first_stage, int first_layer) {
+  const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
+  int next = first_layer;
+  for (int s = first_stage; s < stages; ++s) {
+    const int last_allowed = layers - (stages - s - 1);  // exclusive end that leaves enough
+    double t = fixed[s];
+    int end = next;
+    while (end < last_allowed && t + cost[end] / speed[s] <= limit) t += cost[end++] / speed[s];
+    if (end == next) return false;  // not even one layer fits
+    next = end;
+  }
+  return next == layers;
+}
+
+// Among the splits within `limit` (one exists), stage by stage the one closest to an even
+// share of the work left: the greedy fill leaves the last stages short, which costs no time
+// but wastes their GPUs. An end is allowed when the rest still fits within the limit.
+std::vector<Range> spreadWithin(double limit, const std::vector<double>& cost,
+                                const std::vector<double>& speed,
+                                const std::vector<double>& fixed) {
+  const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
+  std::vector<Range> out;
+  int next = 0;
+  for (int s = 0; s < stages; ++s) {
+    double rest = 0.0, rest_speed = 0.0;  // the work left, and the speed left to do it
+    for (int l = next; l < layers; ++l) rest += cost[l];
+    for (int t = s; t < stages; ++t) rest_speed += speed[t];
+    const double target = rest * speed[s] / rest_speed;  // this stage's fair share, unit speed
+    int best_end = -1;
+    double best_gap = 0.0, taken = 0.0;
+    for (int end = next + 1; end <= layers - (stages - s - 1); ++end) {
+      taken += cost[end - 1];
+      if (fixed[s] + taken / speed[s] > limit) break;
+      const bool rest_fits = s + 1 == stages ? end == layers
+                                             : fillWithin(limit, cost, speed, fixed, s + 1, end);
+      if (!rest_fits) continue;
+      const double gap = std::abs(taken - target);
+      if (best_end < 0 || gap < best_gap) best_end = end, best_gap = gap;
+    }
+    if (best_end < 0) throw std::logic_error("partitionLayers: no split within the limit");
+    out.push_back({next, best_end});
+    next = best_end;
+  }
+  return out;
+}
+
+// Stages of different speeds or fixed costs: the greedy fill is no longer safe (taking more
+// layers early can hand a heavy layer to a slow stage), so an exact dynamic programme over
+// (stage, layers covered) finds the min-max split, O(stages x layers^2).
+std::vector<Range> exactSplit(const std::vector<double>& cost, const std::vector<double>& speed,
+                              const std::vector<double>& fixed) {
+  const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
+  std::vector<double> prefix(layers + 1, 0.0);
+  for (int l = 0; l < layers; ++l) prefix[l + 1] = prefix[l] + cost[l];
+  const double inf = std::numeric_limits<double>::infinity();
+  // best[s][j]: the slowest of stages 0..s when they cover layers [0, j); from[s][j]: where
+  // stage s starts in that split.
+  std::vector<std::vector<double>> best(stages, std::vector<double>(layers + 1, inf));
+  std::vector<std::vector<int>> from(stages, std::vector<int>(layers + 1, 0));
+  for (int j = 1; j <= layers; ++j) best[0][j] = fixed[0] + prefix[j] / speed[0];
+  for (int s = 1; s < stages; ++s) {
+    for (int j = s + 1; j <= layers; ++j) {
+      for (int i = s; i < j; ++i) {
+        const double t = std::max(best[s - 1][i], fixed[s] + (prefix[j] - prefix[i]) / speed[s]);
+        if (t < best[s][j]) best[s][j] = t, from[s][j] = i;
+      }
+    }
+  }
+  std::vector<Range> out(stages);
+  int end = layers;
+  for (int s = stages - 1; s >= 0; --s) {
+    const int begin = s == 0 ? 0 : from[s][end];
+    out[s] = {begin, end};
+    end = begin;
+  }
+  return out;
+}
+
+}  // namespace
+
+double slowestStageSeconds(const std::vector<Range>& stages, const std::vector<double>& cost,
+                           const std::vector<double>& speed, const std::vector<double>& fixed) {
+  double worst = 0.0;
+  for (std::size_t s = 0; s < stages.size(); ++s) {
+    double t = fixed[s];
+    for (int l = stages[s].begin; l < stages[s].end; ++l) t += cost[l] / speed[s];
+    worst = std::max(worst, t);
+  }
+  return worst;
+}
+
+std::vector<Range> partitionLayers(const std::vector<double>& cost,
+                                   const std::vector<double>& speed,
+                                   const std::vector<double>& fixed) {
+  if (cost.size() < speed.size() || speed.empty()) {
+    throw std::invalid_argument("partitionLayers: fewer layers than stages");
+  }
+  const bool uniform =
+      std::all_of(speed.begin(), speed.end(), [&](double x) { return x == speed[0]; }) &&
+      std::all_of(fixed.begin(), fixed.end(), [&](double x) { return x == fixed[0]; });
+  if (!uniform) return exactSplit(cost, speed, fixed);
+  // Equal stages: the answer lies between the largest single stage-layer time and everything on the slowest
+  // stage; bisect on it (the greedy test is monotone in the limit).
+  const double total = std::accumulate(cost.begin(), cost.end(), 0.0);
+  const double slowest = *std::min_element(speed.begin(), speed.end());
+  double lo = 0.0, hi = total / slowest + *std::max_element(fixed.begin(), fixed.end());
+  hi = hi * (1 + 1e-9) + 1e-300;
+  for (int i = 0; i < 100 && hi - lo > 1e-12 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (fillWithin(mid, cost, speed, fixed, 0, 0) ? hi : lo) = mid;
+  }
+  return spreadWithin(hi, cost, speed, fixed);
+}
+
+std::vector<int> splitRows(int total, int unit, const std::vector<double>& speed) {
+  const int parts = static_cast<int>(speed.size());
+  if (unit <= 0 || total % unit != 0 || total / unit < parts) {
+    throw std::invalid_argument("splitRows: rows do not divide into a unit per replica");
+  }
+  std::vector<int> rows(parts, unit);
+  // Each further unit goes where it finishes earliest: the fastest finish after adding it.
+  for (int left = total / unit - parts; left > 0; --left) {
+    int best = 0;
+    for (int r = 1; r < parts; ++r) {
+      if ((rows[r] + unit) / speed[r] < (rows[best] + unit) / speed[best]) best = r;
+    }
+    rows[best] += unit;
+  }
+  return rows;
+}
+
+}  // namespace shardrt::planner

@@ -1,0 +1,328 @@
+#include "planner/plan_cost.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "planner/expert_balance.h"
+
+namespace shardrt::planner {
+namespace {
+
+// Without a profile: what one launched op costs however small it is (a CUDA kernel launch
+// and its scheduling are a few microseconds), and the share of the peak an attention kernel
+// reaches (FlashAttention-2 reports 50-73% of peak forward on A100: Dao, 2023; 0.5 leaves
+// room for less tuned kernels).
+constexpr double kDefaultOpOverhead = 5e-6;
+constexpr double kAttentionShareOfPeak = 0.5;
+
+const char* profileName(Collective op) {
+  switch (op) {
+    case Collective::AllReduce: return "all_reduce";
+    case Collective::AllGather: return "all_gather";
+    case Collective::ReduceScatter: return "reduce_scatter";
+    case Collective::AllToAll: return "all_to_all";
+    case Collective::SendRecv: return "send_recv";
+  }
+  return "";
+}
+
+}  // namespace
+
+PlanCostModel::PlanCostModel(const ModelConfig& model, const WorkloadConfig& workload,
+                             const ClusterConfig& cluster, const PlannerOptions& options)
+    : model_(model),
+      workload_(workload),
+      cluster_(cluster),
+      dtype_bytes_(static_cast<double>(dtypeSize(workload.dtype))) {
+  if (!model.hasMoe()) return;
+  loads_.assign(model.moe.experts, 1.0 / model.moe.experts);
+  if (options.expert_loads.empty()) return;
+  // One placement serves every MoE layer: it balances their mean load.
+  std::fill(loads_.begin(), loads_.end(), 0.0);
+  for (const auto& layer : options.expert_loads) {
+    for (int e = 0; e < model.moe.experts; ++e) loads_[e] += layer[e] / options.expert_loads.size();
+  }
+}
+
+double PlanCostModel::gemm(const GpuSpec& g, double m, double n, double k) const {
+  if (m <= 0.0 || n <= 0.0 || k <= 0.0) return 0.0;
+  if (g.profile && !g.profile->gemm(workload_.dtype).empty()) {
+    return profiledGemmSeconds(*g.profile, workload_.dtype, m, n, k) + overhead(g);
+  }
+  const DeviceRates rates{g.peakFlops(workload_.dtype) * g.gemm_efficiency,
+                          g.memory_bytes_per_second * g.memory_efficiency};
+  return opSeconds(2.0 * m * n * k, dtype_bytes_ * (m * k + k * n + m * n), rates) + overhead(g);
+}
+
+double PlanCostModel::memory(const GpuSpec& g, double bytes) const {
+  const double rate = g.profile && g.profile->memory_bytes_per_second > 0.0
+                          ? g.profile->memory_bytes_per_second
+                          : g.memory_bytes_per_second * g.memory_efficiency;
+  return bytes / rate + overhead(g);
+}
+
+double PlanCostModel::attention(const GpuSpec& g, double flops, double bytes) const {
+  double rate = g.peakFlops(workload_.dtype) * kAttentionShareOfPeak;
+  if (g.profile) {
+    const double measured = workload_.dtype == DType::BF16 ? g.profile->attention_flops_bf16
+                                                           : g.profile->attention_flops_fp32;
+    if (measured > 0.0) return flops / measured + overhead(g);
+  }
+  return opSeconds(flops, bytes, {rate, g.memory_bytes_per_second * g.memory_efficiency}) +
+         overhead(g);
+}
+
+double PlanCostModel::overhead(const GpuSpec& g) const {
+  return g.profile ? g.profile->op_overhead_seconds : kDefaultOpOverhead;
+}
+
+double PlanCostModel::collective(const GpuGroup& group, Collective op, double bytes, int ranks,
+                                 bool spans_nodes) const {
+  if (ranks <= 1 || bytes <= 0.0) return 0.0;
+  if (!spans_nodes && group.gpu.profile) {
+    const double measured = profiledCollectiveSeconds(*group.gpu.profile, profileName(op), ranks,
+                                                      bytes);
+    if (measured >= 0.0) return measured;
+  }
+  if (!spans_nodes) return collectiveSeconds(op, bytes, ranks, group.intra_node);
+  const int per_node = std::min(ranks, group.gpus_per_node);
+  if (op == Collective::AllReduce && ranks % per_node == 0) {
+    return hierarchicalAllReduceSeconds(bytes, per_node, ranks / per_node, group.intra_node,
+                                        cluster_.inter_node);
+  }
+  // Other collectives across nodes: a ring runs at the pace of its slowest link.
+  return collectiveSeconds(op, bytes, ranks, cluster_.inter_node);
+}
+
+LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyConfig& s, int rows,
+                                         bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+                                         const std::vector<double>& rank_share,
+                                         const std::vector<int>& experts_per_rank) const {
+  const GpuSpec& g = group.gpu;
+  const auto& m = model_;
+  const double w = dtype_bytes_;
+  const double seq = workload_.seq_len;
+  const double T = static_cast<double>(rows) * seq;  // tokens of the microbatch
+  const double H = m.hidden, hd = m.head_dim;
+  const double hq = static_cast<double>(m.heads) / s.tp;
+  const Range kv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
+  const double hkv = kv.size();
+  const bool swiglu = m.activation == Activation::SwiGlu;
+  LayerSeconds out;
+
+  // Attention block: norm, q/k/v projections, rope, attention, o projection, all-reduce,
+  // residual add.
+  out.compute += memory(g, 2 * T * H * w);
+  out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
+  if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w);
+  const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
+  out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
+  out.compute += gemm(g, T, H, hq * hd);
+  out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+  out.compute += memory(g, 3 * T * H * w);
+
+  // FFN block: norm, then a dense MLP or the routed experts, residual add.
+  out.compute += memory(g, 2 * T * H * w) + memory(g, 3 * T * H * w);
+  auto mlp = [&](double columns) {  // a tensor-parallel MLP of `columns` local columns
+    double t = (swiglu ? 2 : 1) * gemm(g, T, columns, H) + gemm(g, T, H, columns);
+    t += memory(g, (swiglu ? 3 : 2) * T * columns * w);
+    return t;
+  };
+  if (!moe) {
+    out.compute += mlp(static_cast<double>(m.ffn_hidden) / s.tp);
+    out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+    return out;
+  }
+  const auto& moe_cfg = m.moe;
+  const double E = moe_cfg.experts, k = moe_cfg.top_k, Fe = moe_cfg.expert_ffn_hidden;
+  out.compute += gemm(g, T, E, H) + memory(g, 2 * T * E * 4);  // router, scores and top-k
+  // Dispatch: each rank sends its tp share's slots; the ep group's slots land by load.
+  const double share_slots = T / s.tp * k;
+  const double group_slots = share_slots * s.ep;
+  double most_rows = 0.0, slowest_experts = 0.0;
+  for (int r = 0; r < s.ep; ++r) {
+    const double rank_rows = group_slots * (rank_share.empty() ? 1.0 / s.ep : rank_share[r]);
+    const int local = experts_per_rank.empty() ? moe_cfg.experts / s.ep : experts_per_rank[r];
+    double t = 0.0;
+    if (local > 0) {  // rows spread over the local experts; each runs its own GEMMs
+      const double per_expert = rank_rows / local;
+      t = local * ((swiglu ? 2 : 1) * gemm(g, per_expert, Fe, H) + gemm(g, per_expert, H, Fe) +
+                   memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w));
+    }
+    slowest_experts = std::max(slowest_experts, t);
+    most_rows = std::max(most_rows, rank_rows);
+  }
+  out.compute += slowest_experts;
+  out.compute += 2 * memory(g, 2 * share_slots * H * w);  // permute out, weighted combine in
+  // All-to-all priced by the fullest rank: what it sends or receives, whichever is more.
+  const double a2a_bytes = std::max(share_slots, most_rows) * H * w * s.ep;
+  out.comm += 2 * collective(group, Collective::AllToAll, a2a_bytes, s.ep, ep_spans_nodes);
+  out.comm += collective(group, Collective::AllGather, T * H * w, s.tp, tp_spans_nodes);
+  if (moe_cfg.shared_experts > 0) {
+    out.compute += mlp(static_cast<double>(moe_cfg.shared_experts) * Fe / s.tp);
+    out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+  }
+  return out;
+}
+
+double PlanCostModel::weightBytes(const StrategyConfig& s, Range layers, int local_experts) const {
+  const auto& m = model_;
+  const double H = m.hidden, hd = m.head_dim;
+  const double hq = static_cast<double>(m.heads) / s.tp;
+  const double hkv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  const double mats = m.activation == Activation::SwiGlu ? 3 : 2;
+  double elements = 0.0;
+  for (int l = layers.begin; l < layers.end; ++l) {
+    elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
+    if (!m.isMoeLayer(l)) {
+      elements += mats * H * m.ffn_hidden / s.tp;
+      continue;
+    }
+    elements += H * m.moe.experts + local_experts * mats * H * m.moe.expert_ffn_hidden;
+    elements += mats * H * m.moe.shared_experts * m.moe.expert_ffn_hidden / s.tp;
+  }
+  return elements * dtype_bytes_;
+}
+
+double PlanCostModel::activationBytes(const StrategyConfig& s, int rows, int replica_rows,
+                                      double expert_imbalance) const {
+  const auto& m = model_;
+  const double w = dtype_bytes_;
+  const double T = static_cast<double>(rows) * workload_.seq_len;
+  const double H = m.hidden, hd = m.head_dim;
+  const double hq = static_cast<double>(m.heads) / s.tp;
+  const double hkv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  // The executor's buffers of one microbatch: hidden-sized ones, q/k/v and attention output,
+  // the MLP's columns; the replica's input and output; the MoE exchange buffers.
+  double ffn_columns = static_cast<double>(m.ffn_hidden) / s.tp;
+  if (m.hasMoe()) ffn_columns = std::max(ffn_columns, 1.0 * m.moe.expert_ffn_hidden);
+  double elements = T * (4 * H + (2 * hq + 2 * hkv) * hd + 3 * ffn_columns);
+  elements += 2.0 * replica_rows * workload_.seq_len * H;
+  if (m.hasMoe()) elements += 4 * T / s.tp * m.moe.top_k * H * expert_imbalance + T * m.moe.experts;
+  return elements * w;
+}
+
+PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
+  const StrategyConfig& s = c.strategy;
+  const int stage_ranks = s.tp * s.dp;
+  PlanCost cost;
+  cost.bubble = pipelineBubble(s.pp, s.microbatches);
+
+  ExpertPlacement placement;
+  std::vector<double> share;
+  std::vector<int> per_rank;
+  if (model_.hasMoe()) {
+    placement.ranks = c.expert_placement;
+    placement.copies.assign(model_.moe.experts, 0);
+    for (const auto& list : c.expert_placement) {
+      per_rank.push_back(static_cast<int>(list.size()));
+      for (int e : list) ++placement.copies[e];
+    }
+    share = rankLoads(loads_, placement);
+    cost.expert_imbalance = loadImbalance(loads_, placement);
+  }
+
+  struct Cached {
+    const GpuGroup* group;
+    int rows;
+    bool tp_spans, ep_spans;
+    LayerSeconds dense, moe;
+  };
+  std::vector<Cached> cache;  // a handful of distinct (group, rows, spans) in any plan
+  auto layerTimes = [&](const GpuGroup& g, int rows, bool tp_spans, bool ep_spans) -> Cached& {
+    for (auto& x : cache) {
+      if (x.group == &g && x.rows == rows && x.tp_spans == tp_spans && x.ep_spans == ep_spans) {
+        return x;
+      }
+    }
+    cache.push_back({&g, rows, tp_spans, ep_spans,
+                     layerSeconds(g, s, rows, false, tp_spans, ep_spans, share, per_rank),
+                     model_.hasMoe() ? layerSeconds(g, s, rows, true, tp_spans, ep_spans, share,
+                                                    per_rank)
+                                     : LayerSeconds{}});
+    return cache.back();
+  };
+
+  // Weights per stage: the dense part, plus each expert slot a rank holds.
+  std::vector<double> base_weights(s.pp), slot_weights(s.pp, 0.0);
+  for (int st = 0; st < s.pp; ++st) {
+    base_weights[st] = weightBytes(s, c.stages[st], 0);
+    if (model_.hasMoe()) slot_weights[st] = weightBytes(s, c.stages[st], 1) - base_weights[st];
+  }
+  const int most_slots = per_rank.empty() ? 0 : *std::max_element(per_rank.begin(), per_rank.end());
+
+  if (detail) cost.ranks.resize(static_cast<std::size_t>(s.worldSize()));
+  cost.stage_seconds.assign(s.pp, 0.0);
+  double tokens_per_second = 0.0;
+  for (int r = 0; r < s.dp; ++r) {
+    const int rows = c.dp_batch[r] / s.microbatches;
+    const double activations = activationBytes(s, rows, c.dp_batch[r], cost.expert_imbalance);
+    std::vector<double> step(s.pp), step_comm(s.pp);  // per stage, one microbatch
+    for (int st = 0; st < s.pp; ++st) {
+      const int first = s.tp * (r + s.dp * st), last = first + s.tp - 1;
+      const GpuGroup& g = cluster_.slowestIn(first, last, workload_.dtype);
+      const bool tp_spans = cluster_.nodeOf(first) != cluster_.nodeOf(last);
+      const int ep_first = st * stage_ranks + ((first % stage_ranks) / s.ep) * s.ep;
+      const bool ep_spans = cluster_.nodeOf(ep_first) != cluster_.nodeOf(ep_first + s.ep - 1);
+      const Cached& t = layerTimes(g, rows, tp_spans, ep_spans);
+      LayerSeconds stage;
+      for (int l = c.stages[st].begin; l < c.stages[st].end; ++l) {
+        const LayerSeconds& x = model_.isMoeLayer(l) ? t.moe : t.dense;
+        stage.compute += x.compute;
+        stage.comm += x.comm;
+      }
+      if (st + 1 < s.pp) {  // the microbatch's activations to the next stage
+        const int next = first + stage_ranks;
+        const bool same_node = cluster_.nodeOf(first) == cluster_.nodeOf(next);
+        const double bytes = static_cast<double>(rows) * workload_.seq_len * model_.hidden *
+                             dtype_bytes_;
+        stage.comm += collectiveSeconds(Collective::SendRecv, bytes, 2,
+                                        same_node ? g.intra_node : cluster_.inter_node);
+      }
+      step[st] = stage.total();
+      step_comm[st] = stage.comm;
+      cost.stage_seconds[st] = std::max(cost.stage_seconds[st], step[st]);
+
+      // Memory: the cell's fullest GPU against its smallest memory.
+      const double limit = std::min(cluster_.groupOf(first).gpu.memory_bytes,
+                                    cluster_.groupOf(last).gpu.memory_bytes) *
+                           (1.0 - cluster_.memory_reserve);
+      const double fullest = base_weights[st] + most_slots * slot_weights[st] + activations;
+      if (fullest > limit) cost.fits = false;
+      if (fullest > cost.max_memory_bytes) {
+        cost.max_memory_bytes = fullest;
+        cost.max_memory_limit_bytes = limit;
+      }
+      if (!detail) continue;
+      for (int world = first; world <= last; ++world) {
+        RankCost& rc = cost.ranks[world];
+        rc.stage = st;
+        rc.replica = r;
+        rc.busy_seconds = stage.compute * s.microbatches;
+        rc.comm_seconds = stage.comm * s.microbatches;
+        const int local = model_.hasMoe() ? per_rank[(world % stage_ranks) % s.ep] : 0;
+        rc.weight_bytes = base_weights[st] + local * slot_weights[st];
+        rc.activation_bytes = activations;
+        rc.memory_limit_bytes =
+            cluster_.groupOf(world).gpu.memory_bytes * (1.0 - cluster_.memory_reserve);
+      }
+    }
+    // GPipe, forward only: the first microbatch crosses every stage, the others follow at
+    // the pace of the slowest stage.
+    const auto slowest = std::max_element(step.begin(), step.end()) - step.begin();
+    const double latency =
+        std::accumulate(step.begin(), step.end(), 0.0) + (s.microbatches - 1) * step[slowest];
+    const double comm = std::accumulate(step_comm.begin(), step_comm.end(), 0.0) +
+                        (s.microbatches - 1) * step_comm[slowest];
+    if (latency > cost.latency_seconds) {
+      cost.latency_seconds = latency;
+      cost.comm_seconds = comm;
+    }
+    tokens_per_second +=
+        static_cast<double>(c.dp_batch[r]) * workload_.seq_len / (s.microbatches * step[slowest]);
+  }
+  cost.tokens_per_second = tokens_per_second;
+  return cost;
+}
+
+}  // namespace shardrt::planner

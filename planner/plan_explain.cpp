@@ -1,0 +1,238 @@
+#include "planner/plan_explain.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+namespace shardrt::planner {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// printf into a string; arguments are plain numbers and C strings, checked by the compiler.
+[[gnu::format(printf, 1, 2)]] std::string format(const char* fmt, ...);
+std::string format(const char* fmt, ...) {
+  char buf[512];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  return buf;
+}
+
+double maxOverMean(const std::vector<double>& xs) {
+  if (xs.empty()) return 1.0;
+  const double mean = std::accumulate(xs.begin(), xs.end(), 0.0) / xs.size();
+  return mean > 0.0 ? *std::max_element(xs.begin(), xs.end()) / mean : 1.0;
+}
+
+std::string degrees(const StrategyConfig& s) {
+  return format("tp %d x pp %d x dp %d, ep %d, %d microbatch%s", s.tp, s.pp, s.dp, s.ep,
+                s.microbatches, s.microbatches == 1 ? "" : "es");
+}
+
+std::string clusterSummary(const ClusterConfig& c) {
+  std::string out;
+  for (const auto& g : c.groups) {
+    out += (out.empty() ? "" : " + ") + format("%d x %d %s", g.nodes, g.gpus_per_node,
+                                                 g.name.c_str());
+  }
+  return out;
+}
+
+// Sizes of consecutive parts, "4, 4" or "3 x 4" when equal.
+std::string partSizes(const std::vector<int>& sizes) {
+  if (std::all_of(sizes.begin(), sizes.end(), [&](int x) { return x == sizes[0]; })) {
+    return sizes.size() == 1 ? std::to_string(sizes[0])
+                             : format("%zu x %d", sizes.size(), sizes[0]);
+  }
+  std::string out;
+  for (int x : sizes) out += (out.empty() ? "" : ", ") + std::to_string(x);
+  return out;
+}
+
+std::string partsSection(const Deployment& d, const Candidate& c) {
+  const auto& m = d.model;
+  const auto& s = c.strategy;
+  const Range kv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
+  std::ostringstream o;
+  o << "  parts:\n";
+  o << format("    attention  %d heads -> %d per tp rank; %d kv heads -> %d per tp rank%s\n",
+              m.heads, m.heads / s.tp, m.kv_heads, kv.size(),
+              s.tp > m.kv_heads ? " (replicated)" : "");
+  o << format("    ffn        %d columns -> %d per tp rank\n", m.ffn_hidden, m.ffn_hidden / s.tp);
+  if (m.hasMoe()) {
+    std::vector<int> per_rank;
+    int slots = 0;
+    for (const auto& list : c.expert_placement) {
+      per_rank.push_back(static_cast<int>(list.size()));
+      slots += per_rank.back();
+    }
+    o << format("    experts    %d -> per ep rank %s (%d redundant copies)\n", m.moe.experts,
+                partSizes(per_rank).c_str(), slots - m.moe.experts);
+  }
+  std::vector<int> layers, rows;
+  for (const auto& r : c.stages) layers.push_back(r.size());
+  for (int b : c.dp_batch) rows.push_back(b);
+  o << format("    layers     %d -> stages of %s\n", m.layers, partSizes(layers).c_str());
+  o << format("    batch      %d sequences -> replicas of %s, in %d microbatch%s each\n",
+              d.workload.batch_size, partSizes(rows).c_str(), s.microbatches,
+              s.microbatches == 1 ? "" : "es");
+  return o.str();
+}
+
+std::string checkSection(const Candidate& c, int gpus) {
+  const auto& s = c.strategy;
+  const bool ok = s.tp * s.pp * s.dp == gpus;
+  return format("  check: tp %d x pp %d x dp %d = %d %s the cluster's %d GPUs; ep %d divides "
+                "tp*dp = %d\n",
+                s.tp, s.pp, s.dp, s.tp * s.pp * s.dp, ok ? "=" : "!=", gpus, s.ep, s.tp * s.dp);
+}
+
+std::string balanceSection(const PlanCost& detail) {
+  std::vector<double> busy, memory;
+  for (const auto& r : detail.ranks) {
+    busy.push_back(r.busy_seconds);
+    memory.push_back(r.memoryBytes());
+  }
+  const auto busiest = std::max_element(busy.begin(), busy.end()) - busy.begin();
+  const auto fullest = std::max_element(memory.begin(), memory.end()) - memory.begin();
+  return format("  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f "
+                "(max %.2f GiB on GPU %ld, %.2f GiB usable)\n",
+                maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest),
+                maxOverMean(memory), memory[fullest] / kGiB, static_cast<long>(fullest),
+                detail.ranks[fullest].memory_limit_bytes / kGiB);
+}
+
+// What the runner-up loses by most: compute, communication or the pipeline bubble.
+std::string runnerUpSection(const RankedPlan& best, const RankedPlan& second, const Objective& o) {
+  const PlanCost &a = best.cost, &b = second.cost;
+  std::string verdict =
+      o.kind == ObjectiveKind::Latency
+          ? format("%.2fx the latency (%.3f vs %.3f ms)", b.latency_seconds / a.latency_seconds,
+                   b.latency_seconds * 1e3, a.latency_seconds * 1e3)
+          : format("%.2fx fewer tokens/s (%.0f vs %.0f)", a.tokens_per_second / b.tokens_per_second,
+                   b.tokens_per_second, a.tokens_per_second);
+  const double compute_a = a.latency_seconds - a.comm_seconds;
+  const double compute_b = b.latency_seconds - b.comm_seconds;
+  std::string why;
+  if (b.comm_seconds - a.comm_seconds > compute_b - compute_a) {
+    why = format("more communication on the critical path (%.3f vs %.3f ms)", b.comm_seconds * 1e3,
+                 a.comm_seconds * 1e3);
+  } else {
+    why = format("more compute on the critical path (%.3f vs %.3f ms", compute_b * 1e3,
+                 compute_a * 1e3);
+    if (b.bubble > a.bubble) why += format("; pipeline bubble %.0f%% vs %.0f%%", 100 * b.bubble,
+                                           100 * a.bubble);
+    if (b.expert_imbalance > a.expert_imbalance * 1.01) {
+      why += format("; expert load max/mean %.2f vs %.2f", b.expert_imbalance, a.expert_imbalance);
+    }
+    why += ")";
+  }
+  if (verdict.find("1.00x") == 0) why = "equal within rounding; ranked by the degrees, smaller tp first";
+  return "runner-up: " + degrees(second.candidate.strategy) + ": " + verdict + ": " + why + "\n";
+}
+
+}  // namespace
+
+double busyMaxOverMean(const PlanCost& detail) {
+  std::vector<double> xs;
+  for (const auto& r : detail.ranks) xs.push_back(r.busy_seconds);
+  return maxOverMean(xs);
+}
+
+double memoryMaxOverMean(const PlanCost& detail) {
+  std::vector<double> xs;
+  for (const auto& r : detail.ranks) xs.push_back(r.memoryBytes());
+  return maxOverMean(xs);
+}
+
+std::string planReport(const Deployment& d, const PlanningInput& in, const SearchResult& result,
+                       const PlanCost& best_detail) {
+  const auto& w = d.workload;
+  const bool latency = in.objective.kind == ObjectiveKind::Latency;
+  std::ostringstream o;
+  o << format("plan %s: batch %d x seq %d, %s, on %d GPUs (%s); objective: %s", d.name.c_str(),
+              w.batch_size, w.seq_len, std::string(dtypeName(w.dtype)).c_str(), in.cluster.gpus(),
+              clusterSummary(in.cluster).c_str(), latency ? "latency" : "throughput");
+  if (in.objective.max_latency_seconds > 0.0) {
+    o << format(" under %.3f ms", in.objective.max_latency_seconds * 1e3);
+  }
+  o << format("\n%ld valid strategies, %ld fit in memory (%.0f%% reserve)", result.strategies,
+              result.fit, 100 * in.cluster.memory_reserve);
+  if (in.objective.max_latency_seconds > 0.0) {
+    o << format(", %ld within the bound", result.within_bound);
+  }
+  o << "\n\n";
+  o << "#  rank  tp  pp  ep  dp  mb   latency_ms    tokens/s    comm_ms  bubble  mem_GiB  "
+       "experts_max/mean\n";
+  for (std::size_t i = 0; i < result.top.size(); ++i) {
+    const auto& s = result.top[i].candidate.strategy;
+    const auto& c = result.top[i].cost;
+    o << format("%7zu %3d %3d %3d %3d %3d %12.3f %11.1f %10.3f %6.1f%% %8.2f %17.2f\n", i + 1, s.tp,
+                s.pp, s.ep, s.dp, s.microbatches, c.latency_seconds * 1e3, c.tokens_per_second,
+                c.comm_seconds * 1e3, 100 * c.bubble, c.max_memory_bytes / kGiB,
+                c.expert_imbalance);
+  }
+  const RankedPlan& best = result.top.front();
+  o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
+  o << partsSection(d, best.candidate);
+  o << checkSection(best.candidate, in.cluster.gpus());
+  o << balanceSection(best_detail);
+  if (d.model.hasMoe()) {
+    o << format("  expert load max/mean over ep ranks: %.2f with the default placement, %.2f "
+                "with this one\n",
+                result.imbalance_before, best.cost.expert_imbalance);
+  }
+  o << format("  predicted: %.3f ms per forward of the batch, %.1f tokens/s, %.3f ms of it "
+              "communication, bubble %.0f%%\n",
+              best.cost.latency_seconds * 1e3, best.cost.tokens_per_second,
+              best.cost.comm_seconds * 1e3, 100 * best.cost.bubble);
+  if (result.top.size() > 1) o << runnerUpSection(best, result.top[1], in.objective);
+  return o.str();
+}
+
+nlohmann::json planReportJson(const Deployment& d, const PlanningInput& in,
+                              const SearchResult& result, const PlanCost& best_detail) {
+  nlohmann::json j;
+  j["deployment"] = d.name;
+  j["gpus"] = in.cluster.gpus();
+  j["objective"] = in.objective.kind == ObjectiveKind::Latency ? "latency" : "throughput";
+  j["valid_strategies"] = result.strategies;
+  j["fit_in_memory"] = result.fit;
+  j["expert_imbalance_default_placement"] = result.imbalance_before;
+  for (const auto& p : result.top) {
+    const auto& s = p.candidate.strategy;
+    j["top"].push_back({{"tp", s.tp},
+                        {"pp", s.pp},
+                        {"ep", s.ep},
+                        {"dp", s.dp},
+                        {"microbatches", s.microbatches},
+                        {"latency_seconds", p.cost.latency_seconds},
+                        {"tokens_per_second", p.cost.tokens_per_second},
+                        {"comm_seconds", p.cost.comm_seconds},
+                        {"bubble", p.cost.bubble},
+                        {"max_memory_bytes", p.cost.max_memory_bytes},
+                        {"expert_imbalance", p.cost.expert_imbalance},
+                        {"stage_seconds", p.cost.stage_seconds}});
+  }
+  for (std::size_t r = 0; r < best_detail.ranks.size(); ++r) {
+    const auto& x = best_detail.ranks[r];
+    j["best_per_gpu"].push_back({{"rank", r},
+                                 {"stage", x.stage},
+                                 {"replica", x.replica},
+                                 {"busy_seconds", x.busy_seconds},
+                                 {"comm_seconds", x.comm_seconds},
+                                 {"weight_bytes", x.weight_bytes},
+                                 {"activation_bytes", x.activation_bytes},
+                                 {"memory_limit_bytes", x.memory_limit_bytes}});
+  }
+  j["best_busy_max_over_mean"] = busyMaxOverMean(best_detail);
+  j["best_memory_max_over_mean"] = memoryMaxOverMean(best_detail);
+  return j;
+}
+
+}  // namespace shardrt::planner

@@ -1,0 +1,64 @@
+// The planner's search: every tp x pp x dp split of the cluster's GPUs, every ep degree and
+// microbatch count the runtime accepts, each made concrete (layers per stage balanced by
+// predicted stage time, experts placed by expected load, rows per replica by speed), priced
+// by PlanCostModel, and ranked by the objective.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "planner/cluster.h"
+#include "planner/deployment.h"
+#include "planner/plan_cost.h"
+
+namespace shardrt::planner {
+
+// The first rule of the runtime or the cluster that a strategy breaks, "" when none: tp
+// divides heads, FFN columns and shared-expert columns; pp <= layers; ep divides tp * dp and
+// is 1 without experts, at most the experts; every replica gets whole microbatches; tp groups
+// stay inside a node unless the cluster allows otherwise; tp * pp * dp uses every GPU.
+std::string ruleBroken(const ModelConfig& model, const WorkloadConfig& workload,
+                       const ClusterConfig& cluster, const PlannerOptions& options,
+                       const StrategyConfig& s);
+
+// Every strategy ruleBroken accepts (memory not yet considered), in a fixed order.
+std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
+                                            const WorkloadConfig& workload,
+                                            const ClusterConfig& cluster,
+                                            const PlannerOptions& options);
+
+struct RankedPlan {
+  Candidate candidate;
+  PlanCost cost;
+};
+
+struct SearchResult {
+  std::vector<RankedPlan> top;  // best first
+  long strategies = 0;          // valid by the rules
+  long fit = 0;                 // of those, fitting in memory
+  long within_bound = 0;        // of those, within the latency bound (if any)
+  double imbalance_before = 1.0;  // expected expert load max/mean, default placement (best ep)
+};
+
+// Expert placements by ep degree: the same for every strategy of one ep, so the search
+// balances each degree once.
+using PlacementCache = std::map<int, std::vector<std::vector<int>>>;
+
+// Makes a strategy concrete: placement, rows per replica, layers per stage.
+Candidate buildCandidate(const PlanCostModel& costs, const ModelConfig& model,
+                         const WorkloadConfig& workload, const ClusterConfig& cluster,
+                         const PlannerOptions& options, const StrategyConfig& s,
+                         PlacementCache* placements = nullptr);
+
+// Whether a is better than b for the objective (ties broken by the degrees, so the order is
+// total and repeatable).
+bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objective);
+
+// The top_k plans; ConfigError naming the constraint when no plan is valid or none fits.
+SearchResult searchPlans(const Deployment& d, const PlanningInput& in, int top_k);
+
+// The deployment `d` running `c`: its strategy and an explicit plan of every placement.
+Deployment withCandidate(const Deployment& d, const Candidate& c);
+
+}  // namespace shardrt::planner

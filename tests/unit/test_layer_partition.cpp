@@ -1,0 +1,89 @@
+// Layer splits over stages and row splits over replicas (planner/layer_partition) against
+// brute force on small random cases.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "planner/layer_partition.h"
+
+namespace shardrt::planner {
+namespace {
+
+// The best slowest-stage time over every split of n layers into `stages` non-empty runs.
+double bruteForceBest(const std::vector<double>& cost, const std::vector<double>& speed,
+                      const std::vector<double>& fixed) {
+  const int n = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<Range> split;
+  std::function<void(int, int)> go = [&](int stage, int begin) {
+    if (stage == stages - 1) {
+      split.push_back({begin, n});
+      best = std::min(best, slowestStageSeconds(split, cost, speed, fixed));
+      split.pop_back();
+      return;
+    }
+    for (int end = begin + 1; end <= n - (stages - stage - 1); ++end) {
+      split.push_back({begin, end});
+      go(stage + 1, end);
+      split.pop_back();
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+TEST(LayerPartition, MatchesBruteForceOnRandomCases) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<> u(0.1, 2.0);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int layers = 1 + rng() % 11;
+    const int stages = 1 + rng() % layers;
+    std::vector<double> cost(layers), speed(stages), fixed(stages);
+    for (double& c : cost) c = u(rng);
+    for (double& s : speed) s = rng() % 3 ? 1.0 : u(rng);  // mostly equal, some not
+    for (double& f : fixed) f = rng() % 2 ? 0.0 : 0.2 * u(rng);
+    const auto split = partitionLayers(cost, speed, fixed);
+    ASSERT_EQ(static_cast<int>(split.size()), stages);
+    int next = 0;
+    for (const auto& r : split) {
+      EXPECT_EQ(r.begin, next);
+      EXPECT_GT(r.size(), 0);
+      next = r.end;
+    }
+    EXPECT_EQ(next, layers);
+    const double got = slowestStageSeconds(split, cost, speed, fixed);
+    const double best = bruteForceBest(cost, speed, fixed);
+    EXPECT_LE(got, best * (1 + 1e-9)) << "trial " << trial;
+  }
+}
+
+// A stage twice as fast takes twice the layers, so predicted stage times are equal.
+TEST(LayerPartition, HeterogeneousStagesGetLayersInProportionToSpeed) {
+  const std::vector<double> cost(24, 1.0);
+  const auto split = partitionLayers(cost, {2.0, 1.0}, {0.0, 0.0});
+  EXPECT_EQ(split[0].size(), 16);
+  EXPECT_EQ(split[1].size(), 8);
+}
+
+// A stage that also pays a fixed cost (its send, an embedding) takes fewer layers.
+TEST(LayerPartition, FixedCostShiftsLayersAway) {
+  const std::vector<double> cost(10, 1.0);
+  const auto split = partitionLayers(cost, {1.0, 1.0}, {2.0, 0.0});
+  EXPECT_EQ(split[0].size(), 4);
+  EXPECT_EQ(split[1].size(), 6);
+}
+
+TEST(SplitRows, ProportionalToSpeedInUnits) {
+  EXPECT_EQ(splitRows(12, 2, {1.0, 1.0, 1.0}), (std::vector<int>{4, 4, 4}));
+  EXPECT_EQ(splitRows(12, 1, {2.0, 1.0}), (std::vector<int>{8, 4}));
+  EXPECT_EQ(splitRows(10, 1, {1.0, 1.0, 1.0, 1.0}), (std::vector<int>{3, 3, 2, 2}));
+  const auto rows = splitRows(6, 2, {5.0, 1.0, 1.0});
+  EXPECT_EQ(rows, (std::vector<int>{2, 2, 2}));  // every replica keeps one unit
+  EXPECT_THROW(splitRows(7, 2, {1.0}), std::invalid_argument);
+  EXPECT_THROW(splitRows(4, 2, {1.0, 1.0, 1.0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace shardrt::planner
