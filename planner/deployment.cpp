@@ -108,21 +108,29 @@ ExplicitPlan readExplicitPlan(JsonReader r) {
   return p;
 }
 
-// Every index in [0, n) exactly once over the lists, which number `parts`.
-void checkPartition(const std::vector<std::vector<int>>& lists, int n, int parts,
-                    const std::string& field, const char* part_name, const char* item) {
+// Every index in [0, n) at least once over the lists, which number `parts`. With `copies`
+// an index may sit in several lists (redundant copies of an expert) but twice in none:
+// a second copy on the same part would hold the same weights and share nothing.
+void checkCover(const std::vector<std::vector<int>>& lists, int n, int parts,
+                const std::string& field, const char* part_name, const char* item, bool copies) {
   if (static_cast<int>(lists.size()) != parts) {
     throw ConfigError(field, "must have one list per " + std::string(part_name) + " (" +
                                  std::to_string(parts) + "), got " + std::to_string(lists.size()));
   }
   std::vector<int> seen(n, 0);
-  for (const auto& list : lists) {
-    for (int x : list) {
+  for (std::size_t part = 0; part < lists.size(); ++part) {
+    std::vector<char> in_part(n, 0);
+    for (int x : lists[part]) {
       if (x >= n) {
         throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
                                      " does not exist (there are " + std::to_string(n) + ")");
       }
-      if (seen[x]++)
+      if (copies && in_part[x]++) {
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
+                                     " is listed twice on " + part_name + " " +
+                                     std::to_string(part) + " (copies go on different ranks)");
+      }
+      if (seen[x]++ && !copies)
         throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is listed twice");
     }
   }
@@ -136,8 +144,8 @@ void checkExplicitPlan(const Deployment& d) {
   const auto& p = d.plan;
   const auto& s = d.strategy;
   if (!p.stage_layers.empty()) {
-    checkPartition(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage",
-                   "layer");
+    checkCover(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage",
+               "layer", false);
     int next = 0;  // stages hold consecutive layers, in order
     for (std::size_t i = 0; i < p.stage_layers.size(); ++i) {
       const auto& list = p.stage_layers[i];
@@ -157,8 +165,8 @@ void checkExplicitPlan(const Deployment& d) {
   }
   if (!p.expert_placement.empty()) {
     if (!d.model.hasMoe()) throw ConfigError("plan.expert_placement", "the model has no experts");
-    checkPartition(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement",
-                   "ep rank", "expert");
+    checkCover(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement",
+               "ep rank", "expert", true);
   }
   if (!p.dp_batch.empty()) {
     if (static_cast<int>(p.dp_batch.size()) != s.dp) {

@@ -20,13 +20,15 @@ Range kvHeadsFor(Range q_heads, int group_size) {
   return {q_heads.begin / group_size, (q_heads.end - 1) / group_size + 1};
 }
 
-int Plan::expertOwner(int expert) const {
+std::vector<int> Plan::expertCopies(int expert) const {
+  std::vector<int> ranks;
   for (std::size_t r = 0; r < expert_placement.size(); ++r) {
-    for (int e : expert_placement[r]) {
-      if (e == expert) return static_cast<int>(r);
+    const auto& held = expert_placement[r];
+    if (std::find(held.begin(), held.end(), expert) != held.end()) {
+      ranks.push_back(static_cast<int>(r));
     }
   }
-  return -1;
+  return ranks;
 }
 
 int Plan::stageOf(int layer) const {

@@ -35,11 +35,13 @@ struct Plan {
   int microbatches = 1;
   std::vector<PipelineStage> stages;               // pp entries
   std::vector<TensorParallelShard> tp_shards;      // tp entries, by tp rank
-  std::vector<std::vector<int>> expert_placement;  // ep entries: the experts each ep rank holds
+  // ep entries: the experts each ep rank holds. An expert may be held by several ep ranks
+  // (redundant copies of a hot expert), never twice by one.
+  std::vector<std::vector<int>> expert_placement;
   std::vector<Range> dp_batches;                   // dp entries: each replica's batch rows
 
-  // The ep rank holding expert e (-1 when the model has no experts).
-  int expertOwner(int expert) const;
+  // The ep ranks holding a copy of expert e, ascending (empty when the model has no experts).
+  std::vector<int> expertCopies(int expert) const;
   // The stage holding layer l.
   int stageOf(int layer) const;
 };

@@ -277,10 +277,12 @@ class GraphBuilder {
         if (e.expert >= 0 && (at_end || p.tensor.expert != e.expert)) continue;
         pieces.push_back(p);
       }
-      std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
-        return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-      });
     }
+    // Empty outputs of consecutive experts share an address: they keep the order the experts
+    // ran in (the placement's, as in the dry run), not their expert numbers.
+    std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.begin, a.end, a.tensor.node) < std::tie(b.begin, b.end, b.tensor.node);
+    });
     if (pieces.empty()) return;
     const bool from_experts =
         e.expert < 0 && std::any_of(pieces.begin(), pieces.end(),

@@ -27,8 +27,7 @@ std::vector<std::size_t> scaled(const std::vector<std::size_t>& rows, std::size_
 MoeBlock::MoeBlock(const planner::ModelConfig& model, const planner::Plan& plan, int seq_len,
                    Backend& backend, comm::Communicator& tp, comm::Communicator& ep, OpTimer& timer)
     : model_(model), seq_len_(seq_len), backend_(backend), tp_(tp), ep_(ep), run_(timer) {
-  owner_.assign(model.moe.experts, -1);
-  for (int e = 0; e < model.moe.experts; ++e) owner_[e] = plan.expertOwner(e);
+  for (int e = 0; e < model.moe.experts; ++e) copies_.push_back(plan.expertCopies(e));
   local_experts_ = plan.expert_placement.at(ep.rank());
 }
 
@@ -146,7 +145,8 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   run_("dispatch", 0, [&] {
     const std::vector<char> kept = capacityMask(idx_h.data(), tokens, k, seq_len_, experts,
                                                 moe.dropless() ? -1 : moe.capacity(seq_len_));
-    send = planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, owner_, ep);
+    send = planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, copies_, ep,
+                        ep_.rank());
     std::vector<std::int32_t> recv_counts(send.send_expert_counts.size());
     const std::vector<std::size_t> per_peer(ep, static_cast<std::size_t>(experts));
     // Host-side bookkeeping, off the data path: not drawn in the deployment graph.

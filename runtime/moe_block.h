@@ -1,6 +1,6 @@
 // The routed part of an MoE layer on one rank: router GEMM, scoring and top-k on every token
 // of the microbatch, the capacity rule per sequence, then this tp rank's share of the tokens
-// dispatched to the experts' owners with all-to-all(v) (counts first, then rows), the local
+// dispatched to the experts' copies with all-to-all(v) (counts first, then rows), the local
 // experts' FFNs on the rows they received grouped by expert, the rows sent back, the weighted
 // combine in the original token order, and an all-gather over tp that gives every tp rank the
 // whole result again. No token slot is computed twice.
@@ -70,7 +70,7 @@ class MoeBlock {
   OpTimer& run_;
   // The router's experts and weights while forward() runs: what the uploaded indices derive from.
   std::optional<std::pair<TensorView, TensorView>> routing_;
-  std::vector<int> owner_;  // ep rank of each expert
+  std::vector<std::vector<int>> copies_;  // per expert: the ep ranks holding a copy
   std::vector<int> local_experts_;
 };
 

@@ -22,32 +22,41 @@ std::vector<char> capacityMask(const std::int32_t* experts, int tokens, int top_
 
 DispatchPlan planDispatch(const std::int32_t* experts, const float* weights,
                           const std::vector<char>& kept, planner::Range share, int top_k,
-                          int num_experts, const std::vector<int>& owner, int ep) {
+                          int num_experts, const std::vector<std::vector<int>>& copies, int ep,
+                          int ep_rank) {
   DispatchPlan plan;
   plan.send_rows.assign(ep, 0);
   plan.send_expert_counts.assign(static_cast<std::size_t>(ep) * num_experts, 0);
   std::vector<std::size_t> slots;
+  std::vector<int> dest;  // per kept slot: the ep rank of the copy it goes to
+  std::vector<std::size_t> taken(num_experts, 0);
   for (int t = share.begin; t < share.end; ++t) {
     for (int k = 0; k < top_k; ++k) {
       const std::size_t slot = static_cast<std::size_t>(t) * top_k + k;
-      if (kept[slot]) {
-        slots.push_back(slot);
-      } else {
+      if (!kept[slot]) {
         ++plan.dropped;
+        continue;
       }
+      const auto& held_by = copies.at(experts[slot]);
+      if (held_by.empty()) throw std::logic_error("moe: an expert that no ep rank holds");
+      const std::size_t turn = taken[experts[slot]]++ + static_cast<std::size_t>(ep_rank);
+      slots.push_back(slot);
+      dest.push_back(held_by[turn % held_by.size()]);
     }
   }
   // (destination, expert, token): stable, so equal keys keep token order.
-  std::stable_sort(slots.begin(), slots.end(), [&](std::size_t a, std::size_t b) {
-    const int ea = experts[a], eb = experts[b];
-    return owner[ea] != owner[eb] ? owner[ea] < owner[eb] : ea < eb;
+  std::vector<std::size_t> order(slots.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const int ea = experts[slots[a]], eb = experts[slots[b]];
+    return dest[a] != dest[b] ? dest[a] < dest[b] : ea < eb;
   });
-  for (std::size_t slot : slots) {
-    const int e = experts[slot];
+  for (std::size_t i : order) {
+    const std::size_t slot = slots[i];
     plan.send_token.push_back(static_cast<std::int32_t>(slot / top_k));
     plan.send_weight.push_back(weights[slot]);
-    ++plan.send_rows[owner[e]];
-    ++plan.send_expert_counts[static_cast<std::size_t>(owner[e]) * num_experts + e];
+    ++plan.send_rows[dest[i]];
+    ++plan.send_expert_counts[static_cast<std::size_t>(dest[i]) * num_experts + experts[slot]];
   }
   return plan;
 }

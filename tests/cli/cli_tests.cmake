@@ -182,9 +182,9 @@ bad_input(top_k_exceeds_experts 2 "model\\.moe\\.top_k: must not exceed model\\.
 bad_input(placement_misses_expert 2 "plan\\.expert_placement: expert 7 is missing"
   run ${small_moe} --set strategy.dp=2 --set strategy.ep=2
       --set "plan.expert_placement=[[0,1,2,3],[4,5,6]]")
-bad_input(placement_repeats_expert 2 "plan\\.expert_placement: expert 3 is listed twice"
+bad_input(placement_repeats_expert 2 "plan\\.expert_placement: expert 5 is listed twice on ep rank 1"
   run ${small_moe} --set strategy.dp=2 --set strategy.ep=2
-      --set "plan.expert_placement=[[0,1,2,3],[3,4,5,6,7]]")
+      --set "plan.expert_placement=[[0,1,2,3],[4,5,6,7,5]]")
 bad_input(stage_misses_layer 2 "plan\\.stage_layers: layer 3 is missing"
   run ${small_moe} --set strategy.pp=2 --set "plan.stage_layers=[[0,1],[2]]")
 bad_input(stage_repeats_layer 2 "plan\\.stage_layers: layer 1 is listed twice"

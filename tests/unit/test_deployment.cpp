@@ -577,11 +577,16 @@ TEST(Deployment, StageLayersMustBeConsecutiveAndInOrder) {
   EXPECT_EQ(d.plan.stage_layers, (std::vector<std::vector<int>>{{0, 1, 2}, {3}}));
 }
 
-TEST(Deployment, ExpertPlacementMustHoldEveryExpertOnce) {  // 8 experts, ep=2
+TEST(Deployment, ExpertPlacementMustHoldEveryExpertOncePerRank) {  // 8 experts, ep=2
   expectError(withPlan("expert_placement", "[[0, 1, 2], [3, 4, 5, 6]]"), "plan.expert_placement",
               "expert 7 is missing");
-  expectError(withPlan("expert_placement", "[[0, 1, 2, 3], [3, 4, 5, 6, 7]]"),
-              "plan.expert_placement", "expert 3 is listed twice");
+  expectError(withPlan("expert_placement", "[[0, 1, 2, 3], [3, 4, 5, 6, 7, 5]]"),
+              "plan.expert_placement", "expert 5 is listed twice on ep rank 1");
+  expectError(withPlan("expert_placement", "[[0, 0, 1, 2, 3], [4, 5, 6, 7]]"),
+              "plan.expert_placement", "expert 0 is listed twice on ep rank 0");
+  // A copy on another rank does not hide a missing expert.
+  expectError(withPlan("expert_placement", "[[0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]]"),
+              "plan.expert_placement", "expert 7 is missing");
   expectError(withPlan("expert_placement", "[[0, 1, 2, 3, 4, 5, 6, 7], [8]]"),
               "plan.expert_placement", "expert 8 does not exist (there are 8)");
   expectError(withPlan("expert_placement", "[[0, 1, 2, 3, 4, 5, 6, 7]]"), "plan.expert_placement",
@@ -589,6 +594,26 @@ TEST(Deployment, ExpertPlacementMustHoldEveryExpertOnce) {  // 8 experts, ep=2
   json dense = validDoc();
   dense["plan"]["expert_placement"] = json::parse("[[0]]");
   expectError(dense, "plan.expert_placement", "the model has no experts");
+}
+
+TEST(Deployment, RedundantExpertCopiesAreAccepted) {  // 8 experts, ep=2
+  Deployment d =
+      parseDeployment(withPlan("expert_placement", "[[0, 1, 2, 3, 7], [3, 4, 5, 6, 7]]"), "x");
+  EXPECT_EQ(d.plan.expert_placement,
+            (std::vector<std::vector<int>>{{0, 1, 2, 3, 7}, {3, 4, 5, 6, 7}}));
+  // Every expert on every rank, and a rank holding only copies.
+  d = parseDeployment(
+      withPlan("expert_placement", "[[0, 1, 2, 3, 4, 5, 6, 7], [7, 6, 5, 4, 3, 2, 1, 0]]"), "x");
+  EXPECT_EQ(d.plan.expert_placement[1].size(), 8u);
+  json doc = withPlan("expert_placement", "[[0, 1, 2, 3], [4, 5, 6, 7], [0, 7], []]");
+  doc["strategy"]["ep"] = 4;
+  doc["strategy"]["dp"] = 2;  // ep divides tp * dp = 4
+  doc["workload"]["batch_size"] = 8;
+  d = parseDeployment(doc, "x");
+  EXPECT_EQ(d.plan.expert_placement[2], (std::vector<int>{0, 7}));
+  // An expert may sit on every rank but one: ep rank 3 holds no copy of 0.
+  doc["plan"]["expert_placement"] = json::parse("[[0, 1, 2, 3], [0, 4, 5, 6, 7], [0, 7], []]");
+  EXPECT_NO_THROW(parseDeployment(doc, "x"));
 }
 
 TEST(Deployment, UnevenAndEmptyExpertPlacementsAreAccepted) {

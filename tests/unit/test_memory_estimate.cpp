@@ -1,5 +1,5 @@
-// The memory estimate: weights exactly as the specs add up, and shares that shrink as the
-// model is split.
+// The memory estimate: weights exactly as the specs add up, shares that shrink as the model
+// is split, and redundant expert copies that cost their weights.
 #include <gtest/gtest.h>
 
 #include "runtime/memory_estimate.h"
@@ -49,6 +49,17 @@ TEST(MemoryEstimate, SplittingShrinksEachRanksShare) {
   EXPECT_GT(estimateMemory(moe, planner::makePlan(moe), planner::ParallelLayout(1, 1, 1, 0))
                 .activation_bytes,
             e1.activation_bytes);  // the exchange buffers of top_k slots per token
+}
+
+TEST(MemoryEstimate, EveryExpertCopyCostsItsWeights) {
+  auto d = deployment(2, 2, true);  // 4 MoE layers, swiglu experts of 96 x 64
+  const planner::ParallelLayout ep_rank1(2, 1, 1, 1, 2);
+  d.plan.expert_placement = {{0, 1, 2, 3}, {4, 5, 6, 7}};
+  const auto single = estimateMemory(d, planner::makePlan(d), ep_rank1);
+  d.plan.expert_placement = {{0, 1, 2, 3}, {4, 5, 6, 7, 0, 3}};
+  const auto copies = estimateMemory(d, planner::makePlan(d), ep_rank1);
+  const std::size_t per_expert = 4 * 3 * 96 * 64 * sizeof(float);  // layers x gate, up, down
+  EXPECT_EQ(copies.weight_bytes, single.weight_bytes + 2 * per_expert);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // The MoE exchange bookkeeping (runtime/moe_dispatch.h) without MPI: the capacity mask on
-// hand-built and random routings, the dispatch plan's properties on random routings and owner
-// maps, and a whole all-to-all simulated in memory (dispatch, receive, regroup by expert, send
-// back, weighted combine) for several ep sizes with uneven and empty placements.
+// hand-built and random routings, the dispatch plan's properties on random routings and
+// placements (experts with one copy or several), the split of a replicated expert's slots
+// among its copies, and a whole all-to-all simulated in memory (dispatch, receive, regroup by
+// expert, send back, weighted combine) for several ep sizes with uneven, empty and replicated
+// placements.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -148,8 +150,8 @@ TEST(CapacityMask, DroplessKeepsEverySlot) {
 // ---------------------------------------------------------------------------------------------
 // planDispatch
 
-// The expert of each sent row, read from send_expert_counts: rows go in (owner, expert) blocks,
-// so for each destination the experts come in ascending order with their counts.
+// The expert of each sent row, read from send_expert_counts: rows go in (destination, expert)
+// blocks, so for each destination the experts come in ascending order with their counts.
 std::vector<int> rowExperts(const DispatchPlan& plan, int ep, int num_experts) {
   std::vector<int> out;
   for (int p = 0; p < ep; ++p)
@@ -158,21 +160,76 @@ std::vector<int> rowExperts(const DispatchPlan& plan, int ep, int num_experts) {
   return out;
 }
 
+// The destination of each sent row, read from send_rows.
+std::vector<int> rowDestinations(const DispatchPlan& plan) {
+  std::vector<int> out;
+  for (std::size_t p = 0; p < plan.send_rows.size(); ++p)
+    out.insert(out.end(), plan.send_rows[p], int(p));
+  return out;
+}
+
+// One copy per expert, on owner[e].
+std::vector<std::vector<int>> singleCopies(const std::vector<int>& owner) {
+  std::vector<std::vector<int>> copies;
+  for (int o : owner) copies.push_back({o});
+  return copies;
+}
+
+// The rule of planDispatch, written out independently: for each kept slot of the share, the
+// ep rank it must go to (-1 for dropped slots and slots outside the share).
+std::vector<int> expectedDestinations(const std::vector<std::int32_t>& experts,
+                                      const std::vector<char>& kept, planner::Range share,
+                                      int top_k, const std::vector<std::vector<int>>& copies,
+                                      int ep_rank) {
+  std::vector<int> dest(experts.size(), -1);
+  std::vector<int> seen(copies.size(), 0);  // kept slots of each expert so far, in token order
+  for (int t = share.begin; t < share.end; ++t) {
+    for (int k = 0; k < top_k; ++k) {
+      const std::size_t slot = std::size_t(t) * top_k + k;
+      if (!kept[slot]) continue;
+      const auto& c = copies[experts[slot]];
+      dest[slot] = c[(seen[experts[slot]]++ + ep_rank) % int(c.size())];
+    }
+  }
+  return dest;
+}
+
+// Random placement with copies: every expert on a random non-empty set of ranks, each rank
+// at most once; returns copies per expert, ascending.
+std::vector<std::vector<int>> randomCopies(int num_experts, int ep, std::mt19937& rng) {
+  std::vector<std::vector<int>> copies(num_experts);
+  std::uniform_int_distribution<int> count(1, ep);
+  for (auto& c : copies) {
+    std::vector<int> ranks = allExperts(ep);  // 0..ep-1
+    std::shuffle(ranks.begin(), ranks.end(), rng);
+    ranks.resize(count(rng));
+    std::sort(ranks.begin(), ranks.end());
+    c = ranks;
+  }
+  return copies;
+}
+
+bool holds(const std::vector<std::vector<int>>& copies, int expert, int rank) {
+  const auto& c = copies[expert];
+  return std::find(c.begin(), c.end(), rank) != c.end();
+}
+
 void expectDispatchProperties(const std::vector<std::int32_t>& experts,
                               const std::vector<float>& weights, const std::vector<char>& kept,
                               planner::Range share, int top_k, int num_experts,
-                              const std::vector<int>& owner, int ep, const DispatchPlan& plan) {
+                              const std::vector<std::vector<int>>& copies, int ep, int ep_rank,
+                              const DispatchPlan& plan) {
   ASSERT_EQ(plan.send_rows.size(), std::size_t(ep));
   ASSERT_EQ(plan.send_expert_counts.size(), std::size_t(ep) * num_experts);
   ASSERT_EQ(plan.send_weight.size(), plan.send_token.size());
-  // Counts: per (rank, expert) only for experts that rank owns; rows per rank their sum.
+  // Counts: per (rank, expert) only for experts that rank holds; rows per rank their sum.
   std::size_t total = 0;
   for (int p = 0; p < ep; ++p) {
     std::size_t rows = 0;
     for (int e = 0; e < num_experts; ++e) {
       const int c = plan.send_expert_counts[p * num_experts + e];
       EXPECT_GE(c, 0);
-      if (owner[e] != p) {
+      if (!holds(copies, e, p)) {
         EXPECT_EQ(c, 0) << "rank " << p << " got rows of expert " << e;
       }
       rows += c;
@@ -182,9 +239,14 @@ void expectDispatchProperties(const std::vector<std::int32_t>& experts,
   }
   ASSERT_EQ(total, plan.send_token.size());
   const std::vector<int> row_expert = rowExperts(plan, ep, num_experts);
+  const std::vector<int> row_dest = rowDestinations(plan);
   ASSERT_EQ(row_expert.size(), plan.send_token.size());
+  ASSERT_EQ(row_dest.size(), plan.send_token.size());
+  const std::vector<int> want_dest =
+      expectedDestinations(experts, kept, share, top_k, copies, ep_rank);
 
-  // Every row is a kept slot of the share, with that slot's weight, seen once.
+  // Every row is a kept slot of the share, with that slot's weight, seen once, at the copy
+  // the rule names.
   std::vector<char> seen(experts.size(), 0);
   for (std::size_t i = 0; i < plan.send_token.size(); ++i) {
     const int t = plan.send_token[i], e = row_expert[i];
@@ -197,6 +259,8 @@ void expectDispatchProperties(const std::vector<std::int32_t>& experts,
     EXPECT_TRUE(kept[slot]) << "row " << i << ": a dropped slot was sent";
     EXPECT_EQ(plan.send_weight[i], weights[slot]) << "row " << i;
     EXPECT_FALSE(seen[slot]) << "row " << i << ": slot sent twice";
+    EXPECT_EQ(row_dest[i], want_dest[slot])
+        << "row " << i << ": token " << t << "'s slot of expert " << e << " at the wrong copy";
     seen[slot] = 1;
   }
   long dropped = 0;
@@ -211,25 +275,45 @@ void expectDispatchProperties(const std::vector<std::int32_t>& experts,
   }
   EXPECT_EQ(plan.dropped, dropped);
 
-  // Sorted by (owner, expert, token), strictly: (token, expert) names one slot.
+  // Sorted by (destination, expert, token), strictly: (token, expert) names one slot.
   for (std::size_t i = 1; i < plan.send_token.size(); ++i) {
-    const auto a =
-        std::make_tuple(owner[row_expert[i - 1]], row_expert[i - 1], plan.send_token[i - 1]);
-    const auto b = std::make_tuple(owner[row_expert[i]], row_expert[i], plan.send_token[i]);
+    const auto a = std::make_tuple(row_dest[i - 1], row_expert[i - 1], plan.send_token[i - 1]);
+    const auto b = std::make_tuple(row_dest[i], row_expert[i], plan.send_token[i]);
     EXPECT_LT(a, b) << "rows " << i - 1 << " and " << i << " out of order";
+  }
+
+  // The copies of each expert share its kept slots evenly: floor or ceil of slots / copies.
+  for (int e = 0; e < num_experts; ++e) {
+    int slots = 0;
+    for (int p = 0; p < ep; ++p) slots += plan.send_expert_counts[p * num_experts + e];
+    const int n = int(copies[e].size());
+    for (int p : copies[e]) {
+      const int c = plan.send_expert_counts[p * num_experts + e];
+      EXPECT_GE(c, slots / n) << "copy of expert " << e << " on rank " << p;
+      EXPECT_LE(c, (slots + n - 1) / n) << "copy of expert " << e << " on rank " << p;
+    }
   }
 }
 
-TEST(PlanDispatch, RandomRoutingsAndOwnerMaps) {
+TEST(PlanDispatch, RandomRoutingsAndPlacements) {
   const int tokens = 41, num_experts = 9, seq_len = 6;
   std::mt19937 rng(2024);
-  int cases = 0;
-  for (int ep : {1, 2, 3}) {
+  int cases = 0, replicated = 0;
+  for (int ep : {1, 2, 3, 4}) {
     for (int top_k : {2, 3}) {
       for (int capacity : {-1, 1, 2, 4}) {
-        std::vector<int> owner(num_experts);
-        std::uniform_int_distribution<int> pick(0, ep - 1);
-        for (auto& o : owner) o = pick(rng);
+        // Half the cases one copy per expert, half with random copies.
+        std::vector<std::vector<int>> copies;
+        if (capacity % 2) {
+          std::vector<int> owner(num_experts);
+          std::uniform_int_distribution<int> pick(0, ep - 1);
+          for (auto& o : owner) o = pick(rng);
+          copies = singleCopies(owner);
+        } else {
+          copies = randomCopies(num_experts, ep, rng);
+        }
+        for (const auto& c : copies) replicated += c.size() > 1;
+        const int ep_rank = std::uniform_int_distribution<int>(0, ep - 1)(rng);
         const auto experts = randomRouting(tokens, top_k, allExperts(num_experts), rng());
         const auto weights = randomVector(experts.size(), rng());
         const auto kept =
@@ -237,13 +321,14 @@ TEST(PlanDispatch, RandomRoutingsAndOwnerMaps) {
         for (planner::Range share :
              {planner::Range{0, tokens}, planner::Range{5, 23}, planner::Range{17, tokens},
               planner::Range{0, 0}, planner::Range{tokens, tokens}, planner::Range{13, 14}}) {
-          SCOPED_TRACE("ep " + std::to_string(ep) + " top_k " + std::to_string(top_k) +
-                       " capacity " + std::to_string(capacity) + " share [" +
-                       std::to_string(share.begin) + ", " + std::to_string(share.end) + ")");
+          SCOPED_TRACE("ep " + std::to_string(ep) + " rank " + std::to_string(ep_rank) +
+                       " top_k " + std::to_string(top_k) + " capacity " +
+                       std::to_string(capacity) + " share [" + std::to_string(share.begin) +
+                       ", " + std::to_string(share.end) + ")");
           const DispatchPlan plan = planDispatch(experts.data(), weights.data(), kept, share, top_k,
-                                                 num_experts, owner, ep);
-          expectDispatchProperties(experts, weights, kept, share, top_k, num_experts, owner, ep,
-                                   plan);
+                                                 num_experts, copies, ep, ep_rank);
+          expectDispatchProperties(experts, weights, kept, share, top_k, num_experts, copies, ep,
+                                   ep_rank, plan);
           if (share.size() == 0) {
             EXPECT_TRUE(plan.send_token.empty());
           }
@@ -252,7 +337,8 @@ TEST(PlanDispatch, RandomRoutingsAndOwnerMaps) {
       }
     }
   }
-  EXPECT_EQ(cases, 3 * 2 * 4 * 6);
+  EXPECT_EQ(cases, 4 * 2 * 4 * 6);
+  EXPECT_GT(replicated, 20) << "too few replicated experts to test the split";
 }
 
 TEST(PlanDispatch, HandBuiltOrderAndCounts) {
@@ -262,13 +348,60 @@ TEST(PlanDispatch, HandBuiltOrderAndCounts) {
   std::vector<char> kept(8, 1);
   kept[5] = 0;
   const DispatchPlan plan =
-      planDispatch(experts.data(), weights.data(), kept, {0, 4}, 2, 4, {1, 0, 1, 0}, 2);
+      planDispatch(experts.data(), weights.data(), kept, {0, 4}, 2, 4, {{1}, {0}, {1}, {0}}, 2, 0);
   // rank 0: expert 1 (t0, t2), expert 3 (t1, t3); rank 1: expert 0 (t1, t3), expert 2 (t0).
   EXPECT_EQ(plan.send_token, (std::vector<std::int32_t>{0, 2, 1, 3, 1, 3, 0}));
   EXPECT_EQ(plan.send_weight, (std::vector<float>{0.2f, 0.5f, 0.4f, 0.7f, 0.3f, 0.8f, 0.1f}));
   EXPECT_EQ(plan.send_rows, (std::vector<std::size_t>{4, 3}));
   EXPECT_EQ(plan.send_expert_counts, (std::vector<std::int32_t>{0, 2, 0, 2, 2, 0, 1, 0}));
   EXPECT_EQ(plan.dropped, 1);
+}
+
+TEST(PlanDispatch, HandBuiltCopiesTakeTurns) {
+  // 6 tokens, top_k 2, ep 3. Expert 0 on ranks {0, 2}, expert 1 on all three, expert 2 on
+  // rank 1 only. Every token chooses expert 0; slot (3, 0), of expert 1, is dropped.
+  const std::vector<std::int32_t> experts = {0, 1, 2, 0, 0, 1, 1, 0, 0, 2, 1, 0};
+  const std::vector<float> weights = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f,
+                                      0.7f, 0.8f, 0.9f, 1.0f, 1.1f, 1.2f};
+  std::vector<char> kept(12, 1);
+  kept[6] = 0;
+  const std::vector<std::vector<int>> copies = {{0, 2}, {0, 1, 2}, {1}};
+  // Sender at ep rank 1: expert 0's slots (t0..t5) go to ranks 2, 0, 2, 0, 2, 0; expert 1's
+  // kept slots (t0, t2, t5) to ranks 1, 2, 0: each expert's turns start at copy 1 % n.
+  DispatchPlan plan = planDispatch(experts.data(), weights.data(), kept, {0, 6}, 2, 3, copies, 3, 1);
+  EXPECT_EQ(plan.send_token, (std::vector<std::int32_t>{1, 3, 5, 5, 0, 1, 4, 0, 2, 4, 2}));
+  EXPECT_EQ(plan.send_weight, (std::vector<float>{0.4f, 0.8f, 1.2f, 1.1f, 0.2f, 0.3f, 1.0f,
+                                                  0.1f, 0.5f, 0.9f, 0.6f}));
+  EXPECT_EQ(plan.send_rows, (std::vector<std::size_t>{4, 3, 4}));
+  EXPECT_EQ(plan.send_expert_counts, (std::vector<std::int32_t>{3, 1, 0, 0, 1, 2, 3, 1, 0}));
+  EXPECT_EQ(plan.dropped, 1);
+
+  // The sender at ep rank 0 starts at the first copy: expert 0 alternates 0, 2, 0, ...
+  plan = planDispatch(experts.data(), weights.data(), kept, {0, 6}, 2, 3, copies, 3, 0);
+  EXPECT_EQ(plan.send_expert_counts, (std::vector<std::int32_t>{3, 1, 0, 0, 1, 2, 3, 1, 0}));
+  EXPECT_EQ(plan.send_token[0], 0) << "rank 0's first row: token 0 at expert 0's first copy";
+}
+
+TEST(PlanDispatch, HotExpertSplitsEvenlyOverEverySender) {
+  // Every token of every sender chooses expert 0, held by all ep ranks: each sender's slots
+  // split floor/ceil over the copies, and the senders' remainders land on different copies.
+  const int ep = 4, tokens = 9, top_k = 1, num_experts = 2;
+  const std::vector<std::int32_t> experts(tokens, 0);
+  const std::vector<float> weights = randomVector(tokens, 5);
+  const std::vector<char> kept(tokens, 1);
+  const std::vector<std::vector<int>> copies = {{0, 1, 2, 3}, {2}};
+  std::vector<int> total(ep, 0);
+  for (int sender = 0; sender < ep; ++sender) {
+    const DispatchPlan plan = planDispatch(experts.data(), weights.data(), kept, {0, tokens},
+                                           top_k, num_experts, copies, ep, sender);
+    for (int p = 0; p < ep; ++p) {
+      const int rows = plan.send_expert_counts[p * num_experts + 0];
+      // 9 slots over 4 copies: 3 to the sender's own turn-first copy, 2 to the others.
+      EXPECT_EQ(rows, p == sender ? 3 : 2) << "sender " << sender << " to copy on rank " << p;
+      total[p] += rows;
+    }
+  }
+  EXPECT_EQ(total, (std::vector<int>{9, 9, 9, 9}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +442,7 @@ struct Source {
   std::vector<float> x;                  // (tokens, kHidden): the expert inputs
   std::vector<std::array<int, 3>> sent;  // per sent row: (source, token, expert)
   std::vector<std::size_t> dest_offset;  // per destination: first row of its block
+  std::vector<int> dest;                 // per slot: the rank the split rule sends it to
 };
 
 constexpr int kHidden = 5;
@@ -316,8 +450,8 @@ constexpr int kHidden = 5;
 struct ExchangeCase {
   const char* name;
   int ep;
-  std::vector<int> owner;               // per expert
-  std::vector<std::vector<int>> local;  // per rank: its experts, in placement order
+  std::vector<std::vector<int>> copies;  // per expert: the ranks holding it, ascending
+  std::vector<std::vector<int>> local;   // per rank: its experts, in placement order
   std::vector<int> tokens;              // per source
   int capacity;
 };
@@ -328,8 +462,10 @@ class SimulatedExchange : public ::testing::TestWithParam<ExchangeCase> {};
 
 TEST_P(SimulatedExchange, RowsReachTheirExpertsAndComeBack) {
   const ExchangeCase c = GetParam();
-  const int ep = c.ep, num_experts = int(c.owner.size()), top_k = 2, seq_len = 5;
+  const int ep = c.ep, num_experts = int(c.copies.size()), top_k = 2, seq_len = 5;
   ASSERT_EQ(int(c.local.size()), ep);
+  for (int r = 0; r < ep; ++r)
+    for (int e : c.local[r]) ASSERT_TRUE(holds(c.copies, e, r)) << "case: local vs copies";
   // Expert 2 is never routed to: some rank holds an expert with no rows.
   std::vector<int> allowed;
   for (int e = 0; e < num_experts; ++e)
@@ -344,7 +480,8 @@ TEST_P(SimulatedExchange, RowsReachTheirExpertsAndComeBack) {
     s.weights = randomVector(s.experts.size(), 400 + p);
     s.kept = capacityMask(s.experts.data(), s.tokens, top_k, seq_len, num_experts, c.capacity);
     s.plan = planDispatch(s.experts.data(), s.weights.data(), s.kept, {0, s.tokens}, top_k,
-                          num_experts, c.owner, ep);
+                          num_experts, c.copies, ep, p);
+    s.dest = expectedDestinations(s.experts, s.kept, {0, s.tokens}, top_k, c.copies, p);
     s.x = randomVector(std::size_t(s.tokens) * kHidden, 500 + p);
     const auto row_expert = rowExperts(s.plan, ep, num_experts);
     ASSERT_EQ(row_expert.size(), s.plan.send_token.size());
@@ -410,7 +547,8 @@ TEST_P(SimulatedExchange, RowsReachTheirExpertsAndComeBack) {
     }
 
     // Expert-major order, straight from the routings: for each local expert in placement
-    // order, for each source, that source's kept slots for it in token order.
+    // order, for each source, that source's kept slots for it in token order that the split
+    // rule sends to this copy.
     std::vector<std::array<int, 3>> want;
     std::vector<int> want_per_expert;
     for (int e : c.local[d]) {
@@ -419,7 +557,7 @@ TEST_P(SimulatedExchange, RowsReachTheirExpertsAndComeBack) {
         for (int t = 0; t < src[p].tokens; ++t)
           for (int k = 0; k < top_k; ++k) {
             const std::size_t slot = std::size_t(t) * top_k + k;
-            if (src[p].kept[slot] && src[p].experts[slot] == e) {
+            if (src[p].kept[slot] && src[p].experts[slot] == e && src[p].dest[slot] == d) {
               want.push_back({p, t, e});
               ++rows;
             }
@@ -485,26 +623,45 @@ INSTANTIATE_TEST_SUITE_P(
     Placements, SimulatedExchange,
     ::testing::Values(
         // ep 1: everything local, local order not ascending.
-        ExchangeCase{"Ep1Capacity", 1, {0, 0, 0, 0, 0, 0, 0}, {{6, 0, 3, 1, 2, 5, 4}}, {23}, 3},
-        ExchangeCase{"Ep1Dropless", 1, {0, 0, 0, 0, 0, 0, 0}, {{0, 1, 2, 3, 4, 5, 6}}, {23}, -1},
+        ExchangeCase{"Ep1Capacity", 1, {{0}, {0}, {0}, {0}, {0}, {0}, {0}},
+                     {{6, 0, 3, 1, 2, 5, 4}}, {23}, 3},
+        ExchangeCase{"Ep1Dropless", 1, {{0}, {0}, {0}, {0}, {0}, {0}, {0}},
+                     {{0, 1, 2, 3, 4, 5, 6}}, {23}, -1},
         // ep 2: rank 0 holds one expert, rank 1 the rest; source 1 has no tokens.
-        ExchangeCase{
-            "Ep2Lopsided", 2, {1, 1, 1, 1, 1, 0, 1}, {{5}, {4, 0, 6, 2, 1, 3}}, {19, 0}, 3},
-        ExchangeCase{
-            "Ep2Alternating", 2, {0, 1, 0, 1, 0, 1, 0}, {{0, 2, 4, 6}, {5, 3, 1}}, {17, 12}, -1},
+        ExchangeCase{"Ep2Lopsided", 2, {{1}, {1}, {1}, {1}, {1}, {0}, {1}},
+                     {{5}, {4, 0, 6, 2, 1, 3}}, {19, 0}, 3},
+        ExchangeCase{"Ep2Alternating", 2, {{0}, {1}, {0}, {1}, {0}, {1}, {0}},
+                     {{0, 2, 4, 6}, {5, 3, 1}}, {17, 12}, -1},
         // ep 4: rank 2 holds no experts, rank 0 holds the never-routed expert 2; one source
         // has no tokens, one a single token.
         ExchangeCase{"Ep4EmptyRankCapacity",
                      4,
-                     {0, 3, 0, 3, 3, 1, 0},
+                     {{0}, {3}, {0}, {3}, {3}, {1}, {0}},
                      {{6, 2, 0}, {5}, {}, {1, 4, 3}},
                      {17, 0, 23, 1},
                      2},
         ExchangeCase{"Ep4EmptyRankDropless",
                      4,
-                     {0, 3, 0, 3, 3, 1, 0},
+                     {{0}, {3}, {0}, {3}, {3}, {1}, {0}},
                      {{0, 2, 6}, {5}, {}, {4, 3, 1}},
                      {11, 9, 0, 26},
+                     -1},
+        // Copies: experts 0, 1 and 4 on both ranks of ep 2.
+        ExchangeCase{"Ep2Replicated", 2, {{0, 1}, {0, 1}, {1}, {0}, {0, 1}, {1}, {0}},
+                     {{6, 0, 4, 1, 3}, {5, 1, 0, 2, 4}}, {17, 12}, -1},
+        // ep 4 with capacity: expert 0 on every rank, rank 2 holds only copies (0, 3, 5).
+        ExchangeCase{"Ep4ReplicatedCapacity",
+                     4,
+                     {{0, 1, 2, 3}, {0, 3}, {1}, {2, 3}, {0}, {1, 2}, {3}},
+                     {{4, 1, 0}, {2, 5, 0}, {3, 0, 5}, {6, 0, 1, 3}},
+                     {17, 0, 23, 1},
+                     2},
+        // ep 3: rank 1 holds nothing, ranks 0 and 2 share four experts.
+        ExchangeCase{"Ep3ReplicatedEmptyRank",
+                     3,
+                     {{0, 2}, {0}, {2}, {0, 2}, {2}, {0, 2}, {0}},
+                     {{0, 1, 3, 5, 6}, {}, {4, 3, 2, 5, 0}},
+                     {11, 9, 14},
                      -1}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -108,11 +108,11 @@ TEST_P(DefaultExpertPlacement, IsEvenAndContiguousInEpRankOrder) {
     EXPECT_EQ(static_cast<int>(list.size()), experts / ep) << "ep rank " << r;
     for (int e : list) {
       EXPECT_EQ(e, next++) << "ep rank " << r;
-      EXPECT_EQ(p.expertOwner(e), r);
+      EXPECT_EQ(p.expertCopies(e), std::vector<int>{r});
     }
   }
   EXPECT_EQ(next, experts);
-  EXPECT_EQ(p.expertOwner(experts), -1);
+  EXPECT_TRUE(p.expertCopies(experts).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Experts, DefaultExpertPlacement,
@@ -128,7 +128,7 @@ TEST(Plan, DefaultExpertPlacementValues) {
 TEST(Plan, DenseModelPlacesNoExperts) {
   const Plan p = makePlan(deployment(8, 8, 64, 2));
   EXPECT_TRUE(p.expert_placement.empty());
-  EXPECT_EQ(p.expertOwner(0), -1);
+  EXPECT_TRUE(p.expertCopies(0).empty());
   EXPECT_FALSE(toJson(p).contains("expert_placement"));
 }
 
@@ -137,17 +137,35 @@ TEST(Plan, ExplicitExpertPlacementIsUsedAsGiven) {
   d.plan.expert_placement = {{5, 0}, {}, {1, 2, 3, 4, 6, 7}};
   const Plan p = makePlan(d);
   EXPECT_EQ(p.expert_placement, d.plan.expert_placement);
-  EXPECT_EQ(p.expertOwner(5), 0);
-  EXPECT_EQ(p.expertOwner(0), 0);
-  EXPECT_EQ(p.expertOwner(1), 2);
-  EXPECT_EQ(p.expertOwner(7), 2);
+  EXPECT_EQ(p.expertCopies(5), std::vector<int>{0});
+  EXPECT_EQ(p.expertCopies(0), std::vector<int>{0});
+  EXPECT_EQ(p.expertCopies(1), std::vector<int>{2});
+  EXPECT_EQ(p.expertCopies(7), std::vector<int>{2});
   for (int e = 0; e < 8; ++e) {
-    const int owner = p.expertOwner(e);
-    ASSERT_GE(owner, 0) << e;
-    const auto& list = p.expert_placement[owner];
+    const auto copies = p.expertCopies(e);
+    ASSERT_EQ(copies.size(), 1u) << e;
+    const auto& list = p.expert_placement[copies[0]];
     EXPECT_NE(std::find(list.begin(), list.end(), e), list.end()) << e;
   }
-  EXPECT_EQ(p.expertOwner(8), -1);
+  EXPECT_TRUE(p.expertCopies(8).empty());
+}
+
+TEST(Plan, ReplicatedExpertsListEveryCopyAscending) {
+  Deployment d = moeDeployment(8, 4);
+  // Expert 7 on all four ranks, 0 on ranks 0 and 3 (listed last there), rank 2 only copies.
+  d.plan.expert_placement = {{7, 0, 1, 2}, {3, 4, 7}, {7, 0}, {5, 6, 7, 0}};
+  const Plan p = makePlan(d);
+  EXPECT_EQ(p.expert_placement, d.plan.expert_placement);
+  EXPECT_EQ(p.expertCopies(7), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(p.expertCopies(0), (std::vector<int>{0, 2, 3}));
+  EXPECT_EQ(p.expertCopies(3), std::vector<int>{1});
+  EXPECT_EQ(p.expertCopies(6), std::vector<int>{3});
+  std::size_t held = 0;
+  for (const auto& list : p.expert_placement) held += list.size();
+  std::size_t copies = 0;
+  for (int e = 0; e < 8; ++e) copies += p.expertCopies(e).size();
+  EXPECT_EQ(copies, held) << "every held expert is one copy";
+  EXPECT_EQ(toJson(p)["expert_placement"], nlohmann::json(d.plan.expert_placement));
 }
 
 TEST(Plan, ExplicitStagesAreUsedAsGiven) {
