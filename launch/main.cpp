@@ -5,6 +5,9 @@
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
 // and the microbenchmarks:
 //   mpirun -np N shardrt bench collectives [--min-bytes B] [--max-bytes B] [--json FILE]
+//   mpirun -np N shardrt bench gemm [--dtype fp32|bf16] [--shapes M,N,K;...] [--json FILE]
+//   mpirun -np N shardrt bench layer DEPLOYMENT.json [--strategy NAME] [--json FILE]
+//   mpirun -np N shardrt bench --calibrate [--out PROFILE.json]   (the planner's rates)
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +17,9 @@
 #include "comm/mpi_session.h"
 #include "common/errors.h"
 #include "launch/bench_collectives.h"
+#include "launch/bench_gemm.h"
+#include "launch/bench_layer.h"
+#include "launch/calibrate.h"
 #include "launch/dag_command.h"
 #include "launch/error_report.h"
 #include "launch/run_command.h"
@@ -21,6 +27,9 @@
 namespace {
 
 using shardrt::launch::BenchCollectivesOptions;
+using shardrt::launch::BenchGemmOptions;
+using shardrt::launch::BenchLayerOptions;
+using shardrt::launch::CalibrateOptions;
 using shardrt::launch::DagOptions;
 using shardrt::launch::RunOptions;
 
@@ -78,9 +87,28 @@ void addDagCommand(CLI::App& app, DagOptions& o) {
   });
 }
 
-void addBenchCommand(CLI::App& app, BenchCollectivesOptions& o) {
+CLI::App* addBenchCommand(CLI::App& app, BenchCollectivesOptions& o, CalibrateOptions& cal) {
   CLI::App* bench = app.add_subcommand("bench", "Microbenchmarks of this machine");
-  bench->require_subcommand(1);
+  bench->require_subcommand(0, 1);
+  CLI::Option* calibrate =
+      bench->add_flag("--calibrate", cal.requested,
+                      "Measure this machine (all ranks at once) and write the planner's profile");
+  bench->add_option("--device", cal.device, "With --calibrate: cpu, cuda, or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->needs(calibrate)
+      ->capture_default_str();
+  bench->add_option("--out", cal.out_path, "With --calibrate: the profile file to write")
+      ->needs(calibrate)
+      ->capture_default_str();
+  bench->callback([bench, calibrate] {
+    if (calibrate->count() == 0 && bench->get_subcommands().empty()) {
+      throw CLI::ValidationError("bench",
+                                 "needs a subcommand (collectives, gemm, layer) or --calibrate");
+    }
+    if (calibrate->count() > 0 && !bench->get_subcommands().empty()) {
+      throw CLI::ValidationError("bench", "--calibrate takes no subcommand");
+    }
+  });
   CLI::App* coll = bench->add_subcommand(
       "collectives", "Every collective in nccl-tests' columns (time, algbw, busbw, #wrong)");
   coll->add_option("--device", o.device, "cpu, cuda, or auto")
@@ -98,6 +126,45 @@ void addBenchCommand(CLI::App& app, BenchCollectivesOptions& o) {
   coll->add_option("--warmup", o.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
   coll->add_option("--iters", o.iterations)->check(CLI::PositiveNumber)->capture_default_str();
   coll->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
+  return bench;
+}
+
+void addBenchGemmCommand(CLI::App& bench, BenchGemmOptions& o) {
+  CLI::App* gemm = bench.add_subcommand(
+      "gemm", "The Backend's linear op on GEMM shapes, every rank at once (time, GFLOP/s, #wrong)");
+  gemm->add_option("--device", o.device, "cpu, cuda, or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  gemm->add_option("--dtype", o.dtype, "fp32, or bf16 (cuda only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  gemm->add_option("--shapes", o.shapes,
+                   "GEMMs out(m x n) = in(m x k) @ weight(n x k)^T as M,N,K;M,N,K;... "
+                   "(default: transformer shapes and odd sizes)")
+      ->expected(1, -1);
+  gemm->add_option("--warmup", o.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
+  gemm->add_option("--iters", o.iterations)->check(CLI::PositiveNumber)->capture_default_str();
+  gemm->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
+  // Test-only: proves that #wrong counts a wrong result. Hidden from --help.
+  gemm->add_flag("--test-fault-wrong-element", o.fault_wrong_element)->group("");
+}
+
+void addBenchLayerCommand(CLI::App& bench, BenchLayerOptions& o) {
+  CLI::App* layer = bench.add_subcommand(
+      "layer", "The forward pass of each of a deployment's strategies (time, tokens/s)");
+  layer->add_option("deployment", o.deployment_path, "Deployment file (JSON, see docs/config.md)")
+      ->required();
+  layer->add_option("--device", o.device, "cpu, cuda, or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  CLI::Option* one = layer->add_option("--strategy", o.strategy, "Only this named strategy");
+  layer->add_flag("--all-strategies", o.all_strategies, "Every strategy of the file (the default)")
+      ->excludes(one);
+  layer->add_option("--set", o.overrides, "Override a deployment field (repeatable)")
+      ->allow_extra_args(false);
+  layer->add_option("--warmup", o.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
+  layer->add_option("--iters", o.iterations)->check(CLI::PositiveNumber)->capture_default_str();
+  layer->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
 }
 
 }  // namespace
@@ -119,7 +186,12 @@ int main(int argc, char** argv) {
   DagOptions dag_options;
   addDagCommand(app, dag_options);
   BenchCollectivesOptions bench_options;
-  addBenchCommand(app, bench_options);
+  CalibrateOptions calibrate_options;
+  CLI::App* bench = addBenchCommand(app, bench_options, calibrate_options);
+  BenchGemmOptions gemm_options;
+  addBenchGemmCommand(*bench, gemm_options);
+  BenchLayerOptions layer_options;
+  addBenchLayerCommand(*bench, layer_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -133,7 +205,14 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
-    if (app.got_subcommand("bench")) return shardrt::launch::benchCollectives(bench_options, *mpi);
+    if (app.got_subcommand("bench")) {
+      if (bench->got_subcommand("gemm")) return shardrt::launch::benchGemm(gemm_options, *mpi);
+      if (bench->got_subcommand("layer")) return shardrt::launch::benchLayer(layer_options, *mpi);
+      if (bench->got_subcommand("collectives")) {
+        return shardrt::launch::benchCollectives(bench_options, *mpi);
+      }
+      return shardrt::launch::calibrate(calibrate_options, *mpi);
+    }
     if (app.got_subcommand("dag")) {
       if (mpi->worldSize() > 1) {
         shardrt::launch::reportError(rank,

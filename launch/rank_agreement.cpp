@@ -2,12 +2,20 @@
 
 #include <cstdint>
 
+#include "launch/error_report.h"
+
 namespace shardrt::launch {
 
 bool anyRank(comm::Communicator& world, bool mine) {
   std::int32_t flag = mine ? 1 : 0;
   world.allReduce(&flag, 1, DType::I32, comm::ReduceOp::Max);
   return flag != 0;
+}
+
+bool noRankFailed(comm::Communicator& world, const std::string& error, const char* other) {
+  if (!anyRank(world, !error.empty())) return true;
+  reportError(world.rank(), error.empty() ? other : error);
+  return false;
 }
 
 double maxOverRanks(comm::Communicator& world, double value) {

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <thread>
 
 #include "comm/mpi_communicator.h"
 #include "common/errors.h"
@@ -16,16 +15,17 @@
 #include "launch/dump.h"
 #include "launch/error_report.h"
 #include "launch/execution_context.h"
+#include "launch/forward_timing.h"
 #include "launch/gather_results.h"
 #include "launch/rank_agreement.h"
 #include "launch/run_report.h"
+#include "launch/run_setup.h"
 #include "launch/trace_output.h"
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/host_values.h"
-#include "runtime/memory_estimate.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
@@ -37,76 +37,6 @@
 
 namespace shardrt::launch {
 namespace {
-
-// Each rank reads and checks the file itself; all ranks then agree, so that a file one rank
-// cannot read still ends every rank with exit code 2 rather than a hang.
-std::optional<planner::Deployment> loadOnEveryRank(const RunOptions& o, comm::Communicator& world) {
-  std::optional<planner::Deployment> d;
-  std::string error;
-  try {
-    d = planner::loadDeployment(o.deployment_path, o.overrides);
-    if (!o.strategy.empty()) d = planner::withStrategy(*d, o.strategy);
-    planner::checkWorldSize(*d, world.size());
-  } catch (const ConfigError& e) {
-    error = e.what();
-  }
-  if (!anyRank(world, !error.empty())) return d;
-  reportError(world.rank(), error.empty() ? "another rank rejected the deployment" : error);
-  return std::nullopt;
-}
-
-// The node's cores shared among its ranks, and never more than the cores this rank is bound
-// to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on
-// one core run slower than one (docs/benchmarks.md measured 1.8x).
-// The device each rank asked for, agreed like the deployment: if any rank cannot have it,
-// every rank ends with exit code 2.
-std::optional<ExecutionContext> contextOnEveryRank(const RunOptions& o, const comm::MpiSession& mpi,
-                                                   DType dtype, comm::Communicator& world) {
-  std::optional<ExecutionContext> ctx;
-  std::string error;
-  try {
-    ctx = makeExecutionContext(o.device, mpi);
-    if (dtype == DType::BF16 && ctx->backend->device() == Device::Cpu) {
-      throw ConfigError("workload.dtype", "bf16 runs on the cuda backend only (--device cuda)");
-    }
-  } catch (const ConfigError& e) {
-    error = e.what();
-  }
-  if (!anyRank(world, !error.empty())) return ctx;
-  reportError(world.rank(), error.empty() ? "another rank cannot use the device asked for" : error);
-  return std::nullopt;
-}
-
-std::string gib(std::size_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-  return buf;
-}
-
-// The plan's memory estimate against what the device has free, before anything is allocated;
-// agreed over all ranks like the deployment itself.
-bool fitsOnEveryRank(const planner::Deployment& d, const planner::Plan& plan,
-                     const planner::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world) {
-  std::string error;
-  if (const auto free = backend.freeMemory()) {
-    const MemoryEstimate need = estimateMemory(d, plan, layout);
-    if (need.total() > *free) {
-      error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
-              " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
-              ", activations " + gib(need.activation_bytes) + ") but its device has " + gib(*free) +
-              " free";
-    }
-  }
-  if (!anyRank(world, !error.empty())) return true;
-  reportError(world.rank(), error.empty() ? "another rank's share does not fit its device" : error);
-  return false;
-}
-
-int defaultBlasThreads(const comm::MpiSession& mpi) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, std::min(kernels::cpu::usableCpus(), cores / mpi.ranksOnThisNode()));
-}
 
 ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::Communicator& self,
                           Backend& backend, const std::vector<OutputCopy>& outputs,
@@ -239,11 +169,12 @@ void printTrace(std::ostream& os, const TraceReport& t, const RunReport& r) {
 
 int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
-  const std::optional<planner::Deployment> deployment = loadOnEveryRank(o, *mpi_world);
+  const std::optional<planner::Deployment> deployment =
+      loadOnEveryRank(o.deployment_path, o.overrides, o.strategy, true, *mpi_world);
   if (!deployment) return kExitBadInput;
   const planner::Deployment& d = *deployment;
   const std::optional<ExecutionContext> context =
-      contextOnEveryRank(o, mpi, d.workload.dtype, *mpi_world);
+      contextOnEveryRank(o.device, mpi, d.workload.dtype, *mpi_world);
   if (!context) return kExitBadInput;
   comm::Communicator* world = context->world.get();
   Backend& backend = *context->backend;
@@ -291,14 +222,8 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   const Tensor replica_input = makeModelInput(*exec_backend, d, executor.replicaBatch());
   const Tensor output = exec_backend->empty(executor.replicaShape(), d.workload.dtype);
 
-  for (int i = 0; i < o.warmup + o.iterations; ++i) {
-    world->barrier();  // start together, so the slowest rank's time is the step's time
-    const auto t0 = std::chrono::steady_clock::now();
-    executor.forward(replica_input, output);
-    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    const double slowest = maxOverRanks(*world, dt.count());
-    if (i >= o.warmup) report.forward_seconds.push_back(slowest);
-  }
+  report.forward_seconds =
+      timeForwards(executor, replica_input, output, *world, o.warmup, o.iterations);
   report.stages = gatherStageTimings(*world, report, executor, layout);
   report.moe_layers = gatherMoeCounters(*world, report, executor);
   std::vector<std::vector<std::int32_t>> routing;

@@ -1,0 +1,79 @@
+#include "launch/run_setup.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
+#include "launch/rank_agreement.h"
+#include "runtime/memory_estimate.h"
+
+namespace shardrt::launch {
+namespace {
+
+std::string gib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+}  // namespace
+
+std::optional<planner::Deployment> loadOnEveryRank(const std::string& path,
+                                                   const std::vector<std::string>& overrides,
+                                                   const std::string& strategy, bool check_world,
+                                                   comm::Communicator& world) {
+  std::optional<planner::Deployment> d;
+  std::string error;
+  try {
+    d = planner::loadDeployment(path, overrides);
+    if (!strategy.empty()) d = planner::withStrategy(*d, strategy);
+    if (check_world) planner::checkWorldSize(*d, world.size());
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank rejected the deployment")) return std::nullopt;
+  return d;
+}
+
+std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
+                                                   const comm::MpiSession& mpi, DType dtype,
+                                                   comm::Communicator& world) {
+  std::optional<ExecutionContext> ctx;
+  std::string error;
+  try {
+    ctx = makeExecutionContext(device, mpi);
+    if (dtype == DType::BF16 && ctx->backend->device() == Device::Cpu) {
+      throw ConfigError("workload.dtype", "bf16 runs on the cuda backend only (--device cuda)");
+    }
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank cannot use the device asked for"))
+    return std::nullopt;
+  return ctx;
+}
+
+bool fitsOnEveryRank(const planner::Deployment& d, const planner::Plan& plan,
+                     const planner::ParallelLayout& layout, const Backend& backend,
+                     comm::Communicator& world) {
+  std::string error;
+  if (const auto free = backend.freeMemory()) {
+    const MemoryEstimate need = estimateMemory(d, plan, layout);
+    if (need.total() > *free) {
+      error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
+              " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
+              ", activations " + gib(need.activation_bytes) + ") but its device has " + gib(*free) +
+              " free";
+    }
+  }
+  return noRankFailed(world, error, "another rank's share does not fit its device");
+}
+
+int defaultBlasThreads(const comm::MpiSession& mpi) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, std::min(kernels::cpu::usableCpus(), cores / mpi.ranksOnThisNode()));
+}
+
+}  // namespace shardrt::launch

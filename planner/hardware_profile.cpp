@@ -1,0 +1,214 @@
+#include "planner/hardware_profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "planner/json_reader.h"
+
+namespace shardrt::planner {
+namespace {
+
+using nlohmann::json;
+
+// Points (x, y) sorted by x, equal x merged into their mean y: two shapes of one FLOP count,
+// or two runs of one size, must not make a zero-width segment.
+std::vector<std::pair<double, double>> mergedByX(std::vector<std::pair<double, double>> pts) {
+  std::sort(pts.begin(), pts.end());
+  std::vector<std::pair<double, double>> out;
+  int same = 0;
+  for (const auto& p : pts) {
+    if (!out.empty() && out.back().first == p.first) {
+      out.back().second = (out.back().second * same + p.second) / (same + 1);
+      ++same;
+    } else {
+      out.push_back(p);
+      same = 1;
+    }
+  }
+  return out;
+}
+
+// y at x on the polyline through pts (sorted, distinct x), for x within [front, back].
+double along(const std::vector<std::pair<double, double>>& pts, double x) {
+  const auto hi = std::lower_bound(pts.begin(), pts.end(), std::make_pair(x, -HUGE_VAL));
+  if (hi == pts.begin()) return hi->second;
+  const auto lo = hi - 1;
+  const double t = (x - lo->first) / (hi->first - lo->first);
+  return lo->second + t * (hi->second - lo->second);
+}
+
+std::string field(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// Takes `key` out of `obj` (so that a JsonReader over the rest never sees it), or throws.
+json takeField(json& obj, const std::string& path, const std::string& key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) throw ConfigError(field(path, key), "required field is missing");
+  json v = std::move(*it);
+  obj.erase(key);
+  return v;
+}
+
+// JsonReader's numbers must be positive; this one may be zero ("not measured").
+double nonNegative(json& obj, const std::string& key) {
+  const json v = takeField(obj, "", key);
+  if (!v.is_number()) throw ConfigError(key, "must be a number, got " + v.dump());
+  const double x = v.get<double>();
+  if (!(x >= 0.0) || !std::isfinite(x)) {
+    throw ConfigError(key, "must be a non-negative finite number, got " + v.dump());
+  }
+  return x;
+}
+
+double requiredPositive(JsonReader& r, const std::string& key) {
+  if (!r.has(key)) throw ConfigError(r.field(key), "required field is missing");
+  return r.positiveNumber(key, 0.0);
+}
+
+// A list of objects that may be empty (no bf16 GEMM on a CPU): each object, path "key[i]".
+std::vector<std::pair<json, std::string>> objectList(json& obj, const std::string& key) {
+  const json v = takeField(obj, "", key);
+  if (!v.is_array()) throw ConfigError(key, "must be a list, got " + v.dump());
+  std::vector<std::pair<json, std::string>> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.emplace_back(v[i], key + "[" + std::to_string(i) + "]");
+  }
+  return out;
+}
+
+std::vector<GemmSample> readGemms(json& doc, const std::string& key) {
+  std::vector<GemmSample> out;
+  for (auto& [obj, path] : objectList(doc, key)) {
+    if (obj.is_object()) obj.erase("gflops");  // for people reading the file; derived
+    JsonReader s(obj, path);
+    GemmSample g;
+    g.m = s.positiveInt("m");
+    g.n = s.positiveInt("n");
+    g.k = s.positiveInt("k");
+    g.seconds = requiredPositive(s, "seconds");
+    s.finish();
+    out.push_back(g);
+  }
+  return out;
+}
+
+json gemmsJson(const std::vector<GemmSample>& samples) {
+  json out = json::array();
+  for (const auto& g : samples) {
+    out.push_back({{"m", g.m},
+                   {"n", g.n},
+                   {"k", g.k},
+                   {"seconds", g.seconds},
+                   {"gflops", g.flopsPerSecond() / 1e9}});
+  }
+  return out;
+}
+
+HardwareProfile parse(json doc) {
+  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + doc.dump());
+  HardwareProfile p;
+  p.gemm_fp32 = readGemms(doc, "gemm_fp32");
+  p.gemm_bf16 = readGemms(doc, "gemm_bf16");
+  p.attention_flops_fp32 = nonNegative(doc, "attention_flops_fp32");
+  p.attention_flops_bf16 = nonNegative(doc, "attention_flops_bf16");
+  for (auto& [obj, path] : objectList(doc, "collectives")) {
+    JsonReader s(obj, path);
+    CollectiveSample c;
+    c.op = s.oneOf("op", {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"});
+    c.ranks = s.positiveInt("ranks");
+    if (c.ranks < 2) throw ConfigError(s.field("ranks"), "must be at least 2, got 1");
+    c.bytes = requiredPositive(s, "bytes");
+    c.seconds = requiredPositive(s, "seconds");
+    s.finish();
+    p.collectives.push_back(c);
+  }
+  JsonReader r(doc, "");  // what is left: the scalar fields
+  p.machine = r.string("machine");
+  p.date = r.string("date");
+  p.backend = r.oneOf("backend", {"cpu", "cuda"});
+  p.ranks = r.positiveInt("ranks");
+  p.memory_bytes_per_second = requiredPositive(r, "memory_bytes_per_second");
+  p.op_overhead_seconds = requiredPositive(r, "op_overhead_seconds");
+  r.finish();
+  return p;
+}
+
+}  // namespace
+
+double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n, double k) {
+  const double flops = 2.0 * m * n * k;
+  if (p.gemm(t).empty() || !(flops > 0.0)) return 0.0;
+  std::vector<std::pair<double, double>> pts;  // (log FLOPs, FLOP/s)
+  for (const auto& g : p.gemm(t))
+    pts.emplace_back(std::log(2.0 * g.m * g.n * g.k), g.flopsPerSecond());
+  pts = mergedByX(std::move(pts));
+  const double x = std::clamp(std::log(flops), pts.front().first, pts.back().first);
+  return flops / along(pts, x);
+}
+
+double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op, int ranks,
+                                 double bytes) {
+  std::vector<std::pair<double, double>> pts;  // (bytes, seconds)
+  for (const auto& c : p.collectives) {
+    if (c.op == op && c.ranks == ranks) pts.emplace_back(c.bytes, c.seconds);
+  }
+  if (pts.empty()) return -1.0;
+  pts = mergedByX(std::move(pts));
+  // Below the smallest size the time is latency, which a smaller message does not shrink.
+  if (bytes <= pts.front().first) return pts.front().second;
+  if (bytes <= pts.back().first) return along(pts, bytes);
+  if (pts.size() == 1) return pts.back().second * bytes / pts.back().first;
+  // Beyond the largest: the last segment's slope, never falling (noise can make it negative).
+  const auto& [x0, y0] = pts[pts.size() - 2];
+  const auto& [x1, y1] = pts.back();
+  return y1 + std::max(0.0, (y1 - y0) / (x1 - x0)) * (bytes - x1);
+}
+
+HardwareProfile loadHardwareProfile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, "cannot open the hardware profile");
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::parse_error& e) {
+    const std::string what = e.what();  // keep "parse error at line L, column C: ..."
+    const auto id_end = what.find("] ");
+    throw ConfigError(
+        path, "malformed JSON: " + (id_end == std::string::npos ? what : what.substr(id_end + 2)));
+  }
+  try {
+    return parse(doc);
+  } catch (const ConfigError& e) {
+    throw ConfigError(path + ": " + e.field(), e.rule());
+  }
+}
+
+void writeHardwareProfile(const HardwareProfile& p, const std::string& path) {
+  json collectives = json::array();
+  for (const auto& c : p.collectives) {
+    collectives.push_back(
+        {{"op", c.op}, {"ranks", c.ranks}, {"bytes", c.bytes}, {"seconds", c.seconds}});
+  }
+  const json doc = {{"machine", p.machine},
+                    {"date", p.date},
+                    {"backend", p.backend},
+                    {"ranks", p.ranks},
+                    {"gemm_fp32", gemmsJson(p.gemm_fp32)},
+                    {"gemm_bf16", gemmsJson(p.gemm_bf16)},
+                    {"attention_flops_fp32", p.attention_flops_fp32},
+                    {"attention_flops_bf16", p.attention_flops_bf16},
+                    {"memory_bytes_per_second", p.memory_bytes_per_second},
+                    {"op_overhead_seconds", p.op_overhead_seconds},
+                    {"collectives", collectives}};
+  std::ofstream out(path);
+  if (!out) throw ConfigError(path, "cannot write the hardware profile");
+  out << doc.dump(2) << "\n";
+  if (!out) throw ConfigError(path, "cannot write the hardware profile");
+}
+
+}  // namespace shardrt::planner
