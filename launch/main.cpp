@@ -3,6 +3,7 @@
 // and in one process, without running the model:
 //   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
+//   shardrt plan DEPLOYMENT.json [--top K] [--out plan.json]  (the planner)
 // and the microbenchmarks:
 //   mpirun -np N shardrt bench collectives [--min-bytes B] [--max-bytes B] [--json FILE]
 //   mpirun -np N shardrt bench gemm [--dtype fp32|bf16] [--shapes M,N,K;...] [--json FILE]
@@ -22,6 +23,7 @@
 #include "launch/calibrate.h"
 #include "launch/dag_command.h"
 #include "launch/error_report.h"
+#include "launch/plan_command.h"
 #include "launch/run_command.h"
 
 namespace {
@@ -31,6 +33,7 @@ using shardrt::launch::BenchGemmOptions;
 using shardrt::launch::BenchLayerOptions;
 using shardrt::launch::CalibrateOptions;
 using shardrt::launch::DagOptions;
+using shardrt::launch::PlanOptions;
 using shardrt::launch::RunOptions;
 
 void addRunCommand(CLI::App& app, RunOptions& o) {
@@ -85,6 +88,22 @@ void addDagCommand(CLI::App& app, DagOptions& o) {
       throw CLI::RequiredError("deployment");
     }
   });
+}
+
+void addPlanCommand(CLI::App& app, PlanOptions& o) {
+  CLI::App* plan = app.add_subcommand(
+      "plan", "Search every valid plan for a cluster, print the best explained, write it");
+  plan->add_option("deployment", o.deployment_path,
+                   "Condition file: model, workload, cluster, objective (docs/config.md)")
+      ->required();
+  plan->add_option("--top", o.top, "How many of the best plans to print")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  plan->add_option("--out", o.out_path, "Write the best plan as a deployment file `run` executes");
+  plan->add_option("--out-top", o.out_top_dir, "Write each of the top plans as DIR/plan-<i>.json");
+  plan->add_option("--json", o.json_path, "Also write the report as JSON to this file");
+  plan->add_option("--set", o.overrides, "Override a deployment field (repeatable)")
+      ->allow_extra_args(false);
 }
 
 CLI::App* addBenchCommand(CLI::App& app, BenchCollectivesOptions& o, CalibrateOptions& cal) {
@@ -185,6 +204,8 @@ int main(int argc, char** argv) {
   addRunCommand(app, run_options);
   DagOptions dag_options;
   addDagCommand(app, dag_options);
+  PlanOptions plan_options;
+  addPlanCommand(app, plan_options);
   BenchCollectivesOptions bench_options;
   CalibrateOptions calibrate_options;
   CLI::App* bench = addBenchCommand(app, bench_options, calibrate_options);
@@ -212,6 +233,14 @@ int main(int argc, char** argv) {
         return shardrt::launch::benchCollectives(bench_options, *mpi);
       }
       return shardrt::launch::calibrate(calibrate_options, *mpi);
+    }
+    if (app.got_subcommand("plan")) {
+      if (mpi->worldSize() > 1) {
+        shardrt::launch::reportError(rank, "plan: runs in one process; start it without "
+                                           "mpirun or with -np 1");
+        return shardrt::kExitBadInput;
+      }
+      return shardrt::launch::planCommand(plan_options);
     }
     if (app.got_subcommand("dag")) {
       if (mpi->worldSize() > 1) {

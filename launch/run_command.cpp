@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "launch/dump.h"
+#include "launch/forward_prediction.h"
 #include "launch/error_report.h"
 #include "launch/execution_context.h"
 #include "launch/forward_timing.h"
@@ -183,6 +184,10 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   report.deployment = d;
   report.deployment_path = o.deployment_path;
   report.plan = planner::makePlan(d);
+  if (world->rank() == 0) {
+    report.prediction =
+        predictForward(o.deployment_path, o.overrides, d, report.plan, world->size());
+  }
   report.blas_threads = o.blas_threads > 0 ? o.blas_threads : defaultBlasThreads(mpi);
   report.warmup = o.warmup;
   kernels::cpu::setBlasThreads(report.blas_threads);

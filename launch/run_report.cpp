@@ -130,6 +130,13 @@ void printSummary(std::ostream& os, const RunReport& r) {
   os << "  forward   " << fmt("%.3f ms", r.medianForwardSeconds() * 1e3) << " (median of "
      << r.forward_seconds.size() << " after " << r.warmup
      << " warm-up; each the slowest rank's time)\n";
+  if (r.prediction && r.prediction->seconds > 0.0) {
+    os << "  predicted " << fmt("%.3f ms", r.prediction->seconds * 1e3) << " by the planner ("
+       << r.prediction->rates << "); measured / predicted "
+       << fmt("%.2f", r.medianForwardSeconds() / r.prediction->seconds) << "\n";
+  } else if (r.prediction) {
+    os << "  predicted none: " << r.prediction->note << "\n";
+  }
   if (s.pp > 1) {
     const int m_ = s.microbatches;
     os << "  pipeline  GPipe, " << plural(m_, "microbatch", "microbatches")
@@ -198,6 +205,10 @@ nlohmann::json toJson(const RunReport& r) {
   j["forward"] = {{"median_seconds", r.medianForwardSeconds()},
                   {"warmup", r.warmup},
                   {"iteration_seconds", r.forward_seconds}};
+  if (r.prediction && r.prediction->seconds > 0.0) {
+    j["forward"]["predicted_seconds"] = r.prediction->seconds;
+    j["forward"]["predicted_from"] = r.prediction->rates;
+  }
   const auto& s = r.deployment.strategy;
   for (int w = 0; w < s.worldSize(); ++w) {
     const planner::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);

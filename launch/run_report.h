@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "launch/forward_prediction.h"
 #include "planner/deployment.h"
 #include "planner/plan.h"
 #include "runtime/op_profile.h"
@@ -64,6 +65,7 @@ struct RunReport {
   std::vector<StageReport> stages;      // per pipeline stage
   std::vector<MoeLayerReport> moe_layers;
   std::optional<ValidationReport> validation;
+  std::optional<ForwardPrediction> prediction;  // the planner's, when the file has a cluster
 
   double medianForwardSeconds() const;
 };

@@ -308,6 +308,8 @@ Deployment parseDeployment(const json& doc, const std::string& default_name) {
       d.plan = d.strategies[0].plan;
     }
   }
+  // The condition file's planner sections: `shardrt plan` reads them (planner/cluster.h).
+  for (const char* key : {"cluster", "objective", "planner"}) root.skip(key);
   root.finish();
   checkStrategy(d);
   for (std::size_t i = 0; i < d.strategies.size(); ++i) {
@@ -336,6 +338,11 @@ Deployment withStrategy(const Deployment& d, const std::string& name) {
 }
 
 Deployment loadDeployment(const std::string& path, const std::vector<std::string>& overrides) {
+  return parseDeployment(readDeploymentJson(path, overrides),
+                         std::filesystem::path(path).stem().string());
+}
+
+json readDeploymentJson(const std::string& path, const std::vector<std::string>& overrides) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path, "cannot open the deployment file");
   json doc;
@@ -349,7 +356,7 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
         path, "malformed JSON: " + (id_end == std::string::npos ? what : what.substr(id_end + 2)));
   }
   for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
-  return parseDeployment(doc, std::filesystem::path(path).stem().string());
+  return doc;
 }
 
 json toJson(const Deployment& d) {
@@ -396,6 +403,8 @@ json toJson(const Deployment& d) {
   if (!p.dp_batch.empty()) doc["plan"]["dp_batch"] = p.dp_batch;
   return doc;
 }
+
+void checkRules(const Deployment& d) { checkStrategy(d); }
 
 void checkWorldSize(const Deployment& d, int world_size) {
   const auto& s = d.strategy;

@@ -103,10 +103,17 @@ Deployment withStrategy(const Deployment& d, const std::string& name);
 // Reads and checks a deployment. `overrides` are "dotted.path=value" strings applied to the
 // JSON before it is read (value parsed as JSON, else taken as a string), as `--set` passes them.
 Deployment loadDeployment(const std::string& path, const std::vector<std::string>& overrides = {});
+// The file's JSON with the overrides applied, before any rule is checked.
+nlohmann::json readDeploymentJson(const std::string& path,
+                                  const std::vector<std::string>& overrides = {});
 Deployment parseDeployment(const nlohmann::json& doc, const std::string& default_name);
 
 // The deployment as read, every default filled in: what result.json and --dump record.
 nlohmann::json toJson(const Deployment& d);
+
+// Every rule that ties the strategy and its explicit plan to the model and workload (what
+// parseDeployment checks): ConfigError naming the field of the first rule broken.
+void checkRules(const Deployment& d);
 
 // The strategy must use exactly the ranks that were launched.
 void checkWorldSize(const Deployment& d, int world_size);

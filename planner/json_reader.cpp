@@ -96,7 +96,10 @@ std::vector<std::vector<int>> JsonReader::intLists(const std::string& key) {
 }
 
 double JsonReader::positiveNumber(const std::string& key, double fallback) {
-  if (!has(key)) return fallback;
+  return has(key) ? positiveNumber(key) : fallback;
+}
+
+double JsonReader::positiveNumber(const std::string& key) {
   const auto& v = get(key);
   if (!v.is_number()) throw ConfigError(field(key), "must be a number, got " + typeName(v));
   const double x = v.get<double>();
@@ -165,6 +168,11 @@ std::vector<JsonReader> JsonReader::objects(const std::string& key) {
     out.emplace_back(v[i], field(key) + "[" + std::to_string(i) + "]");
   }
   return out;
+}
+
+void JsonReader::skip(const std::string& key) {
+  known_.insert(key);
+  if (obj_->contains(key)) read_.insert(key);
 }
 
 void JsonReader::finish() const {

@@ -25,6 +25,7 @@ class JsonReader {
   // A list of non-negative integers; a list of such lists.
   std::vector<int> intList(const std::string& key);
   std::vector<std::vector<int>> intLists(const std::string& key);
+  double positiveNumber(const std::string& key);
   double positiveNumber(const std::string& key, double fallback);
   bool boolean(const std::string& key, bool fallback);
   std::string string(const std::string& key);
@@ -34,9 +35,14 @@ class JsonReader {
                     const std::string& fallback);
   std::uint64_t unsignedInt(const std::string& key, std::uint64_t fallback);
   JsonReader object(const std::string& key);  // required sub-object
+  // A required field as raw JSON, for shapes no accessor above reads; the caller checks it.
+  const nlohmann::json& value(const std::string& key) { return get(key); }
   // A required, non-empty list of objects, each read strictly (paths "key[i]").
   std::vector<JsonReader> objects(const std::string& key);
 
+  // A field another reader owns (the planner's sections of a deployment): neither read here
+  // nor refused by finish().
+  void skip(const std::string& key);
   void finish() const;  // throws on fields that were never read
 
  private:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <queue>
 #include <stdexcept>
 
 namespace shardrt::planner {
@@ -133,15 +134,39 @@ std::vector<int> splitRows(int total, int unit, const std::vector<double>& speed
   if (unit <= 0 || total % unit != 0 || total / unit < parts) {
     throw std::invalid_argument("splitRows: rows do not divide into a unit per replica");
   }
-  std::vector<int> rows(parts, unit);
-  // Each further unit goes where it finishes earliest: the fastest finish after adding it.
-  for (int left = total / unit - parts; left > 0; --left) {
-    int best = 0;
-    for (int r = 1; r < parts; ++r) {
-      if ((rows[r] + unit) / speed[r] < (rows[best] + unit) / speed[best]) best = r;
-    }
-    rows[best] += unit;
+  const long units = total / unit;
+  const double speed_sum = std::accumulate(speed.begin(), speed.end(), 0.0);
+  // Start from the proportional share rounded down (at least one unit each), then move single
+  // units, at most `parts` of them: a greedy unit-by-unit fill would cost units x parts.
+  std::vector<long> n(parts);
+  long given = 0;
+  for (int r = 0; r < parts; ++r) {
+    n[r] = std::max(1L, static_cast<long>(std::floor(units * speed[r] / speed_sum)));
+    given += n[r];
   }
+  using Entry = std::pair<double, int>;  // (finish time, replica), ties to the lower index
+  if (given > units) {  // the minimum of one unit each overshot: take from the latest finishers
+    std::priority_queue<Entry> latest;
+    for (int r = 0; r < parts; ++r) latest.push({n[r] / speed[r], -r});
+    while (given > units) {
+      const int r = -latest.top().second;
+      latest.pop();
+      if (n[r] == 1) continue;
+      --n[r];
+      --given;
+      latest.push({n[r] / speed[r], -r});
+    }
+  }
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> earliest;
+  for (int r = 0; r < parts; ++r) earliest.push({(n[r] + 1) / speed[r], r});
+  for (; given < units; ++given) {  // each further unit where it finishes first
+    const int r = earliest.top().second;
+    earliest.pop();
+    ++n[r];
+    earliest.push({(n[r] + 1) / speed[r], r});
+  }
+  std::vector<int> rows(parts);
+  for (int r = 0; r < parts; ++r) rows[r] = static_cast<int>(n[r] * unit);
   return rows;
 }
 

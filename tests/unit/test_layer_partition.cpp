@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include "planner/layer_partition.h"
@@ -83,6 +84,36 @@ TEST(SplitRows, ProportionalToSpeedInUnits) {
   EXPECT_EQ(rows, (std::vector<int>{2, 2, 2}));  // every replica keeps one unit
   EXPECT_THROW(splitRows(7, 2, {1.0}), std::invalid_argument);
   EXPECT_THROW(splitRows(4, 2, {1.0, 1.0, 1.0}), std::invalid_argument);
+}
+
+// Against the plain greedy (each unit to the replica that finishes it first) on random cases.
+TEST(SplitRows, MatchesUnitByUnitGreedy) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<> u(0.2, 3.0);
+  for (int trial = 0; trial < 500; ++trial) {
+    const int parts = 1 + rng() % 9, unit = 1 + rng() % 4;
+    const int total = unit * (parts + static_cast<int>(rng() % 40));
+    std::vector<double> speed(parts);
+    for (double& s : speed) s = rng() % 2 ? 1.0 : u(rng);
+    std::vector<int> greedy(parts, unit);
+    for (int left = total / unit - parts; left > 0; --left) {
+      int best = 0;
+      for (int r = 1; r < parts; ++r) {
+        if ((greedy[r] + unit) / speed[r] < (greedy[best] + unit) / speed[best]) best = r;
+      }
+      greedy[best] += unit;
+    }
+    const auto rows = splitRows(total, unit, speed);
+    double got = 0.0, want = 0.0;  // the slowest replica's time: what the split is for
+    for (int r = 0; r < parts; ++r) {
+      got = std::max(got, rows[r] / speed[r]);
+      want = std::max(want, greedy[r] / speed[r]);
+      EXPECT_GE(rows[r], unit);
+      EXPECT_EQ(rows[r] % unit, 0);
+    }
+    EXPECT_EQ(std::accumulate(rows.begin(), rows.end(), 0), total);
+    EXPECT_NEAR(got, want, 1e-12 * want) << "trial " << trial;
+  }
 }
 
 }  // namespace

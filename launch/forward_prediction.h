@@ -1,0 +1,27 @@
+// The planner's prediction of a run's forward time, printed beside the measured one when the
+// deployment file carries a condition file's `cluster` (a plan `shardrt plan` wrote keeps it).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "planner/deployment.h"
+#include "planner/plan.h"
+
+namespace shardrt::launch {
+
+struct ForwardPrediction {
+  double seconds = 0.0;  // one forward of the batch
+  std::string rates;     // where the rates came from: a profile's path, or "datasheet"
+  std::string note;      // why there is no prediction (seconds is 0 then)
+};
+
+// Nothing when the file has no `cluster`; a note instead of a time when the cluster does not
+// match the launched ranks or its sections are broken (the run itself goes on).
+std::optional<ForwardPrediction> predictForward(const std::string& path,
+                                                const std::vector<std::string>& overrides,
+                                                const planner::Deployment& d,
+                                                const planner::Plan& plan, int world_size);
+
+}  // namespace shardrt::launch

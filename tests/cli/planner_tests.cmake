@@ -1,0 +1,51 @@
+# `shardrt plan` (issue 6): the planner in one process.
+function(plan_case name exit pattern count)
+  add_test(NAME cli.plan.${name}
+           COMMAND ${SHARDRT_EXPECT} ${exit} "${pattern}" ${count} -- $<TARGET_FILE:shardrt> ${ARGN})
+  set_tests_properties(cli.plan.${name} PROPERTIES LABELS cli TIMEOUT 120
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+set(plan_examples ${PROJECT_SOURCE_DIR}/examples/plan)
+
+# Every example plans, prints its check line and writes a plan.
+foreach(example llama-70b-2x8 mixtral-8x7b-1x8 deepseek-v3-like-32x8 small-moe-2cpu
+                small-dense-2cpu hetero-h100-a100-2x8)
+  plan_case(${example} 0 "^  check: tp [0-9]+ x pp [0-9]+ x dp [0-9]+ = ([0-9]+) = the cluster's" 1
+            plan ${plan_examples}/${example}.json --top 3
+            --out ${CMAKE_CURRENT_BINARY_DIR}/out/plan.${example}/plan.json)
+endforeach()
+# The EPLB case of the DeepSeek-like example: 32 copies bring the expert load to max/mean 1.0x.
+plan_case(deepseek_expert_balance 0
+          "^  expert load max/mean over ep ranks: [2-9][.][0-9]+ with the default placement, 1[.]0[0-5] with this one" 1
+          plan ${plan_examples}/deepseek-v3-like-32x8.json --top 1 --set objective.optimize=latency
+          --set workload.batch_size=2048)
+
+# The top plans of the small examples run and pass validation, every one of them.
+foreach(example small-moe-2cpu small-dense-2cpu)
+  add_test(NAME cli.plan.top_plans_run.${example}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/plan_and_run_top.sh $<TARGET_FILE:shardrt>
+                   ${CMAKE_CURRENT_BINARY_DIR}/out/plan.top.${example}
+                   ${plan_examples}/${example}.json 4 -- ${SHARDRT_MPIRUN})
+  set_tests_properties(cli.plan.top_plans_run.${example} PROPERTIES LABELS cli TIMEOUT 300
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endforeach()
+
+# Bad input: one line naming the field or the constraint, exit 2.
+plan_case(needs_a_cluster 2 "^shardrt: rank 0: error: cluster: required by shardrt plan" 1
+          plan ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json)
+plan_case(weights_do_not_fit 2
+          "^shardrt: rank 0: error: cluster: no plan fits: the weights need 1[0-9][0-9] GiB and the cluster has 14 GiB after its 10% reserve$" 1
+          plan ${plan_examples}/llama-70b-2x8.json --set cluster.groups=[{\"nodes\":1,\"gpus_per_node\":2,\"gpu\":{\"memory_gib\":8,\"bf16_tflops\":100,\"fp32_tflops\":10,\"memory_bandwidth_gbps\":1000},\"intra_node\":{\"bandwidth_gbps\":100,\"latency_us\":5}}])
+plan_case(bad_reserve 2
+          "^shardrt: rank 0: error: cluster.memory_reserve: must be a share below 1, got 2" 1
+          plan ${plan_examples}/small-moe-2cpu.json --set cluster.memory_reserve=2)
+plan_case(bad_loads 2
+          "^shardrt: rank 0: error: planner.expert_loads: must list one load per expert [(]8[)]" 1
+          plan ${plan_examples}/small-moe-2cpu.json --set planner.expert_loads=[1,2])
+plan_case(unmeetable_bound 2 "^shardrt: rank 0: error: objective.max_latency_ms: no plan that fits meets the bound" 1
+          plan ${plan_examples}/mixtral-8x7b-1x8.json --set objective.max_latency_ms=0.001)
+add_test(NAME cli.plan.refuses_several_ranks
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: plan: runs in one process" 2 --
+                 ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> plan ${plan_examples}/small-moe-2cpu.json)
+set_tests_properties(cli.plan.refuses_several_ranks PROPERTIES LABELS cli TIMEOUT 120
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
