@@ -183,14 +183,25 @@ int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
 
   if (n >= 2) {
     if (rank == 0) {
-      std::printf("#\n# collectives among %d ranks (nccl-tests' size)\n# %-14s %12s %10s %8s %7s\n",
-                  n, "op", "size", "time(us)", "algbw", "#wrong");
+      std::printf(
+          "#\n# collectives among %d ranks (nccl-tests' size; time: the median of 3 means, each "
+          "the "
+          "slowest rank's)\n# %-14s %12s %10s %8s %7s\n",
+          n, "op", "size", "time(us)", "algbw", "#wrong");
     }
     for (const CollectiveCase& c : collectiveCases()) {
       for (long bytes = 8; bytes <= (16L << 20); bytes *= 4) {
+        // The median of three means: one rank descheduled once (other work on the machine)
+        // spoils a mean, seldom two of three.
         const int iterations = bytes >= (1L << 20) ? 5 : 20;
-        const CollectiveTiming t = timeCollective(c, backend, world, bytes, 2, iterations);
-        wrong += t.wrong;
+        std::vector<double> means;
+        CollectiveTiming t;
+        for (int r = 0; r < 3; ++r) {
+          t = timeCollective(c, backend, world, bytes, r == 0 ? 2 : 0, iterations);
+          wrong += t.wrong;
+          means.push_back(t.seconds);
+        }
+        t.seconds = median(means);
         p.collectives.push_back({c.name, n, t.size_bytes, t.seconds});
         if (rank == 0) {
           std::printf("  %-14s %12.0f %10.2f %8.3f %7d\n", c.name, t.size_bytes, t.seconds * 1e6,
