@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -75,21 +77,59 @@ double slowestMedian(Backend& backend, comm::Communicator& world, int iterations
   return maxOverRanks(world, medianSecondsTogether(backend, world, iterations, op));
 }
 
-// Causal attention of one 512-token sequence, 8 heads of 64: the size of a small layer's.
-double attentionFlopsPerSecond(Backend& backend, comm::Communicator& world, DType dtype,
-                               std::mt19937& rng) {
-  const int batch = 1, seq = 512, heads = 8, head_dim = 64;
-  const Shape shape = {Dim("batch_size", batch), Dim("seq_len", seq), Dim("heads", heads),
-                       Dim("d_k", head_dim)};
-  const Tensor q = randomTensor(backend, shape, dtype, rng);
-  const Tensor k = randomTensor(backend, shape, dtype, rng);
-  const Tensor v = randomTensor(backend, shape, dtype, rng);
-  const Tensor out = backend.empty(shape, dtype);
-  const kernels::AttentionHeads h{heads, heads, 0, 0, 1};
-  // The executor's count: QK^T and PV, 2 FLOPs per multiply-add, a causal row i sees i + 1 keys.
-  const double flops = 4.0 * batch * heads * head_dim * 0.5 * seq * (seq + 1.0);
-  return flops /
-         slowestMedian(backend, world, 5, [&] { backend.attention(out, q, k, v, h, true); });
+// Causal attention from a small layer's shapes to a large one's: the rate falls steeply with
+// the sequence length on a CPU (short rows, small GEMMs), so one shape cannot stand for all.
+std::vector<planner::AttentionSample> attentionSamples(Backend& backend, comm::Communicator& world,
+                                                       DType dtype, bool gpu, std::mt19937& rng) {
+  std::vector<planner::AttentionSample> shapes = {
+      {1, 64, 8, 32, 0}, {1, 128, 8, 64, 0}, {1, 256, 8, 64, 0}, {1, 512, 8, 64, 0},
+      {1, 1024, 8, 128, 0}};
+  if (gpu) shapes.push_back({4, 2048, 32, 128, 0});  // a Llama-8B-sized layer's
+  for (auto& a : shapes) {
+    const Shape shape = {Dim("batch_size", a.batch), Dim("seq_len", a.seq), Dim("heads", a.heads),
+                         Dim("d_k", a.head_dim)};
+    const Tensor q = randomTensor(backend, shape, dtype, rng);
+    const Tensor k = randomTensor(backend, shape, dtype, rng);
+    const Tensor v = randomTensor(backend, shape, dtype, rng);
+    const Tensor out = backend.empty(shape, dtype);
+    const kernels::AttentionHeads h{static_cast<int>(a.heads), static_cast<int>(a.heads), 0, 0, 1};
+    a.seconds =
+        slowestMedian(backend, world, 5, [&] { backend.attention(out, q, k, v, h, true); });
+  }
+  return shapes;
+}
+
+// Each elementwise op the executor runs, on one small layer's activations (512 tokens, hidden
+// 1024; FFN 2048), rated in the bytes the planner counts for it: every input read and every
+// output written once.
+std::map<std::string, double> elementwiseRates(Backend& backend, comm::Communicator& world,
+                                               DType dtype, std::mt19937& rng) {
+  const std::int64_t tokens = 512, hidden = 1024, ffn = 2048;
+  const double w = static_cast<double>(dtypeSize(dtype));
+  const Shape act = {Dim("tokens", tokens), Dim("hidden", hidden)};
+  const Shape wide = {Dim("tokens", tokens), Dim("ffn", ffn)};
+  const Tensor x = randomTensor(backend, act, dtype, rng);
+  const Tensor y = backend.empty(act, dtype);
+  const Tensor gamma = randomTensor(backend, {Dim("hidden", hidden)}, dtype, rng);
+  const Tensor beta = randomTensor(backend, {Dim("hidden", hidden)}, dtype, rng);
+  const Tensor a = randomTensor(backend, wide, dtype, rng);
+  const Tensor b = randomTensor(backend, wide, dtype, rng);
+  const Tensor c = backend.empty(wide, dtype);
+  const Tensor heads = randomTensor(
+      backend, {Dim("batch_size", 1), Dim("seq_len", tokens), Dim("heads", 8), Dim("d_k", 128)},
+      dtype, rng);
+  const double act_bytes = tokens * hidden * w, wide_bytes = tokens * ffn * w;
+  auto rate = [&](double bytes, const std::function<void()>& op) {
+    return bytes / slowestMedian(backend, world, 7, op);
+  };
+  std::map<std::string, double> r;
+  r["rmsnorm"] = rate(2 * act_bytes, [&] { backend.rmsNorm(y, x, gamma, 1e-5f); });
+  r["layernorm"] = rate(2 * act_bytes, [&] { backend.layerNorm(y, x, gamma, beta, 1e-5f); });
+  r["rope"] = rate(2 * act_bytes, [&] { backend.rotaryEmbedding(heads, 10000.0f); });
+  r["swiglu"] = rate(3 * wide_bytes, [&] { backend.swiglu(c, a, b); });
+  r["gelu"] = rate(2 * wide_bytes, [&] { backend.gelu(c, a); });
+  r["add"] = rate(3 * act_bytes, [&] { backend.add(y, x, x); });
+  return r;
 }
 
 struct Elementwise {
@@ -167,16 +207,30 @@ int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
   }
 
   std::mt19937 rng(977u + static_cast<unsigned>(rank));
-  p.attention_flops_fp32 = attentionFlopsPerSecond(backend, world, DType::F32, rng);
-  if (gpu) p.attention_flops_bf16 = attentionFlopsPerSecond(backend, world, DType::BF16, rng);
+  p.attention_fp32 = attentionSamples(backend, world, DType::F32, gpu, rng);
+  p.elementwise_fp32 = elementwiseRates(backend, world, DType::F32, rng);
+  if (gpu) {
+    p.attention_bf16 = attentionSamples(backend, world, DType::BF16, gpu, rng);
+    p.elementwise_bf16 = elementwiseRates(backend, world, DType::BF16, rng);
+  }
   const Elementwise e = elementwise(backend, world, rng);
   p.memory_bytes_per_second = e.bytes_per_second;
   p.op_overhead_seconds = e.op_seconds;
   if (rank == 0) {
-    std::printf("#\n# attention (causal, 1 x 512 tokens, 8 heads x 64): %.2f GFLOP/s fp32",
-                p.attention_flops_fp32 / 1e9);
-    if (gpu) std::printf(", %.2f GFLOP/s bf16", p.attention_flops_bf16 / 1e9);
-    std::printf("\n# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
+    std::printf("#\n# attention (causal): batch x seq x heads x head_dim, GFLOP/s\n");
+    for (DType t : dtypes) {
+      for (const auto& a : p.attention(t)) {
+        std::printf("  %ld x %5ld x %3ld x %3ld  %5s %10.2f\n", a.batch, a.seq, a.heads,
+                    a.head_dim, std::string(dtypeName(t)).c_str(), a.flops() / a.seconds / 1e9);
+      }
+    }
+    std::printf("# elementwise (512 tokens x hidden 1024, FFN 2048): GB/s read + written\n");
+    for (DType t : dtypes) {
+      std::printf("  %5s", std::string(dtypeName(t)).c_str());
+      for (const auto& [op, rate] : p.elementwise(t)) std::printf("  %s %.2f", op.c_str(), rate / 1e9);
+      std::printf("\n");
+    }
+    std::printf("# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
                 p.memory_bytes_per_second / 1e9);
     std::printf("# op overhead (add of 8 elements): %.2f us\n", p.op_overhead_seconds * 1e6);
   }

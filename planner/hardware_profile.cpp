@@ -54,17 +54,6 @@ json takeField(json& obj, const std::string& path, const std::string& key) {
   return v;
 }
 
-// JsonReader's numbers must be positive; this one may be zero ("not measured").
-double nonNegative(json& obj, const std::string& key) {
-  const json v = takeField(obj, "", key);
-  if (!v.is_number()) throw ConfigError(key, "must be a number, got " + v.dump());
-  const double x = v.get<double>();
-  if (!(x >= 0.0) || !std::isfinite(x)) {
-    throw ConfigError(key, "must be a non-negative finite number, got " + v.dump());
-  }
-  return x;
-}
-
 double requiredPositive(JsonReader& r, const std::string& key) {
   if (!r.has(key)) throw ConfigError(r.field(key), "required field is missing");
   return r.positiveNumber(key, 0.0);
@@ -97,6 +86,61 @@ std::vector<GemmSample> readGemms(json& doc, const std::string& key) {
   return out;
 }
 
+std::vector<AttentionSample> readAttention(json& doc, const std::string& key) {
+  std::vector<AttentionSample> out;
+  for (auto& [obj, path] : objectList(doc, key)) {
+    if (obj.is_object()) obj.erase("gflops");  // derived, for people reading the file
+    JsonReader s(obj, path);
+    AttentionSample a;
+    a.batch = s.positiveInt("batch");
+    a.seq = s.positiveInt("seq");
+    a.heads = s.positiveInt("heads");
+    a.head_dim = s.positiveInt("head_dim");
+    a.seconds = requiredPositive(s, "seconds");
+    s.finish();
+    out.push_back(a);
+  }
+  return out;
+}
+
+std::map<std::string, double> readElementwise(json& doc, const std::string& key) {
+  const json v = takeField(doc, "", key);
+  if (!v.is_object()) throw ConfigError(key, "must be an object of op: bytes per second");
+  std::map<std::string, double> out;
+  JsonReader r(v, key);
+  for (const char* op : {"rmsnorm", "layernorm", "rope", "swiglu", "gelu", "add"}) {
+    if (r.has(op)) out[op] = r.positiveNumber(op);
+  }
+  r.finish();
+  return out;
+}
+
+json attentionJson(const std::vector<AttentionSample>& samples) {
+  json out = json::array();
+  for (const auto& a : samples) {
+    out.push_back({{"batch", a.batch},
+                   {"seq", a.seq},
+                   {"heads", a.heads},
+                   {"head_dim", a.head_dim},
+                   {"seconds", a.seconds},
+                   {"gflops", a.flops() / a.seconds / 1e9}});
+  }
+  return out;
+}
+
+json ratesJson(const std::map<std::string, double>& rates) {
+  json out = json::object();
+  for (const auto& [op, rate] : rates) out[op] = rate;
+  return out;
+}
+
+// Rate at log(flops) on the polyline through (log FLOPs, FLOP/s) points, clamped at the ends.
+double rateAt(std::vector<std::pair<double, double>> pts, double flops) {
+  pts = mergedByX(std::move(pts));
+  const double x = std::clamp(std::log(flops), pts.front().first, pts.back().first);
+  return along(pts, x);
+}
+
 json gemmsJson(const std::vector<GemmSample>& samples) {
   json out = json::array();
   for (const auto& g : samples) {
@@ -114,8 +158,10 @@ HardwareProfile parse(json doc) {
   HardwareProfile p;
   p.gemm_fp32 = readGemms(doc, "gemm_fp32");
   p.gemm_bf16 = readGemms(doc, "gemm_bf16");
-  p.attention_flops_fp32 = nonNegative(doc, "attention_flops_fp32");
-  p.attention_flops_bf16 = nonNegative(doc, "attention_flops_bf16");
+  p.attention_fp32 = readAttention(doc, "attention_fp32");
+  p.attention_bf16 = readAttention(doc, "attention_bf16");
+  p.elementwise_fp32 = readElementwise(doc, "elementwise_fp32");
+  p.elementwise_bf16 = readElementwise(doc, "elementwise_bf16");
   for (auto& [obj, path] : objectList(doc, "collectives")) {
     JsonReader s(obj, path);
     CollectiveSample c;
@@ -146,9 +192,20 @@ double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n
   std::vector<std::pair<double, double>> pts;  // (log FLOPs, FLOP/s)
   for (const auto& g : p.gemm(t))
     pts.emplace_back(std::log(2.0 * g.m * g.n * g.k), g.flopsPerSecond());
-  pts = mergedByX(std::move(pts));
-  const double x = std::clamp(std::log(flops), pts.front().first, pts.back().first);
-  return flops / along(pts, x);
+  return flops / rateAt(std::move(pts), flops);
+}
+
+double profiledAttentionSeconds(const HardwareProfile& p, DType t, double flops) {
+  if (p.attention(t).empty() || !(flops > 0.0)) return 0.0;
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& a : p.attention(t)) pts.emplace_back(std::log(a.flops()), a.flops() / a.seconds);
+  return flops / rateAt(std::move(pts), flops);
+}
+
+double profiledElementwiseSeconds(const HardwareProfile& p, DType t, const std::string& op,
+                                  double bytes) {
+  const auto it = p.elementwise(t).find(op);
+  return it == p.elementwise(t).end() ? 0.0 : bytes / it->second;
 }
 
 double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op, int ranks,
@@ -200,8 +257,10 @@ void writeHardwareProfile(const HardwareProfile& p, const std::string& path) {
                     {"ranks", p.ranks},
                     {"gemm_fp32", gemmsJson(p.gemm_fp32)},
                     {"gemm_bf16", gemmsJson(p.gemm_bf16)},
-                    {"attention_flops_fp32", p.attention_flops_fp32},
-                    {"attention_flops_bf16", p.attention_flops_bf16},
+                    {"attention_fp32", attentionJson(p.attention_fp32)},
+                    {"attention_bf16", attentionJson(p.attention_bf16)},
+                    {"elementwise_fp32", ratesJson(p.elementwise_fp32)},
+                    {"elementwise_bf16", ratesJson(p.elementwise_bf16)},
                     {"memory_bytes_per_second", p.memory_bytes_per_second},
                     {"op_overhead_seconds", p.op_overhead_seconds},
                     {"collectives", collectives}};

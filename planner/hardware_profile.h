@@ -4,6 +4,7 @@
 // datasheet numbers. docs/planner.md documents the file.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@ struct GemmSample {  // one timed C[m x n] = A[m x k] B[k x n]
   long m = 0, n = 0, k = 0;
   double seconds = 0.0;
   double flopsPerSecond() const { return 2.0 * m * n * k / seconds; }
+};
+
+struct AttentionSample {  // one timed causal attention, FLOPs counted as the executor does
+  long batch = 0, seq = 0, heads = 0, head_dim = 0;
+  double seconds = 0.0;
+  double flops() const { return 4.0 * batch * heads * head_dim * 0.5 * seq * (seq + 1.0); }
 };
 
 struct CollectiveSample {  // one timed collective, sizes as nccl-tests counts them
@@ -30,14 +37,22 @@ struct HardwareProfile {
   std::string backend;  // cpu or cuda
   int ranks = 1;        // ranks that ran concurrently while it was measured
   std::vector<GemmSample> gemm_fp32, gemm_bf16;
-  double attention_flops_fp32 = 0.0;  // FLOP/s of the attention kernel (0: not measured)
-  double attention_flops_bf16 = 0.0;
-  double memory_bytes_per_second = 0.0;  // elementwise ops: bytes read + written per second
+  std::vector<AttentionSample> attention_fp32, attention_bf16;  // by shape, small to large
+  // Per elementwise op (rmsnorm, layernorm, rope, swiglu, gelu, add), bytes read + written
+  // per second: on a CPU these ops are bound by their arithmetic (exp, sin/cos), not memory.
+  std::map<std::string, double> elementwise_fp32, elementwise_bf16;
+  double memory_bytes_per_second = 0.0;  // a residual add beyond the caches: other ops
   double op_overhead_seconds = 0.0;      // the time of an op that does (almost) nothing
   std::vector<CollectiveSample> collectives;
 
   const std::vector<GemmSample>& gemm(DType t) const {
     return t == DType::BF16 ? gemm_bf16 : gemm_fp32;
+  }
+  const std::vector<AttentionSample>& attention(DType t) const {
+    return t == DType::BF16 ? attention_bf16 : attention_fp32;
+  }
+  const std::map<std::string, double>& elementwise(DType t) const {
+    return t == DType::BF16 ? elementwise_bf16 : elementwise_fp32;
   }
 };
 
@@ -45,6 +60,14 @@ struct HardwareProfile {
 // interpolated in log(FLOPs) (clamped at the ends), plus nothing else. Returns 0 when the
 // profile has no sample of that dtype.
 double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n, double k);
+
+// Attention seconds for `flops` (as AttentionSample counts them) from the measured shapes of
+// that dtype, the rate interpolated in log(FLOPs) like GEMMs. 0 when none was measured.
+double profiledAttentionSeconds(const HardwareProfile& p, DType t, double flops);
+
+// Seconds of elementwise op `op` moving `bytes`, at its measured rate; 0 when not measured.
+double profiledElementwiseSeconds(const HardwareProfile& p, DType t, const std::string& op,
+                                  double bytes);
 
 // Seconds of a collective measured under `op` among `ranks` ranks, interpolated linearly in
 // bytes between the measured sizes (extrapolated from the last two beyond them). Returns a

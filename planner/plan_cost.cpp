@@ -54,20 +54,24 @@ double PlanCostModel::gemm(const GpuSpec& g, double m, double n, double k) const
   return opSeconds(2.0 * m * n * k, dtype_bytes_ * (m * k + k * n + m * n), rates) + overhead(g);
 }
 
-double PlanCostModel::memory(const GpuSpec& g, double bytes) const {
-  const double rate = g.profile && g.profile->memory_bytes_per_second > 0.0
-                          ? g.profile->memory_bytes_per_second
-                          : g.memory_bytes_per_second * g.memory_efficiency;
-  return bytes / rate + overhead(g);
+double PlanCostModel::memory(const GpuSpec& g, double bytes, const char* op) const {
+  if (g.profile) {
+    const double measured = op ? profiledElementwiseSeconds(*g.profile, workload_.dtype, op, bytes)
+                               : 0.0;
+    if (measured > 0.0) return measured + overhead(g);
+    if (g.profile->memory_bytes_per_second > 0.0) {
+      return bytes / g.profile->memory_bytes_per_second + overhead(g);
+    }
+  }
+  return bytes / (g.memory_bytes_per_second * g.memory_efficiency) + overhead(g);
 }
 
 double PlanCostModel::attention(const GpuSpec& g, double flops, double bytes) const {
-  double rate = g.peakFlops(workload_.dtype) * kAttentionShareOfPeak;
   if (g.profile) {
-    const double measured = workload_.dtype == DType::BF16 ? g.profile->attention_flops_bf16
-                                                           : g.profile->attention_flops_fp32;
-    if (measured > 0.0) return flops / measured + overhead(g);
+    const double measured = profiledAttentionSeconds(*g.profile, workload_.dtype, flops);
+    if (measured > 0.0) return measured + overhead(g);
   }
+  const double rate = g.peakFlops(workload_.dtype) * kAttentionShareOfPeak;
   return opSeconds(flops, bytes, {rate, g.memory_bytes_per_second * g.memory_efficiency}) +
          overhead(g);
 }
@@ -112,20 +116,21 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyCo
 
   // Attention block: norm, q/k/v projections, rope, attention, o projection, all-reduce,
   // residual add.
-  out.compute += memory(g, 2 * T * H * w);
+  const char* norm = m.norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm";
+  out.compute += memory(g, 2 * T * H * w, norm);
   out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
-  if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w);
+  if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
   out.compute += gemm(g, T, H, hq * hd);
   out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
-  out.compute += memory(g, 3 * T * H * w);
+  out.compute += memory(g, 3 * T * H * w, "add");
 
   // FFN block: norm, then a dense MLP or the routed experts, residual add.
-  out.compute += memory(g, 2 * T * H * w) + memory(g, 3 * T * H * w);
+  out.compute += memory(g, 2 * T * H * w, norm) + memory(g, 3 * T * H * w, "add");
   auto mlp = [&](double columns) {  // a tensor-parallel MLP of `columns` local columns
     double t = (swiglu ? 2 : 1) * gemm(g, T, columns, H) + gemm(g, T, H, columns);
-    t += memory(g, (swiglu ? 3 : 2) * T * columns * w);
+    t += memory(g, (swiglu ? 3 : 2) * T * columns * w, swiglu ? "swiglu" : "gelu");
     return t;
   };
   if (!moe) {
@@ -147,7 +152,7 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyCo
     if (local > 0) {  // rows spread over the local experts; each runs its own GEMMs
       const double per_expert = rank_rows / local;
       t = local * ((swiglu ? 2 : 1) * gemm(g, per_expert, Fe, H) + gemm(g, per_expert, H, Fe) +
-                   memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w));
+                   memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w, swiglu ? "swiglu" : "gelu"));
     }
     slowest_experts = std::max(slowest_experts, t);
     most_rows = std::max(most_rows, rank_rows);

@@ -82,7 +82,8 @@ class PlanCostModel {
 
  private:
   double gemm(const GpuSpec& g, double m, double n, double k) const;
-  double memory(const GpuSpec& g, double bytes) const;
+  // An op bound by memory; `op` names its measured rate in a profile (rmsnorm, rope, ...).
+  double memory(const GpuSpec& g, double bytes, const char* op = nullptr) const;
   double attention(const GpuSpec& g, double flops, double bytes) const;
   double overhead(const GpuSpec& g) const;
   double collective(const GpuGroup& group, Collective op, double bytes, int ranks,

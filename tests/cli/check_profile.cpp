@@ -33,7 +33,12 @@ int main(int argc, char** argv) {
     std::printf("check_profile: %s of 1 MiB among %d ranks: %.1f us\n", op, ranks, s * 1e6);
     if (ranks >= 2 && !(s > 0)) ++missing;
   }
-  if (p.ranks != ranks || !(gemm > 0) || !(p.attention_flops_fp32 > 0) || missing) {
+  const double attention = profiledAttentionSeconds(p, shardrt::DType::F32, 1e9);
+  const double norm = profiledElementwiseSeconds(p, shardrt::DType::F32, "rmsnorm", 1 << 20);
+  std::printf("check_profile: attention of 1 GFLOP %.2f ms, rmsnorm of 1 MiB %.1f us\n",
+              attention * 1e3, norm * 1e6);
+  if (p.elementwise_fp32.size() != 6) ++missing;  // rmsnorm layernorm rope swiglu gelu add
+  if (p.ranks != ranks || !(gemm > 0) || !(attention > 0) || !(norm > 0) || missing) {
     std::printf("check_profile: FAIL (ranks %d, want %d)\n", p.ranks, ranks);
     return 1;
   }

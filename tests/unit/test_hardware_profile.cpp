@@ -27,8 +27,8 @@ HardwareProfile randomProfile(unsigned seed) {
   p.ranks = 3;
   for (long s : {17L, 100L, 333L}) p.gemm_fp32.push_back({s, s + 5, s * 2 + 1, 1e-4 * u(rng)});
   p.gemm_bf16.push_back({64, 96, 127, 3e-6 * u(rng)});
-  p.attention_flops_fp32 = 1e11 * u(rng);
-  p.attention_flops_bf16 = 0.0;  // not measured
+  for (long seq : {64L, 257L}) p.attention_fp32.push_back({2, seq, 8, 32, 1e-4 * u(rng)});
+  p.elementwise_fp32 = {{"rmsnorm", 1e10 * u(rng)}, {"rope", 2e9 * u(rng)}};  // bf16: none
   p.memory_bytes_per_second = 1e10 * u(rng);
   p.op_overhead_seconds = 1e-6 * u(rng);
   for (const char* op : {"all_reduce", "send_recv"}) {
@@ -63,8 +63,13 @@ TEST(HardwareProfile, RoundTripsThroughItsFile) {
   }
   ASSERT_EQ(q.gemm_bf16.size(), 1u);
   EXPECT_DOUBLE_EQ(q.gemm_bf16[0].seconds, p.gemm_bf16[0].seconds);
-  EXPECT_DOUBLE_EQ(q.attention_flops_fp32, p.attention_flops_fp32);
-  EXPECT_EQ(q.attention_flops_bf16, 0.0);
+  ASSERT_EQ(q.attention_fp32.size(), 2u);
+  EXPECT_EQ(q.attention_fp32[1].seq, 257);
+  EXPECT_EQ(q.attention_fp32[1].heads, 8);
+  EXPECT_DOUBLE_EQ(q.attention_fp32[1].seconds, p.attention_fp32[1].seconds);
+  EXPECT_TRUE(q.attention_bf16.empty());
+  EXPECT_EQ(q.elementwise_fp32, p.elementwise_fp32);
+  EXPECT_TRUE(q.elementwise_bf16.empty());
   EXPECT_DOUBLE_EQ(q.memory_bytes_per_second, p.memory_bytes_per_second);
   EXPECT_DOUBLE_EQ(q.op_overhead_seconds, p.op_overhead_seconds);
   ASSERT_EQ(q.collectives.size(), p.collectives.size());
@@ -132,8 +137,16 @@ TEST(HardwareProfile, RefusesNegativeSecondsAndUnknownFields) {
   EXPECT_NE(loadError(doc.dump(), "negative.json").find("gemm_fp32[0].seconds: must be a positive"),
             std::string::npos);
   doc = validJson();
-  doc["attention_flops_bf16"] = -5;
-  EXPECT_NE(loadError(doc.dump(), "negative2.json").find("attention_flops_bf16: must be a non-neg"),
+  doc["elementwise_fp32"]["rope"] = -5;
+  EXPECT_NE(loadError(doc.dump(), "negative2.json").find("elementwise_fp32.rope: must be a positive"),
+            std::string::npos);
+  doc = validJson();
+  doc["elementwise_fp32"]["softmax"] = 1e9;  // an op the planner does not price
+  EXPECT_NE(loadError(doc.dump(), "unknown-op.json").find("elementwise_fp32.softmax: unknown field"),
+            std::string::npos);
+  doc = validJson();
+  doc["attention_fp32"][0]["heads"] = 0;
+  EXPECT_NE(loadError(doc.dump(), "heads.json").find("attention_fp32[0].heads: must be positive"),
             std::string::npos);
   doc = validJson();
   doc["collectives"][0]["op"] = "all_reduse";
@@ -196,6 +209,23 @@ TEST(HardwareProfile, CollectiveIsLinearInBytesBetweenSamples) {
   EXPECT_NEAR(profiledCollectiveSeconds(p, "all_reduce", 4, 10), 10e-6, 1e-15);
   EXPECT_LT(profiledCollectiveSeconds(p, "all_to_all", 4, 1000), 0.0);
   EXPECT_LT(profiledCollectiveSeconds(p, "all_reduce", 8, 1000), 0.0);
+}
+
+// Attention rates interpolate in log(FLOPs) between the measured shapes, like GEMMs; an
+// elementwise op takes its own rate, and an op not measured gives 0 (the caller's fallback).
+TEST(HardwareProfile, AttentionAndElementwiseUseTheirOwnRates) {
+  HardwareProfile p;
+  p.attention_fp32 = {{1, 63, 1, 16, 0}, {1, 1023, 1, 16, 0}};
+  p.attention_fp32[0].seconds = p.attention_fp32[0].flops() / 1e9;  // 1 GFLOP/s
+  p.attention_fp32[1].seconds = p.attention_fp32[1].flops() / 4e9;  // 4 GFLOP/s
+  const double lo = p.attention_fp32[0].flops(), hi = p.attention_fp32[1].flops();
+  const double mid = std::sqrt(lo * hi);  // halfway in log(FLOPs): 2.5 GFLOP/s
+  EXPECT_NEAR(mid / profiledAttentionSeconds(p, DType::F32, mid), 2.5e9, 1e3);
+  EXPECT_NEAR(hi * 10 / profiledAttentionSeconds(p, DType::F32, hi * 10), 4e9, 1e3);
+  EXPECT_EQ(profiledAttentionSeconds(p, DType::BF16, mid), 0.0);
+  p.elementwise_fp32 = {{"swiglu", 3e9}};
+  EXPECT_DOUBLE_EQ(profiledElementwiseSeconds(p, DType::F32, "swiglu", 6e6), 2e-3);
+  EXPECT_EQ(profiledElementwiseSeconds(p, DType::F32, "rope", 6e6), 0.0);
 }
 
 }  // namespace
