@@ -258,7 +258,7 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
 
   if (detail) cost.ranks.resize(static_cast<std::size_t>(s.worldSize()));
   cost.stage_seconds.assign(s.pp, 0.0);
-  double tokens_per_second = 0.0;
+  double tokens_per_second = 0.0, busy_max = 0.0, busy_sum = 0.0;  // over cells of tp GPUs
   for (int r = 0; r < s.dp; ++r) {
     const int rows = c.dp_batch[r] / s.microbatches;
     const double activations = activationBytes(s, rows, c.dp_batch[r], cost.expert_imbalance);
@@ -286,6 +286,8 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
       }
       step[st] = stage.total();
       step_comm[st] = stage.comm;
+      busy_max = std::max(busy_max, stage.compute * s.microbatches);
+      busy_sum += stage.compute * s.microbatches;
       cost.stage_seconds[st] = std::max(cost.stage_seconds[st], step[st]);
 
       // Memory: the cell's fullest GPU against its smallest memory.
@@ -327,6 +329,7 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
         static_cast<double>(c.dp_batch[r]) * workload_.seq_len / (s.microbatches * step[slowest]);
   }
   cost.tokens_per_second = tokens_per_second;
+  if (busy_sum > 0.0) cost.busy_imbalance = busy_max / (busy_sum / (s.pp * s.dp));
   return cost;
 }
 

@@ -44,6 +44,7 @@ struct PlanCost {
   double comm_seconds = 0.0;       // communication on the critical path of one forward
   double bubble = 0.0;             // (pp - 1) / (m + pp - 1)
   double expert_imbalance = 1.0;   // max / mean expected expert load over ep ranks
+  double busy_imbalance = 1.0;     // max / mean predicted compute time over GPUs
   std::vector<double> stage_seconds;  // per stage, one microbatch, slowest replica
   std::vector<RankCost> ranks;        // per world rank (estimate's detail)
   // Memory, by each tp group's fullest rank (the ep rank holding the most expert slots).

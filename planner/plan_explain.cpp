@@ -168,14 +168,14 @@ std::string planReport(const Deployment& d, const PlanningInput& in, const Searc
   }
   o << "\n\n";
   o << "#  rank  tp  pp  ep  dp  mb   latency_ms    tokens/s    comm_ms  bubble  mem_GiB  "
-       "experts_max/mean\n";
+       "gpu_max/mean  experts_max/mean\n";
   for (std::size_t i = 0; i < result.top.size(); ++i) {
     const auto& s = result.top[i].candidate.strategy;
     const auto& c = result.top[i].cost;
-    o << format("%7zu %3d %3d %3d %3d %3d %12.3f %11.1f %10.3f %6.1f%% %8.2f %17.2f\n", i + 1, s.tp,
-                s.pp, s.ep, s.dp, s.microbatches, c.latency_seconds * 1e3, c.tokens_per_second,
-                c.comm_seconds * 1e3, 100 * c.bubble, c.max_memory_bytes / kGiB,
-                c.expert_imbalance);
+    o << format("%7zu %3d %3d %3d %3d %3d %12.3f %11.1f %10.3f %6.1f%% %8.2f %13.2f %17.2f\n",
+                i + 1, s.tp, s.pp, s.ep, s.dp, s.microbatches, c.latency_seconds * 1e3,
+                c.tokens_per_second, c.comm_seconds * 1e3, 100 * c.bubble,
+                c.max_memory_bytes / kGiB, c.busy_imbalance, c.expert_imbalance);
   }
   const RankedPlan& best = result.top.front();
   o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
@@ -217,6 +217,7 @@ nlohmann::json planReportJson(const Deployment& d, const PlanningInput& in,
                         {"bubble", p.cost.bubble},
                         {"max_memory_bytes", p.cost.max_memory_bytes},
                         {"expert_imbalance", p.cost.expert_imbalance},
+                        {"busy_imbalance", p.cost.busy_imbalance},
                         {"stage_seconds", p.cost.stage_seconds}});
   }
   for (std::size_t r = 0; r < best_detail.ranks.size(); ++r) {

@@ -201,6 +201,7 @@ TEST(StrategySearch, HeterogeneousGpusGetWorkInProportionToSpeed) {
       EXPECT_GT(c.dp_batch[0], c.dp_batch[1]);
     }
     EXPECT_LE(busyMaxOverMean(cost), 1.10) << "pp " << s.pp << " dp " << s.dp;
+    EXPECT_NEAR(cost.busy_imbalance, busyMaxOverMean(cost), 1e-9);  // cells agree with GPUs
   }
 }
 
