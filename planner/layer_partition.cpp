@@ -69,17 +69,31 @@ std::vector<Range> exactSplit(const std::vector<double>& cost, const std::vector
   const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
   std::vector<double> prefix(layers + 1, 0.0);
   for (int l = 0; l < layers; ++l) prefix[l + 1] = prefix[l] + cost[l];
-  const double inf = std::numeric_limits<double>::infinity();
-  // best[s][j]: the slowest of stages 0..s when they cover layers [0, j); from[s][j]: where
-  // stage s starts in that split.
-  std::vector<std::vector<double>> best(stages, std::vector<double>(layers + 1, inf));
+  // best[s][j]: the slowest of stages 0..s when they cover layers [0, j), and among splits
+  // as slow the one with the least sum of squared stage times (the most even); from[s][j]:
+  // where stage s starts in that split.
+  struct Score {
+    double slowest = std::numeric_limits<double>::infinity();
+    double squares = std::numeric_limits<double>::infinity();
+    bool operator<(const Score& o) const {
+      if (std::abs(slowest - o.slowest) > 1e-12 * std::max(slowest, o.slowest)) {
+        return slowest < o.slowest;
+      }
+      return squares < o.squares;
+    }
+  };
+  std::vector<std::vector<Score>> best(stages, std::vector<Score>(layers + 1));
   std::vector<std::vector<int>> from(stages, std::vector<int>(layers + 1, 0));
-  for (int j = 1; j <= layers; ++j) best[0][j] = fixed[0] + prefix[j] / speed[0];
+  for (int j = 1; j <= layers; ++j) {
+    const double t = fixed[0] + prefix[j] / speed[0];
+    best[0][j] = {t, t * t};
+  }
   for (int s = 1; s < stages; ++s) {
     for (int j = s + 1; j <= layers; ++j) {
       for (int i = s; i < j; ++i) {
-        const double t = std::max(best[s - 1][i], fixed[s] + (prefix[j] - prefix[i]) / speed[s]);
-        if (t < best[s][j]) best[s][j] = t, from[s][j] = i;
+        const double t = fixed[s] + (prefix[j] - prefix[i]) / speed[s];
+        const Score here{std::max(best[s - 1][i].slowest, t), best[s - 1][i].squares + t * t};
+        if (here < best[s][j]) best[s][j] = here, from[s][j] = i;
       }
     }
   }

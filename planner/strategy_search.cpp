@@ -184,8 +184,17 @@ Candidate buildCandidate(const PlanCostModel& costs, const ModelConfig& model,
     cost[l] = layerTime(0, stage_ranks - 1, model.isMoeLayer(l));
   }
   const double reference = modelTime(0, stage_ranks - 1);
+  // Every stage but the last also sends each microbatch on, as the cost model prices it.
+  const double sent = static_cast<double>(nominal_rows) * workload.seq_len * model.hidden *
+                      static_cast<double>(dtypeSize(workload.dtype));
   for (int st = 0; st < s.pp; ++st) {
-    speed[st] = reference / modelTime(st * stage_ranks, (st + 1) * stage_ranks - 1);
+    const int first = st * stage_ranks;
+    speed[st] = reference / modelTime(first, first + stage_ranks - 1);
+    if (st + 1 == s.pp) continue;
+    const bool same_node = cluster.nodeOf(first) == cluster.nodeOf(first + stage_ranks);
+    fixed[st] = collectiveSeconds(Collective::SendRecv, sent, 2,
+                                  same_node ? cluster.groupOf(first).intra_node
+                                            : cluster.inter_node);
   }
   c.stages = partitionLayers(cost, speed, fixed);
   return c;
