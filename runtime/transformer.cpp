@@ -196,6 +196,7 @@ void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
 
 void TransformerExecutor::runLayer(const LayerWeights& w, long first_token) {
   if (options_.tracer) options_.tracer->setLayer(w.layer);
+  currentOp().layer = w.layer;
   attentionBlock(w);
   if (model_.isMoeLayer(w.layer)) {
     moeBlock(w, first_token);
@@ -221,6 +222,8 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
   if (tracer && first_stage_) tracer->recordBookkeeping(kOpModelInput, {}, {tracer->ref(input)});
   for (int mb = 0; mb < plan_.microbatches; ++mb) {
     if (tracer) tracer->setMicrobatch(mb), tracer->setLayer(-1);
+    currentOp().microbatch = mb;
+    currentOp().layer = -1;
     const long row = static_cast<long>(mb) * microbatch_size_;
     if (first_stage_) {
       backend_.copy(residual_, input.rows(row, microbatch_size_));
@@ -232,6 +235,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     const long first_token = (replica_batch_.begin + row) * seq_len_;
     for (const auto& w : weights_.layers) runLayer(w, first_token);
     if (tracer) tracer->setLayer(-1);
+    currentOp().layer = -1;
     if (last_stage_) {
       norm(output.rows(row, microbatch_size_), residual_, weights_.final_norm_weight,
            weights_.final_norm_bias, "final_norm");
@@ -244,6 +248,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     }
   }
   backend_.synchronize();
+  currentOp().microbatch = -1;
   timing_.wall_seconds = seconds() - start;
   if (tracer) {
     tracer->setMicrobatch(-1);
