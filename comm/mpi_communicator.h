@@ -4,6 +4,8 @@
 
 #include <mpi.h>
 
+#include <vector>
+
 #include "comm/communicator.h"
 
 namespace shardrt::comm {
@@ -38,12 +40,36 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm handle() const { return comm_; }
 
  private:
+  // One collective in flight: what it is, for the log, the board, the check and the report.
+  struct Call {
+    const char* op;
+    long seq;
+    long long count;  // elements (the total over ranks for the v-collectives; -1: unchecked)
+    DType dtype;
+    int root;
+    std::size_t bytes;  // what this rank contributes
+    int log_slot;
+  };
+
   MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name);
+
+  // Numbers the call, logs it, publishes it and, with --check-collectives, confirms with the
+  // group that every rank is making the same call (CommError naming both calls if not).
+  Call begin(const char* op, long long count, DType dtype, int root, std::size_t bytes);
+  long nextSeq();
+  // Waits for the request; past the watchdog's timeout, reports and aborts the job.
+  void finish(const Call& call, MPI_Request request);
+  void wait(const Call& call, MPI_Request& request, const char* what);
+  [[noreturn]] void reportStall(const Call& call, const char* what, double waited);
+  std::string describeSize(const Call& call) const;
+  std::string whoHasNotArrived(const Call& call) const;
 
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0;
   int size_ = 1;
+  int board_slot_ = -1;          // this group's slot on the progress board
+  std::vector<int> world_ranks_;  // the group's members, by group rank
 };
 
 }  // namespace shardrt::comm

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "comm/mpi_check.h"
+#include "comm/progress_board.h"
 
 namespace shardrt::comm {
 
@@ -19,6 +20,9 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_CHECK(MPI_Comm_free(&node));
 }
 
-MpiSession::~MpiSession() { MPI_Finalize(); }
+MpiSession::~MpiSession() {
+  ProgressBoard::close();  // collective, like MPI_Finalize: every rank that opened it
+  MPI_Finalize();
+}
 
 }  // namespace shardrt::comm

@@ -11,6 +11,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitValidationFailed = 1;  // ran, but the result is wrong
 inline constexpr int kExitBadInput = 2;          // the deployment or the command line is invalid
 inline constexpr int kExitInternal = 3;          // anything else: a library call failed, a bug
+inline constexpr int kExitTimeout = 4;           // a collective waited past --timeout
 
 // Bad user input: names the offending field (dotted path, e.g. "model.heads") and the rule
 // it breaks, so that the one-line message tells the user what to change.

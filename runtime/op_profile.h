@@ -42,13 +42,12 @@ class OpTimer {
   void setProfile(OpProfile* profile) { profile_ = profile; }
   void setTracer(Tracer* tracer) { tracer_ = tracer; }
   Tracer* tracer() const { return tracer_; }
-  // Test-only: called with each op's index before it runs; returning true skips the op.
-  void setFault(std::function<bool(long)> fault) { fault_ = std::move(fault); }
 
   template <typename Body>
   void operator()(std::string_view op, double flops, Body&& body, std::string_view label = {}) {
-    const long index = enterOp(label.empty() ? op : label);
-    if (fault_ && fault_(index)) return;  // a test-only fault took the op's place
+    const std::string_view name = label.empty() ? op : label;
+    const long index = enterOp(name);
+    if (OpFault fault = opFault(); fault && fault(index, name)) return;  // test-only: skipped
     if (tracer_) tracer_->pushLabel(std::string(label.empty() ? op : label));
     if (!profile_) {
       body();
@@ -63,7 +62,6 @@ class OpTimer {
   Backend& backend_;
   OpProfile* profile_;
   Tracer* tracer_ = nullptr;
-  std::function<bool(long)> fault_;
 };
 
 }  // namespace shardrt

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+
+#include "runtime/host_values.h"
 
 namespace shardrt {
 namespace {
@@ -43,6 +46,14 @@ TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const pla
   weights_ = materialiseShard(
       backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
       d.seed, d.workload.dtype);
+  if (!options_.fault_nan_weight.empty() && backend.device() != Device::Meta) {
+    const Tensor* t = findShardWeight(weights_, model_, shard_, options_.fault_nan_weight);
+    if (t && t->numel() > 0) {
+      std::vector<float> values = downloadFloats(backend, *t);
+      values[0] = std::numeric_limits<float>::quiet_NaN();
+      uploadFloats(backend, *t, values);
+    }
+  }
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize()};
 
@@ -196,7 +207,7 @@ void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
 
 void TransformerExecutor::runLayer(const LayerWeights& w, long first_token) {
   if (options_.tracer) options_.tracer->setLayer(w.layer);
-  currentOp().layer = w.layer;
+  enterLayer(w.layer, currentOp().microbatch);
   attentionBlock(w);
   if (model_.isMoeLayer(w.layer)) {
     moeBlock(w, first_token);
@@ -222,8 +233,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
   if (tracer && first_stage_) tracer->recordBookkeeping(kOpModelInput, {}, {tracer->ref(input)});
   for (int mb = 0; mb < plan_.microbatches; ++mb) {
     if (tracer) tracer->setMicrobatch(mb), tracer->setLayer(-1);
-    currentOp().microbatch = mb;
-    currentOp().layer = -1;
+    enterLayer(-1, mb);
     const long row = static_cast<long>(mb) * microbatch_size_;
     if (first_stage_) {
       backend_.copy(residual_, input.rows(row, microbatch_size_));
@@ -235,7 +245,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     const long first_token = (replica_batch_.begin + row) * seq_len_;
     for (const auto& w : weights_.layers) runLayer(w, first_token);
     if (tracer) tracer->setLayer(-1);
-    currentOp().layer = -1;
+    enterLayer(-1, mb);
     if (last_stage_) {
       norm(output.rows(row, microbatch_size_), residual_, weights_.final_norm_weight,
            weights_.final_norm_bias, "final_norm");
@@ -248,7 +258,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     }
   }
   backend_.synchronize();
-  currentOp().microbatch = -1;
+  enterLayer(-1, -1);
   timing_.wall_seconds = seconds() - start;
   if (tracer) {
     tracer->setMicrobatch(-1);

@@ -1,0 +1,19 @@
+// Before the first collective of a run, every rank confirms that it read the same deployment
+// (a hash of the deployment as resolved, overrides applied) and runs the same shardrt build:
+// ranks started on different files, or with different binaries, would otherwise call
+// different collectives and hang or mix up buffers.
+#pragma once
+
+#include "comm/communicator.h"
+#include "planner/deployment.h"
+
+namespace shardrt::launch {
+
+// The build's version string (the project version and the git commit it was configured at).
+const char* shardrtVersion();
+
+// True on every rank when all agree; otherwise every rank returns false after the ranks that
+// differ from rank 0 (and rank 0) have each printed one line saying so.
+bool sameDeploymentOnEveryRank(const planner::Deployment& d, comm::Communicator& world);
+
+}  // namespace shardrt::launch

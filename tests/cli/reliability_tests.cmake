@@ -1,0 +1,64 @@
+# Issue 7: a failing rank ends the job, a stalled collective is reported and ends it, a
+# mismatched collective is caught, ranks agree on what they run. Each job must end within a
+# bound well above what it takes (a hang is the failure), name the right rank and op, and
+# leave no process behind (tests/cli/expect_fault.sh). docs/reliability.md records the output.
+set(SHARDRT_EXPECT_FAULT ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect_fault.sh)
+function(fault_case name ranks exit pattern count)
+  set(marker ${CMAKE_CURRENT_BINARY_DIR}/out/fault.${name})
+  add_test(NAME fault.${name}
+           COMMAND ${SHARDRT_EXPECT_FAULT} 30 ${exit} "${pattern}" ${count} ${marker} --
+                   ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${ARGN}
+                   --device cpu --warmup 0 --iters 1 --out ${marker})
+  set_tests_properties(fault.${name} PROPERTIES LABELS cli TIMEOUT 90
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+set(llama ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json)
+set(moe ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json)
+set(gpt ${PROJECT_SOURCE_DIR}/examples/small-gpt.json)
+
+# A rank throws: it names itself, the op and the layer; every rank ends (MPI_Abort).
+fault_case(throw_tp 2 3 "^shardrt: rank 1: error: test fault: op 20 [(]v_proj[)] failed on purpose [(]in op v_proj of layer 1, microbatch 0[)]$" 1
+           ${llama} --test-fault 1:20:throw)
+fault_case(throw_moe_dispatch 4 3 "^shardrt: rank 3: error: test fault: .* [(]in op dispatch of layer 1, microbatch 0[)]$" 1
+           ${moe} --set strategy.dp=2 --test-fault 3:dispatch:throw)
+fault_case(throw_pipeline_stage 4 3 "^shardrt: rank 2: error: test fault: .*[(]in op q_proj of layer [4-7], microbatch [01][)]$" 1
+           ${gpt} --set strategy.tp=2 --set strategy.pp=2 --set strategy.microbatches=2 --test-fault 2:q_proj@2:throw)
+# A rank crashes: its own line names the signal and the op, then its last collectives.
+fault_case(segv 2 nonzero "^shardrt: rank 0: error: signal 11 [(]Segmentation fault[)] in op o_proj of layer 0, microbatch 0$" 1
+           ${llama} --test-fault 0:o_proj:segv)
+# A rank vanishes without a word: mpirun names it and its exit code, and ends the others.
+fault_case(exit 2 nonzero "Exit code: +7" 1 ${llama} --test-fault 1:30:exit)
+# A rank stalls: the others' watchdog names the collective, its sequence number and shape, and
+# the rank that has not arrived with the op it is running; exit code 4.
+fault_case(stall_tp 2 4 "^shardrt: rank 0: error: watchdog: tp all_reduce #[0-9]+ [(][0-9]+ x fp32 on 2 ranks[)] has waited 3[.][0-9] s [(]--timeout 3[.]0[)] in op all_reduce of layer 1, microbatch 0; 1 of 2 ranks have not arrived: rank 1: last entered #[0-9]+ of this group, running op v_proj of layer 1, microbatch 0, in no collective$" 1
+           ${llama} --timeout 3 --test-fault 1:20:stall)
+fault_case(stall_pipeline_recv 2 4 "^shardrt: rank 1: error: watchdog: pp recv #1 .* its peer rank 0 is running op attention of layer [0-9]+, microbatch 0, in no collective$" 1
+           ${gpt} --set strategy.tp=1 --set strategy.pp=2 --timeout 3 --test-fault 0:attention:stall)
+# The collective log of the stalled-for rank is printed with the report.
+fault_case(stall_prints_log 2 4 "^shardrt: rank 0:   tp +all_reduce +#[0-9]+ .* still waiting$" 1
+           ${llama} --timeout 3 --test-fault 1:20:stall)
+# A rank skips a collective: --check-collectives names the group and both calls at once...
+fault_case(skip_checked 2 3 "^shardrt: rank [01]: error: check-collectives: tp group: rank [01] [(]world [01][)] calls all_reduce #1 [(]34304 x fp32[)], but rank [01] [(]world [01][)] calls it from another place in the layer" 2
+           ${llama} --check-collectives --test-fault 1:all_reduce:skip)
+# ... without it the ranks drift apart, and the watchdog ends the hang that follows.
+fault_case(skip_unchecked 2 4 "^shardrt: rank [01]: error: watchdog: " +
+           ${llama} --timeout 3 --test-fault 1:all_reduce:skip)
+# --check-collectives on a healthy run changes nothing but the time.
+shardrt_add_cli_test(cli.check_collectives.clean_run RANKS 4 EXIT 0 PATTERN "${pass_line}" COUNT 1
+  ARGS run ${moe} --set strategy.dp=2 --check-collectives --validate --warmup 0 --iters 1)
+# Ranks that read different deployments (here: another seed on rank 1) refuse to start.
+add_test(NAME cli.consistency.different_deployments
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: deployment: " 2 --
+                 ${SHARDRT_MPIRUN} -np 1 $<TARGET_FILE:shardrt> run ${llama} --device cpu --set seed=1
+                 : -np 1 $<TARGET_FILE:shardrt> run ${llama} --device cpu --set seed=2)
+set_tests_properties(cli.consistency.different_deployments PROPERTIES LABELS cli TIMEOUT 60
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
+shardrt_add_cli_test(cli.bad_input.test_fault_malformed RANKS 2 EXIT 2 COUNT 2
+  PATTERN "^shardrt: rank [01]: error: --test-fault 1:20:explode: MODE must be throw, exit, stall, segv or skip$"
+  ARGS run ${llama} --test-fault 1:20:explode)
+# SIGUSR1 on a rank prints where it is and its last collectives, and the run goes on.
+add_test(NAME fault.sigusr1_dumps_the_log
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/sigusr1_dump.sh $<TARGET_FILE:shardrt> ${llama}
+                 ${CMAKE_CURRENT_BINARY_DIR}/out/fault.sigusr1 -- ${SHARDRT_MPIRUN})
+set_tests_properties(fault.sigusr1_dumps_the_log PROPERTIES LABELS cli TIMEOUT 90
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
