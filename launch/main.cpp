@@ -25,6 +25,7 @@
 #include "launch/error_report.h"
 #include "launch/plan_command.h"
 #include "launch/run_command.h"
+#include "runtime/numerics_checking_backend.h"
 
 namespace {
 
@@ -67,8 +68,13 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
   run->add_option("--trace", o.trace_dir,
                   "Trace one more forward pass: DIR/<name>.dot and .svg (the deployment DAG), "
                   "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
+  run->add_flag("--check-numerics", o.check_numerics,
+                "Stop at the first op whose output holds NaN or Inf, naming it (exit 1)");
   // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
   run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");
+  // Test-only: NaN in element 0 of a weight's local slices, to prove --check-numerics and
+  // --validate catch it. Hidden from --help.
+  run->add_option("--test-fault-nan-weight", o.fault_nan_weight)->group("");
 }
 
 void addDagCommand(CLI::App& app, DagOptions& o) {
@@ -251,6 +257,11 @@ int main(int argc, char** argv) {
       }
       return shardrt::launch::dagCommand(dag_options);
     }
+  } catch (const shardrt::NumericsError& e) {
+    // The job ran but computed garbage (--check-numerics): a wrong result, exit 1. The other
+    // ranks may be waiting in a collective for this one: end them all.
+    shardrt::launch::reportError(rank, e.what());
+    MPI_Abort(MPI_COMM_WORLD, shardrt::kExitValidationFailed);
   } catch (const std::exception& e) {
     // The other ranks may be waiting in a collective for this one: end them all.
     shardrt::launch::reportError(rank, e.what());

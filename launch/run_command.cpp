@@ -28,6 +28,7 @@
 #include "runtime/cpu_backend.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"
+#include "runtime/numerics_checking_backend.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
 #include "runtime/trace_timeline.h"
@@ -209,6 +210,20 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     exec_backend = traced_backend.get();
     exec_world = traced_world.get();
   }
+  // --check-numerics wraps outermost, around the tracer: its check (and, on a GPU, the copy it
+  // makes) runs after the tracer's end mark, so a traced op's time is the op's alone.
+  std::unique_ptr<NumericsCheckingBackend> checked_backend;
+  if (o.check_numerics) {
+    checked_backend = std::make_unique<NumericsCheckingBackend>(*exec_backend);
+    exec_backend = checked_backend.get();
+  }
+  if (!o.fault_nan_weight.empty() && !isWeightName(d.model, o.fault_nan_weight)) {
+    if (world->rank() == 0) {
+      reportError(0, "--test-fault-nan-weight: no weight named " + o.fault_nan_weight +
+                         " in this model (docs/config.md, Weights and their names)");
+    }
+    return kExitBadInput;
+  }
   ProcessGroups groups = ProcessGroups::split(*exec_world, layout);
   report.backend = context->device == backend.name()
                        ? std::string(backend.name())
@@ -220,6 +235,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
 
   ExecutorOptions exec_options;
   exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
+  exec_options.fault_nan_weight = o.fault_nan_weight;
   exec_options.log_routing = o.validate;
   TransformerExecutor executor(d, report.plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
@@ -278,6 +294,11 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     std::cout << "  result    " << result_path << "\n";
     if (!o.dump_dir.empty()) std::cout << "  dump      " << o.dump_dir << "/\n";
     if (trace) printTrace(std::cout, *trace, report);
+    if (checked_backend) {
+      // Reaching here means no rank threw: every checked output on every rank was finite.
+      std::cout << "  numerics  no NaN or Inf in any op output (--check-numerics; "
+                << checked_backend->checkedOutputs() << " outputs checked on rank 0)\n";
+    }
     std::cout << std::flush;
   }
   world->barrier();  // nobody exits before rank 0 has written and printed

@@ -23,6 +23,8 @@ struct RunOptions {
   bool profile = false;
   std::string trace_dir;  // empty: no trace; else the DAG, dags.json and the timeline go here
   bool fault_skip_attention_allreduce = false;  // test-only
+  bool check_numerics = false;  // stop at the first op output holding NaN or Inf
+  std::string fault_nan_weight;  // test-only: NaN in element 0 of this weight's local slices
 };
 
 // Returns the process exit code (common/errors.h); every rank returns the same one.

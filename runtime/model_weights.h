@@ -113,4 +113,10 @@ Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed,
 ShardWeights materialiseShard(Backend& backend, const planner::ModelConfig& m,
                               const ShardHoldings& h, std::uint64_t seed, DType dtype);
 
+// Is `name` the global name of one of the model's weights?
+bool isWeightName(const planner::ModelConfig& m, const std::string& name);
+// This rank's slice of the weight named `name`, or nullptr where the rank holds none of it.
+const Tensor* findShardWeight(const ShardWeights& weights, const planner::ModelConfig& m,
+                              const planner::TensorParallelShard& s, const std::string& name);
+
 }  // namespace shardrt

@@ -16,7 +16,10 @@ Comparison compare(const float* out, const float* ref, std::size_t n) {
     c.max_abs_err = std::max(c.max_abs_err, std::abs(d));
   }
   c.rel_err = ref_sq > 0.0 ? std::sqrt(diff_sq / ref_sq) : std::sqrt(diff_sq);
-  if (!c.finite) c.rel_err = INFINITY;
+  // NaN compares false with everything: a NaN error would neither exceed a tolerance nor rank
+  // as the worst copy. Any NaN or Inf, in the output or the reference, is an infinite error.
+  if (!c.finite || !std::isfinite(c.rel_err)) c.rel_err = INFINITY;
+  if (!c.finite || !std::isfinite(c.max_abs_err) || std::isnan(diff_sq)) c.max_abs_err = INFINITY;
   return c;
 }
 

@@ -12,6 +12,7 @@ struct Comparison {
   double rel_err = 0.0;      // ||out - ref|| / ||ref||
   double max_abs_err = 0.0;  // max |out - ref|
   bool finite = true;        // no NaN or Inf in out
+  // Written so that a NaN error fails: NaN <= tolerance is false.
   bool passes(double tolerance) const { return finite && rel_err <= tolerance; }
 };
 
