@@ -3,6 +3,7 @@
 #include <cctype>
 #include <iterator>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 namespace shardrt::launch {
@@ -211,7 +212,7 @@ class Parser {
     }
     if (lex_.peek().isId()) graph_.name = take().text;
     const Token open = expect(Tok::kLBrace, "'{' after the graph's name");
-    parseBlock(Scope{}, open.line);
+    parseBlock(Scope{}, open.line, 1);
     if (lex_.peek().type != Tok::kEnd) {
       throw DotParseError(lex_.peek().line,
                           "unexpected " + describe(lex_.peek()) + " after the end of the graph");
@@ -232,8 +233,14 @@ class Parser {
     return take();
   }
 
-  // Statements up to the closing '}', which it consumes.
-  void parseBlock(Scope scope, int open_line) {
+  // Statements up to the closing '}', which it consumes. depth: blocks open, this one included;
+  // each level is a recursion through parseStatement and parseSubgraph, hence the cap.
+  void parseBlock(Scope scope, int open_line, int depth) {
+    if (depth > kMaxDotNesting) {
+      throw DotParseError(open_line, "blocks nested deeper than " +
+                                         std::to_string(kMaxDotNesting) +
+                                         " levels, the limit for a DOT file");
+    }
     while (true) {
       const Token& t = lex_.peek();
       if (t.type == Tok::kRBrace) {
@@ -248,7 +255,7 @@ class Parser {
         take();
         continue;
       }
-      parseStatement(scope);
+      parseStatement(scope, depth);
       endStatement();
     }
   }
@@ -264,7 +271,7 @@ class Parser {
     }
   }
 
-  void parseStatement(Scope& scope) {
+  void parseStatement(Scope& scope, int depth) {
     const Token t = take();
     if (t.isKeyword("graph")) {
       mergeInto(scopeAttrs(scope), parseAttrLists(true));
@@ -273,7 +280,7 @@ class Parser {
     } else if (t.isKeyword("edge")) {
       mergeInto(scope.edge_defaults, parseAttrLists(true));
     } else if (t.isKeyword("subgraph") || t.type == Tok::kLBrace) {
-      parseSubgraph(scope, t);
+      parseSubgraph(scope, t, depth);
     } else if (t.isId()) {
       parseIdStatement(scope, t);
     } else {
@@ -281,7 +288,7 @@ class Parser {
     }
   }
 
-  void parseSubgraph(const Scope& outer, const Token& first) {
+  void parseSubgraph(const Scope& outer, const Token& first, int depth) {
     Scope inner = outer;
     Token open = first;
     if (first.type != Tok::kLBrace) {
@@ -291,19 +298,16 @@ class Parser {
       }
       open = expect(Tok::kLBrace, "'{' to open the subgraph");
     }
-    parseBlock(std::move(inner), open.line);
+    parseBlock(std::move(inner), open.line, depth + 1);
   }
 
   void enterCluster(Scope& scope, const Token& name) {
     scope.cluster = name.text;
-    for (std::size_t i = 0; i < graph_.clusters.size(); ++i) {
-      if (graph_.clusters[i].id == name.text) {
-        scope.cluster_index = static_cast<int>(i);
-        return;
-      }
-    }
-    scope.cluster_index = static_cast<int>(graph_.clusters.size());
-    graph_.clusters.push_back(DotCluster{name.text, {}, name.line});
+    // A map, not a scan of the list: millions of distinct clusters must not be quadratic.
+    const auto [it, added] =
+        cluster_index_.emplace(name.text, static_cast<int>(graph_.clusters.size()));
+    scope.cluster_index = it->second;
+    if (added) graph_.clusters.push_back(DotCluster{name.text, {}, name.line});
   }
 
   DotAttrs& scopeAttrs(const Scope& scope) {
@@ -327,6 +331,7 @@ class Parser {
     } else {
       DotAttrs attrs = scope.node_defaults;
       mergeInto(attrs, parseAttrLists(false));
+      hold(attrs);
       graph_.nodes.push_back(DotNode{first.text, std::move(attrs), scope.cluster, first.line});
     }
   }
@@ -340,10 +345,16 @@ class Parser {
         throw DotParseError(t.line, "expected a node name after '->', found " + describe(t));
       }
       ends.push_back(take().text);
+      if (ends.size() > kMaxDotStatements) {
+        throw DotParseError(last_line_, "an edge chain of more than " +
+                                            std::to_string(kMaxDotStatements) +
+                                            " edges, the limit for a DOT file");
+      }
     }
     DotAttrs attrs = scope.edge_defaults;
     mergeInto(attrs, parseAttrLists(false));
     for (std::size_t i = 0; i + 1 < ends.size(); ++i) {
+      hold(attrs);
       graph_.edges.push_back(DotEdge{ends[i], ends[i + 1], attrs, first.line});
     }
   }
@@ -380,6 +391,7 @@ class Parser {
         throw DotParseError(key.line, "missing value for attribute " + key.text);
       }
       attrs[key.text] = take().text;
+      checkAttributeCount(attrs);
       const Tok sep = lex_.peek().type;
       if (sep == Tok::kComma) {
         take();
@@ -398,20 +410,65 @@ class Parser {
     return DotParseError(last_line_, reason);
   }
 
-  static void mergeInto(DotAttrs& to, DotAttrs from) {
+  void mergeInto(DotAttrs& to, DotAttrs from) const {
     for (auto& [k, v] : from) to[k] = std::move(v);
+    checkAttributeCount(to);
+  }
+
+  void checkAttributeCount(const DotAttrs& attrs) const {
+    if (attrs.size() > kMaxDotAttributes) {
+      throw DotParseError(last_line_, "more than " + std::to_string(kMaxDotAttributes) +
+                                          " attributes on one statement, the limit for a DOT file");
+    }
+  }
+
+  // What the graph holds once `attrs` is stored on one more node or edge. Checked per node
+  // and edge, not per statement: one `a -> b -> ...` chain may run over many lines.
+  void hold(const DotAttrs& attrs) {
+    if (graph_.nodes.size() + graph_.edges.size() >= kMaxDotStatements) {
+      throw DotParseError(last_line_, "more than " + std::to_string(kMaxDotStatements) +
+                                          " nodes and edges, the limit for a DOT file");
+    }
+    for (const auto& [k, v] : attrs) held_bytes_ += k.size() + v.size();
+    if (held_bytes_ > kMaxDotAttributeBytes) {
+      throw DotParseError(last_line_, "attributes over all nodes and edges (defaults counted on "
+                                      "each) exceed " + std::to_string(kMaxDotAttributeBytes >> 30) +
+                                      " GiB, the limit for a DOT file");
+    }
   }
 
   Lexer lex_;
   DotGraph graph_;
   int last_line_ = 1;
+  std::size_t held_bytes_ = 0;
+  std::unordered_map<std::string, int> cluster_index_;
 };
 
 }  // namespace
 
 DotGraph readDot(std::istream& in) {
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string text;
+  char buf[1 << 16];
+  while (in && text.size() <= kMaxDotBytes) {  // never more than the cap + 64 KiB in memory
+    in.read(buf, sizeof buf);
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw std::runtime_error("cannot read the DOT stream");
+  if (text.size() > kMaxDotBytes) {
+    throw std::runtime_error("larger than " + std::to_string(kMaxDotBytes >> 20) +
+                             " MiB, the limit for a DOT file");
+  }
+  int line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != '\n') continue;
+    if (i - line_start > kMaxDotLineBytes) {
+      throw DotParseError(line, "line longer than " + std::to_string(kMaxDotLineBytes >> 20) +
+                                    " MiB, the limit for a DOT file");
+    }
+    ++line;
+    line_start = i + 1;
+  }
   return Parser(std::move(text)).parse();
 }
 

@@ -4,6 +4,7 @@
 // HTML labels, string concatenation and subgraphs as edge ends are rejected as malformed.
 #pragma once
 
+#include <cstddef>
 #include <istream>
 #include <map>
 #include <stdexcept>
@@ -58,10 +59,23 @@ class DotParseError : public std::runtime_error {
   std::string reason_;
 };
 
+// Limits on what readDot accepts (issue 7, hostile input), far above what shardrt writes (the
+// 256-GPU DeepSeek-like example's graph is a few MB): a file past them is refused with one
+// line, never read whole into memory, and `{{{{...` cannot recurse the parser off its stack.
+inline constexpr std::size_t kMaxDotBytes = std::size_t{256} << 20;
+inline constexpr std::size_t kMaxDotLineBytes = std::size_t{1} << 20;
+inline constexpr int kMaxDotNesting = 64;                           // nested { } blocks
+inline constexpr std::size_t kMaxDotStatements = std::size_t{1} << 24;  // nodes + edges
+inline constexpr std::size_t kMaxDotAttributes = 256;  // on one node, edge or default list
+// Bytes of attribute keys and values over all nodes and edges, defaults counted on each one
+// they apply to: a 1 MB default label over millions of nodes would otherwise be terabytes.
+inline constexpr std::size_t kMaxDotAttributeBytes = std::size_t{1} << 30;
+
 // Quoted values come back decoded: `\n` (and DOT's `\l`, `\r`) as a newline, `\"` as a
 // quote, `\\` as one backslash; any other backslash is kept as written. Throws DotParseError
-// on an unterminated string, a missing `]` or `}`, or a statement outside the subset, and
-// std::runtime_error if the stream cannot be read.
+// on an unterminated string, a missing `]` or `}`, a statement outside the subset, a line,
+// nesting or statement count over the limits above, and std::runtime_error if the stream
+// cannot be read or holds more than kMaxDotBytes.
 DotGraph readDot(std::istream& in);
 
 }  // namespace shardrt::launch

@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "planner/deployment.h"
+#include "planner/json_limits.h"
 #include "planner/json_reader.h"
 
 namespace shardrt::planner {
@@ -77,6 +78,11 @@ GpuGroup readGroup(JsonReader r, const std::string& base_dir) {
   group.name = r.string("name", "gpu");
   group.nodes = r.positiveInt("nodes", 1);
   group.gpus_per_node = r.positiveInt("gpus_per_node");
+  // gpus() multiplies the two in int: a hostile pair must be refused before anything does.
+  if (static_cast<long long>(group.nodes) * group.gpus_per_node > (1LL << 20)) {
+    throw ConfigError(r.field("nodes"), "nodes * gpus_per_node is more than 2^20 GPUs: not a "
+                                        "cluster this planner plans for");
+  }
   group.gpu = readGpu(r.object("gpu"), base_dir);
   if (r.has("intra_node") || !group.gpu.profile) {
     group.intra_node = readLink(r.object("intra_node"));
@@ -138,7 +144,7 @@ std::vector<double> readLoads(const json& v, const std::string& where, int exper
   double sum = 0.0;
   for (const auto& x : v) {
     if (!x.is_number() || !(x.get<double>() >= 0.0) || !std::isfinite(x.get<double>())) {
-      throw ConfigError(where, "loads must be non-negative numbers, got " + x.dump());
+      throw ConfigError(where, "loads must be non-negative numbers, got " + brief(x));
     }
     loads.push_back(x.get<double>());
     sum += loads.back();

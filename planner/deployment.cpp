@@ -1,20 +1,23 @@
 #include "planner/deployment.h"
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/errors.h"
+#include "planner/json_limits.h"
 #include "planner/json_reader.h"
+#include "planner/size_limits.h"
 
 namespace shardrt::planner {
 namespace {
 
 using nlohmann::json;
 
-std::string ratio(const char* a, int x, const char* b, int y) {
+std::string ratio(const char* a, long long x, const char* b, long long y) {
   return std::string("(") + a + "=" + std::to_string(x) + ", " + b + "=" + std::to_string(y) + ")";
 }
 
@@ -118,8 +121,10 @@ void checkCover(const std::vector<std::vector<int>>& lists, int n, int parts,
                                  std::to_string(parts) + "), got " + std::to_string(lists.size()));
   }
   std::vector<int> seen(n, 0);
+  // One flag per index, cleared after each part by walking the part's own list: a fresh
+  // vector per part would cost parts * n (2^20 ep ranks * 2^24 experts from a hostile file).
+  std::vector<char> in_part(n, 0);
   for (std::size_t part = 0; part < lists.size(); ++part) {
-    std::vector<char> in_part(n, 0);
     for (int x : lists[part]) {
       if (x >= n) {
         throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
@@ -133,6 +138,7 @@ void checkCover(const std::vector<std::vector<int>>& lists, int n, int parts,
       if (seen[x]++ && !copies)
         throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is listed twice");
     }
+    for (int x : lists[part]) in_part[x] = 0;
   }
   for (int x = 0; x < n; ++x) {
     if (!seen[x])
@@ -174,7 +180,7 @@ void checkExplicitPlan(const Deployment& d) {
                                              std::to_string(s.dp) + "), got " +
                                              std::to_string(p.dp_batch.size()));
     }
-    int total = 0;
+    std::int64_t total = 0;  // dp (up to 2^20) shares of up to 2^31-1 each
     for (int share : p.dp_batch) {
       if (share <= 0) throw ConfigError("plan.dp_batch", "every share must be positive");
       if (share % s.microbatches) {
@@ -195,6 +201,8 @@ void checkExplicitPlan(const Deployment& d) {
 // Rules that tie the strategy to the model and workload. The general rules come first, so
 // that a user learns the general rule before the one specific to an explicit plan.
 void checkStrategy(const Deployment& d) {
+  // Sizes first: every product below is then known to fit (planner/size_limits.h).
+  checkSizes(d);
   const auto& m = d.model;
   const auto& s = d.strategy;
   if (m.heads % s.tp != 0) {
@@ -209,10 +217,12 @@ void checkStrategy(const Deployment& d) {
     throw ConfigError("strategy.pp",
                       "must not exceed model.layers " + ratio("layers", m.layers, "pp", s.pp));
   }
-  if (d.plan.dp_batch.empty() && d.workload.batch_size % (s.dp * s.microbatches) != 0) {
+  // dp and microbatches are each up to 2^20: their product needs 64 bits.
+  const std::int64_t rows_per_step = std::int64_t{s.dp} * s.microbatches;
+  if (d.plan.dp_batch.empty() && d.workload.batch_size % rows_per_step != 0) {
     throw ConfigError("workload.batch_size", "must be divisible by microbatches * dp " +
                                                  ratio("batch_size", d.workload.batch_size,
-                                                       "microbatches*dp", s.microbatches * s.dp));
+                                                       "microbatches*dp", rows_per_step));
   }
   if ((s.tp * s.dp) % s.ep != 0) {
     throw ConfigError("strategy.ep", "must divide tp*dp, the ranks of one pipeline stage " +
@@ -242,8 +252,15 @@ json applyOverride(json doc, const std::string& assignment) {
   }
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = text;  // a bare word such as layernorm is a string
+  // The value is held to the file's limits (depth, duplicate keys); a bare word such as
+  // layernorm, which is no JSON, is a string.
+  json value;
+  try {
+    value = parseJsonLimited(text, "--set " + path);
+  } catch (const ConfigError& e) {
+    if (e.rule().rfind("malformed JSON", 0) != 0) throw;
+    value = text;
+  }
 
   std::vector<std::string> keys;
   std::stringstream parts(path);
@@ -275,6 +292,9 @@ int MoeConfig::capacity(int seq_len) const {
   const double exact = capacity_factor * seq_len * top_k / experts;
   // cf = 1.1, seq 14, top_k 5, experts 7 is 11 exactly but 11.000000000000002 in doubles:
   // a product within rounding noise of an integer is that integer, not the next one.
+  // A factor from the file may be huge: past INT_MAX slots nothing is ever dropped, so the
+  // capacity is clamped there rather than cast out of int's range.
+  if (!(exact < std::numeric_limits<int>::max())) return std::numeric_limits<int>::max();
   const double nearest = std::round(exact);
   if (std::abs(exact - nearest) <= 1e-9 * std::max(1.0, exact)) return static_cast<int>(nearest);
   return static_cast<int>(std::ceil(exact));
@@ -343,18 +363,7 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
 }
 
 json readDeploymentJson(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, "cannot open the deployment file");
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::parse_error& e) {
-    // Keep nlohmann's "parse error at line L, column C: ...", less its exception id.
-    const std::string what = e.what();
-    const auto id_end = what.find("] ");
-    throw ConfigError(
-        path, "malformed JSON: " + (id_end == std::string::npos ? what : what.substr(id_end + 2)));
-  }
+  json doc = readJsonFile(path, "deployment file");
   for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
   return doc;
 }

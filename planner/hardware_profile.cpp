@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "planner/json_limits.h"
 #include "planner/json_reader.h"
 
 namespace shardrt::planner {
@@ -62,7 +63,7 @@ double requiredPositive(JsonReader& r, const std::string& key) {
 // A list of objects that may be empty (no bf16 GEMM on a CPU): each object, path "key[i]".
 std::vector<std::pair<json, std::string>> objectList(json& obj, const std::string& key) {
   const json v = takeField(obj, "", key);
-  if (!v.is_array()) throw ConfigError(key, "must be a list, got " + v.dump());
+  if (!v.is_array()) throw ConfigError(key, "must be a list, got " + brief(v));
   std::vector<std::pair<json, std::string>> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
     out.emplace_back(v[i], key + "[" + std::to_string(i) + "]");
@@ -154,7 +155,7 @@ json gemmsJson(const std::vector<GemmSample>& samples) {
 }
 
 HardwareProfile parse(json doc) {
-  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + doc.dump());
+  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + brief(doc));
   HardwareProfile p;
   p.gemm_fp32 = readGemms(doc, "gemm_fp32");
   p.gemm_bf16 = readGemms(doc, "gemm_bf16");
@@ -226,23 +227,24 @@ double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op
   return y1 + std::max(0.0, (y1 - y0) / (x1 - x0)) * (bytes - x1);
 }
 
-HardwareProfile loadHardwareProfile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, "cannot open the hardware profile");
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::parse_error& e) {
-    const std::string what = e.what();  // keep "parse error at line L, column C: ..."
-    const auto id_end = what.find("] ");
-    throw ConfigError(
-        path, "malformed JSON: " + (id_end == std::string::npos ? what : what.substr(id_end + 2)));
-  }
+namespace {
+
+HardwareProfile parseNaming(const json& doc, const std::string& source) {
   try {
     return parse(doc);
   } catch (const ConfigError& e) {
-    throw ConfigError(path + ": " + e.field(), e.rule());
+    throw ConfigError(source + ": " + e.field(), e.rule());
   }
+}
+
+}  // namespace
+
+HardwareProfile loadHardwareProfile(const std::string& path) {
+  return parseNaming(readJsonFile(path, "hardware profile"), path);
+}
+
+HardwareProfile parseHardwareProfile(std::string_view text, const std::string& source) {
+  return parseNaming(parseJsonLimited(text, source), source);
 }
 
 void writeHardwareProfile(const HardwareProfile& p, const std::string& path) {

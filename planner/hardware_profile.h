@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/dtype.h"
@@ -77,6 +78,8 @@ double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op
 
 // Reads a profile file; ConfigError naming the file and field on anything malformed.
 HardwareProfile loadHardwareProfile(const std::string& path);
+// The same from the file's text, errors naming `source` (the fuzzer's entry point).
+HardwareProfile parseHardwareProfile(std::string_view text, const std::string& source);
 void writeHardwareProfile(const HardwareProfile& p, const std::string& path);
 
 }  // namespace shardrt::planner

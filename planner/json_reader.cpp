@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/errors.h"
+#include "planner/json_limits.h"
 
 namespace shardrt::planner {
 namespace {
@@ -40,7 +41,7 @@ const nlohmann::json& JsonReader::get(const std::string& key) {
 int JsonReader::positiveInt(const std::string& key) {
   const auto& v = get(key);
   if (!v.is_number_integer()) {
-    throw ConfigError(field(key), "must be an integer, got " + typeName(v) + " " + v.dump());
+    throw ConfigError(field(key), "must be an integer, got " + typeName(v) + " " + brief(v));
   }
   const auto x = v.get<long long>();
   if (x <= 0) throw ConfigError(field(key), "must be positive, got " + std::to_string(x));
@@ -59,7 +60,7 @@ int JsonReader::nonNegativeInt(const std::string& key, int fallback) {
   const auto& v = get(key);
   if (!v.is_number_integer() || v.get<long long>() < 0 ||
       v.get<long long>() > std::numeric_limits<int>::max()) {
-    throw ConfigError(field(key), "must be a non-negative integer, got " + v.dump());
+    throw ConfigError(field(key), "must be a non-negative integer, got " + brief(v));
   }
   return v.get<int>();
 }
@@ -67,12 +68,12 @@ int JsonReader::nonNegativeInt(const std::string& key, int fallback) {
 namespace {
 
 std::vector<int> readIntArray(const nlohmann::json& v, const std::string& where) {
-  if (!v.is_array()) throw ConfigError(where, "must be a list of integers, got " + v.dump());
+  if (!v.is_array()) throw ConfigError(where, "must be a list of integers, got " + brief(v));
   std::vector<int> out;
   for (const auto& x : v) {
     if (!x.is_number_integer() || x.get<long long>() < 0 ||
         x.get<long long>() > std::numeric_limits<int>::max()) {
-      throw ConfigError(where, "must hold non-negative integers, got " + x.dump());
+      throw ConfigError(where, "must hold non-negative integers, got " + brief(x));
     }
     out.push_back(x.get<int>());
   }
@@ -87,7 +88,7 @@ std::vector<int> JsonReader::intList(const std::string& key) {
 
 std::vector<std::vector<int>> JsonReader::intLists(const std::string& key) {
   const auto& v = get(key);
-  if (!v.is_array()) throw ConfigError(field(key), "must be a list of lists, got " + v.dump());
+  if (!v.is_array()) throw ConfigError(field(key), "must be a list of lists, got " + brief(v));
   std::vector<std::vector<int>> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
     out.push_back(readIntArray(v[i], field(key) + "[" + std::to_string(i) + "]"));
@@ -104,7 +105,7 @@ double JsonReader::positiveNumber(const std::string& key) {
   if (!v.is_number()) throw ConfigError(field(key), "must be a number, got " + typeName(v));
   const double x = v.get<double>();
   if (!(x > 0.0) || !std::isfinite(x)) {
-    throw ConfigError(field(key), "must be a positive finite number, got " + v.dump());
+    throw ConfigError(field(key), "must be a positive finite number, got " + brief(v));
   }
   return x;
 }
@@ -113,7 +114,7 @@ bool JsonReader::boolean(const std::string& key, bool fallback) {
   if (!has(key)) return fallback;
   const auto& v = get(key);
   if (!v.is_boolean()) {
-    throw ConfigError(field(key), "must be true or false, got " + typeName(v) + " " + v.dump());
+    throw ConfigError(field(key), "must be true or false, got " + typeName(v) + " " + brief(v));
   }
   return v.get<bool>();
 }
@@ -121,7 +122,7 @@ bool JsonReader::boolean(const std::string& key, bool fallback) {
 std::string JsonReader::string(const std::string& key) {
   const auto& v = get(key);
   if (!v.is_string()) {
-    throw ConfigError(field(key), "must be a string, got " + typeName(v) + " " + v.dump());
+    throw ConfigError(field(key), "must be a string, got " + typeName(v) + " " + brief(v));
   }
   return v.get<std::string>();
 }
@@ -138,7 +139,7 @@ std::string JsonReader::oneOf(const std::string& key, std::initializer_list<cons
     listed += listed.empty() ? "" : " | ";
     listed += c;
   }
-  throw ConfigError(field(key), "must be one of " + listed + ", got \"" + s + "\"");
+  throw ConfigError(field(key), "must be one of " + listed + ", got " + brief(nlohmann::json(s)));
 }
 
 std::string JsonReader::oneOf(const std::string& key, std::initializer_list<const char*> choices,
@@ -151,7 +152,7 @@ std::uint64_t JsonReader::unsignedInt(const std::string& key, std::uint64_t fall
   const auto& v = get(key);
   if (!v.is_number_integer() ||
       (v.is_number_integer() && !v.is_number_unsigned() && v.get<long long>() < 0)) {
-    throw ConfigError(field(key), "must be a non-negative integer, got " + v.dump());
+    throw ConfigError(field(key), "must be a non-negative integer, got " + brief(v));
   }
   return v.get<std::uint64_t>();
 }

@@ -13,6 +13,7 @@ packages=(
   libgtest-dev                    # unit tests
   python3 python3-numpy           # the independent NumPy check of --dump
   graphviz                        # dot: the deployment DAG rendered to SVG
+  clang libclang-rt-dev           # libFuzzer for fuzz/run.sh (its runtime is only recommended)
 )
 
 missing=()

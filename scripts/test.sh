@@ -12,3 +12,6 @@ else
   echo "test.sh: no GPU visible: the gpu-labelled tests (ctest -L gpu) report themselves skipped"
 fi
 ctest --output-on-failure -j "$(nproc)"
+# The file parsers' fuzzers, about 60 s each (fuzz/run.sh; docs/reliability.md, "Hostile input").
+cd - >/dev/null
+fuzz/run.sh

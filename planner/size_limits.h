@@ -1,0 +1,32 @@
+// Bounds on the sizes a deployment may ask for (issue 7, hostile input). Every size comes from
+// a file, and the runtime multiplies them (weights, activation buffers, kernel row counts in
+// 32-bit ints): these checks run before anything is allocated, in 64-bit checked arithmetic,
+// so that an absurd model is one ConfigError naming the fields, never an overflowed product or
+// an allocation of petabytes. The bounds are far above any real model (docs/config.md,
+// "Size limits"): DeepSeek-V3 and Llama-3-405B pass with room to spare.
+#pragma once
+
+#include <cstdint>
+
+#include "planner/deployment.h"
+
+namespace shardrt::planner {
+
+// Any one dimension (hidden, ffn_hidden, seq_len, experts, ...) and any one row width
+// (heads * head_dim): 2^24 = 16,777,216. Real models: hidden 16384, ffn 53248, seq 131072.
+inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 24;
+// Tokens of one batch (batch_size * seq_len): the CPU kernels take row counts as int.
+inline constexpr std::int64_t kMaxTokens = (std::int64_t{1} << 31) - 1;
+// Any one tensor, weight or activation, in elements: 2^38 (1 TiB of fp32; 10^12 is refused).
+inline constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 38;
+// All of the model's weights together: 2^44 elements (DeepSeek-V3 has about 2^39.3).
+inline constexpr std::int64_t kMaxModelElements = std::int64_t{1} << 44;
+// Each parallel degree and their product tp * pp * dp: 2^20 ranks, as the planner's clusters.
+inline constexpr std::int64_t kMaxRanks = std::int64_t{1} << 20;
+
+// Throws ConfigError naming the first size over its bound: the field (or the product of
+// fields) and the bound, e.g.
+//   model.hidden * model.ffn_hidden: the FFN weight has 1000000000000 elements, above 2^38
+void checkSizes(const Deployment& d);
+
+}  // namespace shardrt::planner

@@ -1,0 +1,33 @@
+# Hostile input (issue 7): malformed, huge, deep and absurd files end `shardrt run` on every
+# rank with one error line and exit 2 (expect_run.sh also fails on any sign of a crash), and
+# `shardrt dag check` and `shardrt plan` with one line and exit 2. The files: tests/hostile/.
+set(hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile)
+function(hostile_run name pattern)
+  shardrt_add_cli_test(cli.hostile.${name} RANKS 2 EXIT 2
+    PATTERN "^shardrt: rank [0-9]+: error: ${pattern}" COUNT 2 ARGS run ${ARGN})
+endfunction()
+hostile_run(deep_json ".*deep\\.json: nested deeper than 64 levels" ${hostile}/deep.json)
+hostile_run(duplicate_key ".*duplicate_key\\.json: model\\.hidden: is given twice in one object"
+            ${hostile}/duplicate_key.json)
+hostile_run(huge_tensor "model\\.hidden \\* model\\.ffn_hidden: the FFN weight has 1000000000000 elements, above the limit of 2\\^38"
+            ${hostile}/huge_tensor.json)
+hostile_run(truncated ".*truncated\\.json: malformed JSON: parse error at line 12" ${hostile}/truncated.json)
+hostile_run(garbage ".*garbage\\.json: malformed JSON: " ${hostile}/garbage.json)
+hostile_run(empty ".*empty\\.json: malformed JSON: .*unexpected end of input" ${hostile}/empty.json)
+hostile_run(number_overflow ".*number_overflow\\.json: malformed JSON: number overflow parsing '1e999'"
+            ${hostile}/number_overflow.json)
+hostile_run(not_a_file ".*/dev/zero: the deployment file is not a regular file" /dev/zero)
+hostile_run(tokens_over_int "workload\\.batch_size \\* workload\\.seq_len: the batch has 4294967296 tokens"
+            ${SHARDRT_DEPLOYMENTS}/small.json --set workload.batch_size=65536
+            --set workload.seq_len=65536)
+
+add_test(NAME cli.hostile.dag_check_deep
+         COMMAND ${SHARDRT_EXPECT} 2
+                 "deep\\.dot:2: cannot parse: blocks nested deeper than 64 levels, the limit for a DOT file$" 1
+                 -- $<TARGET_FILE:shardrt> dag check ${hostile}/deep.dot)
+add_test(NAME cli.hostile.plan_cluster_overflow
+         COMMAND ${SHARDRT_EXPECT} 2
+                 "^shardrt: rank 0: error: cluster\\.groups\\[0\\]\\.nodes: nodes \\* gpus_per_node is more than 2\\^20 GPUs" 1
+                 -- $<TARGET_FILE:shardrt> plan ${hostile}/cluster_overflow.json)
+set_tests_properties(cli.hostile.dag_check_deep cli.hostile.plan_cluster_overflow PROPERTIES
+                     LABELS cli TIMEOUT 120 ENVIRONMENT "${SHARDRT_MPI_ENV}")
