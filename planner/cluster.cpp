@@ -1,6 +1,7 @@
 #include "planner/cluster.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -78,8 +79,9 @@ GpuGroup readGroup(JsonReader r, const std::string& base_dir) {
   group.name = r.string("name", "gpu");
   group.nodes = r.positiveInt("nodes", 1);
   group.gpus_per_node = r.positiveInt("gpus_per_node");
-  // gpus() multiplies the two in int: a hostile pair must be refused before anything does.
-  if (static_cast<long long>(group.nodes) * group.gpus_per_node > (1LL << 20)) {
+  // gpus() multiplies the two in int: a pair past int must be refused before anything calls
+  // it (readCluster refuses more than 2^20 GPUs in all, but after gpus()).
+  if (static_cast<long long>(group.nodes) * group.gpus_per_node > INT_MAX) {
     throw ConfigError(r.field("nodes"), "nodes * gpus_per_node is more than 2^20 GPUs: not a "
                                         "cluster this planner plans for");
   }

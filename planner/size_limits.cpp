@@ -72,11 +72,11 @@ void checkSizes(const Deployment& d) {
   atMost("workload.batch_size * workload.seq_len", "the batch has", {tokens}, kMaxTokens,
          "tokens");
   atMost("workload.batch_size * seq_len * model.hidden", "the residual stream has",
-         {tokens, hidden}, kMaxTensorElements);
+         {tokens, hidden}, kMaxActivationElements);
   atMost("workload.batch_size * seq_len * model.ffn_hidden", "the FFN activation has",
-         {tokens, ffn}, kMaxTensorElements);
+         {tokens, ffn}, kMaxActivationElements);
   atMost("workload.batch_size * seq_len * model.heads * head_dim", "the query activation has",
-         {tokens, q_width}, kMaxTensorElements);
+         {tokens, q_width}, kMaxActivationElements);
 
   // Weights of one layer, counted as the dense one (q, k, v, o, up, gate, down) plus, for MoE,
   // the routed and shared experts and the router: an upper bound (an MoE layer has no dense
@@ -94,13 +94,16 @@ void checkSizes(const Deployment& d) {
            "one MoE layer's routed experts have", {moe.experts, moe.expert_ffn_hidden, hidden},
            kMaxTensorElements);
     atMost("workload.batch_size * seq_len * model.moe.experts", "the router's logits have",
-           {tokens, moe.experts}, kMaxTensorElements);
+           {tokens, moe.experts}, kMaxActivationElements);
     atMost("workload.batch_size * seq_len * model.moe.top_k * model.hidden",
-           "the dispatched tokens have", {tokens, moe.top_k, hidden}, kMaxTensorElements);
+           "the dispatched tokens have", {tokens, moe.top_k, hidden}, kMaxActivationElements);
     atMost("workload.batch_size * seq_len * model.moe.top_k * expert_ffn_hidden",
            "the experts' FFN activation has", {tokens, moe.top_k, moe.expert_ffn_hidden},
+           kMaxActivationElements);
+    atMost("model.moe.shared_experts * expert_ffn_hidden * model.hidden",
+           "the shared experts' weight has", {moe.shared_experts, moe.expert_ffn_hidden, hidden},
            kMaxTensorElements);
-    // Every bound above keeps these terms below 2^42 each: the sum cannot overflow.
+    // The bounds above keep every term below 2^52: the sum cannot overflow.
     layer_weights +=
         product({3, hidden, std::int64_t{moe.experts + moe.shared_experts} * moe.expert_ffn_hidden}) +
         product({hidden, moe.experts});

@@ -17,8 +17,13 @@ namespace shardrt::planner {
 inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 24;
 // Tokens of one batch (batch_size * seq_len): the CPU kernels take row counts as int.
 inline constexpr std::int64_t kMaxTokens = (std::int64_t{1} << 31) - 1;
-// Any one tensor, weight or activation, in elements: 2^38 (1 TiB of fp32; 10^12 is refused).
+// Any one weight matrix, in elements: 2^38 (1 TiB of fp32; a 10^12-element one is refused).
 inline constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 38;
+// Any one activation over the whole batch, in elements: 2^44. The batch is split over dp
+// replicas and microbatches before a rank holds any of it (the DeepSeek-like plan example
+// dispatches 2^38.8 token-slots in all), and what a rank holds is then checked against its
+// memory; this bound keeps the memory estimate's sums far from 64-bit overflow.
+inline constexpr std::int64_t kMaxActivationElements = std::int64_t{1} << 44;
 // All of the model's weights together: 2^44 elements (DeepSeek-V3 has about 2^39.3).
 inline constexpr std::int64_t kMaxModelElements = std::int64_t{1} << 44;
 // Each parallel degree and their product tp * pp * dp: 2^20 ranks, as the planner's clusters.

@@ -172,7 +172,7 @@ TEST(HostileSizes, ProductThatOverflows64BitsIsSaidSo) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
               "workload.batch_size * seq_len * model.hidden: the residual stream has "
-              "18014398509481984 elements, above the limit of 2^38");
+              "18014398509481984 elements, above the limit of 2^44");
   }
   d.workload.batch_size = d.workload.seq_len = 1;
   try {
