@@ -100,9 +100,9 @@ Layout mpiLayout(const std::vector<std::size_t>& counts, int group_size, const c
   return l;
 }
 
-// The collectives by name, for the --check-collectives descriptor (op, sequence number,
-// element count, dtype, root).
-constexpr int kDescriptorFields = 6;  // op, sequence, count, dtype, root, call site
+// What --check-collectives compares: op, sequence number, element count, dtype, root and
+// the runtime's call site; ops by their index in kOps.
+constexpr int kDescriptorFields = 6;
 const char* const kOps[] = {"all_reduce", "all_gather",    "reduce_scatter", "gather",
                             "all_gather_v", "gather_v",    "all_to_all_v",   "broadcast",
                             "barrier",     "send",          "recv"};
@@ -131,8 +131,6 @@ std::string seconds1(double s) {
   return buf;
 }
 
-// Which members of a group have not entered its collective `seq`, and what they are doing,
-// read from the progress board (bounded: a rank whose MPI makes no progress may not answer).
 // What the board says a rank is doing ("running op X of layer 1, waiting in ...").
 std::string describeEntry(ProgressBoard::Entry& e) {
   e.op[sizeof e.op - 1] = '\0';
@@ -153,6 +151,8 @@ std::string describeEntry(ProgressBoard::Entry& e) {
   return out;
 }
 
+// Which members of a group have not entered its collective `seq`, and what they are doing,
+// read from the progress board (bounded: a rank whose MPI makes no progress may not answer).
 std::string whoHasNotArrived(int slot, long seq, const std::vector<int>& world_ranks,
                              int my_rank) {
   if (!ProgressBoard::isOpen() || slot < 0) {

@@ -10,11 +10,13 @@
 //   mpirun -np N shardrt bench layer DEPLOYMENT.json [--strategy NAME] [--json FILE]
 //   mpirun -np N shardrt bench --calibrate [--out PROFILE.json]   (the planner's rates)
 #include <mpi.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <optional>
 
+#include "comm/collective_log.h"
 #include "comm/mpi_session.h"
 #include "common/errors.h"
 #include "launch/bench_collectives.h"
@@ -25,6 +27,8 @@
 #include "launch/error_report.h"
 #include "launch/plan_command.h"
 #include "launch/run_command.h"
+#include "launch/signals.h"
+#include "runtime/op_context.h"
 #include "runtime/numerics_checking_backend.h"
 
 namespace {
@@ -70,8 +74,18 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
                   "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
   run->add_flag("--check-numerics", o.check_numerics,
                 "Stop at the first op whose output holds NaN or Inf, naming it (exit 1)");
+  run->add_option("--timeout", o.timeout_seconds,
+                  "Seconds a collective may wait before the watchdog reports who has not "
+                  "arrived and ends the job (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run->add_flag("--check-collectives", o.check_collectives,
+                "Before each collective, confirm that every rank of the group calls the same op "
+                "with the same sizes (a mismatch is an error, not a hang)");
   // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
   run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");
+  // Test-only: RANK:WHERE:MODE makes a rank fail at an op (launch/fault_injection.h).
+  run->add_option("--test-fault", o.test_fault)->group("");
   // Test-only: NaN in element 0 of a weight's local slices, to prove --check-numerics and
   // --validate catch it. Hidden from --help.
   run->add_option("--test-fault-nan-weight", o.fault_nan_weight)->group("");
@@ -203,6 +217,7 @@ int main(int argc, char** argv) {
     return shardrt::kExitInternal;
   }
   const int rank = mpi->worldRank();
+  shardrt::launch::installSignalHandlers(rank);
 
   CLI::App app{"shardrt: run transformer models split across ranks"};
   app.require_subcommand(1);
@@ -263,8 +278,12 @@ int main(int argc, char** argv) {
     shardrt::launch::reportError(rank, e.what());
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitValidationFailed);
   } catch (const std::exception& e) {
-    // The other ranks may be waiting in a collective for this one: end them all.
-    shardrt::launch::reportError(rank, e.what());
+    // The other ranks may be waiting in a collective for this one: end them all, after
+    // saying where this rank was.
+    const std::string where = shardrt::describeCurrentOp();
+    shardrt::launch::reportError(rank, std::string(e.what()) +
+                                           (where.empty() ? "" : " (in " + where + ")"));
+    shardrt::comm::dumpCollectiveLog(STDERR_FILENO, rank);
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
   }
   return shardrt::kExitInternal;

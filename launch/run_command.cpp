@@ -9,10 +9,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "comm/collective_log.h"
 #include "comm/mpi_communicator.h"
+#include "comm/progress_board.h"
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
+#include "launch/consistency_check.h"
 #include "launch/dump.h"
+#include "launch/fault_injection.h"
 #include "launch/forward_prediction.h"
 #include "launch/error_report.h"
 #include "launch/execution_context.h"
@@ -28,6 +32,7 @@
 #include "runtime/cpu_backend.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"
+#include "runtime/op_context.h"
 #include "runtime/numerics_checking_backend.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
@@ -170,11 +175,28 @@ void printTrace(std::ostream& os, const TraceReport& t, const RunReport& r) {
 }  // namespace
 
 int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
+  // Every collective from here on is watched (docs/reliability.md).
+  comm::reliabilitySettings() = {o.timeout_seconds, o.check_collectives};
+  comm::setContextDescriber(&describeCurrentOp);
+  comm::setCallSiteProvider(&callSite);
+  comm::ProgressBoard::open();
   auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
   const std::optional<planner::Deployment> deployment =
       loadOnEveryRank(o.deployment_path, o.overrides, o.strategy, true, *mpi_world);
   if (!deployment) return kExitBadInput;
   const planner::Deployment& d = *deployment;
+  if (!sameDeploymentOnEveryRank(d, *mpi_world)) return kExitBadInput;
+  if (!o.test_fault.empty()) {
+    std::string error;
+    try {
+      installTestFault(o.test_fault, mpi_world->rank());
+    } catch (const ConfigError& e) {
+      error = e.what();
+    }
+    if (!noRankFailed(*mpi_world, error, "another rank refused --test-fault")) {
+      return kExitBadInput;
+    }
+  }
   const std::optional<ExecutionContext> context =
       contextOnEveryRank(o.device, mpi, d.workload.dtype, *mpi_world);
   if (!context) return kExitBadInput;
