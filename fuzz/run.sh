@@ -30,7 +30,9 @@ for t in "${targets[@]}"; do
   echo "fuzz/run.sh: $t for ${seconds} s"
   # -timeout: one input taking 10 s is a finding (a quadratic path a hostile file could use);
   # -rss_limit_mb / -malloc_limit_mb: a parser trying to allocate 2 GB for one input is one.
-  if ! "$dir/fuzz/$t" "$work" -max_total_time="$seconds" -max_len="${max_len[$t]}" \
+  # -seed: the same mutations on every run of CI, so a finding there is reproducible (set
+  # FUZZ_SEED=0 for a random one).
+  if ! "$dir/fuzz/$t" "$work" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len="${max_len[$t]}" \
        -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$dir/artifacts/$t-" 2>"$dir/$t.log"; then
     tail -60 "$dir/$t.log"

@@ -99,7 +99,10 @@ std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
     for (int pp : divisors(gpus / tp)) {
       const int dp = gpus / (tp * pp);
       for (int ep : divisors(tp * dp)) {
-        for (int m = 1; m <= options.max_microbatches; ++m) {
+        // Beyond the batch no count gives every replica whole microbatches: a huge
+        // planner.max_microbatches must not turn into a huge loop.
+        const int most = std::min(options.max_microbatches, workload.batch_size);
+        for (int m = 1; m <= most; ++m) {
           const StrategyConfig s{tp, pp, ep, dp, m};
           if (!modelRuleBroken(model, workload, options, s).empty()) continue;
           if (out.empty() || out.back().tp != tp) {
