@@ -234,11 +234,11 @@ long MpiCommunicator::nextSeq() {
 }
 
 MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DType dtype,
-                                             int root, std::size_t bytes) {
+                                             int root, std::size_t bytes, bool agree) {
   Call call{op, nextSeq(), count, dtype, root, bytes, -1};
   call.log_slot = beginCollective(groupName().c_str(), op, call.seq, bytes);
   ProgressBoard::entered(board_slot_, call.seq, op);
-  if (!reliabilitySettings().check_collectives || size_ == 1) return call;
+  if (!agree || !reliabilitySettings().check_collectives || size_ == 1) return call;
   // Every rank states its call; all compare. A rank that skipped a collective, or read
   // another deployment, states a different op, sequence number or size: caught here
   // instead of hanging or mixing up buffers.
@@ -401,23 +401,17 @@ void MpiCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int r
   finish(call, r);
 }
 
-// Point to point: logged and watched, but not checked (the pair is not the whole group; a
+// Point to point: logged and watched, but not agreed on (the pair is not the whole group; a
 // send with no receive shows as a stalled recv).
 void MpiCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
-  const long seq = nextSeq();
-  const Call call{"send", seq, static_cast<long long>(count), dtype, peer,
-                  count * dtypeSize(dtype),
-                  beginCollective(groupName().c_str(), "send", seq, count * dtypeSize(dtype))};
+  const Call call = begin("send", count, dtype, peer, count * dtypeSize(dtype), false);
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Isend(buf, mpiCount(count, "send"), mpiType(dtype), peer, 0, comm_, &r));
   finish(call, r);
 }
 
 void MpiCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
-  const long seq = nextSeq();
-  const Call call{"recv", seq, static_cast<long long>(count), dtype, peer,
-                  count * dtypeSize(dtype),
-                  beginCollective(groupName().c_str(), "recv", seq, count * dtypeSize(dtype))};
+  const Call call = begin("recv", count, dtype, peer, count * dtypeSize(dtype), false);
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Irecv(buf, mpiCount(count, "recv"), mpiType(dtype), peer, 0, comm_, &r));
   finish(call, r);

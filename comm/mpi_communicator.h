@@ -53,9 +53,11 @@ class MpiCommunicator final : public Communicator {
 
   MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name);
 
-  // Numbers the call, logs it, publishes it and, with --check-collectives, confirms with the
-  // group that every rank is making the same call (CommError naming both calls if not).
-  Call begin(const char* op, long long count, DType dtype, int root, std::size_t bytes);
+  // Numbers the call, logs it, publishes it and, with --check-collectives and `agree`,
+  // confirms with the group that every rank is making the same call (CommError naming both
+  // calls if not).
+  Call begin(const char* op, long long count, DType dtype, int root, std::size_t bytes,
+             bool agree = true);
   long nextSeq();
   // Waits for the request; past the watchdog's timeout, reports and aborts the job.
   void finish(const Call& call, MPI_Request request);
