@@ -939,11 +939,19 @@ void printViolation(const std::string& path, const DagViolation& v, std::ostream
 std::vector<DagViolation> checkDag(const DotGraph& graph) { return Checker(graph).run(); }
 
 int runDagCheck(const std::string& path, std::ostream& out, std::ostream& err) {
-  std::ifstream in(path);
+  // Only a regular file is opened: opening a FIFO would block until someone writes to it, and
+  // a device such as /dev/zero would never end.
   std::error_code ec;
-  if (!in || std::filesystem::is_directory(path, ec)) {
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
     err << path << ": cannot read: "
-        << (in ? std::string("is a directory") : std::string(std::strerror(errno))) << '\n';
+        << (std::filesystem::is_directory(status) ? "is a directory" : "is not a regular file")
+        << '\n';
+    return 2;
+  }
+  std::ifstream in(path);
+  if (!in) {
+    err << path << ": cannot read: " << std::strerror(errno) << '\n';
     return 2;
   }
   DotGraph graph;

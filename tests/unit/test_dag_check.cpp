@@ -1,9 +1,12 @@
 // `shardrt dag check`: the DOT reader on tricky and malformed input, the checker on a valid
 // hand-written DAG and on one broken copy per rule, and the command's output and exit codes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -455,6 +458,15 @@ TEST(DagCheckCommand, UnreadableOrMalformedExitsTwo) {
   const CommandResult directory = runCheck(kFixtures);
   EXPECT_EQ(directory.code, 2);
   EXPECT_EQ(directory.err, kFixtures + ": cannot read: is a directory\n");
+
+  // A FIFO nobody writes to: refused at once, never opened (opening it would block).
+  const std::string fifo = testing::TempDir() + "dag_check_fifo.dot";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const CommandResult pipe = runCheck(fifo);
+  EXPECT_EQ(pipe.code, 2);
+  EXPECT_EQ(pipe.err, fifo + ": cannot read: is not a regular file\n");
+  std::filesystem::remove(fifo);
 
   const std::string path = testing::TempDir() + "dag_check_malformed.dot";
   {
