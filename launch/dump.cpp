@@ -9,15 +9,15 @@
 
 namespace shardrt::launch {
 
-void writeDump(const std::string& dir, const planner::Deployment& d, const float* input,
-               const float* output) {
+void writeDump(const std::string& dir, const planner::Deployment& d, const WeightSource& weights,
+               const float* input, const float* output) {
   std::filesystem::create_directories(dir);
   const std::vector<long> act = {d.workload.batch_size, d.workload.seq_len, d.model.hidden};
   writeNpy(dir + "/input.npy", input, act);
   writeNpy(dir + "/output.npy", output, act);
 
   for (const auto& spec : shardWeightSpecs(d.model, ShardHoldings::whole(d.model))) {
-    const std::vector<float> host = generateSlice(spec, d.seed);
+    const std::vector<float> host = weights.slice(spec);
     writeNpy(dir + "/" + spec.name + ".npy", host.data(),
              std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
   }

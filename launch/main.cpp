@@ -1,5 +1,5 @@
 // The shardrt command. Launched by mpirun, one process per rank:
-//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--trace DIR]
+//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--weights PATH] [--trace DIR]
 // and in one process, without running the model:
 //   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
@@ -54,6 +54,9 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
   run->add_option("--dump", o.dump_dir,
                   "Write input, output and every global weight as .npy files into this directory");
+  run->add_option("--weights", o.weights_path,
+                  "Read the weights from a .safetensors file, or a directory of .safetensors "
+                  "or of <name>.npy files (as --dump writes), instead of generating them");
   run->add_option("--strategy", o.strategy,
                   "Which of the deployment's named strategies to run (default: its first)");
   run->add_option("--set", o.overrides,

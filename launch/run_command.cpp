@@ -41,12 +41,14 @@
 #include "runtime/tracing_backend.h"
 #include "runtime/tracing_communicator.h"
 #include "runtime/transformer.h"
+#include "runtime/weight_files.h"
 
 namespace shardrt::launch {
 namespace {
 
 ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::Communicator& self,
-                          Backend& backend, const std::vector<OutputCopy>& outputs,
+                          Backend& backend, const WeightSource& weights,
+                          const std::vector<OutputCopy>& outputs,
                           const std::vector<std::vector<std::int32_t>>& routing) {
   ValidationReport v;
   v.tolerance = validationTolerance(r.deployment.workload.dtype);
@@ -62,7 +64,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
     const Tensor input = makeModelInput(backend, r.deployment);  // the whole batch
     Tensor ref = backend.empty(input.shape(), input.dtype());
     const ReferenceRouting reference =
-        computeUnshardedReference(backend, r.deployment, self, input, ref, true, follow);
+        computeUnshardedReference(backend, r.deployment, self, input, ref, true, follow, &weights);
     const std::vector<float> ref_host = downloadFloats(backend, ref);
     const std::size_t row = ref_host.size() / r.deployment.workload.batch_size;
     // Every tp rank of the last stage holds a whole copy of its replica's rows: check each.
@@ -91,7 +93,8 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
       Tensor cpu_input = cpu.empty(input.shape(), DType::F32);
       uploadFloats(cpu, cpu_input, downloadFloats(backend, input));
       Tensor cpu_ref = cpu.empty(input.shape(), DType::F32);
-      computeUnshardedReference(cpu, fp32, *cpu_self, cpu_input, cpu_ref, false, follow);
+      computeUnshardedReference(cpu, fp32, *cpu_self, cpu_input, cpu_ref, false, follow,
+                                &weights);
       const std::vector<float> cpu_host = downloadFloats(cpu, cpu_ref);
       v.versus_cpu = worstOf(cpu_host, nullptr);
     }
@@ -197,6 +200,14 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
       return kExitBadInput;
     }
   }
+  std::optional<WeightFiles> weight_files;
+  if (!o.weights_path.empty()) {
+    weight_files = weightsOnEveryRank(o.weights_path, d.model, *mpi_world);
+    if (!weight_files) return kExitBadInput;
+  }
+  const GeneratedWeights generated_weights(d.seed);
+  const WeightSource& weights =
+      weight_files ? static_cast<const WeightSource&>(*weight_files) : generated_weights;
   const std::optional<ExecutionContext> context =
       contextOnEveryRank(o.device, mpi, d.workload.dtype, *mpi_world);
   if (!context) return kExitBadInput;
@@ -211,6 +222,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     report.prediction =
         predictForward(o.deployment_path, o.overrides, d, report.plan, world->size());
   }
+  if (weight_files) report.weights = weight_files->describe(d.model);
   report.blas_threads = o.blas_threads > 0 ? o.blas_threads : defaultBlasThreads(mpi);
   report.warmup = o.warmup;
   kernels::cpu::setBlasThreads(report.blas_threads);
@@ -259,6 +271,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
   exec_options.fault_nan_weight = o.fault_nan_weight;
   exec_options.log_routing = o.validate;
+  exec_options.weights = &weights;
   TransformerExecutor executor(d, report.plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
   // Each replica makes only its own rows of the input.
@@ -302,14 +315,15 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     outputs = gatherOutputs(*world, report, executor, backend, output);
   }
   if (o.validate)
-    report.validation = validate(report, *world, *context->self, backend, outputs, routing);
+    report.validation =
+        validate(report, *world, *context->self, backend, weights, outputs, routing);
 
   if (world->rank() == 0) {
     std::filesystem::create_directories(o.out_dir);
     const std::string result_path = o.out_dir + "/result.json";
     std::ofstream(result_path) << toJson(report).dump(2) << "\n";
     if (!o.dump_dir.empty()) {
-      writeDump(o.dump_dir, d, downloadFloats(backend, makeModelInput(backend, d)).data(),
+      writeDump(o.dump_dir, d, weights, downloadFloats(backend, makeModelInput(backend, d)).data(),
                 assembleOutput(outputs, report).data());
     }
     printSummary(std::cout, report);

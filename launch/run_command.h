@@ -17,6 +17,7 @@ struct RunOptions {
   bool validate = false;
   std::string out_dir = "shardrt-out";
   std::string dump_dir;  // empty: no dump
+  std::string weights_path;  // empty: generated from the seed (runtime/weight_files.h)
   int blas_threads = 0;  // 0: cores / ranks on this node
   int warmup = 1;
   int iterations = 3;

@@ -105,7 +105,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers") << "\n";
   }
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
-     << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed << "\n";
+     << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed
+     << (r.weights.empty() ? "" : " (the input; weights from --weights)") << "\n";
+  if (!r.weights.empty()) os << "  weights   " << r.weights << "\n";
   os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
      << ", microbatches " << s.microbatches << " = " << plural(s.worldSize(), "rank")
      << "; backend " << r.backend << ", communicator " << r.communicator << ", "
@@ -201,6 +203,7 @@ nlohmann::json toJson(const RunReport& r) {
   j["plan"] = planner::toJson(r.plan);
   j["backend"] = r.backend;
   j["communicator"] = r.communicator;
+  j["weights"] = r.weights.empty() ? "generated from the seed" : r.weights;
   j["blas_threads_per_rank"] = r.blas_threads;
   j["forward"] = {{"median_seconds", r.medianForwardSeconds()},
                   {"warmup", r.warmup},

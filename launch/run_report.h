@@ -58,6 +58,7 @@ struct RunReport {
   planner::Plan plan;
   std::string backend;
   std::string communicator;
+  std::string weights;  // empty: generated from the seed; else what --weights indexed
   int blas_threads = 1;
   int warmup = 0;
   std::vector<double> forward_seconds;  // per timed iteration, the slowest rank's time

@@ -55,6 +55,22 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
   return ctx;
 }
 
+std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const planner::ModelConfig& m,
+                                              comm::Communicator& world) {
+  std::optional<WeightFiles> files;
+  std::string error;
+  try {
+    files = WeightFiles::open(path);
+    files->checkHolds(m);
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank cannot use the --weights files")) {
+    return std::nullopt;
+  }
+  return files;
+}
+
 bool fitsOnEveryRank(const planner::Deployment& d, const planner::Plan& plan,
                      const planner::ParallelLayout& layout, const Backend& backend,
                      comm::Communicator& world) {

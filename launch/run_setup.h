@@ -14,6 +14,7 @@
 #include "planner/deployment.h"
 #include "planner/parallel_layout.h"
 #include "planner/plan.h"
+#include "runtime/weight_files.h"
 
 namespace shardrt::launch {
 
@@ -30,6 +31,11 @@ std::optional<planner::Deployment> loadOnEveryRank(const std::string& path,
 std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
                                                    const comm::MpiSession& mpi, DType dtype,
                                                    comm::Communicator& world);
+
+// The --weights checkpoint indexed and checked against the model on every rank (each reads
+// the headers itself); nullopt on every rank after each printed why.
+std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const planner::ModelConfig& m,
+                                              comm::Communicator& world);
 
 // The plan's memory estimate against what the device has free, before anything is allocated.
 bool fitsOnEveryRank(const planner::Deployment& d, const planner::Plan& plan,

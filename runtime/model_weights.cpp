@@ -204,17 +204,18 @@ std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed) {
   return host;
 }
 
-Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed, DType dtype) {
+Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource& source,
+                   DType dtype) {
   Tensor t = backend.empty(spec.localShape(), dtype);
-  // A dry run has shapes and no memory: generating terabytes of values would be the whole cost.
-  if (backend.device() != Device::Meta) uploadFloats(backend, t, generateSlice(spec, seed));
+  // A dry run has shapes and no memory: producing terabytes of values would be the whole cost.
+  if (backend.device() != Device::Meta) uploadFloats(backend, t, source.slice(spec));
   return t;
 }
 
 ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const ShardHoldings& h,
-                              std::uint64_t seed, DType dtype) {
+                              const WeightSource& source, DType dtype) {
   ShardWeights out;
-  auto make = [&](const WeightSpec& spec) { return materialise(backend, spec, seed, dtype); };
+  auto make = [&](const WeightSpec& spec) { return materialise(backend, spec, source, dtype); };
   for (int l = h.layers.begin; l < h.layers.end; ++l) {
     LayerWeights lw;
     lw.layer = l;

@@ -107,11 +107,34 @@ struct ShardWeights {
 
 // The slice's values on the host, row-major in the slice's own shape.
 std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed);
-// Generated in fp32, stored as dtype (fp32, or bf16 rounded to nearest even).
-Tensor materialise(Backend& backend, const WeightSpec& spec, std::uint64_t seed, DType dtype);
+
+// Where the values of the weights come from: generated from the deployment's seed, or read
+// from a checkpoint (runtime/weight_files.h, `run --weights`). Each rank asks only for its
+// slices, so no rank ever holds a whole weight it shards.
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  // The slice's values as fp32, row-major in the slice's own shape.
+  virtual std::vector<float> slice(const WeightSpec& spec) const = 0;
+};
+
+class GeneratedWeights final : public WeightSource {
+ public:
+  explicit GeneratedWeights(std::uint64_t seed) : seed_(seed) {}
+  std::vector<float> slice(const WeightSpec& spec) const override {
+    return generateSlice(spec, seed_);
+  }
+
+ private:
+  std::uint64_t seed_;
+};
+
+// Read in fp32, stored as dtype (fp32, or bf16 rounded to nearest even).
+Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource& source,
+                   DType dtype);
 
 ShardWeights materialiseShard(Backend& backend, const planner::ModelConfig& m,
-                              const ShardHoldings& h, std::uint64_t seed, DType dtype);
+                              const ShardHoldings& h, const WeightSource& source, DType dtype);
 
 // Is `name` the global name of one of the model's weights?
 bool isWeightName(const planner::ModelConfig& m, const std::string& name);

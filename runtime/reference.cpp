@@ -17,7 +17,8 @@ planner::Deployment unsharded(const planner::Deployment& deployment) {
 ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
                                            comm::Communicator& one_rank, const TensorView& input,
                                            const TensorView& output, bool log_routing,
-                                           const std::vector<RoutingLog>* follow_routing) {
+                                           const std::vector<RoutingLog>* follow_routing,
+                                           const WeightSource* weights) {
   if (one_rank.size() != 1) throw std::logic_error("reference: needs a one-rank communicator");
   const planner::Deployment whole = unsharded(deployment);
   const planner::Plan plan = planner::makePlan(whole);
@@ -25,6 +26,7 @@ ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Depl
   ExecutorOptions options;
   options.log_routing = log_routing;
   options.forced_routing = follow_routing;
+  options.weights = weights;
   TransformerExecutor executor(whole, plan, layout, backend, {&one_rank, &one_rank, &one_rank},
                                options);
   executor.forward(input, output);

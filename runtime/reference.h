@@ -7,6 +7,7 @@
 #include "comm/communicator.h"
 #include "planner/deployment.h"
 #include "runtime/backend.h"
+#include "runtime/model_weights.h"
 #include "runtime/moe_block.h"
 
 namespace shardrt {
@@ -20,11 +21,13 @@ struct ReferenceRouting {
 // output (batch_size, seq_len, hidden) = the model applied to input, unsharded. With
 // `follow_routing` (per global layer, every token's experts) the MoE layers send tokens where a
 // run sent them, so that output differs from the run's by arithmetic alone; the logged routing
-// is still the reference's own choice, for counting flips.
+// is still the reference's own choice, for counting flips. `weights` as the run's
+// (ExecutorOptions::weights): nullptr generates them from the deployment's seed.
 ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
                                            comm::Communicator& one_rank, const TensorView& input,
                                            const TensorView& output, bool log_routing,
-                                           const std::vector<RoutingLog>* follow_routing = nullptr);
+                                           const std::vector<RoutingLog>* follow_routing = nullptr,
+                                           const WeightSource* weights = nullptr);
 
 // The deployment run unsharded: every degree 1, one microbatch, no explicit placements.
 planner::Deployment unsharded(const planner::Deployment& deployment);

@@ -43,9 +43,10 @@ TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const pla
       global_batch_(d.workload.batch_size),
       seq_len_(d.workload.seq_len),
       tokens_(static_cast<long>(microbatch_size_) * seq_len_) {
+  const GeneratedWeights generated(d.seed);
   weights_ = materialiseShard(
       backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
-      d.seed, d.workload.dtype);
+      options_.weights ? *options_.weights : generated, d.workload.dtype);
   if (!options_.fault_nan_weight.empty() && backend.device() != Device::Meta) {
     const Tensor* t = findShardWeight(weights_, model_, shard_, options_.fault_nan_weight);
     if (t && t->numel() > 0) {

@@ -35,6 +35,8 @@ struct ExecutorOptions {
   // of the router's choice: a reference that follows a run's routing (runtime/reference.h).
   const std::vector<RoutingLog>* forced_routing = nullptr;
   Tracer* tracer = nullptr;  // record every op (runtime/tracer.h); set with setTracer
+  // Where the weights' values come from (not owned); nullptr: generated from the seed.
+  const WeightSource* weights = nullptr;
   // Test-only fault: leave out the all-reduce after o_proj, so that each tp rank keeps only
   // its partial sum. Exists to prove that validation catches a wrong shard.
   bool fault_skip_attention_allreduce = false;

@@ -1,0 +1,131 @@
+#include "runtime/weight_files.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/errors.h"
+#include "runtime/npy.h"
+#include "runtime/safetensors.h"
+
+namespace shardrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory with more files than this is not a checkpoint (DeepSeek-V3 ships in 163).
+constexpr std::size_t kMaxWeightFiles = 100000;
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The directory's regular files with this extension, sorted so that every rank indexes (and
+// reports) them in the same order.
+std::vector<std::string> filesWithExtension(const std::string& dir, const std::string& ext) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  std::size_t seen = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (++seen > kMaxWeightFiles) {
+      throw ConfigError("--weights", dir + " holds more than " + std::to_string(kMaxWeightFiles) +
+                                         " entries");
+    }
+    std::error_code kind;
+    if (it->path().extension() == ext && it->is_regular_file(kind)) {
+      out.push_back(it->path().string());
+    }
+  }
+  if (ec) throw ConfigError("--weights", dir + ": cannot list: " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+WeightFiles WeightFiles::open(const std::string& path) {
+  WeightFiles w;
+  w.path_ = path;
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(path, ec)) {
+    files = filesWithExtension(path, ".safetensors");
+    w.format_ = ".safetensors";
+    if (files.empty()) {
+      files = filesWithExtension(path, ".npy");
+      w.format_ = ".npy";
+    }
+    if (files.empty()) {
+      throw ConfigError("--weights", path + " holds no .safetensors or .npy files");
+    }
+  } else if (fs::is_regular_file(path, ec)) {
+    if (fs::path(path).extension() != ".safetensors") {
+      throw ConfigError("--weights", path + ": a file must be .safetensors (or give a "
+                                            "directory of .npy files)");
+    }
+    files = {path};
+    w.format_ = ".safetensors";
+  } else {
+    throw ConfigError("--weights", path + " is not a file or directory");
+  }
+
+  w.files_ = static_cast<int>(files.size());
+  for (const std::string& file : files) {
+    std::vector<StoredTensor> found;
+    if (w.format_ == ".npy") {
+      found.push_back(readNpyIndex(file, fs::path(file).stem().string()));
+    } else {
+      found = readSafetensorsIndex(file);
+    }
+    for (StoredTensor& t : found) {
+      const auto [it, inserted] = w.tensors_.emplace(t.name, t);
+      if (!inserted) {
+        throw ConfigError("--weights", t.name + " is in both " + it->second.path + " and " +
+                                           t.path);
+      }
+    }
+  }
+  return w;
+}
+
+void WeightFiles::checkHolds(const planner::ModelConfig& m) const {
+  for (const WeightSpec& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+    const auto it = tensors_.find(spec.name);
+    if (it == tensors_.end()) {
+      throw ConfigError("--weights", spec.name + " is not in " + path_ +
+                                         " (docs/config.md, Weights and their names)");
+    }
+    const StoredTensor& t = it->second;
+    const std::vector<std::int64_t> want(spec.global_shape.begin(), spec.global_shape.end());
+    if (t.shape != want) {
+      throw ConfigError("--weights", spec.name + ": shape " + shapeText(t.shape) + " in " +
+                                         t.path + "; the model needs " + shapeText(want));
+    }
+    if (t.dtype == StoredDType::Other) {
+      throw ConfigError("--weights", spec.name + ": dtype " + t.dtype_name + " in " + t.path +
+                                         "; weights are read from F32, F16 or BF16");
+    }
+  }
+}
+
+std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
+  const auto it = tensors_.find(spec.name);
+  if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
+  return readStoredSlice(it->second, spec.slice);
+}
+
+std::string WeightFiles::describe(const planner::ModelConfig& m) const {
+  std::map<std::string, int> by_dtype;
+  for (const auto& [name, t] : tensors_) ++by_dtype[t.dtype_name];
+  std::string dtypes;
+  for (const auto& [name, count] : by_dtype) {
+    dtypes += (dtypes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
+  }
+  const std::size_t used = shardWeightSpecs(m, ShardHoldings::whole(m)).size();
+  return path_ + " (" + std::to_string(files_) + " " + format_ + " file" +
+         (files_ == 1 ? "" : "s") + ", " + std::to_string(tensors_.size()) + " tensors: " + dtypes +
+         "; " + std::to_string(tensors_.size() - used) + " not used by the model)";
+}
+
+}  // namespace shardrt

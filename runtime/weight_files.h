@@ -1,0 +1,49 @@
+// `shardrt run --weights PATH`: the model's weights read from a checkpoint instead of generated
+// from the seed. PATH is
+//   - one .safetensors file,
+//   - a directory of .safetensors files (a Hugging Face checkpoint in shards: every
+//     *.safetensors in it is indexed; model.safetensors.index.json is not needed), or
+//   - a directory of .npy files named <global weight name>.npy (what `run --dump` writes).
+// Weights are found by their global names (runtime/model_weights.h: Hugging Face Llama and
+// Qwen-MoE names) and may be stored as F32, F16 or BF16; other tensors in the files
+// (embeddings, lm_head, buffers) are indexed and left unread. Opening reads headers only; each
+// rank then reads just the bytes of its own slices.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "planner/deployment.h"
+#include "runtime/model_weights.h"
+#include "runtime/stored_tensor.h"
+
+namespace shardrt {
+
+class WeightFiles final : public WeightSource {
+ public:
+  // Indexes the file or directory; ConfigError on any file whose header breaks its format's
+  // rules (runtime/safetensors.h, runtime/npy.h), or a name found in two files.
+  static WeightFiles open(const std::string& path);
+
+  // Every weight of the model must be there, with its global shape and a dtype shardrt reads:
+  // ConfigError("--weights", ...) naming the first that is not, e.g.
+  //   --weights: model.layers.1.mlp.up_proj.weight: shape [64, 48] in ckpt/model.safetensors;
+  //   the model needs [80, 48]
+  void checkHolds(const planner::ModelConfig& m) const;
+
+  std::vector<float> slice(const WeightSpec& spec) const override;
+
+  // One line for the run summary (after checkHolds passed): what was indexed, in which dtypes, and how much of it the
+  // model leaves unread, e.g. "ckpt/ (2 .safetensors files, 37 tensors: 35 BF16, 2 I64; 2 not
+  // used by the model)".
+  std::string describe(const planner::ModelConfig& m) const;
+
+ private:
+  std::string path_;
+  int files_ = 0;
+  std::string format_;  // ".safetensors" or ".npy"
+  std::map<std::string, StoredTensor> tensors_;
+};
+
+}  // namespace shardrt
