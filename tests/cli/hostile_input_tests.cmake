@@ -31,3 +31,12 @@ add_test(NAME cli.hostile.plan_cluster_overflow
                  -- $<TARGET_FILE:shardrt> plan ${hostile}/cluster_overflow.json)
 set_tests_properties(cli.hostile.dag_check_deep cli.hostile.plan_cluster_overflow PROPERTIES
                      LABELS cli TIMEOUT 120 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# --weights: a checkpoint whose header promises more data than the file holds, and one that
+# holds none of the model's weights. Every rank reads the headers and says so before any read.
+hostile_run(weights_truncated
+  ".*truncated\\.safetensors: tensor \"model\\.norm\\.weight\"\\.data_offsets: end 1024 is past the data's 100 bytes \\(a truncated file\\?\\)"
+  ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --weights ${hostile}/truncated.safetensors)
+hostile_run(weights_unrelated
+  "--weights: model\\.layers\\.0\\.input_layernorm\\.weight is not in .*unrelated\\.safetensors"
+  ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --weights ${hostile}/unrelated.safetensors)

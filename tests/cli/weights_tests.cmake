@@ -1,0 +1,27 @@
+# `run --weights`: checkpoints written by NumPy (tests/cli/write_checkpoint.py) in each format
+# and dtype, run sharded with --validate, then checked from outside: the weights the run used
+# are the file's bit for bit, and NumPy recomputes the output from them
+# (tests/cli/weights_and_check.sh).
+function(weights_check name example ranks format dtype shards)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/out/weights/${name})
+  add_test(NAME cli.weights.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_and_check.sh ${dir} ${format} ${dtype}
+                   ${shards} -- ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run
+                   ${PROJECT_SOURCE_DIR}/examples/${example}.json --device cpu --validate
+                   --warmup 0 --iters 1 ${ARGN})
+  set_tests_properties(cli.weights.${name} PROPERTIES LABELS cli TIMEOUT 180
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+weights_check(llama_tp2_safetensors_bf16 tiny-llama 2 safetensors BF16 2)
+weights_check(llama_pp2_npy_f32 tiny-llama 2 npy F32 1 --set strategy.tp=1 --set strategy.pp=2)
+weights_check(moe_tp2_ep2_safetensors_f16 tiny-moe 2 safetensors F16 3)
+weights_check(moe_dp2_ep2_npy_f16 tiny-moe 2 npy F16 1 --set strategy.tp=1 --set strategy.dp=2)
+
+# The dump of a run read back with --weights reproduces the run's output byte for byte (same
+# plan, same input): --dump and --weights are inverses.
+add_test(NAME cli.weights.dump_round_trip
+         COMMAND bash -c "set -e; rm -rf \"$0\"; $1 --dump \"$0/a\" --out \"$0/out-a\" && $1 --weights \"$0/a\" --dump \"$0/b\" --out \"$0/out-b\" && cmp \"$0/a/output.npy\" \"$0/b/output.npy\" && cmp \"$0/a/model.layers.1.mlp.experts.5.up_proj.weight.npy\" \"$0/b/model.layers.1.mlp.experts.5.up_proj.weight.npy\" && echo round trip: same bytes"
+                 ${CMAKE_CURRENT_BINARY_DIR}/out/weights/round_trip
+                 "${MPIEXEC_EXECUTABLE} --oversubscribe -np 2 $<TARGET_FILE:shardrt> run ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json --device cpu --warmup 0 --iters 1")
+set_tests_properties(cli.weights.dump_round_trip PROPERTIES LABELS cli TIMEOUT 180
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
