@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "planner/json_limits.h"
+#include "planner/size_limits.h"
 
 namespace shardrt {
 namespace {
@@ -69,9 +70,12 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
     throw ConfigError(field + ".shape", "must be a list of at most 8 dimensions");
   }
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    const std::uint64_t d = unsignedField(shape[i], field + ".shape[" + std::to_string(i) + "]");
-    // Anything above 2^62 is refused by the count below; clamping keeps the cast defined.
-    t.shape.push_back(static_cast<std::int64_t>(std::min<std::uint64_t>(d, std::uint64_t{1} << 62)));
+    const std::string dim = field + ".shape[" + std::to_string(i) + "]";
+    const std::uint64_t d = unsignedField(shape[i], dim);
+    if (d > static_cast<std::uint64_t>(planner::kMaxTensorElements)) {
+      throw ConfigError(dim, "is " + std::to_string(d) + ", above the limit of 2^38 elements");
+    }
+    t.shape.push_back(static_cast<std::int64_t>(d));
   }
   const std::int64_t numel = checkedElementCount(t.shape, field + ".shape");
 
@@ -91,7 +95,7 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
   const std::uint64_t expected = static_cast<std::uint64_t>(numel) * t.element_bytes;
   if (end - begin != expected) {
     throw ConfigError(field + ".data_offsets",
-                      "hold " + std::to_string(end - begin) + " bytes; shape and dtype need " +
+                      "span " + std::to_string(end - begin) + " bytes; shape and dtype need " +
                           std::to_string(expected));
   }
   t.offset = data_start + begin;

@@ -28,8 +28,8 @@ class WeightFiles final : public WeightSource {
 
   // Every weight of the model must be there, with its global shape and a dtype shardrt reads:
   // ConfigError("--weights", ...) naming the first that is not, e.g.
-  //   --weights: model.layers.1.mlp.up_proj.weight: shape [64, 48] in ckpt/model.safetensors;
-  //   the model needs [80, 48]
+  //   --weights: model.layers.1.mlp.up_proj.weight: shape [688, 128] in ckpt/model.safetensors;
+  //   the model needs [688, 256]
   void checkHolds(const planner::ModelConfig& m) const;
 
   std::vector<float> slice(const WeightSpec& spec) const override;

@@ -105,7 +105,7 @@ std::vector<BadFile> badFiles() {
        "more than 2^38 elements"},
       {"a dimension of 2^64 - 1",
        one(R"("dtype": "F32", "shape": [18446744073709551615], "data_offsets": [0, 8])"),
-       "more than 2^38 elements"},
+       "is 18446744073709551615, above the limit of 2^38 elements"},
       {"offsets not a pair", one(R"("dtype": "F32", "shape": [2], "data_offsets": [0])"),
        "must be [begin, end]"},
       {"end before begin", one(R"("dtype": "F32", "shape": [2], "data_offsets": [8, 0])"),
@@ -114,7 +114,7 @@ std::vector<BadFile> badFiles() {
        "past the data's 8 bytes"},
       {"bytes do not match the shape",
        one(R"("dtype": "F32", "shape": [1], "data_offsets": [0, 8])"),
-       "hold 8 bytes; shape and dtype need 4"},
+       "span 8 bytes; shape and dtype need 4"},
   };
 }
 
