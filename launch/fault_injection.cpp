@@ -13,7 +13,7 @@
 namespace shardrt::launch {
 namespace {
 
-enum class Mode { Throw, Exit, Stall, Segv, Skip };
+enum class Mode { Throw, Alloc, Exit, Stall, Segv, Skip };
 
 struct Fault {
   long index = 0;     // > 0: the op with this index
@@ -34,6 +34,14 @@ bool strike(long index, std::string_view label) {
     case Mode::Throw:
       throw std::runtime_error("test fault: op " + std::to_string(index) + " (" +
                                std::string(label) + ") failed on purpose");
+    case Mode::Alloc: {
+      // A real failed allocation, not a thrown stand-in: 2^56 bytes is past any machine's
+      // address space, so operator new throws std::bad_alloc even with overcommit. volatile
+      // keeps the compiler from eliding the unused allocation.
+      volatile std::size_t huge = std::size_t{1} << 56;
+      ::operator delete(::operator new(huge));
+      return false;
+    }
     case Mode::Exit:
       std::_Exit(7);
     case Mode::Stall:
@@ -73,11 +81,12 @@ void installTestFault(const std::string& spec, int world_rank) {
   const std::string mode = spec.substr(last + 1);
   Fault f;
   if (mode == "throw") f.mode = Mode::Throw;
+  else if (mode == "alloc") f.mode = Mode::Alloc;
   else if (mode == "exit") f.mode = Mode::Exit;
   else if (mode == "stall") f.mode = Mode::Stall;
   else if (mode == "segv") f.mode = Mode::Segv;
   else if (mode == "skip") f.mode = Mode::Skip;
-  else throw ConfigError("--test-fault " + spec, "MODE must be throw, exit, stall, segv or skip");
+  else throw ConfigError("--test-fault " + spec, "MODE must be throw, alloc, exit, stall, segv or skip");
   if (!where.empty() && where.find_first_not_of("0123456789") == std::string::npos) {
     f.index = parseNumber(where, spec);
     if (f.index == 0) throw ConfigError("--test-fault " + spec, "ops are counted from 1");

@@ -3,6 +3,7 @@
 // index among the ops the rank runs, from 1, or its label, optionally @k for the k-th op of
 // that label) in one of these ways:
 //   throw  an exception (the error path every library failure takes)
+//   alloc  an allocation too large for any machine (operator new throws std::bad_alloc)
 //   exit   the process ends at once with exit code 7, as a crash without a signal would
 //   stall  the op never finishes (the rank sleeps), as a deadlocked kernel would
 //   segv   a segmentation fault

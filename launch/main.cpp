@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <new>
 #include <optional>
 
 #include "comm/collective_log.h"
@@ -284,8 +285,12 @@ int main(int argc, char** argv) {
     // The other ranks may be waiting in a collective for this one: end them all, after
     // saying where this rank was.
     const std::string where = shardrt::describeCurrentOp();
-    shardrt::launch::reportError(rank, std::string(e.what()) +
-                                           (where.empty() ? "" : " (in " + where + ")"));
+    // bad_alloc's what() is only "std::bad_alloc": say what it means.
+    const std::string what = dynamic_cast<const std::bad_alloc*>(&e)
+                                 ? std::string("out of host memory: an allocation failed (") +
+                                       e.what() + ")"
+                                 : std::string(e.what());
+    shardrt::launch::reportError(rank, what + (where.empty() ? "" : " (in " + where + ")"));
     shardrt::comm::dumpCollectiveLog(STDERR_FILENO, rank);
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
   }

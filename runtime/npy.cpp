@@ -239,6 +239,9 @@ std::vector<float> readNpy(const std::string& path, std::vector<long>* shape) {
     std::vector<std::int64_t> flat = {1, 1};
     for (std::size_t i = 0; i + 1 < t.shape.size(); ++i) flat[0] *= t.shape[i];
     if (!t.shape.empty()) flat[1] = t.shape.back();
+    if (flat[0] > std::numeric_limits<int>::max()) {
+      throw ConfigError(path, "more than 2^31 - 1 rows before the last dimension");
+    }
     StoredTensor viewed = t;
     viewed.shape = flat;
     shape->assign(t.shape.begin(), t.shape.end());

@@ -1,5 +1,6 @@
 #include "runtime/safetensors.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -130,9 +131,35 @@ std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uin
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object()) throw ConfigError(path + ": __metadata__", "must be an object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) {
+          throw ConfigError(path + ": __metadata__." + planner::brief(key),
+                            "must be a string (the format's metadata maps strings to strings)");
+        }
+      }
       continue;
     }
     tensors.push_back(parseEntry(name, entry, data_start, data_size, path));
+  }
+  // As the format's reference reader: the tensors tile the data exactly, with no overlap (two
+  // tensors sharing bytes), no hole and nothing after the last.
+  std::vector<const StoredTensor*> by_offset;
+  for (const StoredTensor& t : tensors) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](const StoredTensor* a, const StoredTensor* b) {
+    return a->offset != b->offset ? a->offset < b->offset : a->bytes < b->bytes;
+  });
+  std::uint64_t covered = data_start;
+  for (const StoredTensor* t : by_offset) {
+    if (t->offset != covered) {
+      throw ConfigError(path + ": tensor " + planner::brief(t->name) + ".data_offsets",
+                        t->offset < covered ? "overlaps the tensor before it"
+                                            : "leaves a hole after the tensor before it");
+    }
+    covered += t->bytes;
+  }
+  if (covered != file_size) {
+    throw ConfigError(path, std::to_string(file_size - covered) +
+                                " bytes after the last tensor's data (the format allows none)");
   }
   return tensors;
 }

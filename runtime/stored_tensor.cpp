@@ -107,9 +107,10 @@ std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<plan
   const std::size_t esize = static_cast<std::size_t>(t.element_bytes);
   const std::size_t width = static_cast<std::size_t>(span.size());
 
+  std::vector<float> out(static_cast<std::size_t>(rows.size()) * width);
+  if (out.empty()) return out;  // nothing to read (and no null pointers for memcpy)
   std::ifstream in(t.path, std::ios::binary);
   if (!in) throw ConfigError(t.path, "cannot open for reading");
-  std::vector<float> out(static_cast<std::size_t>(rows.size()) * width);
   std::vector<char> buffer(width * esize);
   // A whole-row slice is one contiguous run of rows: read it in one go.
   const bool contiguous = span.begin == 0 && span.end == cols;

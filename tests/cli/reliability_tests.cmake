@@ -23,6 +23,10 @@ fault_case(throw_moe_dispatch 4 3 "^shardrt: rank 3: error: test fault: .* [(]in
            ${moe} --set strategy.dp=2 --test-fault 3:dispatch:throw)
 fault_case(throw_pipeline_stage 4 3 "^shardrt: rank 2: error: test fault: .*[(]in op q_proj of layer [4-7], microbatch [01][)]$" 1
            ${gpt} --set strategy.tp=2 --set strategy.pp=2 --set strategy.microbatches=2 --test-fault 2:q_proj@2:throw)
+# A rank's allocation fails (a real one: operator new of 2^56 bytes): std::bad_alloc is named
+# as what it is, with the op, and every rank ends.
+fault_case(alloc_moe 2 3 "^shardrt: rank 1: error: out of host memory: an allocation failed [(]std::bad_alloc[)] [(]in op expert_ffn of layer 1, microbatch 0[)]$" 1
+           ${moe} --test-fault 1:expert_ffn:alloc)
 # A rank crashes: its own line names the signal and the op, then its last collectives.
 fault_case(segv 2 nonzero "^shardrt: rank 0: error: signal 11 [(]Segmentation fault[)] in op o_proj of layer 0, microbatch 0$" 1
            ${llama} --test-fault 0:o_proj:segv)
@@ -54,7 +58,7 @@ add_test(NAME cli.consistency.different_deployments
 set_tests_properties(cli.consistency.different_deployments PROPERTIES LABELS cli TIMEOUT 60
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
 shardrt_add_cli_test(cli.bad_input.test_fault_malformed RANKS 2 EXIT 2 COUNT 2
-  PATTERN "^shardrt: rank [01]: error: --test-fault 1:20:explode: MODE must be throw, exit, stall, segv or skip$"
+  PATTERN "^shardrt: rank [01]: error: --test-fault 1:20:explode: MODE must be throw, alloc, exit, stall, segv or skip$"
   ARGS run ${llama} --test-fault 1:20:explode)
 # SIGUSR1 on a rank prints where it is and its last collectives, and the run goes on.
 add_test(NAME fault.sigusr1_dumps_the_log
