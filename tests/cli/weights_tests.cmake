@@ -25,3 +25,17 @@ add_test(NAME cli.weights.dump_round_trip
                  "${MPIEXEC_EXECUTABLE} --oversubscribe -np 2 $<TARGET_FILE:shardrt> run ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json --device cpu --warmup 0 --iters 1")
 set_tests_properties(cli.weights.dump_round_trip PROPERTIES LABELS cli TIMEOUT 180
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# On a GPU (skipped, with the reason, where none is visible): a BF16 checkpoint run in bf16 on
+# the cuda backend with --validate, checked by NumPy at bf16's tolerance.
+if(SHARDRT_HAVE_CUDA)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/out/weights/gpu_llama_bf16)
+  add_test(NAME gpu.weights.llama_tp2_safetensors_bf16
+           COMMAND bash -c "command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || { echo 'SKIP: no GPU visible (nvidia-smi -L failed or is missing)'; exit 77; }; exec \"$@\"" _
+                   ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_and_check.sh ${dir} safetensors BF16 2 --
+                   ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run
+                   ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --device cuda
+                   --set workload.dtype=bf16 --validate --warmup 0 --iters 1)
+  set_tests_properties(gpu.weights.llama_tp2_safetensors_bf16 PROPERTIES LABELS gpu TIMEOUT 180
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endif()
