@@ -9,11 +9,7 @@ shift 2
 [ "$1" = "--" ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 
-python=""
-for candidate in /usr/bin/python3 python3; do
-  if "$candidate" -c "import numpy" 2>/dev/null; then python=$candidate; break; fi
-done
-[ -n "$python" ] || { echo "SKIP: no python3 with numpy (Debian: python3-numpy)"; exit 77; }
+. "$here/find_numpy.sh"
 
 rm -rf "$dump"
 "$@" || { echo "dump_and_check: FAIL: the run itself failed"; exit 1; }
