@@ -4,6 +4,9 @@
 // different collectives and hang or mix up buffers.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "comm/communicator.h"
 #include "planner/deployment.h"
 
@@ -15,5 +18,9 @@ const char* shardrtVersion();
 // True on every rank when all agree; otherwise every rank returns false after the ranks that
 // differ from rank 0 (and rank 0) have each printed one line saying so.
 bool sameDeploymentOnEveryRank(const planner::Deployment& d, comm::Communicator& world);
+
+// The same for `run --weights`: every rank's WeightFiles::fingerprint must equal rank 0's.
+bool sameCheckpointOnEveryRank(std::uint64_t fingerprint, const std::string& path,
+                               comm::Communicator& world);
 
 }  // namespace shardrt::launch

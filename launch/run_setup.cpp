@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
+#include "launch/consistency_check.h"
 #include "launch/rank_agreement.h"
 #include "runtime/memory_estimate.h"
 
@@ -59,15 +60,18 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const pla
                                               comm::Communicator& world) {
   std::optional<WeightFiles> files;
   std::string error;
+  std::uint64_t fingerprint = 0;
   try {
     files = WeightFiles::open(path);
     files->checkHolds(m);
+    fingerprint = files->fingerprint(m);
   } catch (const ConfigError& e) {
     error = e.what();
   }
   if (!noRankFailed(world, error, "another rank cannot use the --weights files")) {
     return std::nullopt;
   }
+  if (!sameCheckpointOnEveryRank(fingerprint, path, world)) return std::nullopt;
   return files;
 }
 

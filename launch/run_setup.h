@@ -33,7 +33,8 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
                                                    comm::Communicator& world);
 
 // The --weights checkpoint indexed and checked against the model on every rank (each reads
-// the headers itself); nullopt on every rank after each printed why.
+// the headers itself), and its fingerprint agreed with rank 0's; nullopt on every rank after
+// each printed why.
 std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const planner::ModelConfig& m,
                                               comm::Communicator& world);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "common/errors.h"
 #include "runtime/npy.h"
@@ -113,6 +114,34 @@ std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   const auto it = tensors_.find(spec.name);
   if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
   return readStoredSlice(it->second, spec.slice);
+}
+
+std::uint64_t WeightFiles::fingerprint(const planner::ModelConfig& m) const {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  };
+  constexpr std::uint64_t kSample = 64;
+  for (const WeightSpec& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+    const StoredTensor& t = tensors_.at(spec.name);  // checkHolds found every one
+    mix(t.name.data(), t.name.size() + 1);
+    mix(t.dtype_name.data(), t.dtype_name.size() + 1);
+    mix(t.shape.data(), t.shape.size() * sizeof(std::int64_t));
+    std::ifstream in(t.path, std::ios::binary);
+    for (std::uint64_t at : {std::uint64_t{0}, t.bytes / 2, t.bytes}) {
+      const std::uint64_t begin = std::min(at, t.bytes - std::min(t.bytes, kSample));
+      const std::uint64_t n = std::min(kSample, t.bytes);
+      char sample[kSample];
+      in.seekg(static_cast<std::streamoff>(t.offset + begin));
+      if (!in.read(sample, static_cast<std::streamsize>(n))) {
+        throw ConfigError(t.path, t.name + ": the file ends inside the tensor's data "
+                                           "(truncated or changed since it was opened)");
+      }
+      mix(sample, n);
+    }
+  }
+  return h;
 }
 
 std::string WeightFiles::describe(const planner::ModelConfig& m) const {

@@ -34,6 +34,13 @@ class WeightFiles final : public WeightSource {
 
   std::vector<float> slice(const WeightSpec& spec) const override;
 
+  // A 64-bit FNV-1a over each of the model's weights: its name, dtype and shape, and 64 bytes
+  // of its data at the start, the middle and the end. Ranks compare it before the first
+  // forward pass, so that ranks given different checkpoints (two fine-tunes of one model at
+  // the same path on different nodes) refuse to start instead of computing a silent mix. It
+  // samples the data: hashing all of it would read the whole checkpoint on every rank.
+  std::uint64_t fingerprint(const planner::ModelConfig& m) const;
+
   // One line for the run summary (after checkHolds passed): what was indexed, in which dtypes, and how much of it the
   // model leaves unread, e.g. "ckpt/ (2 .safetensors files, 37 tensors: 35 BF16, 2 I64; 2 not
   // used by the model)".

@@ -213,6 +213,34 @@ TEST_F(WeightFilesTest, ACheckpointThatDoesNotFitIsRefusedByName) {
   EXPECT_NE(errorOf(dir_.string(), m).find("model.norm.weight is in both "), std::string::npos);
 }
 
+TEST_F(WeightFilesTest, FingerprintFollowsTheValuesNotThePath) {
+  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  auto ckpt = randomCheckpoint(m);
+  writeNpyDirectory(ckpt, m);
+  const std::uint64_t original = WeightFiles::open(dir_.string()).fingerprint(m);
+
+  // A copy elsewhere (a node-local copy) agrees: the fingerprint follows the values, not the
+  // path.
+  const fs::path copy = dir_.string() + "_copy";
+  fs::remove_all(copy);
+  fs::copy(dir_, copy);
+  EXPECT_EQ(WeightFiles::open(copy.string()).fingerprint(m), original);
+  fs::remove_all(copy);
+
+  // One value changed in each sampled place of one weight: the first, the middle, the last.
+  const std::string name = "model.layers.1.mlp.experts.2.down_proj.weight";
+  std::vector<float>& w = ckpt.at(name);
+  for (std::size_t at : {std::size_t{0}, w.size() / 2, w.size() - 1}) {
+    const float kept = w[at];
+    w[at] += 0.25f;
+    writeNpy((dir_ / (name + ".npy")).string(), w.data(), {24, 14});
+    EXPECT_NE(WeightFiles::open(dir_.string()).fingerprint(m), original) << "element " << at;
+    w[at] = kept;
+  }
+  writeNpy((dir_ / (name + ".npy")).string(), w.data(), {24, 14});
+  EXPECT_EQ(WeightFiles::open(dir_.string()).fingerprint(m), original);
+}
+
 TEST_F(WeightFilesTest, APathThatIsNoCheckpointIsRefused) {
   const planner::ModelConfig m = moeDeployment(1, 1).model;
   EXPECT_NE(errorOf(dir_.string(), m).find("holds no .safetensors or .npy files"), std::string::npos);
