@@ -272,8 +272,18 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   exec_options.fault_nan_weight = o.fault_nan_weight;
   exec_options.log_routing = o.validate;
   exec_options.weights = &weights;
+  const auto build_start = std::chrono::steady_clock::now();
   TransformerExecutor executor(d, report.plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
+  const std::chrono::duration<double> build_time = std::chrono::steady_clock::now() - build_start;
+  report.weights_seconds = maxOverRanks(*world, build_time.count());
+  if (weight_files) {
+    // The rank that read the most, with its own reading time (ties: the slower read).
+    const double bytes = static_cast<double>(weight_files->bytesRead());
+    report.weights_bytes_read = maxOverRanks(*world, bytes);
+    report.weights_read_seconds = maxOverRanks(
+        *world, bytes == report.weights_bytes_read ? weight_files->secondsReading() : 0.0);
+  }
   // Each replica makes only its own rows of the input.
   const Tensor replica_input = makeModelInput(*exec_backend, d, executor.replicaBatch());
   const Tensor output = exec_backend->empty(executor.replicaShape(), d.workload.dtype);

@@ -107,7 +107,12 @@ void printSummary(std::ostream& os, const RunReport& r) {
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
      << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed
      << (r.weights.empty() ? "" : " (the input; weights from --weights)") << "\n";
-  if (!r.weights.empty()) os << "  weights   " << r.weights << "\n";
+  if (!r.weights.empty()) {
+    os << "  weights   " << r.weights << "\n            the busiest rank read "
+       << mib(r.weights_bytes_read) << " in " << fmt("%.3f s", r.weights_read_seconds) << " ("
+       << fmt("%.2f GB/s", r.weights_bytes_read / std::max(r.weights_read_seconds, 1e-9) / 1e9)
+       << "); shards built in " << fmt("%.3f s", r.weights_seconds) << "\n";
+  }
   os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
      << ", microbatches " << s.microbatches << " = " << plural(s.worldSize(), "rank")
      << "; backend " << r.backend << ", communicator " << r.communicator << ", "
@@ -203,7 +208,10 @@ nlohmann::json toJson(const RunReport& r) {
   j["plan"] = planner::toJson(r.plan);
   j["backend"] = r.backend;
   j["communicator"] = r.communicator;
-  j["weights"] = r.weights.empty() ? "generated from the seed" : r.weights;
+  j["weights"] = {{"source", r.weights.empty() ? "generated from the seed" : r.weights},
+                  {"build_seconds", r.weights_seconds},
+                  {"max_bytes_read_per_rank", r.weights_bytes_read},
+                  {"read_seconds_of_that_rank", r.weights_read_seconds}};
   j["blas_threads_per_rank"] = r.blas_threads;
   j["forward"] = {{"median_seconds", r.medianForwardSeconds()},
                   {"warmup", r.warmup},

@@ -59,6 +59,11 @@ struct RunReport {
   std::string backend;
   std::string communicator;
   std::string weights;  // empty: generated from the seed; else what --weights indexed
+  // Building the shards (allocating and filling every weight), the slowest rank's time, and
+  // with --weights the rank that read the most bytes: how many and in what time.
+  double weights_seconds = 0.0;
+  double weights_bytes_read = 0.0;
+  double weights_read_seconds = 0.0;  // of that rank's build, the time spent reading the files
   int blas_threads = 1;
   int warmup = 0;
   std::vector<double> forward_seconds;  // per timed iteration, the slowest rank's time

@@ -1,5 +1,6 @@
 #include "runtime/stored_tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -111,20 +112,28 @@ std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<plan
   if (out.empty()) return out;  // nothing to read (and no null pointers for memcpy)
   std::ifstream in(t.path, std::ios::binary);
   if (!in) throw ConfigError(t.path, "cannot open for reading");
-  std::vector<char> buffer(width * esize);
-  // A whole-row slice is one contiguous run of rows: read it in one go.
+  // Runs of elements that are contiguous in the file: the whole slice when it spans whole rows,
+  // else one run per row. Each is read through a buffer of at most kChunkBytes, so reading a
+  // multi-GiB weight holds the fp32 result and one chunk, not a second copy of the weight.
+  constexpr std::size_t kChunkBytes = std::size_t{8} << 20;
   const bool contiguous = span.begin == 0 && span.end == cols;
-  if (contiguous) buffer.resize(out.size() * esize);
+  const std::size_t run = contiguous ? out.size() : width;
+  std::vector<char> buffer(std::min(run * esize, kChunkBytes - kChunkBytes % esize));
+  float* dst = out.data();
   for (int r = rows.begin; r < (contiguous ? rows.begin + 1 : rows.end); ++r) {
     const std::uint64_t element = static_cast<std::uint64_t>(r) * static_cast<std::uint64_t>(cols) +
                                   static_cast<std::uint64_t>(span.begin);
     in.seekg(static_cast<std::streamoff>(t.offset + element * esize));
-    if (!in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()))) {
-      throw ConfigError(t.path, t.name + ": the file ends inside the tensor's data "
-                                         "(truncated or changed since it was opened)");
+    for (std::size_t left = run; left > 0;) {
+      const std::size_t n = std::min(left, buffer.size() / esize);
+      if (!in.read(buffer.data(), static_cast<std::streamsize>(n * esize))) {
+        throw ConfigError(t.path, t.name + ": the file ends inside the tensor's data "
+                                           "(truncated or changed since it was opened)");
+      }
+      widen(t.dtype, buffer.data(), n, dst);
+      dst += n;
+      left -= n;
     }
-    const std::size_t done = static_cast<std::size_t>(r - rows.begin) * width;
-    widen(t.dtype, buffer.data(), buffer.size() / esize, out.data() + done);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "runtime/weight_files.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -113,7 +114,12 @@ void WeightFiles::checkHolds(const planner::ModelConfig& m) const {
 std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   const auto it = tensors_.find(spec.name);
   if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
-  return readStoredSlice(it->second, spec.slice);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> values = readStoredSlice(it->second, spec.slice);
+  seconds_reading_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bytes_read_ += values.size() * static_cast<std::uint64_t>(it->second.element_bytes);
+  return values;
 }
 
 std::uint64_t WeightFiles::fingerprint(const planner::ModelConfig& m) const {

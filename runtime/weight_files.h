@@ -34,6 +34,11 @@ class WeightFiles final : public WeightSource {
 
   std::vector<float> slice(const WeightSpec& spec) const override;
 
+  // Bytes of tensor data slice() has read on this rank (in the files' dtypes), and the time
+  // it spent reading and widening them.
+  std::uint64_t bytesRead() const { return bytes_read_; }
+  double secondsReading() const { return seconds_reading_; }
+
   // A 64-bit FNV-1a over each of the model's weights: its name, dtype and shape, and 64 bytes
   // of its data at the start, the middle and the end. Ranks compare it before the first
   // forward pass, so that ranks given different checkpoints (two fine-tunes of one model at
@@ -51,6 +56,9 @@ class WeightFiles final : public WeightSource {
   int files_ = 0;
   std::string format_;  // ".safetensors" or ".npy"
   std::map<std::string, StoredTensor> tensors_;
+  // slice() is const: reading changes no index, only these counts.
+  mutable std::uint64_t bytes_read_ = 0;
+  mutable double seconds_reading_ = 0.0;
 };
 
 }  // namespace shardrt

@@ -226,6 +226,24 @@ TEST_F(SafetensorsSlices, AFileTruncatedAfterIndexingFailsOnRead) {
   EXPECT_THROW(readSafetensorsIndex(path_), ConfigError);  // reopening sees it at once
 }
 
+// A slice larger than the reader's 8 MiB chunk is read in several chunks, the last partial.
+TEST(StoredTensor, ASliceLargerThanOneChunkIsReadWhole) {
+  const int rows = 2101, cols = 1103;  // 9.3 MB of F32
+  const std::vector<float> values = testing::randomVector(std::size_t{rows} * cols, 5);
+  std::string data(values.size() * 4, '\0');
+  std::memcpy(data.data(), values.data(), data.size());
+  const std::string header = nlohmann::json{{"big", {{"dtype", "F32"},
+                                                     {"shape", {rows, cols}},
+                                                     {"data_offsets", {0, data.size()}}}}}
+                                 .dump();
+  const auto path = std::filesystem::temp_directory_path() / "shardrt_test_big.safetensors";
+  std::ofstream(path, std::ios::binary) << fileOf(header, data);
+  const StoredTensor t = readSafetensorsIndex(path.string()).at(0);
+  const std::vector<float> got = readStoredSlice(t, {{1, rows}, {0, cols}});
+  EXPECT_EQ(got, std::vector<float>(values.begin() + cols, values.end()));
+  std::filesystem::remove(path);
+}
+
 TEST(StoredTensor, HalfToFloatCoversEveryClass) {
   EXPECT_EQ(halfToFloat(0x3C00), 1.0f);
   EXPECT_EQ(halfToFloat(0xC000), -2.0f);
