@@ -1,5 +1,6 @@
 // The shardrt command. Launched by mpirun, one process per rank:
-//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--weights PATH] [--trace DIR]
+//   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--trace DIR]
+//                            [--weights PATH]
 // and in one process, without running the model:
 //   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
