@@ -184,6 +184,25 @@ TEST_F(WeightFilesTest, SafetensorsShardsInBf16AreWidened) {
   EXPECT_NE(line.find("; 2 not used by the model"), std::string::npos) << line;
 }
 
+// The Hugging Face cache keeps a snapshot as symlinks to content-addressed blobs
+// (snapshots/<rev>/model-00001-of-00002.safetensors -> ../../blobs/<sha>): those are followed.
+TEST_F(WeightFilesTest, ShardsBehindSymlinksAreRead) {
+  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const auto ckpt = randomCheckpoint(m);
+  writeSafetensorsShards(ckpt, m);
+  const fs::path snapshot = dir_ / "snapshots" / "rev";
+  fs::create_directories(snapshot);
+  fs::create_directories(dir_ / "blobs");
+  for (const char* shard : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
+    const fs::path blob = dir_ / "blobs" / (std::string("sha-") + shard);
+    fs::rename(dir_ / shard, blob);
+    fs::create_symlink(fs::path("../../blobs") / blob.filename(), snapshot / shard);
+  }
+  const WeightFiles files = WeightFiles::open(snapshot.string());
+  files.checkHolds(m);
+  expectEveryShardReads(files, ckpt, [](float v) { return toFloat(toBfloat16(v)); });
+}
+
 TEST_F(WeightFilesTest, ACheckpointThatDoesNotFitIsRefusedByName) {
   const planner::ModelConfig m = moeDeployment(1, 1).model;
   const auto ckpt = randomCheckpoint(m);
