@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 #include "common/bfloat16.h"
 #include "common/errors.h"
@@ -89,13 +90,15 @@ void widen(StoredDType t, const char* bytes, std::size_t n, float* out) {
 }  // namespace
 
 std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<planner::Range>& slice) {
+  // The callers checked the stored shape against the model's first (WeightFiles::checkHolds):
+  // a slice that does not fit is a bug here, not a bad file, so it is not a ConfigError.
   if (slice.size() != t.shape.size() || slice.empty() || slice.size() > 2) {
-    throw ConfigError(t.path, t.name + ": a slice of " + std::to_string(slice.size()) +
-                                  " dimensions does not fit its shape");
+    throw std::logic_error(t.path + ": " + t.name + ": a slice of " +
+                           std::to_string(slice.size()) + " dimensions does not fit its shape");
   }
   for (std::size_t i = 0; i < slice.size(); ++i) {
     if (slice[i].begin < 0 || slice[i].end < slice[i].begin || slice[i].end > t.shape[i]) {
-      throw ConfigError(t.path, t.name + ": slice out of the tensor's shape");
+      throw std::logic_error(t.path + ": " + t.name + ": slice out of the tensor's shape");
     }
   }
   if (t.dtype == StoredDType::Other) {
