@@ -17,7 +17,7 @@
 
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"

@@ -32,7 +32,7 @@ struct Gemm {
   double flops() const { return 2.0 * m * n * k; }
 };
 
-// The same split as planner/plan.cpp: rank 0 holds the first heads/tp query heads and every
+// The same split as config/plan.cpp: rank 0 holds the first heads/tp query heads and every
 // kv head one of them reads.
 std::vector<Gemm> layerGemms(const Options& o) {
   const int q_local = o.heads / o.tp;

@@ -12,7 +12,7 @@
 #include <map>
 
 #include "comm/collective_log.h"
-#include "comm/mpi_check.h"
+#include "common/mpi_check.h"
 #include "comm/progress_board.h"
 #include "common/bfloat16.h"
 #include "common/errors.h"

@@ -2,7 +2,7 @@
 
 #include <mpi.h>
 
-#include "comm/mpi_check.h"
+#include "common/mpi_check.h"
 #include "comm/progress_board.h"
 
 namespace shardrt::comm {

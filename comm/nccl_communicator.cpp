@@ -6,19 +6,10 @@
 #include <string>
 
 #include "comm/device_pointer.h"
-#include "comm/nccl_check.h"
-#include "kernels/cuda/cuda_check.h"
+#include "common/nccl_check.h"
+#include "common/cuda_check.h"
 
 namespace shardrt::comm {
-
-void throwNcclError(ncclResult_t status, const char* call, const char* file, int line) {
-  int rank = -1, initialized = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  throw CommError(std::string("NCCL error on rank ") + std::to_string(rank) + ": " + call +
-                  " failed at " + file + ":" + std::to_string(line) + ": " +
-                  ncclGetErrorString(status) + " (" + ncclGetLastError(nullptr) + ")");
-}
 
 namespace {
 

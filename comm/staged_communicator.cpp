@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "comm/device_pointer.h"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 
 namespace shardrt::comm {
 namespace {

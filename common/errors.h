@@ -27,4 +27,10 @@ class ConfigError : public std::runtime_error {
   std::string rule_;
 };
 
+// A failed MPI or NCCL call, or a collective used wrongly (MPI_CHECK, NCCL_CHECK, comm/).
+class CommError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace shardrt

@@ -8,16 +8,16 @@
 
 #include "common/errors.h"
 #include "planner/cluster.h"
-#include "planner/deployment.h"
-#include "planner/json_limits.h"
+#include "config/deployment.h"
+#include "config/json_limits.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace shardrt;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
-    const nlohmann::json doc = planner::parseJsonLimited(text, "fuzz.json");
-    const planner::Deployment d = planner::parseDeployment(doc, "fuzz");
-    for (const auto& s : d.strategies) planner::withStrategy(d, s.name);
+    const nlohmann::json doc = config::parseJsonLimited(text, "fuzz.json");
+    const config::Deployment d = config::parseDeployment(doc, "fuzz");
+    for (const auto& s : d.strategies) config::withStrategy(d, s.name);
     // Profiles named by the seed corpus's condition files resolve from examples/plan.
     planner::planningInputOf(doc, SHARDRT_FUZZ_BASE_DIR, d);
   } catch (const ConfigError&) {

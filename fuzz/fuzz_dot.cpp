@@ -6,11 +6,11 @@
 #include <sstream>
 #include <string>
 
-#include "launch/dag_check.h"
-#include "launch/dot_reader.h"
+#include "dag/dag_check.h"
+#include "dag/dot_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace shardrt::launch;
+  using namespace shardrt::dag;
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   try {
     const DotGraph graph = readDot(in);

@@ -76,10 +76,10 @@ inline std::uint32_t expectedBits(const StoredTensor& t, const std::uint8_t* dat
   std::abort();
 }
 
-inline void readAndCompare(const StoredTensor& t, const std::uint8_t* data, planner::Range rows,
-                    planner::Range cols) {
+inline void readAndCompare(const StoredTensor& t, const std::uint8_t* data, config::Range rows,
+                    config::Range cols) {
   const bool two_d = t.shape.size() == 2;
-  std::vector<planner::Range> slice;
+  std::vector<config::Range> slice;
   if (two_d) slice.push_back(rows);
   slice.push_back(cols);
   std::vector<float> got;
@@ -124,7 +124,7 @@ inline void exercise(const StoredTensor& t, const std::uint8_t* data, std::size_
   const int n_rows = two_d ? static_cast<int>(t.shape[0]) : 1;
   const int n_cols = static_cast<int>(t.shape.back());
   if (t.dtype == StoredDType::Other) {
-    std::vector<planner::Range> whole;
+    std::vector<config::Range> whole;
     for (std::int64_t d : t.shape) whole.push_back({0, static_cast<int>(d)});
     try {
       readStoredSlice(on_disk, whole);

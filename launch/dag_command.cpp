@@ -10,11 +10,11 @@
 
 #include "comm/meta_communicator.h"
 #include "common/errors.h"
-#include "launch/dag_check.h"
-#include "launch/error_report.h"
-#include "launch/trace_output.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "dag/dag_check.h"
+#include "common/error_report.h"
+#include "dag/trace_output.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 #include "runtime/meta_backend.h"
 #include "runtime/process_groups.h"
 #include "runtime/tracing_backend.h"
@@ -25,14 +25,14 @@ namespace shardrt::launch {
 namespace {
 
 // One rank of the dry run, on its own thread: the executor, one traced forward pass.
-std::vector<TraceEvent> dryRunRank(const planner::Deployment& d, const planner::Plan& plan,
+std::vector<TraceEvent> dryRunRank(const config::Deployment& d, const config::Plan& plan,
                                    comm::Communicator& world) {
   MetaBackend meta;
   Tracer tracer(meta, world.rank());
   TracingBackend backend(meta, tracer);
   auto traced_world = TracingCommunicator::wrapWorld(world, tracer);
   const auto& s = d.strategy;
-  const planner::ParallelLayout layout(s.tp, s.pp, s.dp, world.rank(), s.ep);
+  const config::ParallelLayout layout(s.tp, s.pp, s.dp, world.rank(), s.ep);
   ProcessGroups groups = ProcessGroups::split(*traced_world, layout);
   ExecutorOptions options;
   TransformerExecutor executor(d, plan, layout, backend,
@@ -46,8 +46,8 @@ std::vector<TraceEvent> dryRunRank(const planner::Deployment& d, const planner::
 }
 
 // Every rank of d, a thread each; the first failure stops the others and is rethrown.
-std::vector<TraceEvent> dryRun(const planner::Deployment& d) {
-  const planner::Plan plan = planner::makePlan(d);
+std::vector<TraceEvent> dryRun(const config::Deployment& d) {
+  const config::Plan plan = config::makePlan(d);
   const int ranks = d.strategy.tp * d.strategy.pp * d.strategy.dp;
   comm::MetaWorld world(ranks);
   std::vector<std::vector<TraceEvent>> per_rank(ranks);
@@ -80,14 +80,14 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }
 
 // The strategies to draw: each one the file names, else its one strategy.
-std::vector<std::pair<std::string, planner::Deployment>> strategiesOf(
-    const planner::Deployment& d) {
-  std::vector<std::pair<std::string, planner::Deployment>> out;
+std::vector<std::pair<std::string, config::Deployment>> strategiesOf(
+    const config::Deployment& d) {
+  std::vector<std::pair<std::string, config::Deployment>> out;
   if (d.strategies.empty()) {
-    out.emplace_back(graphName(d.name), d);
+    out.emplace_back(dag::graphName(d.name), d);
   } else {
     for (const auto& s : d.strategies) {
-      out.emplace_back(graphName(d.name + "-" + s.name), planner::withStrategy(d, s.name));
+      out.emplace_back(dag::graphName(d.name + "-" + s.name), config::withStrategy(d, s.name));
     }
   }
   return out;
@@ -96,10 +96,10 @@ std::vector<std::pair<std::string, planner::Deployment>> strategiesOf(
 }  // namespace
 
 int dagCommand(const DagOptions& o) {
-  if (!o.check_path.empty()) return runDagCheck(o.check_path, std::cout, std::cerr);
-  planner::Deployment d;
+  if (!o.check_path.empty()) return dag::runDagCheck(o.check_path, std::cout, std::cerr);
+  config::Deployment d;
   try {
-    d = planner::loadDeployment(o.deployment_path, o.overrides);
+    d = config::loadDeployment(o.deployment_path, o.overrides);
     for (const auto& [name, one] : strategiesOf(d)) {
       const auto& s = one.strategy;
       if (o.ranks > 0 && s.tp * s.pp * s.dp != o.ranks) {
@@ -112,29 +112,29 @@ int dagCommand(const DagOptions& o) {
     reportError(0, e.what());
     return kExitBadInput;
   }
-  std::vector<DagEntry> entries;
+  std::vector<dag::DagEntry> entries;
   for (const auto& [name, one] : strategiesOf(d)) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<TraceEvent> events = dryRun(one);
     const double run_seconds = secondsSince(t0);
-    GraphInfo info;
+    dag::GraphInfo info;
     info.name = name;
     const bool moe = one.model.moe.experts > 0;
-    info.title = deploymentTitle(one, std::string("dry run (meta backend, shapes only)") +
+    info.title = dag::deploymentTitle(one, std::string("dry run (meta backend, shapes only)") +
                                           (moe ? "; " + std::string(kMetaRoutingAssumption) : ""));
     info.gpus = one.strategy.tp * one.strategy.pp * one.strategy.dp;
     info.layers = one.model.layers;
     info.experts = one.model.moe.experts;
     info.microbatches = one.strategy.microbatches;
-    entries.push_back(writeDag(events, info, o.out_dir));
-    const DagEntry& e = entries.back();
+    entries.push_back(dag::writeDag(events, info, o.out_dir));
+    const dag::DagEntry& e = entries.back();
     std::printf(
         "shardrt dag: %s: %d GPUs, %zu nodes, %zu edges; dry run %.2f s, graph %.2f s, dot "
         "%.2f s, svg %.2f s (%s)\n            %s\n            %s\n",
         name.c_str(), e.gpus, e.nodes, e.edges, run_seconds, e.build_seconds, e.dot_seconds,
         e.svg_seconds, e.renderer.c_str(), e.dot.c_str(), e.svg.c_str());
   }
-  writeDagIndex(entries, o.out_dir);
+  dag::writeDagIndex(entries, o.out_dir);
   std::printf("            %s/dags.json\n", o.out_dir.c_str());
   return kExitOk;
 }

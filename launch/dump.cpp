@@ -9,7 +9,7 @@
 
 namespace shardrt::launch {
 
-void writeDump(const std::string& dir, const planner::Deployment& d, const WeightSource& weights,
+void writeDump(const std::string& dir, const config::Deployment& d, const WeightSource& weights,
                const float* input, const float* output) {
   std::filesystem::create_directories(dir);
   const std::vector<long> act = {d.workload.batch_size, d.workload.seq_len, d.model.hidden};
@@ -21,7 +21,7 @@ void writeDump(const std::string& dir, const planner::Deployment& d, const Weigh
     writeNpy(dir + "/" + spec.name + ".npy", host.data(),
              std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
   }
-  std::ofstream(dir + "/deployment.json") << planner::toJson(d).dump(2) << "\n";
+  std::ofstream(dir + "/deployment.json") << config::toJson(d).dump(2) << "\n";
 }
 
 }  // namespace shardrt::launch

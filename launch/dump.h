@@ -5,14 +5,14 @@
 
 #include <string>
 
-#include "planner/deployment.h"
+#include "config/deployment.h"
 #include "runtime/model_weights.h"
 
 namespace shardrt::launch {
 
 // Called on one rank; reads each whole weight from `weights` (the run's source: generated
 // from the seed, or the --weights files), one at a time.
-void writeDump(const std::string& dir, const planner::Deployment& d, const WeightSource& weights,
+void writeDump(const std::string& dir, const config::Deployment& d, const WeightSource& weights,
                const float* input, const float* output);
 
 }  // namespace shardrt::launch

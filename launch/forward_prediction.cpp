@@ -10,11 +10,11 @@ namespace shardrt::launch {
 
 std::optional<ForwardPrediction> predictForward(const std::string& path,
                                                 const std::vector<std::string>& overrides,
-                                                const planner::Deployment& d,
-                                                const planner::Plan& plan, int world_size) {
+                                                const config::Deployment& d,
+                                                const config::Plan& plan, int world_size) {
   ForwardPrediction p;
   try {
-    const auto doc = planner::readDeploymentJson(path, overrides);
+    const auto doc = config::readDeploymentJson(path, overrides);
     const auto in = planner::planningInputOf(
         doc, std::filesystem::path(path).parent_path().string(), d);
     if (!in) return std::nullopt;

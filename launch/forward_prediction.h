@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "planner/deployment.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/plan.h"
 
 namespace shardrt::launch {
 
@@ -21,7 +21,7 @@ struct ForwardPrediction {
 // match the launched ranks or its sections are broken (the run itself goes on).
 std::optional<ForwardPrediction> predictForward(const std::string& path,
                                                 const std::vector<std::string>& overrides,
-                                                const planner::Deployment& d,
-                                                const planner::Plan& plan, int world_size);
+                                                const config::Deployment& d,
+                                                const config::Plan& plan, int world_size);
 
 }  // namespace shardrt::launch

@@ -7,9 +7,9 @@
 namespace shardrt::launch {
 namespace {
 
-planner::ParallelLayout layoutOf(const RunReport& r, int world_rank) {
+config::ParallelLayout layoutOf(const RunReport& r, int world_rank) {
   const auto& s = r.deployment.strategy;
-  return planner::ParallelLayout(s.tp, s.pp, s.dp, world_rank, s.ep);
+  return config::ParallelLayout(s.tp, s.pp, s.dp, world_rank, s.ep);
 }
 
 std::size_t rowElements(const RunReport& r) {
@@ -61,7 +61,7 @@ std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const R
 
 std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& r,
                                             const TransformerExecutor& executor,
-                                            const planner::ParallelLayout& layout) {
+                                            const config::ParallelLayout& layout) {
   // [stage][busy, wall], the maximum over the stage's ranks.
   std::vector<float> t(2 * r.plan.pp, 0.0f);
   t[2 * layout.ppRank()] = static_cast<float>(executor.timing().busy_seconds);

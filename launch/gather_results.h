@@ -7,7 +7,7 @@
 
 #include "comm/communicator.h"
 #include "launch/run_report.h"
-#include "planner/parallel_layout.h"
+#include "config/parallel_layout.h"
 #include "runtime/backend.h"
 #include "runtime/transformer.h"
 
@@ -16,7 +16,7 @@ namespace shardrt::launch {
 // One rank's copy of its replica's output rows, as rank 0 received it.
 struct OutputCopy {
   int world_rank = 0;
-  planner::Range batch;  // the global batch rows it covers
+  config::Range batch;  // the global batch rows it covers
   std::vector<float> values;
 };
 
@@ -30,7 +30,7 @@ std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const R
 
 std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& r,
                                             const TransformerExecutor& executor,
-                                            const planner::ParallelLayout& layout);
+                                            const config::ParallelLayout& layout);
 
 std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const RunReport& r,
                                               const TransformerExecutor& executor);

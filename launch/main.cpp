@@ -21,12 +21,12 @@
 #include "comm/collective_log.h"
 #include "comm/mpi_session.h"
 #include "common/errors.h"
-#include "launch/bench_collectives.h"
-#include "launch/bench_gemm.h"
-#include "launch/bench_layer.h"
-#include "launch/calibrate.h"
+#include "bench/bench_collectives.h"
+#include "bench/bench_gemm.h"
+#include "bench/bench_layer.h"
+#include "bench/calibrate.h"
 #include "launch/dag_command.h"
-#include "launch/error_report.h"
+#include "common/error_report.h"
 #include "launch/plan_command.h"
 #include "launch/run_command.h"
 #include "launch/signals.h"
@@ -35,10 +35,10 @@
 
 namespace {
 
-using shardrt::launch::BenchCollectivesOptions;
-using shardrt::launch::BenchGemmOptions;
-using shardrt::launch::BenchLayerOptions;
-using shardrt::launch::CalibrateOptions;
+using shardrt::bench::BenchCollectivesOptions;
+using shardrt::bench::BenchGemmOptions;
+using shardrt::bench::BenchLayerOptions;
+using shardrt::bench::CalibrateOptions;
 using shardrt::launch::DagOptions;
 using shardrt::launch::PlanOptions;
 using shardrt::launch::RunOptions;
@@ -89,7 +89,7 @@ void addRunCommand(CLI::App& app, RunOptions& o) {
                 "with the same sizes (a mismatch is an error, not a hang)");
   // Test-only: proves that --validate catches a wrong shard. Hidden from --help.
   run->add_flag("--test-fault-skip-allreduce", o.fault_skip_attention_allreduce)->group("");
-  // Test-only: RANK:WHERE:MODE makes a rank fail at an op (launch/fault_injection.h).
+  // Test-only: RANK:WHERE:MODE makes a rank fail at an op (runtime/fault_injection.h).
   run->add_option("--test-fault", o.test_fault)->group("");
   // Test-only: NaN in element 0 of a weight's local slices, to prove --check-numerics and
   // --validate catch it. Hidden from --help.
@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
   try {
     mpi.emplace(&argc, &argv);
   } catch (const std::exception& e) {
-    shardrt::launch::reportError(-1, e.what());
+    shardrt::reportError(-1, e.what());
     return shardrt::kExitInternal;
   }
   const int rank = mpi->worldRank();
@@ -246,23 +246,23 @@ int main(int argc, char** argv) {
     return shardrt::kExitOk;
   } catch (const CLI::ParseError& e) {
     // Same argv on every rank, so every rank fails alike: each says so in one line.
-    shardrt::launch::reportError(rank, e.what());
+    shardrt::reportError(rank, e.what());
     return shardrt::kExitBadInput;
   }
 
   try {
     if (app.got_subcommand("run")) return shardrt::launch::runCommand(run_options, *mpi);
     if (app.got_subcommand("bench")) {
-      if (bench->got_subcommand("gemm")) return shardrt::launch::benchGemm(gemm_options, *mpi);
-      if (bench->got_subcommand("layer")) return shardrt::launch::benchLayer(layer_options, *mpi);
+      if (bench->got_subcommand("gemm")) return shardrt::bench::benchGemm(gemm_options, *mpi);
+      if (bench->got_subcommand("layer")) return shardrt::bench::benchLayer(layer_options, *mpi);
       if (bench->got_subcommand("collectives")) {
-        return shardrt::launch::benchCollectives(bench_options, *mpi);
+        return shardrt::bench::benchCollectives(bench_options, *mpi);
       }
-      return shardrt::launch::calibrate(calibrate_options, *mpi);
+      return shardrt::bench::calibrate(calibrate_options, *mpi);
     }
     if (app.got_subcommand("plan")) {
       if (mpi->worldSize() > 1) {
-        shardrt::launch::reportError(rank, "plan: runs in one process; start it without "
+        shardrt::reportError(rank, "plan: runs in one process; start it without "
                                            "mpirun or with -np 1");
         return shardrt::kExitBadInput;
       }
@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("dag")) {
       if (mpi->worldSize() > 1) {
-        shardrt::launch::reportError(rank,
+        shardrt::reportError(rank,
                                      "dag: runs in one process (it simulates every rank); "
                                      "start it without mpirun or with -np 1");
         return shardrt::kExitBadInput;
@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
   } catch (const shardrt::NumericsError& e) {
     // The job ran but computed garbage (--check-numerics): a wrong result, exit 1. The other
     // ranks may be waiting in a collective for this one: end them all.
-    shardrt::launch::reportError(rank, e.what());
+    shardrt::reportError(rank, e.what());
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitValidationFailed);
   } catch (const std::exception& e) {
     // The other ranks may be waiting in a collective for this one: end them all, after
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
                                  ? std::string("out of host memory: an allocation failed (") +
                                        e.what() + ")"
                                  : std::string(e.what());
-    shardrt::launch::reportError(rank, what + (where.empty() ? "" : " (in " + where + ")"));
+    shardrt::reportError(rank, what + (where.empty() ? "" : " (in " + where + ")"));
     shardrt::comm::dumpCollectiveLog(STDERR_FILENO, rank);
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
   }

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "launch/error_report.h"
+#include "common/error_report.h"
 #include "planner/plan_explain.h"
 #include "planner/strategy_search.h"
 
@@ -19,9 +19,9 @@ using nlohmann::json;
 
 // The plan as a deployment file: the runtime's sections for the candidate, and the planner's
 // sections of the input, with profile paths made relative to where the plan is written.
-json planFile(const planner::Deployment& d, const planner::Candidate& c, const json& input,
+json planFile(const config::Deployment& d, const planner::Candidate& c, const json& input,
               const fs::path& input_dir, const fs::path& out_dir) {
-  json doc = planner::toJson(planner::withCandidate(d, c));
+  json doc = config::toJson(planner::withCandidate(d, c));
   for (const char* key : {"cluster", "objective", "planner"}) {
     if (input.contains(key)) doc[key] = input[key];
   }
@@ -48,9 +48,9 @@ void writeJson(const json& doc, const std::string& path) {
 int planCommand(const PlanOptions& o) {
   try {
     const auto start = std::chrono::steady_clock::now();
-    const json input = planner::readDeploymentJson(o.deployment_path, o.overrides);
-    const planner::Deployment d =
-        planner::parseDeployment(input, fs::path(o.deployment_path).stem().string());
+    const json input = config::readDeploymentJson(o.deployment_path, o.overrides);
+    const config::Deployment d =
+        config::parseDeployment(input, fs::path(o.deployment_path).stem().string());
     const fs::path input_dir = fs::path(o.deployment_path).parent_path();
     const auto in = planner::planningInputOf(input, input_dir.string(), d);
     if (!in) {

@@ -14,21 +14,21 @@
 #include "comm/progress_board.h"
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
-#include "launch/consistency_check.h"
+#include "runtime/consistency_check.h"
 #include "launch/dump.h"
-#include "launch/fault_injection.h"
+#include "runtime/fault_injection.h"
 #include "launch/forward_prediction.h"
-#include "launch/error_report.h"
-#include "launch/execution_context.h"
-#include "launch/forward_timing.h"
+#include "common/error_report.h"
+#include "runtime/execution_context.h"
+#include "bench/forward_timing.h"
 #include "launch/gather_results.h"
-#include "launch/rank_agreement.h"
+#include "runtime/rank_agreement.h"
 #include "launch/run_report.h"
-#include "launch/run_setup.h"
-#include "launch/trace_output.h"
-#include "planner/deployment.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "runtime/run_setup.h"
+#include "dag/trace_output.h"
+#include "config/deployment.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"
@@ -36,7 +36,7 @@
 #include "runtime/numerics_checking_backend.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
-#include "runtime/trace_timeline.h"
+#include "dag/trace_timeline.h"
 #include "runtime/tracer.h"
 #include "runtime/tracing_backend.h"
 #include "runtime/tracing_communicator.h"
@@ -88,7 +88,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
       // sharded run and in the single-device reference.
       CpuBackend cpu;
       auto cpu_self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
-      planner::Deployment fp32 = r.deployment;
+      config::Deployment fp32 = r.deployment;
       fp32.workload.dtype = DType::F32;
       Tensor cpu_input = cpu.empty(input.shape(), DType::F32);
       uploadFloats(cpu, cpu_input, downloadFloats(backend, input));
@@ -126,7 +126,7 @@ ValidationReport validate(const RunReport& r, comm::Communicator& world, comm::C
 
 struct TraceReport {
   std::string dir;
-  DagEntry dag;
+  dag::DagEntry graph;
   double traced_seconds = 0.0;
 };
 
@@ -139,22 +139,22 @@ std::optional<TraceReport> writeTrace(comm::Communicator& world, const RunReport
   std::int32_t ok = 1;
   if (world.rank() == 0) {
     try {
-      const planner::Deployment& d = r.deployment;
-      GraphInfo info;
-      info.name = graphName(d.name);
-      info.title = deploymentTitle(
+      const config::Deployment& d = r.deployment;
+      dag::GraphInfo info;
+      info.name = dag::graphName(d.name);
+      info.title = dag::deploymentTitle(
           d, "traced run, backend " + r.backend + ", communicator " + r.communicator);
       info.gpus = world.size();
       info.layers = d.model.layers;
       info.experts = d.model.moe.experts;
       info.microbatches = d.strategy.microbatches;
-      t.dag = writeDag(events, info, dir);
-      writeDagIndex({t.dag}, dir);
+      t.graph = dag::writeDag(events, info, dir);
+      dag::writeDagIndex({t.graph}, dir);
       std::vector<TraceEvent> ops;
       for (const auto& e : events) {
         if (!isBookkeeping(e)) ops.push_back(e);
       }
-      writeTimeline(
+      dag::writeTimeline(
           ops, {r.communicator.substr(0, r.communicator.find(' ')), world.size(), info.title}, dir);
     } catch (const std::exception& e) {
       reportError(0, std::string("--trace: ") + e.what());
@@ -170,8 +170,8 @@ void printTrace(std::ostream& os, const TraceReport& t, const RunReport& r) {
   char line[160];
   std::snprintf(line, sizeof line, "  trace     traced pass %.3f ms (median untraced %.3f ms)\n",
                 1e3 * t.traced_seconds, 1e3 * r.medianForwardSeconds());
-  os << line << "            " << t.dag.dot << " (" << t.dag.nodes << " nodes, " << t.dag.edges
-     << " edges), " << t.dag.svg << " (" << t.dag.renderer << ")\n            " << t.dir
+  os << line << "            " << t.graph.dot << " (" << t.graph.nodes << " nodes, " << t.graph.edges
+     << " edges), " << t.graph.svg << " (" << t.graph.renderer << ")\n            " << t.dir
      << "/dags.json, " << t.dir << "/trace.json and " << t.dir << "/ranks/rank<N>.trace.json\n";
 }
 
@@ -184,10 +184,10 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   comm::setCallSiteProvider(&callSite);
   comm::ProgressBoard::open();
   auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
-  const std::optional<planner::Deployment> deployment =
+  const std::optional<config::Deployment> deployment =
       loadOnEveryRank(o.deployment_path, o.overrides, o.strategy, true, *mpi_world);
   if (!deployment) return kExitBadInput;
-  const planner::Deployment& d = *deployment;
+  const config::Deployment& d = *deployment;
   if (!sameDeploymentOnEveryRank(d, *mpi_world)) return kExitBadInput;
   if (!o.test_fault.empty()) {
     std::string error;
@@ -217,7 +217,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   RunReport report;
   report.deployment = d;
   report.deployment_path = o.deployment_path;
-  report.plan = planner::makePlan(d);
+  report.plan = config::makePlan(d);
   if (world->rank() == 0) {
     report.prediction =
         predictForward(o.deployment_path, o.overrides, d, report.plan, world->size());
@@ -228,7 +228,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   kernels::cpu::setBlasThreads(report.blas_threads);
 
   const auto& st = d.strategy;
-  const planner::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
+  const config::ParallelLayout layout(st.tp, st.pp, st.dp, world->rank(), st.ep);
   if (!fitsOnEveryRank(d, report.plan, layout, backend, *mpi_world)) return kExitBadInput;
   // With --trace the executor runs on recorders that wrap the backend and the communicators;
   // they record only during the one traced pass. Without it, nothing is wrapped.
@@ -289,7 +289,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   const Tensor output = exec_backend->empty(executor.replicaShape(), d.workload.dtype);
 
   report.forward_seconds =
-      timeForwards(executor, replica_input, output, *world, o.warmup, o.iterations);
+      bench::timeForwards(executor, replica_input, output, *world, o.warmup, o.iterations);
   report.stages = gatherStageTimings(*world, report, executor, layout);
   report.moe_layers = gatherMoeCounters(*world, report, executor);
   std::vector<std::vector<std::int32_t>> routing;
@@ -315,7 +315,7 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     const std::vector<TraceEvent> events = tracer->finish();
     executor.setTracer(nullptr);
-    trace = writeTrace(*world, report, gatherTraces(*world, events), o.trace_dir,
+    trace = writeTrace(*world, report, dag::gatherTraces(*world, events), o.trace_dir,
                        maxOverRanks(*world, dt.count()));
     if (!trace) return kExitInternal;
   }

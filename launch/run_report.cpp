@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "planner/parallel_layout.h"
+#include "config/parallel_layout.h"
 #include "runtime/model_weights.h"
 
 namespace shardrt::launch {
@@ -16,7 +16,7 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
-std::string rangeText(planner::Range r, int total) {
+std::string rangeText(config::Range r, int total) {
   return std::to_string(r.begin) + "-" + std::to_string(r.end - 1) + " (" +
          std::to_string(r.size()) + "/" + std::to_string(total) + ")";
 }
@@ -28,7 +28,7 @@ std::string plural(int n, const std::string& noun, const std::string& nouns = ""
 std::string mib(double bytes) { return fmt("%.2f MiB", bytes / (1024.0 * 1024.0)); }
 
 // Bytes of weights world rank `rank` holds, from the plan alone.
-double weightBytes(const RunReport& r, const planner::ParallelLayout& at) {
+double weightBytes(const RunReport& r, const config::ParallelLayout& at) {
   const auto& p = r.plan;
   const auto specs = shardWeightSpecs(r.deployment.model,
                                       ShardHoldings::of(p, at.tpRank(), at.ppRank(), at.epRank()));
@@ -120,7 +120,7 @@ void printSummary(std::ostream& os, const RunReport& r) {
   os << "  rank  tp pp dp ep  layers      batch_rows   heads          kv_heads       "
         "ffn_columns              experts      weights\n";
   for (int w = 0; w < s.worldSize(); ++w) {
-    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
+    const config::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
     const auto& shard = r.plan.tp_shards[at.tpRank()];
     const std::string experts = m.hasMoe() ? expertText(r.plan.expert_placement[at.epRank()]) : "-";
     char line[320];
@@ -203,9 +203,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
 
 nlohmann::json toJson(const RunReport& r) {
   nlohmann::json j;
-  j["deployment"] = planner::toJson(r.deployment);
+  j["deployment"] = config::toJson(r.deployment);
   j["deployment_path"] = r.deployment_path;
-  j["plan"] = planner::toJson(r.plan);
+  j["plan"] = config::toJson(r.plan);
   j["backend"] = r.backend;
   j["communicator"] = r.communicator;
   j["weights"] = {{"source", r.weights.empty() ? "generated from the seed" : r.weights},
@@ -222,7 +222,7 @@ nlohmann::json toJson(const RunReport& r) {
   }
   const auto& s = r.deployment.strategy;
   for (int w = 0; w < s.worldSize(); ++w) {
-    const planner::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
+    const config::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
     j["ranks"].push_back({{"rank", w},
                           {"tp_rank", at.tpRank()},
                           {"pp_rank", at.ppRank()},

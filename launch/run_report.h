@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "launch/forward_prediction.h"
-#include "planner/deployment.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/plan.h"
 #include "runtime/op_profile.h"
 #include "runtime/validation.h"
 
@@ -53,9 +53,9 @@ struct MoeLayerReport {
 };
 
 struct RunReport {
-  planner::Deployment deployment;
+  config::Deployment deployment;
   std::string deployment_path;
-  planner::Plan plan;
+  config::Plan plan;
   std::string backend;
   std::string communicator;
   std::string weights;  // empty: generated from the seed; else what --weights indexed

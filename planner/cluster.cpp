@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "planner/deployment.h"
-#include "planner/json_limits.h"
-#include "planner/json_reader.h"
+#include "config/deployment.h"
+#include "config/json_limits.h"
+#include "config/json_reader.h"
 
 namespace shardrt::planner {
 namespace {
@@ -22,13 +22,13 @@ constexpr double kTera = 1e12;
 constexpr double kGiga = 1e9;
 constexpr double kMicro = 1e-6;
 
-double shareOf(JsonReader& r, const char* key, double fallback) {
+double shareOf(config::JsonReader& r, const char* key, double fallback) {
   const double x = r.positiveNumber(key, fallback);
   if (x > 1.0) throw ConfigError(r.field(key), "must be a share in (0, 1], got " + std::to_string(x));
   return x;
 }
 
-LinkRates readLink(JsonReader r) {
+LinkRates readLink(config::JsonReader r) {
   LinkRates link;
   link.bytes_per_second = r.positiveNumber("bandwidth_gbps") * kGiga;
   link.latency_seconds = r.positiveNumber("latency_us") * kMicro;
@@ -36,7 +36,7 @@ LinkRates readLink(JsonReader r) {
   return link;
 }
 
-GpuSpec readGpu(JsonReader r, const std::string& base_dir) {
+GpuSpec readGpu(config::JsonReader r, const std::string& base_dir) {
   GpuSpec g;
   g.memory_bytes = r.positiveNumber("memory_gib") * kGiB;
   if (r.has("profile")) {
@@ -74,7 +74,7 @@ LinkRates linkFromProfile(const HardwareProfile& p, const std::string& field) {
   return {(large->bytes - small->bytes) / (large->seconds - small->seconds), small->seconds};
 }
 
-GpuGroup readGroup(JsonReader r, const std::string& base_dir) {
+GpuGroup readGroup(config::JsonReader r, const std::string& base_dir) {
   GpuGroup group;
   group.name = r.string("name", "gpu");
   group.nodes = r.positiveInt("nodes", 1);
@@ -95,10 +95,10 @@ GpuGroup readGroup(JsonReader r, const std::string& base_dir) {
   return group;
 }
 
-ClusterConfig readCluster(JsonReader r, const std::string& base_dir) {
+ClusterConfig readCluster(config::JsonReader r, const std::string& base_dir) {
   ClusterConfig c;
   long total = 0;
-  for (JsonReader g : r.objects("groups")) {
+  for (config::JsonReader g : r.objects("groups")) {
     c.groups.push_back(readGroup(g, base_dir));
     total += static_cast<long>(c.groups.back().gpus());
     if (total > (1L << 20)) {
@@ -122,7 +122,7 @@ ClusterConfig readCluster(JsonReader r, const std::string& base_dir) {
   return c;
 }
 
-Objective readObjective(JsonReader r) {
+Objective readObjective(config::JsonReader r) {
   Objective o;
   o.kind = r.oneOf("optimize", {"latency", "throughput"}, "latency") == "latency"
                ? ObjectiveKind::Latency
@@ -146,7 +146,7 @@ std::vector<double> readLoads(const json& v, const std::string& where, int exper
   double sum = 0.0;
   for (const auto& x : v) {
     if (!x.is_number() || !(x.get<double>() >= 0.0) || !std::isfinite(x.get<double>())) {
-      throw ConfigError(where, "loads must be non-negative numbers, got " + brief(x));
+      throw ConfigError(where, "loads must be non-negative numbers, got " + config::brief(x));
     }
     loads.push_back(x.get<double>());
     sum += loads.back();
@@ -156,7 +156,7 @@ std::vector<double> readLoads(const json& v, const std::string& where, int exper
   return loads;
 }
 
-PlannerOptions readOptions(JsonReader r, int moe_layers, int experts) {
+PlannerOptions readOptions(config::JsonReader r, int moe_layers, int experts) {
   PlannerOptions o;
   o.max_microbatches = r.positiveInt("max_microbatches", o.max_microbatches);
   o.redundant_experts = r.nonNegativeInt("redundant_experts", 0);
@@ -239,7 +239,7 @@ const GpuGroup& ClusterConfig::slowestIn(int first, int last, DType t) const {
 
 PlanningInput parsePlanningInput(const json& doc, const std::string& base_dir, int moe_layers,
                                  int experts) {
-  JsonReader root(doc, "");
+  config::JsonReader root(doc, "");
   PlanningInput in;
   in.cluster = readCluster(root.object("cluster"), base_dir);
   if (root.has("objective")) in.objective = readObjective(root.object("objective"));
@@ -248,7 +248,7 @@ PlanningInput parsePlanningInput(const json& doc, const std::string& base_dir, i
 }
 
 std::optional<PlanningInput> planningInputOf(const json& doc, const std::string& base_dir,
-                                             const Deployment& d) {
+                                             const config::Deployment& d) {
   if (!doc.is_object() || !doc.contains("cluster")) return std::nullopt;
   int moe_layers = 0;
   for (int l = 0; l < d.model.layers; ++l) moe_layers += d.model.isMoeLayer(l) ? 1 : 0;

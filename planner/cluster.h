@@ -13,6 +13,10 @@
 #include "planner/cost_model.h"
 #include "planner/hardware_profile.h"
 
+namespace shardrt::config {
+struct Deployment;
+}  // namespace shardrt::config
+
 namespace shardrt::planner {
 
 // One GPU as its datasheet (or a calibrated profile) describes it.
@@ -83,10 +87,9 @@ struct PlanningInput {
 PlanningInput parsePlanningInput(const nlohmann::json& doc, const std::string& base_dir,
                                  int moe_layers, int experts);
 
-struct Deployment;
 // The planner sections of a condition file's JSON `doc` (`d`: the deployment read from the
 // same JSON; base_dir: the file's directory), or nothing when it has no "cluster".
 std::optional<PlanningInput> planningInputOf(const nlohmann::json& doc,
-                                             const std::string& base_dir, const Deployment& d);
+                                             const std::string& base_dir, const config::Deployment& d);
 
 }  // namespace shardrt::planner

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "planner/json_limits.h"
-#include "planner/json_reader.h"
+#include "config/json_limits.h"
+#include "config/json_reader.h"
 
 namespace shardrt::planner {
 namespace {
@@ -55,7 +55,7 @@ json takeField(json& obj, const std::string& path, const std::string& key) {
   return v;
 }
 
-double requiredPositive(JsonReader& r, const std::string& key) {
+double requiredPositive(config::JsonReader& r, const std::string& key) {
   if (!r.has(key)) throw ConfigError(r.field(key), "required field is missing");
   return r.positiveNumber(key, 0.0);
 }
@@ -63,7 +63,7 @@ double requiredPositive(JsonReader& r, const std::string& key) {
 // A list of objects that may be empty (no bf16 GEMM on a CPU): each object, path "key[i]".
 std::vector<std::pair<json, std::string>> objectList(json& obj, const std::string& key) {
   const json v = takeField(obj, "", key);
-  if (!v.is_array()) throw ConfigError(key, "must be a list, got " + brief(v));
+  if (!v.is_array()) throw ConfigError(key, "must be a list, got " + config::brief(v));
   std::vector<std::pair<json, std::string>> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
     out.emplace_back(v[i], key + "[" + std::to_string(i) + "]");
@@ -75,7 +75,7 @@ std::vector<GemmSample> readGemms(json& doc, const std::string& key) {
   std::vector<GemmSample> out;
   for (auto& [obj, path] : objectList(doc, key)) {
     if (obj.is_object()) obj.erase("gflops");  // for people reading the file; derived
-    JsonReader s(obj, path);
+    config::JsonReader s(obj, path);
     GemmSample g;
     g.m = s.positiveInt("m");
     g.n = s.positiveInt("n");
@@ -91,7 +91,7 @@ std::vector<AttentionSample> readAttention(json& doc, const std::string& key) {
   std::vector<AttentionSample> out;
   for (auto& [obj, path] : objectList(doc, key)) {
     if (obj.is_object()) obj.erase("gflops");  // derived, for people reading the file
-    JsonReader s(obj, path);
+    config::JsonReader s(obj, path);
     AttentionSample a;
     a.batch = s.positiveInt("batch");
     a.seq = s.positiveInt("seq");
@@ -108,7 +108,7 @@ std::map<std::string, double> readElementwise(json& doc, const std::string& key)
   const json v = takeField(doc, "", key);
   if (!v.is_object()) throw ConfigError(key, "must be an object of op: bytes per second");
   std::map<std::string, double> out;
-  JsonReader r(v, key);
+  config::JsonReader r(v, key);
   for (const char* op : {"rmsnorm", "layernorm", "rope", "swiglu", "gelu", "add"}) {
     if (r.has(op)) out[op] = r.positiveNumber(op);
   }
@@ -155,7 +155,7 @@ json gemmsJson(const std::vector<GemmSample>& samples) {
 }
 
 HardwareProfile parse(json doc) {
-  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + brief(doc));
+  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + config::brief(doc));
   HardwareProfile p;
   p.gemm_fp32 = readGemms(doc, "gemm_fp32");
   p.gemm_bf16 = readGemms(doc, "gemm_bf16");
@@ -164,7 +164,7 @@ HardwareProfile parse(json doc) {
   p.elementwise_fp32 = readElementwise(doc, "elementwise_fp32");
   p.elementwise_bf16 = readElementwise(doc, "elementwise_bf16");
   for (auto& [obj, path] : objectList(doc, "collectives")) {
-    JsonReader s(obj, path);
+    config::JsonReader s(obj, path);
     CollectiveSample c;
     c.op = s.oneOf("op", {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"});
     c.ranks = s.positiveInt("ranks");
@@ -174,7 +174,7 @@ HardwareProfile parse(json doc) {
     s.finish();
     p.collectives.push_back(c);
   }
-  JsonReader r(doc, "");  // what is left: the scalar fields
+  config::JsonReader r(doc, "");  // what is left: the scalar fields
   p.machine = r.string("machine");
   p.date = r.string("date");
   p.backend = r.oneOf("backend", {"cpu", "cuda"});
@@ -240,11 +240,11 @@ HardwareProfile parseNaming(const json& doc, const std::string& source) {
 }  // namespace
 
 HardwareProfile loadHardwareProfile(const std::string& path) {
-  return parseNaming(readJsonFile(path, "hardware profile"), path);
+  return parseNaming(config::readJsonFile(path, "hardware profile"), path);
 }
 
 HardwareProfile parseHardwareProfile(std::string_view text, const std::string& source) {
-  return parseNaming(parseJsonLimited(text, source), source);
+  return parseNaming(config::parseJsonLimited(text, source), source);
 }
 
 void writeHardwareProfile(const HardwareProfile& p, const std::string& path) {

@@ -32,11 +32,11 @@ bool fillWithin(double limit, const std::vector<double>& cost, const std::vector
 // Among the splits within `limit` (one exists), stage by stage the one closest to an even
 // share of the work left: the greedy fill leaves the last stages short, which costs no time
 // but wastes their GPUs. An end is allowed when the rest still fits within the limit.
-std::vector<Range> spreadWithin(double limit, const std::vector<double>& cost,
+std::vector<config::Range> spreadWithin(double limit, const std::vector<double>& cost,
                                 const std::vector<double>& speed,
                                 const std::vector<double>& fixed) {
   const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
-  std::vector<Range> out;
+  std::vector<config::Range> out;
   int next = 0;
   for (int s = 0; s < stages; ++s) {
     double rest = 0.0, rest_speed = 0.0;  // the work left, and the speed left to do it
@@ -64,7 +64,7 @@ std::vector<Range> spreadWithin(double limit, const std::vector<double>& cost,
 // Stages of different speeds or fixed costs: the greedy fill is no longer safe (taking more
 // layers early can hand a heavy layer to a slow stage), so an exact dynamic programme over
 // (stage, layers covered) finds the min-max split, O(stages x layers^2).
-std::vector<Range> exactSplit(const std::vector<double>& cost, const std::vector<double>& speed,
+std::vector<config::Range> exactSplit(const std::vector<double>& cost, const std::vector<double>& speed,
                               const std::vector<double>& fixed) {
   const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
   std::vector<double> prefix(layers + 1, 0.0);
@@ -97,7 +97,7 @@ std::vector<Range> exactSplit(const std::vector<double>& cost, const std::vector
       }
     }
   }
-  std::vector<Range> out(stages);
+  std::vector<config::Range> out(stages);
   int end = layers;
   for (int s = stages - 1; s >= 0; --s) {
     const int begin = s == 0 ? 0 : from[s][end];
@@ -109,7 +109,7 @@ std::vector<Range> exactSplit(const std::vector<double>& cost, const std::vector
 
 }  // namespace
 
-double slowestStageSeconds(const std::vector<Range>& stages, const std::vector<double>& cost,
+double slowestStageSeconds(const std::vector<config::Range>& stages, const std::vector<double>& cost,
                            const std::vector<double>& speed, const std::vector<double>& fixed) {
   double worst = 0.0;
   for (std::size_t s = 0; s < stages.size(); ++s) {
@@ -120,7 +120,7 @@ double slowestStageSeconds(const std::vector<Range>& stages, const std::vector<d
   return worst;
 }
 
-std::vector<Range> partitionLayers(const std::vector<double>& cost,
+std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
                                    const std::vector<double>& speed,
                                    const std::vector<double>& fixed) {
   if (cost.size() < speed.size() || speed.empty()) {

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "planner/plan.h"
+#include "config/plan.h"
 
 namespace shardrt::planner {
 
@@ -12,12 +12,12 @@ namespace shardrt::planner {
 // max over stages of (fixed[s] + sum of the stage's layer costs / speed[s]). cost[l]: seconds
 // of layer l on a speed-1 stage; fixed[s]: seconds stage s pays whatever it holds (sending to
 // the next stage, say). Requires cost.size() >= speed.size().
-std::vector<Range> partitionLayers(const std::vector<double>& cost,
+std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
                                    const std::vector<double>& speed,
                                    const std::vector<double>& fixed);
 
 // The time of the slowest stage of a split, by the same formula.
-double slowestStageSeconds(const std::vector<Range>& stages, const std::vector<double>& cost,
+double slowestStageSeconds(const std::vector<config::Range>& stages, const std::vector<double>& cost,
                            const std::vector<double>& speed, const std::vector<double>& fixed);
 
 // Splits `total` rows over replicas in multiples of `unit` (every replica at least one unit)

@@ -28,7 +28,7 @@ const char* profileName(Collective op) {
 
 }  // namespace
 
-PlanCostModel::PlanCostModel(const ModelConfig& model, const WorkloadConfig& workload,
+PlanCostModel::PlanCostModel(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                              const ClusterConfig& cluster, const PlannerOptions& options)
     : model_(model),
       workload_(workload),
@@ -98,7 +98,7 @@ double PlanCostModel::collective(const GpuGroup& group, Collective op, double by
   return collectiveSeconds(op, bytes, ranks, cluster_.inter_node);
 }
 
-LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyConfig& s, int rows,
+LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::StrategyConfig& s, int rows,
                                          bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
                                          const std::vector<double>& rank_share,
                                          const std::vector<int>& experts_per_rank) const {
@@ -109,14 +109,14 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyCo
   const double T = static_cast<double>(rows) * seq;  // tokens of the microbatch
   const double H = m.hidden, hd = m.head_dim;
   const double hq = static_cast<double>(m.heads) / s.tp;
-  const Range kv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
+  const config::Range kv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
   const double hkv = kv.size();
-  const bool swiglu = m.activation == Activation::SwiGlu;
+  const bool swiglu = m.activation == config::Activation::SwiGlu;
   LayerSeconds out;
 
   // Attention block: norm, q/k/v projections, rope, attention, o projection, all-reduce,
   // residual add.
-  const char* norm = m.norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm";
+  const char* norm = m.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
   out.compute += memory(g, 2 * T * H * w, norm);
   out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
   if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
@@ -170,12 +170,12 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const StrategyCo
   return out;
 }
 
-double PlanCostModel::weightBytes(const StrategyConfig& s, Range layers, int local_experts) const {
+double PlanCostModel::weightBytes(const config::StrategyConfig& s, config::Range layers, int local_experts) const {
   const auto& m = model_;
   const double H = m.hidden, hd = m.head_dim;
   const double hq = static_cast<double>(m.heads) / s.tp;
-  const double hkv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
-  const double mats = m.activation == Activation::SwiGlu ? 3 : 2;
+  const double hkv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  const double mats = m.activation == config::Activation::SwiGlu ? 3 : 2;
   double elements = 0.0;
   for (int l = layers.begin; l < layers.end; ++l) {
     elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
@@ -189,14 +189,14 @@ double PlanCostModel::weightBytes(const StrategyConfig& s, Range layers, int loc
   return elements * dtype_bytes_;
 }
 
-double PlanCostModel::activationBytes(const StrategyConfig& s, int rows, int replica_rows,
+double PlanCostModel::activationBytes(const config::StrategyConfig& s, int rows, int replica_rows,
                                       double expert_imbalance) const {
   const auto& m = model_;
   const double w = dtype_bytes_;
   const double T = static_cast<double>(rows) * workload_.seq_len;
   const double H = m.hidden, hd = m.head_dim;
   const double hq = static_cast<double>(m.heads) / s.tp;
-  const double hkv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  const double hkv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
   // The executor's buffers of one microbatch: hidden-sized ones, q/k/v and attention output,
   // the MLP's columns; the replica's input and output; the MoE exchange buffers.
   double ffn_columns = static_cast<double>(m.ffn_hidden) / s.tp;
@@ -208,7 +208,7 @@ double PlanCostModel::activationBytes(const StrategyConfig& s, int rows, int rep
 }
 
 PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
-  const StrategyConfig& s = c.strategy;
+  const config::StrategyConfig& s = c.strategy;
   const int stage_ranks = s.tp * s.dp;
   PlanCost cost;
   cost.bubble = pipelineBubble(s.pp, s.microbatches);

@@ -7,16 +7,16 @@
 #include <vector>
 
 #include "planner/cluster.h"
-#include "planner/deployment.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/plan.h"
 
 namespace shardrt::planner {
 
 // A plan as the planner builds and prices it: the degrees, the layers of each stage, the
 // experts of each ep rank (copies included) and the rows of each replica.
 struct Candidate {
-  StrategyConfig strategy;
-  std::vector<Range> stages;
+  config::StrategyConfig strategy;
+  std::vector<config::Range> stages;
   std::vector<std::vector<int>> expert_placement;  // empty for a dense model
   std::vector<int> dp_batch;
 };
@@ -55,7 +55,7 @@ struct PlanCost {
 
 class PlanCostModel {
  public:
-  PlanCostModel(const ModelConfig& model, const WorkloadConfig& workload,
+  PlanCostModel(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                 const ClusterConfig& cluster, const PlannerOptions& options);
 
   // Prices a candidate whose degrees use every GPU of the cluster; `detail` also fills
@@ -65,16 +65,16 @@ class PlanCostModel {
   // One dense or MoE layer for a microbatch of `rows` sequences on GPUs of `group`; tp/ep
   // groups spanning nodes use the inter-node link. rank_share: per ep rank, its share of the
   // ep group's token slots (empty: uniform).
-  LayerSeconds layerSeconds(const GpuGroup& group, const StrategyConfig& s, int rows, bool moe,
+  LayerSeconds layerSeconds(const GpuGroup& group, const config::StrategyConfig& s, int rows, bool moe,
                             bool tp_spans_nodes, bool ep_spans_nodes,
                             const std::vector<double>& rank_share,
                             const std::vector<int>& experts_per_rank) const;
 
   // Weights one GPU holds for `layers` of a stage, holding `local_experts` expert slots.
-  double weightBytes(const StrategyConfig& s, Range layers, int local_experts) const;
+  double weightBytes(const config::StrategyConfig& s, config::Range layers, int local_experts) const;
   // Activation bytes of one GPU running microbatches of `rows` sequences of a replica of
   // `replica_rows` sequences.
-  double activationBytes(const StrategyConfig& s, int rows, int replica_rows,
+  double activationBytes(const config::StrategyConfig& s, int rows, int replica_rows,
                          double expert_imbalance) const;
 
   // Per expert, the share of token slots it takes: the file's loads (averaged over MoE layers)
@@ -90,8 +90,8 @@ class PlanCostModel {
   double collective(const GpuGroup& group, Collective op, double bytes, int ranks,
                     bool spans_nodes) const;
 
-  ModelConfig model_;
-  WorkloadConfig workload_;
+  config::ModelConfig model_;
+  config::WorkloadConfig workload_;
   ClusterConfig cluster_;
   double dtype_bytes_;
   std::vector<double> loads_;

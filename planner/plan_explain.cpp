@@ -29,7 +29,7 @@ double maxOverMean(const std::vector<double>& xs) {
   return mean > 0.0 ? *std::max_element(xs.begin(), xs.end()) / mean : 1.0;
 }
 
-std::string degrees(const StrategyConfig& s) {
+std::string degrees(const config::StrategyConfig& s) {
   return format("tp %d x pp %d x dp %d, ep %d, %d microbatch%s", s.tp, s.pp, s.dp, s.ep,
                 s.microbatches, s.microbatches == 1 ? "" : "es");
 }
@@ -54,10 +54,10 @@ std::string partSizes(const std::vector<int>& sizes) {
   return out;
 }
 
-std::string partsSection(const Deployment& d, const Candidate& c) {
+std::string partsSection(const config::Deployment& d, const Candidate& c) {
   const auto& m = d.model;
   const auto& s = c.strategy;
-  const Range kv = kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
+  const config::Range kv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
   std::ostringstream o;
   o << "  parts:\n";
   o << format("    attention  %d heads -> %d per tp rank; %d kv heads -> %d per tp rank%s\n",
@@ -150,7 +150,7 @@ double memoryMaxOverMean(const PlanCost& detail) {
   return maxOverMean(xs);
 }
 
-std::string planReport(const Deployment& d, const PlanningInput& in, const SearchResult& result,
+std::string planReport(const config::Deployment& d, const PlanningInput& in, const SearchResult& result,
                        const PlanCost& best_detail) {
   const auto& w = d.workload;
   const bool latency = in.objective.kind == ObjectiveKind::Latency;
@@ -195,7 +195,7 @@ std::string planReport(const Deployment& d, const PlanningInput& in, const Searc
   return o.str();
 }
 
-nlohmann::json planReportJson(const Deployment& d, const PlanningInput& in,
+nlohmann::json planReportJson(const config::Deployment& d, const PlanningInput& in,
                               const SearchResult& result, const PlanCost& best_detail) {
   nlohmann::json j;
   j["deployment"] = d.name;

@@ -23,8 +23,8 @@ std::vector<int> divisors(int n) {
 }
 
 // Rules of the model alone; the cluster's come after.
-std::string modelRuleBroken(const ModelConfig& m, const WorkloadConfig& w,
-                            const PlannerOptions& o, const StrategyConfig& s) {
+std::string modelRuleBroken(const config::ModelConfig& m, const config::WorkloadConfig& w,
+                            const PlannerOptions& o, const config::StrategyConfig& s) {
   std::ostringstream why;
   if (m.heads % s.tp) {
     why << "tp " << s.tp << " does not divide heads " << m.heads;
@@ -51,7 +51,7 @@ std::string modelRuleBroken(const ModelConfig& m, const WorkloadConfig& w,
   return why.str();
 }
 
-std::string clusterRuleBroken(const ClusterConfig& c, const StrategyConfig& s) {
+std::string clusterRuleBroken(const ClusterConfig& c, const config::StrategyConfig& s) {
   std::ostringstream why;
   if (s.worldSize() != c.gpus()) {
     why << "tp*pp*dp " << s.worldSize() << " is not the cluster's " << c.gpus() << " GPUs";
@@ -81,19 +81,19 @@ std::string gib(double bytes) {
 
 }  // namespace
 
-std::string ruleBroken(const ModelConfig& model, const WorkloadConfig& workload,
+std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                        const ClusterConfig& cluster, const PlannerOptions& options,
-                       const StrategyConfig& s) {
+                       const config::StrategyConfig& s) {
   const std::string why = modelRuleBroken(model, workload, options, s);
   return why.empty() ? clusterRuleBroken(cluster, s) : why;
 }
 
-std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
-                                            const WorkloadConfig& workload,
+std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
+                                            const config::WorkloadConfig& workload,
                                             const ClusterConfig& cluster,
                                             const PlannerOptions& options) {
   const int gpus = cluster.gpus();
-  std::vector<StrategyConfig> out;
+  std::vector<config::StrategyConfig> out;
   for (int tp : divisors(gpus)) {
     bool tp_fits_cluster = true;  // the same for every pp, dp, ep and m: test it once
     for (int pp : divisors(gpus / tp)) {
@@ -103,7 +103,7 @@ std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
         // planner.max_microbatches must not turn into a huge loop.
         const int most = std::min(options.max_microbatches, workload.batch_size);
         for (int m = 1; m <= most; ++m) {
-          const StrategyConfig s{tp, pp, ep, dp, m};
+          const config::StrategyConfig s{tp, pp, ep, dp, m};
           if (!modelRuleBroken(model, workload, options, s).empty()) continue;
           if (out.empty() || out.back().tp != tp) {
             tp_fits_cluster = clusterRuleBroken(cluster, s).empty();
@@ -116,9 +116,9 @@ std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
   return out;
 }
 
-Candidate buildCandidate(const PlanCostModel& costs, const ModelConfig& model,
-                         const WorkloadConfig& workload, const ClusterConfig& cluster,
-                         const PlannerOptions& options, const StrategyConfig& s,
+Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& model,
+                         const config::WorkloadConfig& workload, const ClusterConfig& cluster,
+                         const PlannerOptions& options, const config::StrategyConfig& s,
                          PlacementCache* placements) {
   Candidate c;
   c.strategy = s;
@@ -212,7 +212,7 @@ bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objec
          std::tie(t.tp, t.pp, t.ep, t.dp, t.microbatches);
 }
 
-SearchResult searchPlans(const Deployment& d, const PlanningInput& in, int top_k) {
+SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, int top_k) {
   const PlanCostModel costs(d.model, d.workload, in.cluster, in.options);
   SearchResult result;
   const auto strategies = validStrategies(d.model, d.workload, in.cluster, in.options);
@@ -254,7 +254,7 @@ SearchResult searchPlans(const Deployment& d, const PlanningInput& in, int top_k
   }
   if (result.fit == 0) {
     // Weights alone, each expert once, against all usable memory: the plainest statement.
-    const StrategyConfig whole{1, 1, 1, 1, 1};
+    const config::StrategyConfig whole{1, 1, 1, 1, 1};
     const double weights = costs.weightBytes(whole, {0, d.model.layers},
                                              d.model.hasMoe() ? d.model.moe.experts : 0);
     double usable = 0.0;
@@ -290,11 +290,11 @@ SearchResult searchPlans(const Deployment& d, const PlanningInput& in, int top_k
   return result;
 }
 
-Deployment withCandidate(const Deployment& d, const Candidate& c) {
-  Deployment out = d;
+config::Deployment withCandidate(const config::Deployment& d, const Candidate& c) {
+  config::Deployment out = d;
   out.strategies.clear();
   out.strategy = c.strategy;
-  out.plan = ExplicitPlan{};
+  out.plan = config::ExplicitPlan{};
   for (const auto& r : c.stages) {
     std::vector<int> layers(r.size());
     std::iota(layers.begin(), layers.end(), r.begin);

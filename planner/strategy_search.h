@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "planner/cluster.h"
-#include "planner/deployment.h"
+#include "config/deployment.h"
 #include "planner/plan_cost.h"
 
 namespace shardrt::planner {
@@ -18,13 +18,13 @@ namespace shardrt::planner {
 // divides heads, FFN columns and shared-expert columns; pp <= layers; ep divides tp * dp and
 // is 1 without experts, at most the experts; every replica gets whole microbatches; tp groups
 // stay inside a node unless the cluster allows otherwise; tp * pp * dp uses every GPU.
-std::string ruleBroken(const ModelConfig& model, const WorkloadConfig& workload,
+std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                        const ClusterConfig& cluster, const PlannerOptions& options,
-                       const StrategyConfig& s);
+                       const config::StrategyConfig& s);
 
 // Every strategy ruleBroken accepts (memory not yet considered), in a fixed order.
-std::vector<StrategyConfig> validStrategies(const ModelConfig& model,
-                                            const WorkloadConfig& workload,
+std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
+                                            const config::WorkloadConfig& workload,
                                             const ClusterConfig& cluster,
                                             const PlannerOptions& options);
 
@@ -46,9 +46,9 @@ struct SearchResult {
 using PlacementCache = std::map<int, std::vector<std::vector<int>>>;
 
 // Makes a strategy concrete: placement, rows per replica, layers per stage.
-Candidate buildCandidate(const PlanCostModel& costs, const ModelConfig& model,
-                         const WorkloadConfig& workload, const ClusterConfig& cluster,
-                         const PlannerOptions& options, const StrategyConfig& s,
+Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& model,
+                         const config::WorkloadConfig& workload, const ClusterConfig& cluster,
+                         const PlannerOptions& options, const config::StrategyConfig& s,
                          PlacementCache* placements = nullptr);
 
 // Whether a is better than b for the objective (ties broken by the degrees, so the order is
@@ -56,9 +56,9 @@ Candidate buildCandidate(const PlanCostModel& costs, const ModelConfig& model,
 bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objective);
 
 // The top_k plans; ConfigError naming the constraint when no plan is valid or none fits.
-SearchResult searchPlans(const Deployment& d, const PlanningInput& in, int top_k);
+SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, int top_k);
 
 // The deployment `d` running `c`: its strategy and an explicit plan of every placement.
-Deployment withCandidate(const Deployment& d, const Candidate& c);
+config::Deployment withCandidate(const config::Deployment& d, const Candidate& c);
 
 }  // namespace shardrt::planner

@@ -10,7 +10,7 @@
 
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"

@@ -6,8 +6,8 @@
 
 namespace shardrt {
 
-MemoryEstimate estimateMemory(const planner::Deployment& d, const planner::Plan& plan,
-                              const planner::ParallelLayout& layout) {
+MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& plan,
+                              const config::ParallelLayout& layout) {
   MemoryEstimate e;
   const auto& m = d.model;
   const std::size_t f32 = dtypeSize(d.workload.dtype);

@@ -7,9 +7,9 @@
 
 #include <cstddef>
 
-#include "planner/deployment.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 
 namespace shardrt {
 
@@ -19,7 +19,7 @@ struct MemoryEstimate {
   std::size_t total() const { return weight_bytes + activation_bytes; }
 };
 
-MemoryEstimate estimateMemory(const planner::Deployment& d, const planner::Plan& plan,
-                              const planner::ParallelLayout& layout);
+MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& plan,
+                              const config::ParallelLayout& layout);
 
 }  // namespace shardrt

@@ -7,10 +7,10 @@
 
 namespace shardrt {
 
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d, planner::Range batch_rows) {
+Tensor makeModelInput(Backend& backend, const config::Deployment& d, config::Range batch_rows) {
   // The input tensor is (batch_size * seq_len, hidden) row-major, as one weight would be.
   const int seq = d.workload.seq_len, hidden = d.model.hidden;
-  const planner::Range token_rows{batch_rows.begin * seq, batch_rows.end * seq};
+  const config::Range token_rows{batch_rows.begin * seq, batch_rows.end * seq};
   std::vector<float> host(static_cast<std::size_t>(token_rows.size()) * hidden);
   WeightGenerator(d.seed, kInputName)
       .fillSlice(host.data(), {d.workload.batch_size * seq, hidden}, {token_rows, {0, hidden}},
@@ -22,7 +22,7 @@ Tensor makeModelInput(Backend& backend, const planner::Deployment& d, planner::R
   return t;
 }
 
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d) {
+Tensor makeModelInput(Backend& backend, const config::Deployment& d) {
   return makeModelInput(backend, d, {0, d.workload.batch_size});
 }
 

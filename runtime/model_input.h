@@ -2,8 +2,8 @@
 // uniform in [-1, 1). Every rank generates the rows it needs without communication.
 #pragma once
 
-#include "planner/deployment.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/plan.h"
 #include "runtime/backend.h"
 
 namespace shardrt {
@@ -12,7 +12,7 @@ inline constexpr const char* kInputName = "input";
 
 // Batch rows [batch_rows.begin, batch_rows.end) of the input: a data-parallel replica makes
 // only its own share, rank 0 the whole batch when it validates or dumps.
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d, planner::Range batch_rows);
-Tensor makeModelInput(Backend& backend, const planner::Deployment& d);  // the whole batch
+Tensor makeModelInput(Backend& backend, const config::Deployment& d, config::Range batch_rows);
+Tensor makeModelInput(Backend& backend, const config::Deployment& d);  // the whole batch
 
 }  // namespace shardrt

@@ -8,10 +8,10 @@
 namespace shardrt {
 namespace {
 
-using planner::ModelConfig;
-using planner::NormKind;
-using planner::Range;
-using planner::TensorParallelShard;
+using config::ModelConfig;
+using config::NormKind;
+using config::Range;
+using config::TensorParallelShard;
 
 std::string layerPrefix(int layer) { return "model.layers." + std::to_string(layer) + "."; }
 
@@ -47,7 +47,7 @@ Shape WeightSpec::localShape() const {
 
 std::int64_t WeightSpec::localNumel() const { return localShape().numel(); }
 
-ShardHoldings ShardHoldings::of(const planner::Plan& plan, int tp_rank, int pp_rank, int ep_rank) {
+ShardHoldings ShardHoldings::of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank) {
   ShardHoldings h;
   h.tp_shard = plan.tp_shards.at(tp_rank);
   h.layers = plan.stages.at(pp_rank).layers;
@@ -69,7 +69,7 @@ ShardHoldings ShardHoldings::whole(const ModelConfig& m) {
 }
 
 bool hasWeight(const ModelConfig& m, int layer, LayerWeight w) {
-  const bool swiglu = m.activation == planner::Activation::SwiGlu;
+  const bool swiglu = m.activation == config::Activation::SwiGlu;
   const bool moe = m.isMoeLayer(layer);
   const bool shared = moe && m.moe.shared_experts > 0;
   switch (w) {
@@ -96,7 +96,7 @@ bool hasWeight(const ModelConfig& m, int layer, LayerWeight w) {
 }
 
 bool hasExpertWeight(const ModelConfig& m, ExpertWeight w) {
-  return w != ExpertWeight::GateProj || m.activation == planner::Activation::SwiGlu;
+  return w != ExpertWeight::GateProj || m.activation == config::Activation::SwiGlu;
 }
 
 WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, int layer,

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "planner/deployment.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/plan.h"
 #include "runtime/backend.h"
 
 namespace shardrt {
@@ -54,7 +54,7 @@ enum class ExpertWeight { GateProj, UpProj, DownProj };
 struct WeightSpec {
   std::string name;
   std::vector<int> global_shape;      // 1-D or 2-D
-  std::vector<planner::Range> slice;  // per dimension, what this rank holds
+  std::vector<config::Range> slice;  // per dimension, what this rank holds
   float scale = 1.0f;                 // value = offset + scale * uniform[-1, 1)
   float offset = 0.0f;
 
@@ -65,27 +65,27 @@ struct WeightSpec {
 // What one rank holds: its tensor-parallel shard of every layer of its stage, the experts of
 // its ep rank, and the final norm when it is in the last stage.
 struct ShardHoldings {
-  planner::TensorParallelShard tp_shard;
-  planner::Range layers;
+  config::TensorParallelShard tp_shard;
+  config::Range layers;
   std::vector<int> experts;
   bool final_norm = false;
 
-  static ShardHoldings of(const planner::Plan& plan, int tp_rank, int pp_rank, int ep_rank);
+  static ShardHoldings of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank);
   // Everything, unsharded: what the reference and --dump hold.
-  static ShardHoldings whole(const planner::ModelConfig& m);
+  static ShardHoldings whole(const config::ModelConfig& m);
 };
 
 // Does layer l have the weight at all (biases only with layernorm, gates only with swiglu,
 // the dense FFN only in dense layers, router and shared experts only in MoE layers)?
-bool hasWeight(const planner::ModelConfig& m, int layer, LayerWeight w);
-bool hasExpertWeight(const planner::ModelConfig& m, ExpertWeight w);
-WeightSpec layerWeightSpec(const planner::ModelConfig& m, const planner::TensorParallelShard& s,
+bool hasWeight(const config::ModelConfig& m, int layer, LayerWeight w);
+bool hasExpertWeight(const config::ModelConfig& m, ExpertWeight w);
+WeightSpec layerWeightSpec(const config::ModelConfig& m, const config::TensorParallelShard& s,
                            int layer, LayerWeight w);
-WeightSpec expertWeightSpec(const planner::ModelConfig& m, int layer, int expert, ExpertWeight w);
-std::vector<WeightSpec> finalNormSpecs(const planner::ModelConfig& m);  // weight[, bias]
+WeightSpec expertWeightSpec(const config::ModelConfig& m, int layer, int expert, ExpertWeight w);
+std::vector<WeightSpec> finalNormSpecs(const config::ModelConfig& m);  // weight[, bias]
 
 // Every weight a rank holds, in a fixed order: the list that weight bytes and --dump iterate.
-std::vector<WeightSpec> shardWeightSpecs(const planner::ModelConfig& m, const ShardHoldings& h);
+std::vector<WeightSpec> shardWeightSpecs(const config::ModelConfig& m, const ShardHoldings& h);
 
 struct ExpertWeights {
   int expert = 0;  // global index
@@ -133,13 +133,13 @@ class GeneratedWeights final : public WeightSource {
 Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource& source,
                    DType dtype);
 
-ShardWeights materialiseShard(Backend& backend, const planner::ModelConfig& m,
+ShardWeights materialiseShard(Backend& backend, const config::ModelConfig& m,
                               const ShardHoldings& h, const WeightSource& source, DType dtype);
 
 // Is `name` the global name of one of the model's weights?
-bool isWeightName(const planner::ModelConfig& m, const std::string& name);
+bool isWeightName(const config::ModelConfig& m, const std::string& name);
 // This rank's slice of the weight named `name`, or nullptr where the rank holds none of it.
-const Tensor* findShardWeight(const ShardWeights& weights, const planner::ModelConfig& m,
-                              const planner::TensorParallelShard& s, const std::string& name);
+const Tensor* findShardWeight(const ShardWeights& weights, const config::ModelConfig& m,
+                              const config::TensorParallelShard& s, const std::string& name);
 
 }  // namespace shardrt

@@ -9,7 +9,7 @@
 namespace shardrt {
 namespace {
 
-planner::Range tpShare(long tokens, int tp, int rank) {
+config::Range tpShare(long tokens, int tp, int rank) {
   // The first tokens % tp ranks take one token more.
   const long base = tokens / tp, extra = tokens % tp;
   const long begin = rank * base + std::min<long>(rank, extra);
@@ -24,7 +24,7 @@ std::vector<std::size_t> scaled(const std::vector<std::size_t>& rows, std::size_
 
 }  // namespace
 
-MoeBlock::MoeBlock(const planner::ModelConfig& model, const planner::Plan& plan, int seq_len,
+MoeBlock::MoeBlock(const config::ModelConfig& model, const config::Plan& plan, int seq_len,
                    Backend& backend, comm::Communicator& tp, comm::Communicator& ep, OpTimer& timer)
     : model_(model), seq_len_(seq_len), backend_(backend), tp_(tp), ep_(ep), run_(timer) {
   for (int e = 0; e < model.moe.experts; ++e) copies_.push_back(plan.expertCopies(e));
@@ -46,7 +46,7 @@ Tensor MoeBlock::upload(const std::vector<T>& host, const char* name) {
 
 void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
                           const std::vector<int>& rows_per_expert) {
-  const bool swiglu = model_.activation == planner::Activation::SwiGlu;
+  const bool swiglu = model_.activation == config::Activation::SwiGlu;
   const int f = model_.moe.expert_ffn_hidden;
   const long rows = in.shape().rows();
   // With no rows the ops below run nothing, but they are still issued: every expert appears in
@@ -102,7 +102,7 @@ void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const T
   }
   std::copy_n(chosen, idx.size(), idx.begin());
   kernels::cpu::routerWeightsOf(wts.data(), idx.data(), logits_h.data(), tokens, moe.experts, k,
-                                moe.scoring == planner::RouterScoring::Sigmoid,
+                                moe.scoring == config::RouterScoring::Sigmoid,
                                 moe.normalize_top_k);
 }
 
@@ -120,7 +120,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
   run_("router", 2.0 * tokens * hidden * experts, [&] {
     backend_.linear(logits, normed, w[LayerWeight::Router]);
-    backend_.routerTopK(idx, wts, logits, moe.scoring == planner::RouterScoring::Sigmoid,
+    backend_.routerTopK(idx, wts, logits, moe.scoring == config::RouterScoring::Sigmoid,
                         moe.normalize_top_k);
   });
   std::vector<std::int32_t> idx_h(static_cast<std::size_t>(idx.numel()));
@@ -138,7 +138,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   routing_.emplace(idx.view(), wts.view());
 
   // Dispatch: counts first, then the rows of this tp rank's share of the tokens.
-  const planner::Range share = tpShare(tokens, tp_.size(), tp_.rank());
+  const config::Range share = tpShare(tokens, tp_.size(), tp_.rank());
   DispatchPlan send;
   ReceivePlan recv;
   Tensor recv_rows;

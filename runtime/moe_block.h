@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "planner/deployment.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 #include "runtime/backend.h"
 #include "runtime/model_weights.h"
 #include "runtime/op_profile.h"
@@ -40,7 +40,7 @@ struct RoutingLog {
 
 class MoeBlock {
  public:
-  MoeBlock(const planner::ModelConfig& model, const planner::Plan& plan, int seq_len,
+  MoeBlock(const config::ModelConfig& model, const config::Plan& plan, int seq_len,
            Backend& backend, comm::Communicator& tp, comm::Communicator& ep, OpTimer& timer);
 
   // out (tokens, hidden) = the routed experts' weighted sum for every token of normed
@@ -62,7 +62,7 @@ class MoeBlock {
   template <typename T>
   Tensor upload(const std::vector<T>& host, const char* name);
 
-  const planner::ModelConfig& model_;
+  const config::ModelConfig& model_;
   int seq_len_;
   Backend& backend_;
   comm::Communicator& tp_;

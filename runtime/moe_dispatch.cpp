@@ -21,7 +21,7 @@ std::vector<char> capacityMask(const std::int32_t* experts, int tokens, int top_
 }
 
 DispatchPlan planDispatch(const std::int32_t* experts, const float* weights,
-                          const std::vector<char>& kept, planner::Range share, int top_k,
+                          const std::vector<char>& kept, config::Range share, int top_k,
                           int num_experts, const std::vector<std::vector<int>>& copies, int ep,
                           int ep_rank) {
   DispatchPlan plan;

@@ -248,7 +248,7 @@ std::vector<float> readNpy(const std::string& path, std::vector<long>* shape) {
     return readStoredSlice(viewed, {{0, static_cast<int>(flat[0])}, {0, static_cast<int>(flat[1])}});
   }
   shape->assign(t.shape.begin(), t.shape.end());
-  std::vector<planner::Range> whole;
+  std::vector<config::Range> whole;
   for (std::int64_t d : t.shape) whole.push_back({0, static_cast<int>(d)});
   return readStoredSlice(t, whole);
 }

@@ -20,7 +20,7 @@ inline constexpr std::uint64_t kMaxNpyHeaderBytes = 65536;
 // it), of a file of `file_size` bytes at `path`, named `name`. Reads C-order, little-endian
 // float32 ('<f4') and float16 ('<f2'); the header must be the dict NumPy writes, with exactly
 // descr, fortran_order and shape. Anything else (another dtype, Fortran order, a header or
-// data that the file does not hold, a shape over planner::kMaxTensorElements) is a
+// data that the file does not hold, a shape over config::kMaxTensorElements) is a
 // ConfigError naming the file and the rule.
 StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size,
                             const std::string& path, const std::string& name);

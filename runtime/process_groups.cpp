@@ -3,7 +3,7 @@
 namespace shardrt {
 
 ProcessGroups ProcessGroups::split(comm::Communicator& world,
-                                   const planner::ParallelLayout& layout) {
+                                   const config::ParallelLayout& layout) {
   ProcessGroups g;
   g.world = &world;
   // Every rank enters every split in the same order: MPI_Comm_split is collective on world.

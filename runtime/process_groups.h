@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "comm/communicator.h"
-#include "planner/parallel_layout.h"
+#include "config/parallel_layout.h"
 
 namespace shardrt {
 
@@ -13,7 +13,7 @@ struct ProcessGroups {
   comm::Communicator* world = nullptr;  // not owned
   std::unique_ptr<comm::Communicator> tp, dp, pp, ep;
 
-  static ProcessGroups split(comm::Communicator& world, const planner::ParallelLayout& layout);
+  static ProcessGroups split(comm::Communicator& world, const config::ParallelLayout& layout);
 };
 
 }  // namespace shardrt

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "planner/deployment.h"
+#include "config/deployment.h"
 #include "runtime/backend.h"
 #include "runtime/model_weights.h"
 #include "runtime/moe_block.h"
@@ -23,13 +23,13 @@ struct ReferenceRouting {
 // run sent them, so that output differs from the run's by arithmetic alone; the logged routing
 // is still the reference's own choice, for counting flips. `weights` as the run's
 // (ExecutorOptions::weights): nullptr generates them from the deployment's seed.
-ReferenceRouting computeUnshardedReference(Backend& backend, const planner::Deployment& deployment,
+ReferenceRouting computeUnshardedReference(Backend& backend, const config::Deployment& deployment,
                                            comm::Communicator& one_rank, const TensorView& input,
                                            const TensorView& output, bool log_routing,
                                            const std::vector<RoutingLog>* follow_routing = nullptr,
                                            const WeightSource* weights = nullptr);
 
 // The deployment run unsharded: every degree 1, one microbatch, no explicit placements.
-planner::Deployment unsharded(const planner::Deployment& deployment);
+config::Deployment unsharded(const config::Deployment& deployment);
 
 }  // namespace shardrt

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "planner/json_limits.h"
-#include "planner/size_limits.h"
+#include "config/json_limits.h"
+#include "config/size_limits.h"
 
 namespace shardrt {
 namespace {
@@ -35,7 +35,7 @@ const std::map<std::string, DTypeInfo>& dtypes() {
 
 std::uint64_t unsignedField(const nlohmann::json& v, const std::string& field) {
   if (!v.is_number_unsigned()) {
-    throw ConfigError(field, "must be a non-negative integer, not " + planner::brief(v));
+    throw ConfigError(field, "must be a non-negative integer, not " + config::brief(v));
   }
   return v.get<std::uint64_t>();
 }
@@ -43,11 +43,11 @@ std::uint64_t unsignedField(const nlohmann::json& v, const std::string& field) {
 StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
                         std::uint64_t data_start, std::uint64_t data_size,
                         const std::string& path) {
-  const std::string field = path + ": tensor " + planner::brief(name);
+  const std::string field = path + ": tensor " + config::brief(name);
   if (!entry.is_object()) throw ConfigError(field, "must be an object");
   for (const auto& [key, value] : entry.items()) {
     if (key != "dtype" && key != "shape" && key != "data_offsets") {
-      throw ConfigError(field, "unknown field " + planner::brief(key) +
+      throw ConfigError(field, "unknown field " + config::brief(key) +
                                    " (a tensor has dtype, shape and data_offsets)");
     }
   }
@@ -60,7 +60,7 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
   const nlohmann::json& dtype = entry["dtype"];
   const auto known = dtype.is_string() ? dtypes().find(dtype.get<std::string>()) : dtypes().end();
   if (known == dtypes().end()) {
-    throw ConfigError(field + ".dtype", planner::brief(dtype) + " is not a safetensors dtype");
+    throw ConfigError(field + ".dtype", config::brief(dtype) + " is not a safetensors dtype");
   }
   t.dtype_name = known->first;
   t.dtype = known->second.type;
@@ -73,7 +73,7 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
   for (std::size_t i = 0; i < shape.size(); ++i) {
     const std::string dim = field + ".shape[" + std::to_string(i) + "]";
     const std::uint64_t d = unsignedField(shape[i], dim);
-    if (d > static_cast<std::uint64_t>(planner::kMaxTensorElements)) {
+    if (d > static_cast<std::uint64_t>(config::kMaxTensorElements)) {
       throw ConfigError(dim, "is " + std::to_string(d) + ", above the limit of 2^38 elements");
     }
     t.shape.push_back(static_cast<std::int64_t>(d));
@@ -124,7 +124,7 @@ std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uin
                                 "-byte header (truncated)");
   }
   const nlohmann::json header =
-      planner::parseJsonLimited(head.substr(8, static_cast<std::size_t>(n)), path);
+      config::parseJsonLimited(head.substr(8, static_cast<std::size_t>(n)), path);
   if (!header.is_object()) throw ConfigError(path, "the header must be a JSON object");
   const std::uint64_t data_start = 8 + n, data_size = file_size - data_start;
   std::vector<StoredTensor> tensors;
@@ -133,7 +133,7 @@ std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uin
       if (!entry.is_object()) throw ConfigError(path + ": __metadata__", "must be an object");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string()) {
-          throw ConfigError(path + ": __metadata__." + planner::brief(key),
+          throw ConfigError(path + ": __metadata__." + config::brief(key),
                             "must be a string (the format's metadata maps strings to strings)");
         }
       }
@@ -151,7 +151,7 @@ std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uin
   std::uint64_t covered = data_start;
   for (const StoredTensor* t : by_offset) {
     if (t->offset != covered) {
-      throw ConfigError(path + ": tensor " + planner::brief(t->name) + ".data_offsets",
+      throw ConfigError(path + ": tensor " + config::brief(t->name) + ".data_offsets",
                         t->offset < covered ? "overlaps the tensor before it"
                                             : "leaves a hole after the tensor before it");
     }

@@ -7,7 +7,7 @@
 //
 // (https://huggingface.co/docs/safetensors, "Format"). Only the header is read here; every
 // entry is checked against the file before any tensor is: a known dtype, a shape within
-// planner::kMaxTensorElements, end - begin equal to numel * element size, and end within the
+// config::kMaxTensorElements, end - begin equal to numel * element size, and end within the
 // file. A file that breaks a rule is one ConfigError naming the file, the tensor and the rule.
 #pragma once
 

@@ -7,7 +7,7 @@
 
 #include "common/bfloat16.h"
 #include "common/errors.h"
-#include "planner/size_limits.h"
+#include "config/size_limits.h"
 
 namespace shardrt {
 
@@ -18,7 +18,7 @@ std::int64_t StoredTensor::numel() const {
 }
 
 std::int64_t checkedElementCount(const std::vector<std::int64_t>& shape, const std::string& field) {
-  constexpr std::int64_t cap = planner::kMaxTensorElements;
+  constexpr std::int64_t cap = config::kMaxTensorElements;
   std::int64_t n = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     const std::int64_t d = shape[i];
@@ -89,7 +89,7 @@ void widen(StoredDType t, const char* bytes, std::size_t n, float* out) {
 
 }  // namespace
 
-std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<planner::Range>& slice) {
+std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<config::Range>& slice) {
   // The callers checked the stored shape against the model's first (WeightFiles::checkHolds):
   // a slice that does not fit is a bug here, not a bad file, so it is not a ConfigError.
   if (slice.size() != t.shape.size() || slice.empty() || slice.size() > 2) {
@@ -106,8 +106,8 @@ std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<plan
                                   " cannot be read as weights (F32, F16 and BF16 can)");
   }
   const std::int64_t cols = t.shape.size() == 2 ? t.shape[1] : t.shape[0];
-  const planner::Range rows = t.shape.size() == 2 ? slice[0] : planner::Range{0, 1};
-  const planner::Range span = slice.back();
+  const config::Range rows = t.shape.size() == 2 ? slice[0] : config::Range{0, 1};
+  const config::Range span = slice.back();
   const std::size_t esize = static_cast<std::size_t>(t.element_bytes);
   const std::size_t width = static_cast<std::size_t>(span.size());
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "planner/plan.h"
+#include "config/plan.h"
 
 namespace shardrt {
 
@@ -31,14 +31,14 @@ struct StoredTensor {
 };
 
 // The shape's element count, with each dimension and the product checked against
-// planner::kMaxTensorElements, or ConfigError(field, rule) naming the dimension that breaks it.
+// config::kMaxTensorElements, or ConfigError(field, rule) naming the dimension that breaks it.
 std::int64_t checkedElementCount(const std::vector<std::int64_t>& shape, const std::string& field);
 
 // The values of `slice` (one Range per dimension of a 1-D or 2-D tensor) as fp32, row-major in
 // the slice's own shape: a rank reads its shard and nothing else (one read per row of a column
 // slice). Throws ConfigError naming the file when it cannot be read as its header promised,
 // std::logic_error for a slice outside the shape (the caller checked the shape first).
-std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<planner::Range>& slice);
+std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<config::Range>& slice);
 
 // IEEE half to float (exact: every half is a float).
 float halfToFloat(std::uint16_t h);

@@ -25,8 +25,8 @@ double seconds() {
 
 }  // namespace
 
-TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const planner::Plan& plan,
-                                         const planner::ParallelLayout& layout, Backend& backend,
+TransformerExecutor::TransformerExecutor(const config::Deployment& d, const config::Plan& plan,
+                                         const config::ParallelLayout& layout, Backend& backend,
                                          ExecutorGroups groups, ExecutorOptions options)
     : model_(d.model),
       plan_(plan),
@@ -72,7 +72,7 @@ TransformerExecutor::TransformerExecutor(const planner::Deployment& d, const pla
   v_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
   attn_ = backend.empty({batch, seq, q_heads, d_k}, dt);
   ffn_a_ = backend.empty({batch, seq, ffn}, dt);
-  const bool swiglu = model_.activation == planner::Activation::SwiGlu;
+  const bool swiglu = model_.activation == config::Activation::SwiGlu;
   if (swiglu) ffn_b_ = backend.empty({batch, seq, ffn}, dt);
 
   moe_counters_.resize(model_.layers);
@@ -106,7 +106,7 @@ Shape TransformerExecutor::microbatchShape() const {
 void TransformerExecutor::norm(const TensorView& out, const TensorView& inp, const Tensor& weight,
                                const Tensor& bias, const char* label) {
   const auto eps = static_cast<float>(model_.norm_eps);
-  if (model_.norm == planner::NormKind::RmsNorm) {
+  if (model_.norm == config::NormKind::RmsNorm) {
     run_(
         "rmsnorm", 0, [&] { backend_.rmsNorm(out, inp, weight, eps); }, label);
   } else {
@@ -162,7 +162,7 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
 void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, const Tensor& gate,
                               const Tensor& up, const Tensor& down, const Tensor& a,
                               const Tensor& b, const std::string& prefix) {
-  if (model_.activation == planner::Activation::SwiGlu) {
+  if (model_.activation == config::Activation::SwiGlu) {
     run_(
         "linear", linearFlops(tokens_, gate), [&] { backend_.linear(a, inp, gate); },
         prefix + "gate_proj");

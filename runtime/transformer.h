@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "planner/deployment.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "config/deployment.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 #include "runtime/backend.h"
 #include "runtime/model_weights.h"
 #include "runtime/moe_block.h"
@@ -61,8 +61,8 @@ struct StageTiming {
 
 class TransformerExecutor {
  public:
-  TransformerExecutor(const planner::Deployment& deployment, const planner::Plan& plan,
-                      const planner::ParallelLayout& layout, Backend& backend,
+  TransformerExecutor(const config::Deployment& deployment, const config::Plan& plan,
+                      const config::ParallelLayout& layout, Backend& backend,
                       ExecutorGroups groups, ExecutorOptions options = {});
 
   // input: this replica's rows of the model input, read on the first stage.
@@ -73,7 +73,7 @@ class TransformerExecutor {
   Shape replicaShape() const;     // (replica batch_size, seq_len, hidden)
   Shape microbatchShape() const;  // (microbatch batch_size, seq_len, hidden)
   bool holdsOutput() const { return last_stage_; }
-  planner::Range replicaBatch() const { return replica_batch_; }
+  config::Range replicaBatch() const { return replica_batch_; }
   void setProfile(OpProfile* profile) { run_.setProfile(profile); }
   // Passes run while a tracer is set report their ops to it (its recorders must wrap the
   // Backend and Communicators this executor was built with).
@@ -99,16 +99,16 @@ class TransformerExecutor {
             const char* label);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
 
-  const planner::ModelConfig& model_;
-  const planner::Plan& plan_;
-  planner::TensorParallelShard shard_;
+  const config::ModelConfig& model_;
+  const config::Plan& plan_;
+  config::TensorParallelShard shard_;
   Backend& backend_;
   ExecutorGroups groups_;
   ExecutorOptions options_;
   OpTimer run_;
   int pp_rank_;
   bool first_stage_, last_stage_;
-  planner::Range replica_batch_;  // this dp replica's batch rows
+  config::Range replica_batch_;  // this dp replica's batch rows
   int microbatch_size_;           // batch rows per microbatch
   int global_batch_;
   int seq_len_;

@@ -91,7 +91,7 @@ WeightFiles WeightFiles::open(const std::string& path) {
   return w;
 }
 
-void WeightFiles::checkHolds(const planner::ModelConfig& m) const {
+void WeightFiles::checkHolds(const config::ModelConfig& m) const {
   for (const WeightSpec& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
     const auto it = tensors_.find(spec.name);
     if (it == tensors_.end()) {
@@ -122,7 +122,7 @@ std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   return values;
 }
 
-std::uint64_t WeightFiles::fingerprint(const planner::ModelConfig& m) const {
+std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& m) const {
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&h](const void* data, std::size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
@@ -150,7 +150,7 @@ std::uint64_t WeightFiles::fingerprint(const planner::ModelConfig& m) const {
   return h;
 }
 
-std::string WeightFiles::describe(const planner::ModelConfig& m) const {
+std::string WeightFiles::describe(const config::ModelConfig& m) const {
   std::map<std::string, int> by_dtype;
   for (const auto& [name, t] : tensors_) ++by_dtype[t.dtype_name];
   std::string dtypes;

@@ -30,13 +30,13 @@ float WeightGenerator::uniform(std::uint64_t index) const {
 }
 
 void WeightGenerator::fillSlice(float* dst, const std::vector<int>& global_shape,
-                                const std::vector<planner::Range>& slice, float scale,
+                                const std::vector<config::Range>& slice, float scale,
                                 float offset) const {
   if (global_shape.size() != slice.size() || global_shape.empty() || global_shape.size() > 2) {
     throw std::logic_error("WeightGenerator: slices of 1-D and 2-D tensors only");
   }
-  const planner::Range rows = slice.size() == 2 ? slice[0] : planner::Range{0, 1};
-  const planner::Range cols = slice.back();
+  const config::Range rows = slice.size() == 2 ? slice[0] : config::Range{0, 1};
+  const config::Range cols = slice.back();
   const std::uint64_t row_len = static_cast<std::uint64_t>(global_shape.back());
   for (int r = rows.begin; r < rows.end; ++r) {
     for (int c = cols.begin; c < cols.end; ++c) {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "planner/plan.h"
+#include "config/plan.h"
 
 namespace shardrt {
 
@@ -27,7 +27,7 @@ class WeightGenerator {
   // Fills dst (row-major, the slice's own shape) with the slice of a tensor of global_shape,
   // each element v as offset + scale * uniform(global index).
   void fillSlice(float* dst, const std::vector<int>& global_shape,
-                 const std::vector<planner::Range>& slice, float scale, float offset) const;
+                 const std::vector<config::Range>& slice, float scale, float offset) const;
 
  private:
   std::uint64_t key_;

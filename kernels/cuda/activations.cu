@@ -3,7 +3,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/activations.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {

@@ -8,7 +8,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tensor_core.cuh"
 #include "kernels/cuda/block_reduce.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {

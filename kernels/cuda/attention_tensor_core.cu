@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/attention_tensor_core.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 
 namespace shardrt::kernels::cuda {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/linear.cuh"
 
 namespace shardrt::kernels::cuda {

@@ -3,7 +3,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/block_reduce.cuh"
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/layernorm.cuh"
 

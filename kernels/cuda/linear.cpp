@@ -1,6 +1,6 @@
 #include "kernels/cuda/linear.cuh"
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 
 namespace shardrt::kernels::cuda {
 

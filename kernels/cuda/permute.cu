@@ -3,7 +3,7 @@
 #include <cub/device/device_scan.cuh>
 #include <type_traits>
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/permute.cuh"
 

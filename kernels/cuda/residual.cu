@@ -2,7 +2,7 @@
 
 #include <type_traits>
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/residual.cuh"
 

@@ -1,7 +1,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 #include "kernels/cuda/router.cuh"
 
 namespace shardrt::kernels::cuda {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "common/cuda_check.h"
 
 namespace shardrt::testing {
 

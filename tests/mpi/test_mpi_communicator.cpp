@@ -6,7 +6,7 @@
 
 #include "comm/mpi_communicator.h"
 #include "common/bfloat16.h"
-#include "planner/parallel_layout.h"
+#include "config/parallel_layout.h"
 #include "runtime/process_groups.h"
 
 namespace shardrt::comm {
@@ -116,7 +116,7 @@ TEST(MpiCommunicator, SplitGroupsFollowTheParallelLayout) {
   for (int tp = 1; tp <= w->size(); ++tp) {
     if (w->size() % tp) continue;
     const int dp = w->size() / tp;
-    const planner::ParallelLayout layout(tp, 1, dp, w->rank());
+    const config::ParallelLayout layout(tp, 1, dp, w->rank());
     ProcessGroups g = ProcessGroups::split(*w, layout);
     EXPECT_EQ(g.tp->size(), tp);
     EXPECT_EQ(g.tp->rank(), layout.tpRank());

@@ -14,8 +14,8 @@
 namespace shardrt {
 namespace {
 
-planner::Deployment smallMoe() {
-  planner::Deployment d;
+config::Deployment smallMoe() {
+  config::Deployment d;
   d.name = "follow-routing";
   d.seed = 77;
   d.model.layers = 2;
@@ -24,7 +24,7 @@ planner::Deployment smallMoe() {
   d.model.kv_heads = 2;
   d.model.head_dim = 12;
   d.model.ffn_hidden = 40;
-  d.model.moe = {8, 2, 24, planner::RouterScoring::Softmax, true, 0, 0.0, 1};
+  d.model.moe = {8, 2, 24, config::RouterScoring::Softmax, true, 0, 0.0, 1};
   d.workload.batch_size = 2;
   d.workload.seq_len = 11;
   return d;
@@ -35,7 +35,7 @@ struct Result {
   ReferenceRouting routing;
 };
 
-Result reference(const planner::Deployment& d, const std::vector<RoutingLog>* follow) {
+Result reference(const config::Deployment& d, const std::vector<RoutingLog>* follow) {
   CpuBackend be;
   auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
   const Tensor in = makeModelInput(be, d);
@@ -47,7 +47,7 @@ Result reference(const planner::Deployment& d, const std::vector<RoutingLog>* fo
 }
 
 TEST(FollowRouting, OwnRoutingReproducesTheReferenceBitForBit) {
-  const planner::Deployment d = smallMoe();
+  const config::Deployment d = smallMoe();
   const Result own = reference(d, nullptr);
   const Result again = reference(d, &own.routing.routing);
   EXPECT_EQ(again.out, own.out);
@@ -58,7 +58,7 @@ TEST(FollowRouting, OwnRoutingReproducesTheReferenceBitForBit) {
 }
 
 TEST(FollowRouting, AnotherRoutingMovesTheNamedTokensAndLogsTheOwnChoice) {
-  const planner::Deployment d = smallMoe();
+  const config::Deployment d = smallMoe();
   const int k = d.model.moe.top_k;
   const Result own = reference(d, nullptr);
   std::vector<RoutingLog> forced = own.routing.routing;

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "comm/mpi_communicator.h"
-#include "planner/parallel_layout.h"
-#include "planner/plan.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
@@ -19,13 +19,13 @@ namespace {
 struct Variant {
   const char* name;
   int heads, kv_heads, head_dim, ffn_per_rank;
-  planner::NormKind norm;
-  planner::Activation act;
+  config::NormKind norm;
+  config::Activation act;
   bool rope, causal;
 };
 
-planner::Deployment deploymentFor(const Variant& v, int tp) {
-  planner::Deployment d;
+config::Deployment deploymentFor(const Variant& v, int tp) {
+  config::Deployment d;
   d.name = v.name;
   d.seed = 2024;
   d.model.layers = 3;
@@ -45,15 +45,15 @@ planner::Deployment deploymentFor(const Variant& v, int tp) {
 }
 
 // The sharded output's error against the reference, on this rank.
-double shardedError(const planner::Deployment& d, bool skip_allreduce) {
+double shardedError(const config::Deployment& d, bool skip_allreduce) {
   auto world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
   auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
-  const planner::ParallelLayout layout(d.strategy.tp, 1, 1, world->rank());
+  const config::ParallelLayout layout(d.strategy.tp, 1, 1, world->rank());
   ProcessGroups groups = ProcessGroups::split(*world, layout);
   CpuBackend be;
   ExecutorOptions opt;
   opt.fault_skip_attention_allreduce = skip_allreduce;
-  const planner::Plan plan = planner::makePlan(d);
+  const config::Plan plan = config::makePlan(d);
   TransformerExecutor ex(d, plan, layout, be, {groups.tp.get(), groups.ep.get(), groups.pp.get()},
                          opt);
   const Tensor in = makeModelInput(be, d);
@@ -75,8 +75,8 @@ TEST_P(TensorParallel, ShardedForwardMatchesUnshardedReference) {
   EXPECT_LT(shardedError(deploymentFor(v, size), false), 1e-5);
 }
 
-using planner::Activation;
-using planner::NormKind;
+using config::Activation;
+using config::NormKind;
 INSTANTIATE_TEST_SUITE_P(
     Variants, TensorParallel,
     ::testing::Values(

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "launch/dag_check.h"
-#include "launch/dot_reader.h"
+#include "dag/dag_check.h"
+#include "dag/dot_reader.h"
 
-namespace shardrt::launch {
+namespace shardrt::dag {
 namespace {
 
 const std::string kFixtures = SHARDRT_DAG_FIXTURES;
@@ -481,4 +481,4 @@ TEST(DagCheckCommand, UnreadableOrMalformedExitsTwo) {
 }
 
 }  // namespace
-}  // namespace shardrt::launch
+}  // namespace shardrt::dag

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
-#include "planner/deployment.h"
+#include "config/deployment.h"
 
-namespace shardrt::planner {
+namespace shardrt::config {
 namespace {
 
 using nlohmann::json;
@@ -684,4 +684,4 @@ TEST(MoeConfig, CapacityIsCeilOfFactorTimesTokensTimesTopKOverExperts) {
 }
 
 }  // namespace
-}  // namespace shardrt::planner
+}  // namespace shardrt::config

@@ -9,14 +9,16 @@
 #include <string>
 
 #include "common/errors.h"
-#include "launch/dot_reader.h"
+#include "dag/dot_reader.h"
 #include "planner/cluster.h"
-#include "planner/deployment.h"
+#include "config/deployment.h"
 #include "planner/hardware_profile.h"
-#include "planner/json_limits.h"
-#include "planner/size_limits.h"
+#include "config/json_limits.h"
+#include "config/size_limits.h"
 
 namespace shardrt::planner {
+// The planner reads the config layer's values: Deployment, Plan, Range, the limits.
+using namespace shardrt::config;
 namespace {
 
 using nlohmann::json;
@@ -245,8 +247,8 @@ TEST(HostileFiles, ProfileAndFileLimits) {
 std::string dotError(const std::string& text) {
   std::istringstream in(text);
   try {
-    launch::readDot(in);
-  } catch (const launch::DotParseError& e) {
+    dag::readDot(in);
+  } catch (const dag::DotParseError& e) {
     return e.what();
   } catch (const std::runtime_error& e) {
     return std::string("runtime_error: ") + e.what();

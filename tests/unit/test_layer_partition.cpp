@@ -10,6 +10,8 @@
 #include "planner/layer_partition.h"
 
 namespace shardrt::planner {
+// The planner reads the config layer's values: Deployment, Plan, Range, the limits.
+using namespace shardrt::config;
 namespace {
 
 // The best slowest-stage time over every split of n layers into `stages` non-empty runs.

@@ -8,15 +8,15 @@
 namespace shardrt {
 namespace {
 
-planner::Deployment deployment(int tp, int ep, bool moe) {
-  planner::Deployment d;
+config::Deployment deployment(int tp, int ep, bool moe) {
+  config::Deployment d;
   d.model.layers = 4;
   d.model.hidden = 64;
   d.model.heads = 8;
   d.model.kv_heads = 8;
   d.model.head_dim = 8;
   d.model.ffn_hidden = 256;
-  if (moe) d.model.moe = {8, 2, 96, planner::RouterScoring::Softmax, true, 0, 0.0, 1};
+  if (moe) d.model.moe = {8, 2, 96, config::RouterScoring::Softmax, true, 0, 0.0, 1};
   d.workload.batch_size = 4;
   d.workload.seq_len = 16;
   d.strategy.tp = tp;
@@ -26,8 +26,8 @@ planner::Deployment deployment(int tp, int ep, bool moe) {
 
 TEST(MemoryEstimate, WeightsAreTheSumOfTheRanksWeightSpecs) {
   const auto d = deployment(2, 2, true);
-  const auto plan = planner::makePlan(d);
-  const planner::ParallelLayout layout(2, 1, 1, 1, 2);
+  const auto plan = config::makePlan(d);
+  const config::ParallelLayout layout(2, 1, 1, 1, 2);
   std::size_t expect = 0;
   for (const auto& s : shardWeightSpecs(d.model, ShardHoldings::of(plan, 1, 0, 1))) {
     expect += static_cast<std::size_t>(s.localNumel()) * 4;
@@ -40,24 +40,24 @@ TEST(MemoryEstimate, WeightsAreTheSumOfTheRanksWeightSpecs) {
 
 TEST(MemoryEstimate, SplittingShrinksEachRanksShare) {
   const auto one = deployment(1, 1, false), two = deployment(2, 1, false);
-  const auto e1 = estimateMemory(one, planner::makePlan(one), planner::ParallelLayout(1, 1, 1, 0));
-  const auto e2 = estimateMemory(two, planner::makePlan(two), planner::ParallelLayout(2, 1, 1, 0));
+  const auto e1 = estimateMemory(one, config::makePlan(one), config::ParallelLayout(1, 1, 1, 0));
+  const auto e2 = estimateMemory(two, config::makePlan(two), config::ParallelLayout(2, 1, 1, 0));
   EXPECT_LT(e2.weight_bytes, e1.weight_bytes);
   EXPECT_GT(e2.weight_bytes, e1.weight_bytes / 2);  // norms are replicated
   EXPECT_LT(e2.activation_bytes, e1.activation_bytes);
   const auto moe = deployment(1, 1, true);
-  EXPECT_GT(estimateMemory(moe, planner::makePlan(moe), planner::ParallelLayout(1, 1, 1, 0))
+  EXPECT_GT(estimateMemory(moe, config::makePlan(moe), config::ParallelLayout(1, 1, 1, 0))
                 .activation_bytes,
             e1.activation_bytes);  // the exchange buffers of top_k slots per token
 }
 
 TEST(MemoryEstimate, EveryExpertCopyCostsItsWeights) {
   auto d = deployment(2, 2, true);  // 4 MoE layers, swiglu experts of 96 x 64
-  const planner::ParallelLayout ep_rank1(2, 1, 1, 1, 2);
+  const config::ParallelLayout ep_rank1(2, 1, 1, 1, 2);
   d.plan.expert_placement = {{0, 1, 2, 3}, {4, 5, 6, 7}};
-  const auto single = estimateMemory(d, planner::makePlan(d), ep_rank1);
+  const auto single = estimateMemory(d, config::makePlan(d), ep_rank1);
   d.plan.expert_placement = {{0, 1, 2, 3}, {4, 5, 6, 7, 0, 3}};
-  const auto copies = estimateMemory(d, planner::makePlan(d), ep_rank1);
+  const auto copies = estimateMemory(d, config::makePlan(d), ep_rank1);
   const std::size_t per_expert = 4 * 3 * 96 * 64 * sizeof(float);  // layers x gate, up, down
   EXPECT_EQ(copies.weight_bytes, single.weight_bytes + 2 * per_expert);
 }

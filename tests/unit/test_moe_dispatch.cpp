@@ -178,7 +178,7 @@ std::vector<std::vector<int>> singleCopies(const std::vector<int>& owner) {
 // The rule of planDispatch, written out independently: for each kept slot of the share, the
 // ep rank it must go to (-1 for dropped slots and slots outside the share).
 std::vector<int> expectedDestinations(const std::vector<std::int32_t>& experts,
-                                      const std::vector<char>& kept, planner::Range share,
+                                      const std::vector<char>& kept, config::Range share,
                                       int top_k, const std::vector<std::vector<int>>& copies,
                                       int ep_rank) {
   std::vector<int> dest(experts.size(), -1);
@@ -216,7 +216,7 @@ bool holds(const std::vector<std::vector<int>>& copies, int expert, int rank) {
 
 void expectDispatchProperties(const std::vector<std::int32_t>& experts,
                               const std::vector<float>& weights, const std::vector<char>& kept,
-                              planner::Range share, int top_k, int num_experts,
+                              config::Range share, int top_k, int num_experts,
                               const std::vector<std::vector<int>>& copies, int ep, int ep_rank,
                               const DispatchPlan& plan) {
   ASSERT_EQ(plan.send_rows.size(), std::size_t(ep));
@@ -318,9 +318,9 @@ TEST(PlanDispatch, RandomRoutingsAndPlacements) {
         const auto weights = randomVector(experts.size(), rng());
         const auto kept =
             capacityMask(experts.data(), tokens, top_k, seq_len, num_experts, capacity);
-        for (planner::Range share :
-             {planner::Range{0, tokens}, planner::Range{5, 23}, planner::Range{17, tokens},
-              planner::Range{0, 0}, planner::Range{tokens, tokens}, planner::Range{13, 14}}) {
+        for (config::Range share :
+             {config::Range{0, tokens}, config::Range{5, 23}, config::Range{17, tokens},
+              config::Range{0, 0}, config::Range{tokens, tokens}, config::Range{13, 14}}) {
           SCOPED_TRACE("ep " + std::to_string(ep) + " rank " + std::to_string(ep_rank) +
                        " top_k " + std::to_string(top_k) + " capacity " +
                        std::to_string(capacity) + " share [" + std::to_string(share.begin) +

@@ -9,9 +9,9 @@
 #include <tuple>
 #include <vector>
 
-#include "planner/parallel_layout.h"
+#include "config/parallel_layout.h"
 
-namespace shardrt::planner {
+namespace shardrt::config {
 namespace {
 
 class ParallelLayoutGrid : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
@@ -172,4 +172,4 @@ TEST(ParallelLayout, RefusesAnEpThatDoesNotDivideAStage) {
 }
 
 }  // namespace
-}  // namespace shardrt::planner
+}  // namespace shardrt::config

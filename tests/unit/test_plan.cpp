@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "planner/plan.h"
+#include "config/plan.h"
 
-namespace shardrt::planner {
+namespace shardrt::config {
 namespace {
 
 Deployment deployment(int heads, int kv_heads, int ffn, int tp, int layers = 5) {
@@ -253,4 +253,4 @@ TEST(Plan, SerialisesStagesExpertsAndBatches) {
 }
 
 }  // namespace
-}  // namespace shardrt::planner
+}  // namespace shardrt::config

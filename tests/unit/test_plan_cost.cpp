@@ -6,6 +6,8 @@
 #include "planner/plan_cost.h"
 
 namespace shardrt::planner {
+// The planner reads the config layer's values: Deployment, Plan, Range, the limits.
+using namespace shardrt::config;
 namespace {
 
 ClusterConfig oneNode(int gpus) {

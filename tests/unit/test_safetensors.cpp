@@ -189,8 +189,8 @@ class SafetensorsSlices : public ::testing::Test {
     return static_cast<std::uint16_t>(sign | (exponent << 10) | mantissa);
   }
 
-  std::vector<float> expected(const std::vector<float>& all, planner::Range rows,
-                              planner::Range cols) const {
+  std::vector<float> expected(const std::vector<float>& all, config::Range rows,
+                              config::Range cols) const {
     std::vector<float> out;
     for (int r = rows.begin; r < rows.end; ++r)
       for (int c = cols.begin; c < cols.end; ++c) out.push_back(all[r * cols_ + c]);
@@ -209,7 +209,7 @@ TEST_F(SafetensorsSlices, ReadTheStoredValuesWidenedToFp32) {
   const std::vector<std::pair<std::string, const std::vector<float>*>> cases = {
       {"f32", &values_}, {"bf16", &bf16_values}, {"f16", &halves_}};
   // Whole, a row range (one contiguous read), a column range (one read per row), a corner.
-  const std::vector<std::pair<planner::Range, planner::Range>> slices = {
+  const std::vector<std::pair<config::Range, config::Range>> slices = {
       {{0, 5}, {0, 7}}, {{1, 4}, {0, 7}}, {{0, 5}, {2, 5}}, {{4, 5}, {6, 7}}};
   for (const auto& [name, want] : cases) {
     for (const auto& [rows, cols] : slices) {

@@ -15,6 +15,8 @@
 #include "planner/strategy_search.h"
 
 namespace shardrt::planner {
+// The planner reads the config layer's values: Deployment, Plan, Range, the limits.
+using namespace shardrt::config;
 namespace {
 
 using Degrees = std::tuple<int, int, int, int, int>;  // tp, pp, ep, dp, microbatches

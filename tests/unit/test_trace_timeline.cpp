@@ -16,10 +16,10 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/trace_timeline.h"
+#include "dag/trace_timeline.h"
 #include "runtime/tracer.h"
 
-namespace shardrt {
+namespace shardrt::dag {
 namespace {
 
 using nlohmann::json;
@@ -463,4 +463,4 @@ TEST_F(TimelineFiles, UnwritableFileIsNamedInTheError) {
 }
 
 }  // namespace
-}  // namespace shardrt
+}  // namespace shardrt::dag

@@ -11,7 +11,7 @@
 
 #include "common/bfloat16.h"
 #include "common/errors.h"
-#include "planner/plan.h"
+#include "config/plan.h"
 #include "runtime/model_weights.h"
 #include "runtime/npy.h"
 #include "runtime/weight_files.h"
@@ -23,16 +23,16 @@ namespace {
 namespace fs = std::filesystem;
 
 // Two layers, the second MoE (4 experts, 2 shared); sizes that tile nothing evenly.
-planner::Deployment moeDeployment(int tp, int ep) {
-  planner::Deployment d;
+config::Deployment moeDeployment(int tp, int ep) {
+  config::Deployment d;
   d.model.layers = 2;
   d.model.hidden = 24;
   d.model.heads = 6;
   d.model.kv_heads = 2;
   d.model.head_dim = 5;
   d.model.ffn_hidden = 38;
-  d.model.norm = planner::NormKind::LayerNorm;
-  d.model.moe = {4, 2, 14, planner::RouterScoring::Softmax, true, 2, 0.0, 2};
+  d.model.norm = config::NormKind::LayerNorm;
+  d.model.moe = {4, 2, 14, config::RouterScoring::Softmax, true, 2, 0.0, 2};
   d.workload.batch_size = 1;
   d.workload.seq_len = 3;
   d.strategy.tp = tp;
@@ -41,7 +41,7 @@ planner::Deployment moeDeployment(int tp, int ep) {
 }
 
 // Every weight of the model, whole, with random values of its own.
-std::map<std::string, std::vector<float>> randomCheckpoint(const planner::ModelConfig& m) {
+std::map<std::string, std::vector<float>> randomCheckpoint(const config::ModelConfig& m) {
   std::map<std::string, std::vector<float>> out;
   unsigned seed = 100;
   for (const WeightSpec& w : shardWeightSpecs(m, ShardHoldings::whole(m))) {
@@ -87,7 +87,7 @@ std::vector<std::int64_t> shapeOf(const WeightSpec& w) {
 // The part of `whole` (row-major, the spec's global shape) that the spec's slice covers.
 std::vector<float> cut(const std::vector<float>& whole, const WeightSpec& s) {
   const int cols = s.global_shape.back();
-  const planner::Range rows = s.slice.size() == 2 ? s.slice[0] : planner::Range{0, 1};
+  const config::Range rows = s.slice.size() == 2 ? s.slice[0] : config::Range{0, 1};
   std::vector<float> out;
   for (int r = rows.begin; r < rows.end; ++r)
     for (int c = s.slice.back().begin; c < s.slice.back().end; ++c) out.push_back(whole[r * cols + c]);
@@ -101,8 +101,8 @@ void expectEveryShardReads(const WeightSource& files,
                            float (*stored)(float)) {
   int checked = 0;
   for (auto [tp, ep] : {std::pair{2, 2}, std::pair{3, 1}}) {
-    const planner::Deployment d = moeDeployment(tp, ep);
-    const planner::Plan plan = planner::makePlan(d);
+    const config::Deployment d = moeDeployment(tp, ep);
+    const config::Plan plan = config::makePlan(d);
     for (int t = 0; t < tp; ++t) {
       for (int e = 0; e < ep; ++e) {
         for (const WeightSpec& s : shardWeightSpecs(d.model, ShardHoldings::of(plan, t, 0, e))) {
@@ -128,7 +128,7 @@ class WeightFilesTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   void writeNpyDirectory(const std::map<std::string, std::vector<float>>& ckpt,
-                         const planner::ModelConfig& m) {
+                         const config::ModelConfig& m) {
     for (const WeightSpec& w : shardWeightSpecs(m, ShardHoldings::whole(m))) {
       writeNpy((dir_ / (w.name + ".npy")).string(), ckpt.at(w.name).data(),
                std::vector<long>(w.global_shape.begin(), w.global_shape.end()));
@@ -138,7 +138,7 @@ class WeightFilesTest : public ::testing::Test {
   // The checkpoint as BF16 in two .safetensors shards (layer 0 and the rest), plus tensors the
   // model does not use: an embedding and an int64 buffer.
   void writeSafetensorsShards(const std::map<std::string, std::vector<float>>& ckpt,
-                              const planner::ModelConfig& m) {
+                              const config::ModelConfig& m) {
     std::map<std::string, Tensor2> first, second;
     for (const WeightSpec& w : shardWeightSpecs(m, ShardHoldings::whole(m))) {
       auto& shard = w.name.rfind("model.layers.0.", 0) == 0 ? first : second;
@@ -150,7 +150,7 @@ class WeightFilesTest : public ::testing::Test {
     writeSafetensors(dir_ / "model-00002-of-00002.safetensors", second);
   }
 
-  std::string errorOf(const std::string& path, const planner::ModelConfig& m) {
+  std::string errorOf(const std::string& path, const config::ModelConfig& m) {
     try {
       WeightFiles::open(path).checkHolds(m);
     } catch (const ConfigError& e) {
@@ -163,7 +163,7 @@ class WeightFilesTest : public ::testing::Test {
 };
 
 TEST_F(WeightFilesTest, NpyDirectoryGivesEachShardItsPart) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   const auto ckpt = randomCheckpoint(m);
   writeNpyDirectory(ckpt, m);
   const WeightFiles files = WeightFiles::open(dir_.string());
@@ -172,7 +172,7 @@ TEST_F(WeightFilesTest, NpyDirectoryGivesEachShardItsPart) {
 }
 
 TEST_F(WeightFilesTest, SafetensorsShardsInBf16AreWidened) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   const auto ckpt = randomCheckpoint(m);
   writeSafetensorsShards(ckpt, m);
   const WeightFiles files = WeightFiles::open(dir_.string());
@@ -187,7 +187,7 @@ TEST_F(WeightFilesTest, SafetensorsShardsInBf16AreWidened) {
 // The Hugging Face cache keeps a snapshot as symlinks to content-addressed blobs
 // (snapshots/<rev>/model-00001-of-00002.safetensors -> ../../blobs/<sha>): those are followed.
 TEST_F(WeightFilesTest, ShardsBehindSymlinksAreRead) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   const auto ckpt = randomCheckpoint(m);
   writeSafetensorsShards(ckpt, m);
   const fs::path snapshot = dir_ / "snapshots" / "rev";
@@ -204,7 +204,7 @@ TEST_F(WeightFilesTest, ShardsBehindSymlinksAreRead) {
 }
 
 TEST_F(WeightFilesTest, ACheckpointThatDoesNotFitIsRefusedByName) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   const auto ckpt = randomCheckpoint(m);
   writeNpyDirectory(ckpt, m);
   const std::string up = "model.layers.0.mlp.up_proj.weight";
@@ -233,7 +233,7 @@ TEST_F(WeightFilesTest, ACheckpointThatDoesNotFitIsRefusedByName) {
 }
 
 TEST_F(WeightFilesTest, FingerprintFollowsTheValuesNotThePath) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   auto ckpt = randomCheckpoint(m);
   writeNpyDirectory(ckpt, m);
   const std::uint64_t original = WeightFiles::open(dir_.string()).fingerprint(m);
@@ -261,7 +261,7 @@ TEST_F(WeightFilesTest, FingerprintFollowsTheValuesNotThePath) {
 }
 
 TEST_F(WeightFilesTest, APathThatIsNoCheckpointIsRefused) {
-  const planner::ModelConfig m = moeDeployment(1, 1).model;
+  const config::ModelConfig m = moeDeployment(1, 1).model;
   EXPECT_NE(errorOf(dir_.string(), m).find("holds no .safetensors or .npy files"), std::string::npos);
   std::ofstream(dir_ / "model.bin") << "pickle";
   EXPECT_NE(errorOf((dir_ / "model.bin").string(), m).find("a file must be .safetensors"),

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "planner/plan.h"
+#include "config/plan.h"
 #include "runtime/cpu_backend.h"
 #include "runtime/model_input.h"
 #include "runtime/model_weights.h"
@@ -15,8 +15,8 @@
 namespace shardrt {
 namespace {
 
-planner::Deployment deployment(int tp, planner::NormKind norm, planner::Activation act) {
-  planner::Deployment d;
+config::Deployment deployment(int tp, config::NormKind norm, config::Activation act) {
+  config::Deployment d;
   d.seed = 42;
   d.model.layers = 2;
   d.model.hidden = 24;
@@ -60,14 +60,14 @@ TEST(WeightGenerator, IsUniformOnMinusOneToOne) {
 }
 
 class ShardSlices
-    : public ::testing::TestWithParam<std::tuple<int, planner::NormKind, planner::Activation>> {};
+    : public ::testing::TestWithParam<std::tuple<int, config::NormKind, config::Activation>> {};
 
 TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
   const auto [tp, norm, act] = GetParam();
-  planner::Deployment d = deployment(tp, norm, act);
-  d.model.moe = {4, 2, 12, planner::RouterScoring::Softmax, true, 2, 0.0, 2};  // MoE in layer 1
+  config::Deployment d = deployment(tp, norm, act);
+  d.model.moe = {4, 2, 12, config::RouterScoring::Softmax, true, 2, 0.0, 2};  // MoE in layer 1
   d.strategy.ep = 2;
-  const planner::Plan plan = planner::makePlan(d);
+  const config::Plan plan = config::makePlan(d);
   std::map<std::string, WeightSpec> whole;
   for (auto& w : shardWeightSpecs(d.model, ShardHoldings::whole(d.model))) whole[w.name] = w;
   std::set<std::string> covered;
@@ -81,8 +81,8 @@ TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
         const auto part = generateSlice(s, d.seed);
         const auto full = generateSlice(w, d.seed);
         const int cols = s.global_shape.back();
-        const planner::Range rows = s.slice.size() == 2 ? s.slice[0] : planner::Range{0, 1};
-        const planner::Range cs = s.slice.back();
+        const config::Range rows = s.slice.size() == 2 ? s.slice[0] : config::Range{0, 1};
+        const config::Range cs = s.slice.back();
         std::size_t k = 0;
         for (int r = rows.begin; r < rows.end; ++r)
           for (int c = cs.begin; c < cs.end; ++c)
@@ -101,11 +101,11 @@ TEST_P(ShardSlices, EqualThePartOfTheWholeTensorTheyCover) {
 INSTANTIATE_TEST_SUITE_P(
     Shards, ShardSlices,
     ::testing::Combine(::testing::Values(1, 2, 4, 8),
-                       ::testing::Values(planner::NormKind::RmsNorm, planner::NormKind::LayerNorm),
-                       ::testing::Values(planner::Activation::SwiGlu, planner::Activation::Gelu)));
+                       ::testing::Values(config::NormKind::RmsNorm, config::NormKind::LayerNorm),
+                       ::testing::Values(config::Activation::SwiGlu, config::Activation::Gelu)));
 
 TEST(ModelInput, AReplicasRowsAreThoseRowsOfTheWholeInput) {
-  auto d = deployment(1, planner::NormKind::RmsNorm, planner::Activation::SwiGlu);
+  auto d = deployment(1, config::NormKind::RmsNorm, config::Activation::SwiGlu);
   d.workload.batch_size = 5;
   CpuBackend be;
   const Tensor whole = makeModelInput(be, d);
@@ -118,26 +118,26 @@ TEST(ModelInput, AReplicasRowsAreThoseRowsOfTheWholeInput) {
 }
 
 TEST(ModelWeights, NamesAndShapesFollowHuggingFaceLlama) {
-  const auto d = deployment(2, planner::NormKind::RmsNorm, planner::Activation::SwiGlu);
-  const auto plan = planner::makePlan(d);
+  const auto d = deployment(2, config::NormKind::RmsNorm, config::Activation::SwiGlu);
+  const auto plan = config::makePlan(d);
   const auto s = layerWeightSpec(d.model, plan.tp_shards[1], 1, LayerWeight::QProj);
   EXPECT_EQ(s.name, "model.layers.1.self_attn.q_proj.weight");
   EXPECT_EQ(s.global_shape, (std::vector<int>{8 * 6, 24}));  // [out_features, in_features]
-  EXPECT_EQ(s.slice[0], (planner::Range{4 * 6, 8 * 6}));
+  EXPECT_EQ(s.slice[0], (config::Range{4 * 6, 8 * 6}));
   EXPECT_EQ(s.localShape().str(), "[out_features=24 (of 48), in_features=24]");
   const auto o = layerWeightSpec(d.model, plan.tp_shards[1], 0, LayerWeight::OProj);
   EXPECT_EQ(o.name, "model.layers.0.self_attn.o_proj.weight");
-  EXPECT_EQ(o.slice[1], (planner::Range{24, 48}));  // row-parallel: a column slice
+  EXPECT_EQ(o.slice[1], (config::Range{24, 48}));  // row-parallel: a column slice
   const auto down = layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::DownProj);
   EXPECT_EQ(down.name, "model.layers.0.mlp.down_proj.weight");
-  EXPECT_EQ(down.slice[1], (planner::Range{0, 20}));
+  EXPECT_EQ(down.slice[1], (config::Range{0, 20}));
   EXPECT_FALSE(hasWeight(d.model, 0, LayerWeight::AttnNormBias));  // rmsnorm has no bias
   EXPECT_EQ(finalNormSpecs(d.model).at(0).name, "model.norm.weight");
 }
 
 TEST(ModelWeights, NormWeightsStartNearOneAndBiasesNearZero) {
-  const auto d = deployment(1, planner::NormKind::LayerNorm, planner::Activation::Gelu);
-  const auto plan = planner::makePlan(d);
+  const auto d = deployment(1, config::NormKind::LayerNorm, config::Activation::Gelu);
+  const auto plan = config::makePlan(d);
   for (float v : generateSlice(
            layerWeightSpec(d.model, plan.tp_shards[0], 0, LayerWeight::AttnNormWeight), 1)) {
     EXPECT_NEAR(v, 1.0f, 0.1f);

@@ -1,0 +1,290 @@
+#include "bench/calibrate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "comm/mpi_communicator.h"
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
+#include "bench/collective_timing.h"
+#include "common/error_report.h"
+#include "bench/gemm_timing.h"
+#include "bench/op_timing.h"
+#include "runtime/rank_agreement.h"
+#include "runtime/run_setup.h"
+#include "planner/hardware_profile.h"
+#include "runtime/host_values.h"
+
+namespace shardrt::bench {
+namespace {
+
+constexpr double kGemmBudgetSeconds = 0.25;  // timed calls per shape: about this long
+
+// Small to large in FLOPs, so that the planner interpolates rather than clamps: squares
+// from one BLAS panel up, and a small transformer layer's projections (512 tokens, hidden
+// 128 to 1024: q/k/v/o, FFN up and down at 4x) with sizes off every tile boundary.
+std::vector<GemmShape> calibrationShapes() {
+  std::vector<GemmShape> shapes = {{32, 32, 32}, {64, 64, 64}, {96, 100, 130}};
+  for (long h : {128L, 256L, 512L, 1024L}) {
+    shapes.push_back({512, h, h});
+    shapes.push_back({512, 4 * h, h});
+    shapes.push_back({512, h, 4 * h});
+  }
+  shapes.push_back({1000, 1000, 1000});
+  shapes.push_back({1536, 1536, 1536});
+  std::sort(shapes.begin(), shapes.end(),
+            [](const GemmShape& a, const GemmShape& b) { return a.flops() < b.flops(); });
+  return shapes;
+}
+
+std::string isoDateUtc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+Tensor randomTensor(Backend& backend, Shape shape, DType dtype, std::mt19937& rng) {
+  Tensor t = backend.empty(std::move(shape), dtype);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<std::size_t>(t.numel()));
+  for (auto& x : v) x = dist(rng);
+  uploadFloats(backend, t, v);
+  return t;
+}
+
+// The slowest rank's median seconds of `op`, every rank calling it at once.
+double slowestMedian(Backend& backend, comm::Communicator& world, int iterations,
+                     const std::function<void()>& op) {
+  op();  // warm-up: first-touch page faults, lazy initialisation
+  backend.synchronize();
+  return maxOverRanks(world, medianSecondsTogether(backend, world, iterations, op));
+}
+
+// Causal attention from a small layer's shapes to a large one's: the rate falls steeply with
+// the sequence length on a CPU (short rows, small GEMMs), so one shape cannot stand for all.
+std::vector<planner::AttentionSample> attentionSamples(Backend& backend, comm::Communicator& world,
+                                                       DType dtype, bool gpu, std::mt19937& rng) {
+  std::vector<planner::AttentionSample> shapes = {
+      {1, 64, 8, 32, 0}, {1, 128, 8, 64, 0}, {1, 256, 8, 64, 0}, {1, 512, 8, 64, 0},
+      {1, 1024, 8, 128, 0}};
+  if (gpu) shapes.push_back({4, 2048, 32, 128, 0});  // a Llama-8B-sized layer's
+  for (auto& a : shapes) {
+    const Shape shape = {Dim("batch_size", a.batch), Dim("seq_len", a.seq), Dim("heads", a.heads),
+                         Dim("d_k", a.head_dim)};
+    const Tensor q = randomTensor(backend, shape, dtype, rng);
+    const Tensor k = randomTensor(backend, shape, dtype, rng);
+    const Tensor v = randomTensor(backend, shape, dtype, rng);
+    const Tensor out = backend.empty(shape, dtype);
+    const kernels::AttentionHeads h{static_cast<int>(a.heads), static_cast<int>(a.heads), 0, 0, 1};
+    a.seconds =
+        slowestMedian(backend, world, 5, [&] { backend.attention(out, q, k, v, h, true); });
+  }
+  return shapes;
+}
+
+// Each elementwise op the executor runs, on one small layer's activations (512 tokens, hidden
+// 1024; FFN 2048), rated in the bytes the planner counts for it: every input read and every
+// output written once.
+std::map<std::string, double> elementwiseRates(Backend& backend, comm::Communicator& world,
+                                               DType dtype, std::mt19937& rng) {
+  const std::int64_t tokens = 512, hidden = 1024, ffn = 2048;
+  const double w = static_cast<double>(dtypeSize(dtype));
+  const Shape act = {Dim("tokens", tokens), Dim("hidden", hidden)};
+  const Shape wide = {Dim("tokens", tokens), Dim("ffn", ffn)};
+  const Tensor x = randomTensor(backend, act, dtype, rng);
+  const Tensor y = backend.empty(act, dtype);
+  const Tensor gamma = randomTensor(backend, {Dim("hidden", hidden)}, dtype, rng);
+  const Tensor beta = randomTensor(backend, {Dim("hidden", hidden)}, dtype, rng);
+  const Tensor a = randomTensor(backend, wide, dtype, rng);
+  const Tensor b = randomTensor(backend, wide, dtype, rng);
+  const Tensor c = backend.empty(wide, dtype);
+  const Tensor heads = randomTensor(
+      backend, {Dim("batch_size", 1), Dim("seq_len", tokens), Dim("heads", 8), Dim("d_k", 128)},
+      dtype, rng);
+  const double act_bytes = tokens * hidden * w, wide_bytes = tokens * ffn * w;
+  auto rate = [&](double bytes, const std::function<void()>& op) {
+    return bytes / slowestMedian(backend, world, 7, op);
+  };
+  std::map<std::string, double> r;
+  r["rmsnorm"] = rate(2 * act_bytes, [&] { backend.rmsNorm(y, x, gamma, 1e-5f); });
+  r["layernorm"] = rate(2 * act_bytes, [&] { backend.layerNorm(y, x, gamma, beta, 1e-5f); });
+  r["rope"] = rate(2 * act_bytes, [&] { backend.rotaryEmbedding(heads, 10000.0f); });
+  r["swiglu"] = rate(3 * wide_bytes, [&] { backend.swiglu(c, a, b); });
+  r["gelu"] = rate(2 * wide_bytes, [&] { backend.gelu(c, a); });
+  r["add"] = rate(3 * act_bytes, [&] { backend.add(y, x, x); });
+  return r;
+}
+
+struct Elementwise {
+  double bytes_per_second, op_seconds;
+};
+
+// A residual add on buffers well beyond the caches (bytes: two read, one written), and the
+// same op on 8 elements: what an op costs when it does almost nothing.
+Elementwise elementwise(Backend& backend, comm::Communicator& world, std::mt19937& rng) {
+  const std::int64_t big = 8 << 20;  // 32 MiB per fp32 buffer
+  const Tensor a = randomTensor(backend, {Dim("elements", big)}, DType::F32, rng);
+  const Tensor b = randomTensor(backend, {Dim("elements", big)}, DType::F32, rng);
+  const Tensor c = backend.empty({Dim("elements", big)}, DType::F32);
+  const double add = slowestMedian(backend, world, 7, [&] { backend.add(c, a, b); });
+  const Tensor x = randomTensor(backend, {Dim("elements", 8)}, DType::F32, rng);
+  const Tensor y = backend.empty({Dim("elements", 8)}, DType::F32);
+  const double tiny = slowestMedian(backend, world, 101, [&] { backend.add(y, x, x); });
+  return {3.0 * big * sizeof(float) / add, tiny};
+}
+
+}  // namespace
+
+int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
+  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  const std::optional<ExecutionContext> ctx =
+      contextOnEveryRank(o.device, mpi, DType::F32, *mpi_world);
+  if (!ctx) return kExitBadInput;
+  // Refused before a minute of measuring, not after.
+  std::string error;
+  if (mpi.worldRank() == 0) {
+    const std::filesystem::path dir = std::filesystem::absolute(o.out_path).parent_path();
+    if (!std::filesystem::is_directory(dir) || access(dir.c_str(), W_OK) != 0) {
+      error = "--out: cannot write " + o.out_path + " (" + dir.string() +
+              " is not a writable directory)";
+    }
+  }
+  if (!noRankFailed(*mpi_world, error, "rank 0 cannot write the profile")) return kExitBadInput;
+  comm::Communicator& world = *ctx->world;
+  Backend& backend = *ctx->backend;
+  const int threads = defaultBlasThreads(mpi);
+  kernels::cpu::setBlasThreads(threads);
+  const int n = world.size(), rank = world.rank();
+  const bool gpu = backend.device() == Device::Cuda;
+
+  planner::HardwareProfile p;
+  p.machine = hostName() + (mpi.ranksOnThisNode() < n ? " (and other nodes)" : "");
+  p.date = isoDateUtc();
+  p.backend = gpu ? "cuda" : "cpu";
+  p.ranks = n;
+  if (rank == 0) {
+    std::printf("# shardrt bench --calibrate: %s, %d rank(s) at once, backend %s (%s)",
+                p.machine.c_str(), n, std::string(backend.name()).c_str(), ctx->device.c_str());
+    if (!gpu) std::printf(", %d BLAS thread(s) per rank", threads);
+    std::printf(
+        "\n# every figure is the slowest rank's median, all ranks running the op at once\n");
+    std::printf(
+        "#\n# GEMM: out (m x n) = in (m x k) @ weight (n x k)^T\n# %8s %8s %8s %5s %12s %10s %7s\n",
+        "m", "n", "k", "type", "time(us)", "GFLOP/s", "#wrong");
+  }
+  long wrong = 0;
+  std::vector<DType> dtypes = {DType::F32};
+  if (gpu) dtypes.push_back(DType::BF16);  // the cpu Backend computes in fp32 only
+  unsigned seed = 1;
+  for (DType t : dtypes) {
+    for (const GemmShape& s : calibrationShapes()) {
+      const GemmTiming g = timeGemm(backend, world, s, t, {1, 0, kGemmBudgetSeconds}, seed++);
+      wrong += g.wrong;
+      (t == DType::BF16 ? p.gemm_bf16 : p.gemm_fp32).push_back({s.m, s.n, s.k, g.slowest_seconds});
+      if (rank == 0) {
+        std::printf("  %8ld %8ld %8ld %5s %12.1f %10.2f %7d\n", s.m, s.n, s.k,
+                    std::string(dtypeName(t)).c_str(), g.slowest_seconds * 1e6,
+                    s.flops() / g.slowest_seconds / 1e9, g.wrong);
+      }
+    }
+  }
+
+  std::mt19937 rng(977u + static_cast<unsigned>(rank));
+  p.attention_fp32 = attentionSamples(backend, world, DType::F32, gpu, rng);
+  p.elementwise_fp32 = elementwiseRates(backend, world, DType::F32, rng);
+  if (gpu) {
+    p.attention_bf16 = attentionSamples(backend, world, DType::BF16, gpu, rng);
+    p.elementwise_bf16 = elementwiseRates(backend, world, DType::BF16, rng);
+  }
+  const Elementwise e = elementwise(backend, world, rng);
+  p.memory_bytes_per_second = e.bytes_per_second;
+  p.op_overhead_seconds = e.op_seconds;
+  if (rank == 0) {
+    std::printf("#\n# attention (causal): batch x seq x heads x head_dim, GFLOP/s\n");
+    for (DType t : dtypes) {
+      for (const auto& a : p.attention(t)) {
+        std::printf("  %ld x %5ld x %3ld x %3ld  %5s %10.2f\n", a.batch, a.seq, a.heads,
+                    a.head_dim, std::string(dtypeName(t)).c_str(), a.flops() / a.seconds / 1e9);
+      }
+    }
+    std::printf("# elementwise (512 tokens x hidden 1024, FFN 2048): GB/s read + written\n");
+    for (DType t : dtypes) {
+      std::printf("  %5s", std::string(dtypeName(t)).c_str());
+      for (const auto& [op, rate] : p.elementwise(t)) std::printf("  %s %.2f", op.c_str(), rate / 1e9);
+      std::printf("\n");
+    }
+    std::printf("# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
+                p.memory_bytes_per_second / 1e9);
+    std::printf("# op overhead (add of 8 elements): %.2f us\n", p.op_overhead_seconds * 1e6);
+  }
+
+  if (n >= 2) {
+    if (rank == 0) {
+      std::printf(
+          "#\n# collectives among %d ranks (nccl-tests' size; time: the median of 3 means, each "
+          "the "
+          "slowest rank's)\n# %-14s %12s %10s %8s %7s\n",
+          n, "op", "size", "time(us)", "algbw", "#wrong");
+    }
+    for (const CollectiveCase& c : collectiveCases()) {
+      for (long bytes = 8; bytes <= (16L << 20); bytes *= 4) {
+        // The median of three means: one rank descheduled once (other work on the machine)
+        // spoils a mean, seldom two of three.
+        const int iterations = bytes >= (1L << 20) ? 5 : 20;
+        std::vector<double> means;
+        CollectiveTiming t;
+        for (int r = 0; r < 3; ++r) {
+          t = timeCollective(c, backend, world, bytes, r == 0 ? 2 : 0, iterations);
+          wrong += t.wrong;
+          means.push_back(t.seconds);
+        }
+        t.seconds = median(means);
+        p.collectives.push_back({c.name, n, t.size_bytes, t.seconds});
+        if (rank == 0) {
+          std::printf("  %-14s %12.0f %10.2f %8.3f %7d\n", c.name, t.size_bytes, t.seconds * 1e6,
+                      t.size_bytes / t.seconds / 1e9, t.wrong);
+        }
+      }
+    }
+  } else if (rank == 0) {
+    std::printf("#\n# collectives: none measured (one rank; mpirun -np N with N >= 2)\n");
+  }
+
+  std::int32_t written = 0;
+  if (rank == 0) {
+    if (wrong > 0) {
+      std::printf("# errors: %ld wrong element(s); no profile written\n", wrong);
+    } else {
+      try {
+        planner::writeHardwareProfile(p, o.out_path);
+        std::printf("# errors: 0 wrong elements\n# profile written to %s\n", o.out_path.c_str());
+        written = 1;
+      } catch (const ConfigError& e) {
+        reportError(rank, e.what());
+      }
+    }
+    std::fflush(stdout);
+  }
+  world.broadcast(&written, 1, DType::I32, 0);
+  if (wrong > 0) return kExitValidationFailed;
+  return written ? kExitOk : kExitBadInput;
+}
+
+}  // namespace shardrt::bench

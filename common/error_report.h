@@ -1,0 +1,11 @@
+// One error line per rank: "shardrt: rank 3: error: model.heads: must be positive, got 0".
+// Written with a single write() so that lines from ranks sharing a terminal never interleave.
+#pragma once
+
+#include <string_view>
+
+namespace shardrt {
+
+void reportError(int rank, std::string_view message);
+
+}  // namespace shardrt

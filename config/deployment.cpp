@@ -1,0 +1,429 @@
+#include "config/deployment.h"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/errors.h"
+#include "config/json_limits.h"
+#include "config/json_reader.h"
+#include "config/size_limits.h"
+
+namespace shardrt::config {
+namespace {
+
+using nlohmann::json;
+
+std::string ratio(const char* a, long long x, const char* b, long long y) {
+  return std::string("(") + a + "=" + std::to_string(x) + ", " + b + "=" + std::to_string(y) + ")";
+}
+
+MoeConfig readMoe(JsonReader r, int layers) {
+  MoeConfig moe;
+  moe.experts = r.positiveInt("experts");
+  moe.top_k = r.positiveInt("top_k");
+  moe.expert_ffn_hidden = r.positiveInt("expert_ffn_hidden");
+  moe.scoring = r.oneOf("scoring", {"softmax", "sigmoid"}, "softmax") == "softmax"
+                    ? RouterScoring::Softmax
+                    : RouterScoring::Sigmoid;
+  moe.normalize_top_k = r.boolean("normalize_top_k", moe.normalize_top_k);
+  moe.shared_experts = r.nonNegativeInt("shared_experts", 0);
+  if (r.has("capacity_factor")) moe.capacity_factor = r.positiveNumber("capacity_factor", 1.0);
+  moe.every = r.positiveInt("every", 1);
+  r.finish();
+  if (moe.top_k > moe.experts) {
+    throw ConfigError(r.field("top_k"), "must not exceed model.moe.experts " +
+                                            ratio("top_k", moe.top_k, "experts", moe.experts));
+  }
+  if (moe.every > layers) {
+    throw ConfigError(r.field("every"), "must not exceed model.layers, or no layer is MoE " +
+                                            ratio("every", moe.every, "layers", layers));
+  }
+  return moe;
+}
+
+ModelConfig readModel(JsonReader r) {
+  ModelConfig m;
+  m.layers = r.positiveInt("layers");
+  m.hidden = r.positiveInt("hidden");
+  m.heads = r.positiveInt("heads");
+  m.kv_heads = r.positiveInt("kv_heads", m.heads);
+  m.head_dim = r.positiveInt("head_dim");
+  m.ffn_hidden = r.positiveInt("ffn_hidden");
+  m.norm = r.oneOf("norm", {"rmsnorm", "layernorm"}) == "rmsnorm" ? NormKind::RmsNorm
+                                                                  : NormKind::LayerNorm;
+  m.norm_eps = r.positiveNumber("norm_eps", m.norm_eps);
+  m.activation =
+      r.oneOf("activation", {"swiglu", "gelu"}) == "swiglu" ? Activation::SwiGlu : Activation::Gelu;
+  m.rope = r.boolean("rope", m.rope);
+  m.rope_theta = r.positiveNumber("rope_theta", m.rope_theta);
+  m.causal = r.boolean("causal", m.causal);
+  if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
+  r.finish();
+
+  if (m.heads % m.kv_heads != 0) {
+    throw ConfigError(r.field("kv_heads"),
+                      "must divide model.heads " + ratio("heads", m.heads, "kv_heads", m.kv_heads));
+  }
+  if (m.rope && m.head_dim % 2 != 0) {
+    throw ConfigError(r.field("head_dim"),
+                      "must be even when rope is on, got " + std::to_string(m.head_dim));
+  }
+  return m;
+}
+
+WorkloadConfig readWorkload(JsonReader r) {
+  WorkloadConfig w;
+  w.batch_size = r.positiveInt("batch_size");
+  w.seq_len = r.positiveInt("seq_len");
+  w.dtype = r.oneOf("dtype", {"fp32", "bf16"}, "fp32") == "bf16" ? DType::BF16 : DType::F32;
+  r.finish();
+  return w;
+}
+
+StrategyConfig readStrategy(JsonReader r) {
+  StrategyConfig s;
+  s.tp = r.positiveInt("tp", 1);
+  s.pp = r.positiveInt("pp", 1);
+  s.ep = r.positiveInt("ep", 1);
+  s.dp = r.positiveInt("dp", 1);
+  s.microbatches = r.positiveInt("microbatches", 1);
+  r.finish();
+  return s;
+}
+
+ExplicitPlan readExplicitPlan(JsonReader r) {
+  // An empty list given is a mistake, not a request for the default: say so.
+  auto nonEmpty = [&](const char* key, auto list) {
+    if (list.empty()) throw ConfigError(r.field(key), "is empty; leave it out for the default");
+    return list;
+  };
+  ExplicitPlan p;
+  if (r.has("stage_layers")) p.stage_layers = nonEmpty("stage_layers", r.intLists("stage_layers"));
+  if (r.has("expert_placement")) {
+    p.expert_placement = nonEmpty("expert_placement", r.intLists("expert_placement"));
+  }
+  if (r.has("dp_batch")) p.dp_batch = nonEmpty("dp_batch", r.intList("dp_batch"));
+  r.finish();
+  return p;
+}
+
+// Every index in [0, n) at least once over the lists, which number `parts`. With `copies`
+// an index may sit in several lists (redundant copies of an expert) but twice in none:
+// a second copy on the same part would hold the same weights and share nothing.
+void checkCover(const std::vector<std::vector<int>>& lists, int n, int parts,
+                const std::string& field, const char* part_name, const char* item, bool copies) {
+  if (static_cast<int>(lists.size()) != parts) {
+    throw ConfigError(field, "must have one list per " + std::string(part_name) + " (" +
+                                 std::to_string(parts) + "), got " + std::to_string(lists.size()));
+  }
+  std::vector<int> seen(n, 0);
+  // One flag per index, cleared after each part by walking the part's own list: a fresh
+  // vector per part would cost parts * n (2^20 ep ranks * 2^24 experts from a hostile file).
+  std::vector<char> in_part(n, 0);
+  for (std::size_t part = 0; part < lists.size(); ++part) {
+    for (int x : lists[part]) {
+      if (x >= n) {
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
+                                     " does not exist (there are " + std::to_string(n) + ")");
+      }
+      if (copies && in_part[x]++) {
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) +
+                                     " is listed twice on " + part_name + " " +
+                                     std::to_string(part) + " (copies go on different ranks)");
+      }
+      if (seen[x]++ && !copies)
+        throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is listed twice");
+    }
+    for (int x : lists[part]) in_part[x] = 0;
+  }
+  for (int x = 0; x < n; ++x) {
+    if (!seen[x])
+      throw ConfigError(field, std::string(item) + " " + std::to_string(x) + " is missing");
+  }
+}
+
+void checkExplicitPlan(const Deployment& d) {
+  const auto& p = d.plan;
+  const auto& s = d.strategy;
+  if (!p.stage_layers.empty()) {
+    checkCover(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage",
+               "layer", false);
+    int next = 0;  // stages hold consecutive layers, in order
+    for (std::size_t i = 0; i < p.stage_layers.size(); ++i) {
+      const auto& list = p.stage_layers[i];
+      if (list.empty()) {
+        throw ConfigError("plan.stage_layers", "stage " + std::to_string(i) + " holds no layer");
+      }
+      for (int layer : list) {
+        if (layer != next++) {
+          throw ConfigError("plan.stage_layers",
+                            "stage " + std::to_string(i) + " must continue with layer " +
+                                std::to_string(next - 1) +
+                                " (stages hold consecutive layers in order), got " +
+                                std::to_string(layer));
+        }
+      }
+    }
+  }
+  if (!p.expert_placement.empty()) {
+    if (!d.model.hasMoe()) throw ConfigError("plan.expert_placement", "the model has no experts");
+    checkCover(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement",
+               "ep rank", "expert", true);
+  }
+  if (!p.dp_batch.empty()) {
+    if (static_cast<int>(p.dp_batch.size()) != s.dp) {
+      throw ConfigError("plan.dp_batch", "must have one share per dp replica (" +
+                                             std::to_string(s.dp) + "), got " +
+                                             std::to_string(p.dp_batch.size()));
+    }
+    std::int64_t total = 0;  // dp (up to 2^20) shares of up to 2^31-1 each
+    for (int share : p.dp_batch) {
+      if (share <= 0) throw ConfigError("plan.dp_batch", "every share must be positive");
+      if (share % s.microbatches) {
+        throw ConfigError("plan.dp_batch", "share " + std::to_string(share) +
+                                               " must be divisible by strategy.microbatches (" +
+                                               std::to_string(s.microbatches) + ")");
+      }
+      total += share;
+    }
+    if (total != d.workload.batch_size) {
+      throw ConfigError("plan.dp_batch",
+                        "shares must add up to workload.batch_size " +
+                            ratio("sum", total, "batch_size", d.workload.batch_size));
+    }
+  }
+}
+
+// Rules that tie the strategy to the model and workload. The general rules come first, so
+// that a user learns the general rule before the one specific to an explicit plan.
+void checkStrategy(const Deployment& d) {
+  // Sizes first: every product below is then known to fit (config/size_limits.h).
+  checkSizes(d);
+  const auto& m = d.model;
+  const auto& s = d.strategy;
+  if (m.heads % s.tp != 0) {
+    throw ConfigError("strategy.tp",
+                      "must divide model.heads " + ratio("heads", m.heads, "tp", s.tp));
+  }
+  if (m.ffn_hidden % s.tp != 0) {
+    throw ConfigError("strategy.tp", "must divide model.ffn_hidden " +
+                                         ratio("ffn_hidden", m.ffn_hidden, "tp", s.tp));
+  }
+  if (s.pp > m.layers) {
+    throw ConfigError("strategy.pp",
+                      "must not exceed model.layers " + ratio("layers", m.layers, "pp", s.pp));
+  }
+  // dp and microbatches are each up to 2^20: their product needs 64 bits.
+  const std::int64_t rows_per_step = std::int64_t{s.dp} * s.microbatches;
+  if (d.plan.dp_batch.empty() && d.workload.batch_size % rows_per_step != 0) {
+    throw ConfigError("workload.batch_size", "must be divisible by microbatches * dp " +
+                                                 ratio("batch_size", d.workload.batch_size,
+                                                       "microbatches*dp", rows_per_step));
+  }
+  if ((s.tp * s.dp) % s.ep != 0) {
+    throw ConfigError("strategy.ep", "must divide tp*dp, the ranks of one pipeline stage " +
+                                         ratio("tp*dp", s.tp * s.dp, "ep", s.ep));
+  }
+  if (s.ep > 1 && !m.hasMoe()) {
+    throw ConfigError("strategy.ep", "must be 1: the model has no MoE layers to split");
+  }
+  if (m.hasMoe()) {
+    if (d.plan.expert_placement.empty() && m.moe.experts % s.ep != 0) {
+      throw ConfigError("strategy.ep", "must divide model.moe.experts " +
+                                           ratio("experts", m.moe.experts, "ep", s.ep));
+    }
+    const int shared_ffn = m.moe.shared_experts * m.moe.expert_ffn_hidden;
+    if (shared_ffn % s.tp != 0) {
+      throw ConfigError("strategy.tp", "must divide model.moe.shared_experts * expert_ffn_hidden " +
+                                           ratio("shared_ffn", shared_ffn, "tp", s.tp));
+    }
+  }
+  checkExplicitPlan(d);
+}
+
+json applyOverride(json doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigError("--set " + assignment, "must have the form dotted.path=value");
+  }
+  const std::string path = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  // The value is held to the file's limits (depth, duplicate keys); a bare word such as
+  // layernorm, which is no JSON, is a string.
+  json value;
+  try {
+    value = parseJsonLimited(text, "--set " + path);
+  } catch (const ConfigError& e) {
+    if (e.rule().rfind("malformed JSON", 0) != 0) throw;
+    value = text;
+  }
+
+  std::vector<std::string> keys;
+  std::stringstream parts(path);
+  for (std::string k; std::getline(parts, k, '.');) keys.push_back(k);
+  json* node = &doc;
+  std::string walked;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (node->is_null()) *node = json::object();  // --set strategy.tp=2 with no "strategy" yet
+    if (!node->is_object()) {
+      throw ConfigError(walked.empty() ? "deployment" : walked,
+                        "is not an object, so --set " + path + " cannot apply");
+    }
+    walked += (i ? "." : "") + keys[i];
+    node = &(*node)[keys[i]];
+  }
+  *node = value;
+  return doc;
+}
+
+}  // namespace
+
+const char* toString(NormKind n) { return n == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
+const char* toString(Activation a) { return a == Activation::SwiGlu ? "swiglu" : "gelu"; }
+const char* toString(RouterScoring s) {
+  return s == RouterScoring::Softmax ? "softmax" : "sigmoid";
+}
+
+int MoeConfig::capacity(int seq_len) const {
+  const double exact = capacity_factor * seq_len * top_k / experts;
+  // cf = 1.1, seq 14, top_k 5, experts 7 is 11 exactly but 11.000000000000002 in doubles:
+  // a product within rounding noise of an integer is that integer, not the next one.
+  // A factor from the file may be huge: past INT_MAX slots nothing is ever dropped, so the
+  // capacity is clamped there rather than cast out of int's range.
+  if (!(exact < std::numeric_limits<int>::max())) return std::numeric_limits<int>::max();
+  const double nearest = std::round(exact);
+  if (std::abs(exact - nearest) <= 1e-9 * std::max(1.0, exact)) return static_cast<int>(nearest);
+  return static_cast<int>(std::ceil(exact));
+}
+
+Deployment parseDeployment(const json& doc, const std::string& default_name) {
+  JsonReader root(doc, "");
+  Deployment d;
+  d.name = root.string("name", default_name);
+  d.seed = root.unsignedInt("seed", 0);
+  d.model = readModel(root.object("model"));
+  d.workload = readWorkload(root.object("workload"));
+  d.strategy = root.has("strategy") ? readStrategy(root.object("strategy")) : StrategyConfig{};
+  if (root.has("plan")) d.plan = readExplicitPlan(root.object("plan"));
+  if (root.has("strategies")) {
+    for (JsonReader s : root.objects("strategies")) {
+      NamedStrategy n;
+      n.name = s.string("name");
+      for (const auto& other : d.strategies) {
+        if (other.name == n.name) {
+          throw ConfigError(s.field("name"), "\"" + n.name + "\" names two strategies");
+        }
+      }
+      n.strategy = s.has("strategy") ? readStrategy(s.object("strategy")) : StrategyConfig{};
+      if (s.has("plan")) n.plan = readExplicitPlan(s.object("plan"));
+      s.finish();
+      d.strategies.push_back(std::move(n));
+    }
+    if (!root.has("strategy") && !root.has("plan")) {
+      d.strategy = d.strategies[0].strategy;
+      d.plan = d.strategies[0].plan;
+    }
+  }
+  // The condition file's planner sections: `shardrt plan` reads them (planner/cluster.h).
+  for (const char* key : {"cluster", "objective", "planner"}) root.skip(key);
+  root.finish();
+  checkStrategy(d);
+  for (std::size_t i = 0; i < d.strategies.size(); ++i) {
+    try {
+      checkStrategy(withStrategy(d, d.strategies[i].name));
+    } catch (const ConfigError& e) {  // name the list entry the rule was broken in
+      throw ConfigError("strategies[" + std::to_string(i) + "] (" + d.strategies[i].name + ")",
+                        e.what());
+    }
+  }
+  return d;
+}
+
+Deployment withStrategy(const Deployment& d, const std::string& name) {
+  for (const auto& n : d.strategies) {
+    if (n.name != name) continue;
+    Deployment one = d;
+    one.strategy = n.strategy;
+    one.plan = n.plan;
+    return one;
+  }
+  std::string names;
+  for (const auto& n : d.strategies) names += (names.empty() ? "" : ", ") + n.name;
+  throw ConfigError("--strategy", "no strategy named \"" + name + "\" (the file names: " +
+                                      (names.empty() ? "none" : names) + ")");
+}
+
+Deployment loadDeployment(const std::string& path, const std::vector<std::string>& overrides) {
+  return parseDeployment(readDeploymentJson(path, overrides),
+                         std::filesystem::path(path).stem().string());
+}
+
+json readDeploymentJson(const std::string& path, const std::vector<std::string>& overrides) {
+  json doc = readJsonFile(path, "deployment file");
+  for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
+  return doc;
+}
+
+json toJson(const Deployment& d) {
+  const auto& m = d.model;
+  json model = {{"layers", m.layers},
+                {"hidden", m.hidden},
+                {"heads", m.heads},
+                {"kv_heads", m.kv_heads},
+                {"head_dim", m.head_dim},
+                {"ffn_hidden", m.ffn_hidden},
+                {"norm", toString(m.norm)},
+                {"norm_eps", m.norm_eps},
+                {"activation", toString(m.activation)},
+                {"rope", m.rope},
+                {"rope_theta", m.rope_theta},
+                {"causal", m.causal}};
+  if (m.hasMoe()) {
+    const auto& moe = m.moe;
+    model["moe"] = {{"experts", moe.experts},
+                    {"top_k", moe.top_k},
+                    {"expert_ffn_hidden", moe.expert_ffn_hidden},
+                    {"scoring", toString(moe.scoring)},
+                    {"normalize_top_k", moe.normalize_top_k},
+                    {"shared_experts", moe.shared_experts},
+                    {"every", moe.every}};
+    if (!moe.dropless()) model["moe"]["capacity_factor"] = moe.capacity_factor;
+  }
+  json doc = {{"name", d.name},
+              {"seed", d.seed},
+              {"model", model},
+              {"workload",
+               {{"batch_size", d.workload.batch_size},
+                {"seq_len", d.workload.seq_len},
+                {"dtype", dtypeName(d.workload.dtype)}}},
+              {"strategy",
+               {{"tp", d.strategy.tp},
+                {"pp", d.strategy.pp},
+                {"ep", d.strategy.ep},
+                {"dp", d.strategy.dp},
+                {"microbatches", d.strategy.microbatches}}}};
+  const auto& p = d.plan;
+  if (!p.stage_layers.empty()) doc["plan"]["stage_layers"] = p.stage_layers;
+  if (!p.expert_placement.empty()) doc["plan"]["expert_placement"] = p.expert_placement;
+  if (!p.dp_batch.empty()) doc["plan"]["dp_batch"] = p.dp_batch;
+  return doc;
+}
+
+void checkRules(const Deployment& d) { checkStrategy(d); }
+
+void checkWorldSize(const Deployment& d, int world_size) {
+  const auto& s = d.strategy;
+  if (s.worldSize() != world_size) {
+    throw ConfigError("strategy", "tp*pp*dp = " + std::to_string(s.tp) + "*" +
+                                      std::to_string(s.pp) + "*" + std::to_string(s.dp) + " = " +
+                                      std::to_string(s.worldSize()) +
+                                      " must equal the number of ranks launched (" +
+                                      std::to_string(world_size) + ")");
+  }
+}
+
+}  // namespace shardrt::config

@@ -1,0 +1,121 @@
+// A deployment: the model, the workload and the parallel strategy, as read from the user's
+// JSON file (docs/config.md documents every field). Reading it checks every field and rule
+// before anything is allocated; a broken rule throws ConfigError naming the field.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace shardrt::config {
+
+enum class NormKind { LayerNorm, RmsNorm };
+enum class Activation { Gelu, SwiGlu };
+enum class RouterScoring { Softmax, Sigmoid };
+
+const char* toString(NormKind n);
+const char* toString(Activation a);
+const char* toString(RouterScoring s);
+
+// A Mixture-of-Experts FFN in place of the dense one, in every `every`-th layer.
+struct MoeConfig {
+  int experts = 0;
+  int top_k = 0;
+  int expert_ffn_hidden = 0;
+  RouterScoring scoring = RouterScoring::Softmax;
+  bool normalize_top_k = true;   // rescale the top-k weights to sum to 1
+  int shared_experts = 0;        // experts every token goes through (one MLP of this many)
+  double capacity_factor = 0.0;  // 0: dropless
+  int every = 1;                 // layer l is MoE when (l + 1) % every == 0
+
+  bool dropless() const { return capacity_factor <= 0.0; }
+  // Token slots one expert may take from one sequence: ceil(cf * seq_len * top_k / experts).
+  int capacity(int seq_len) const;
+};
+
+struct ModelConfig {
+  int layers = 0;
+  int hidden = 0;
+  int heads = 0;
+  int kv_heads = 0;  // == heads: multi-head attention; fewer: grouped-query attention
+  int head_dim = 0;
+  int ffn_hidden = 0;
+  NormKind norm = NormKind::RmsNorm;
+  double norm_eps = 1e-5;
+  Activation activation = Activation::SwiGlu;
+  bool rope = true;
+  double rope_theta = 10000.0;
+  bool causal = true;
+  MoeConfig moe;  // moe.experts == 0: a dense model
+
+  int groupSize() const { return heads / kv_heads; }  // query heads per kv head
+  bool hasMoe() const { return moe.experts > 0; }
+  bool isMoeLayer(int layer) const { return hasMoe() && (layer + 1) % moe.every == 0; }
+};
+
+struct WorkloadConfig {
+  int batch_size = 0;
+  int seq_len = 0;
+  DType dtype = DType::F32;
+};
+
+struct StrategyConfig {
+  int tp = 1;
+  int pp = 1;
+  int ep = 1;
+  int dp = 1;
+  int microbatches = 1;  // pipeline microbatches per data-parallel replica
+  int worldSize() const { return tp * pp * dp; }
+};
+
+// Explicit placements that override the even defaults of makePlan(); empty = not given.
+struct ExplicitPlan {
+  std::vector<std::vector<int>> stage_layers;      // per pipeline stage, its layers (contiguous)
+  std::vector<std::vector<int>> expert_placement;  // per ep rank, its experts (may be uneven)
+  std::vector<int> dp_batch;                       // per dp replica, its share of batch_size
+};
+
+// One of several strategies a deployment file names (a baseline and a proposal, say): each
+// is drawn as its own graph by `shardrt dag`, and `shardrt run --strategy NAME` runs one.
+struct NamedStrategy {
+  std::string name;
+  StrategyConfig strategy;
+  ExplicitPlan plan;
+};
+
+struct Deployment {
+  std::string name;
+  std::uint64_t seed = 0;
+  ModelConfig model;
+  WorkloadConfig workload;
+  StrategyConfig strategy;  // the one run (the first of `strategies` when there is no other)
+  ExplicitPlan plan;
+  std::vector<NamedStrategy> strategies;  // "strategies" in the file; may be empty
+};
+
+// The deployment with strategy `name` of its list as the one it runs; ConfigError naming
+// --strategy when there is none of that name.
+Deployment withStrategy(const Deployment& d, const std::string& name);
+
+// Reads and checks a deployment. `overrides` are "dotted.path=value" strings applied to the
+// JSON before it is read (value parsed as JSON, else taken as a string), as `--set` passes them.
+Deployment loadDeployment(const std::string& path, const std::vector<std::string>& overrides = {});
+// The file's JSON with the overrides applied, before any rule is checked.
+nlohmann::json readDeploymentJson(const std::string& path,
+                                  const std::vector<std::string>& overrides = {});
+Deployment parseDeployment(const nlohmann::json& doc, const std::string& default_name);
+
+// The deployment as read, every default filled in: what result.json and --dump record.
+nlohmann::json toJson(const Deployment& d);
+
+// Every rule that ties the strategy and its explicit plan to the model and workload (what
+// parseDeployment checks): ConfigError naming the field of the first rule broken.
+void checkRules(const Deployment& d);
+
+// The strategy must use exactly the ranks that were launched.
+void checkWorldSize(const Deployment& d, int world_size);
+
+}  // namespace shardrt::config

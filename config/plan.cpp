@@ -1,0 +1,104 @@
+#include "config/plan.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace shardrt::config {
+namespace {
+
+Range evenPart(int total, int parts, int index) {
+  const int base = total / parts, extra = total % parts;  // the first `extra` parts get one more
+  const int begin = index * base + std::min(index, extra);
+  return {begin, begin + base + (index < extra ? 1 : 0)};
+}
+
+nlohmann::json rangeJson(Range r) { return nlohmann::json::array({r.begin, r.end}); }
+
+}  // namespace
+
+Range kvHeadsFor(Range q_heads, int group_size) {
+  return {q_heads.begin / group_size, (q_heads.end - 1) / group_size + 1};
+}
+
+std::vector<int> Plan::expertCopies(int expert) const {
+  std::vector<int> ranks;
+  for (std::size_t r = 0; r < expert_placement.size(); ++r) {
+    const auto& held = expert_placement[r];
+    if (std::find(held.begin(), held.end(), expert) != held.end()) {
+      ranks.push_back(static_cast<int>(r));
+    }
+  }
+  return ranks;
+}
+
+int Plan::stageOf(int layer) const {
+  for (std::size_t s = 0; s < stages.size(); ++s) {
+    if (layer >= stages[s].layers.begin && layer < stages[s].layers.end) return static_cast<int>(s);
+  }
+  return -1;
+}
+
+Plan makePlan(const Deployment& d) {
+  Plan p;
+  p.tp = d.strategy.tp;
+  p.pp = d.strategy.pp;
+  p.ep = d.strategy.ep;
+  p.dp = d.strategy.dp;
+  p.microbatches = d.strategy.microbatches;
+  const ExplicitPlan& given = d.plan;
+  for (int s = 0; s < p.pp; ++s) {
+    // Explicit stage lists were checked to be consecutive, so a range describes each.
+    p.stages.push_back({given.stage_layers.empty() ? evenPart(d.model.layers, p.pp, s)
+                                                   : Range{given.stage_layers[s].front(),
+                                                           given.stage_layers[s].back() + 1}});
+  }
+  if (d.model.hasMoe()) {
+    if (!given.expert_placement.empty()) {
+      p.expert_placement = given.expert_placement;
+    } else {
+      for (int r = 0; r < p.ep; ++r) {
+        const Range experts = evenPart(d.model.moe.experts, p.ep, r);
+        std::vector<int> list;
+        for (int e = experts.begin; e < experts.end; ++e) list.push_back(e);
+        p.expert_placement.push_back(list);
+      }
+    }
+  }
+  int row = 0;
+  for (int r = 0; r < p.dp; ++r) {
+    const int share = given.dp_batch.empty() ? evenPart(d.workload.batch_size, p.dp, r).size()
+                                             : given.dp_batch[r];
+    p.dp_batches.push_back({row, row + share});
+    row += share;
+  }
+  for (int t = 0; t < p.tp; ++t) {
+    TensorParallelShard shard;
+    shard.q_heads = evenPart(d.model.heads, p.tp, t);
+    shard.kv_heads = kvHeadsFor(shard.q_heads, d.model.groupSize());
+    shard.ffn_columns = evenPart(d.model.ffn_hidden, p.tp, t);
+    shard.shared_columns =
+        evenPart(d.model.moe.shared_experts * d.model.moe.expert_ffn_hidden, p.tp, t);
+    p.tp_shards.push_back(shard);
+  }
+  return p;
+}
+
+nlohmann::json toJson(const Plan& p) {
+  nlohmann::json j;
+  j["tp"] = p.tp;
+  j["pp"] = p.pp;
+  j["ep"] = p.ep;
+  j["dp"] = p.dp;
+  j["microbatches"] = p.microbatches;
+  for (const auto& s : p.stages) j["stages"].push_back({{"layers", rangeJson(s.layers)}});
+  for (const auto& t : p.tp_shards) {
+    j["tp_shards"].push_back({{"q_heads", rangeJson(t.q_heads)},
+                              {"kv_heads", rangeJson(t.kv_heads)},
+                              {"ffn_columns", rangeJson(t.ffn_columns)}});
+  }
+  if (!p.expert_placement.empty()) j["expert_placement"] = p.expert_placement;
+  for (const auto& b : p.dp_batches) j["dp_batches"].push_back(rangeJson(b));
+  return j;
+}
+
+}  // namespace shardrt::config

@@ -1,0 +1,99 @@
+#include "runtime/run_setup.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
+#include "runtime/consistency_check.h"
+#include "runtime/rank_agreement.h"
+#include "runtime/memory_estimate.h"
+
+namespace shardrt {
+namespace {
+
+std::string gib(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+}  // namespace
+
+std::optional<config::Deployment> loadOnEveryRank(const std::string& path,
+                                                   const std::vector<std::string>& overrides,
+                                                   const std::string& strategy, bool check_world,
+                                                   comm::Communicator& world) {
+  std::optional<config::Deployment> d;
+  std::string error;
+  try {
+    d = config::loadDeployment(path, overrides);
+    if (!strategy.empty()) d = config::withStrategy(*d, strategy);
+    if (check_world) config::checkWorldSize(*d, world.size());
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank rejected the deployment")) return std::nullopt;
+  return d;
+}
+
+std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
+                                                   const comm::MpiSession& mpi, DType dtype,
+                                                   comm::Communicator& world) {
+  std::optional<ExecutionContext> ctx;
+  std::string error;
+  try {
+    ctx = makeExecutionContext(device, mpi);
+    if (dtype == DType::BF16 && ctx->backend->device() == Device::Cpu) {
+      throw ConfigError("workload.dtype", "bf16 runs on the cuda backend only (--device cuda)");
+    }
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank cannot use the device asked for"))
+    return std::nullopt;
+  return ctx;
+}
+
+std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const config::ModelConfig& m,
+                                              comm::Communicator& world) {
+  std::optional<WeightFiles> files;
+  std::string error;
+  std::uint64_t fingerprint = 0;
+  try {
+    files = WeightFiles::open(path);
+    files->checkHolds(m);
+    fingerprint = files->fingerprint(m);
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  if (!noRankFailed(world, error, "another rank cannot use the --weights files")) {
+    return std::nullopt;
+  }
+  if (!sameCheckpointOnEveryRank(fingerprint, path, world)) return std::nullopt;
+  return files;
+}
+
+bool fitsOnEveryRank(const config::Deployment& d, const config::Plan& plan,
+                     const config::ParallelLayout& layout, const Backend& backend,
+                     comm::Communicator& world) {
+  std::string error;
+  if (const auto free = backend.freeMemory()) {
+    const MemoryEstimate need = estimateMemory(d, plan, layout);
+    if (need.total() > *free) {
+      error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
+              " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
+              ", activations " + gib(need.activation_bytes) + ") but its device has " + gib(*free) +
+              " free";
+    }
+  }
+  return noRankFailed(world, error, "another rank's share does not fit its device");
+}
+
+int defaultBlasThreads(const comm::MpiSession& mpi) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, std::min(kernels::cpu::usableCpus(), cores / mpi.ranksOnThisNode()));
+}
+
+}  // namespace shardrt
