@@ -63,8 +63,11 @@ std::vector<GemmShape> parseGemmShapes(const std::string& text) {
   return shapes;
 }
 
-int benchGemm(const BenchGemmOptions& o, const comm::MpiSession& mpi) {
-  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+namespace {
+
+// --shapes, or the default shapes; nullopt on every rank when any rank refused the list.
+std::optional<std::vector<GemmShape>> shapesOnEveryRank(const BenchGemmOptions& o,
+                                                        comm::Communicator& world) {
   std::vector<GemmShape> shapes;
   std::string error;
   try {
@@ -74,9 +77,85 @@ int benchGemm(const BenchGemmOptions& o, const comm::MpiSession& mpi) {
   } catch (const ConfigError& e) {
     error = e.what();
   }
-  if (!noRankFailed(*mpi_world, error, "another rank rejected the command line")) {
-    return kExitBadInput;
+  if (!noRankFailed(world, error, "another rank rejected the command line")) return std::nullopt;
+  return shapes;
+}
+
+void printHeader(const BenchGemmOptions& o, const ExecutionContext& ctx, int ranks, int threads) {
+  const Backend& backend = *ctx.backend;
+  std::printf("# shardrt bench gemm: %d rank(s) at once, backend %s (%s)", ranks,
+              std::string(backend.name()).c_str(), ctx.device.c_str());
+  if (backend.device() == Device::Cpu) std::printf(", %d BLAS thread(s) per rank", threads);
+  std::printf(", warmup %d, iters %d\n", o.warmup, o.iterations);
+  std::printf(
+      "# out (m x n) = in (m x k) @ weight (n x k)^T, the Backend's linear op; FLOPs = 2mnk\n"
+      "# time: the median over ranks of each rank's median over iters; slowest: the slowest "
+      "rank's median;\n# GFLOP/s per rank, from time\n");
+  std::printf("# %8s %8s %8s %5s %12s %12s %10s %7s\n", "m", "n", "k", "type", "time(us)",
+              "slowest(us)", "GFLOP/s", "#wrong");
+}
+
+// What the shapes' timings add up to.
+struct GemmResults {
+  nlohmann::json rows = nlohmann::json::array();  // rank 0's
+  long wrong_total = 0;
+  int checked_rows = 0;
+};
+
+// Every shape, every rank at once; rank 0 prints a line and keeps a JSON row for each.
+GemmResults timeShapes(const BenchGemmOptions& o, const std::vector<GemmShape>& shapes, DType dtype,
+                       Backend& backend, comm::Communicator& world) {
+  const char* type = dtype == DType::BF16 ? "bf16" : "fp32";
+  GemmResults results;
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const GemmShape& s = shapes[i];
+    const GemmTiming t =
+        timeGemm(backend, world, s, dtype, {o.warmup, o.iterations, 0.0, o.fault_wrong_element},
+                 static_cast<unsigned>(i + 1));
+    results.wrong_total += t.wrong;
+    results.checked_rows = std::max(results.checked_rows, t.checked_rows);
+    const double gflops = s.flops() / t.median_seconds / 1e9;
+    if (world.rank() == 0) {
+      std::printf("  %8ld %8ld %8ld %5s %12.1f %12.1f %10.2f %7d\n", s.m, s.n, s.k, type,
+                  t.median_seconds * 1e6, t.slowest_seconds * 1e6, gflops, t.wrong);
+      results.rows.push_back({{"m", s.m},
+                              {"n", s.n},
+                              {"k", s.k},
+                              {"type", type},
+                              {"time_us", t.median_seconds * 1e6},
+                              {"slowest_us", t.slowest_seconds * 1e6},
+                              {"gflops", gflops},
+                              {"wrong", t.wrong}});
+    }
   }
+  return results;
+}
+
+// Rank 0's closing line and --json file.
+void finish(const BenchGemmOptions& o, const ExecutionContext& ctx, int ranks,
+            const GemmResults& results) {
+  std::printf(
+      "# errors: %ld wrong element(s) in all (up to %d rows of each result, on every rank, "
+      "against a float64 CPU reference)\n",
+      results.wrong_total, results.checked_rows);
+  if (!o.json_path.empty()) {
+    std::ofstream(o.json_path) << nlohmann::json{{"ranks", ranks},
+                                                 {"backend", std::string(ctx.backend->name())},
+                                                 {"device", ctx.device},
+                                                 {"warmup", o.warmup},
+                                                 {"iters", o.iterations},
+                                                 {"rows", results.rows}}
+                                      .dump(2)
+                               << "\n";
+  }
+}
+
+}  // namespace
+
+int benchGemm(const BenchGemmOptions& o, const comm::MpiSession& mpi) {
+  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  const std::optional<std::vector<GemmShape>> shapes = shapesOnEveryRank(o, *mpi_world);
+  if (!shapes) return kExitBadInput;
   const DType dtype = o.dtype == "bf16" ? DType::BF16 : DType::F32;
   std::optional<ExecutionContext> ctx = contextOnEveryRank(o.device, mpi, DType::F32, *mpi_world);
   if (!ctx) return kExitBadInput;
@@ -86,65 +165,14 @@ int benchGemm(const BenchGemmOptions& o, const comm::MpiSession& mpi) {
     return kExitBadInput;
   }
   comm::Communicator& world = *ctx->world;
-  Backend& backend = *ctx->backend;
   const int threads = defaultBlasThreads(mpi);
   kernels::cpu::setBlasThreads(threads);
   const int n = world.size(), rank = world.rank();
-  const char* type = dtype == DType::BF16 ? "bf16" : "fp32";
-  if (rank == 0) {
-    std::printf("# shardrt bench gemm: %d rank(s) at once, backend %s (%s)", n,
-                std::string(backend.name()).c_str(), ctx->device.c_str());
-    if (backend.device() == Device::Cpu) std::printf(", %d BLAS thread(s) per rank", threads);
-    std::printf(", warmup %d, iters %d\n", o.warmup, o.iterations);
-    std::printf(
-        "# out (m x n) = in (m x k) @ weight (n x k)^T, the Backend's linear op; FLOPs = 2mnk\n"
-        "# time: the median over ranks of each rank's median over iters; slowest: the slowest "
-        "rank's median;\n# GFLOP/s per rank, from time\n");
-    std::printf("# %8s %8s %8s %5s %12s %12s %10s %7s\n", "m", "n", "k", "type", "time(us)",
-                "slowest(us)", "GFLOP/s", "#wrong");
-  }
-  nlohmann::json rows = nlohmann::json::array();
-  long wrong_total = 0;
-  int checked_rows = 0;
-  for (std::size_t i = 0; i < shapes.size(); ++i) {
-    const GemmShape& s = shapes[i];
-    const GemmTiming t =
-        timeGemm(backend, world, s, dtype, {o.warmup, o.iterations, 0.0, o.fault_wrong_element},
-                 static_cast<unsigned>(i + 1));
-    wrong_total += t.wrong;
-    checked_rows = std::max(checked_rows, t.checked_rows);
-    const double gflops = s.flops() / t.median_seconds / 1e9;
-    if (rank == 0) {
-      std::printf("  %8ld %8ld %8ld %5s %12.1f %12.1f %10.2f %7d\n", s.m, s.n, s.k, type,
-                  t.median_seconds * 1e6, t.slowest_seconds * 1e6, gflops, t.wrong);
-      rows.push_back({{"m", s.m},
-                      {"n", s.n},
-                      {"k", s.k},
-                      {"type", type},
-                      {"time_us", t.median_seconds * 1e6},
-                      {"slowest_us", t.slowest_seconds * 1e6},
-                      {"gflops", gflops},
-                      {"wrong", t.wrong}});
-    }
-  }
-  if (rank == 0) {
-    std::printf(
-        "# errors: %ld wrong element(s) in all (up to %d rows of each result, on every rank, "
-        "against a float64 CPU reference)\n",
-        wrong_total, checked_rows);
-    if (!o.json_path.empty()) {
-      std::ofstream(o.json_path) << nlohmann::json{{"ranks", n},
-                                                   {"backend", std::string(backend.name())},
-                                                   {"device", ctx->device},
-                                                   {"warmup", o.warmup},
-                                                   {"iters", o.iterations},
-                                                   {"rows", rows}}
-                                        .dump(2)
-                                 << "\n";
-    }
-  }
+  if (rank == 0) printHeader(o, *ctx, n, threads);
+  const GemmResults results = timeShapes(o, *shapes, dtype, *ctx->backend, world);
+  if (rank == 0) finish(o, *ctx, n, results);
   world.barrier();
-  return wrong_total == 0 ? kExitOk : kExitValidationFailed;
+  return results.wrong_total == 0 ? kExitOk : kExitValidationFailed;
 }
 
 }  // namespace shardrt::bench

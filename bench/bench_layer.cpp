@@ -42,6 +42,71 @@ double timeStrategy(const config::Deployment& d, const BenchLayerOptions& o, Bac
   return median(timeForwards(executor, input, output, world, o.warmup, o.iterations));
 }
 
+void printHeader(const config::Deployment& d, const BenchLayerOptions& o,
+                 const ExecutionContext& ctx, int ranks, int threads) {
+  const Backend& backend = *ctx.backend;
+  const double tokens = static_cast<double>(d.workload.batch_size) * d.workload.seq_len;
+  std::printf("# shardrt bench layer: %s, %d rank(s), backend %s (%s)", d.name.c_str(), ranks,
+              std::string(backend.name()).c_str(), ctx.device.c_str());
+  if (backend.device() == Device::Cpu) std::printf(", %d BLAS thread(s) per rank", threads);
+  std::printf(", warmup %d, iters %d\n", o.warmup, o.iterations);
+  std::printf(
+      "# %d layer(s), hidden %d, batch %d x seq_len %d = %.0f tokens, %s\n"
+      "# time: the median over iters of a forward pass's slowest rank; tokens/s = tokens / "
+      "time\n",
+      d.model.layers, d.model.hidden, d.workload.batch_size, d.workload.seq_len, tokens,
+      std::string(dtypeName(d.workload.dtype)).c_str());
+  std::printf("# %-16s %3s %3s %3s %3s %3s %6s %11s %12s\n", "strategy", "tp", "pp", "ep", "dp",
+              "mb", "ranks", "time(ms)", "tokens/s");
+}
+
+// The strategies' rows, timed and skipped, as rank 0 writes them to --json.
+struct LayerResults {
+  nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
+};
+
+// A strategy for another number of ranks than launched is skipped, with a line saying why.
+void skip(const std::string& name, const config::StrategyConfig& st, int ranks, int rank,
+          LayerResults& results) {
+  char why[160];
+  std::snprintf(why, sizeof why, "uses tp*pp*dp = %d*%d*%d = %d rank(s), %d launched", st.tp, st.pp,
+                st.dp, st.worldSize(), ranks);
+  if (rank == 0) std::printf("# skipped %s: %s\n", name.c_str(), why);
+  results.skipped.push_back({{"strategy", name}, {"reason", why}});
+}
+
+// Rank 0's line and JSON row for one timed strategy.
+void printRow(const std::string& name, const config::Deployment& one, int ranks, double seconds,
+              LayerResults& results) {
+  const auto& st = one.strategy;
+  const double tokens = static_cast<double>(one.workload.batch_size) * one.workload.seq_len;
+  std::printf("  %-16s %3d %3d %3d %3d %3d %6d %11.3f %12.1f\n", name.c_str(), st.tp, st.pp, st.ep,
+              st.dp, st.microbatches, ranks, seconds * 1e3, tokens / seconds);
+  results.rows.push_back({{"strategy", name},
+                          {"tp", st.tp},
+                          {"pp", st.pp},
+                          {"ep", st.ep},
+                          {"dp", st.dp},
+                          {"microbatches", st.microbatches},
+                          {"ranks", ranks},
+                          {"time_ms", seconds * 1e3},
+                          {"tokens_per_second", tokens / seconds}});
+}
+
+void writeJson(const BenchLayerOptions& o, const ExecutionContext& ctx, int ranks,
+               const LayerResults& results) {
+  std::ofstream(o.json_path) << nlohmann::json{{"deployment", o.deployment_path},
+                                               {"ranks", ranks},
+                                               {"backend", std::string(ctx.backend->name())},
+                                               {"device", ctx.device},
+                                               {"warmup", o.warmup},
+                                               {"iters", o.iterations},
+                                               {"rows", results.rows},
+                                               {"skipped", results.skipped}}
+                                    .dump(2)
+                             << "\n";
+}
+
 }  // namespace
 
 int benchLayer(const BenchLayerOptions& o, const comm::MpiSession& mpi) {
@@ -58,31 +123,13 @@ int benchLayer(const BenchLayerOptions& o, const comm::MpiSession& mpi) {
   const int threads = defaultBlasThreads(mpi);
   kernels::cpu::setBlasThreads(threads);
   const int n = world.size(), rank = world.rank();
-  const double tokens = static_cast<double>(d.workload.batch_size) * d.workload.seq_len;
-  if (rank == 0) {
-    std::printf("# shardrt bench layer: %s, %d rank(s), backend %s (%s)", d.name.c_str(), n,
-                std::string(backend.name()).c_str(), ctx->device.c_str());
-    if (backend.device() == Device::Cpu) std::printf(", %d BLAS thread(s) per rank", threads);
-    std::printf(", warmup %d, iters %d\n", o.warmup, o.iterations);
-    std::printf(
-        "# %d layer(s), hidden %d, batch %d x seq_len %d = %.0f tokens, %s\n"
-        "# time: the median over iters of a forward pass's slowest rank; tokens/s = tokens / "
-        "time\n",
-        d.model.layers, d.model.hidden, d.workload.batch_size, d.workload.seq_len, tokens,
-        std::string(dtypeName(d.workload.dtype)).c_str());
-    std::printf("# %-16s %3s %3s %3s %3s %3s %6s %11s %12s\n", "strategy", "tp", "pp", "ep", "dp",
-                "mb", "ranks", "time(ms)", "tokens/s");
-  }
-  nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
+  if (rank == 0) printHeader(d, o, *ctx, n, threads);
+  LayerResults results;
   const auto strategies = strategiesOf(d, o);
   for (const auto& [name, one] : strategies) {
     const auto& st = one.strategy;
     if (st.worldSize() != n) {
-      char why[160];
-      std::snprintf(why, sizeof why, "uses tp*pp*dp = %d*%d*%d = %d rank(s), %d launched", st.tp,
-                    st.pp, st.dp, st.worldSize(), n);
-      if (rank == 0) std::printf("# skipped %s: %s\n", name.c_str(), why);
-      skipped.push_back({{"strategy", name}, {"reason", why}});
+      skip(name, st, n, rank, results);
       continue;
     }
     if (!fitsOnEveryRank(one, config::makePlan(one),
@@ -91,37 +138,14 @@ int benchLayer(const BenchLayerOptions& o, const comm::MpiSession& mpi) {
       return kExitBadInput;
     }
     const double seconds = timeStrategy(one, o, backend, world);
-    if (rank == 0) {
-      std::printf("  %-16s %3d %3d %3d %3d %3d %6d %11.3f %12.1f\n", name.c_str(), st.tp, st.pp,
-                  st.ep, st.dp, st.microbatches, n, seconds * 1e3, tokens / seconds);
-      rows.push_back({{"strategy", name},
-                      {"tp", st.tp},
-                      {"pp", st.pp},
-                      {"ep", st.ep},
-                      {"dp", st.dp},
-                      {"microbatches", st.microbatches},
-                      {"ranks", n},
-                      {"time_ms", seconds * 1e3},
-                      {"tokens_per_second", tokens / seconds}});
-    }
+    if (rank == 0) printRow(name, one, n, seconds, results);
   }
-  if (skipped.size() == strategies.size()) {  // the same on every rank
+  if (results.skipped.size() == strategies.size()) {  // the same on every rank
     reportError(rank, "bench layer: no strategy of " + o.deployment_path + " uses " +
                           std::to_string(n) + " ranks (see the skipped lines; mpirun -np N)");
     return kExitBadInput;
   }
-  if (rank == 0 && !o.json_path.empty()) {
-    std::ofstream(o.json_path) << nlohmann::json{{"deployment", o.deployment_path},
-                                                 {"ranks", n},
-                                                 {"backend", std::string(backend.name())},
-                                                 {"device", ctx->device},
-                                                 {"warmup", o.warmup},
-                                                 {"iters", o.iterations},
-                                                 {"rows", rows},
-                                                 {"skipped", skipped}}
-                                      .dump(2)
-                               << "\n";
-  }
+  if (rank == 0 && !o.json_path.empty()) writeJson(o, *ctx, n, results);
   world.barrier();
   return kExitOk;
 }

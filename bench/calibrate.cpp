@@ -150,14 +150,9 @@ Elementwise elementwise(Backend& backend, comm::Communicator& world, std::mt1993
   return {3.0 * big * sizeof(float) / add, tiny};
 }
 
-}  // namespace
-
-int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
-  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
-  const std::optional<ExecutionContext> ctx =
-      contextOnEveryRank(o.device, mpi, DType::F32, *mpi_world);
-  if (!ctx) return kExitBadInput;
-  // Refused before a minute of measuring, not after.
+// Refused before a minute of measuring, not after: rank 0 must be able to write the profile.
+bool profileWritableOnEveryRank(const CalibrateOptions& o, const comm::MpiSession& mpi,
+                                comm::Communicator& world) {
   std::string error;
   if (mpi.worldRank() == 0) {
     const std::filesystem::path dir = std::filesystem::absolute(o.out_path).parent_path();
@@ -166,125 +161,178 @@ int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
               " is not a writable directory)";
     }
   }
-  if (!noRankFailed(*mpi_world, error, "rank 0 cannot write the profile")) return kExitBadInput;
-  comm::Communicator& world = *ctx->world;
-  Backend& backend = *ctx->backend;
-  const int threads = defaultBlasThreads(mpi);
-  kernels::cpu::setBlasThreads(threads);
-  const int n = world.size(), rank = world.rank();
-  const bool gpu = backend.device() == Device::Cuda;
+  return noRankFailed(world, error, "rank 0 cannot write the profile");
+}
 
-  planner::HardwareProfile p;
-  p.machine = hostName() + (mpi.ranksOnThisNode() < n ? " (and other nodes)" : "");
-  p.date = isoDateUtc();
-  p.backend = gpu ? "cuda" : "cpu";
-  p.ranks = n;
-  if (rank == 0) {
-    std::printf("# shardrt bench --calibrate: %s, %d rank(s) at once, backend %s (%s)",
-                p.machine.c_str(), n, std::string(backend.name()).c_str(), ctx->device.c_str());
-    if (!gpu) std::printf(", %d BLAS thread(s) per rank", threads);
-    std::printf(
-        "\n# every figure is the slowest rank's median, all ranks running the op at once\n");
-    std::printf(
-        "#\n# GEMM: out (m x n) = in (m x k) @ weight (n x k)^T\n# %8s %8s %8s %5s %12s %10s %7s\n",
-        "m", "n", "k", "type", "time(us)", "GFLOP/s", "#wrong");
-  }
+// What is measured, and on what.
+struct Calibration {
+  Backend& backend;
+  comm::Communicator& world;
+  bool gpu;
+  std::vector<DType> dtypes;  // the GEMMs', attention's and elementwise ops' types
+  int rank() const { return world.rank(); }
+};
+
+void printHeader(const Calibration& c, const planner::HardwareProfile& p, const std::string& device,
+                 int threads) {
+  std::printf("# shardrt bench --calibrate: %s, %d rank(s) at once, backend %s (%s)",
+              p.machine.c_str(), p.ranks, std::string(c.backend.name()).c_str(), device.c_str());
+  if (!c.gpu) std::printf(", %d BLAS thread(s) per rank", threads);
+  std::printf("\n# every figure is the slowest rank's median, all ranks running the op at once\n");
+  std::printf(
+      "#\n# GEMM: out (m x n) = in (m x k) @ weight (n x k)^T\n# %8s %8s %8s %5s %12s %10s %7s\n",
+      "m", "n", "k", "type", "time(us)", "GFLOP/s", "#wrong");
+}
+
+// Every calibration shape in every type, a row printed for each; returns the wrong elements.
+long measureGemms(const Calibration& c, planner::HardwareProfile& p) {
   long wrong = 0;
-  std::vector<DType> dtypes = {DType::F32};
-  if (gpu) dtypes.push_back(DType::BF16);  // the cpu Backend computes in fp32 only
   unsigned seed = 1;
-  for (DType t : dtypes) {
+  for (DType t : c.dtypes) {
     for (const GemmShape& s : calibrationShapes()) {
-      const GemmTiming g = timeGemm(backend, world, s, t, {1, 0, kGemmBudgetSeconds}, seed++);
+      const GemmTiming g = timeGemm(c.backend, c.world, s, t, {1, 0, kGemmBudgetSeconds}, seed++);
       wrong += g.wrong;
       (t == DType::BF16 ? p.gemm_bf16 : p.gemm_fp32).push_back({s.m, s.n, s.k, g.slowest_seconds});
-      if (rank == 0) {
+      if (c.rank() == 0) {
         std::printf("  %8ld %8ld %8ld %5s %12.1f %10.2f %7d\n", s.m, s.n, s.k,
                     std::string(dtypeName(t)).c_str(), g.slowest_seconds * 1e6,
                     s.flops() / g.slowest_seconds / 1e9, g.wrong);
       }
     }
   }
+  return wrong;
+}
 
-  std::mt19937 rng(977u + static_cast<unsigned>(rank));
-  p.attention_fp32 = attentionSamples(backend, world, DType::F32, gpu, rng);
-  p.elementwise_fp32 = elementwiseRates(backend, world, DType::F32, rng);
-  if (gpu) {
-    p.attention_bf16 = attentionSamples(backend, world, DType::BF16, gpu, rng);
-    p.elementwise_bf16 = elementwiseRates(backend, world, DType::BF16, rng);
+// Attention, the elementwise ops, the memory bandwidth and the cost of an op doing nothing.
+void measureOps(const Calibration& c, planner::HardwareProfile& p) {
+  std::mt19937 rng(977u + static_cast<unsigned>(c.rank()));
+  p.attention_fp32 = attentionSamples(c.backend, c.world, DType::F32, c.gpu, rng);
+  p.elementwise_fp32 = elementwiseRates(c.backend, c.world, DType::F32, rng);
+  if (c.gpu) {
+    p.attention_bf16 = attentionSamples(c.backend, c.world, DType::BF16, c.gpu, rng);
+    p.elementwise_bf16 = elementwiseRates(c.backend, c.world, DType::BF16, rng);
   }
-  const Elementwise e = elementwise(backend, world, rng);
+  const Elementwise e = elementwise(c.backend, c.world, rng);
   p.memory_bytes_per_second = e.bytes_per_second;
   p.op_overhead_seconds = e.op_seconds;
-  if (rank == 0) {
-    std::printf("#\n# attention (causal): batch x seq x heads x head_dim, GFLOP/s\n");
-    for (DType t : dtypes) {
-      for (const auto& a : p.attention(t)) {
-        std::printf("  %ld x %5ld x %3ld x %3ld  %5s %10.2f\n", a.batch, a.seq, a.heads,
-                    a.head_dim, std::string(dtypeName(t)).c_str(), a.flops() / a.seconds / 1e9);
-      }
-    }
-    std::printf("# elementwise (512 tokens x hidden 1024, FFN 2048): GB/s read + written\n");
-    for (DType t : dtypes) {
-      std::printf("  %5s", std::string(dtypeName(t)).c_str());
-      for (const auto& [op, rate] : p.elementwise(t)) std::printf("  %s %.2f", op.c_str(), rate / 1e9);
-      std::printf("\n");
-    }
-    std::printf("# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
-                p.memory_bytes_per_second / 1e9);
-    std::printf("# op overhead (add of 8 elements): %.2f us\n", p.op_overhead_seconds * 1e6);
-  }
+}
 
-  if (n >= 2) {
+void printOps(const Calibration& c, const planner::HardwareProfile& p) {
+  std::printf("#\n# attention (causal): batch x seq x heads x head_dim, GFLOP/s\n");
+  for (DType t : c.dtypes) {
+    for (const auto& a : p.attention(t)) {
+      std::printf("  %ld x %5ld x %3ld x %3ld  %5s %10.2f\n", a.batch, a.seq, a.heads, a.head_dim,
+                  std::string(dtypeName(t)).c_str(), a.flops() / a.seconds / 1e9);
+    }
+  }
+  std::printf("# elementwise (512 tokens x hidden 1024, FFN 2048): GB/s read + written\n");
+  for (DType t : c.dtypes) {
+    std::printf("  %5s", std::string(dtypeName(t)).c_str());
+    for (const auto& [op, rate] : p.elementwise(t)) {
+      std::printf("  %s %.2f", op.c_str(), rate / 1e9);
+    }
+    std::printf("\n");
+  }
+  std::printf("# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
+              p.memory_bytes_per_second / 1e9);
+  std::printf("# op overhead (add of 8 elements): %.2f us\n", p.op_overhead_seconds * 1e6);
+}
+
+// One collective at one size: the median of three means, since one rank descheduled once
+// (other work on the machine) spoils a mean, seldom two of three.
+CollectiveTiming timeCollectiveThrice(const Calibration& c, const CollectiveCase& op, long bytes,
+                                      long& wrong) {
+  const int iterations = bytes >= (1L << 20) ? 5 : 20;
+  std::vector<double> means;
+  CollectiveTiming t;
+  for (int r = 0; r < 3; ++r) {
+    t = timeCollective(op, c.backend, c.world, bytes, r == 0 ? 2 : 0, iterations);
+    wrong += t.wrong;
+    means.push_back(t.seconds);
+  }
+  t.seconds = median(means);
+  return t;
+}
+
+// Every collective from 8 bytes to 16 MiB, a row printed for each; returns the wrong elements.
+long measureCollectives(const Calibration& c, planner::HardwareProfile& p) {
+  const int n = c.world.size(), rank = c.rank();
+  if (n < 2) {
     if (rank == 0) {
-      std::printf(
-          "#\n# collectives among %d ranks (nccl-tests' size; time: the median of 3 means, each "
-          "the "
-          "slowest rank's)\n# %-14s %12s %10s %8s %7s\n",
-          n, "op", "size", "time(us)", "algbw", "#wrong");
+      std::printf("#\n# collectives: none measured (one rank; mpirun -np N with N >= 2)\n");
     }
-    for (const CollectiveCase& c : collectiveCases()) {
-      for (long bytes = 8; bytes <= (16L << 20); bytes *= 4) {
-        // The median of three means: one rank descheduled once (other work on the machine)
-        // spoils a mean, seldom two of three.
-        const int iterations = bytes >= (1L << 20) ? 5 : 20;
-        std::vector<double> means;
-        CollectiveTiming t;
-        for (int r = 0; r < 3; ++r) {
-          t = timeCollective(c, backend, world, bytes, r == 0 ? 2 : 0, iterations);
-          wrong += t.wrong;
-          means.push_back(t.seconds);
-        }
-        t.seconds = median(means);
-        p.collectives.push_back({c.name, n, t.size_bytes, t.seconds});
-        if (rank == 0) {
-          std::printf("  %-14s %12.0f %10.2f %8.3f %7d\n", c.name, t.size_bytes, t.seconds * 1e6,
-                      t.size_bytes / t.seconds / 1e9, t.wrong);
-        }
+    return 0;
+  }
+  if (rank == 0) {
+    std::printf(
+        "#\n# collectives among %d ranks (nccl-tests' size; time: the median of 3 means, each "
+        "the "
+        "slowest rank's)\n# %-14s %12s %10s %8s %7s\n",
+        n, "op", "size", "time(us)", "algbw", "#wrong");
+  }
+  long wrong = 0;
+  for (const CollectiveCase& op : collectiveCases()) {
+    for (long bytes = 8; bytes <= (16L << 20); bytes *= 4) {
+      const CollectiveTiming t = timeCollectiveThrice(c, op, bytes, wrong);
+      p.collectives.push_back({op.name, n, t.size_bytes, t.seconds});
+      if (rank == 0) {
+        std::printf("  %-14s %12.0f %10.2f %8.3f %7d\n", op.name, t.size_bytes, t.seconds * 1e6,
+                    t.size_bytes / t.seconds / 1e9, t.wrong);
       }
     }
-  } else if (rank == 0) {
-    std::printf("#\n# collectives: none measured (one rank; mpirun -np N with N >= 2)\n");
   }
+  return wrong;
+}
 
+// Rank 0 writes the profile unless an element was wrong; every rank returns the exit code.
+int writeProfile(const Calibration& c, const planner::HardwareProfile& p,
+                 const std::string& out_path, long wrong) {
   std::int32_t written = 0;
-  if (rank == 0) {
+  if (c.rank() == 0) {
     if (wrong > 0) {
       std::printf("# errors: %ld wrong element(s); no profile written\n", wrong);
     } else {
       try {
-        planner::writeHardwareProfile(p, o.out_path);
-        std::printf("# errors: 0 wrong elements\n# profile written to %s\n", o.out_path.c_str());
+        planner::writeHardwareProfile(p, out_path);
+        std::printf("# errors: 0 wrong elements\n# profile written to %s\n", out_path.c_str());
         written = 1;
       } catch (const ConfigError& e) {
-        reportError(rank, e.what());
+        reportError(c.rank(), e.what());
       }
     }
     std::fflush(stdout);
   }
-  world.broadcast(&written, 1, DType::I32, 0);
+  c.world.broadcast(&written, 1, DType::I32, 0);
   if (wrong > 0) return kExitValidationFailed;
   return written ? kExitOk : kExitBadInput;
+}
+
+}  // namespace
+
+int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
+  auto mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  const std::optional<ExecutionContext> ctx =
+      contextOnEveryRank(o.device, mpi, DType::F32, *mpi_world);
+  if (!ctx) return kExitBadInput;
+  if (!profileWritableOnEveryRank(o, mpi, *mpi_world)) return kExitBadInput;
+  const int threads = defaultBlasThreads(mpi);
+  kernels::cpu::setBlasThreads(threads);
+  const bool gpu = ctx->backend->device() == Device::Cuda;
+  Calibration c{*ctx->backend, *ctx->world, gpu, {DType::F32}};
+  if (gpu) c.dtypes.push_back(DType::BF16);  // the cpu Backend computes in fp32 only
+
+  planner::HardwareProfile p;
+  const int n = c.world.size();
+  p.machine = hostName() + (mpi.ranksOnThisNode() < n ? " (and other nodes)" : "");
+  p.date = isoDateUtc();
+  p.backend = gpu ? "cuda" : "cpu";
+  p.ranks = n;
+  if (c.rank() == 0) printHeader(c, p, ctx->device, threads);
+  long wrong = measureGemms(c, p);
+  measureOps(c, p);
+  if (c.rank() == 0) printOps(c, p);
+  wrong += measureCollectives(c, p);
+  return writeProfile(c, p, o.out_path, wrong);
 }
 
 }  // namespace shardrt::bench

@@ -43,46 +43,73 @@ void writeJson(const json& doc, const std::string& path) {
   if (!out) throw ConfigError(path, "cannot write the file");
 }
 
+// The condition file as read: its JSON (whose planner sections travel into the plan files),
+// the deployment, and the cluster and objective the planner plans for.
+struct Conditions {
+  json input;
+  config::Deployment deployment;
+  fs::path dir;
+  planner::PlanningInput planning;
+};
+
+Conditions readConditions(const PlanOptions& o) {
+  json input = config::readDeploymentJson(o.deployment_path, o.overrides);
+  config::Deployment d =
+      config::parseDeployment(input, fs::path(o.deployment_path).stem().string());
+  const fs::path input_dir = fs::path(o.deployment_path).parent_path();
+  auto in = planner::planningInputOf(input, input_dir.string(), d);
+  if (!in) {
+    throw ConfigError("cluster",
+                      "required by shardrt plan: the GPUs to plan for (see "
+                      "docs/config.md, \"The condition file\")");
+  }
+  return {std::move(input), std::move(d), input_dir, std::move(*in)};
+}
+
+// The best plan's cost, op by op, for the explanation.
+planner::PlanCost bestDetail(const Conditions& c, const planner::SearchResult& result) {
+  const config::Deployment& d = c.deployment;
+  const planner::PlanCostModel costs(d.model, d.workload, c.planning.cluster, c.planning.options);
+  return costs.estimate(result.top.front().candidate, true);
+}
+
+// --out: the best plan, as a deployment file `run` executes.
+void writeBestPlan(const PlanOptions& o, const Conditions& c, const planner::SearchResult& result) {
+  writeJson(planFile(c.deployment, result.top.front().candidate, c.input, c.dir,
+                     fs::path(o.out_path).parent_path()),
+            o.out_path);
+  std::printf("wrote %s: mpirun -np %d shardrt run %s\n", o.out_path.c_str(),
+              c.planning.cluster.gpus(), o.out_path.c_str());
+}
+
+// --out-top: each of the top plans as DIR/plan-<i>.json.
+void writeTopPlans(const PlanOptions& o, const Conditions& c, const planner::SearchResult& result) {
+  for (std::size_t i = 0; i < result.top.size(); ++i) {
+    const std::string path =
+        (fs::path(o.out_top_dir) / ("plan-" + std::to_string(i + 1) + ".json")).string();
+    writeJson(planFile(c.deployment, result.top[i].candidate, c.input, c.dir, o.out_top_dir), path);
+  }
+  std::printf("wrote the top %zu plans to %s/plan-<rank>.json\n", result.top.size(),
+              o.out_top_dir.c_str());
+}
+
 }  // namespace
 
 int planCommand(const PlanOptions& o) {
   try {
     const auto start = std::chrono::steady_clock::now();
-    const json input = config::readDeploymentJson(o.deployment_path, o.overrides);
-    const config::Deployment d =
-        config::parseDeployment(input, fs::path(o.deployment_path).stem().string());
-    const fs::path input_dir = fs::path(o.deployment_path).parent_path();
-    const auto in = planner::planningInputOf(input, input_dir.string(), d);
-    if (!in) {
-      throw ConfigError("cluster", "required by shardrt plan: the GPUs to plan for (see "
-                                   "docs/config.md, \"The condition file\")");
-    }
-    const planner::SearchResult result = planner::searchPlans(d, *in, o.top);
-    const planner::PlanCostModel costs(d.model, d.workload, in->cluster, in->options);
-    const planner::PlanCost detail = costs.estimate(result.top.front().candidate, true);
+    const Conditions c = readConditions(o);
+    const planner::SearchResult result = planner::searchPlans(c.deployment, c.planning, o.top);
+    const planner::PlanCost detail = bestDetail(c, result);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    std::fputs(planner::planReport(d, *in, result, detail).c_str(), stdout);
+    std::fputs(planner::planReport(c.deployment, c.planning, result, detail).c_str(), stdout);
     std::printf("planned in %.3f s\n", seconds);
-    if (!o.out_path.empty()) {
-      writeJson(planFile(d, result.top.front().candidate, input, input_dir,
-                         fs::path(o.out_path).parent_path()),
-                o.out_path);
-      std::printf("wrote %s: mpirun -np %d shardrt run %s\n", o.out_path.c_str(),
-                  in->cluster.gpus(), o.out_path.c_str());
-    }
-    if (!o.out_top_dir.empty()) {
-      for (std::size_t i = 0; i < result.top.size(); ++i) {
-        const std::string path = (fs::path(o.out_top_dir) / ("plan-" + std::to_string(i + 1) +
-                                                             ".json")).string();
-        writeJson(planFile(d, result.top[i].candidate, input, input_dir, o.out_top_dir), path);
-      }
-      std::printf("wrote the top %zu plans to %s/plan-<rank>.json\n", result.top.size(),
-                  o.out_top_dir.c_str());
-    }
+    if (!o.out_path.empty()) writeBestPlan(o, c, result);
+    if (!o.out_top_dir.empty()) writeTopPlans(o, c, result);
     if (!o.json_path.empty()) {
-      json report = planner::planReportJson(d, *in, result, detail);
+      json report = planner::planReportJson(c.deployment, c.planning, result, detail);
       report["planning_seconds"] = seconds;
       writeJson(report, o.json_path);
     }

@@ -84,10 +84,11 @@ double RunReport::medianForwardSeconds() const {
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-void printSummary(std::ostream& os, const RunReport& r) {
+namespace {
+
+void printModel(std::ostream& os, const RunReport& r) {
   const auto& d = r.deployment;
   const auto& m = d.model;
-  const auto& s = d.strategy;
   os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
   os << "  model     " << plural(m.layers, "layer") << ", hidden " << m.hidden << ", heads "
      << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
@@ -104,6 +105,10 @@ void printSummary(std::ostream& os, const RunReport& r) {
                           : "capacity_factor " + fmt("%g", moe.capacity_factor))
        << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers") << "\n";
   }
+}
+
+void printWorkload(std::ostream& os, const RunReport& r) {
+  const auto& d = r.deployment;
   os << "  workload  batch_size " << d.workload.batch_size << " x seq_len " << d.workload.seq_len
      << ", " << dtypeName(d.workload.dtype) << ", seed " << d.seed
      << (r.weights.empty() ? "" : " (the input; weights from --weights)") << "\n";
@@ -113,6 +118,13 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << fmt("%.2f GB/s", r.weights_bytes_read / std::max(r.weights_read_seconds, 1e-9) / 1e9)
        << "); shards built in " << fmt("%.3f s", r.weights_seconds) << "\n";
   }
+}
+
+// The strategy, then a line per rank: what it holds of the model.
+void printStrategy(std::ostream& os, const RunReport& r) {
+  const auto& d = r.deployment;
+  const auto& m = d.model;
+  const auto& s = d.strategy;
   os << "  strategy  tp " << s.tp << ", pp " << s.pp << ", ep " << s.ep << ", dp " << s.dp
      << ", microbatches " << s.microbatches << " = " << plural(s.worldSize(), "rank")
      << "; backend " << r.backend << ", communicator " << r.communicator << ", "
@@ -134,6 +146,11 @@ void printSummary(std::ostream& os, const RunReport& r) {
         mib(weightBytes(r, at)).c_str());
     os << line;
   }
+}
+
+// The forward time, the planner's prediction of it, and with pp > 1 each stage's bubble.
+void printTiming(std::ostream& os, const RunReport& r) {
+  const auto& s = r.deployment.strategy;
   os << "  forward   " << fmt("%.3f ms", r.medianForwardSeconds() * 1e3) << " (median of "
      << r.forward_seconds.size() << " after " << r.warmup
      << " warm-up; each the slowest rank's time)\n";
@@ -155,6 +172,9 @@ void printSummary(std::ostream& os, const RunReport& r) {
          << fmt("%.1f%%", 100.0 * r.stages[i].bubble()) << " (last timed pass, busiest rank)\n";
     }
   }
+}
+
+void printMoeLayers(std::ostream& os, const RunReport& r) {
   for (const auto& l : r.moe_layers) {
     long total = 0;
     for (long x : l.expert_tokens) total += x;
@@ -164,41 +184,107 @@ void printSummary(std::ostream& os, const RunReport& r) {
        << fmt("%.2f", MoeLayerReport::imbalance(l.rank_tokens)) << " [" << countsText(l.rank_tokens)
        << "]\n";
   }
+}
+
+void printProfile(std::ostream& os, const OpProfile& profile) {
+  os << "  profile   rank 0, one forward pass:\n";
+  const double total = profile.totalSeconds();
+  for (const auto& e : profile.entries()) {
+    char line[160];
+    std::snprintf(line, sizeof line, "            %-14s %5ld calls %10.3f ms %5.1f%%", e.op.c_str(),
+                  e.calls, e.seconds * 1e3, total > 0 ? 100.0 * e.seconds / total : 0.0);
+    os << line;
+    if (e.flops > 0) os << fmt(" %8.2f GFLOP/s", e.flops / e.seconds / 1e9);
+    os << "\n";
+  }
+}
+
+void printValidation(std::ostream& os, const ValidationReport& v, const RunReport& r) {
+  const auto& d = r.deployment;
+  os << "  validate  rel_err " << fmt("%.3e", v.worst.rel_err) << "  max_abs_err "
+     << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
+     << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank " << v.worst_rank
+     << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
+  if (v.versus_cpu) {
+    os << "  validate  versus the fp32 CPU model: rel_err " << fmt("%.3e", v.versus_cpu->rel_err)
+       << "  max_abs_err " << fmt("%.3e", v.versus_cpu->max_abs_err) << "  tolerance "
+       << fmt("%.0e", v.tolerance) << "  " << (v.versus_cpu->passes(v.tolerance) ? "PASS" : "FAIL")
+       << "\n";
+  }
+  if (d.model.hasMoe()) {
+    os << "  routing   " << v.routing_flips << " of " << v.routing_compared
+       << " (layer, token) expert sets differ from the reference (routing flips); "
+       << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ"
+       << (v.routing_decides
+               ? ""
+               : " (bf16: reported, not judged; the references followed the run's routing)")
+       << "\n";
+  }
+}
+
+// Each rank's coordinates and the bytes of weights it holds.
+void addRanks(nlohmann::json& j, const RunReport& r) {
+  const auto& s = r.deployment.strategy;
+  for (int w = 0; w < s.worldSize(); ++w) {
+    const config::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
+    j["ranks"].push_back({{"rank", w},
+                          {"tp_rank", at.tpRank()},
+                          {"pp_rank", at.ppRank()},
+                          {"dp_rank", at.dpRank()},
+                          {"ep_rank", at.epRank()},
+                          {"weight_bytes", weightBytes(r, at)}});
+  }
+}
+
+// The profile, the stages and the MoE layers, each key present only when it has entries.
+void addMeasurements(nlohmann::json& j, const RunReport& r) {
   if (r.profile) {
-    os << "  profile   rank 0, one forward pass:\n";
-    const double total = r.profile->totalSeconds();
     for (const auto& e : r.profile->entries()) {
-      char line[160];
-      std::snprintf(line, sizeof line, "            %-14s %5ld calls %10.3f ms %5.1f%%",
-                    e.op.c_str(), e.calls, e.seconds * 1e3,
-                    total > 0 ? 100.0 * e.seconds / total : 0.0);
-      os << line;
-      if (e.flops > 0) os << fmt(" %8.2f GFLOP/s", e.flops / e.seconds / 1e9);
-      os << "\n";
+      j["profile"].push_back(
+          {{"op", e.op}, {"calls", e.calls}, {"seconds", e.seconds}, {"flops", e.flops}});
     }
   }
-  if (r.validation) {
-    const auto& v = *r.validation;
-    os << "  validate  rel_err " << fmt("%.3e", v.worst.rel_err) << "  max_abs_err "
-       << fmt("%.3e", v.worst.max_abs_err) << "  tolerance " << fmt("%.0e", v.tolerance) << " ("
-       << dtypeName(d.workload.dtype) << ", normwise; worst of all ranks: rank " << v.worst_rank
-       << ")  " << (v.passed ? "PASS" : "FAIL") << "\n";
-    if (v.versus_cpu) {
-      os << "  validate  versus the fp32 CPU model: rel_err " << fmt("%.3e", v.versus_cpu->rel_err)
-         << "  max_abs_err " << fmt("%.3e", v.versus_cpu->max_abs_err) << "  tolerance "
-         << fmt("%.0e", v.tolerance) << "  "
-         << (v.versus_cpu->passes(v.tolerance) ? "PASS" : "FAIL") << "\n";
-    }
-    if (m.hasMoe()) {
-      os << "  routing   " << v.routing_flips << " of " << v.routing_compared
-         << " (layer, token) expert sets differ from the reference (routing flips); "
-         << v.load_mismatches << " MoE layers whose slots per expert or dropped slots differ"
-         << (v.routing_decides
-                 ? ""
-                 : " (bf16: reported, not judged; the references followed the run's routing)")
-         << "\n";
-    }
+  for (std::size_t i = 0; i < r.stages.size(); ++i) {
+    j["stages"].push_back({{"stage", i},
+                           {"busy_seconds", r.stages[i].busy_seconds},
+                           {"wall_seconds", r.stages[i].wall_seconds},
+                           {"bubble", r.stages[i].bubble()}});
   }
+  for (const auto& l : r.moe_layers) {
+    j["moe_layers"].push_back({{"layer", l.layer},
+                               {"expert_tokens", l.expert_tokens},
+                               {"dropped", l.dropped},
+                               {"rank_tokens", l.rank_tokens},
+                               {"expert_imbalance", MoeLayerReport::imbalance(l.expert_tokens)},
+                               {"rank_imbalance", MoeLayerReport::imbalance(l.rank_tokens)}});
+  }
+}
+
+nlohmann::json validationJson(const ValidationReport& v) {
+  return {{"rel_err", v.worst.rel_err},
+          {"max_abs_err", v.worst.max_abs_err},
+          {"finite", v.worst.finite},
+          {"worst_rank", v.worst_rank},
+          {"tolerance", v.tolerance},
+          {"routing_compared", v.routing_compared},
+          {"routing_flips", v.routing_flips},
+          {"load_mismatches", v.load_mismatches},
+          {"routing_decides_verdict", v.routing_decides},
+          {"versus_cpu_rel_err",
+           v.versus_cpu ? nlohmann::json(v.versus_cpu->rel_err) : nlohmann::json()},
+          {"passed", v.passed}};
+}
+
+}  // namespace
+
+void printSummary(std::ostream& os, const RunReport& r) {
+  printModel(os, r);
+  printWorkload(os, r);
+  printStrategy(os, r);
+  printTiming(os, r);
+  printMoeLayers(os, r);
+  if (r.profile) printProfile(os, *r.profile);
+  if (r.validation) printValidation(os, *r.validation, r);
 }
 
 nlohmann::json toJson(const RunReport& r) {
@@ -220,51 +306,9 @@ nlohmann::json toJson(const RunReport& r) {
     j["forward"]["predicted_seconds"] = r.prediction->seconds;
     j["forward"]["predicted_from"] = r.prediction->rates;
   }
-  const auto& s = r.deployment.strategy;
-  for (int w = 0; w < s.worldSize(); ++w) {
-    const config::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
-    j["ranks"].push_back({{"rank", w},
-                          {"tp_rank", at.tpRank()},
-                          {"pp_rank", at.ppRank()},
-                          {"dp_rank", at.dpRank()},
-                          {"ep_rank", at.epRank()},
-                          {"weight_bytes", weightBytes(r, at)}});
-  }
-  if (r.profile) {
-    for (const auto& e : r.profile->entries()) {
-      j["profile"].push_back(
-          {{"op", e.op}, {"calls", e.calls}, {"seconds", e.seconds}, {"flops", e.flops}});
-    }
-  }
-  for (std::size_t i = 0; i < r.stages.size(); ++i) {
-    j["stages"].push_back({{"stage", i},
-                           {"busy_seconds", r.stages[i].busy_seconds},
-                           {"wall_seconds", r.stages[i].wall_seconds},
-                           {"bubble", r.stages[i].bubble()}});
-  }
-  for (const auto& l : r.moe_layers) {
-    j["moe_layers"].push_back({{"layer", l.layer},
-                               {"expert_tokens", l.expert_tokens},
-                               {"dropped", l.dropped},
-                               {"rank_tokens", l.rank_tokens},
-                               {"expert_imbalance", MoeLayerReport::imbalance(l.expert_tokens)},
-                               {"rank_imbalance", MoeLayerReport::imbalance(l.rank_tokens)}});
-  }
-  if (r.validation) {
-    const auto& v = *r.validation;
-    j["validation"] = {{"rel_err", v.worst.rel_err},
-                       {"max_abs_err", v.worst.max_abs_err},
-                       {"finite", v.worst.finite},
-                       {"worst_rank", v.worst_rank},
-                       {"tolerance", v.tolerance},
-                       {"routing_compared", v.routing_compared},
-                       {"routing_flips", v.routing_flips},
-                       {"load_mismatches", v.load_mismatches},
-                       {"routing_decides_verdict", v.routing_decides},
-                       {"versus_cpu_rel_err",
-                        v.versus_cpu ? nlohmann::json(v.versus_cpu->rel_err) : nlohmann::json()},
-                       {"passed", v.passed}};
-  }
+  addRanks(j, r);
+  addMeasurements(j, r);
+  if (r.validation) j["validation"] = validationJson(*r.validation);
   return j;
 }
 
