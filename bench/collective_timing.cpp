@@ -78,33 +78,37 @@ const std::vector<CollectiveCase>& collectiveCases() {
   return cases;
 }
 
-CollectiveTiming timeCollective(const CollectiveCase& c, Backend& backend,
+CollectiveTiming timeCollective(const CollectiveCase& collective, Backend& backend,
                                 comm::Communicator& world, long bytes, int warmup, int iterations) {
   const int n = world.size(), rank = world.rank();
   // Whole elements, a multiple of the ranks (the buffers split evenly among them).
   std::size_t count = static_cast<std::size_t>(bytes) / sizeof(float);
   count = std::max<std::size_t>(n, count / n * n);
-  const std::size_t send_n = c.send_elements(count, n), recv_n = c.recv_elements(count, n);
+  const std::size_t send_n = collective.send_elements(count, n),
+                    recv_n = collective.recv_elements(count, n);
   Tensor send = backend.empty({Dim("elements", static_cast<std::int64_t>(send_n))}, DType::F32);
   Tensor recv = backend.empty({Dim("elements", static_cast<std::int64_t>(recv_n))}, DType::F32);
   std::vector<float> host(send_n);
   for (std::size_t i = 0; i < send_n; ++i) host[i] = sendValue(rank, i);
   uploadFloats(backend, send, host);
   // Checked before the timed calls: all-reduce works in place and sums its own result again.
-  c.run(world, send.data<float>(), recv.data<float>(), count);
+  collective.run(world, send.data<float>(), recv.data<float>(), count);
   const std::vector<float> got =
-      downloadFloats(backend, c.kind == Collective::AllReduce ? send : recv);
+      downloadFloats(backend, collective.kind == Collective::AllReduce ? send : recv);
   long wrong = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) wrong += got[i] != c.expect(i, rank, n, count);
+  for (std::size_t i = 0; i < got.size(); ++i)
+    wrong += got[i] != collective.expect(i, rank, n, count);
   CollectiveTiming t;
   t.wrong = static_cast<std::int32_t>(wrong);
   world.allReduce(&t.wrong, 1, DType::I32, comm::ReduceOp::Sum);
 
-  for (int i = 0; i < warmup; ++i) c.run(world, send.data<float>(), recv.data<float>(), count);
+  for (int i = 0; i < warmup; ++i)
+    collective.run(world, send.data<float>(), recv.data<float>(), count);
   backend.synchronize();
   world.barrier();
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < iterations; ++i) c.run(world, send.data<float>(), recv.data<float>(), count);
+  for (int i = 0; i < iterations; ++i)
+    collective.run(world, send.data<float>(), recv.data<float>(), count);
   backend.synchronize();
   const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
   t.seconds = maxOverRanks(world, dt.count() / iterations);

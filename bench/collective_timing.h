@@ -22,11 +22,11 @@ struct CollectiveCase {
   const char* redop;
   planner::Collective kind;
   // Elements of the send and receive buffers for nccl-tests size `count` (in elements).
-  std::size_t (*send_elements)(std::size_t count, int n);
-  std::size_t (*recv_elements)(std::size_t count, int n);
+  std::size_t (*send_elements)(std::size_t count, int ranks);
+  std::size_t (*recv_elements)(std::size_t count, int ranks);
   std::function<void(comm::Communicator&, float*, float*, std::size_t)> run;
-  // What recv[i] must be on rank r of n.
-  std::function<float(std::size_t i, int r, int n, std::size_t count)> expect;
+  // What element `index` of the receive buffer must be on rank `rank` of `ranks`.
+  std::function<float(std::size_t index, int rank, int ranks, std::size_t count)> expect;
 };
 
 const std::vector<CollectiveCase>& collectiveCases();
@@ -40,7 +40,7 @@ struct CollectiveTiming {
 
 // One call checked on every rank, then `warmup` untimed and `iterations` timed calls, all
 // ranks together. The count is `bytes` in whole floats, rounded to a multiple of the ranks.
-CollectiveTiming timeCollective(const CollectiveCase& c, Backend& backend,
+CollectiveTiming timeCollective(const CollectiveCase& collective, Backend& backend,
                                 comm::Communicator& world, long bytes, int warmup, int iterations);
 
 }  // namespace shardrt::bench

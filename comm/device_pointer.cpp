@@ -4,10 +4,10 @@
 
 namespace shardrt::comm {
 
-bool isDevicePointer(const void* p) {
-  if (!p) return false;
+bool isDevicePointer(const void* pointer) {
+  if (!pointer) return false;
   cudaPointerAttributes attr{};
-  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+  if (cudaPointerGetAttributes(&attr, pointer) != cudaSuccess) {
     cudaGetLastError();  // clear it: an unregistered host pointer is not an error to keep
     return false;
   }

@@ -4,6 +4,6 @@
 
 namespace shardrt::comm {
 
-bool isDevicePointer(const void* p);
+bool isDevicePointer(const void* pointer);
 
 }  // namespace shardrt::comm

@@ -9,8 +9,8 @@ namespace shardrt::comm {
 
 inline constexpr std::uintptr_t kMetaAddressBase = std::uintptr_t{1} << 52;
 
-inline bool isMetaAddress(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) >= kMetaAddressBase;
+inline bool isMetaAddress(const void* pointer) {
+  return reinterpret_cast<std::uintptr_t>(pointer) >= kMetaAddressBase;
 }
 
 }  // namespace shardrt::comm

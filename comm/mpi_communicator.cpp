@@ -125,9 +125,10 @@ std::string describeDescriptor(const long long* d) {
   return out;
 }
 
-std::string seconds1(double s) {
+// Seconds to one decimal place ("12.5"), as the watchdog's line gives them.
+std::string formatSeconds(double seconds) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", s);
+  std::snprintf(buf, sizeof buf, "%.1f", seconds);
   return buf;
 }
 
@@ -297,8 +298,8 @@ void MpiCommunicator::reportStall(const Call& call, const char* what, double wai
   std::string line = "shardrt: rank " + std::to_string(world_rank) + ": error: watchdog: ";
   if (what[0] != '\0') line += std::string(what) + " ";
   line += groupName() + " " + call.op + " #" + std::to_string(call.seq) + " (" +
-          describeSize(call) + ") has waited " + seconds1(waited) + " s (--timeout " +
-          seconds1(reliabilitySettings().timeout_seconds) + ")";
+          describeSize(call) + ") has waited " + formatSeconds(waited) + " s (--timeout " +
+          formatSeconds(reliabilitySettings().timeout_seconds) + ")";
   const std::string context = describeContext();
   if (!context.empty()) line += " in " + context;
   line += "; " + whoHasNotArrived(call) + "\n";

@@ -12,9 +12,9 @@ struct bfloat16 {
   std::uint16_t bits;
 };
 
-inline bfloat16 toBfloat16(float f) {
+inline bfloat16 toBfloat16(float value) {
   std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
+  std::memcpy(&u, &value, sizeof u);
   if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu)) {  // NaN stays a (quiet) NaN
     return {static_cast<std::uint16_t>((u >> 16) | 0x0040u)};
   }
@@ -22,16 +22,16 @@ inline bfloat16 toBfloat16(float f) {
   return {static_cast<std::uint16_t>((u + rounding) >> 16)};
 }
 
-inline float toFloat(bfloat16 b) {
-  const std::uint32_t u = static_cast<std::uint32_t>(b.bits) << 16;
+inline float toFloat(bfloat16 value) {
+  const std::uint32_t u = static_cast<std::uint32_t>(value.bits) << 16;
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
 
-inline std::vector<bfloat16> toBfloat16(const std::vector<float>& v) {
-  std::vector<bfloat16> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = toBfloat16(v[i]);
+inline std::vector<bfloat16> toBfloat16(const std::vector<float>& values) {
+  std::vector<bfloat16> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = toBfloat16(values[i]);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // CUDA_CHECK and CUBLAS_CHECK: every CUDA runtime and cuBLAS call goes through one of them.
-// On failure they name the call, file:line, the device and the MPI rank (from the launcher's
-// environment: the kernels layer knows nothing of MPI) with the library's own message, and
-// throw CudaError for the launcher to report.
+// On failure they name the call, file:line, the device and the MPI rank (from the environment
+// the MPI launcher sets, so that the CUDA kernels need not call MPI) with the library's own
+// message, and throw CudaError for the shardrt command's top level to report.
 #pragma once
 
 #include <cublas_v2.h>

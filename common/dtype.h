@@ -12,8 +12,8 @@ namespace shardrt {
 // that adding a type makes the compiler list every place to extend.
 enum class DType : std::uint8_t { F32, BF16, I32 };
 
-constexpr std::size_t dtypeSize(DType t) {
-  switch (t) {
+constexpr std::size_t dtypeSize(DType dtype) {
+  switch (dtype) {
     case DType::F32:
       return 4;
     case DType::BF16:
@@ -24,8 +24,8 @@ constexpr std::size_t dtypeSize(DType t) {
   return 0;
 }
 
-constexpr std::string_view dtypeName(DType t) {
-  switch (t) {
+constexpr std::string_view dtypeName(DType dtype) {
+  switch (dtype) {
     case DType::F32:
       return "fp32";
     case DType::BF16:

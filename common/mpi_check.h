@@ -1,5 +1,6 @@
 // MPI_CHECK: every MPI call goes through it. On failure it names the call, file:line, the
-// world rank and MPI's own message, and throws CommError for the launcher to report.
+// world rank and MPI's own message, and throws CommError for the shardrt command's top level
+// to report.
 #pragma once
 
 #include <mpi.h>

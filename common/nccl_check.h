@@ -1,6 +1,6 @@
 // NCCL_CHECK: every NCCL call goes through it. On failure it names the call, file:line, the
 // MPI rank and NCCL's message (with its last detailed error where it has one) and throws
-// CommError for the launcher to report.
+// CommError for the shardrt command's top level to report.
 #pragma once
 
 #include <nccl.h>

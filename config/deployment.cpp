@@ -282,10 +282,12 @@ json applyOverride(json doc, const std::string& assignment) {
 
 }  // namespace
 
-const char* toString(NormKind n) { return n == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
-const char* toString(Activation a) { return a == Activation::SwiGlu ? "swiglu" : "gelu"; }
-const char* toString(RouterScoring s) {
-  return s == RouterScoring::Softmax ? "softmax" : "sigmoid";
+const char* toString(NormKind norm) { return norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
+const char* toString(Activation activation) {
+  return activation == Activation::SwiGlu ? "swiglu" : "gelu";
+}
+const char* toString(RouterScoring scoring) {
+  return scoring == RouterScoring::Softmax ? "softmax" : "sigmoid";
 }
 
 int MoeConfig::capacity(int seq_len) const {
@@ -343,16 +345,16 @@ Deployment parseDeployment(const json& doc, const std::string& default_name) {
   return d;
 }
 
-Deployment withStrategy(const Deployment& d, const std::string& name) {
-  for (const auto& n : d.strategies) {
+Deployment withStrategy(const Deployment& deployment, const std::string& name) {
+  for (const auto& n : deployment.strategies) {
     if (n.name != name) continue;
-    Deployment one = d;
+    Deployment one = deployment;
     one.strategy = n.strategy;
     one.plan = n.plan;
     return one;
   }
   std::string names;
-  for (const auto& n : d.strategies) names += (names.empty() ? "" : ", ") + n.name;
+  for (const auto& n : deployment.strategies) names += (names.empty() ? "" : ", ") + n.name;
   throw ConfigError("--strategy", "no strategy named \"" + name + "\" (the file names: " +
                                       (names.empty() ? "none" : names) + ")");
 }
@@ -368,8 +370,8 @@ json readDeploymentJson(const std::string& path, const std::vector<std::string>&
   return doc;
 }
 
-json toJson(const Deployment& d) {
-  const auto& m = d.model;
+json toJson(const Deployment& deployment) {
+  const auto& m = deployment.model;
   json model = {{"layers", m.layers},
                 {"hidden", m.hidden},
                 {"heads", m.heads},
@@ -393,30 +395,30 @@ json toJson(const Deployment& d) {
                     {"every", moe.every}};
     if (!moe.dropless()) model["moe"]["capacity_factor"] = moe.capacity_factor;
   }
-  json doc = {{"name", d.name},
-              {"seed", d.seed},
+  json doc = {{"name", deployment.name},
+              {"seed", deployment.seed},
               {"model", model},
               {"workload",
-               {{"batch_size", d.workload.batch_size},
-                {"seq_len", d.workload.seq_len},
-                {"dtype", dtypeName(d.workload.dtype)}}},
+               {{"batch_size", deployment.workload.batch_size},
+                {"seq_len", deployment.workload.seq_len},
+                {"dtype", dtypeName(deployment.workload.dtype)}}},
               {"strategy",
-               {{"tp", d.strategy.tp},
-                {"pp", d.strategy.pp},
-                {"ep", d.strategy.ep},
-                {"dp", d.strategy.dp},
-                {"microbatches", d.strategy.microbatches}}}};
-  const auto& p = d.plan;
+               {{"tp", deployment.strategy.tp},
+                {"pp", deployment.strategy.pp},
+                {"ep", deployment.strategy.ep},
+                {"dp", deployment.strategy.dp},
+                {"microbatches", deployment.strategy.microbatches}}}};
+  const auto& p = deployment.plan;
   if (!p.stage_layers.empty()) doc["plan"]["stage_layers"] = p.stage_layers;
   if (!p.expert_placement.empty()) doc["plan"]["expert_placement"] = p.expert_placement;
   if (!p.dp_batch.empty()) doc["plan"]["dp_batch"] = p.dp_batch;
   return doc;
 }
 
-void checkRules(const Deployment& d) { checkStrategy(d); }
+void checkRules(const Deployment& deployment) { checkStrategy(deployment); }
 
-void checkWorldSize(const Deployment& d, int world_size) {
-  const auto& s = d.strategy;
+void checkWorldSize(const Deployment& deployment, int world_size) {
+  const auto& s = deployment.strategy;
   if (s.worldSize() != world_size) {
     throw ConfigError("strategy", "tp*pp*dp = " + std::to_string(s.tp) + "*" +
                                       std::to_string(s.pp) + "*" + std::to_string(s.dp) + " = " +

@@ -16,9 +16,9 @@ enum class NormKind { LayerNorm, RmsNorm };
 enum class Activation { Gelu, SwiGlu };
 enum class RouterScoring { Softmax, Sigmoid };
 
-const char* toString(NormKind n);
-const char* toString(Activation a);
-const char* toString(RouterScoring s);
+const char* toString(NormKind norm);
+const char* toString(Activation activation);
+const char* toString(RouterScoring scoring);
 
 // A Mixture-of-Experts FFN in place of the dense one, in every `every`-th layer.
 struct MoeConfig {
@@ -98,7 +98,7 @@ struct Deployment {
 
 // The deployment with strategy `name` of its list as the one it runs; ConfigError naming
 // --strategy when there is none of that name.
-Deployment withStrategy(const Deployment& d, const std::string& name);
+Deployment withStrategy(const Deployment& deployment, const std::string& name);
 
 // Reads and checks a deployment. `overrides` are "dotted.path=value" strings applied to the
 // JSON before it is read (value parsed as JSON, else taken as a string), as `--set` passes them.
@@ -109,13 +109,13 @@ nlohmann::json readDeploymentJson(const std::string& path,
 Deployment parseDeployment(const nlohmann::json& doc, const std::string& default_name);
 
 // The deployment as read, every default filled in: what result.json and --dump record.
-nlohmann::json toJson(const Deployment& d);
+nlohmann::json toJson(const Deployment& deployment);
 
 // Every rule that ties the strategy and its explicit plan to the model and workload (what
 // parseDeployment checks): ConfigError naming the field of the first rule broken.
-void checkRules(const Deployment& d);
+void checkRules(const Deployment& deployment);
 
 // The strategy must use exactly the ranks that were launched.
-void checkWorldSize(const Deployment& d, int world_size);
+void checkWorldSize(const Deployment& deployment, int world_size);
 
 }  // namespace shardrt::config

@@ -93,8 +93,8 @@ class LimitChecker {
 
 }  // namespace
 
-std::string brief(const json& v) {
-  return cut(v.dump(-1, ' ', false, json::error_handler_t::replace));
+std::string brief(const json& value) {
+  return cut(value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 json parseJsonLimited(std::string_view text, const std::string& source) {

@@ -31,6 +31,6 @@ nlohmann::json readJsonFile(const std::string& path, const std::string& what);
 
 // A value as errors quote it: dumped on one line (control characters escaped) and cut to
 // about 80 characters, so a 60 MB string in the wrong field gives a one-line message.
-std::string brief(const nlohmann::json& v);
+std::string brief(const nlohmann::json& value);
 
 }  // namespace shardrt::config

@@ -38,26 +38,26 @@ int Plan::stageOf(int layer) const {
   return -1;
 }
 
-Plan makePlan(const Deployment& d) {
+Plan makePlan(const Deployment& deployment) {
   Plan p;
-  p.tp = d.strategy.tp;
-  p.pp = d.strategy.pp;
-  p.ep = d.strategy.ep;
-  p.dp = d.strategy.dp;
-  p.microbatches = d.strategy.microbatches;
-  const ExplicitPlan& given = d.plan;
+  p.tp = deployment.strategy.tp;
+  p.pp = deployment.strategy.pp;
+  p.ep = deployment.strategy.ep;
+  p.dp = deployment.strategy.dp;
+  p.microbatches = deployment.strategy.microbatches;
+  const ExplicitPlan& given = deployment.plan;
   for (int s = 0; s < p.pp; ++s) {
     // Explicit stage lists were checked to be consecutive, so a range describes each.
-    p.stages.push_back({given.stage_layers.empty() ? evenPart(d.model.layers, p.pp, s)
+    p.stages.push_back({given.stage_layers.empty() ? evenPart(deployment.model.layers, p.pp, s)
                                                    : Range{given.stage_layers[s].front(),
                                                            given.stage_layers[s].back() + 1}});
   }
-  if (d.model.hasMoe()) {
+  if (deployment.model.hasMoe()) {
     if (!given.expert_placement.empty()) {
       p.expert_placement = given.expert_placement;
     } else {
       for (int r = 0; r < p.ep; ++r) {
-        const Range experts = evenPart(d.model.moe.experts, p.ep, r);
+        const Range experts = evenPart(deployment.model.moe.experts, p.ep, r);
         std::vector<int> list;
         for (int e = experts.begin; e < experts.end; ++e) list.push_back(e);
         p.expert_placement.push_back(list);
@@ -66,38 +66,39 @@ Plan makePlan(const Deployment& d) {
   }
   int row = 0;
   for (int r = 0; r < p.dp; ++r) {
-    const int share = given.dp_batch.empty() ? evenPart(d.workload.batch_size, p.dp, r).size()
-                                             : given.dp_batch[r];
+    const int share = given.dp_batch.empty()
+                          ? evenPart(deployment.workload.batch_size, p.dp, r).size()
+                          : given.dp_batch[r];
     p.dp_batches.push_back({row, row + share});
     row += share;
   }
   for (int t = 0; t < p.tp; ++t) {
     TensorParallelShard shard;
-    shard.q_heads = evenPart(d.model.heads, p.tp, t);
-    shard.kv_heads = kvHeadsFor(shard.q_heads, d.model.groupSize());
-    shard.ffn_columns = evenPart(d.model.ffn_hidden, p.tp, t);
-    shard.shared_columns =
-        evenPart(d.model.moe.shared_experts * d.model.moe.expert_ffn_hidden, p.tp, t);
+    shard.q_heads = evenPart(deployment.model.heads, p.tp, t);
+    shard.kv_heads = kvHeadsFor(shard.q_heads, deployment.model.groupSize());
+    shard.ffn_columns = evenPart(deployment.model.ffn_hidden, p.tp, t);
+    shard.shared_columns = evenPart(
+        deployment.model.moe.shared_experts * deployment.model.moe.expert_ffn_hidden, p.tp, t);
     p.tp_shards.push_back(shard);
   }
   return p;
 }
 
-nlohmann::json toJson(const Plan& p) {
+nlohmann::json toJson(const Plan& plan) {
   nlohmann::json j;
-  j["tp"] = p.tp;
-  j["pp"] = p.pp;
-  j["ep"] = p.ep;
-  j["dp"] = p.dp;
-  j["microbatches"] = p.microbatches;
-  for (const auto& s : p.stages) j["stages"].push_back({{"layers", rangeJson(s.layers)}});
-  for (const auto& t : p.tp_shards) {
+  j["tp"] = plan.tp;
+  j["pp"] = plan.pp;
+  j["ep"] = plan.ep;
+  j["dp"] = plan.dp;
+  j["microbatches"] = plan.microbatches;
+  for (const auto& s : plan.stages) j["stages"].push_back({{"layers", rangeJson(s.layers)}});
+  for (const auto& t : plan.tp_shards) {
     j["tp_shards"].push_back({{"q_heads", rangeJson(t.q_heads)},
                               {"kv_heads", rangeJson(t.kv_heads)},
                               {"ffn_columns", rangeJson(t.ffn_columns)}});
   }
-  if (!p.expert_placement.empty()) j["expert_placement"] = p.expert_placement;
-  for (const auto& b : p.dp_batches) j["dp_batches"].push_back(rangeJson(b));
+  if (!plan.expert_placement.empty()) j["expert_placement"] = plan.expert_placement;
+  for (const auto& b : plan.dp_batches) j["dp_batches"].push_back(rangeJson(b));
   return j;
 }
 

@@ -48,11 +48,11 @@ struct Plan {
 
 // The plan for a deployment: its explicit placements where given, else even splits of heads,
 // FFN columns, layers, experts and batch rows.
-Plan makePlan(const Deployment& d);
+Plan makePlan(const Deployment& deployment);
 
 // The kv heads query heads [q.begin, q.end) need when query head h reads kv head h / group.
 Range kvHeadsFor(Range q_heads, int group_size);
 
-nlohmann::json toJson(const Plan& p);
+nlohmann::json toJson(const Plan& plan);
 
 }  // namespace shardrt::config

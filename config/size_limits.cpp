@@ -43,8 +43,8 @@ void dimension(const char* field, std::int64_t size) {
 
 }  // namespace
 
-void checkSizes(const Deployment& d) {
-  const ModelConfig& m = d.model;
+void checkSizes(const Deployment& deployment) {
+  const ModelConfig& m = deployment.model;
   const std::int64_t hidden = m.hidden, ffn = m.ffn_hidden, hd = m.head_dim;
   // Each dimension on its own first: the products below then cannot overflow 64 bits unless
   // three or more are multiplied, which product() checks anyway.
@@ -54,8 +54,8 @@ void checkSizes(const Deployment& d) {
   dimension("model.kv_heads", m.kv_heads);
   dimension("model.head_dim", hd);
   dimension("model.ffn_hidden", ffn);
-  dimension("workload.batch_size", d.workload.batch_size);
-  dimension("workload.seq_len", d.workload.seq_len);
+  dimension("workload.batch_size", deployment.workload.batch_size);
+  dimension("workload.seq_len", deployment.workload.seq_len);
   // Row widths: the attention projections' outputs are one row of heads * head_dim.
   atMost("model.heads * model.head_dim", "the attention width is", {m.heads, hd}, kMaxDimension);
   atMost("model.kv_heads * model.head_dim", "the key/value width is", {m.kv_heads, hd},
@@ -68,7 +68,8 @@ void checkSizes(const Deployment& d) {
   atMost("model.hidden * model.heads * model.head_dim", "the query projection has",
          {hidden, q_width}, kMaxTensorElements);
 
-  const std::int64_t tokens = std::int64_t{d.workload.batch_size} * d.workload.seq_len;
+  const std::int64_t tokens =
+      std::int64_t{deployment.workload.batch_size} * deployment.workload.seq_len;
   atMost("workload.batch_size * workload.seq_len", "the batch has", {tokens}, kMaxTokens,
          "tokens");
   atMost("workload.batch_size * seq_len * model.hidden", "the residual stream has",
@@ -111,7 +112,7 @@ void checkSizes(const Deployment& d) {
   atMost("model.layers * (weights of one layer)", "the model's weights have",
          {m.layers, layer_weights}, kMaxModelElements);
 
-  const StrategyConfig& s = d.strategy;
+  const StrategyConfig& s = deployment.strategy;
   for (const auto& [field, degree] : {std::pair<const char*, int>{"strategy.tp", s.tp},
                                       {"strategy.pp", s.pp},
                                       {"strategy.ep", s.ep},

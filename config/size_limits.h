@@ -32,6 +32,6 @@ inline constexpr std::int64_t kMaxRanks = std::int64_t{1} << 20;
 // Throws ConfigError naming the first size over its bound: the field (or the product of
 // fields) and the bound, e.g.
 //   model.hidden * model.ffn_hidden: the FFN weight has 1000000000000 elements, above 2^38
-void checkSizes(const Deployment& d);
+void checkSizes(const Deployment& deployment);
 
 }  // namespace shardrt::config

@@ -111,7 +111,7 @@ std::string parseDim(std::string_view dim, std::string& canon) {
     const bool framed = of.starts_with("(of ") && of.ends_with(")");
     const auto whole = framed ? parseIndex(of.substr(4, of.size() - 5)) : std::nullopt;
     if (!whole) return bad("is not name=value or name=value (of global)");
-    // Rule 12: "(of G)" marks a slice, so the whole must be larger than the part.
+    // `labels`: "(of G)" marks a slice, so the whole must be larger than the part.
     if (*whole <= *value) return bad("names a global size no larger than the local one");
     global = *whole;
   }
@@ -766,7 +766,7 @@ class Checker {
         }
       }
     }
-    // Rule 15 asks for a predecessor and a successor, of either kind of edge: a top-k whose
+    // `dangling` asks for a predecessor and a successor, of either kind of edge: a top-k whose
     // choice reaches the experts through the host (as shardrt's does) has only gate edges out.
     for (int v = 0; v < nodeCount(); ++v) {
       const NodeFacts& f = facts_[v];
@@ -796,7 +796,7 @@ class Checker {
 
   bool validExpert(long expert) const { return expert >= 0 && experts_ && expert < *experts_; }
 
-  // Rule 9, edge by edge: from a topk node to an op of one expert in the same layer.
+  // `gate-edges`, edge by edge: from a topk node to an op of one expert in the same layer.
   void checkGateEdge(const Arc& a) {
     const NodeFacts& from = facts_[a.from];
     const NodeFacts& to = facts_[a.to];

@@ -1,6 +1,6 @@
 // `shardrt dag check FILE.dot`: reads a deployment DAG back and checks it against the rules
-// of ../shared/spec/dag.md as docs/dag.md says shardrt writes them ("What `shardrt dag check`
-// verifies"). Each violation names a stable rule:
+// docs/dag.md gives for the graphs shardrt writes ("What `shardrt dag check` verifies"). Each
+// violation names a stable rule:
 //   graph-attrs       the graph states gpus >= 1, layers >= 1, experts >= 0
 //   duplicate         no node id is declared twice
 //   shape-by-kind     kind is compute/comm/route/input/output, shape box/ellipse/parallelogram

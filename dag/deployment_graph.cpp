@@ -214,7 +214,7 @@ class GraphBuilder {
     // empty) cannot shift the ids between a run and a dry run.
     n.id = "r" + std::to_string(e.rank) + "_" + std::to_string(ops_on_rank_++);
     n.kind = opKindName(e.kind);
-    // Adds that close a residual branch are marked as such (spec rule 10 is checked on them).
+    // Adds that close a residual branch are marked as such (`residual-inputs` is checked on them).
     n.op = e.name == "residual_add" ? "residual_add" : e.op;
     const std::string what = e.name == e.op ? e.op : e.name + " (" + e.op + ")";
     n.title = e.expert >= 0 ? "expert " + std::to_string(e.expert) + " " + what : what;
@@ -408,7 +408,8 @@ class GraphBuilder {
       it = comm_nodes_.emplace(key, addNode(std::move(n))).first;
     }
     const int node = it->second;
-    // One Input and Output line per member (rule 11: each input listed), in rank order.
+    // One Input and Output line per member (docs/dag.md: an Input line per data input), in
+    // rank order.
     for (const auto& r : e.inputs) {
       graph_.nodes[node].inputs.push_back(r.shape);
       consume(memory, node, r, e);

@@ -1,9 +1,9 @@
 // The deployment DAG built from every rank's trace: the graph docs/dag.md describes and
-// ../shared/spec/dag.md constrains. Nodes are the ops that ran (one per rank and call), one
-// node per collective or send/recv pair joining its members, split/concat/reshape nodes where
-// an op read part of, or a re-shaped view of, what another wrote, and the model's one input
-// and one output. Edges are data dependencies found from the addresses each op read and
-// wrote, plus dashed gate edges from each MoE top-k to the experts it may route to.
+// `shardrt dag check` (dag/dag_check.h) checks. Nodes are the ops that ran (one per rank and
+// call), one node per collective or send/recv pair joining its members, split/concat/reshape
+// nodes where an op read part of, or a re-shaped view of, what another wrote, and the model's
+// one input and one output. Edges are data dependencies found from the addresses each op read
+// and wrote, plus dashed gate edges from each MoE top-k to the experts it may route to.
 #pragma once
 
 #include <iosfwd>

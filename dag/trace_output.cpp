@@ -102,17 +102,17 @@ std::string graphName(const std::string& name) {
   return out.empty() ? "deployment" : out;
 }
 
-std::string deploymentTitle(const config::Deployment& d, const std::string& how) {
-  const auto& m = d.model;
-  const auto& s = d.strategy;
-  std::string t = d.name + ": " + std::to_string(m.layers) + " layers, hidden " +
+std::string deploymentTitle(const config::Deployment& deployment, const std::string& how) {
+  const auto& m = deployment.model;
+  const auto& s = deployment.strategy;
+  std::string t = deployment.name + ": " + std::to_string(m.layers) + " layers, hidden " +
                   std::to_string(m.hidden) + ", heads " + std::to_string(m.heads) + " (kv " +
                   std::to_string(m.kv_heads) + ")";
   if (m.moe.experts > 0) {
     t += ", " + std::to_string(m.moe.experts) + " experts top-" + std::to_string(m.moe.top_k);
   }
-  t += "; batch " + std::to_string(d.workload.batch_size) + " x seq " +
-       std::to_string(d.workload.seq_len) + "; tp " + std::to_string(s.tp) + ", pp " +
+  t += "; batch " + std::to_string(deployment.workload.batch_size) + " x seq " +
+       std::to_string(deployment.workload.seq_len) + "; tp " + std::to_string(s.tp) + ", pp " +
        std::to_string(s.pp) + ", ep " + std::to_string(s.ep) + ", dp " + std::to_string(s.dp) +
        ", microbatches " + std::to_string(s.microbatches) + " = " +
        std::to_string(s.tp * s.pp * s.dp) + " GPUs; " + how;

@@ -15,7 +15,7 @@ namespace shardrt::dag {
 
 // The graph's name (the deployment's, made safe for a file name) and title line.
 std::string graphName(const std::string& name);
-std::string deploymentTitle(const config::Deployment& d, const std::string& how);
+std::string deploymentTitle(const config::Deployment& deployment, const std::string& how);
 
 // Every rank's events, on rank 0 (empty elsewhere). Collective over `world`.
 std::vector<TraceEvent> gatherTraces(comm::Communicator& world,

@@ -186,13 +186,13 @@ PlannerOptions readOptions(config::JsonReader r, int moe_layers, int experts) {
 
 }  // namespace
 
-double GpuSpec::gemmRate(DType t) const {
-  if (profile && !profile->gemm(t).empty()) {
+double GpuSpec::gemmRate(DType dtype) const {
+  if (profile && !profile->gemm(dtype).empty()) {
     double best = 0.0;
-    for (const auto& g : profile->gemm(t)) best = std::max(best, g.flopsPerSecond());
+    for (const auto& g : profile->gemm(dtype)) best = std::max(best, g.flopsPerSecond());
     return best;
   }
-  return peakFlops(t) * gemm_efficiency;
+  return peakFlops(dtype) * gemm_efficiency;
 }
 
 int ClusterConfig::gpus() const {
@@ -221,13 +221,13 @@ int ClusterConfig::nodeOf(int world_rank) const {
   throw std::out_of_range("ClusterConfig::nodeOf: rank beyond the cluster");
 }
 
-const GpuGroup& ClusterConfig::slowestIn(int first, int last, DType t) const {
+const GpuGroup& ClusterConfig::slowestIn(int first, int last, DType dtype) const {
   const GpuGroup* slowest = nullptr;
   int begin = 0;  // groups are contiguous rank ranges, in order
   for (const auto& g : groups) {
     const int end = begin + g.gpus();
     if (begin <= last && first < end) {
-      if (!slowest || g.gpu.gemmRate(t) < slowest->gpu.gemmRate(t)) {
+      if (!slowest || g.gpu.gemmRate(dtype) < slowest->gpu.gemmRate(dtype)) {
         slowest = &g;
       }
     }
@@ -248,11 +248,12 @@ PlanningInput parsePlanningInput(const json& doc, const std::string& base_dir, i
 }
 
 std::optional<PlanningInput> planningInputOf(const json& doc, const std::string& base_dir,
-                                             const config::Deployment& d) {
+                                             const config::Deployment& deployment) {
   if (!doc.is_object() || !doc.contains("cluster")) return std::nullopt;
   int moe_layers = 0;
-  for (int l = 0; l < d.model.layers; ++l) moe_layers += d.model.isMoeLayer(l) ? 1 : 0;
-  return parsePlanningInput(doc, base_dir, moe_layers, d.model.moe.experts);
+  for (int l = 0; l < deployment.model.layers; ++l)
+    moe_layers += deployment.model.isMoeLayer(l) ? 1 : 0;
+  return parsePlanningInput(doc, base_dir, moe_layers, deployment.model.moe.experts);
 }
 
 }  // namespace shardrt::planner

@@ -30,9 +30,9 @@ struct GpuSpec {
   double memory_efficiency = 0.8;
   std::optional<HardwareProfile> profile;  // measured rates replace the four above
 
-  double peakFlops(DType t) const { return t == DType::BF16 ? flops_bf16 : flops_fp32; }
+  double peakFlops(DType dtype) const { return dtype == DType::BF16 ? flops_bf16 : flops_fp32; }
   // The GEMM rate to compare GPUs by: the best measured, else peak x efficiency.
-  double gemmRate(DType t) const;
+  double gemmRate(DType dtype) const;
 };
 
 // Nodes of identical GPUs joined inside each node by one link class.
@@ -56,7 +56,7 @@ struct ClusterConfig {
   const GpuGroup& groupOf(int world_rank) const;
   int nodeOf(int world_rank) const;  // a node index unique over all groups
   // The group of world ranks [first, last] whose GPUs reach the fewest GEMM FLOP/s.
-  const GpuGroup& slowestIn(int first, int last, DType t) const;
+  const GpuGroup& slowestIn(int first, int last, DType dtype) const;
 };
 
 enum class ObjectiveKind { Latency, Throughput };
@@ -87,9 +87,9 @@ struct PlanningInput {
 PlanningInput parsePlanningInput(const nlohmann::json& doc, const std::string& base_dir,
                                  int moe_layers, int experts);
 
-// The planner sections of a condition file's JSON `doc` (`d`: the deployment read from the
+// The planner sections of a condition file's JSON `doc` (`deployment`: the one read from the
 // same JSON; base_dir: the file's directory), or nothing when it has no "cluster".
-std::optional<PlanningInput> planningInputOf(const nlohmann::json& doc,
-                                             const std::string& base_dir, const config::Deployment& d);
+std::optional<PlanningInput> planningInputOf(const nlohmann::json& doc, const std::string& base_dir,
+                                             const config::Deployment& deployment);
 
 }  // namespace shardrt::planner

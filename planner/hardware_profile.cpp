@@ -187,32 +187,34 @@ HardwareProfile parse(json doc) {
 
 }  // namespace
 
-double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n, double k) {
+double profiledGemmSeconds(const HardwareProfile& profile, DType dtype, double m, double n,
+                           double k) {
   const double flops = 2.0 * m * n * k;
-  if (p.gemm(t).empty() || !(flops > 0.0)) return 0.0;
+  if (profile.gemm(dtype).empty() || !(flops > 0.0)) return 0.0;
   std::vector<std::pair<double, double>> pts;  // (log FLOPs, FLOP/s)
-  for (const auto& g : p.gemm(t))
+  for (const auto& g : profile.gemm(dtype))
     pts.emplace_back(std::log(2.0 * g.m * g.n * g.k), g.flopsPerSecond());
   return flops / rateAt(std::move(pts), flops);
 }
 
-double profiledAttentionSeconds(const HardwareProfile& p, DType t, double flops) {
-  if (p.attention(t).empty() || !(flops > 0.0)) return 0.0;
+double profiledAttentionSeconds(const HardwareProfile& profile, DType dtype, double flops) {
+  if (profile.attention(dtype).empty() || !(flops > 0.0)) return 0.0;
   std::vector<std::pair<double, double>> pts;
-  for (const auto& a : p.attention(t)) pts.emplace_back(std::log(a.flops()), a.flops() / a.seconds);
+  for (const auto& a : profile.attention(dtype))
+    pts.emplace_back(std::log(a.flops()), a.flops() / a.seconds);
   return flops / rateAt(std::move(pts), flops);
 }
 
-double profiledElementwiseSeconds(const HardwareProfile& p, DType t, const std::string& op,
-                                  double bytes) {
-  const auto it = p.elementwise(t).find(op);
-  return it == p.elementwise(t).end() ? 0.0 : bytes / it->second;
+double profiledElementwiseSeconds(const HardwareProfile& profile, DType dtype,
+                                  const std::string& op, double bytes) {
+  const auto it = profile.elementwise(dtype).find(op);
+  return it == profile.elementwise(dtype).end() ? 0.0 : bytes / it->second;
 }
 
-double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op, int ranks,
+double profiledCollectiveSeconds(const HardwareProfile& profile, const std::string& op, int ranks,
                                  double bytes) {
   std::vector<std::pair<double, double>> pts;  // (bytes, seconds)
-  for (const auto& c : p.collectives) {
+  for (const auto& c : profile.collectives) {
     if (c.op == op && c.ranks == ranks) pts.emplace_back(c.bytes, c.seconds);
   }
   if (pts.empty()) return -1.0;
@@ -247,24 +249,24 @@ HardwareProfile parseHardwareProfile(std::string_view text, const std::string& s
   return parseNaming(config::parseJsonLimited(text, source), source);
 }
 
-void writeHardwareProfile(const HardwareProfile& p, const std::string& path) {
+void writeHardwareProfile(const HardwareProfile& profile, const std::string& path) {
   json collectives = json::array();
-  for (const auto& c : p.collectives) {
+  for (const auto& c : profile.collectives) {
     collectives.push_back(
         {{"op", c.op}, {"ranks", c.ranks}, {"bytes", c.bytes}, {"seconds", c.seconds}});
   }
-  const json doc = {{"machine", p.machine},
-                    {"date", p.date},
-                    {"backend", p.backend},
-                    {"ranks", p.ranks},
-                    {"gemm_fp32", gemmsJson(p.gemm_fp32)},
-                    {"gemm_bf16", gemmsJson(p.gemm_bf16)},
-                    {"attention_fp32", attentionJson(p.attention_fp32)},
-                    {"attention_bf16", attentionJson(p.attention_bf16)},
-                    {"elementwise_fp32", ratesJson(p.elementwise_fp32)},
-                    {"elementwise_bf16", ratesJson(p.elementwise_bf16)},
-                    {"memory_bytes_per_second", p.memory_bytes_per_second},
-                    {"op_overhead_seconds", p.op_overhead_seconds},
+  const json doc = {{"machine", profile.machine},
+                    {"date", profile.date},
+                    {"backend", profile.backend},
+                    {"ranks", profile.ranks},
+                    {"gemm_fp32", gemmsJson(profile.gemm_fp32)},
+                    {"gemm_bf16", gemmsJson(profile.gemm_bf16)},
+                    {"attention_fp32", attentionJson(profile.attention_fp32)},
+                    {"attention_bf16", attentionJson(profile.attention_bf16)},
+                    {"elementwise_fp32", ratesJson(profile.elementwise_fp32)},
+                    {"elementwise_bf16", ratesJson(profile.elementwise_bf16)},
+                    {"memory_bytes_per_second", profile.memory_bytes_per_second},
+                    {"op_overhead_seconds", profile.op_overhead_seconds},
                     {"collectives", collectives}};
   std::ofstream out(path);
   if (!out) throw ConfigError(path, "cannot write the hardware profile");

@@ -46,40 +46,41 @@ struct HardwareProfile {
   double op_overhead_seconds = 0.0;      // the time of an op that does (almost) nothing
   std::vector<CollectiveSample> collectives;
 
-  const std::vector<GemmSample>& gemm(DType t) const {
-    return t == DType::BF16 ? gemm_bf16 : gemm_fp32;
+  const std::vector<GemmSample>& gemm(DType dtype) const {
+    return dtype == DType::BF16 ? gemm_bf16 : gemm_fp32;
   }
-  const std::vector<AttentionSample>& attention(DType t) const {
-    return t == DType::BF16 ? attention_bf16 : attention_fp32;
+  const std::vector<AttentionSample>& attention(DType dtype) const {
+    return dtype == DType::BF16 ? attention_bf16 : attention_fp32;
   }
-  const std::map<std::string, double>& elementwise(DType t) const {
-    return t == DType::BF16 ? elementwise_bf16 : elementwise_fp32;
+  const std::map<std::string, double>& elementwise(DType dtype) const {
+    return dtype == DType::BF16 ? elementwise_bf16 : elementwise_fp32;
   }
 };
 
 // GEMM seconds for m x n x k from the measured samples of that dtype: the rate of the samples
 // interpolated in log(FLOPs) (clamped at the ends), plus nothing else. Returns 0 when the
 // profile has no sample of that dtype.
-double profiledGemmSeconds(const HardwareProfile& p, DType t, double m, double n, double k);
+double profiledGemmSeconds(const HardwareProfile& profile, DType dtype, double m, double n,
+                           double k);
 
 // Attention seconds for `flops` (as AttentionSample counts them) from the measured shapes of
 // that dtype, the rate interpolated in log(FLOPs) like GEMMs. 0 when none was measured.
-double profiledAttentionSeconds(const HardwareProfile& p, DType t, double flops);
+double profiledAttentionSeconds(const HardwareProfile& profile, DType dtype, double flops);
 
 // Seconds of elementwise op `op` moving `bytes`, at its measured rate; 0 when not measured.
-double profiledElementwiseSeconds(const HardwareProfile& p, DType t, const std::string& op,
-                                  double bytes);
+double profiledElementwiseSeconds(const HardwareProfile& profile, DType dtype,
+                                  const std::string& op, double bytes);
 
 // Seconds of a collective measured under `op` among `ranks` ranks, interpolated linearly in
 // bytes between the measured sizes (extrapolated from the last two beyond them). Returns a
 // negative number when the profile has no sample of that op and group size.
-double profiledCollectiveSeconds(const HardwareProfile& p, const std::string& op, int ranks,
+double profiledCollectiveSeconds(const HardwareProfile& profile, const std::string& op, int ranks,
                                  double bytes);
 
 // Reads a profile file; ConfigError naming the file and field on anything malformed.
 HardwareProfile loadHardwareProfile(const std::string& path);
 // The same from the file's text, errors naming `source` (the fuzzer's entry point).
 HardwareProfile parseHardwareProfile(std::string_view text, const std::string& source);
-void writeHardwareProfile(const HardwareProfile& p, const std::string& path);
+void writeHardwareProfile(const HardwareProfile& profile, const std::string& path);
 
 }  // namespace shardrt::planner

@@ -44,40 +44,40 @@ PlanCostModel::PlanCostModel(const config::ModelConfig& model, const config::Wor
   }
 }
 
-double PlanCostModel::gemm(const GpuSpec& g, double m, double n, double k) const {
+double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k) const {
   if (m <= 0.0 || n <= 0.0 || k <= 0.0) return 0.0;
-  if (g.profile && !g.profile->gemm(workload_.dtype).empty()) {
-    return profiledGemmSeconds(*g.profile, workload_.dtype, m, n, k) + overhead(g);
+  if (gpu.profile && !gpu.profile->gemm(workload_.dtype).empty()) {
+    return profiledGemmSeconds(*gpu.profile, workload_.dtype, m, n, k) + overhead(gpu);
   }
-  const DeviceRates rates{g.peakFlops(workload_.dtype) * g.gemm_efficiency,
-                          g.memory_bytes_per_second * g.memory_efficiency};
-  return opSeconds(2.0 * m * n * k, dtype_bytes_ * (m * k + k * n + m * n), rates) + overhead(g);
+  const DeviceRates rates{gpu.peakFlops(workload_.dtype) * gpu.gemm_efficiency,
+                          gpu.memory_bytes_per_second * gpu.memory_efficiency};
+  return opSeconds(2.0 * m * n * k, dtype_bytes_ * (m * k + k * n + m * n), rates) + overhead(gpu);
 }
 
-double PlanCostModel::memory(const GpuSpec& g, double bytes, const char* op) const {
-  if (g.profile) {
-    const double measured = op ? profiledElementwiseSeconds(*g.profile, workload_.dtype, op, bytes)
-                               : 0.0;
-    if (measured > 0.0) return measured + overhead(g);
-    if (g.profile->memory_bytes_per_second > 0.0) {
-      return bytes / g.profile->memory_bytes_per_second + overhead(g);
+double PlanCostModel::memory(const GpuSpec& gpu, double bytes, const char* op) const {
+  if (gpu.profile) {
+    const double measured =
+        op ? profiledElementwiseSeconds(*gpu.profile, workload_.dtype, op, bytes) : 0.0;
+    if (measured > 0.0) return measured + overhead(gpu);
+    if (gpu.profile->memory_bytes_per_second > 0.0) {
+      return bytes / gpu.profile->memory_bytes_per_second + overhead(gpu);
     }
   }
-  return bytes / (g.memory_bytes_per_second * g.memory_efficiency) + overhead(g);
+  return bytes / (gpu.memory_bytes_per_second * gpu.memory_efficiency) + overhead(gpu);
 }
 
-double PlanCostModel::attention(const GpuSpec& g, double flops, double bytes) const {
-  if (g.profile) {
-    const double measured = profiledAttentionSeconds(*g.profile, workload_.dtype, flops);
-    if (measured > 0.0) return measured + overhead(g);
+double PlanCostModel::attention(const GpuSpec& gpu, double flops, double bytes) const {
+  if (gpu.profile) {
+    const double measured = profiledAttentionSeconds(*gpu.profile, workload_.dtype, flops);
+    if (measured > 0.0) return measured + overhead(gpu);
   }
-  const double rate = g.peakFlops(workload_.dtype) * kAttentionShareOfPeak;
-  return opSeconds(flops, bytes, {rate, g.memory_bytes_per_second * g.memory_efficiency}) +
-         overhead(g);
+  const double rate = gpu.peakFlops(workload_.dtype) * kAttentionShareOfPeak;
+  return opSeconds(flops, bytes, {rate, gpu.memory_bytes_per_second * gpu.memory_efficiency}) +
+         overhead(gpu);
 }
 
-double PlanCostModel::overhead(const GpuSpec& g) const {
-  return g.profile ? g.profile->op_overhead_seconds : kDefaultOpOverhead;
+double PlanCostModel::overhead(const GpuSpec& gpu) const {
+  return gpu.profile ? gpu.profile->op_overhead_seconds : kDefaultOpOverhead;
 }
 
 double PlanCostModel::collective(const GpuGroup& group, Collective op, double bytes, int ranks,
@@ -98,8 +98,9 @@ double PlanCostModel::collective(const GpuGroup& group, Collective op, double by
   return collectiveSeconds(op, bytes, ranks, cluster_.inter_node);
 }
 
-LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::StrategyConfig& s, int rows,
-                                         bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
+                                         const config::StrategyConfig& strategy, int rows, bool moe,
+                                         bool tp_spans_nodes, bool ep_spans_nodes,
                                          const std::vector<double>& rank_share,
                                          const std::vector<int>& experts_per_rank) const {
   const GpuSpec& g = group.gpu;
@@ -108,8 +109,8 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::St
   const double seq = workload_.seq_len;
   const double T = static_cast<double>(rows) * seq;  // tokens of the microbatch
   const double H = m.hidden, hd = m.head_dim;
-  const double hq = static_cast<double>(m.heads) / s.tp;
-  const config::Range kv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize());
+  const double hq = static_cast<double>(m.heads) / strategy.tp;
+  const config::Range kv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize());
   const double hkv = kv.size();
   const bool swiglu = m.activation == config::Activation::SwiGlu;
   LayerSeconds out;
@@ -123,7 +124,7 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::St
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
   out.compute += gemm(g, T, H, hq * hd);
-  out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+  out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   out.compute += memory(g, 3 * T * H * w, "add");
 
   // FFN block: norm, then a dense MLP or the routed experts, residual add.
@@ -134,20 +135,21 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::St
     return t;
   };
   if (!moe) {
-    out.compute += mlp(static_cast<double>(m.ffn_hidden) / s.tp);
-    out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+    out.compute += mlp(static_cast<double>(m.ffn_hidden) / strategy.tp);
+    out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
     return out;
   }
   const auto& moe_cfg = m.moe;
   const double E = moe_cfg.experts, k = moe_cfg.top_k, Fe = moe_cfg.expert_ffn_hidden;
   out.compute += gemm(g, T, E, H) + memory(g, 2 * T * E * 4);  // router, scores and top-k
   // Dispatch: each rank sends its tp share's slots; the ep group's slots land by load.
-  const double share_slots = T / s.tp * k;
-  const double group_slots = share_slots * s.ep;
+  const double share_slots = T / strategy.tp * k;
+  const double group_slots = share_slots * strategy.ep;
   double most_rows = 0.0, slowest_experts = 0.0;
-  for (int r = 0; r < s.ep; ++r) {
-    const double rank_rows = group_slots * (rank_share.empty() ? 1.0 / s.ep : rank_share[r]);
-    const int local = experts_per_rank.empty() ? moe_cfg.experts / s.ep : experts_per_rank[r];
+  for (int r = 0; r < strategy.ep; ++r) {
+    const double rank_rows = group_slots * (rank_share.empty() ? 1.0 / strategy.ep : rank_share[r]);
+    const int local =
+        experts_per_rank.empty() ? moe_cfg.experts / strategy.ep : experts_per_rank[r];
     double t = 0.0;
     if (local > 0) {  // rows spread over the local experts; each runs its own GEMMs
       const double per_expert = rank_rows / local;
@@ -160,55 +162,57 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group, const config::St
   out.compute += slowest_experts;
   out.compute += 2 * memory(g, 2 * share_slots * H * w);  // permute out, weighted combine in
   // All-to-all priced by the fullest rank: what it sends or receives, whichever is more.
-  const double a2a_bytes = std::max(share_slots, most_rows) * H * w * s.ep;
-  out.comm += 2 * collective(group, Collective::AllToAll, a2a_bytes, s.ep, ep_spans_nodes);
-  out.comm += collective(group, Collective::AllGather, T * H * w, s.tp, tp_spans_nodes);
+  const double a2a_bytes = std::max(share_slots, most_rows) * H * w * strategy.ep;
+  out.comm += 2 * collective(group, Collective::AllToAll, a2a_bytes, strategy.ep, ep_spans_nodes);
+  out.comm += collective(group, Collective::AllGather, T * H * w, strategy.tp, tp_spans_nodes);
   if (moe_cfg.shared_experts > 0) {
-    out.compute += mlp(static_cast<double>(moe_cfg.shared_experts) * Fe / s.tp);
-    out.comm += collective(group, Collective::AllReduce, T * H * w, s.tp, tp_spans_nodes);
+    out.compute += mlp(static_cast<double>(moe_cfg.shared_experts) * Fe / strategy.tp);
+    out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   }
   return out;
 }
 
-double PlanCostModel::weightBytes(const config::StrategyConfig& s, config::Range layers, int local_experts) const {
+double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config::Range layers,
+                                  int local_experts) const {
   const auto& m = model_;
   const double H = m.hidden, hd = m.head_dim;
-  const double hq = static_cast<double>(m.heads) / s.tp;
-  const double hkv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  const double hq = static_cast<double>(m.heads) / strategy.tp;
+  const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
   const double mats = m.activation == config::Activation::SwiGlu ? 3 : 2;
   double elements = 0.0;
   for (int l = layers.begin; l < layers.end; ++l) {
     elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
     if (!m.isMoeLayer(l)) {
-      elements += mats * H * m.ffn_hidden / s.tp;
+      elements += mats * H * m.ffn_hidden / strategy.tp;
       continue;
     }
     elements += H * m.moe.experts + local_experts * mats * H * m.moe.expert_ffn_hidden;
-    elements += mats * H * m.moe.shared_experts * m.moe.expert_ffn_hidden / s.tp;
+    elements += mats * H * m.moe.shared_experts * m.moe.expert_ffn_hidden / strategy.tp;
   }
   return elements * dtype_bytes_;
 }
 
-double PlanCostModel::activationBytes(const config::StrategyConfig& s, int rows, int replica_rows,
-                                      double expert_imbalance) const {
+double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, int rows,
+                                      int replica_rows, double expert_imbalance) const {
   const auto& m = model_;
   const double w = dtype_bytes_;
   const double T = static_cast<double>(rows) * workload_.seq_len;
   const double H = m.hidden, hd = m.head_dim;
-  const double hq = static_cast<double>(m.heads) / s.tp;
-  const double hkv = config::kvHeadsFor({0, m.heads / s.tp}, m.groupSize()).size();
+  const double hq = static_cast<double>(m.heads) / strategy.tp;
+  const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
   // The executor's buffers of one microbatch: hidden-sized ones, q/k/v and attention output,
   // the MLP's columns; the replica's input and output; the MoE exchange buffers.
-  double ffn_columns = static_cast<double>(m.ffn_hidden) / s.tp;
+  double ffn_columns = static_cast<double>(m.ffn_hidden) / strategy.tp;
   if (m.hasMoe()) ffn_columns = std::max(ffn_columns, 1.0 * m.moe.expert_ffn_hidden);
   double elements = T * (4 * H + (2 * hq + 2 * hkv) * hd + 3 * ffn_columns);
   elements += 2.0 * replica_rows * workload_.seq_len * H;
-  if (m.hasMoe()) elements += 4 * T / s.tp * m.moe.top_k * H * expert_imbalance + T * m.moe.experts;
+  if (m.hasMoe())
+    elements += 4 * T / strategy.tp * m.moe.top_k * H * expert_imbalance + T * m.moe.experts;
   return elements * w;
 }
 
-PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
-  const config::StrategyConfig& s = c.strategy;
+PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const {
+  const config::StrategyConfig& s = candidate.strategy;
   const int stage_ranks = s.tp * s.dp;
   PlanCost cost;
   cost.bubble = pipelineBubble(s.pp, s.microbatches);
@@ -217,9 +221,9 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
   std::vector<double> share;
   std::vector<int> per_rank;
   if (model_.hasMoe()) {
-    placement.ranks = c.expert_placement;
+    placement.ranks = candidate.expert_placement;
     placement.copies.assign(model_.moe.experts, 0);
-    for (const auto& list : c.expert_placement) {
+    for (const auto& list : candidate.expert_placement) {
       per_rank.push_back(static_cast<int>(list.size()));
       for (int e : list) ++placement.copies[e];
     }
@@ -251,8 +255,9 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
   // Weights per stage: the dense part, plus each expert slot a rank holds.
   std::vector<double> base_weights(s.pp), slot_weights(s.pp, 0.0);
   for (int st = 0; st < s.pp; ++st) {
-    base_weights[st] = weightBytes(s, c.stages[st], 0);
-    if (model_.hasMoe()) slot_weights[st] = weightBytes(s, c.stages[st], 1) - base_weights[st];
+    base_weights[st] = weightBytes(s, candidate.stages[st], 0);
+    if (model_.hasMoe())
+      slot_weights[st] = weightBytes(s, candidate.stages[st], 1) - base_weights[st];
   }
   const int most_slots = per_rank.empty() ? 0 : *std::max_element(per_rank.begin(), per_rank.end());
 
@@ -260,8 +265,9 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
   cost.stage_seconds.assign(s.pp, 0.0);
   double tokens_per_second = 0.0, busy_max = 0.0, busy_sum = 0.0;  // over cells of tp GPUs
   for (int r = 0; r < s.dp; ++r) {
-    const int rows = c.dp_batch[r] / s.microbatches;
-    const double activations = activationBytes(s, rows, c.dp_batch[r], cost.expert_imbalance);
+    const int rows = candidate.dp_batch[r] / s.microbatches;
+    const double activations =
+        activationBytes(s, rows, candidate.dp_batch[r], cost.expert_imbalance);
     std::vector<double> step(s.pp), step_comm(s.pp);  // per stage, one microbatch
     for (int st = 0; st < s.pp; ++st) {
       const int first = s.tp * (r + s.dp * st), last = first + s.tp - 1;
@@ -271,7 +277,7 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
       const bool ep_spans = cluster_.nodeOf(ep_first) != cluster_.nodeOf(ep_first + s.ep - 1);
       const Cached& t = layerTimes(g, rows, tp_spans, ep_spans);
       LayerSeconds stage;
-      for (int l = c.stages[st].begin; l < c.stages[st].end; ++l) {
+      for (int l = candidate.stages[st].begin; l < candidate.stages[st].end; ++l) {
         const LayerSeconds& x = model_.isMoeLayer(l) ? t.moe : t.dense;
         stage.compute += x.compute;
         stage.comm += x.comm;
@@ -325,8 +331,8 @@ PlanCost PlanCostModel::estimate(const Candidate& c, bool detail) const {
       cost.latency_seconds = latency;
       cost.comm_seconds = comm;
     }
-    tokens_per_second +=
-        static_cast<double>(c.dp_batch[r]) * workload_.seq_len / (s.microbatches * step[slowest]);
+    tokens_per_second += static_cast<double>(candidate.dp_batch[r]) * workload_.seq_len /
+                         (s.microbatches * step[slowest]);
   }
   cost.tokens_per_second = tokens_per_second;
   if (busy_sum > 0.0) cost.busy_imbalance = busy_max / (busy_sum / (s.pp * s.dp));

@@ -60,21 +60,22 @@ class PlanCostModel {
 
   // Prices a candidate whose degrees use every GPU of the cluster; `detail` also fills
   // PlanCost::ranks (one entry per GPU: the search leaves it out, a report wants it).
-  PlanCost estimate(const Candidate& c, bool detail = false) const;
+  PlanCost estimate(const Candidate& candidate, bool detail = false) const;
 
   // One dense or MoE layer for a microbatch of `rows` sequences on GPUs of `group`; tp/ep
   // groups spanning nodes use the inter-node link. rank_share: per ep rank, its share of the
   // ep group's token slots (empty: uniform).
-  LayerSeconds layerSeconds(const GpuGroup& group, const config::StrategyConfig& s, int rows, bool moe,
-                            bool tp_spans_nodes, bool ep_spans_nodes,
+  LayerSeconds layerSeconds(const GpuGroup& group, const config::StrategyConfig& strategy, int rows,
+                            bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
                             const std::vector<double>& rank_share,
                             const std::vector<int>& experts_per_rank) const;
 
   // Weights one GPU holds for `layers` of a stage, holding `local_experts` expert slots.
-  double weightBytes(const config::StrategyConfig& s, config::Range layers, int local_experts) const;
+  double weightBytes(const config::StrategyConfig& strategy, config::Range layers,
+                     int local_experts) const;
   // Activation bytes of one GPU running microbatches of `rows` sequences of a replica of
   // `replica_rows` sequences.
-  double activationBytes(const config::StrategyConfig& s, int rows, int replica_rows,
+  double activationBytes(const config::StrategyConfig& strategy, int rows, int replica_rows,
                          double expert_imbalance) const;
 
   // Per expert, the share of token slots it takes: the file's loads (averaged over MoE layers)
@@ -82,11 +83,11 @@ class PlanCostModel {
   const std::vector<double>& expertLoads() const { return loads_; }
 
  private:
-  double gemm(const GpuSpec& g, double m, double n, double k) const;
+  double gemm(const GpuSpec& gpu, double m, double n, double k) const;
   // An op bound by memory; `op` names its measured rate in a profile (rmsnorm, rope, ...).
-  double memory(const GpuSpec& g, double bytes, const char* op = nullptr) const;
-  double attention(const GpuSpec& g, double flops, double bytes) const;
-  double overhead(const GpuSpec& g) const;
+  double memory(const GpuSpec& gpu, double bytes, const char* op = nullptr) const;
+  double attention(const GpuSpec& gpu, double flops, double bytes) const;
+  double overhead(const GpuSpec& gpu) const;
   double collective(const GpuGroup& group, Collective op, double bytes, int ranks,
                     bool spans_nodes) const;
 

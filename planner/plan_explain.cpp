@@ -150,13 +150,14 @@ double memoryMaxOverMean(const PlanCost& detail) {
   return maxOverMean(xs);
 }
 
-std::string planReport(const config::Deployment& d, const PlanningInput& in, const SearchResult& result,
-                       const PlanCost& best_detail) {
-  const auto& w = d.workload;
+std::string planReport(const config::Deployment& deployment, const PlanningInput& in,
+                       const SearchResult& result, const PlanCost& best_detail) {
+  const auto& w = deployment.workload;
   const bool latency = in.objective.kind == ObjectiveKind::Latency;
   std::ostringstream o;
-  o << format("plan %s: batch %d x seq %d, %s, on %d GPUs (%s); objective: %s", d.name.c_str(),
-              w.batch_size, w.seq_len, std::string(dtypeName(w.dtype)).c_str(), in.cluster.gpus(),
+  o << format("plan %s: batch %d x seq %d, %s, on %d GPUs (%s); objective: %s",
+              deployment.name.c_str(), w.batch_size, w.seq_len,
+              std::string(dtypeName(w.dtype)).c_str(), in.cluster.gpus(),
               clusterSummary(in.cluster).c_str(), latency ? "latency" : "throughput");
   if (in.objective.max_latency_seconds > 0.0) {
     o << format(" under %.3f ms", in.objective.max_latency_seconds * 1e3);
@@ -179,10 +180,10 @@ std::string planReport(const config::Deployment& d, const PlanningInput& in, con
   }
   const RankedPlan& best = result.top.front();
   o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
-  o << partsSection(d, best.candidate);
+  o << partsSection(deployment, best.candidate);
   o << checkSection(best.candidate, in.cluster.gpus());
   o << balanceSection(best_detail);
-  if (d.model.hasMoe()) {
+  if (deployment.model.hasMoe()) {
     o << format("  expert load max/mean over ep ranks: %.2f with the default placement, %.2f "
                 "with this one\n",
                 result.imbalance_before, best.cost.expert_imbalance);
@@ -195,10 +196,10 @@ std::string planReport(const config::Deployment& d, const PlanningInput& in, con
   return o.str();
 }
 
-nlohmann::json planReportJson(const config::Deployment& d, const PlanningInput& in,
+nlohmann::json planReportJson(const config::Deployment& deployment, const PlanningInput& in,
                               const SearchResult& result, const PlanCost& best_detail) {
   nlohmann::json j;
-  j["deployment"] = d.name;
+  j["deployment"] = deployment.name;
   j["gpus"] = in.cluster.gpus();
   j["objective"] = in.objective.kind == ObjectiveKind::Latency ? "latency" : "throughput";
   j["valid_strategies"] = result.strategies;

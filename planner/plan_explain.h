@@ -12,11 +12,11 @@
 namespace shardrt::planner {
 
 // best_detail: the best plan's cost with per-GPU entries (PlanCostModel::estimate's detail).
-std::string planReport(const config::Deployment& d, const PlanningInput& in, const SearchResult& result,
-                       const PlanCost& best_detail);
+std::string planReport(const config::Deployment& deployment, const PlanningInput& in,
+                       const SearchResult& result, const PlanCost& best_detail);
 
 // The same facts as JSON (`shardrt plan --json`).
-nlohmann::json planReportJson(const config::Deployment& d, const PlanningInput& in,
+nlohmann::json planReportJson(const config::Deployment& deployment, const PlanningInput& in,
                               const SearchResult& result, const PlanCost& best_detail);
 
 // Per-GPU busy time and memory, max over mean: 1 is perfect balance.

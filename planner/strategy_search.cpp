@@ -83,9 +83,9 @@ std::string gib(double bytes) {
 
 std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                        const ClusterConfig& cluster, const PlannerOptions& options,
-                       const config::StrategyConfig& s) {
-  const std::string why = modelRuleBroken(model, workload, options, s);
-  return why.empty() ? clusterRuleBroken(cluster, s) : why;
+                       const config::StrategyConfig& strategy) {
+  const std::string why = modelRuleBroken(model, workload, options, strategy);
+  return why.empty() ? clusterRuleBroken(cluster, strategy) : why;
 }
 
 std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
@@ -118,20 +118,20 @@ std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& m
 
 Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& model,
                          const config::WorkloadConfig& workload, const ClusterConfig& cluster,
-                         const PlannerOptions& options, const config::StrategyConfig& s,
+                         const PlannerOptions& options, const config::StrategyConfig& strategy,
                          PlacementCache* placements) {
   Candidate c;
-  c.strategy = s;
+  c.strategy = strategy;
   if (model.hasMoe()) {
-    if (placements && placements->count(s.ep)) {
-      c.expert_placement = placements->at(s.ep);
+    if (placements && placements->count(strategy.ep)) {
+      c.expert_placement = placements->at(strategy.ep);
     } else {
       const bool measured = !options.expert_loads.empty() || options.redundant_experts > 0;
       c.expert_placement =
-          (measured ? balanceExperts(costs.expertLoads(), s.ep, options.redundant_experts)
-                    : contiguousPlacement(model.moe.experts, s.ep))
+          (measured ? balanceExperts(costs.expertLoads(), strategy.ep, options.redundant_experts)
+                    : contiguousPlacement(model.moe.experts, strategy.ep))
               .ranks;
-      if (placements) (*placements)[s.ep] = c.expert_placement;
+      if (placements) (*placements)[strategy.ep] = c.expert_placement;
     }
   }
   std::vector<int> per_rank;
@@ -144,7 +144,7 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
       model.hasMoe() ? rankLoads(costs.expertLoads(), placement) : std::vector<double>{};
 
   // Dense and MoE layer times on the slowest GPU of a rank range (one per GPU kind).
-  const int nominal_rows = std::max(1, workload.batch_size / (s.dp * s.microbatches));
+  const int nominal_rows = std::max(1, workload.batch_size / (strategy.dp * strategy.microbatches));
   std::vector<std::pair<const GpuGroup*, LayerSeconds[2]>> by_group;
   auto layerTime = [&](int first, int last, bool moe) {
     const GpuGroup& g = cluster.slowestIn(first, last, workload.dtype);
@@ -156,7 +156,7 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
       it->first = &g;
       for (int kind = 0; kind < (model.hasMoe() ? 2 : 1); ++kind) {
         it->second[kind] =
-            costs.layerSeconds(g, s, nominal_rows, kind == 1, false, false, share, per_rank);
+            costs.layerSeconds(g, strategy, nominal_rows, kind == 1, false, false, share, per_rank);
       }
     }
     return it->second[moe ? 1 : 0].total();
@@ -169,20 +169,20 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
   };
 
   // Rows per replica in proportion to each replica's speed: its slowest stage's GPUs.
-  const int stage_ranks = s.tp * s.dp;
-  std::vector<double> replica_speed(s.dp);
-  for (int r = 0; r < s.dp; ++r) {
+  const int stage_ranks = strategy.tp * strategy.dp;
+  std::vector<double> replica_speed(strategy.dp);
+  for (int r = 0; r < strategy.dp; ++r) {
     double slowest = 0.0;
-    for (int st = 0; st < s.pp; ++st) {
-      const int first = s.tp * (r + s.dp * st);
-      slowest = std::max(slowest, modelTime(first, first + s.tp - 1));
+    for (int st = 0; st < strategy.pp; ++st) {
+      const int first = strategy.tp * (r + strategy.dp * st);
+      slowest = std::max(slowest, modelTime(first, first + strategy.tp - 1));
     }
     replica_speed[r] = 1.0 / slowest;
   }
-  c.dp_batch = splitRows(workload.batch_size, s.microbatches, replica_speed);
+  c.dp_batch = splitRows(workload.batch_size, strategy.microbatches, replica_speed);
 
   // Layers over stages by predicted stage time, each stage as fast as its slowest GPU.
-  std::vector<double> cost(model.layers), speed(s.pp), fixed(s.pp, 0.0);
+  std::vector<double> cost(model.layers), speed(strategy.pp), fixed(strategy.pp, 0.0);
   for (int l = 0; l < model.layers; ++l) {
     cost[l] = layerTime(0, stage_ranks - 1, model.isMoeLayer(l));
   }
@@ -190,10 +190,10 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
   // Every stage but the last also sends each microbatch on, as the cost model prices it.
   const double sent = static_cast<double>(nominal_rows) * workload.seq_len * model.hidden *
                       static_cast<double>(dtypeSize(workload.dtype));
-  for (int st = 0; st < s.pp; ++st) {
+  for (int st = 0; st < strategy.pp; ++st) {
     const int first = st * stage_ranks;
     speed[st] = reference / modelTime(first, first + stage_ranks - 1);
-    if (st + 1 == s.pp) continue;
+    if (st + 1 == strategy.pp) continue;
     const bool same_node = cluster.nodeOf(first) == cluster.nodeOf(first + stage_ranks);
     fixed[st] = collectiveSeconds(Collective::SendRecv, sent, 2,
                                   same_node ? cluster.groupOf(first).intra_node
@@ -212,16 +212,17 @@ bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objec
          std::tie(t.tp, t.pp, t.ep, t.dp, t.microbatches);
 }
 
-SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, int top_k) {
-  const PlanCostModel costs(d.model, d.workload, in.cluster, in.options);
+SearchResult searchPlans(const config::Deployment& deployment, const PlanningInput& in, int top_k) {
+  const PlanCostModel costs(deployment.model, deployment.workload, in.cluster, in.options);
   SearchResult result;
-  const auto strategies = validStrategies(d.model, d.workload, in.cluster, in.options);
+  const auto strategies =
+      validStrategies(deployment.model, deployment.workload, in.cluster, in.options);
   result.strategies = static_cast<long>(strategies.size());
   if (strategies.empty()) {
     // Say which rule stopped the simplest splits: plain data parallelism, then tensor.
     const int gpus = in.cluster.gpus();
-    const std::string dp_only =
-        ruleBroken(d.model, d.workload, in.cluster, in.options, {1, 1, 1, gpus, 1});
+    const std::string dp_only = ruleBroken(deployment.model, deployment.workload, in.cluster,
+                                           in.options, {1, 1, 1, gpus, 1});
     throw ConfigError("deployment", "no parallel strategy for " + std::to_string(gpus) +
                                         " GPUs satisfies the rules (e.g. tp 1 x dp " +
                                         std::to_string(gpus) + ": " + dp_only + ")");
@@ -230,8 +231,9 @@ SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, i
   std::vector<RankedPlan> kept;
   PlacementCache placements;
   for (const auto& s : strategies) {
-    RankedPlan p{
-        buildCandidate(costs, d.model, d.workload, in.cluster, in.options, s, &placements), {}};
+    RankedPlan p{buildCandidate(costs, deployment.model, deployment.workload, in.cluster,
+                                in.options, s, &placements),
+                 {}};
     p.cost = costs.estimate(p.candidate);
     if (least_memory < 0.0 || p.cost.max_memory_bytes < least_memory) {
       least_memory = p.cost.max_memory_bytes;
@@ -255,8 +257,9 @@ SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, i
   if (result.fit == 0) {
     // Weights alone, each expert once, against all usable memory: the plainest statement.
     const config::StrategyConfig whole{1, 1, 1, 1, 1};
-    const double weights = costs.weightBytes(whole, {0, d.model.layers},
-                                             d.model.hasMoe() ? d.model.moe.experts : 0);
+    const double weights =
+        costs.weightBytes(whole, {0, deployment.model.layers},
+                          deployment.model.hasMoe() ? deployment.model.moe.experts : 0);
     double usable = 0.0;
     for (const auto& g : in.cluster.groups) {
       usable += g.gpus() * g.gpu.memory_bytes * (1.0 - in.cluster.memory_reserve);
@@ -282,26 +285,26 @@ SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, i
             [&](const auto& a, const auto& b) { return betterPlan(a, b, in.objective); });
   if (static_cast<int>(kept.size()) > top_k) kept.resize(top_k);
   result.top = std::move(kept);
-  if (d.model.hasMoe()) {
+  if (deployment.model.hasMoe()) {
     const int ep = result.top.front().candidate.strategy.ep;
     result.imbalance_before =
-        loadImbalance(costs.expertLoads(), contiguousPlacement(d.model.moe.experts, ep));
+        loadImbalance(costs.expertLoads(), contiguousPlacement(deployment.model.moe.experts, ep));
   }
   return result;
 }
 
-config::Deployment withCandidate(const config::Deployment& d, const Candidate& c) {
-  config::Deployment out = d;
+config::Deployment withCandidate(const config::Deployment& deployment, const Candidate& candidate) {
+  config::Deployment out = deployment;
   out.strategies.clear();
-  out.strategy = c.strategy;
+  out.strategy = candidate.strategy;
   out.plan = config::ExplicitPlan{};
-  for (const auto& r : c.stages) {
+  for (const auto& r : candidate.stages) {
     std::vector<int> layers(r.size());
     std::iota(layers.begin(), layers.end(), r.begin);
     out.plan.stage_layers.push_back(layers);
   }
-  out.plan.expert_placement = c.expert_placement;
-  out.plan.dp_batch = c.dp_batch;
+  out.plan.expert_placement = candidate.expert_placement;
+  out.plan.dp_batch = candidate.dp_batch;
   return out;
 }
 

@@ -20,7 +20,7 @@ namespace shardrt::planner {
 // stay inside a node unless the cluster allows otherwise; tp * pp * dp uses every GPU.
 std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadConfig& workload,
                        const ClusterConfig& cluster, const PlannerOptions& options,
-                       const config::StrategyConfig& s);
+                       const config::StrategyConfig& strategy);
 
 // Every strategy ruleBroken accepts (memory not yet considered), in a fixed order.
 std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
@@ -48,7 +48,7 @@ using PlacementCache = std::map<int, std::vector<std::vector<int>>>;
 // Makes a strategy concrete: placement, rows per replica, layers per stage.
 Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& model,
                          const config::WorkloadConfig& workload, const ClusterConfig& cluster,
-                         const PlannerOptions& options, const config::StrategyConfig& s,
+                         const PlannerOptions& options, const config::StrategyConfig& strategy,
                          PlacementCache* placements = nullptr);
 
 // Whether a is better than b for the objective (ties broken by the degrees, so the order is
@@ -56,9 +56,9 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
 bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objective);
 
 // The top_k plans; ConfigError naming the constraint when no plan is valid or none fits.
-SearchResult searchPlans(const config::Deployment& d, const PlanningInput& in, int top_k);
+SearchResult searchPlans(const config::Deployment& deployment, const PlanningInput& in, int top_k);
 
-// The deployment `d` running `c`: its strategy and an explicit plan of every placement.
-config::Deployment withCandidate(const config::Deployment& d, const Candidate& c);
+// The deployment running the candidate: its strategy and an explicit plan of every placement.
+config::Deployment withCandidate(const config::Deployment& deployment, const Candidate& candidate);
 
 }  // namespace shardrt::planner
