@@ -89,6 +89,11 @@ void ForwardingBackend::routerTopK(const TensorView& experts, const TensorView& 
   inner_.routerTopK(experts, weights, logits, sigmoid, normalize);
 }
 
+void ForwardingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                        const TensorView& logits, bool sigmoid, bool normalize) {
+  inner_.routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+}
+
 void ForwardingBackend::gatherRows(const TensorView& out, const TensorView& inp,
                                    const TensorView& index) {
   inner_.gatherRows(out, inp, index);

@@ -171,6 +171,13 @@ void NumericsCheckingBackend::routerTopK(const TensorView& experts, const Tensor
   check("router_topk", weights);  // the experts are indices (i32)
 }
 
+void NumericsCheckingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                              const TensorView& logits, bool sigmoid,
+                                              bool normalize) {
+  inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+  check("router_weights_of", weights);
+}
+
 void NumericsCheckingBackend::gatherRows(const TensorView& out, const TensorView& inp,
                                          const TensorView& index) {
   inner().gatherRows(out, inp, index);

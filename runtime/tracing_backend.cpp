@@ -172,6 +172,12 @@ void TracingBackend::routerTopK(const TensorView& experts, const TensorView& wei
       [&] { inner().routerTopK(experts, weights, logits, sigmoid, normalize); });
 }
 
+void TracingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                     const TensorView& logits, bool sigmoid, bool normalize) {
+  run({OpKind::Route, "router_weights", {logits, experts}, {}, {weights}},
+      [&] { inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize); });
+}
+
 void TracingBackend::gatherRows(const TensorView& out, const TensorView& inp,
                                 const TensorView& index) {
   run({OpKind::Route, "permute", {inp, index}, {}, {out}},

@@ -95,6 +95,10 @@ class RecordingBackend final : public Backend {
                   bool sigmoid, bool normalize) override {
     log("routerTopK", experts.raw(), weights.raw(), logits.raw(), sigmoid, normalize);
   }
+  void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                       const TensorView& logits, bool sigmoid, bool normalize) override {
+    log("routerWeightsOf", weights.raw(), experts.raw(), logits.raw(), sigmoid, normalize);
+  }
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override {
     log("gatherRows", out.raw(), inp.raw(), index.raw());
   }
@@ -162,6 +166,7 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
         be.groupedLinear(a, c, {&weight, &weight}, {3, 9});
       }),
       none([=](Backend& be) { be.routerTopK(b, d, e, true, false); }),
+      none([=](Backend& be) { be.routerWeightsOf(e, c, a, false, true); }),
       none([=](Backend& be) { be.gatherRows(c, e, a); }),
       none([=](Backend& be) { be.scatterAddRows(d, a, b, c); }),
   };
