@@ -17,6 +17,8 @@
 #include "runtime/consistency_check.h"
 #include "launch/dump.h"
 #include "runtime/fault_injection.h"
+#include "runtime/fault_nan_weight.h"
+#include "runtime/fault_skip_attention_all_reduce.h"
 #include "launch/forward_prediction.h"
 #include "common/error_report.h"
 #include "runtime/execution_context.h"
@@ -268,10 +270,17 @@ int runCommand(const RunOptions& o, const comm::MpiSession& mpi) {
   }
 
   ExecutorOptions exec_options;
-  exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
-  exec_options.fault_nan_weight = o.fault_nan_weight;
   exec_options.log_routing = o.validate;
   exec_options.weights = &weights;
+  // Test-only faults wrap what the executor is given; the reference and --dump keep the clean
+  // weights.
+  std::optional<FaultNanWeight> nan_weights;
+  if (!o.fault_nan_weight.empty()) {
+    exec_options.weights = &nan_weights.emplace(weights, o.fault_nan_weight);
+  }
+  if (o.fault_skip_attention_allreduce) {
+    groups.tp = std::make_unique<FaultSkipAttentionAllReduce>(std::move(groups.tp));
+  }
   const auto build_start = std::chrono::steady_clock::now();
   TransformerExecutor executor(d, report.plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, exec_options);
