@@ -50,18 +50,18 @@ std::size_t total(const std::vector<std::size_t>& counts) {
 
 StagedCommunicator::StagedCommunicator(std::unique_ptr<Communicator> inner,
                                        cudaStream_t compute_stream)
-    : Communicator(inner->groupName()), inner_(std::move(inner)), stream_(compute_stream) {}
+    : ForwardingCommunicator(*inner), owned_(std::move(inner)), stream_(compute_stream) {}
 
 void StagedCommunicator::allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) {
   Staged b(buf, count * dtypeSize(dtype), stream_);
-  inner_->allReduce(b.in().host(), count, dtype, op);
+  inner().allReduce(b.in().host(), count, dtype, op);
   b.out();
 }
 
 void StagedCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
   Staged s(send, count * dtypeSize(dtype), stream_),
       r(recv, count * size() * dtypeSize(dtype), stream_);
-  inner_->allGather(s.in().host(), r.host(), count, dtype);
+  inner().allGather(s.in().host(), r.host(), count, dtype);
   r.out();
 }
 
@@ -69,7 +69,7 @@ void StagedCommunicator::reduceScatter(const void* send, void* recv, std::size_t
                                        ReduceOp op) {
   Staged s(send, count * size() * dtypeSize(dtype), stream_),
       r(recv, count * dtypeSize(dtype), stream_);
-  inner_->reduceScatter(s.in().host(), r.host(), count, dtype, op);
+  inner().reduceScatter(s.in().host(), r.host(), count, dtype, op);
   r.out();
 }
 
@@ -77,7 +77,7 @@ void StagedCommunicator::gather(const void* send, void* recv, std::size_t count,
                                 int root) {
   Staged s(send, count * dtypeSize(dtype), stream_);
   Staged r(recv, rank() == root ? count * size() * dtypeSize(dtype) : 0, stream_);
-  inner_->gather(s.in().host(), r.host(), count, dtype, root);
+  inner().gather(s.in().host(), r.host(), count, dtype, root);
   r.out();
 }
 
@@ -85,7 +85,7 @@ void StagedCommunicator::allGatherV(const void* send, void* recv,
                                     const std::vector<std::size_t>& counts, DType dtype) {
   Staged s(send, counts.at(rank()) * dtypeSize(dtype), stream_);
   Staged r(recv, total(counts) * dtypeSize(dtype), stream_);
-  inner_->allGatherV(s.in().host(), r.host(), counts, dtype);
+  inner().allGatherV(s.in().host(), r.host(), counts, dtype);
   r.out();
 }
 
@@ -93,7 +93,7 @@ void StagedCommunicator::gatherV(const void* send, void* recv,
                                  const std::vector<std::size_t>& counts, DType dtype, int root) {
   Staged s(send, counts.at(rank()) * dtypeSize(dtype), stream_);
   Staged r(recv, rank() == root ? total(counts) * dtypeSize(dtype) : 0, stream_);
-  inner_->gatherV(s.in().host(), r.host(), counts, dtype, root);
+  inner().gatherV(s.in().host(), r.host(), counts, dtype, root);
   r.out();
 }
 
@@ -102,30 +102,30 @@ void StagedCommunicator::allToAllV(const void* send, const std::vector<std::size
                                    DType dtype) {
   Staged s(send, total(send_counts) * dtypeSize(dtype), stream_);
   Staged r(recv, total(recv_counts) * dtypeSize(dtype), stream_);
-  inner_->allToAllV(s.in().host(), send_counts, r.host(), recv_counts, dtype);
+  inner().allToAllV(s.in().host(), send_counts, r.host(), recv_counts, dtype);
   r.out();
 }
 
 void StagedCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {
   Staged b(buf, count * dtypeSize(dtype), stream_);
-  inner_->broadcast(b.in().host(), count, dtype, root);
+  inner().broadcast(b.in().host(), count, dtype, root);
   b.out();
 }
 
 void StagedCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
   Staged b(buf, count * dtypeSize(dtype), stream_);
-  inner_->send(b.in().host(), count, dtype, peer);
+  inner().send(b.in().host(), count, dtype, peer);
 }
 
 void StagedCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
   Staged b(buf, count * dtypeSize(dtype), stream_);
-  inner_->recv(b.host(), count, dtype, peer);
+  inner().recv(b.host(), count, dtype, peer);
   b.out();
 }
 
 std::unique_ptr<Communicator> StagedCommunicator::split(int color, int key,
                                                         std::string group_name) {
-  return std::make_unique<StagedCommunicator>(inner_->split(color, key, std::move(group_name)),
+  return std::make_unique<StagedCommunicator>(inner().split(color, key, std::move(group_name)),
                                               stream_);
 }
 

@@ -8,18 +8,17 @@
 
 #include <memory>
 
-#include "comm/communicator.h"
+#include "comm/forwarding_communicator.h"
 
 namespace shardrt::comm {
 
-class StagedCommunicator final : public Communicator {
+// rank, size and barrier (no buffers) are forwarded as they are.
+class StagedCommunicator final : public ForwardingCommunicator {
  public:
   // Device buffers are read and written on `compute_stream`, after the work queued on it.
   StagedCommunicator(std::unique_ptr<Communicator> inner, cudaStream_t compute_stream);
 
   std::string_view backendName() const override { return "mpi (host-staged)"; }
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
 
   void allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) override;
   void allGather(const void* send, void* recv, std::size_t count, DType dtype) override;
@@ -35,11 +34,10 @@ class StagedCommunicator final : public Communicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
-  void barrier() override { inner_->barrier(); }
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
 
  private:
-  std::unique_ptr<Communicator> inner_;
+  std::unique_ptr<Communicator> owned_;  // the host-only communicator inner() names
   cudaStream_t stream_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "common/error_report.h"
 #include "launch/run_phases.h"
+#include "runtime/fault_skip_attention_all_reduce.h"
 #include "runtime/model_input.h"
 #include "runtime/rank_agreement.h"
 
@@ -47,13 +48,20 @@ bool faultWeightExists(const RunState& run) {
   return false;
 }
 
-ExecutorOptions executorOptions(const RunState& run) {
+// Test-only faults wrap what the executor is given: the tp group, and the weights (the
+// reference and --dump keep the clean ones).
+void wrapTestFaults(RunState& run) {
   const RunOptions& o = run.options;
+  if (!o.fault_nan_weight.empty()) run.fault_weights.emplace(*run.weights, o.fault_nan_weight);
+  if (o.fault_skip_attention_allreduce) {
+    run.groups->tp = std::make_unique<FaultSkipAttentionAllReduce>(std::move(run.groups->tp));
+  }
+}
+
+ExecutorOptions executorOptions(const RunState& run) {
   ExecutorOptions exec_options;
-  exec_options.fault_skip_attention_allreduce = o.fault_skip_attention_allreduce;
-  exec_options.fault_nan_weight = o.fault_nan_weight;
-  exec_options.log_routing = o.validate;
-  exec_options.weights = run.weights;
+  exec_options.log_routing = run.options.validate;
+  exec_options.weights = run.fault_weights ? &*run.fault_weights : run.weights;
   return exec_options;
 }
 
@@ -84,6 +92,7 @@ bool build(RunState& run) {
   chainDecorators(run);
   if (!faultWeightExists(run)) return false;
   run.groups = ProcessGroups::split(*run.exec_world, *run.layout);
+  wrapTestFaults(run);
   buildExecutor(run);
   // Each replica makes only its own rows of the input.
   const config::Deployment& d = *run.deployment;

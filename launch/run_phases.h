@@ -25,6 +25,7 @@
 #include "launch/run_command.h"
 #include "launch/run_report.h"
 #include "runtime/execution_context.h"
+#include "runtime/fault_nan_weight.h"
 #include "runtime/model_weights.h"
 #include "runtime/numerics_checking_backend.h"
 #include "runtime/process_groups.h"
@@ -75,7 +76,8 @@ struct RunState {
   std::unique_ptr<NumericsCheckingBackend> checked_backend;
   Backend* exec_backend = nullptr;
   comm::Communicator* exec_world = nullptr;
-  std::optional<ProcessGroups> groups;
+  std::optional<ProcessGroups> groups;  // with --test-fault-skip-allreduce, tp is wrapped
+  std::optional<FaultNanWeight> fault_weights;  // with --test-fault-nan-weight: the executor's
   std::optional<TransformerExecutor> executor;
   Tensor replica_input;  // this replica's rows of the input
   Tensor output;

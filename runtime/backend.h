@@ -67,6 +67,12 @@ class Backend {
   // weights (tokens, top_k): kernels/cpu/router.h states the rule every backend follows.
   virtual void routerTopK(const TensorView& experts, const TensorView& weights,
                           const TensorView& logits, bool sigmoid, bool normalize) = 0;
+  // The weights the router gives experts chosen elsewhere: experts (tokens, top_k, i32) and
+  // logits (tokens, experts) -> weights (tokens, top_k), each expert's score by routerTopK's
+  // rule, renormalised over the chosen when normalize is set (kernels/cpu/router.h). A
+  // reference follows a run's routing with it (runtime/moe_block.h).
+  virtual void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                               const TensorView& logits, bool sigmoid, bool normalize) = 0;
   // out (rows, cols) = inp[index] row by row; index (rows, i32).
   virtual void gatherRows(const TensorView& out, const TensorView& inp,
                           const TensorView& index) = 0;

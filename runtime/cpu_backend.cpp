@@ -129,6 +129,15 @@ void CpuBackend::routerTopK(const TensorView& experts, const TensorView& weights
                            normalize);
 }
 
+void CpuBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                 const TensorView& logits, bool sigmoid, bool normalize) {
+  op_checks::routerWeightsOf(weights, experts, logits);
+  kernels::cpu::routerWeightsOf(weights.data<float>(), experts.data<std::int32_t>(),
+                                logits.data<float>(), toInt(logits.shape().rows()),
+                                toInt(logits.shape().cols()), toInt(experts.shape().cols()),
+                                sigmoid, normalize);
+}
+
 void CpuBackend::gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) {
   op_checks::rowIndex("gather_rows", out, inp, index);
   kernels::cpu::gatherRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),

@@ -7,7 +7,9 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "kernels/cpu/router.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "common/cuda_check.h"
@@ -295,6 +297,23 @@ void CudaBackend::routerTopK(const TensorView& experts, const TensorView& weight
   kc::routerTopK(experts.data<std::int32_t>(), weights.data<float>(), logits.data<float>(),
                  toInt(logits.shape().rows()), toInt(logits.shape().cols()),
                  toInt(experts.shape().cols()), sigmoid, normalize, stream_);
+}
+
+void CudaBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                  const TensorView& logits, bool sigmoid, bool normalize) {
+  op_checks::routerWeightsOf(weights, experts, logits);
+  // No CUDA kernel: only a reference that follows a run's routing (bf16 validation) calls
+  // this, once per MoE layer and microbatch, so the host's kernel on copies of the logits and
+  // experts costs little, and it gives the weights the reference has always had.
+  std::vector<float> logits_h(static_cast<std::size_t>(logits.numel()));
+  std::vector<std::int32_t> experts_h(static_cast<std::size_t>(experts.numel()));
+  std::vector<float> weights_h(experts_h.size());
+  copyToHost(logits_h.data(), logits);
+  copyToHost(experts_h.data(), experts);
+  kernels::cpu::routerWeightsOf(weights_h.data(), experts_h.data(), logits_h.data(),
+                                toInt(logits.shape().rows()), toInt(logits.shape().cols()),
+                                toInt(experts.shape().cols()), sigmoid, normalize);
+  copyFromHost(weights, weights_h.data());
 }
 
 void CudaBackend::gatherRows(const TensorView& out, const TensorView& inp,

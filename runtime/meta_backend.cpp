@@ -101,6 +101,11 @@ void MetaBackend::routerTopK(const TensorView& experts, const TensorView& weight
   host_values_[reinterpret_cast<std::uintptr_t>(weights.raw())] = std::move(w);
 }
 
+void MetaBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                  const TensorView& logits, bool, bool) {
+  op_checks::routerWeightsOf(weights, experts, logits);
+}
+
 void MetaBackend::gatherRows(const TensorView& out, const TensorView& inp,
                              const TensorView& index) {
   op_checks::rowIndex("gather_rows", out, inp, index);

@@ -47,6 +47,8 @@ class MetaBackend final : public Backend {
                      const std::vector<int>& rows) override;
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
                   bool sigmoid, bool normalize) override;
+  void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                       const TensorView& logits, bool sigmoid, bool normalize) override;
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
   void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                       const TensorView& weight) override;

@@ -253,30 +253,4 @@ bool isWeightName(const ModelConfig& m, const std::string& name) {
   return false;
 }
 
-const Tensor* findShardWeight(const ShardWeights& weights, const ModelConfig& m,
-                              const TensorParallelShard& s, const std::string& name) {
-  // Walks the tensors as materialiseShard made them, naming each as its spec does.
-  for (const LayerWeights& lw : weights.layers) {
-    for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
-      if (hasWeight(m, lw.layer, LayerWeight(w)) &&
-          layerWeightSpec(m, s, lw.layer, LayerWeight(w)).name == name) {
-        return &lw.tensors[w];
-      }
-    }
-    for (const ExpertWeights& ew : lw.experts) {
-      for (ExpertWeight w : {ExpertWeight::GateProj, ExpertWeight::UpProj, ExpertWeight::DownProj}) {
-        if (hasExpertWeight(m, w) && expertWeightSpec(m, lw.layer, ew.expert, w).name == name) {
-          return &ew[w];
-        }
-      }
-    }
-  }
-  if (!weights.final_norm_weight.empty()) {
-    const auto specs = finalNormSpecs(m);
-    if (specs[0].name == name) return &weights.final_norm_weight;
-    if (specs.size() > 1 && specs[1].name == name) return &weights.final_norm_bias;
-  }
-  return nullptr;
-}
-
 }  // namespace shardrt

@@ -138,8 +138,5 @@ ShardWeights materialiseShard(Backend& backend, const config::ModelConfig& m,
 
 // Is `name` the global name of one of the model's weights?
 bool isWeightName(const config::ModelConfig& m, const std::string& name);
-// This rank's slice of the weight named `name`, or nullptr where the rank holds none of it.
-const Tensor* findShardWeight(const ShardWeights& weights, const config::ModelConfig& m,
-                              const config::TensorParallelShard& s, const std::string& name);
 
 }  // namespace shardrt

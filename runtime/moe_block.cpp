@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "kernels/cpu/router.h"
 #include "runtime/moe_dispatch.h"
 
 namespace shardrt {
@@ -90,8 +89,6 @@ void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const T
                              std::vector<std::int32_t>& idx, std::vector<float>& wts) {
   const auto& moe = model_.moe;
   const int k = moe.top_k, tokens = static_cast<int>(idx.size()) / k;
-  std::vector<float> logits_h(static_cast<std::size_t>(logits.numel()));
-  backend_.copyToHost(logits_h.data(), logits);
   if (forced.experts.size() < static_cast<std::size_t>((first_token + tokens) * k)) {
     throw std::logic_error("moe: forced routing covers fewer tokens than the batch");
   }
@@ -101,9 +98,12 @@ void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const T
     throw std::logic_error("moe: forced routing names no expert for a token");
   }
   std::copy_n(chosen, idx.size(), idx.begin());
-  kernels::cpu::routerWeightsOf(wts.data(), idx.data(), logits_h.data(), tokens, moe.experts, k,
-                                moe.scoring == config::RouterScoring::Sigmoid,
-                                moe.normalize_top_k);
+  Tensor experts = backend_.empty({Dim("tokens", tokens), Dim("top_k", k)}, DType::I32);
+  Tensor weights = backend_.empty(experts.shape(), DType::F32);
+  backend_.copyFromHost(experts, idx.data());
+  backend_.routerWeightsOf(weights, experts, logits, moe.scoring == config::RouterScoring::Sigmoid,
+                           moe.normalize_top_k);
+  backend_.copyToHost(wts.data(), weights);
 }
 
 void MoeBlock::forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,

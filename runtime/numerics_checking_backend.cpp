@@ -88,7 +88,7 @@ NonFiniteCount NumericsCheckingBackend::count(const TensorView& out) {
   // The device's copy waits for the op to finish; a device reduction would copy 16 bytes
   // instead of the tensor, but this is a debug flag and needs no kernel of its own.
   host_.resize(out.bytes());
-  inner_.copyToHost(host_.data(), out);
+  inner().copyToHost(host_.data(), out);
   return countNonFinite(host_.data(), out.dtype(), out.numel());
 }
 
@@ -100,56 +100,56 @@ void NumericsCheckingBackend::check(const char* op, const TensorView& out) {
 
 void NumericsCheckingBackend::linear(const TensorView& out, const TensorView& inp,
                                      const TensorView& weight) {
-  inner_.linear(out, inp, weight);
+  inner().linear(out, inp, weight);
   check("linear", out);
 }
 
 void NumericsCheckingBackend::rmsNorm(const TensorView& out, const TensorView& inp,
                                       const TensorView& weight, float eps) {
-  inner_.rmsNorm(out, inp, weight, eps);
+  inner().rmsNorm(out, inp, weight, eps);
   check("rmsnorm", out);
 }
 
 void NumericsCheckingBackend::layerNorm(const TensorView& out, const TensorView& inp,
                                         const TensorView& weight, const TensorView& bias,
                                         float eps) {
-  inner_.layerNorm(out, inp, weight, bias, eps);
+  inner().layerNorm(out, inp, weight, bias, eps);
   check("layernorm", out);
 }
 
 void NumericsCheckingBackend::rotaryEmbedding(const TensorView& x, float theta) {
-  inner_.rotaryEmbedding(x, theta);
+  inner().rotaryEmbedding(x, theta);
   check("rope", x);
 }
 
 void NumericsCheckingBackend::attention(const TensorView& out, const TensorView& q,
                                         const TensorView& k, const TensorView& v,
                                         const kernels::AttentionHeads& heads, bool causal) {
-  inner_.attention(out, q, k, v, heads, causal);
+  inner().attention(out, q, k, v, heads, causal);
   check("attention", out);
 }
 
 void NumericsCheckingBackend::gelu(const TensorView& out, const TensorView& inp) {
-  inner_.gelu(out, inp);
+  inner().gelu(out, inp);
   check("gelu", out);
 }
 
 void NumericsCheckingBackend::swiglu(const TensorView& out, const TensorView& gate,
                                      const TensorView& up) {
-  inner_.swiglu(out, gate, up);
+  inner().swiglu(out, gate, up);
   check("swiglu", out);
 }
 
 void NumericsCheckingBackend::add(const TensorView& out, const TensorView& a,
                                   const TensorView& b) {
-  inner_.add(out, a, b);
+  inner().add(out, a, b);
   check("add", out);
 }
 
 void NumericsCheckingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
                                             const std::vector<const Tensor*>& weights,
                                             const std::vector<int>& rows) {
-  inner_.groupedLinear(out, inp, weights, rows);
+  inner().groupedLinear(out, inp, weights, rows);
   ++checked_;
   // Only the groups' rows were written: rows past them may be whatever the buffer held.
   const long written = std::accumulate(rows.begin(), rows.end(), 0L);
@@ -167,19 +167,26 @@ void NumericsCheckingBackend::groupedLinear(const TensorView& out, const TensorV
 
 void NumericsCheckingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
                                          const TensorView& logits, bool sigmoid, bool normalize) {
-  inner_.routerTopK(experts, weights, logits, sigmoid, normalize);
+  inner().routerTopK(experts, weights, logits, sigmoid, normalize);
   check("router_topk", weights);  // the experts are indices (i32)
+}
+
+void NumericsCheckingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                              const TensorView& logits, bool sigmoid,
+                                              bool normalize) {
+  inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+  check("router_weights_of", weights);
 }
 
 void NumericsCheckingBackend::gatherRows(const TensorView& out, const TensorView& inp,
                                          const TensorView& index) {
-  inner_.gatherRows(out, inp, index);
+  inner().gatherRows(out, inp, index);
   check("gather_rows", out);
 }
 
 void NumericsCheckingBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
                                              const TensorView& index, const TensorView& weight) {
-  inner_.scatterAddRows(out, inp, index, weight);
+  inner().scatterAddRows(out, inp, index, weight);
   check("scatter_add_rows", out);
 }
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/backend.h"
+#include "runtime/forwarding_backend.h"
 
 namespace shardrt {
 
@@ -49,28 +49,14 @@ class NumericsError : public std::runtime_error {
   NonFiniteCount count_;
 };
 
-class NumericsCheckingBackend final : public Backend {
+class NumericsCheckingBackend final : public ForwardingBackend {
  public:
-  explicit NumericsCheckingBackend(Backend& inner) : inner_(inner) {}
+  explicit NumericsCheckingBackend(Backend& inner) : ForwardingBackend(inner) {}
 
   // Outputs checked so far (each op output counts once, grouped linears once per call).
   long checkedOutputs() const { return checked_; }
 
-  std::string_view name() const override { return inner_.name(); }
-  Device device() const override { return inner_.device(); }
-  Tensor empty(Shape shape, DType dtype) override { return inner_.empty(std::move(shape), dtype); }
-  void copyFromHost(const TensorView& dst, const void* src) override {
-    inner_.copyFromHost(dst, src);
-  }
-  void copyToHost(void* dst, const TensorView& src) override { inner_.copyToHost(dst, src); }
-  void copy(const TensorView& dst, const TensorView& src) override { inner_.copy(dst, src); }
-  void synchronize() override { inner_.synchronize(); }
-  double timeOps(const std::function<void()>& body) override { return inner_.timeOps(body); }
-  std::optional<std::size_t> freeMemory() const override { return inner_.freeMemory(); }
-  std::size_t mark() override { return inner_.mark(); }
-  double markMicroseconds(std::size_t mark) override { return inner_.markMicroseconds(mark); }
-  void clearMarks() override { inner_.clearMarks(); }
-
+  // The ops that write floating-point values: each forwards, then checks what it wrote.
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
   void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                float eps) override;
@@ -82,12 +68,13 @@ class NumericsCheckingBackend final : public Backend {
   void gelu(const TensorView& out, const TensorView& inp) override;
   void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
-  void fillZero(const TensorView& out) override { inner_.fillZero(out); }
   void groupedLinear(const TensorView& out, const TensorView& inp,
                      const std::vector<const Tensor*>& weights,
                      const std::vector<int>& rows) override;
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
                   bool sigmoid, bool normalize) override;
+  void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                       const TensorView& logits, bool sigmoid, bool normalize) override;
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
   void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                       const TensorView& weight) override;
@@ -97,7 +84,6 @@ class NumericsCheckingBackend final : public Backend {
   // Throws NumericsError when `out` holds NaN or Inf; `op` is the Backend op's name.
   void check(const char* op, const TensorView& out);
 
-  Backend& inner_;
   std::vector<unsigned char> host_;  // staging for device outputs, reused across ops
   long checked_ = 0;
 };

@@ -75,11 +75,32 @@ void groupedLinear(const TensorView& out, const TensorView& inp,
   }
 }
 
-void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits) {
+namespace {
+
+// experts and weights (tokens, top_k), logits (tokens, experts), top_k <= experts.
+void routing(const char* op, const TensorView& experts, const TensorView& weights,
+             const TensorView& logits) {
   const auto &es = experts.shape(), &ls = logits.shape();
   if (es != weights.shape() || es.rows() != ls.rows() || es.cols() > ls.cols()) {
-    fail("router_top_k",
-         "logits " + ls.str() + ", experts " + es.str() + ", weights " + weights.shape().str());
+    fail(op, "logits " + ls.str() + ", experts " + es.str() + ", weights " + weights.shape().str());
+  }
+}
+
+}  // namespace
+
+void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits) {
+  routing("router_top_k", experts, weights, logits);
+}
+
+void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                     const TensorView& logits) {
+  routing("router_weights_of", experts, weights, logits);
+  // The CUDA backend stages these through host vectors of exactly these types.
+  if (experts.dtype() != DType::I32 || weights.dtype() != DType::F32 ||
+      logits.dtype() != DType::F32) {
+    fail("router_weights_of", "experts " + std::string(dtypeName(experts.dtype())) + ", weights " +
+                                  std::string(dtypeName(weights.dtype())) + ", logits " +
+                                  std::string(dtypeName(logits.dtype())) + " (want i32, f32, f32)");
   }
 }
 

@@ -19,6 +19,9 @@ void sameDtype(const char* op, const TensorView& a, const TensorView& b);
 void groupedLinear(const TensorView& out, const TensorView& inp,
                    const std::vector<const Tensor*>& weights, const std::vector<int>& rows);
 void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits);
+// As routerTopK, and experts i32, weights and logits f32.
+void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                     const TensorView& logits);
 // rows (index.numel(), cols) read from or written to table (any rows, cols) by index.
 void rowIndex(const char* op, const TensorView& rows, const TensorView& table,
               const TensorView& index);

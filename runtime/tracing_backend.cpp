@@ -64,18 +64,18 @@ void TracingBackend::run(const Op& op, const std::function<void()>& body, bool p
 }
 
 Tensor TracingBackend::empty(Shape shape, DType dtype) {
-  Tensor t = inner_.empty(std::move(shape), dtype);
+  Tensor t = inner().empty(std::move(shape), dtype);
   tracer_.allocated(t);
   return t;
 }
 
 void TracingBackend::copyFromHost(const TensorView& dst, const void* src) {
-  inner_.copyFromHost(dst, src);
+  inner().copyFromHost(dst, src);
   if (tracer_.recording()) tracer_.recordBookkeeping(kOpHostWrite, {}, {tracer_.ref(dst)});
 }
 
 void TracingBackend::copy(const TensorView& dst, const TensorView& src) {
-  inner_.copy(dst, src);
+  inner().copy(dst, src);
   if (tracer_.recording()) {
     tracer_.recordBookkeeping(kOpDeviceCopy, {tracer_.ref(src)}, {tracer_.ref(dst)});
   }
@@ -86,23 +86,23 @@ void TracingBackend::linear(const TensorView& out, const TensorView& inp,
   const double flops =
       2.0 * static_cast<double>(out.shape().rows()) * static_cast<double>(weight.numel());
   run({OpKind::Compute, "linear", {inp}, {weight}, {out}, flops},
-      [&] { inner_.linear(out, inp, weight); });
+      [&] { inner().linear(out, inp, weight); });
 }
 
 void TracingBackend::rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                              float eps) {
   run({OpKind::Compute, "rmsnorm", {inp}, {weight}, {out}},
-      [&] { inner_.rmsNorm(out, inp, weight, eps); });
+      [&] { inner().rmsNorm(out, inp, weight, eps); });
 }
 
 void TracingBackend::layerNorm(const TensorView& out, const TensorView& inp,
                                const TensorView& weight, const TensorView& bias, float eps) {
   run({OpKind::Compute, "layernorm", {inp}, {weight, bias}, {out}},
-      [&] { inner_.layerNorm(out, inp, weight, bias, eps); });
+      [&] { inner().layerNorm(out, inp, weight, bias, eps); });
 }
 
 void TracingBackend::rotaryEmbedding(const TensorView& x, float theta) {
-  run({OpKind::Compute, "rope", {x}, {}, {x}}, [&] { inner_.rotaryEmbedding(x, theta); });
+  run({OpKind::Compute, "rope", {x}, {}, {x}}, [&] { inner().rotaryEmbedding(x, theta); });
 }
 
 void TracingBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
@@ -114,26 +114,26 @@ void TracingBackend::attention(const TensorView& out, const TensorView& q, const
   const double pairs = causal ? 0.5 * seq * (seq + 1.0) : seq * seq;
   const double flops = 4.0 * s.size(0) * s.size(2) * s.size(3) * pairs;
   run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops},
-      [&] { inner_.attention(out, q, k, v, heads, causal); });
+      [&] { inner().attention(out, q, k, v, heads, causal); });
 }
 
 void TracingBackend::gelu(const TensorView& out, const TensorView& inp) {
   run(
-      {OpKind::Compute, "gelu", {inp}, {}, {out}}, [&] { inner_.gelu(out, inp); }, true);
+      {OpKind::Compute, "gelu", {inp}, {}, {out}}, [&] { inner().gelu(out, inp); }, true);
 }
 
 void TracingBackend::swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) {
   run(
-      {OpKind::Compute, "swiglu", {gate, up}, {}, {out}}, [&] { inner_.swiglu(out, gate, up); },
+      {OpKind::Compute, "swiglu", {gate, up}, {}, {out}}, [&] { inner().swiglu(out, gate, up); },
       true);
 }
 
 void TracingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
-  run({OpKind::Compute, "add", {a, b}, {}, {out}}, [&] { inner_.add(out, a, b); });
+  run({OpKind::Compute, "add", {a, b}, {}, {out}}, [&] { inner().add(out, a, b); });
 }
 
 void TracingBackend::fillZero(const TensorView& out) {
-  inner_.fillZero(out);
+  inner().fillZero(out);
   // Zeros overwrite whatever was there; nothing traced produced them.
   if (tracer_.recording()) tracer_.recordBookkeeping(kOpHostWrite, {}, {tracer_.ref(out)});
 }
@@ -142,11 +142,11 @@ void TracingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
                                    const std::vector<const Tensor*>& weights,
                                    const std::vector<int>& rows) {
   if (!tracer_.recording()) {
-    inner_.groupedLinear(out, inp, weights, rows);
+    inner().groupedLinear(out, inp, weights, rows);
     return;
   }
   const std::size_t start = tracer_.mark();
-  inner_.groupedLinear(out, inp, weights, rows);
+  inner().groupedLinear(out, inp, weights, rows);
   const std::size_t end = tracer_.mark();
   // One record per group (expert), all spanning the one launch.
   const auto& ids = tracer_.expertIds();
@@ -169,19 +169,25 @@ void TracingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
 void TracingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
                                 const TensorView& logits, bool sigmoid, bool normalize) {
   run({OpKind::Route, "topk", {logits}, {}, {experts, weights}},
-      [&] { inner_.routerTopK(experts, weights, logits, sigmoid, normalize); });
+      [&] { inner().routerTopK(experts, weights, logits, sigmoid, normalize); });
+}
+
+void TracingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                     const TensorView& logits, bool sigmoid, bool normalize) {
+  run({OpKind::Route, "router_weights", {logits, experts}, {}, {weights}},
+      [&] { inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize); });
 }
 
 void TracingBackend::gatherRows(const TensorView& out, const TensorView& inp,
                                 const TensorView& index) {
   run({OpKind::Route, "permute", {inp, index}, {}, {out}},
-      [&] { inner_.gatherRows(out, inp, index); });
+      [&] { inner().gatherRows(out, inp, index); });
 }
 
 void TracingBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
                                     const TensorView& index, const TensorView& weight) {
   run({OpKind::Route, "weighted_combine", {inp, index, weight}, {}, {out}},
-      [&] { inner_.scatterAddRows(out, inp, index, weight); });
+      [&] { inner().scatterAddRows(out, inp, index, weight); });
 }
 
 }  // namespace shardrt

@@ -9,27 +9,19 @@
 #include <functional>
 #include <string>
 
-#include "runtime/backend.h"
+#include "runtime/forwarding_backend.h"
 #include "runtime/tracer.h"
 
 namespace shardrt {
 
-class TracingBackend final : public Backend {
+class TracingBackend final : public ForwardingBackend {
  public:
-  TracingBackend(Backend& inner, Tracer& tracer) : inner_(inner), tracer_(tracer) {}
+  TracingBackend(Backend& inner, Tracer& tracer) : ForwardingBackend(inner), tracer_(tracer) {}
 
-  std::string_view name() const override { return inner_.name(); }
-  Device device() const override { return inner_.device(); }
+  // Allocations and copies are bookkeeping: they tell the graph where data came from.
   Tensor empty(Shape shape, DType dtype) override;
   void copyFromHost(const TensorView& dst, const void* src) override;
-  void copyToHost(void* dst, const TensorView& src) override { inner_.copyToHost(dst, src); }
   void copy(const TensorView& dst, const TensorView& src) override;
-  void synchronize() override { inner_.synchronize(); }
-  double timeOps(const std::function<void()>& body) override { return inner_.timeOps(body); }
-  std::optional<std::size_t> freeMemory() const override { return inner_.freeMemory(); }
-  std::size_t mark() override { return inner_.mark(); }
-  double markMicroseconds(std::size_t mark) override { return inner_.markMicroseconds(mark); }
-  void clearMarks() override { inner_.clearMarks(); }
 
   void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) override;
   void rmsNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
@@ -48,6 +40,8 @@ class TracingBackend final : public Backend {
                      const std::vector<int>& rows) override;
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
                   bool sigmoid, bool normalize) override;
+  void routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                       const TensorView& logits, bool sigmoid, bool normalize) override;
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
   void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                       const TensorView& weight) override;
@@ -64,7 +58,6 @@ class TracingBackend final : public Backend {
   void run(const Op& op, const std::function<void()>& body, bool per_expert = false);
   TraceEvent event(const Op& op) const;
 
-  Backend& inner_;
   Tracer& tracer_;
 };
 

@@ -13,11 +13,11 @@ std::size_t total(const std::vector<std::size_t>& counts) {
 
 TracingCommunicator::TracingCommunicator(comm::Communicator& inner,
                                          std::unique_ptr<comm::Communicator> owned, Tracer& tracer)
-    : Communicator(inner.groupName()), inner_(inner), owned_(std::move(owned)), tracer_(tracer) {
+    : ForwardingCommunicator(inner), owned_(std::move(owned)), tracer_(tracer) {
   // Who is in the group, as world ranks: one small all-gather when the group is made.
-  members_.resize(inner_.size());
+  members_.resize(inner.size());
   const std::int32_t me = tracer_.rank();
-  inner_.allGather(&me, members_.data(), 1, DType::I32);
+  inner.allGather(&me, members_.data(), 1, DType::I32);
 }
 
 std::unique_ptr<TracingCommunicator> TracingCommunicator::wrapWorld(comm::Communicator& world,
@@ -27,10 +27,10 @@ std::unique_ptr<TracingCommunicator> TracingCommunicator::wrapWorld(comm::Commun
 
 std::unique_ptr<comm::Communicator> TracingCommunicator::split(int color, int key,
                                                                std::string group_name) {
-  auto inner = inner_.split(color, key, std::move(group_name));
-  comm::Communicator& ref = *inner;
+  auto group = inner().split(color, key, std::move(group_name));
+  comm::Communicator& ref = *group;
   return std::unique_ptr<comm::Communicator>(
-      new TracingCommunicator(ref, std::move(inner), tracer_));
+      new TracingCommunicator(ref, std::move(group), tracer_));
 }
 
 void TracingCommunicator::run(Call call, const std::function<void()>& body) {
@@ -57,7 +57,7 @@ void TracingCommunicator::run(Call call, const std::function<void()>& body) {
 void TracingCommunicator::allReduce(void* buf, std::size_t count, DType dtype, comm::ReduceOp op) {
   const TensorRef r = tracer_.refRaw(buf, count, dtype);
   run({"all_reduce", {r}, {r}, static_cast<double>(r.bytes), calls_++},
-      [&] { inner_.allReduce(buf, count, dtype, op); });
+      [&] { inner().allReduce(buf, count, dtype, op); });
 }
 
 void TracingCommunicator::allGather(const void* send, void* recv, std::size_t count, DType dtype) {
@@ -67,7 +67,7 @@ void TracingCommunicator::allGather(const void* send, void* recv, std::size_t co
        {tracer_.refRaw(recv, count * size(), dtype)},
        static_cast<double>(s.bytes),
        calls_++},
-      [&] { inner_.allGather(send, recv, count, dtype); });
+      [&] { inner().allGather(send, recv, count, dtype); });
 }
 
 void TracingCommunicator::reduceScatter(const void* send, void* recv, std::size_t count,
@@ -78,7 +78,7 @@ void TracingCommunicator::reduceScatter(const void* send, void* recv, std::size_
        {tracer_.refRaw(recv, count, dtype)},
        static_cast<double>(s.bytes),
        calls_++},
-      [&] { inner_.reduceScatter(send, recv, count, dtype, op); });
+      [&] { inner().reduceScatter(send, recv, count, dtype, op); });
 }
 
 void TracingCommunicator::gather(const void* send, void* recv, std::size_t count, DType dtype,
@@ -87,7 +87,7 @@ void TracingCommunicator::gather(const void* send, void* recv, std::size_t count
   std::vector<TensorRef> out;
   if (rank() == root) out.push_back(tracer_.refRaw(recv, count * size(), dtype));
   run({"gather", {s}, out, static_cast<double>(s.bytes), calls_++},
-      [&] { inner_.gather(send, recv, count, dtype, root); });
+      [&] { inner().gather(send, recv, count, dtype, root); });
 }
 
 void TracingCommunicator::allGatherV(const void* send, void* recv,
@@ -98,7 +98,7 @@ void TracingCommunicator::allGatherV(const void* send, void* recv,
        {tracer_.refRaw(recv, total(counts), dtype)},
        static_cast<double>(s.bytes),
        calls_++},
-      [&] { inner_.allGatherV(send, recv, counts, dtype); });
+      [&] { inner().allGatherV(send, recv, counts, dtype); });
 }
 
 void TracingCommunicator::gatherV(const void* send, void* recv,
@@ -107,7 +107,7 @@ void TracingCommunicator::gatherV(const void* send, void* recv,
   std::vector<TensorRef> out;
   if (rank() == root) out.push_back(tracer_.refRaw(recv, total(counts), dtype));
   run({"gather", {s}, out, static_cast<double>(s.bytes), calls_++},
-      [&] { inner_.gatherV(send, recv, counts, dtype, root); });
+      [&] { inner().gatherV(send, recv, counts, dtype, root); });
 }
 
 void TracingCommunicator::allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
@@ -118,7 +118,7 @@ void TracingCommunicator::allToAllV(const void* send, const std::vector<std::siz
   const double sent =
       static_cast<double>(s.bytes) - static_cast<double>(send_counts.at(rank()) * dtypeSize(dtype));
   run({"all_to_all", {s}, {tracer_.refRaw(recv, total(recv_counts), dtype)}, sent, calls_++},
-      [&] { inner_.allToAllV(send, send_counts, recv, recv_counts, dtype); });
+      [&] { inner().allToAllV(send, send_counts, recv, recv_counts, dtype); });
 }
 
 void TracingCommunicator::broadcast(void* buf, std::size_t count, DType dtype, int root) {
@@ -128,18 +128,18 @@ void TracingCommunicator::broadcast(void* buf, std::size_t count, DType dtype, i
        {r},
        rank() == root ? static_cast<double>(r.bytes) : 0.0,
        calls_++},
-      [&] { inner_.broadcast(buf, count, dtype, root); });
+      [&] { inner().broadcast(buf, count, dtype, root); });
 }
 
 void TracingCommunicator::send(const void* buf, std::size_t count, DType dtype, int peer) {
   const TensorRef r = tracer_.refRaw(buf, count, dtype);
   run({"send", {r}, {}, static_cast<double>(r.bytes), sends_[peer]++, members_.at(peer)},
-      [&] { inner_.send(buf, count, dtype, peer); });
+      [&] { inner().send(buf, count, dtype, peer); });
 }
 
 void TracingCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
   run({"recv", {}, {tracer_.refRaw(buf, count, dtype)}, 0.0, recvs_[peer]++, members_.at(peer)},
-      [&] { inner_.recv(buf, count, dtype, peer); });
+      [&] { inner().recv(buf, count, dtype, peer); });
 }
 
 }  // namespace shardrt

@@ -11,19 +11,16 @@
 #include <memory>
 #include <vector>
 
-#include "comm/communicator.h"
+#include "comm/forwarding_communicator.h"
 #include "runtime/tracer.h"
 
 namespace shardrt {
 
-class TracingCommunicator final : public comm::Communicator {
+class TracingCommunicator final : public comm::ForwardingCommunicator {
  public:
   // Wraps the world communicator (not owned); collective: every rank calls it.
   static std::unique_ptr<TracingCommunicator> wrapWorld(comm::Communicator& world, Tracer& tracer);
 
-  std::string_view backendName() const override { return inner_.backendName(); }
-  int rank() const override { return inner_.rank(); }
-  int size() const override { return inner_.size(); }
   const std::vector<int>& members() const { return members_; }  // world ranks, in group order
 
   void allReduce(void* buf, std::size_t count, DType dtype, comm::ReduceOp op) override;
@@ -40,7 +37,7 @@ class TracingCommunicator final : public comm::Communicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
-  void barrier() override { inner_.barrier(); }
+  // barrier is not recorded: it orders ranks and moves no data.
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
 
  private:
@@ -55,8 +52,7 @@ class TracingCommunicator final : public comm::Communicator {
   };
   void run(Call call, const std::function<void()>& body);
 
-  comm::Communicator& inner_;
-  std::unique_ptr<comm::Communicator> owned_;
+  std::unique_ptr<comm::Communicator> owned_;  // a group split() made; null for the world
   Tracer& tracer_;
   std::vector<int> members_;
   long calls_ = 0;                     // collectives issued on this group

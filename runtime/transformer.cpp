@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
-
-#include "runtime/host_values.h"
 
 namespace shardrt {
 namespace {
@@ -47,14 +44,6 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   weights_ = materialiseShard(
       backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
       options_.weights ? *options_.weights : generated, d.workload.dtype);
-  if (!options_.fault_nan_weight.empty() && backend.device() != Device::Meta) {
-    const Tensor* t = findShardWeight(weights_, model_, shard_, options_.fault_nan_weight);
-    if (t && t->numel() > 0) {
-      std::vector<float> values = downloadFloats(backend, *t);
-      values[0] = std::numeric_limits<float>::quiet_NaN();
-      uploadFloats(backend, *t, values);
-    }
-  }
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize()};
 
@@ -155,7 +144,7 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   run_(
       "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, mergeHeads(attn_), wo); },
       "o_proj");
-  if (!options_.fault_skip_attention_allreduce) tensorParallelAllReduce(partial_, "all_reduce");
+  tensorParallelAllReduce(partial_, "all_reduce");
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
 }
 

@@ -37,13 +37,6 @@ struct ExecutorOptions {
   Tracer* tracer = nullptr;  // record every op (runtime/tracer.h); set with setTracer
   // Where the weights' values come from (not owned); nullptr: generated from the seed.
   const WeightSource* weights = nullptr;
-  // Test-only fault: leave out the all-reduce after o_proj, so that each tp rank keeps only
-  // its partial sum. Exists to prove that validation catches a wrong shard.
-  bool fault_skip_attention_allreduce = false;
-  // Test-only fault: element 0 of this rank's slice of the weight with this global name is
-  // NaN (ranks that hold none of it are unchanged). Exists to prove --check-numerics and
-  // validation catch a poisoned weight.
-  std::string fault_nan_weight;
 };
 
 // The communicators of the groups this rank belongs to (not owned).

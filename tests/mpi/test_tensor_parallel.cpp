@@ -7,6 +7,7 @@
 #include "config/parallel_layout.h"
 #include "config/plan.h"
 #include "runtime/cpu_backend.h"
+#include "runtime/fault_skip_attention_all_reduce.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
 #include "runtime/reference.h"
@@ -50,12 +51,12 @@ double shardedError(const config::Deployment& d, bool skip_allreduce) {
   auto self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
   const config::ParallelLayout layout(d.strategy.tp, 1, 1, world->rank());
   ProcessGroups groups = ProcessGroups::split(*world, layout);
+  if (skip_allreduce) {
+    groups.tp = std::make_unique<FaultSkipAttentionAllReduce>(std::move(groups.tp));
+  }
   CpuBackend be;
-  ExecutorOptions opt;
-  opt.fault_skip_attention_allreduce = skip_allreduce;
   const config::Plan plan = config::makePlan(d);
-  TransformerExecutor ex(d, plan, layout, be, {groups.tp.get(), groups.ep.get(), groups.pp.get()},
-                         opt);
+  TransformerExecutor ex(d, plan, layout, be, {groups.tp.get(), groups.ep.get(), groups.pp.get()});
   const Tensor in = makeModelInput(be, d);
   const Tensor out = be.empty(ex.replicaShape(), DType::F32);
   const Tensor ref = be.empty(ex.replicaShape(), DType::F32);

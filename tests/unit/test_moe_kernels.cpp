@@ -344,6 +344,44 @@ TEST(CpuBackendMoe, RouterTopKRunsTheKernelOnTheTensors) {
   EXPECT_EQ(download<float>(be, wts), want_w);
 }
 
+TEST(CpuBackendMoe, RouterWeightsOfRunsTheKernelOnTheTensors) {
+  CpuBackend be;
+  const int tokens = 13, experts = 9, top_k = 3;
+  const auto logits_h = randomVector(tokens * experts, 53);
+  std::vector<std::int32_t> chosen_h(tokens * top_k);
+  std::mt19937 rng(54);
+  for (auto& e : chosen_h) e = std::uniform_int_distribution<std::int32_t>(0, experts - 1)(rng);
+  Tensor logits = upload(be, logits_h, {Dim("tokens", tokens), Dim("experts", experts)});
+  Tensor chosen = be.empty({Dim("tokens", tokens), Dim("top_k", top_k)}, DType::I32);
+  be.copyFromHost(chosen, chosen_h.data());
+  Tensor wts = be.empty({Dim("tokens", tokens), Dim("top_k", top_k)}, DType::F32);
+  for (bool sigmoid : {false, true}) {
+    for (bool normalize : {false, true}) {
+      be.routerWeightsOf(wts, chosen, logits, sigmoid, normalize);
+      std::vector<float> want = shardrt::testing::poisoned(tokens * top_k);
+      kernels::cpu::routerWeightsOf(want.data(), chosen_h.data(), logits_h.data(), tokens, experts,
+                                    top_k, sigmoid, normalize);
+      EXPECT_EQ(download<float>(be, wts), want) << sigmoid << normalize;  // bit for bit
+    }
+  }
+}
+
+TEST(CpuBackendMoe, RouterWeightsOfRefusesMismatchedShapesAndDtypes) {
+  CpuBackend be;
+  Tensor logits = be.empty({Dim("tokens", 6), Dim("experts", 4)}, DType::F32);
+  Tensor idx = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::I32);
+  Tensor wts = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::F32);
+  be.fillZero(idx);
+  EXPECT_NO_THROW(be.routerWeightsOf(wts, idx, logits, true, false));  // the well-formed call
+  Tensor wts3 = be.empty({Dim("tokens", 6), Dim("top_k", 3)}, DType::F32);
+  EXPECT_THROW(be.routerWeightsOf(wts3, idx, logits, true, false), std::logic_error);
+  Tensor idx5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::I32);
+  Tensor wts5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::F32);
+  EXPECT_THROW(be.routerWeightsOf(wts5, idx5, logits, true, false), std::logic_error);
+  // the experts as floats, not indices
+  EXPECT_THROW(be.routerWeightsOf(wts, wts, logits, true, false), std::logic_error);
+}
+
 TEST(CpuBackendMoe, RouterTopKRefusesMismatchedShapes) {
   CpuBackend be;
   Tensor logits = be.empty({Dim("tokens", 6), Dim("experts", 4)}, DType::F32);

@@ -87,6 +87,13 @@ std::vector<std::vector<unsigned char>> runEveryOp(Backend& be, unsigned seed) {
   be.routerTopK(idx, wts, logits, false, true);
   outs.push_back(bytesOf(be, idx));
   outs.push_back(bytesOf(be, wts));
+  // Experts chosen elsewhere (a reference following a run's routing), two per token.
+  const std::vector<std::int32_t> forced_h{3, 0, 1, 2, 2, 1, 0, 3, 1, 0, 2, 3};
+  Tensor forced = be.empty(idx.shape(), DType::I32);
+  be.copyFromHost(forced, forced_h.data());
+  Tensor forced_wts = be.empty(idx.shape(), DType::F32);
+  be.routerWeightsOf(forced_wts, forced, logits, true, false);
+  outs.push_back(bytesOf(be, forced_wts));
   Tensor gathered = be.empty({Dim("rows", 3), Dim("hidden", hidden)}, DType::F32);
   be.gatherRows(gathered, x, uploadIndex(be, {5, 0, 2}));
   outs.push_back(bytesOf(be, gathered));
@@ -112,7 +119,7 @@ TEST_F(NumericsCheck, CleanOpsPassThroughBitForBit) {
     const auto got = runEveryOp(checked, seed);
     ASSERT_EQ(got.size(), want.size());
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << "output " << i;
-    EXPECT_EQ(checked.checkedOutputs(), 12);  // every op that writes, the router once
+    EXPECT_EQ(checked.checkedOutputs(), 13);  // every op that writes, the router once
   }
 }
 
@@ -257,6 +264,10 @@ class FakeDeviceBackend final : public Backend {
     unused();
   }
   void routerTopK(const TensorView&, const TensorView&, const TensorView&, bool, bool) override {
+    unused();
+  }
+  void routerWeightsOf(const TensorView&, const TensorView&, const TensorView&, bool,
+                       bool) override {
     unused();
   }
   void gatherRows(const TensorView&, const TensorView&, const TensorView&) override { unused(); }

@@ -1,0 +1,107 @@
+#include "runtime/forwarding_backend.h"
+
+namespace shardrt {
+
+std::string_view ForwardingBackend::name() const { return inner_.name(); }
+
+Device ForwardingBackend::device() const { return inner_.device(); }
+
+Tensor ForwardingBackend::empty(Shape shape, DType dtype) {
+  return inner_.empty(std::move(shape), dtype);
+}
+
+void ForwardingBackend::copyFromHost(const TensorView& dst, const void* src) {
+  inner_.copyFromHost(dst, src);
+}
+
+void ForwardingBackend::copyToHost(void* dst, const TensorView& src) {
+  inner_.copyToHost(dst, src);
+}
+
+void ForwardingBackend::copy(const TensorView& dst, const TensorView& src) {
+  inner_.copy(dst, src);
+}
+
+void ForwardingBackend::synchronize() { inner_.synchronize(); }
+
+double ForwardingBackend::timeOps(const std::function<void()>& body) {
+  return inner_.timeOps(body);
+}
+
+std::optional<std::size_t> ForwardingBackend::freeMemory() const { return inner_.freeMemory(); }
+
+std::size_t ForwardingBackend::mark() { return inner_.mark(); }
+
+double ForwardingBackend::markMicroseconds(std::size_t mark) {
+  return inner_.markMicroseconds(mark);
+}
+
+void ForwardingBackend::clearMarks() { inner_.clearMarks(); }
+
+void ForwardingBackend::linear(const TensorView& out, const TensorView& inp,
+                               const TensorView& weight) {
+  inner_.linear(out, inp, weight);
+}
+
+void ForwardingBackend::rmsNorm(const TensorView& out, const TensorView& inp,
+                                const TensorView& weight, float eps) {
+  inner_.rmsNorm(out, inp, weight, eps);
+}
+
+void ForwardingBackend::layerNorm(const TensorView& out, const TensorView& inp,
+                                  const TensorView& weight, const TensorView& bias, float eps) {
+  inner_.layerNorm(out, inp, weight, bias, eps);
+}
+
+void ForwardingBackend::rotaryEmbedding(const TensorView& x, float theta) {
+  inner_.rotaryEmbedding(x, theta);
+}
+
+void ForwardingBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
+                                  const TensorView& v, const kernels::AttentionHeads& heads,
+                                  bool causal) {
+  inner_.attention(out, q, k, v, heads, causal);
+}
+
+void ForwardingBackend::gelu(const TensorView& out, const TensorView& inp) {
+  inner_.gelu(out, inp);
+}
+
+void ForwardingBackend::swiglu(const TensorView& out, const TensorView& gate,
+                               const TensorView& up) {
+  inner_.swiglu(out, gate, up);
+}
+
+void ForwardingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
+  inner_.add(out, a, b);
+}
+
+void ForwardingBackend::fillZero(const TensorView& out) { inner_.fillZero(out); }
+
+void ForwardingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
+                                      const std::vector<const Tensor*>& weights,
+                                      const std::vector<int>& rows) {
+  inner_.groupedLinear(out, inp, weights, rows);
+}
+
+void ForwardingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
+                                   const TensorView& logits, bool sigmoid, bool normalize) {
+  inner_.routerTopK(experts, weights, logits, sigmoid, normalize);
+}
+
+void ForwardingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
+                                        const TensorView& logits, bool sigmoid, bool normalize) {
+  inner_.routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+}
+
+void ForwardingBackend::gatherRows(const TensorView& out, const TensorView& inp,
+                                   const TensorView& index) {
+  inner_.gatherRows(out, inp, index);
+}
+
+void ForwardingBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
+                                       const TensorView& index, const TensorView& weight) {
+  inner_.scatterAddRows(out, inp, index, weight);
+}
+
+}  // namespace shardrt
