@@ -9,19 +9,21 @@
 
 namespace shardrt::launch {
 
-void writeDump(const std::string& dir, const config::Deployment& d, const WeightSource& weights,
-               const float* input, const float* output) {
+void writeDump(const std::string& dir, const config::Deployment& deployment,
+               const WeightSource& weights, const float* input, const float* output) {
   std::filesystem::create_directories(dir);
-  const std::vector<long> act = {d.workload.batch_size, d.workload.seq_len, d.model.hidden};
+  const std::vector<long> act = {deployment.workload.batch_size, deployment.workload.seq_len,
+                                 deployment.model.hidden};
   writeNpy(dir + "/input.npy", input, act);
   writeNpy(dir + "/output.npy", output, act);
 
-  for (const auto& spec : shardWeightSpecs(d.model, ShardHoldings::whole(d.model))) {
+  for (const auto& spec :
+       shardWeightSpecs(deployment.model, ShardHoldings::whole(deployment.model))) {
     const std::vector<float> host = weights.slice(spec);
     writeNpy(dir + "/" + spec.name + ".npy", host.data(),
              std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
   }
-  std::ofstream(dir + "/deployment.json") << config::toJson(d).dump(2) << "\n";
+  std::ofstream(dir + "/deployment.json") << config::toJson(deployment).dump(2) << "\n";
 }
 
 }  // namespace shardrt::launch

@@ -12,7 +12,7 @@ namespace shardrt::launch {
 
 // Called on one rank; reads each whole weight from `weights` (the run's source: generated
 // from the seed, or the --weights files), one at a time.
-void writeDump(const std::string& dir, const config::Deployment& d, const WeightSource& weights,
-               const float* input, const float* output);
+void writeDump(const std::string& dir, const config::Deployment& deployment,
+               const WeightSource& weights, const float* input, const float* output);
 
 }  // namespace shardrt::launch

@@ -18,7 +18,7 @@ std::size_t rowElements(const RunReport& r) {
 
 }  // namespace
 
-std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport& r,
+std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport& report,
                                       const TransformerExecutor& executor, Backend& backend,
                                       const TensorView& output) {
   const std::vector<float> host =
@@ -28,12 +28,12 @@ std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport
   std::vector<OutputCopy> copies;
   std::size_t total = 0;
   for (int w = 0; w < world.size(); ++w) {
-    const auto at = layoutOf(r, w);
-    if (at.ppRank() != r.plan.pp - 1) continue;
+    const auto at = layoutOf(report, w);
+    if (at.ppRank() != report.plan.pp - 1) continue;
     OutputCopy c;
     c.world_rank = w;
-    c.batch = r.plan.dp_batches[at.dpRank()];
-    counts[w] = c.batch.size() * rowElements(r);
+    c.batch = report.plan.dp_batches[at.dpRank()];
+    counts[w] = c.batch.size() * rowElements(report);
     total += counts[w];
     copies.push_back(std::move(c));
   }
@@ -49,36 +49,36 @@ std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport
   return copies;
 }
 
-std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const RunReport& r) {
-  std::vector<float> out(static_cast<std::size_t>(r.deployment.workload.batch_size) *
-                         rowElements(r));
+std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const RunReport& report) {
+  std::vector<float> out(static_cast<std::size_t>(report.deployment.workload.batch_size) *
+                         rowElements(report));
   for (const auto& c : copies) {
-    if (layoutOf(r, c.world_rank).tpRank() != 0) continue;
-    std::copy(c.values.begin(), c.values.end(), out.begin() + c.batch.begin * rowElements(r));
+    if (layoutOf(report, c.world_rank).tpRank() != 0) continue;
+    std::copy(c.values.begin(), c.values.end(), out.begin() + c.batch.begin * rowElements(report));
   }
   return out;
 }
 
-std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& r,
+std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& report,
                                             const TransformerExecutor& executor,
                                             const config::ParallelLayout& layout) {
   // [stage][busy, wall], the maximum over the stage's ranks.
-  std::vector<float> t(2 * r.plan.pp, 0.0f);
+  std::vector<float> t(2 * report.plan.pp, 0.0f);
   t[2 * layout.ppRank()] = static_cast<float>(executor.timing().busy_seconds);
   t[2 * layout.ppRank() + 1] = static_cast<float>(executor.timing().wall_seconds);
   world.allReduce(t.data(), t.size(), DType::F32, comm::ReduceOp::Max);
   // All stages start together (a barrier); the pass ends when the slowest stage ends, and a
   // stage that finished earlier idled until then: that idling is its bubble too.
   double wall = 0.0;
-  for (int s = 0; s < r.plan.pp; ++s) wall = std::max(wall, static_cast<double>(t[2 * s + 1]));
-  std::vector<StageReport> stages(r.plan.pp);
-  for (int s = 0; s < r.plan.pp; ++s) stages[s] = {t[2 * s], wall};
+  for (int s = 0; s < report.plan.pp; ++s) wall = std::max(wall, static_cast<double>(t[2 * s + 1]));
+  std::vector<StageReport> stages(report.plan.pp);
+  for (int s = 0; s < report.plan.pp; ++s) stages[s] = {t[2 * s], wall};
   return stages;
 }
 
-std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const RunReport& r,
+std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const RunReport& report,
                                               const TransformerExecutor& executor) {
-  const auto& m = r.deployment.model;
+  const auto& m = report.deployment.model;
   if (!m.hasMoe()) return {};
   const int layers = m.layers, experts = m.moe.experts, ranks = world.size();
   // Per layer: experts counts, then dropped, then one count per world rank.
@@ -103,22 +103,23 @@ std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const R
     rep.layer = l;
     rep.expert_tokens.assign(row, row + experts);
     rep.dropped = row[experts];
-    const int stage = r.plan.stageOf(l);
+    const int stage = report.plan.stageOf(l);
     for (int w = 0; w < ranks; ++w) {
-      if (layoutOf(r, w).ppRank() == stage) rep.rank_tokens.push_back(row[experts + 1 + w]);
+      if (layoutOf(report, w).ppRank() == stage) rep.rank_tokens.push_back(row[experts + 1 + w]);
     }
     out.push_back(std::move(rep));
   }
   return out;
 }
 
-std::vector<std::vector<std::int32_t>> gatherRouting(comm::Communicator& world, const RunReport& r,
+std::vector<std::vector<std::int32_t>> gatherRouting(comm::Communicator& world,
+                                                     const RunReport& report,
                                                      const TransformerExecutor& executor) {
-  const auto& m = r.deployment.model;
+  const auto& m = report.deployment.model;
   std::vector<std::vector<std::int32_t>> out(m.layers);
   if (!m.hasMoe()) return out;
-  const std::size_t n = static_cast<std::size_t>(r.deployment.workload.batch_size) *
-                        r.deployment.workload.seq_len * m.moe.top_k;
+  const std::size_t n = static_cast<std::size_t>(report.deployment.workload.batch_size) *
+                        report.deployment.workload.seq_len * m.moe.top_k;
   for (int l = 0; l < m.layers; ++l) {
     if (!m.isMoeLayer(l)) continue;
     const auto& mine = executor.routing()[l].experts;

@@ -21,22 +21,23 @@ struct OutputCopy {
 };
 
 // Every last-stage rank's output (each tp rank holds a whole copy of its replica's rows).
-std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport& r,
+std::vector<OutputCopy> gatherOutputs(comm::Communicator& world, const RunReport& report,
                                       const TransformerExecutor& executor, Backend& backend,
                                       const TensorView& output);
 
 // The whole batch's output, assembled from the copies of tp rank 0 of each replica.
-std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const RunReport& r);
+std::vector<float> assembleOutput(const std::vector<OutputCopy>& copies, const RunReport& report);
 
-std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& r,
+std::vector<StageReport> gatherStageTimings(comm::Communicator& world, const RunReport& report,
                                             const TransformerExecutor& executor,
                                             const config::ParallelLayout& layout);
 
-std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const RunReport& r,
+std::vector<MoeLayerReport> gatherMoeCounters(comm::Communicator& world, const RunReport& report,
                                               const TransformerExecutor& executor);
 
 // Per global layer, the whole batch's routing ([tokens][top_k]; empty for dense layers).
-std::vector<std::vector<std::int32_t>> gatherRouting(comm::Communicator& world, const RunReport& r,
+std::vector<std::vector<std::int32_t>> gatherRouting(comm::Communicator& world,
+                                                     const RunReport& report,
                                                      const TransformerExecutor& executor);
 
 }  // namespace shardrt::launch

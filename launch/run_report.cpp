@@ -66,14 +66,14 @@ std::string countsText(const std::vector<long>& v) {
 
 }  // namespace
 
-double MoeLayerReport::imbalance(const std::vector<long>& v) {
-  if (v.empty()) return 0.0;
+double MoeLayerReport::imbalance(const std::vector<long>& values) {
+  if (values.empty()) return 0.0;
   long sum = 0, max = 0;
-  for (long x : v) {
+  for (long x : values) {
     sum += x;
     max = std::max(max, x);
   }
-  return sum > 0 ? static_cast<double>(max) * static_cast<double>(v.size()) / sum : 0.0;
+  return sum > 0 ? static_cast<double>(max) * static_cast<double>(values.size()) / sum : 0.0;
 }
 
 double RunReport::medianForwardSeconds() const {
@@ -277,38 +277,38 @@ nlohmann::json validationJson(const ValidationReport& v) {
 
 }  // namespace
 
-void printSummary(std::ostream& os, const RunReport& r) {
-  printModel(os, r);
-  printWorkload(os, r);
-  printStrategy(os, r);
-  printTiming(os, r);
-  printMoeLayers(os, r);
-  if (r.profile) printProfile(os, *r.profile);
-  if (r.validation) printValidation(os, *r.validation, r);
+void printSummary(std::ostream& os, const RunReport& report) {
+  printModel(os, report);
+  printWorkload(os, report);
+  printStrategy(os, report);
+  printTiming(os, report);
+  printMoeLayers(os, report);
+  if (report.profile) printProfile(os, *report.profile);
+  if (report.validation) printValidation(os, *report.validation, report);
 }
 
-nlohmann::json toJson(const RunReport& r) {
+nlohmann::json toJson(const RunReport& report) {
   nlohmann::json j;
-  j["deployment"] = config::toJson(r.deployment);
-  j["deployment_path"] = r.deployment_path;
-  j["plan"] = config::toJson(r.plan);
-  j["backend"] = r.backend;
-  j["communicator"] = r.communicator;
-  j["weights"] = {{"source", r.weights.empty() ? "generated from the seed" : r.weights},
-                  {"build_seconds", r.weights_seconds},
-                  {"max_bytes_read_per_rank", r.weights_bytes_read},
-                  {"read_seconds_of_that_rank", r.weights_read_seconds}};
-  j["blas_threads_per_rank"] = r.blas_threads;
-  j["forward"] = {{"median_seconds", r.medianForwardSeconds()},
-                  {"warmup", r.warmup},
-                  {"iteration_seconds", r.forward_seconds}};
-  if (r.prediction && r.prediction->seconds > 0.0) {
-    j["forward"]["predicted_seconds"] = r.prediction->seconds;
-    j["forward"]["predicted_from"] = r.prediction->rates;
+  j["deployment"] = config::toJson(report.deployment);
+  j["deployment_path"] = report.deployment_path;
+  j["plan"] = config::toJson(report.plan);
+  j["backend"] = report.backend;
+  j["communicator"] = report.communicator;
+  j["weights"] = {{"source", report.weights.empty() ? "generated from the seed" : report.weights},
+                  {"build_seconds", report.weights_seconds},
+                  {"max_bytes_read_per_rank", report.weights_bytes_read},
+                  {"read_seconds_of_that_rank", report.weights_read_seconds}};
+  j["blas_threads_per_rank"] = report.blas_threads;
+  j["forward"] = {{"median_seconds", report.medianForwardSeconds()},
+                  {"warmup", report.warmup},
+                  {"iteration_seconds", report.forward_seconds}};
+  if (report.prediction && report.prediction->seconds > 0.0) {
+    j["forward"]["predicted_seconds"] = report.prediction->seconds;
+    j["forward"]["predicted_from"] = report.prediction->rates;
   }
-  addRanks(j, r);
-  addMeasurements(j, r);
-  if (r.validation) j["validation"] = validationJson(*r.validation);
+  addRanks(j, report);
+  addMeasurements(j, report);
+  if (report.validation) j["validation"] = validationJson(*report.validation);
   return j;
 }
 

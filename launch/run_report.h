@@ -49,7 +49,7 @@ struct MoeLayerReport {
   std::vector<long> expert_tokens;  // token slots each expert ran
   long dropped = 0;                 // slots dropped by the capacity rule
   std::vector<long> rank_tokens;    // slots each rank of the layer's stage received
-  static double imbalance(const std::vector<long>& v);  // max / mean
+  static double imbalance(const std::vector<long>& values);  // max / mean
 };
 
 struct RunReport {
@@ -76,7 +76,7 @@ struct RunReport {
   double medianForwardSeconds() const;
 };
 
-void printSummary(std::ostream& os, const RunReport& r);
-nlohmann::json toJson(const RunReport& r);
+void printSummary(std::ostream& os, const RunReport& report);
+nlohmann::json toJson(const RunReport& report);
 
 }  // namespace shardrt::launch

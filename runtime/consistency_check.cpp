@@ -55,9 +55,9 @@ std::string ranksDifferingFromRankZero(const std::vector<RankValues>& all) {
 
 const char* shardrtVersion() { return SHARDRT_VERSION; }
 
-bool sameDeploymentOnEveryRank(const config::Deployment& d, comm::Communicator& world) {
+bool sameDeploymentOnEveryRank(const config::Deployment& deployment, comm::Communicator& world) {
   const std::vector<RankValues> all =
-      gatherValues(world, {fnv1a(config::toJson(d).dump()), fnv1a(shardrtVersion())});
+      gatherValues(world, {fnv1a(config::toJson(deployment).dump()), fnv1a(shardrtVersion())});
   const std::string differing = ranksDifferingFromRankZero(all);
   if (differing.empty()) return true;
   const int me = world.rank();

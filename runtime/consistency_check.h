@@ -17,7 +17,7 @@ const char* shardrtVersion();
 
 // True on every rank when all agree; otherwise every rank returns false after the ranks that
 // differ from rank 0 (and rank 0) have each printed one line saying so.
-bool sameDeploymentOnEveryRank(const config::Deployment& d, comm::Communicator& world);
+bool sameDeploymentOnEveryRank(const config::Deployment& deployment, comm::Communicator& world);
 
 // The same for `run --weights`: every rank's WeightFiles::fingerprint must equal rank 0's.
 bool sameCheckpointOnEveryRank(std::uint64_t fingerprint, const std::string& path,

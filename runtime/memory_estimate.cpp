@@ -6,11 +6,11 @@
 
 namespace shardrt {
 
-MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& plan,
+MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
                               const config::ParallelLayout& layout) {
   MemoryEstimate e;
-  const auto& m = d.model;
-  const std::size_t f32 = dtypeSize(d.workload.dtype);
+  const auto& m = deployment.model;
+  const std::size_t f32 = dtypeSize(deployment.workload.dtype);
   const auto holdings = ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank());
   for (const auto& spec : shardWeightSpecs(m, holdings)) {
     e.weight_bytes += static_cast<std::size_t>(spec.localNumel()) * f32;
@@ -18,7 +18,7 @@ MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& p
 
   const auto& shard = plan.tp_shards[layout.tpRank()];
   const std::size_t replica_rows = plan.dp_batches[layout.dpRank()].size();
-  const std::size_t tokens = replica_rows / plan.microbatches * d.workload.seq_len;
+  const std::size_t tokens = replica_rows / plan.microbatches * deployment.workload.seq_len;
   const std::size_t hidden = m.hidden, hd = m.head_dim;
   // residual, normed, partial (+ moe_out), q, k, v, attn, ffn a and b: the executor's buffers.
   std::size_t per_token = 4 * hidden + 2 * shard.q_heads.size() * hd +
@@ -33,7 +33,7 @@ MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& p
   }
   e.activation_bytes = tokens * per_token * f32;
   // The replica's input and output rows.
-  e.activation_bytes += 2 * replica_rows * d.workload.seq_len * hidden * f32;
+  e.activation_bytes += 2 * replica_rows * deployment.workload.seq_len * hidden * f32;
   return e;
 }
 

@@ -19,7 +19,7 @@ struct MemoryEstimate {
   std::size_t total() const { return weight_bytes + activation_bytes; }
 };
 
-MemoryEstimate estimateMemory(const config::Deployment& d, const config::Plan& plan,
+MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
                               const config::ParallelLayout& layout);
 
 }  // namespace shardrt

@@ -12,7 +12,8 @@ inline constexpr const char* kInputName = "input";
 
 // Batch rows [batch_rows.begin, batch_rows.end) of the input: a data-parallel replica makes
 // only its own share, rank 0 the whole batch when it validates or dumps.
-Tensor makeModelInput(Backend& backend, const config::Deployment& d, config::Range batch_rows);
-Tensor makeModelInput(Backend& backend, const config::Deployment& d);  // the whole batch
+Tensor makeModelInput(Backend& backend, const config::Deployment& deployment,
+                      config::Range batch_rows);
+Tensor makeModelInput(Backend& backend, const config::Deployment& deployment);  // the whole batch
 
 }  // namespace shardrt

@@ -56,26 +56,26 @@ ShardHoldings ShardHoldings::of(const config::Plan& plan, int tp_rank, int pp_ra
   return h;
 }
 
-ShardHoldings ShardHoldings::whole(const ModelConfig& m) {
+ShardHoldings ShardHoldings::whole(const ModelConfig& model) {
   ShardHoldings h;
-  h.tp_shard.q_heads = all(m.heads);
-  h.tp_shard.kv_heads = all(m.kv_heads);
-  h.tp_shard.ffn_columns = all(m.ffn_hidden);
-  h.tp_shard.shared_columns = all(m.moe.shared_experts * m.moe.expert_ffn_hidden);
-  h.layers = all(m.layers);
-  for (int e = 0; e < m.moe.experts; ++e) h.experts.push_back(e);
+  h.tp_shard.q_heads = all(model.heads);
+  h.tp_shard.kv_heads = all(model.kv_heads);
+  h.tp_shard.ffn_columns = all(model.ffn_hidden);
+  h.tp_shard.shared_columns = all(model.moe.shared_experts * model.moe.expert_ffn_hidden);
+  h.layers = all(model.layers);
+  for (int e = 0; e < model.moe.experts; ++e) h.experts.push_back(e);
   h.final_norm = true;
   return h;
 }
 
-bool hasWeight(const ModelConfig& m, int layer, LayerWeight w) {
-  const bool swiglu = m.activation == config::Activation::SwiGlu;
-  const bool moe = m.isMoeLayer(layer);
-  const bool shared = moe && m.moe.shared_experts > 0;
-  switch (w) {
+bool hasWeight(const ModelConfig& model, int layer, LayerWeight weight) {
+  const bool swiglu = model.activation == config::Activation::SwiGlu;
+  const bool moe = model.isMoeLayer(layer);
+  const bool shared = moe && model.moe.shared_experts > 0;
+  switch (weight) {
     case LayerWeight::AttnNormBias:
     case LayerWeight::FfnNormBias:
-      return m.norm == NormKind::LayerNorm;
+      return model.norm == NormKind::LayerNorm;
     case LayerWeight::GateProj:
       return !moe && swiglu;
     case LayerWeight::UpProj:
@@ -95,59 +95,60 @@ bool hasWeight(const ModelConfig& m, int layer, LayerWeight w) {
   }
 }
 
-bool hasExpertWeight(const ModelConfig& m, ExpertWeight w) {
-  return w != ExpertWeight::GateProj || m.activation == config::Activation::SwiGlu;
+bool hasExpertWeight(const ModelConfig& model, ExpertWeight weight) {
+  return weight != ExpertWeight::GateProj || model.activation == config::Activation::SwiGlu;
 }
 
-WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, int layer,
-                           LayerWeight w) {
+WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& shard, int layer,
+                           LayerWeight weight) {
   const std::string p = layerPrefix(layer);
-  const int hd = m.head_dim;
-  switch (w) {
+  const int hd = model.head_dim;
+  switch (weight) {
     case LayerWeight::AttnNormWeight:
-      return normSpec(p + "input_layernorm.weight", m.hidden, false);
+      return normSpec(p + "input_layernorm.weight", model.hidden, false);
     case LayerWeight::AttnNormBias:
-      return normSpec(p + "input_layernorm.bias", m.hidden, true);
+      return normSpec(p + "input_layernorm.bias", model.hidden, true);
     case LayerWeight::QProj:
-      return linearSpec(p + "self_attn.q_proj.weight", m.heads * hd, m.hidden, times(s.q_heads, hd),
-                        all(m.hidden));
+      return linearSpec(p + "self_attn.q_proj.weight", model.heads * hd, model.hidden,
+                        times(shard.q_heads, hd), all(model.hidden));
     case LayerWeight::KProj:
-      return linearSpec(p + "self_attn.k_proj.weight", m.kv_heads * hd, m.hidden,
-                        times(s.kv_heads, hd), all(m.hidden));
+      return linearSpec(p + "self_attn.k_proj.weight", model.kv_heads * hd, model.hidden,
+                        times(shard.kv_heads, hd), all(model.hidden));
     case LayerWeight::VProj:
-      return linearSpec(p + "self_attn.v_proj.weight", m.kv_heads * hd, m.hidden,
-                        times(s.kv_heads, hd), all(m.hidden));
+      return linearSpec(p + "self_attn.v_proj.weight", model.kv_heads * hd, model.hidden,
+                        times(shard.kv_heads, hd), all(model.hidden));
     case LayerWeight::OProj:
-      return linearSpec(p + "self_attn.o_proj.weight", m.hidden, m.heads * hd, all(m.hidden),
-                        times(s.q_heads, hd));
+      return linearSpec(p + "self_attn.o_proj.weight", model.hidden, model.heads * hd,
+                        all(model.hidden), times(shard.q_heads, hd));
     case LayerWeight::FfnNormWeight:
-      return normSpec(p + "post_attention_layernorm.weight", m.hidden, false);
+      return normSpec(p + "post_attention_layernorm.weight", model.hidden, false);
     case LayerWeight::FfnNormBias:
-      return normSpec(p + "post_attention_layernorm.bias", m.hidden, true);
+      return normSpec(p + "post_attention_layernorm.bias", model.hidden, true);
     case LayerWeight::GateProj:
-      return linearSpec(p + "mlp.gate_proj.weight", m.ffn_hidden, m.hidden, s.ffn_columns,
-                        all(m.hidden));
+      return linearSpec(p + "mlp.gate_proj.weight", model.ffn_hidden, model.hidden,
+                        shard.ffn_columns, all(model.hidden));
     case LayerWeight::UpProj:
-      return linearSpec(p + "mlp.up_proj.weight", m.ffn_hidden, m.hidden, s.ffn_columns,
-                        all(m.hidden));
+      return linearSpec(p + "mlp.up_proj.weight", model.ffn_hidden, model.hidden, shard.ffn_columns,
+                        all(model.hidden));
     case LayerWeight::DownProj:
-      return linearSpec(p + "mlp.down_proj.weight", m.hidden, m.ffn_hidden, all(m.hidden),
-                        s.ffn_columns);
+      return linearSpec(p + "mlp.down_proj.weight", model.hidden, model.ffn_hidden,
+                        all(model.hidden), shard.ffn_columns);
     case LayerWeight::Router:
-      return linearSpec(p + "mlp.gate.weight", m.moe.experts, m.hidden, all(m.moe.experts),
-                        all(m.hidden));
+      return linearSpec(p + "mlp.gate.weight", model.moe.experts, model.hidden,
+                        all(model.moe.experts), all(model.hidden));
     case LayerWeight::SharedGateProj:
     case LayerWeight::SharedUpProj: {
       // One MLP as wide as all shared experts together, split over tp like the dense FFN.
-      const int width = m.moe.shared_experts * m.moe.expert_ffn_hidden;
-      const char* name = w == LayerWeight::SharedGateProj ? "mlp.shared_experts.gate_proj.weight"
-                                                          : "mlp.shared_experts.up_proj.weight";
-      return linearSpec(p + name, width, m.hidden, s.shared_columns, all(m.hidden));
+      const int width = model.moe.shared_experts * model.moe.expert_ffn_hidden;
+      const char* name = weight == LayerWeight::SharedGateProj
+                             ? "mlp.shared_experts.gate_proj.weight"
+                             : "mlp.shared_experts.up_proj.weight";
+      return linearSpec(p + name, width, model.hidden, shard.shared_columns, all(model.hidden));
     }
     case LayerWeight::SharedDownProj: {
-      const int width = m.moe.shared_experts * m.moe.expert_ffn_hidden;
-      return linearSpec(p + "mlp.shared_experts.down_proj.weight", m.hidden, width, all(m.hidden),
-                        s.shared_columns);
+      const int width = model.moe.shared_experts * model.moe.expert_ffn_hidden;
+      return linearSpec(p + "mlp.shared_experts.down_proj.weight", model.hidden, width,
+                        all(model.hidden), shard.shared_columns);
     }
     case LayerWeight::Count:
       break;
@@ -155,44 +156,45 @@ WeightSpec layerWeightSpec(const ModelConfig& m, const TensorParallelShard& s, i
   throw std::logic_error("layerWeightSpec: no such weight");
 }
 
-WeightSpec expertWeightSpec(const ModelConfig& m, int layer, int expert, ExpertWeight w) {
+WeightSpec expertWeightSpec(const ModelConfig& model, int layer, int expert, ExpertWeight weight) {
   const std::string p = layerPrefix(layer) + "mlp.experts." + std::to_string(expert) + ".";
-  const int f = m.moe.expert_ffn_hidden;
-  switch (w) {
+  const int f = model.moe.expert_ffn_hidden;
+  switch (weight) {
     case ExpertWeight::GateProj:
-      return linearSpec(p + "gate_proj.weight", f, m.hidden, all(f), all(m.hidden));
+      return linearSpec(p + "gate_proj.weight", f, model.hidden, all(f), all(model.hidden));
     case ExpertWeight::UpProj:
-      return linearSpec(p + "up_proj.weight", f, m.hidden, all(f), all(m.hidden));
+      return linearSpec(p + "up_proj.weight", f, model.hidden, all(f), all(model.hidden));
     case ExpertWeight::DownProj:
-      return linearSpec(p + "down_proj.weight", m.hidden, f, all(m.hidden), all(f));
+      return linearSpec(p + "down_proj.weight", model.hidden, f, all(model.hidden), all(f));
   }
   throw std::logic_error("expertWeightSpec: no such weight");
 }
 
-std::vector<WeightSpec> finalNormSpecs(const ModelConfig& m) {
-  std::vector<WeightSpec> specs{normSpec("model.norm.weight", m.hidden, false)};
-  if (m.norm == NormKind::LayerNorm) specs.push_back(normSpec("model.norm.bias", m.hidden, true));
+std::vector<WeightSpec> finalNormSpecs(const ModelConfig& model) {
+  std::vector<WeightSpec> specs{normSpec("model.norm.weight", model.hidden, false)};
+  if (model.norm == NormKind::LayerNorm)
+    specs.push_back(normSpec("model.norm.bias", model.hidden, true));
   return specs;
 }
 
-std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& m, const ShardHoldings& h) {
+std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& model, const ShardHoldings& holdings) {
   std::vector<WeightSpec> specs;
-  for (int l = h.layers.begin; l < h.layers.end; ++l) {
+  for (int l = holdings.layers.begin; l < holdings.layers.end; ++l) {
     for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
-      if (hasWeight(m, l, LayerWeight(w))) {
-        specs.push_back(layerWeightSpec(m, h.tp_shard, l, LayerWeight(w)));
+      if (hasWeight(model, l, LayerWeight(w))) {
+        specs.push_back(layerWeightSpec(model, holdings.tp_shard, l, LayerWeight(w)));
       }
     }
-    if (!m.isMoeLayer(l)) continue;
-    for (int e : h.experts) {
+    if (!model.isMoeLayer(l)) continue;
+    for (int e : holdings.experts) {
       for (ExpertWeight w :
            {ExpertWeight::GateProj, ExpertWeight::UpProj, ExpertWeight::DownProj}) {
-        if (hasExpertWeight(m, w)) specs.push_back(expertWeightSpec(m, l, e, w));
+        if (hasExpertWeight(model, w)) specs.push_back(expertWeightSpec(model, l, e, w));
       }
     }
   }
-  if (h.final_norm) {
-    for (auto& spec : finalNormSpecs(m)) specs.push_back(std::move(spec));
+  if (holdings.final_norm) {
+    for (auto& spec : finalNormSpecs(model)) specs.push_back(std::move(spec));
   }
   return specs;
 }
@@ -212,42 +214,43 @@ Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource&
   return t;
 }
 
-ShardWeights materialiseShard(Backend& backend, const ModelConfig& m, const ShardHoldings& h,
-                              const WeightSource& source, DType dtype) {
+ShardWeights materialiseShard(Backend& backend, const ModelConfig& model,
+                              const ShardHoldings& holdings, const WeightSource& source,
+                              DType dtype) {
   ShardWeights out;
   auto make = [&](const WeightSpec& spec) { return materialise(backend, spec, source, dtype); };
-  for (int l = h.layers.begin; l < h.layers.end; ++l) {
+  for (int l = holdings.layers.begin; l < holdings.layers.end; ++l) {
     LayerWeights lw;
     lw.layer = l;
     for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
-      if (hasWeight(m, l, LayerWeight(w))) {
-        lw.tensors[w] = make(layerWeightSpec(m, h.tp_shard, l, LayerWeight(w)));
+      if (hasWeight(model, l, LayerWeight(w))) {
+        lw.tensors[w] = make(layerWeightSpec(model, holdings.tp_shard, l, LayerWeight(w)));
       }
     }
-    if (m.isMoeLayer(l)) {
-      for (int e : h.experts) {
+    if (model.isMoeLayer(l)) {
+      for (int e : holdings.experts) {
         ExpertWeights ew;
         ew.expert = e;
         for (ExpertWeight w :
              {ExpertWeight::GateProj, ExpertWeight::UpProj, ExpertWeight::DownProj}) {
-          if (hasExpertWeight(m, w))
-            ew.tensors[static_cast<int>(w)] = make(expertWeightSpec(m, l, e, w));
+          if (hasExpertWeight(model, w))
+            ew.tensors[static_cast<int>(w)] = make(expertWeightSpec(model, l, e, w));
         }
         lw.experts.push_back(std::move(ew));
       }
     }
     out.layers.push_back(std::move(lw));
   }
-  if (h.final_norm) {
-    const auto specs = finalNormSpecs(m);
+  if (holdings.final_norm) {
+    const auto specs = finalNormSpecs(model);
     out.final_norm_weight = make(specs[0]);
     if (specs.size() > 1) out.final_norm_bias = make(specs[1]);
   }
   return out;
 }
 
-bool isWeightName(const ModelConfig& m, const std::string& name) {
-  for (const auto& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+bool isWeightName(const ModelConfig& model, const std::string& name) {
+  for (const auto& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
     if (spec.name == name) return true;
   }
   return false;

@@ -72,20 +72,22 @@ struct ShardHoldings {
 
   static ShardHoldings of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank);
   // Everything, unsharded: what the reference and --dump hold.
-  static ShardHoldings whole(const config::ModelConfig& m);
+  static ShardHoldings whole(const config::ModelConfig& model);
 };
 
 // Does layer l have the weight at all (biases only with layernorm, gates only with swiglu,
 // the dense FFN only in dense layers, router and shared experts only in MoE layers)?
-bool hasWeight(const config::ModelConfig& m, int layer, LayerWeight w);
-bool hasExpertWeight(const config::ModelConfig& m, ExpertWeight w);
-WeightSpec layerWeightSpec(const config::ModelConfig& m, const config::TensorParallelShard& s,
-                           int layer, LayerWeight w);
-WeightSpec expertWeightSpec(const config::ModelConfig& m, int layer, int expert, ExpertWeight w);
-std::vector<WeightSpec> finalNormSpecs(const config::ModelConfig& m);  // weight[, bias]
+bool hasWeight(const config::ModelConfig& model, int layer, LayerWeight weight);
+bool hasExpertWeight(const config::ModelConfig& model, ExpertWeight weight);
+WeightSpec layerWeightSpec(const config::ModelConfig& model,
+                           const config::TensorParallelShard& shard, int layer, LayerWeight weight);
+WeightSpec expertWeightSpec(const config::ModelConfig& model, int layer, int expert,
+                            ExpertWeight weight);
+std::vector<WeightSpec> finalNormSpecs(const config::ModelConfig& model);  // weight[, bias]
 
 // Every weight a rank holds, in a fixed order: the list that weight bytes and --dump iterate.
-std::vector<WeightSpec> shardWeightSpecs(const config::ModelConfig& m, const ShardHoldings& h);
+std::vector<WeightSpec> shardWeightSpecs(const config::ModelConfig& model,
+                                         const ShardHoldings& holdings);
 
 struct ExpertWeights {
   int expert = 0;  // global index
@@ -133,10 +135,11 @@ class GeneratedWeights final : public WeightSource {
 Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource& source,
                    DType dtype);
 
-ShardWeights materialiseShard(Backend& backend, const config::ModelConfig& m,
-                              const ShardHoldings& h, const WeightSource& source, DType dtype);
+ShardWeights materialiseShard(Backend& backend, const config::ModelConfig& model,
+                              const ShardHoldings& holdings, const WeightSource& source,
+                              DType dtype);
 
 // Is `name` the global name of one of the model's weights?
-bool isWeightName(const config::ModelConfig& m, const std::string& name);
+bool isWeightName(const config::ModelConfig& model, const std::string& name);
 
 }  // namespace shardrt

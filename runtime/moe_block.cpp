@@ -43,7 +43,8 @@ Tensor MoeBlock::upload(const std::vector<T>& host, const char* name) {
   return t;
 }
 
-void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
+void MoeBlock::runExperts(const TensorView& in, const TensorView& out,
+                          const LayerWeights& layer_weights,
                           const std::vector<int>& rows_per_expert) {
   const bool swiglu = model_.activation == config::Activation::SwiGlu;
   const int f = model_.moe.expert_ffn_hidden;
@@ -52,7 +53,7 @@ void MoeBlock::runExperts(const TensorView& in, const TensorView& out, const Lay
   // the trace, as in the dry run, whatever the routing did.
   auto weights = [&](ExpertWeight which) {
     std::vector<const Tensor*> list;
-    for (const ExpertWeights& ew : w.experts) list.push_back(&ew[which]);
+    for (const ExpertWeights& ew : layer_weights.experts) list.push_back(&ew[which]);
     return list;
   };
   // All local experts at once: one grouped GEMM per projection, the activation on all rows.
@@ -106,9 +107,9 @@ void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const T
   backend_.copyToHost(wts.data(), weights);
 }
 
-void MoeBlock::forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
-                       long first_token, MoeCounters& counters, RoutingLog* log,
-                       const RoutingLog* forced) {
+void MoeBlock::forward(const TensorView& normed, const TensorView& out,
+                       const LayerWeights& layer_weights, long first_token, MoeCounters& counters,
+                       RoutingLog* log, const RoutingLog* forced) {
   const auto& moe = model_.moe;
   const int tokens = static_cast<int>(normed.shape().rows());
   const int hidden = model_.hidden, k = moe.top_k, experts = moe.experts, ep = ep_.size();
@@ -119,7 +120,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
   Tensor wts = backend_.empty(idx.shape(), DType::F32);
   Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
   run_("router", 2.0 * tokens * hidden * experts, [&] {
-    backend_.linear(logits, normed, w[LayerWeight::Router]);
+    backend_.linear(logits, normed, layer_weights[LayerWeight::Router]);
     backend_.routerTopK(idx, wts, logits, moe.scoring == config::RouterScoring::Sigmoid,
                         moe.normalize_top_k);
   });
@@ -176,7 +177,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out, const La
         [&] { backend_.gatherRows(expert_in, recv_rows, upload(recv.expert_major, "rows")); },
         "group_by_expert");
     if (run_.tracer()) run_.tracer()->setExpertRows(local_experts_, recv.rows_per_expert);
-    runExperts(expert_in, expert_out, w, recv.rows_per_expert);
+    runExperts(expert_in, expert_out, layer_weights, recv.rows_per_expert);
     if (run_.tracer()) run_.tracer()->clearExpertRows();
   }
 

@@ -48,7 +48,7 @@ class MoeBlock {
   // token, where the routing is logged. With `forced` (the whole batch's experts per token, as
   // a RoutingLog), tokens go to those experts, weighted by this router's scores of them; the
   // log still records the router's own choice.
-  void forward(const TensorView& normed, const TensorView& out, const LayerWeights& w,
+  void forward(const TensorView& normed, const TensorView& out, const LayerWeights& layer_weights,
                long first_token, MoeCounters& counters, RoutingLog* log,
                const RoutingLog* forced = nullptr);
 
@@ -57,7 +57,7 @@ class MoeBlock {
   // weights from this router's logits.
   void followRouting(const RoutingLog& forced, long first_token, const Tensor& logits,
                      std::vector<std::int32_t>& idx, std::vector<float>& wts);
-  void runExperts(const TensorView& in, const TensorView& out, const LayerWeights& w,
+  void runExperts(const TensorView& in, const TensorView& out, const LayerWeights& layer_weights,
                   const std::vector<int>& rows_per_expert);
   template <typename T>
   Tensor upload(const std::vector<T>& host, const char* name);

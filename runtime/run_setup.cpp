@@ -56,15 +56,16 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
   return ctx;
 }
 
-std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const config::ModelConfig& m,
+std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
+                                              const config::ModelConfig& model,
                                               comm::Communicator& world) {
   std::optional<WeightFiles> files;
   std::string error;
   std::uint64_t fingerprint = 0;
   try {
     files = WeightFiles::open(path);
-    files->checkHolds(m);
-    fingerprint = files->fingerprint(m);
+    files->checkHolds(model);
+    fingerprint = files->fingerprint(model);
   } catch (const ConfigError& e) {
     error = e.what();
   }
@@ -75,12 +76,12 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const con
   return files;
 }
 
-bool fitsOnEveryRank(const config::Deployment& d, const config::Plan& plan,
+bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
                      comm::Communicator& world) {
   std::string error;
   if (const auto free = backend.freeMemory()) {
-    const MemoryEstimate need = estimateMemory(d, plan, layout);
+    const MemoryEstimate need = estimateMemory(deployment, plan, layout);
     if (need.total() > *free) {
       error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
               " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +

@@ -35,11 +35,12 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
 // The --weights checkpoint indexed and checked against the model on every rank (each reads
 // the headers itself), and its fingerprint agreed with rank 0's; nullopt on every rank after
 // each printed why.
-std::optional<WeightFiles> weightsOnEveryRank(const std::string& path, const config::ModelConfig& m,
+std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
+                                              const config::ModelConfig& model,
                                               comm::Communicator& world);
 
 // The plan's memory estimate against what the device has free, before anything is allocated.
-bool fitsOnEveryRank(const config::Deployment& d, const config::Plan& plan,
+bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
                      comm::Communicator& world);
 

@@ -89,32 +89,34 @@ void widen(StoredDType t, const char* bytes, std::size_t n, float* out) {
 
 }  // namespace
 
-std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<config::Range>& slice) {
+std::vector<float> readStoredSlice(const StoredTensor& tensor,
+                                   const std::vector<config::Range>& slice) {
   // The callers checked the stored shape against the model's first (WeightFiles::checkHolds):
   // a slice that does not fit is a bug here, not a bad file, so it is not a ConfigError.
-  if (slice.size() != t.shape.size() || slice.empty() || slice.size() > 2) {
-    throw std::logic_error(t.path + ": " + t.name + ": a slice of " +
+  if (slice.size() != tensor.shape.size() || slice.empty() || slice.size() > 2) {
+    throw std::logic_error(tensor.path + ": " + tensor.name + ": a slice of " +
                            std::to_string(slice.size()) + " dimensions does not fit its shape");
   }
   for (std::size_t i = 0; i < slice.size(); ++i) {
-    if (slice[i].begin < 0 || slice[i].end < slice[i].begin || slice[i].end > t.shape[i]) {
-      throw std::logic_error(t.path + ": " + t.name + ": slice out of the tensor's shape");
+    if (slice[i].begin < 0 || slice[i].end < slice[i].begin || slice[i].end > tensor.shape[i]) {
+      throw std::logic_error(tensor.path + ": " + tensor.name +
+                             ": slice out of the tensor's shape");
     }
   }
-  if (t.dtype == StoredDType::Other) {
-    throw ConfigError(t.path, t.name + ": dtype " + t.dtype_name +
-                                  " cannot be read as weights (F32, F16 and BF16 can)");
+  if (tensor.dtype == StoredDType::Other) {
+    throw ConfigError(tensor.path, tensor.name + ": dtype " + tensor.dtype_name +
+                                       " cannot be read as weights (F32, F16 and BF16 can)");
   }
-  const std::int64_t cols = t.shape.size() == 2 ? t.shape[1] : t.shape[0];
-  const config::Range rows = t.shape.size() == 2 ? slice[0] : config::Range{0, 1};
+  const std::int64_t cols = tensor.shape.size() == 2 ? tensor.shape[1] : tensor.shape[0];
+  const config::Range rows = tensor.shape.size() == 2 ? slice[0] : config::Range{0, 1};
   const config::Range span = slice.back();
-  const std::size_t esize = static_cast<std::size_t>(t.element_bytes);
+  const std::size_t esize = static_cast<std::size_t>(tensor.element_bytes);
   const std::size_t width = static_cast<std::size_t>(span.size());
 
   std::vector<float> out(static_cast<std::size_t>(rows.size()) * width);
   if (out.empty()) return out;  // nothing to read (and no null pointers for memcpy)
-  std::ifstream in(t.path, std::ios::binary);
-  if (!in) throw ConfigError(t.path, "cannot open for reading");
+  std::ifstream in(tensor.path, std::ios::binary);
+  if (!in) throw ConfigError(tensor.path, "cannot open for reading");
   // Runs of elements that are contiguous in the file: the whole slice when it spans whole rows,
   // else one run per row. Each is read through a buffer of at most kChunkBytes, so reading a
   // multi-GiB weight holds the fp32 result and one chunk, not a second copy of the weight.
@@ -126,14 +128,15 @@ std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<conf
   for (int r = rows.begin; r < (contiguous ? rows.begin + 1 : rows.end); ++r) {
     const std::uint64_t element = static_cast<std::uint64_t>(r) * static_cast<std::uint64_t>(cols) +
                                   static_cast<std::uint64_t>(span.begin);
-    in.seekg(static_cast<std::streamoff>(t.offset + element * esize));
+    in.seekg(static_cast<std::streamoff>(tensor.offset + element * esize));
     for (std::size_t left = run; left > 0;) {
       const std::size_t n = std::min(left, buffer.size() / esize);
       if (!in.read(buffer.data(), static_cast<std::streamsize>(n * esize))) {
-        throw ConfigError(t.path, t.name + ": the file ends inside the tensor's data "
+        throw ConfigError(tensor.path, tensor.name +
+                                           ": the file ends inside the tensor's data "
                                            "(truncated or changed since it was opened)");
       }
-      widen(t.dtype, buffer.data(), n, dst);
+      widen(tensor.dtype, buffer.data(), n, dst);
       dst += n;
       left -= n;
     }

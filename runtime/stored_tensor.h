@@ -38,7 +38,8 @@ std::int64_t checkedElementCount(const std::vector<std::int64_t>& shape, const s
 // the slice's own shape: a rank reads its shard and nothing else (one read per row of a column
 // slice). Throws ConfigError naming the file when it cannot be read as its header promised,
 // std::logic_error for a slice outside the shape (the caller checked the shape first).
-std::vector<float> readStoredSlice(const StoredTensor& t, const std::vector<config::Range>& slice);
+std::vector<float> readStoredSlice(const StoredTensor& tensor,
+                                   const std::vector<config::Range>& slice);
 
 // IEEE half to float (exact: every half is a float).
 float halfToFloat(std::uint16_t h);

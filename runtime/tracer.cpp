@@ -18,9 +18,9 @@ const char* opKindName(OpKind kind) {
   return "?";
 }
 
-bool isBookkeeping(const TraceEvent& e) {
+bool isBookkeeping(const TraceEvent& event) {
   for (const char* op : {kOpAllocate, kOpHostWrite, kOpDeviceCopy, kOpModelInput, kOpModelOutput}) {
-    if (e.op == op) return true;
+    if (event.op == op) return true;
   }
   return false;
 }
@@ -51,13 +51,13 @@ void Tracer::setExpertRows(std::vector<int> experts, std::vector<int> rows) {
   expert_rows_ = std::move(rows);
 }
 
-void Tracer::record(TraceEvent e, std::size_t start_mark, std::size_t end_mark) {
-  e.rank = rank_;
-  e.seq = static_cast<long>(events_.size());
-  e.layer = layer_;
-  e.microbatch = microbatch_;
-  if (e.name.empty()) e.name = labels_.empty() ? e.op : labels_.back();
-  events_.push_back(std::move(e));
+void Tracer::record(TraceEvent event, std::size_t start_mark, std::size_t end_mark) {
+  event.rank = rank_;
+  event.seq = static_cast<long>(events_.size());
+  event.layer = layer_;
+  event.microbatch = microbatch_;
+  if (event.name.empty()) event.name = labels_.empty() ? event.op : labels_.back();
+  events_.push_back(std::move(event));
   marks_.emplace_back(start_mark, end_mark);
 }
 
@@ -83,10 +83,10 @@ void Tracer::recordHostOp(const char* op, const std::vector<TensorRef>& reads,
   if (recording()) recordInstant(op, reads, writes);
 }
 
-void Tracer::allocated(const TensorView& t) {
+void Tracer::allocated(const TensorView& tensor) {
   // Kept also outside traced passes: the executor allocates its buffers once, up front.
-  const auto address = reinterpret_cast<std::uint64_t>(t.raw());
-  const auto bytes = static_cast<std::uint64_t>(t.bytes());
+  const auto address = reinterpret_cast<std::uint64_t>(tensor.raw());
+  const auto bytes = static_cast<std::uint64_t>(tensor.bytes());
   // Memory reused: the allocations the new one overlaps are gone. An empty tensor is still
   // named by its address (an expert-parallel rank may receive no row).
   auto it = allocations_.lower_bound(address);
@@ -97,17 +97,17 @@ void Tracer::allocated(const TensorView& t) {
   while (it != allocations_.end() && it->first < address + std::max<std::uint64_t>(bytes, 1)) {
     it = allocations_.erase(it);
   }
-  allocations_[address] = {address, bytes, t.shape(), t.dtype()};
-  recordBookkeeping(kOpAllocate, {}, {ref(t)});
+  allocations_[address] = {address, bytes, tensor.shape(), tensor.dtype()};
+  recordBookkeeping(kOpAllocate, {}, {ref(tensor)});
 }
 
-TensorRef Tracer::ref(const TensorView& t) const {
-  return {reinterpret_cast<std::uint64_t>(t.raw()), static_cast<std::uint64_t>(t.bytes()),
-          t.shape()};
+TensorRef Tracer::ref(const TensorView& tensor) const {
+  return {reinterpret_cast<std::uint64_t>(tensor.raw()), static_cast<std::uint64_t>(tensor.bytes()),
+          tensor.shape()};
 }
 
-TensorRef Tracer::refRaw(const void* p, std::size_t count, DType dtype) const {
-  const auto address = reinterpret_cast<std::uint64_t>(p);
+TensorRef Tracer::refRaw(const void* data, std::size_t count, DType dtype) const {
+  const auto address = reinterpret_cast<std::uint64_t>(data);
   const std::uint64_t bytes = count * dtypeSize(dtype);
   auto it = allocations_.upper_bound(address);
   if (it != allocations_.begin()) {

@@ -24,7 +24,7 @@ inline constexpr const char* kOpHostWrite = "host_write";
 inline constexpr const char* kOpDeviceCopy = "copy";
 inline constexpr const char* kOpModelInput = "model_input";
 inline constexpr const char* kOpModelOutput = "model_output";
-bool isBookkeeping(const TraceEvent& e);
+bool isBookkeeping(const TraceEvent& event);
 
 class Tracer {
  public:
@@ -56,7 +56,7 @@ class Tracer {
   bool recording() const { return active_ && quiet_ == 0; }
   std::size_t mark() { return backend_.mark(); }
   // e's rank, order and context are filled in here; start/end are clock marks.
-  void record(TraceEvent e, std::size_t start_mark, std::size_t end_mark);
+  void record(TraceEvent event, std::size_t start_mark, std::size_t end_mark);
   void recordBookkeeping(const char* op, const std::vector<TensorRef>& reads,
                          const std::vector<TensorRef>& writes);
   // Work done on the host between device ops (indices made from the router's choice): a route
@@ -65,11 +65,11 @@ class Tracer {
                     const std::vector<TensorRef>& writes);
   // A tensor the executor allocated: raw buffers handed to a Communicator are named by the
   // allocation they lie in.
-  void allocated(const TensorView& t);
-  TensorRef ref(const TensorView& t) const;
+  void allocated(const TensorView& tensor);
+  TensorRef ref(const TensorView& tensor) const;
   // count elements of dtype at p, shaped after the allocation that holds them (the first
   // dimension scaled when p covers part of it).
-  TensorRef refRaw(const void* p, std::size_t count, DType dtype) const;
+  TensorRef refRaw(const void* data, std::size_t count, DType dtype) const;
   int rank() const { return rank_; }
 
  private:

@@ -112,12 +112,12 @@ void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, con
   });
 }
 
-void TransformerExecutor::attentionBlock(const LayerWeights& w) {
-  norm(normed_, residual_, w[LayerWeight::AttnNormWeight], w[LayerWeight::AttnNormBias],
-       "attn_norm");
-  const Tensor& wq = w[LayerWeight::QProj];
-  const Tensor& wk = w[LayerWeight::KProj];
-  const Tensor& wv = w[LayerWeight::VProj];
+void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
+  norm(normed_, residual_, layer_weights[LayerWeight::AttnNormWeight],
+       layer_weights[LayerWeight::AttnNormBias], "attn_norm");
+  const Tensor& wq = layer_weights[LayerWeight::QProj];
+  const Tensor& wk = layer_weights[LayerWeight::KProj];
+  const Tensor& wv = layer_weights[LayerWeight::VProj];
   run_(
       "linear", linearFlops(tokens_, wq), [&] { backend_.linear(mergeHeads(q_), normed_, wq); },
       "q_proj");
@@ -140,7 +140,7 @@ void TransformerExecutor::attentionBlock(const LayerWeights& w) {
   const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
   run_("attention", attn_flops,
        [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
-  const Tensor& wo = w[LayerWeight::OProj];
+  const Tensor& wo = layer_weights[LayerWeight::OProj];
   run_(
       "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, mergeHeads(attn_), wo); },
       "o_proj");
@@ -172,22 +172,26 @@ void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, cons
       prefix + "down_proj");
 }
 
-void TransformerExecutor::ffnBlock(const LayerWeights& w) {
-  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias], "ffn_norm");
-  mlp(partial_, normed_, w[LayerWeight::GateProj], w[LayerWeight::UpProj], w[LayerWeight::DownProj],
-      ffn_a_, ffn_b_, "");
+void TransformerExecutor::ffnBlock(const LayerWeights& layer_weights) {
+  norm(normed_, residual_, layer_weights[LayerWeight::FfnNormWeight],
+       layer_weights[LayerWeight::FfnNormBias], "ffn_norm");
+  mlp(partial_, normed_, layer_weights[LayerWeight::GateProj], layer_weights[LayerWeight::UpProj],
+      layer_weights[LayerWeight::DownProj], ffn_a_, ffn_b_, "");
   tensorParallelAllReduce(partial_, "all_reduce");
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
 }
 
-void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
-  norm(normed_, residual_, w[LayerWeight::FfnNormWeight], w[LayerWeight::FfnNormBias], "ffn_norm");
-  moe_->forward(normed_, moe_out_, w, first_token, moe_counters_[w.layer],
-                options_.log_routing ? &routing_[w.layer] : nullptr,
-                options_.forced_routing ? &options_.forced_routing->at(w.layer) : nullptr);
+void TransformerExecutor::moeBlock(const LayerWeights& layer_weights, long first_token) {
+  norm(normed_, residual_, layer_weights[LayerWeight::FfnNormWeight],
+       layer_weights[LayerWeight::FfnNormBias], "ffn_norm");
+  moe_->forward(
+      normed_, moe_out_, layer_weights, first_token, moe_counters_[layer_weights.layer],
+      options_.log_routing ? &routing_[layer_weights.layer] : nullptr,
+      options_.forced_routing ? &options_.forced_routing->at(layer_weights.layer) : nullptr);
   if (model_.moe.shared_experts > 0) {
-    mlp(partial_, normed_, w[LayerWeight::SharedGateProj], w[LayerWeight::SharedUpProj],
-        w[LayerWeight::SharedDownProj], shared_a_, shared_b_, "shared_");
+    mlp(partial_, normed_, layer_weights[LayerWeight::SharedGateProj],
+        layer_weights[LayerWeight::SharedUpProj], layer_weights[LayerWeight::SharedDownProj],
+        shared_a_, shared_b_, "shared_");
     tensorParallelAllReduce(partial_, "all_reduce");
     run_(
         "add", 0, [&] { backend_.add(moe_out_, moe_out_, partial_); }, "shared_expert_add");
@@ -195,14 +199,14 @@ void TransformerExecutor::moeBlock(const LayerWeights& w, long first_token) {
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, moe_out_); });
 }
 
-void TransformerExecutor::runLayer(const LayerWeights& w, long first_token) {
-  if (options_.tracer) options_.tracer->setLayer(w.layer);
-  enterLayer(w.layer, currentOp().microbatch);
-  attentionBlock(w);
-  if (model_.isMoeLayer(w.layer)) {
-    moeBlock(w, first_token);
+void TransformerExecutor::runLayer(const LayerWeights& layer_weights, long first_token) {
+  if (options_.tracer) options_.tracer->setLayer(layer_weights.layer);
+  enterLayer(layer_weights.layer, currentOp().microbatch);
+  attentionBlock(layer_weights);
+  if (model_.isMoeLayer(layer_weights.layer)) {
+    moeBlock(layer_weights, first_token);
   } else {
-    ffnBlock(w);
+    ffnBlock(layer_weights);
   }
 }
 

@@ -82,10 +82,10 @@ class TransformerExecutor {
   const std::vector<RoutingLog>& routing() const { return routing_; }
 
  private:
-  void runLayer(const LayerWeights& w, long first_token);
-  void attentionBlock(const LayerWeights& w);
-  void ffnBlock(const LayerWeights& w);
-  void moeBlock(const LayerWeights& w, long first_token);
+  void runLayer(const LayerWeights& layer_weights, long first_token);
+  void attentionBlock(const LayerWeights& layer_weights);
+  void ffnBlock(const LayerWeights& layer_weights);
+  void moeBlock(const LayerWeights& layer_weights, long first_token);
   void mlp(const TensorView& out, const TensorView& inp, const Tensor& gate, const Tensor& up,
            const Tensor& down, const Tensor& a, const Tensor& b, const std::string& prefix);
   void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias,

@@ -5,10 +5,10 @@
 
 namespace shardrt {
 
-Comparison compare(const float* out, const float* ref, std::size_t n) {
+Comparison compare(const float* out, const float* ref, std::size_t count) {
   Comparison c;
   double diff_sq = 0.0, ref_sq = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < count; ++i) {
     if (!std::isfinite(out[i])) c.finite = false;
     const double d = static_cast<double>(out[i]) - ref[i];
     diff_sq += d * d;

@@ -16,7 +16,7 @@ struct Comparison {
   bool passes(double tolerance) const { return finite && rel_err <= tolerance; }
 };
 
-Comparison compare(const float* out, const float* ref, std::size_t n);
+Comparison compare(const float* out, const float* ref, std::size_t count);
 
 // The normwise tolerance a dtype is held to. fp32: 1e-5, several hundred ulps of headroom for
 // the different summation order of an all-reduce over tp partial sums. bf16: 2e-2.

@@ -91,8 +91,8 @@ WeightFiles WeightFiles::open(const std::string& path) {
   return w;
 }
 
-void WeightFiles::checkHolds(const config::ModelConfig& m) const {
-  for (const WeightSpec& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+void WeightFiles::checkHolds(const config::ModelConfig& model) const {
+  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
     const auto it = tensors_.find(spec.name);
     if (it == tensors_.end()) {
       throw ConfigError("--weights", spec.name + " is not in " + path_ +
@@ -122,14 +122,14 @@ std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   return values;
 }
 
-std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& m) const {
+std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& model) const {
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&h](const void* data, std::size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
     for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
   };
   constexpr std::uint64_t kSample = 64;
-  for (const WeightSpec& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
     const StoredTensor& t = tensors_.at(spec.name);  // checkHolds found every one
     mix(t.name.data(), t.name.size() + 1);
     mix(t.dtype_name.data(), t.dtype_name.size() + 1);
@@ -150,14 +150,14 @@ std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& m) const {
   return h;
 }
 
-std::string WeightFiles::describe(const config::ModelConfig& m) const {
+std::string WeightFiles::describe(const config::ModelConfig& model) const {
   std::map<std::string, int> by_dtype;
   for (const auto& [name, t] : tensors_) ++by_dtype[t.dtype_name];
   std::string dtypes;
   for (const auto& [name, count] : by_dtype) {
     dtypes += (dtypes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
   }
-  const std::size_t used = shardWeightSpecs(m, ShardHoldings::whole(m)).size();
+  const std::size_t used = shardWeightSpecs(model, ShardHoldings::whole(model)).size();
   return path_ + " (" + std::to_string(files_) + " " + format_ + " file" +
          (files_ == 1 ? "" : "s") + ", " + std::to_string(tensors_.size()) + " tensors: " + dtypes +
          "; " + std::to_string(tensors_.size() - used) + " not used by the model)";

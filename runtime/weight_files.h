@@ -30,7 +30,7 @@ class WeightFiles final : public WeightSource {
   // ConfigError("--weights", ...) naming the first that is not, e.g.
   //   --weights: model.layers.1.mlp.up_proj.weight: shape [688, 128] in ckpt/model.safetensors;
   //   the model needs [688, 256]
-  void checkHolds(const config::ModelConfig& m) const;
+  void checkHolds(const config::ModelConfig& model) const;
 
   std::vector<float> slice(const WeightSpec& spec) const override;
 
@@ -44,12 +44,12 @@ class WeightFiles final : public WeightSource {
   // forward pass, so that ranks given different checkpoints (two fine-tunes of one model at
   // the same path on different nodes) refuse to start instead of computing a silent mix. It
   // samples the data: hashing all of it would read the whole checkpoint on every rank.
-  std::uint64_t fingerprint(const config::ModelConfig& m) const;
+  std::uint64_t fingerprint(const config::ModelConfig& model) const;
 
   // One line for the run summary (after checkHolds passed): what was indexed, in which dtypes, and how much of it the
   // model leaves unread, e.g. "ckpt/ (2 .safetensors files, 37 tensors: 35 BF16, 2 I64; 2 not
   // used by the model)".
-  std::string describe(const config::ModelConfig& m) const;
+  std::string describe(const config::ModelConfig& model) const;
 
  private:
   std::string path_;
