@@ -17,16 +17,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mpi=(mpirun --oversubscribe)
 [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
-cat >"$tmp/layer.json" <<'JSON'
-{
-  "name": "cpu_scaling_layer",
-  "model": {"layers": 1, "hidden": 1024, "heads": 16, "kv_heads": 16, "head_dim": 64,
-            "ffn_hidden": 4096, "norm": "rmsnorm", "activation": "swiglu", "rope": true,
-            "causal": true},
-  "workload": {"batch_size": 4, "seq_len": 512},
-  "strategy": {"tp": 1}
-}
-JSON
+cp bench/cpu_layer.json "$tmp/layer.json"  # the layer of bench/cpu_scaling.sh
 
 # One measurement: prints seconds. layer TP: the median forward of 7 passes (result.json);
 # dag: wall clock of the whole dry run, DOT and SVG written.

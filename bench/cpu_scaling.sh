@@ -21,17 +21,9 @@ done
 tmp=$(mktemp -d)
 if [[ ${KEEP:-0} == 1 ]]; then echo "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 
-# The strategy is written out so that the file reads as a complete deployment.
-cat >"$tmp/layer.json" <<'EOF'
-{
-  "name": "cpu_scaling_layer",
-  "model": {"layers": 1, "hidden": 1024, "heads": 16, "kv_heads": 16, "head_dim": 64,
-            "ffn_hidden": 4096, "norm": "rmsnorm", "activation": "swiglu", "rope": true,
-            "causal": true},
-  "workload": {"batch_size": 4, "seq_len": 512},
-  "strategy": {"tp": 1}
-}
-EOF
+# bench/cpu_layer.json: one layer, its strategy written out so that the file reads as a
+# complete deployment (bench/compare_builds.sh runs the same layer).
+cp "$(dirname "$0")/cpu_layer.json" "$tmp/layer.json"
 shapes=(--tokens 2048 --hidden 1024 --heads 16 --kv-heads 16 --head-dim 64 --ffn 4096
         --activation swiglu)
 
