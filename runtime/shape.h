@@ -15,8 +15,10 @@ struct Dim {
   std::int64_t size;
   std::int64_t global;  // == size unless the dimension is sharded
 
-  Dim(std::string n, std::int64_t s) : name(std::move(n)), size(s), global(s) {}
-  Dim(std::string n, std::int64_t s, std::int64_t g) : name(std::move(n)), size(s), global(g) {}
+  Dim(std::string dim_name, std::int64_t local_size)
+      : name(std::move(dim_name)), size(local_size), global(local_size) {}
+  Dim(std::string dim_name, std::int64_t local_size, std::int64_t global_size)
+      : name(std::move(dim_name)), size(local_size), global(global_size) {}
   bool sharded() const { return size != global; }
   bool operator==(const Dim&) const = default;
 };
