@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "common/errors.h"
 #include "bench/collective_timing.h"
 #include "common/error_report.h"
@@ -69,13 +70,15 @@ int benchCollectives(const BenchCollectivesOptions& o, const comm::MpiSession& m
   if (rank == 0) {
     std::printf("# errors: %ld wrong element(s) in all\n", wrong_total);
     if (!o.json_path.empty()) {
-      std::ofstream(o.json_path) << nlohmann::json{{"ranks", n},
+      writeFileAtomically(o.json_path, [&](std::ostream& out) {
+      out << nlohmann::json{{"ranks", n},
                                                    {"backend", std::string(backend.name())},
                                                    {"communicator",
                                                     std::string(world.backendName())},
                                                    {"rows", rows}}
                                         .dump(2)
                                  << "\n";
+    });
     }
   }
   return wrong_total == 0 ? kExitOk : kExitValidationFailed;

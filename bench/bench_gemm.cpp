@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "comm/mpi_communicator.h"
+#include "common/atomic_file.h"
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "common/error_report.h"
@@ -139,7 +140,8 @@ void finish(const BenchGemmOptions& o, const ExecutionContext& ctx, int ranks,
       "against a float64 CPU reference)\n",
       results.wrong_total, results.checked_rows);
   if (!o.json_path.empty()) {
-    std::ofstream(o.json_path) << nlohmann::json{{"ranks", ranks},
+    writeFileAtomically(o.json_path, [&](std::ostream& out) {
+      out << nlohmann::json{{"ranks", ranks},
                                                  {"backend", std::string(ctx.backend->name())},
                                                  {"device", ctx.device},
                                                  {"warmup", o.warmup},
@@ -147,6 +149,7 @@ void finish(const BenchGemmOptions& o, const ExecutionContext& ctx, int ranks,
                                                  {"rows", results.rows}}
                                       .dump(2)
                                << "\n";
+    });
   }
 }
 

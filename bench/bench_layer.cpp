@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/mpi_communicator.h"
+#include "common/atomic_file.h"
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "common/error_report.h"
@@ -95,7 +96,8 @@ void printRow(const std::string& name, const config::Deployment& one, int ranks,
 
 void writeJson(const BenchLayerOptions& o, const ExecutionContext& ctx, int ranks,
                const LayerResults& results) {
-  std::ofstream(o.json_path) << nlohmann::json{{"deployment", o.deployment_path},
+  writeFileAtomically(o.json_path, [&](std::ostream& out) {
+      out << nlohmann::json{{"deployment", o.deployment_path},
                                                {"ranks", ranks},
                                                {"backend", std::string(ctx.backend->name())},
                                                {"device", ctx.device},
@@ -105,6 +107,7 @@ void writeJson(const BenchLayerOptions& o, const ExecutionContext& ctx, int rank
                                                {"skipped", results.skipped}}
                                     .dump(2)
                              << "\n";
+    });
 }
 
 }  // namespace

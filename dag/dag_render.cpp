@@ -1,12 +1,17 @@
 #include "dag/dag_render.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <stdexcept>
+
+#include "common/atomic_file.h"
 
 namespace shardrt::dag {
 namespace {
@@ -37,12 +42,20 @@ std::string escapeXml(const std::string& s) {
 }
 
 // dot's exit status, or -1 when it could not run to the end (missing, killed by the timeout).
+// dot writes a temporary beside svg_path, renamed over it only when dot succeeded, so a dot
+// killed half-way never leaves a partial SVG (common/atomic_file.h's rule for our own writes).
 int runDot(const std::string& dot_path, const std::string& svg_path) {
+  const std::string temp = svg_path + ".tmp.dot." + std::to_string(::getpid());
   const std::string command = "timeout " + std::to_string(kDotSeconds) + " dot -Tsvg -o '" +
-                              svg_path + "' '" + dot_path + "' 2>/dev/null";
+                              temp + "' '" + dot_path + "' 2>/dev/null";
   const int status = std::system(command.c_str());
-  if (status == -1 || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
+  const int result = status == -1 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+  if (result == 0 && std::rename(temp.c_str(), svg_path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    throw FileWriteError(svg_path, std::strerror(errno));
+  }
+  std::remove(temp.c_str());
+  return result;
 }
 
 }  // namespace
@@ -59,8 +72,7 @@ void writeLayeredSvg(const DeploymentGraph& g, const std::string& svg_path) {
   }
   const int height = (*std::max_element(rows.begin(), rows.end()) + 2) * (kNodeHeight + kRowGap);
   const int width = (gpus + 1) * kColumnWidth + 40;
-  std::ofstream out(svg_path);
-  if (!out) throw std::runtime_error("cannot write " + svg_path);
+  writeFileAtomically(svg_path, [&](std::ostream& out) {
   out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
       << height + 60 << "\" font-family=\"Helvetica\" font-size=\"10\">\n";
   out << "<text x=\"20\" y=\"20\" font-size=\"14\">" << escapeXml(g.info.title) << "</text>\n";
@@ -108,6 +120,7 @@ void writeLayeredSvg(const DeploymentGraph& g, const std::string& svg_path) {
         << "</text>\n";
   }
   out << "</svg>\n";
+  });
 }
 
 std::string renderSvg(const DeploymentGraph& g, const std::string& dot_path,

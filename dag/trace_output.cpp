@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/atomic_file.h"
 #include "dag/dag_render.h"
 #include "runtime/tracer.h"
 
@@ -164,11 +165,7 @@ DagEntry writeDag(const std::vector<TraceEvent>& events, const GraphInfo& info,
   entry.dot = dir + "/" + info.name + ".dot";
   entry.svg = dir + "/" + info.name + ".svg";
   t0 = std::chrono::steady_clock::now();
-  {
-    std::ofstream out(entry.dot);
-    if (!out) throw std::runtime_error("cannot write " + entry.dot);
-    writeDot(graph, out);
-  }
+  writeFileAtomically(entry.dot, [&](std::ostream& out) { writeDot(graph, out); });
   entry.dot_seconds = secondsSince(t0);
   t0 = std::chrono::steady_clock::now();
   entry.renderer = renderSvg(graph, entry.dot, entry.svg);
@@ -214,9 +211,7 @@ void writeDagIndex(const std::vector<DagEntry>& entries, const std::string& dir)
   }
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/dags.json";
-  std::ofstream out(path);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  out << json{{"dags", dags}}.dump(2) << "\n";
+  writeFileAtomically(path, [&](std::ostream& out) { out << json{{"dags", dags}}.dump(2) << "\n"; });
 }
 
 }  // namespace shardrt::dag

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/atomic_file.h"
 #include "runtime/tracer.h"
 
 namespace shardrt::dag {
@@ -286,10 +287,7 @@ std::string serialize(const json& doc) {
 }
 
 void writeFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error("cannot write timeline file " + path.string());
+  writeFileAtomically(path.string(), [&](std::ostream& out) { out << text; });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "runtime/model_weights.h"
 #include "runtime/npy.h"
 
@@ -23,7 +24,9 @@ void writeDump(const std::string& dir, const config::Deployment& deployment,
     writeNpy(dir + "/" + spec.name + ".npy", host.data(),
              std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
   }
-  std::ofstream(dir + "/deployment.json") << config::toJson(deployment).dump(2) << "\n";
+  writeFileAtomically(dir + "/deployment.json", [&](std::ostream& out) {
+    out << config::toJson(deployment).dump(2) << "\n";
+  });
 }
 
 }  // namespace shardrt::launch

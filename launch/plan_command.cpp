@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/errors.h"
 #include "common/error_report.h"
 #include "planner/plan_explain.h"
@@ -38,9 +39,11 @@ json planFile(const config::Deployment& d, const planner::Candidate& c, const js
 void writeJson(const json& doc, const std::string& path) {
   const fs::path p(path);
   if (p.has_parent_path()) fs::create_directories(p.parent_path());
-  std::ofstream out(path);
-  out << doc.dump(2) << "\n";
-  if (!out) throw ConfigError(path, "cannot write the file");
+  try {
+    writeFileAtomically(path, [&](std::ostream& out) { out << doc.dump(2) << "\n"; });
+  } catch (const FileWriteError& e) {
+    throw ConfigError(path, std::string("cannot write the file (") + e.what() + ")");
+  }
 }
 
 // The condition file as read: its JSON (whose planner sections travel into the plan files),

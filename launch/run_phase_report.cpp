@@ -8,6 +8,7 @@
 #include <string>
 
 #include "launch/dump.h"
+#include "common/atomic_file.h"
 #include "launch/run_phases.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"
@@ -20,7 +21,8 @@ std::string writeResultFiles(const RunState& run) {
   const RunOptions& o = run.options;
   std::filesystem::create_directories(o.out_dir);
   const std::string result_path = o.out_dir + "/result.json";
-  std::ofstream(result_path) << toJson(run.report).dump(2) << "\n";
+  writeFileAtomically(result_path,
+                      [&](std::ostream& out) { out << toJson(run.report).dump(2) << "\n"; });
   if (!o.dump_dir.empty()) {
     Backend& backend = *run.backend;
     const config::Deployment& d = *run.deployment;

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/errors.h"
 #include "config/json_limits.h"
 #include "config/json_reader.h"
@@ -268,10 +269,11 @@ void writeHardwareProfile(const HardwareProfile& profile, const std::string& pat
                     {"memory_bytes_per_second", profile.memory_bytes_per_second},
                     {"op_overhead_seconds", profile.op_overhead_seconds},
                     {"collectives", collectives}};
-  std::ofstream out(path);
-  if (!out) throw ConfigError(path, "cannot write the hardware profile");
-  out << doc.dump(2) << "\n";
-  if (!out) throw ConfigError(path, "cannot write the hardware profile");
+  try {
+    writeFileAtomically(path, [&](std::ostream& out) { out << doc.dump(2) << "\n"; });
+  } catch (const FileWriteError& e) {
+    throw ConfigError(path, std::string("cannot write the hardware profile (") + e.what() + ")");
+  }
 }
 
 }  // namespace shardrt::planner

@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/atomic_file.h"
 #include "common/errors.h"
 
 namespace shardrt {
@@ -146,8 +147,7 @@ void writeNpy(const std::string& path, const float* data, const std::vector<long
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
 
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error("cannot write " + path);
+  writeFileAtomically(path, [&](std::ostream& out) {
   out.write(kMagic, 6);
   const char version[2] = {1, 0};
   out.write(version, 2);
@@ -156,7 +156,7 @@ void writeNpy(const std::string& path, const float* data, const std::vector<long
   out.write(len_bytes, 2);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(n * sizeof(float)));
-  if (!out) throw std::runtime_error("short write to " + path);
+  });
 }
 
 StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size,
