@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "common/atomic_file.h"
-#include "common/errors.h"
 #include "bench/collective_timing.h"
+#include "common/atomic_file.h"
 #include "common/error_report.h"
-#include "runtime/execution_context.h"
+#include "common/errors.h"
 #include "planner/cost_model.h"
+#include "runtime/execution_context.h"
 
 namespace shardrt::bench {
 
@@ -71,14 +71,13 @@ int benchCollectives(const BenchCollectivesOptions& o, const comm::MpiSession& m
     std::printf("# errors: %ld wrong element(s) in all\n", wrong_total);
     if (!o.json_path.empty()) {
       writeFileAtomically(o.json_path, [&](std::ostream& out) {
-      out << nlohmann::json{{"ranks", n},
-                                                   {"backend", std::string(backend.name())},
-                                                   {"communicator",
-                                                    std::string(world.backendName())},
-                                                   {"rows", rows}}
-                                        .dump(2)
-                                 << "\n";
-    });
+        out << nlohmann::json{{"ranks", n},
+                              {"backend", std::string(backend.name())},
+                              {"communicator", std::string(world.backendName())},
+                              {"rows", rows}}
+                   .dump(2)
+            << "\n";
+      });
     }
   }
   return wrong_total == 0 ? kExitOk : kExitValidationFailed;

@@ -9,9 +9,9 @@
 
 #include "comm/mpi_communicator.h"
 #include "common/atomic_file.h"
+#include "common/error_report.h"
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
-#include "common/error_report.h"
 #include "runtime/rank_agreement.h"
 #include "runtime/run_setup.h"
 
@@ -141,14 +141,11 @@ void finish(const BenchGemmOptions& o, const ExecutionContext& ctx, int ranks,
       results.wrong_total, results.checked_rows);
   if (!o.json_path.empty()) {
     writeFileAtomically(o.json_path, [&](std::ostream& out) {
-      out << nlohmann::json{{"ranks", ranks},
-                                                 {"backend", std::string(ctx.backend->name())},
-                                                 {"device", ctx.device},
-                                                 {"warmup", o.warmup},
-                                                 {"iters", o.iterations},
-                                                 {"rows", results.rows}}
-                                      .dump(2)
-                               << "\n";
+      out << nlohmann::json{{"ranks", ranks},        {"backend", std::string(ctx.backend->name())},
+                            {"device", ctx.device},  {"warmup", o.warmup},
+                            {"iters", o.iterations}, {"rows", results.rows}}
+                 .dump(2)
+          << "\n";
     });
   }
 }

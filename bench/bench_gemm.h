@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "comm/mpi_session.h"
 #include "bench/gemm_timing.h"
+#include "comm/mpi_session.h"
 
 namespace shardrt::bench {
 

@@ -5,23 +5,23 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "comm/mpi_communicator.h"
-#include "common/atomic_file.h"
-#include "common/errors.h"
-#include "kernels/cpu/blas_threads.h"
-#include "common/error_report.h"
 #include "bench/forward_timing.h"
 #include "bench/op_timing.h"
-#include "runtime/run_setup.h"
+#include "comm/mpi_communicator.h"
+#include "common/atomic_file.h"
+#include "common/error_report.h"
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
 #include "runtime/model_input.h"
 #include "runtime/process_groups.h"
+#include "runtime/run_setup.h"
 
 namespace shardrt::bench {
 namespace {
 
 // The strategies to time, each as the deployment that runs it.
 std::vector<std::pair<std::string, config::Deployment>> strategiesOf(const config::Deployment& d,
-                                                                      const BenchLayerOptions& o) {
+                                                                     const BenchLayerOptions& o) {
   if (!o.strategy.empty()) return {{o.strategy, d}};   // already withStrategy(d, o.strategy)
   if (d.strategies.empty()) return {{"strategy", d}};  // the file's one, unnamed
   std::vector<std::pair<std::string, config::Deployment>> out;
@@ -97,17 +97,17 @@ void printRow(const std::string& name, const config::Deployment& one, int ranks,
 void writeJson(const BenchLayerOptions& o, const ExecutionContext& ctx, int ranks,
                const LayerResults& results) {
   writeFileAtomically(o.json_path, [&](std::ostream& out) {
-      out << nlohmann::json{{"deployment", o.deployment_path},
-                                               {"ranks", ranks},
-                                               {"backend", std::string(ctx.backend->name())},
-                                               {"device", ctx.device},
-                                               {"warmup", o.warmup},
-                                               {"iters", o.iterations},
-                                               {"rows", results.rows},
-                                               {"skipped", results.skipped}}
-                                    .dump(2)
-                             << "\n";
-    });
+    out << nlohmann::json{{"deployment", o.deployment_path},
+                          {"ranks", ranks},
+                          {"backend", std::string(ctx.backend->name())},
+                          {"device", ctx.device},
+                          {"warmup", o.warmup},
+                          {"iters", o.iterations},
+                          {"rows", results.rows},
+                          {"skipped", results.skipped}}
+               .dump(2)
+        << "\n";
+  });
 }
 
 }  // namespace

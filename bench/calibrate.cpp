@@ -11,17 +11,17 @@
 #include <optional>
 #include <random>
 
-#include "comm/mpi_communicator.h"
-#include "common/errors.h"
-#include "kernels/cpu/blas_threads.h"
 #include "bench/collective_timing.h"
-#include "common/error_report.h"
 #include "bench/gemm_timing.h"
 #include "bench/op_timing.h"
-#include "runtime/rank_agreement.h"
-#include "runtime/run_setup.h"
+#include "comm/mpi_communicator.h"
+#include "common/error_report.h"
+#include "common/errors.h"
+#include "kernels/cpu/blas_threads.h"
 #include "planner/hardware_profile.h"
 #include "runtime/host_values.h"
+#include "runtime/rank_agreement.h"
+#include "runtime/run_setup.h"
 
 namespace shardrt::bench {
 namespace {
@@ -81,9 +81,11 @@ double slowestMedian(Backend& backend, comm::Communicator& world, int iterations
 // the sequence length on a CPU (short rows, small GEMMs), so one shape cannot stand for all.
 std::vector<planner::AttentionSample> attentionSamples(Backend& backend, comm::Communicator& world,
                                                        DType dtype, bool gpu, std::mt19937& rng) {
-  std::vector<planner::AttentionSample> shapes = {
-      {1, 64, 8, 32, 0}, {1, 128, 8, 64, 0}, {1, 256, 8, 64, 0}, {1, 512, 8, 64, 0},
-      {1, 1024, 8, 128, 0}};
+  std::vector<planner::AttentionSample> shapes = {{1, 64, 8, 32, 0},
+                                                  {1, 128, 8, 64, 0},
+                                                  {1, 256, 8, 64, 0},
+                                                  {1, 512, 8, 64, 0},
+                                                  {1, 1024, 8, 128, 0}};
   if (gpu) shapes.push_back({4, 2048, 32, 128, 0});  // a Llama-8B-sized layer's
   for (auto& a : shapes) {
     const Shape shape = {Dim("batch_size", a.batch), Dim("seq_len", a.seq), Dim("heads", a.heads),
@@ -93,8 +95,7 @@ std::vector<planner::AttentionSample> attentionSamples(Backend& backend, comm::C
     const Tensor v = randomTensor(backend, shape, dtype, rng);
     const Tensor out = backend.empty(shape, dtype);
     const kernels::AttentionHeads h{static_cast<int>(a.heads), static_cast<int>(a.heads), 0, 0, 1};
-    a.seconds =
-        slowestMedian(backend, world, 5, [&] { backend.attention(out, q, k, v, h, true); });
+    a.seconds = slowestMedian(backend, world, 5, [&] { backend.attention(out, q, k, v, h, true); });
   }
   return shapes;
 }

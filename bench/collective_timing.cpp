@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "runtime/rank_agreement.h"
 #include "runtime/host_values.h"
+#include "runtime/rank_agreement.h"
 
 namespace shardrt::bench {
 namespace {

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "common/cuda_check.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
-#include "common/cuda_check.h"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "bench/op_timing.h"
-#include "runtime/rank_agreement.h"
 #include "runtime/host_values.h"
+#include "runtime/rank_agreement.h"
 
 namespace shardrt::bench {
 namespace {

@@ -12,10 +12,10 @@
 #include <map>
 
 #include "comm/collective_log.h"
-#include "common/mpi_check.h"
 #include "comm/progress_board.h"
 #include "common/bfloat16.h"
 #include "common/errors.h"
+#include "common/mpi_check.h"
 
 namespace shardrt::comm {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <mpi.h>
 
-#include "common/mpi_check.h"
 #include "comm/progress_board.h"
+#include "common/mpi_check.h"
 
 namespace shardrt::comm {
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "comm/device_pointer.h"
-#include "common/nccl_check.h"
 #include "common/cuda_check.h"
+#include "common/nccl_check.h"
 
 namespace shardrt::comm {
 

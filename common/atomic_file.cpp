@@ -30,8 +30,7 @@ int writeAll(int fd, const std::string& bytes) {
 
 }  // namespace
 
-void writeFileAtomically(const std::string& path,
-                         const std::function<void(std::ostream&)>& write) {
+void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   // The bytes are made in memory first, so that a write() that fails says why in its own
   // errno (a stream's failure does not keep it), and a writer that throws touches no file.
   std::ostringstream buffer;
@@ -41,8 +40,8 @@ void writeFileAtomically(const std::string& path,
   // Beside the destination, so the rename stays inside one filesystem; unique per process and
   // call, so two writers of one path never share a temporary.
   static std::atomic<unsigned> calls{0};
-  const std::string temp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                           std::to_string(calls.fetch_add(1));
+  const std::string temp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(calls.fetch_add(1));
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) throw FileWriteError(path, std::strerror(errno));
   int error = writeAll(fd, bytes);

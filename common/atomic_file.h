@@ -1,8 +1,8 @@
 // Every file shardrt writes goes through writeFileAtomically: the bytes are made in memory, go
 // to a temporary name in the destination's directory with every write() checked, and only
-// then is it renamed over the destination. A reader, or a later run, sees the old file or the whole new one, never a
-// partial one; a write that fails (a full disk, a missing or unwritable directory) throws
-// FileWriteError naming the path and the system's reason, and leaves no temporary behind.
+// then is it renamed over the destination. A reader, or a later run, sees the old file or the whole
+// new one, never a partial one; a write that fails (a full disk, a missing or unwritable directory)
+// throws FileWriteError naming the path and the system's reason, and leaves no temporary behind.
 #pragma once
 
 #include <functional>
@@ -24,7 +24,6 @@ class FileWriteError : public std::runtime_error {
 
 // Writes what `write` puts on the stream to `path`, whole or not at all. An exception from
 // `write` itself leaves `path` as it was (nothing is opened before it returns) and is passed on.
-void writeFileAtomically(const std::string& path,
-                         const std::function<void(std::ostream&)>& write);
+void writeFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace shardrt

@@ -23,20 +23,20 @@ class CudaError : public std::runtime_error {
 
 }  // namespace shardrt
 
-#define CUDA_CHECK(call)                                                                       \
-  do {                                                                                         \
-    const cudaError_t cuda_check_status_ = (call);                                             \
-    if (cuda_check_status_ != cudaSuccess) {                                                   \
+#define CUDA_CHECK(call)                                                        \
+  do {                                                                          \
+    const cudaError_t cuda_check_status_ = (call);                              \
+    if (cuda_check_status_ != cudaSuccess) {                                    \
       ::shardrt::throwCudaError(cuda_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                                          \
+    }                                                                           \
   } while (0)
 
-#define CUBLAS_CHECK(call)                                                                         \
-  do {                                                                                             \
-    const cublasStatus_t cublas_check_status_ = (call);                                            \
-    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS) {                                           \
+#define CUBLAS_CHECK(call)                                                          \
+  do {                                                                              \
+    const cublasStatus_t cublas_check_status_ = (call);                             \
+    if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS) {                            \
       ::shardrt::throwCublasError(cublas_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                                              \
+    }                                                                               \
   } while (0)
 
 // Every launcher ends with this: a launch error (bad configuration) surfaces at its launch;

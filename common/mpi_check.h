@@ -13,10 +13,10 @@ namespace shardrt {
 
 }  // namespace shardrt
 
-#define MPI_CHECK(call)                                                             \
-  do {                                                                              \
-    const int mpi_check_status_ = (call);                                           \
-    if (mpi_check_status_ != MPI_SUCCESS) {                                         \
+#define MPI_CHECK(call)                                                       \
+  do {                                                                        \
+    const int mpi_check_status_ = (call);                                     \
+    if (mpi_check_status_ != MPI_SUCCESS) {                                   \
       ::shardrt::throwMpiError(mpi_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                               \
+    }                                                                         \
   } while (0)

@@ -13,10 +13,10 @@ namespace shardrt {
 
 }  // namespace shardrt
 
-#define NCCL_CHECK(call)                                                              \
-  do {                                                                                \
-    const ncclResult_t nccl_check_status_ = (call);                                   \
-    if (nccl_check_status_ != ncclSuccess) {                                          \
+#define NCCL_CHECK(call)                                                        \
+  do {                                                                          \
+    const ncclResult_t nccl_check_status_ = (call);                             \
+    if (nccl_check_status_ != ncclSuccess) {                                    \
       ::shardrt::throwNcclError(nccl_check_status_, #call, __FILE__, __LINE__); \
-    }                                                                                 \
+    }                                                                           \
   } while (0)

@@ -150,8 +150,8 @@ void checkExplicitPlan(const Deployment& d) {
   const auto& p = d.plan;
   const auto& s = d.strategy;
   if (!p.stage_layers.empty()) {
-    checkCover(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage",
-               "layer", false);
+    checkCover(p.stage_layers, d.model.layers, s.pp, "plan.stage_layers", "pipeline stage", "layer",
+               false);
     int next = 0;  // stages hold consecutive layers, in order
     for (std::size_t i = 0; i < p.stage_layers.size(); ++i) {
       const auto& list = p.stage_layers[i];
@@ -171,8 +171,8 @@ void checkExplicitPlan(const Deployment& d) {
   }
   if (!p.expert_placement.empty()) {
     if (!d.model.hasMoe()) throw ConfigError("plan.expert_placement", "the model has no experts");
-    checkCover(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement",
-               "ep rank", "expert", true);
+    checkCover(p.expert_placement, d.model.moe.experts, s.ep, "plan.expert_placement", "ep rank",
+               "expert", true);
   }
   if (!p.dp_batch.empty()) {
     if (static_cast<int>(p.dp_batch.size()) != s.dp) {

@@ -20,9 +20,9 @@ struct Range {
 
 // What one tensor-parallel rank holds of every layer in its stage.
 struct TensorParallelShard {
-  Range q_heads;      // query heads; q_proj rows and o_proj columns follow (x head_dim)
-  Range kv_heads;     // kv heads this rank's query heads read; replicated where tp > kv_heads
-  Range ffn_columns;  // columns of the FFN's first layer, rows of its second
+  Range q_heads;         // query heads; q_proj rows and o_proj columns follow (x head_dim)
+  Range kv_heads;        // kv heads this rank's query heads read; replicated where tp > kv_heads
+  Range ffn_columns;     // columns of the FFN's first layer, rows of its second
   Range shared_columns;  // the same for the MoE layers' shared-experts MLP
 };
 
@@ -33,12 +33,12 @@ struct PipelineStage {
 struct Plan {
   int tp = 1, pp = 1, ep = 1, dp = 1;
   int microbatches = 1;
-  std::vector<PipelineStage> stages;               // pp entries
-  std::vector<TensorParallelShard> tp_shards;      // tp entries, by tp rank
+  std::vector<PipelineStage> stages;           // pp entries
+  std::vector<TensorParallelShard> tp_shards;  // tp entries, by tp rank
   // ep entries: the experts each ep rank holds. An expert may be held by several ep ranks
   // (redundant copies of a hot expert), never twice by one.
   std::vector<std::vector<int>> expert_placement;
-  std::vector<Range> dp_batches;                   // dp entries: each replica's batch rows
+  std::vector<Range> dp_batches;  // dp entries: each replica's batch rows
 
   // The ep ranks holding a copy of expert e, ascending (empty when the model has no experts).
   std::vector<int> expertCopies(int expert) const;

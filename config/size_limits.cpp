@@ -33,8 +33,8 @@ void atMost(const std::string& what, const std::string& noun,
   const std::int64_t p = product(factors);
   if (p >= 0 && p <= bound) return;
   const std::string got = p < 0 ? "more than 2^63" : std::to_string(p);
-  throw ConfigError(what, noun + " " + got + (*unit ? " " : "") + unit +
-                              ", above the limit of " + powerOfTwo(bound));
+  throw ConfigError(what, noun + " " + got + (*unit ? " " : "") + unit + ", above the limit of " +
+                              powerOfTwo(bound));
 }
 
 void dimension(const char* field, std::int64_t size) {
@@ -70,8 +70,7 @@ void checkSizes(const Deployment& deployment) {
 
   const std::int64_t tokens =
       std::int64_t{deployment.workload.batch_size} * deployment.workload.seq_len;
-  atMost("workload.batch_size * workload.seq_len", "the batch has", {tokens}, kMaxTokens,
-         "tokens");
+  atMost("workload.batch_size * workload.seq_len", "the batch has", {tokens}, kMaxTokens, "tokens");
   atMost("workload.batch_size * seq_len * model.hidden", "the residual stream has",
          {tokens, hidden}, kMaxActivationElements);
   atMost("workload.batch_size * seq_len * model.ffn_hidden", "the FFN activation has",
@@ -106,7 +105,8 @@ void checkSizes(const Deployment& deployment) {
            kMaxTensorElements);
     // The bounds above keep every term below 2^52: the sum cannot overflow.
     layer_weights +=
-        product({3, hidden, std::int64_t{moe.experts + moe.shared_experts} * moe.expert_ffn_hidden}) +
+        product(
+            {3, hidden, std::int64_t{moe.experts + moe.shared_experts} * moe.expert_ffn_hidden}) +
         product({hidden, moe.experts});
   }
   atMost("model.layers * (weights of one layer)", "the model's weights have",

@@ -237,8 +237,7 @@ class Parser {
   // each level is a recursion through parseStatement and parseSubgraph, hence the cap.
   void parseBlock(Scope scope, int open_line, int depth) {
     if (depth > kMaxDotNesting) {
-      throw DotParseError(open_line, "blocks nested deeper than " +
-                                         std::to_string(kMaxDotNesting) +
+      throw DotParseError(open_line, "blocks nested deeper than " + std::to_string(kMaxDotNesting) +
                                          " levels, the limit for a DOT file");
     }
     while (true) {
@@ -431,9 +430,11 @@ class Parser {
     }
     for (const auto& [k, v] : attrs) held_bytes_ += k.size() + v.size();
     if (held_bytes_ > kMaxDotAttributeBytes) {
-      throw DotParseError(last_line_, "attributes over all nodes and edges (defaults counted on "
-                                      "each) exceed " + std::to_string(kMaxDotAttributeBytes >> 30) +
-                                      " GiB, the limit for a DOT file");
+      throw DotParseError(last_line_,
+                          "attributes over all nodes and edges (defaults counted on "
+                          "each) exceed " +
+                              std::to_string(kMaxDotAttributeBytes >> 30) +
+                              " GiB, the limit for a DOT file");
     }
   }
 

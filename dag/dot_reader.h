@@ -64,7 +64,7 @@ class DotParseError : public std::runtime_error {
 // line, never read whole into memory, and `{{{{...` cannot recurse the parser off its stack.
 inline constexpr std::size_t kMaxDotBytes = std::size_t{256} << 20;
 inline constexpr std::size_t kMaxDotLineBytes = std::size_t{1} << 20;
-inline constexpr int kMaxDotNesting = 64;                           // nested { } blocks
+inline constexpr int kMaxDotNesting = 64;                               // nested { } blocks
 inline constexpr std::size_t kMaxDotStatements = std::size_t{1} << 24;  // nodes + edges
 inline constexpr std::size_t kMaxDotAttributes = 256;  // on one node, edge or default list
 // Bytes of attribute keys and values over all nodes and edges, defaults counted on each one

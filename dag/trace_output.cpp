@@ -211,7 +211,9 @@ void writeDagIndex(const std::vector<DagEntry>& entries, const std::string& dir)
   }
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/dags.json";
-  writeFileAtomically(path, [&](std::ostream& out) { out << json{{"dags", dags}}.dump(2) << "\n"; });
+  writeFileAtomically(path, [&](std::ostream& out) {
+    out << json{{"dags", dags}}.dump(2) << "\n";
+  });
 }
 
 }  // namespace shardrt::dag

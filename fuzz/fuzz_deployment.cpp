@@ -7,9 +7,9 @@
 #include <string_view>
 
 #include "common/errors.h"
-#include "planner/cluster.h"
 #include "config/deployment.h"
 #include "config/json_limits.h"
+#include "planner/cluster.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace shardrt;

@@ -77,7 +77,7 @@ inline std::uint32_t expectedBits(const StoredTensor& t, const std::uint8_t* dat
 }
 
 inline void readAndCompare(const StoredTensor& t, const std::uint8_t* data, config::Range rows,
-                    config::Range cols) {
+                           config::Range cols) {
   const bool two_d = t.shape.size() == 2;
   std::vector<config::Range> slice;
   if (two_d) slice.push_back(rows);

@@ -21,8 +21,7 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }
 
 // The strategies to draw: each one the file names, else its one strategy.
-std::vector<std::pair<std::string, config::Deployment>> strategiesOf(
-    const config::Deployment& d) {
+std::vector<std::pair<std::string, config::Deployment>> strategiesOf(const config::Deployment& d) {
   std::vector<std::pair<std::string, config::Deployment>> out;
   if (d.strategies.empty()) {
     out.emplace_back(dag::graphName(d.name), d);
@@ -58,8 +57,9 @@ dag::GraphInfo dryRunInfo(const std::string& name, const config::Deployment& one
   dag::GraphInfo info;
   info.name = name;
   const bool moe = one.model.moe.experts > 0;
-  info.title = dag::deploymentTitle(one, std::string("dry run (meta backend, shapes only)") +
-                                        (moe ? "; " + std::string(kMetaRoutingAssumption) : ""));
+  info.title =
+      dag::deploymentTitle(one, std::string("dry run (meta backend, shapes only)") +
+                                    (moe ? "; " + std::string(kMetaRoutingAssumption) : ""));
   info.gpus = one.strategy.tp * one.strategy.pp * one.strategy.dp;
   info.layers = one.model.layers;
   info.experts = one.model.moe.experts;

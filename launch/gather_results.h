@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "launch/run_report.h"
 #include "config/parallel_layout.h"
+#include "launch/run_report.h"
 #include "runtime/backend.h"
 #include "runtime/transformer.h"
 

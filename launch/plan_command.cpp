@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
-#include "common/errors.h"
 #include "common/error_report.h"
+#include "common/errors.h"
 #include "planner/plan_explain.h"
 #include "planner/strategy_search.h"
 

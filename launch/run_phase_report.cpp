@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "launch/dump.h"
 #include "common/atomic_file.h"
+#include "launch/dump.h"
 #include "launch/run_phases.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"

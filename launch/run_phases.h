@@ -76,7 +76,7 @@ struct RunState {
   std::unique_ptr<NumericsCheckingBackend> checked_backend;
   Backend* exec_backend = nullptr;
   comm::Communicator* exec_world = nullptr;
-  std::optional<ProcessGroups> groups;  // with --test-fault-skip-allreduce, tp is wrapped
+  std::optional<ProcessGroups> groups;          // with --test-fault-skip-allreduce, tp is wrapped
   std::optional<FaultNanWeight> fault_weights;  // with --test-fault-nan-weight: the executor's
   std::optional<TransformerExecutor> executor;
   Tensor replica_input;  // this replica's rows of the input

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "launch/forward_prediction.h"
 #include "config/deployment.h"
 #include "config/plan.h"
+#include "launch/forward_prediction.h"
 #include "runtime/op_profile.h"
 #include "runtime/validation.h"
 

@@ -156,7 +156,8 @@ json gemmsJson(const std::vector<GemmSample>& samples) {
 }
 
 HardwareProfile parse(json doc) {
-  if (!doc.is_object()) throw ConfigError("profile", "must be a JSON object, got " + config::brief(doc));
+  if (!doc.is_object())
+    throw ConfigError("profile", "must be a JSON object, got " + config::brief(doc));
   HardwareProfile p;
   p.gemm_fp32 = readGemms(doc, "gemm_fp32");
   p.gemm_bf16 = readGemms(doc, "gemm_bf16");

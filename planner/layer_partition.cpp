@@ -33,8 +33,8 @@ bool fillWithin(double limit, const std::vector<double>& cost, const std::vector
 // share of the work left: the greedy fill leaves the last stages short, which costs no time
 // but wastes their GPUs. An end is allowed when the rest still fits within the limit.
 std::vector<config::Range> spreadWithin(double limit, const std::vector<double>& cost,
-                                const std::vector<double>& speed,
-                                const std::vector<double>& fixed) {
+                                        const std::vector<double>& speed,
+                                        const std::vector<double>& fixed) {
   const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
   std::vector<config::Range> out;
   int next = 0;
@@ -64,8 +64,9 @@ std::vector<config::Range> spreadWithin(double limit, const std::vector<double>&
 // Stages of different speeds or fixed costs: the greedy fill is no longer safe (taking more
 // layers early can hand a heavy layer to a slow stage), so an exact dynamic programme over
 // (stage, layers covered) finds the min-max split, O(stages x layers^2).
-std::vector<config::Range> exactSplit(const std::vector<double>& cost, const std::vector<double>& speed,
-                              const std::vector<double>& fixed) {
+std::vector<config::Range> exactSplit(const std::vector<double>& cost,
+                                      const std::vector<double>& speed,
+                                      const std::vector<double>& fixed) {
   const int layers = static_cast<int>(cost.size()), stages = static_cast<int>(speed.size());
   std::vector<double> prefix(layers + 1, 0.0);
   for (int l = 0; l < layers; ++l) prefix[l + 1] = prefix[l] + cost[l];
@@ -109,8 +110,9 @@ std::vector<config::Range> exactSplit(const std::vector<double>& cost, const std
 
 }  // namespace
 
-double slowestStageSeconds(const std::vector<config::Range>& stages, const std::vector<double>& cost,
-                           const std::vector<double>& speed, const std::vector<double>& fixed) {
+double slowestStageSeconds(const std::vector<config::Range>& stages,
+                           const std::vector<double>& cost, const std::vector<double>& speed,
+                           const std::vector<double>& fixed) {
   double worst = 0.0;
   for (std::size_t s = 0; s < stages.size(); ++s) {
     double t = fixed[s];
@@ -121,8 +123,8 @@ double slowestStageSeconds(const std::vector<config::Range>& stages, const std::
 }
 
 std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
-                                   const std::vector<double>& speed,
-                                   const std::vector<double>& fixed) {
+                                           const std::vector<double>& speed,
+                                           const std::vector<double>& fixed) {
   if (cost.size() < speed.size() || speed.empty()) {
     throw std::invalid_argument("partitionLayers: fewer layers than stages");
   }

@@ -13,12 +13,13 @@ namespace shardrt::planner {
 // of layer l on a speed-1 stage; fixed[s]: seconds stage s pays whatever it holds (sending to
 // the next stage, say). Requires cost.size() >= speed.size().
 std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
-                                   const std::vector<double>& speed,
-                                   const std::vector<double>& fixed);
+                                           const std::vector<double>& speed,
+                                           const std::vector<double>& fixed);
 
 // The time of the slowest stage of a split, by the same formula.
-double slowestStageSeconds(const std::vector<config::Range>& stages, const std::vector<double>& cost,
-                           const std::vector<double>& speed, const std::vector<double>& fixed);
+double slowestStageSeconds(const std::vector<config::Range>& stages,
+                           const std::vector<double>& cost, const std::vector<double>& speed,
+                           const std::vector<double>& fixed);
 
 // Splits `total` rows over replicas in multiples of `unit` (every replica at least one unit)
 // in proportion to `speed`, minimising the largest rows / speed. Requires total to be a

@@ -28,8 +28,9 @@ const char* profileName(Collective op) {
 
 }  // namespace
 
-PlanCostModel::PlanCostModel(const config::ModelConfig& model, const config::WorkloadConfig& workload,
-                             const ClusterConfig& cluster, const PlannerOptions& options)
+PlanCostModel::PlanCostModel(const config::ModelConfig& model,
+                             const config::WorkloadConfig& workload, const ClusterConfig& cluster,
+                             const PlannerOptions& options)
     : model_(model),
       workload_(workload),
       cluster_(cluster),

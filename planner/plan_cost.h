@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "planner/cluster.h"
 #include "config/deployment.h"
 #include "config/plan.h"
+#include "planner/cluster.h"
 
 namespace shardrt::planner {
 

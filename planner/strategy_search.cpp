@@ -89,9 +89,9 @@ std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadC
 }
 
 std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
-                                            const config::WorkloadConfig& workload,
-                                            const ClusterConfig& cluster,
-                                            const PlannerOptions& options) {
+                                                    const config::WorkloadConfig& workload,
+                                                    const ClusterConfig& cluster,
+                                                    const PlannerOptions& options) {
   const int gpus = cluster.gpus();
   std::vector<config::StrategyConfig> out;
   for (int tp : divisors(gpus)) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "planner/cluster.h"
 #include "config/deployment.h"
+#include "planner/cluster.h"
 #include "planner/plan_cost.h"
 
 namespace shardrt::planner {
@@ -24,9 +24,9 @@ std::string ruleBroken(const config::ModelConfig& model, const config::WorkloadC
 
 // Every strategy ruleBroken accepts (memory not yet considered), in a fixed order.
 std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& model,
-                                            const config::WorkloadConfig& workload,
-                                            const ClusterConfig& cluster,
-                                            const PlannerOptions& options);
+                                                    const config::WorkloadConfig& workload,
+                                                    const ClusterConfig& cluster,
+                                                    const PlannerOptions& options);
 
 struct RankedPlan {
   Candidate candidate;

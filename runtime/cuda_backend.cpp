@@ -9,10 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/cuda_check.h"
 #include "kernels/cpu/router.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
-#include "common/cuda_check.h"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"

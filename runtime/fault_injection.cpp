@@ -80,13 +80,21 @@ void installTestFault(const std::string& spec, int world_rank) {
   const std::string where = spec.substr(first + 1, last - first - 1);
   const std::string mode = spec.substr(last + 1);
   Fault f;
-  if (mode == "throw") f.mode = Mode::Throw;
-  else if (mode == "alloc") f.mode = Mode::Alloc;
-  else if (mode == "exit") f.mode = Mode::Exit;
-  else if (mode == "stall") f.mode = Mode::Stall;
-  else if (mode == "segv") f.mode = Mode::Segv;
-  else if (mode == "skip") f.mode = Mode::Skip;
-  else throw ConfigError("--test-fault " + spec, "MODE must be throw, alloc, exit, stall, segv or skip");
+  if (mode == "throw")
+    f.mode = Mode::Throw;
+  else if (mode == "alloc")
+    f.mode = Mode::Alloc;
+  else if (mode == "exit")
+    f.mode = Mode::Exit;
+  else if (mode == "stall")
+    f.mode = Mode::Stall;
+  else if (mode == "segv")
+    f.mode = Mode::Segv;
+  else if (mode == "skip")
+    f.mode = Mode::Skip;
+  else
+    throw ConfigError("--test-fault " + spec,
+                      "MODE must be throw, alloc, exit, stall, segv or skip");
   if (!where.empty() && where.find_first_not_of("0123456789") == std::string::npos) {
     f.index = parseNumber(where, spec);
     if (f.index == 0) throw ConfigError("--test-fault " + spec, "ops are counted from 1");

@@ -54,7 +54,7 @@ enum class ExpertWeight { GateProj, UpProj, DownProj };
 struct WeightSpec {
   std::string name;
   std::vector<int> global_shape;      // 1-D or 2-D
-  std::vector<config::Range> slice;  // per dimension, what this rank holds
+  std::vector<config::Range> slice;   // per dimension, what this rank holds
   float scale = 1.0f;                 // value = offset + scale * uniform[-1, 1)
   float offset = 0.0f;
 

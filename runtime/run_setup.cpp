@@ -7,8 +7,8 @@
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "runtime/consistency_check.h"
-#include "runtime/rank_agreement.h"
 #include "runtime/memory_estimate.h"
+#include "runtime/rank_agreement.h"
 
 namespace shardrt {
 namespace {
@@ -22,9 +22,9 @@ std::string gib(std::size_t bytes) {
 }  // namespace
 
 std::optional<config::Deployment> loadOnEveryRank(const std::string& path,
-                                                   const std::vector<std::string>& overrides,
-                                                   const std::string& strategy, bool check_world,
-                                                   comm::Communicator& world) {
+                                                  const std::vector<std::string>& overrides,
+                                                  const std::string& strategy, bool check_world,
+                                                  comm::Communicator& world) {
   std::optional<config::Deployment> d;
   std::string error;
   try {

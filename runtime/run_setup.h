@@ -10,10 +10,10 @@
 
 #include "comm/communicator.h"
 #include "comm/mpi_session.h"
-#include "runtime/execution_context.h"
 #include "config/deployment.h"
 #include "config/parallel_layout.h"
 #include "config/plan.h"
+#include "runtime/execution_context.h"
 #include "runtime/weight_files.h"
 
 namespace shardrt {
@@ -22,9 +22,9 @@ namespace shardrt {
 // named strategies, `check_world` requires it to use exactly the launched ranks. nullopt on
 // every rank after each printed why.
 std::optional<config::Deployment> loadOnEveryRank(const std::string& path,
-                                                   const std::vector<std::string>& overrides,
-                                                   const std::string& strategy, bool check_world,
-                                                   comm::Communicator& world);
+                                                  const std::vector<std::string>& overrides,
+                                                  const std::string& strategy, bool check_world,
+                                                  comm::Communicator& world);
 
 // The device each rank asked for, able to hold `dtype`; nullopt on every rank when any
 // rank cannot have it.

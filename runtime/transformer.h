@@ -55,8 +55,8 @@ struct StageTiming {
 class TransformerExecutor {
  public:
   TransformerExecutor(const config::Deployment& deployment, const config::Plan& plan,
-                      const config::ParallelLayout& layout, Backend& backend,
-                      ExecutorGroups groups, ExecutorOptions options = {});
+                      const config::ParallelLayout& layout, Backend& backend, ExecutorGroups groups,
+                      ExecutorOptions options = {});
 
   // input: this replica's rows of the model input, read on the first stage.
   // output: this replica's rows of the model output, written on the last stage.
@@ -101,7 +101,7 @@ class TransformerExecutor {
   OpTimer run_;
   int pp_rank_;
   bool first_stage_, last_stage_;
-  config::Range replica_batch_;  // this dp replica's batch rows
+  config::Range replica_batch_;   // this dp replica's batch rows
   int microbatch_size_;           // batch rows per microbatch
   int global_batch_;
   int seq_len_;

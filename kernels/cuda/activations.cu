@@ -2,8 +2,8 @@
 
 #include <type_traits>
 
-#include "kernels/cuda/activations.cuh"
 #include "common/cuda_check.h"
+#include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {

@@ -5,10 +5,10 @@
 #include <string>
 #include <type_traits>
 
+#include "common/cuda_check.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tensor_core.cuh"
 #include "kernels/cuda/block_reduce.cuh"
-#include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "kernels/cuda/attention_tensor_core.cuh"
 #include "common/cuda_check.h"
+#include "kernels/cuda/attention_tensor_core.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <type_traits>
 
-#include "kernels/cuda/block_reduce.cuh"
 #include "common/cuda_check.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/rmsnorm.cuh"
 

@@ -1,5 +1,6 @@
 // writeFileAtomically (common/atomic_file.h): a file is written whole or not at all, a failure
 // names the path and the reason, and no temporary is left behind.
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "common/atomic_file.h"
 
@@ -115,8 +114,7 @@ TEST_F(AtomicFile, AFullFilesystemFailsAndKeepsTheOldFile) {
     writeFileAtomically(path, [&](std::ostream& out) { out << big; });
     FAIL() << "a 64 KiB write fitted in 8 KiB";
   } catch (const FileWriteError& e) {
-    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
   }
   EXPECT_EQ(readAll(path), old);
   EXPECT_EQ(filesIn(dir_), 1u);

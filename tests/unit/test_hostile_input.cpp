@@ -9,12 +9,12 @@
 #include <string>
 
 #include "common/errors.h"
-#include "dag/dot_reader.h"
-#include "planner/cluster.h"
 #include "config/deployment.h"
-#include "planner/hardware_profile.h"
 #include "config/json_limits.h"
 #include "config/size_limits.h"
+#include "dag/dot_reader.h"
+#include "planner/cluster.h"
+#include "planner/hardware_profile.h"
 
 namespace shardrt::planner {
 // The planner reads the config layer's values: Deployment, Plan, Range, the limits.

@@ -178,9 +178,8 @@ std::vector<std::vector<int>> singleCopies(const std::vector<int>& owner) {
 // The rule of planDispatch, written out independently: for each kept slot of the share, the
 // ep rank it must go to (-1 for dropped slots and slots outside the share).
 std::vector<int> expectedDestinations(const std::vector<std::int32_t>& experts,
-                                      const std::vector<char>& kept, config::Range share,
-                                      int top_k, const std::vector<std::vector<int>>& copies,
-                                      int ep_rank) {
+                                      const std::vector<char>& kept, config::Range share, int top_k,
+                                      const std::vector<std::vector<int>>& copies, int ep_rank) {
   std::vector<int> dest(experts.size(), -1);
   std::vector<int> seen(copies.size(), 0);  // kept slots of each expert so far, in token order
   for (int t = share.begin; t < share.end; ++t) {
