@@ -36,9 +36,18 @@ int benchCollectives(const BenchCollectivesOptions& o, const comm::MpiSession& m
         "warmup %d, iters %d\n",
         n, std::string(backend.name()).c_str(), ctx->device.c_str(),
         std::string(world.backendName()).c_str(), o.warmup, o.iterations);
+    if (!ctx->communicator_note.empty()) std::printf("# communicator: %s\n", ctx->communicator_note.c_str());
     std::printf(
         "# time: the slowest rank's mean per call; algbw = size / time; busbw = algbw * "
         "nccl-tests' factor\n");
+    // Several ranks on one GPU move data within one device's memory: the times say nothing of
+    // the links between GPUs the planner prices, only #wrong (the data check) means something.
+    if (ctx->ranks_share_a_gpu) {
+      std::printf(
+          "# WARNING: %d ranks share this node's GPU(s): time, algbw and busbw measure no link "
+          "between GPUs and must not be compared or used for calibration; #wrong is valid\n",
+          n);
+    }
   }
   nlohmann::json rows = nlohmann::json::array();
   long wrong_total = 0;
@@ -74,6 +83,8 @@ int benchCollectives(const BenchCollectivesOptions& o, const comm::MpiSession& m
         out << nlohmann::json{{"ranks", n},
                               {"backend", std::string(backend.name())},
                               {"communicator", std::string(world.backendName())},
+                              {"communicator_note", ctx->communicator_note},
+                              {"ranks_share_a_gpu", ctx->ranks_share_a_gpu},
                               {"rows", rows}}
                    .dump(2)
             << "\n";

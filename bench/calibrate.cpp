@@ -316,6 +316,15 @@ int calibrate(const CalibrateOptions& o, const comm::MpiSession& mpi) {
       contextOnEveryRank(o.device, mpi, DType::F32, *mpi_world);
   if (!ctx) return kExitBadInput;
   if (!profileWritableOnEveryRank(o, mpi, *mpi_world)) return kExitBadInput;
+  // Ranks sharing a GPU would write link bandwidths the planner then trusts: refused.
+  if (!noRankFailed(*mpi_world,
+                    ctx->ranks_share_a_gpu
+                        ? "--calibrate: " + std::to_string(mpi.ranksOnThisNode()) +
+                              " ranks share this node's GPU(s); a profile needs one rank per GPU"
+                        : std::string(),
+                    "another rank shares a GPU")) {
+    return kExitBadInput;
+  }
   const int threads = defaultBlasThreads(mpi);
   kernels::cpu::setBlasThreads(threads);
   const bool gpu = ctx->backend->device() == Device::Cuda;

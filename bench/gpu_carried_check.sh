@@ -1,54 +1,109 @@
 #!/usr/bin/env bash
 # The GPU check for a bare GPU machine, from what bench/gpu_carry_prepare.sh packed into
-# .gpucarry/: the CUDA kernel tests against the CPU kernels, then validated multi-rank runs on
-# one GPU through the host-staged MPI path and through NCCL 2.30 (NCCL_MULTI_RANK_GPU_ENABLE=1),
-# a traced run with its DAG checked, --check-numerics and the two test faults (which must fail).
-# Run from the repository root; the log goes to $OUT/log.txt (the device tool's $OUT).
-# Prints "gpu check: N passed, M failed" last. (bench/gpu_suite.sh is the fuller suite for a
-# machine that already has MPI and ctest.)
+# .gpucarry/. Run from the repository root; everything goes to $OUT (the device tool's), the
+# log to $OUT/log.txt. Sections (SECTIONS="..." picks some; default all, in this order):
+#   ctest       every GPU test of the CUDA build's ctest listing (kernel tests against the CPU
+#               kernels, validated strategy runs: tp, ep, pp, dp and mixes, fp32 and bf16),
+#               through NCCL 2.30 with the ranks sharing the GPU (bench/gpu_ctest_run.py)
+#   staged      two of those runs again through the host-staged MPI path, for comparison
+#   checks      a traced run and its DAG checked, --check-numerics, the two test faults
+#   collectives `bench collectives` on 2 and 4 ranks through NCCL (#wrong must be 0; the times
+#               of ranks sharing one GPU mean nothing, and the table says so)
+#   kernels     bench/cuda_kernel_bench, fp32 and bf16: each kernel against a device copy,
+#               the GEMMs against cuBLAS alone
+#   layers      the Llama-3-8B-shaped dense and the Mixtral-shaped MoE layer, bf16, in shardrt
+#               (--profile, one traced pass) and in PyTorch eager (TORCH_COMPILE=1: and
+#               torch.compile), on the same GPU
+#   extra       any bench/gpu_extra_*.sh (checks of paths not yet proven on a GPU)
+# Prints "gpu check: N passed, M failed" last; exits 1 if anything failed.
 set -uo pipefail
 C=$PWD/.gpucarry; W=/tmp/gpuw
-mkdir -p $W/root $W/nccl $W/bin
+mkdir -p $W/root $W/nccl $W/build
 O=${OUT:-/tmp/out}; mkdir -p $O; LOG=$O/log.txt
 exec > >(tee -a $LOG) 2>&1
+T0=$(date +%s)
+section() { echo; echo "##### $1 (t = $(( $(date +%s) - T0 )) s)"; }
 python3 - <<PY
 import lzma, shutil, tarfile, glob, os
 shutil.copyfileobj(lzma.open("$C/libnccl.so.2.xz"), open("$W/nccl/libnccl.so.2", "wb"))
 tarfile.open("$C/mpi.tar.xz").extractall("$W/root")
-for f in glob.glob("$C/bin/*.xz"):
-    out = "$W/bin/" + os.path.basename(f)[:-3]
+for f in glob.glob("$C/bin/**/*.xz", recursive=True):
+    out = "$W/build/" + os.path.relpath(f, "$C/bin")[:-3]
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     shutil.copyfileobj(lzma.open(f), open(out, "wb")); os.chmod(out, 0o755)
 PY
 R=$W/root
+ln -sf orterun $R/usr/bin/mpirun; ln -sf orterun $R/usr/bin/mpiexec  # Debian's are alternatives links
 export OPAL_PREFIX=$R/usr PMIX_INSTALL_PREFIX=$R/usr PATH=$R/usr/bin:$PATH
-cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.13')})))" 2>/dev/null)
+cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.*')})))" 2>/dev/null)
 export LD_LIBRARY_PATH=$W/nccl:$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/openmpi/lib:$R/usr/lib/x86_64-linux-gnu/pmix2/lib:$R/usr/lib/x86_64-linux-gnu/openblas-pthread:$R/lib/x86_64-linux-gnu:$cudalibs:${LD_LIBRARY_PATH:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export PMIX_MCA_pcompress_base_silence_warning=1  # the carried PMIx finds no zlib plugin there
+export NCCL_MULTI_RANK_GPU_ENABLE=1               # several ranks on the one GPU (NCCL 2.30+)
 nvidia-smi -L; date -u; echo "cuda libs: $cudalibs"
-S=$W/bin/shardrt
-ldd $S | grep -E "not found|nccl|cublas|mpi.so|openblas"
+S=$W/build/shardrt
+ldd $S | grep -E "not found|nccl|cublas|cudnn|mpi.so|openblas"
 pass=0; fail=0
-check() {  # check NAME EXPECTED_EXIT CMD...: runs, records, counts
+check() {  # check NAME EXPECTED_EXIT CMD...: runs, keeps the output in $O/NAME.txt, counts
   local name=$1 want=$2; shift 2
-  echo "=== $name"; timeout 120 "$@" > $W/o.txt 2>&1; local rc=$?
-  grep -vE "^\s*$" $W/o.txt | head -40
-  if [ $rc -eq $want ]; then pass=$((pass+1)); echo "--- $name: ok (exit $rc)"; else fail=$((fail+1)); echo "--- $name: FAILED (exit $rc, wanted $want)"; fi
+  echo "=== $name"; local t=$(date +%s.%N)
+  timeout 120 "$@" > $O/$name.txt 2>&1; local rc=$?
+  grep -vE "^\s*$" $O/$name.txt | head -30
+  local s=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
+  if [ $rc -eq $want ]; then pass=$((pass+1)); echo "--- $name: ok (exit $rc, $s s)"; else fail=$((fail+1)); echo "--- $name: FAILED (exit $rc, wanted $want, $s s)"; fi
 }
-for t in $W/bin/gpu_test_*; do check "$(basename $t)" 0 $t --gtest_brief=1; done
-for mode in staged nccl; do
-  if [ $mode = nccl ]; then export NCCL_MULTI_RANK_GPU_ENABLE=1; else unset NCCL_MULTI_RANK_GPU_ENABLE; fi
-  check $mode.tiny-llama.tp2.fp32 0 orterun -np 2 $S run examples/tiny-llama.json --device cuda --validate --out $W/r
-  check $mode.tiny-llama.tp2.bf16 0 orterun -np 2 $S run examples/tiny-llama.json --device cuda --set workload.dtype=bf16 --validate --out $W/r
-  check $mode.tiny-moe.tp2ep2.bf16 0 orterun -np 2 $S run examples/tiny-moe.json --device cuda --set workload.dtype=bf16 --validate --out $W/r
-  check $mode.small-gpt.tp4.bf16 0 orterun -np 4 $S run examples/small-gpt.json --device cuda --set workload.dtype=bf16 --validate --out $W/r
-  check $mode.tiny-moe.pp2dp2.fp32 0 orterun -np 8 $S run examples/tiny-moe.json --device cuda --validate --set strategy.pp=2 --set strategy.dp=2 --set strategy.microbatches=2 --out $W/r
-done
-export NCCL_MULTI_RANK_GPU_ENABLE=1
-check trace.tiny-moe 0 orterun -np 2 $S run examples/tiny-moe.json --device cuda --trace $W/trace --out $W/r
-for d in $W/trace/*.dot; do check dagcheck 0 $S dag check $d; done
-check numerics.tiny-llama 0 orterun -np 2 $S run examples/tiny-llama.json --device cuda --check-numerics --out $W/r
-check fault.nan-weight 1 orterun -np 2 $S run examples/tiny-llama.json --device cuda --check-numerics --test-fault-nan-weight model.layers.1.mlp.up_proj.weight --out $W/r
-check fault.skip-allreduce 1 orterun -np 2 $S run examples/tiny-llama.json --device cuda --validate --test-fault-skip-allreduce --out $W/r
-echo "gpu check: $pass passed, $fail failed"
+want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers extra} " == *" $1 "* ]]; }
+
+if want ctest; then
+  section "ctest: every GPU test, multi-rank ones through NCCL"
+  check ctest-all 0 python3 bench/gpu_ctest_run.py $C/gpu_tests.json --build $W/build \
+    --mpiexec $R/usr/bin/mpiexec --jobs ${CTEST_JOBS:-6} --log $O/ctest
+  grep -E "^(FAIL|SKIP)|^gpu ctest" $O/ctest-all.txt | head -40
+fi
+if want staged; then
+  section "the host-staged MPI path"
+  nostage=(env -u NCCL_MULTI_RANK_GPU_ENABLE orterun)  # NCCL 2.30 then refuses to share the GPU
+  check staged.tiny-llama.tp2.fp32 0 "${nostage[@]}" -np 2 $S run examples/tiny-llama.json --device cuda --validate --out $W/r
+  check staged.tiny-moe.pp2dp2.bf16 0 "${nostage[@]}" -np 8 $S run examples/tiny-moe.json --device cuda --set workload.dtype=bf16 --validate --set strategy.pp=2 --set strategy.dp=2 --set strategy.microbatches=2 --out $W/r
+  grep -h "communicator" $O/staged.*.txt | head -2
+fi
+if want checks; then
+  section "trace, numerics, faults"
+  check trace.tiny-moe 0 orterun -np 2 $S run examples/tiny-moe.json --device cuda --trace $W/trace --out $W/r
+  for d in $W/trace/*.dot; do check dagcheck-$(basename $d .dot) 0 $S dag check $d; done
+  check numerics.tiny-llama 0 orterun -np 2 $S run examples/tiny-llama.json --device cuda --check-numerics --out $W/r
+  check fault.nan-weight 1 orterun -np 2 $S run examples/tiny-llama.json --device cuda --check-numerics --test-fault-nan-weight model.layers.1.mlp.up_proj.weight --out $W/r
+  check fault.skip-allreduce 1 orterun -np 2 $S run examples/tiny-llama.json --device cuda --validate --test-fault-skip-allreduce --out $W/r
+fi
+if want collectives; then
+  section "bench collectives through NCCL (data checked; times of ranks sharing a GPU mean nothing)"
+  for n in 2 4; do
+    check collectives.np$n 0 orterun -np $n $S bench collectives --device cuda --max-bytes 67108864 --json $O/collectives-np$n.json
+  done
+fi
+if want kernels; then
+  section "kernels against a device copy and cuBLAS"
+  for dtype in fp32 bf16; do check kernels-$dtype 0 $W/build/bench/cuda_kernel_bench --dtype $dtype --iters 10; done
+fi
+if want layers; then
+  section "layers: shardrt and PyTorch on the same GPU, bf16"
+  layer_json() {  # the shapes bench/torch_layers.py uses
+    local moe=""
+    [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
+    echo "{\"name\": \"$1-layer\", \"model\": {\"layers\": 1, \"hidden\": 4096, \"heads\": 32, \"kv_heads\": 8,
+ \"head_dim\": 128, \"ffn_hidden\": 14336, \"norm\": \"rmsnorm\", \"activation\": \"swiglu\",
+ \"rope_theta\": 500000.0$moe}, \"workload\": {\"batch_size\": 8, \"seq_len\": 2048, \"dtype\": \"bf16\"}}"
+  }
+  for kind in dense moe; do
+    layer_json $kind > $O/$kind-layer.json
+    check layer-$kind 0 orterun -np 1 $S run $O/$kind-layer.json --device cuda --warmup 2 --iters 10 \
+      --profile ${LAYER_FLAGS:-} --trace $W/trace-$kind --out $O/shardrt-$kind
+  done
+  compile=(); [ "${TORCH_COMPILE:-0}" = 1 ] && compile=(--compile)
+  check torch-layers 0 timeout ${TORCH_SECONDS:-110} python3 bench/torch_layers.py --dtype bf16 --iters 10 "${compile[@]}" --json
+fi
+if want extra; then
+  for x in bench/gpu_extra_*.sh; do [ -f "$x" ] && { section "$x"; . "$x"; }; done
+fi
+echo; echo "gpu check: $pass passed, $fail failed ($(( $(date +%s) - T0 )) s)"
 [ "$fail" -eq 0 ]

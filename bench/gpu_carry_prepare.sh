@@ -3,7 +3,8 @@
 # by git; name it in the device tool's `carry`), under its 64 MiB: NCCL 2.30 from
 # ../shared/gpu (several ranks on one GPU), Open MPI and OpenBLAS's runtime from Debian's
 # packages (apt-get download + dpkg -x, relocated there with OPAL_PREFIX), and the stripped,
-# xz-compressed shardrt and GPU test binaries of a CUDA build.
+# xz-compressed shardrt, GPU test and kernel bench binaries of a CUDA build, with the listing
+# of its GPU tests (ctest --show-only=json-v1 -L gpu).
 #   bench/gpu_carry_prepare.sh [CUDA_BUILD_DIR (default build-cuda)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +25,21 @@ mkdir "$work/root"
 for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/root"; done
 rm -rf "$work"/root/usr/share/{doc,man} "$work"/root/usr/lib/x86_64-linux-gnu/libmpi_java*
 tar -C "$work/root" -cJf "$carry/mpi.tar.xz" .
-cp "$build/shardrt" "$build"/tests/gpu_test_* "$carry/bin/"
-rm -f "$carry"/bin/*.cmake
-strip "$carry"/bin/*
-xz -T2 "$carry"/bin/*
+# The binaries keep their place in the build tree (shardrt, tests/, bench/), so that the ctest
+# listing's commands find them once the build folder's path is replaced.
+mkdir -p "$carry/bin/tests" "$carry/bin/bench"
+cp "$build/shardrt" "$carry/bin/"
+cp "$build"/tests/gpu_test_* "$carry/bin/tests/"
+cp "$build/bench/cuda_kernel_bench" "$carry/bin/bench/"
+rm -f "$carry"/bin/tests/*.cmake
+strip "$carry"/bin/shardrt "$carry"/bin/tests/* "$carry"/bin/bench/*
+xz -T2 "$carry"/bin/shardrt "$carry"/bin/tests/* "$carry"/bin/bench/*
+# Every GPU test as ctest would run it (bench/gpu_ctest_run.py runs them there).
+source=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+(cd "$build" && ctest --show-only=json-v1 -L gpu) > "$work/ctest.json"
+python3 - "$source" "$(cd "$build" && pwd)" "$work/ctest.json" "$carry/gpu_tests.json" <<'PY'
+import json, sys
+source, build, listing, out = sys.argv[1:]
+json.dump({"source": source, "build": build, "ctest": json.load(open(listing))}, open(out, "w"))
+PY
 echo "gpu_carry_prepare: $(du -sh "$carry" | cut -f1) in $carry; run bench/gpu_carried_check.sh there with carry [\"$carry\"]"

@@ -22,6 +22,7 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
     if (gpus == 0) throw ConfigError("--device", "cuda was asked for, but no GPU is visible");
     const int gpu = mpi.nodeRank() % gpus;
     auto cuda = std::make_unique<CudaBackend>(gpu);
+    ctx.ranks_share_a_gpu = mpi.ranksOnThisNode() > gpus;
     cudaStream_t stream = cuda->stream();  // the communicators order their copies after it
     // NCCL where it can run: one rank per GPU, or a version that lets ranks share one.
     const int version = comm::NcclCommunicator::loadedVersion();

@@ -21,6 +21,7 @@ struct ExecutionContext {
   std::unique_ptr<comm::Communicator> self;  // a one-rank group, for the unsharded reference
   std::string device;                        // what ran: "cpu" or "cuda:N"
   std::string communicator_note;             // why this communicator, when there was a choice
+  bool ranks_share_a_gpu = false;  // more ranks on this node than GPUs: timings are not links'
 };
 
 // Throws ConfigError naming --device when the request cannot be met on this rank.
