@@ -2,6 +2,7 @@
 """Runs the GPU tests of a ctest listing on a machine that has no ctest and no build tree.
 
     python3 bench/gpu_ctest_run.py LISTING.json --build DIR --mpiexec PATH [--jobs N] [--log DIR]
+                                   [--seconds S] [--skip-passed EARLIER_OUTPUT]
 
 LISTING.json is `ctest --show-only=json-v1 -L gpu` of the CUDA build, with the source and build
 folders it was made in (bench/gpu_carry_prepare.sh writes it as {"source": ..., "build": ...,
@@ -13,6 +14,9 @@ On a GPU machine a skip means something is missing, so it is counted apart and f
 Each test's output goes to --log/NAME.txt; one line per test and a summary go to stdout.
 Multi-rank runs that went through NCCL with ranks sharing the GPU are counted (the run's
 communicator line says "ranks sharing a GPU").
+--seconds: no test starts after S seconds (those left are listed as NOT RUN and fail the run),
+so that a caller with a hard limit still gets every result so far. --skip-passed: leave out the
+tests an earlier run's output lists as PASS (GPU time is short; the earlier run is named).
 """
 import argparse
 import concurrent.futures
@@ -77,6 +81,8 @@ def main():
     ap.add_argument("--mpiexec", required=True)
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--log", default="gpu-ctest-logs")
+    ap.add_argument("--seconds", type=float, default=float("inf"))
+    ap.add_argument("--skip-passed")
     args = ap.parse_args()
     listing = json.load(open(args.listing))
     here = os.getcwd()
@@ -84,12 +90,23 @@ def main():
     mapping = [(listing["build"], os.path.abspath(args.build)), (listing["source"], here),
                ("/usr/bin/mpiexec", args.mpiexec), ("/usr/bin/bash", "bash")]
     tests = listing["ctest"]["tests"]
+    if args.skip_passed:
+        passed = {line.split()[1] for line in open(args.skip_passed) if line.startswith("PASS ")}
+        print(f"gpu ctest: {len(passed)} tests passed in {args.skip_passed}; running the other "
+              f"{sum(t['name'] not in passed for t in tests)}")
+        tests = [t for t in tests if t["name"] not in passed]
     os.makedirs(args.log, exist_ok=True)
-    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0, "NOT RUN": 0}
     shared = 0
     start = time.time()
+
+    def bounded(test):
+        if time.time() - start > args.seconds:
+            return "NOT RUN", f"not started: past --seconds {args.seconds:.0f}", 0.0, ""
+        return run_one(test, mapping, args.log)
+
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_one, t, mapping, args.log): t["name"] for t in tests}
+        futures = {pool.submit(bounded, t): t["name"] for t in tests}
         for f in concurrent.futures.as_completed(futures):
             verdict, why, seconds, out = f.result()
             counts[verdict] += 1
@@ -99,9 +116,10 @@ def main():
                   flush=True)
             if verdict == "FAIL":
                 print("\n".join("     | " + line for line in out.splitlines()[-25:]), flush=True)
-    print(f"gpu ctest: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped of "
-          f"{len(tests)} in {time.time() - start:.0f} s; {shared} ran through NCCL with ranks sharing the GPU")
-    return 0 if counts["FAIL"] == 0 and counts["SKIP"] == 0 else 1
+    print(f"gpu ctest: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped, "
+          f"{counts['NOT RUN']} not run of {len(tests)} in {time.time() - start:.0f} s; {shared} ran "
+          f"through NCCL with ranks sharing the GPU")
+    return 0 if counts["PASS"] == len(tests) else 1
 
 
 if __name__ == "__main__":
