@@ -6,6 +6,7 @@
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/layernorm.cuh"
+#include "kernels/cuda/vector_access.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
@@ -29,12 +30,47 @@ __global__ void layerNormKernel(T* out, const T* inp, const T* weight, const T* 
   }
 }
 
+// The same with 16-byte accesses (vector_access.cuh), where cols and the pointers allow.
+template <typename T>
+__global__ void layerNormPackedKernel(T* out, const T* inp, const T* weight, const T* bias,
+                                      int cols, float eps) {
+  constexpr int P = kPack<T>;
+  const T* x = inp + static_cast<long>(blockIdx.x) * cols;
+  T* y = out + static_cast<long>(blockIdx.x) * cols;
+  float sum = 0.0f;
+  for (int c = threadIdx.x * P; c < cols; c += blockDim.x * P) {
+    float v[P];
+    loadPack(x + c, v);
+    for (int j = 0; j < P; ++j) sum += v[j];
+  }
+  const float mean = blockSum(sum) / cols;
+  float sq = 0.0f;
+  for (int c = threadIdx.x * P; c < cols; c += blockDim.x * P) {
+    float v[P];
+    loadPack(x + c, v);
+    for (int j = 0; j < P; ++j) sq += (v[j] - mean) * (v[j] - mean);
+  }
+  const float inv_std = rsqrtf(blockSum(sq) / cols + eps);
+  for (int c = threadIdx.x * P; c < cols; c += blockDim.x * P) {
+    float v[P], w[P], b[P];
+    loadPack(x + c, v);
+    loadPack(weight + c, w);
+    loadPack(bias + c, b);
+    for (int j = 0; j < P; ++j) v[j] = (v[j] - mean) * inv_std * w[j] + b[j];
+    storePack(y + c, v);
+  }
+}
+
 template <typename T>
 void launchLayerNorm(T* out, const T* inp, const T* weight, const T* bias, int rows, int cols,
                      float eps, cudaStream_t stream) {
   if (rows == 0) return;
   constexpr int kThreads = 256;
-  layerNormKernel<T><<<rows, kThreads, 0, stream>>>(out, inp, weight, bias, cols, eps);
+  if (packFits<T>(cols, out, inp, weight, bias)) {
+    layerNormPackedKernel<T><<<rows, kThreads, 0, stream>>>(out, inp, weight, bias, cols, eps);
+  } else {
+    layerNormKernel<T><<<rows, kThreads, 0, stream>>>(out, inp, weight, bias, cols, eps);
+  }
   CUDA_CHECK_LAUNCH();
 }
 

@@ -1,41 +1,84 @@
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "common/cuda_check.h"
 #include "kernels/cuda/element_type.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/vector_access.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
 
-// One thread per rotated pair (b, s, h, i < d/2).
-template <typename T>
-__global__ void ropeKernel(T* x, long pairs, int seq_len, int heads, int head_dim, float theta) {
-  const long idx = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= pairs) return;
+// One block per position (b, s): its threads first compute the position's cos and sin for each
+// of the head_dim / 2 frequencies into shared memory (double angle as the CPU kernel, rounded to
+// float), then rotate every head of that position with them. A table per position, not a
+// pow, cos and sin per rotated pair: the old kernel did those per pair, plus 64-bit divisions,
+// and reached 12% of the copy's bandwidth in bf16 on an H200 (docs/benchmarks.md).
+// P elements per access: kPack<T> (16 bytes, vector_access.cuh) where half and x allow, else 1.
+template <typename T, int P>
+__global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, float theta) {
+  extern __shared__ float table[];  // cos for i < half, then sin
   const int half = head_dim / 2;
-  const int i = static_cast<int>(idx % half);
-  const long row = idx / half;  // (b, s, h) flattened
-  const int s = static_cast<int>((row / heads) % seq_len);
-  const double angle = s * pow(static_cast<double>(theta), -2.0 * i / head_dim);
-  const float c = static_cast<float>(cos(angle)), sn = static_cast<float>(sin(angle));
-  T* v = x + row * head_dim;
-  const float x1 = toFloat(v[i]), x2 = toFloat(v[i + half]);
-  v[i] = fromFloat<T>(x1 * c - x2 * sn);
-  v[i + half] = fromFloat<T>(x2 * c + x1 * sn);
+  const long position = blockIdx.x;  // b * seq_len + s
+  const int s = static_cast<int>(position % seq_len);
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    const double angle = s * pow(static_cast<double>(theta), -2.0 * i / head_dim);
+    table[i] = static_cast<float>(cos(angle));
+    table[half + i] = static_cast<float>(sin(angle));
+  }
+  __syncthreads();
+  T* base = x + position * heads * head_dim;
+  const int per_head = half / P;
+  for (int u = threadIdx.x; u < heads * per_head; u += blockDim.x) {
+    const int i0 = (u % per_head) * P;
+    T* v = base + static_cast<long>(u / per_head) * head_dim + i0;
+    float a[P], b[P];
+    if constexpr (P == 1) {
+      a[0] = toFloat(v[0]);
+      b[0] = toFloat(v[half]);
+    } else {
+      loadPack(v, a);
+      loadPack(v + half, b);
+    }
+    for (int j = 0; j < P; ++j) {
+      const float c = table[i0 + j], sn = table[half + i0 + j];
+      const float x1 = a[j], x2 = b[j];
+      a[j] = x1 * c - x2 * sn;
+      b[j] = x2 * c + x1 * sn;
+    }
+    if constexpr (P == 1) {
+      v[0] = fromFloat<T>(a[0]);
+      v[half] = fromFloat<T>(b[0]);
+    } else {
+      storePack(v, a);
+      storePack(v + half, b);
+    }
+  }
+}
+
+template <typename T, int P>
+void launchRopeWith(T* x, long positions, int seq_len, int heads, int head_dim, float theta,
+                    cudaStream_t stream) {
+  const long units = static_cast<long>(heads) * (head_dim / 2 / P);
+  const int threads = static_cast<int>(std::min<long>(256, std::max<long>(32, (units + 31) / 32 * 32)));
+  const std::size_t shared = static_cast<std::size_t>(head_dim / 2) * 2 * sizeof(float);
+  ropeKernel<T, P><<<static_cast<unsigned>(positions), threads, shared, stream>>>(
+      x, seq_len, heads, head_dim, theta);
+  CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
 void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, float theta,
                 cudaStream_t stream) {
-  const long pairs = static_cast<long>(batch) * seq_len * heads * (head_dim / 2);
-  if (pairs == 0) return;
-  constexpr int kThreads = 256;
-  const long blocks = (pairs + kThreads - 1) / kThreads;
-  ropeKernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(x, pairs, seq_len, heads,
-                                                                        head_dim, theta);
-  CUDA_CHECK_LAUNCH();
+  const long positions = static_cast<long>(batch) * seq_len;
+  if (positions == 0 || heads == 0 || head_dim < 2) return;
+  if (packFits<T>(head_dim / 2, x)) {
+    launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, theta, stream);
+  } else {
+    launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, theta, stream);
+  }
 }
 
 }  // namespace

@@ -97,7 +97,8 @@ TEST(Bf16Host, RoundsToNearestEven) {
 
 TEST(CudaBf16, RmsNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
+                                  std::pair{3, 200}}) {
     const auto x = randomBf16(rows * cols, 1), w = randomBf16(cols, 2);
     std::vector<float> ref(x.size());
     cpu::rmsNorm(ref.data(), x.data(), w.data(), rows, cols, 1e-5f);
@@ -110,7 +111,8 @@ TEST(CudaBf16, RmsNormMatchesCpu) {
 
 TEST(CudaBf16, LayerNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
+                                  std::pair{3, 200}}) {
     auto x = randomVector(rows * cols, 3);
     for (auto& v : x) v += 3.0f;  // a mean far from zero
     x = roundedToBf16(x);
@@ -140,50 +142,63 @@ TEST(CudaBf16, NormsInPlaceMatchCpu) {
 
 TEST(CudaBf16, RotaryEmbeddingMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  const int batch = 3, seq = 77, heads = 5, d = 46;
-  const auto x = randomBf16(batch * seq * heads * d, 1);
-  auto ref = x;
-  cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, 500000.0f);
-  auto dx = upload(x);
-  cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, 500000.0f, nullptr);
-  EXPECT_LT(relErr(toFloat(dx.download()), ref), kBf16Tolerance);
+  const int batch = 3, seq = 77, heads = 5;
+  for (int d : {46, 48, 128}) {  // half 23: element by element; 24 and 64: 16-byte packs
+    const auto x = randomBf16(batch * seq * heads * d, 1);
+    auto ref = x;
+    cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, 500000.0f);
+    auto dx = upload(x);
+    cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, 500000.0f, nullptr);
+    EXPECT_LT(relErr(toFloat(dx.download()), ref), kBf16Tolerance) << "head_dim " << d;
+  }
 }
 
 TEST(CudaBf16, GeluAndSwigluMatchCpu) {
   SHARDRT_REQUIRE_GPU();
-  const long n = 100003;
-  auto x = randomVector(n, 2);
-  for (auto& v : x) v *= 4.0f;
-  x = roundedToBf16(x);
-  const auto up = randomBf16(n, 3);
-  std::vector<float> ref_gelu(n), ref_swiglu(n);
-  cpu::gelu(ref_gelu.data(), x.data(), n);
-  cpu::swiglu(ref_swiglu.data(), x.data(), up.data(), n);
-  auto dx = upload(x), dup = upload(up);
-  DeviceArray<__nv_bfloat16> dg(n), ds(n);
-  cuda::gelu(dg.get(), dx.get(), n, nullptr);
-  cuda::swiglu(ds.get(), dx.get(), dup.get(), n, nullptr);
-  EXPECT_LT(relErr(toFloat(dg.download()), ref_gelu), kBf16Tolerance);
-  EXPECT_LT(relErr(toFloat(ds.download()), ref_swiglu), kBf16Tolerance);
+  for (long n : {100003L, 100008L}) {  // element by element; 16-byte packs
+    auto x = randomVector(n, 2);
+    for (auto& v : x) v *= 4.0f;
+    x = roundedToBf16(x);
+    const auto up = randomBf16(n, 3);
+    std::vector<float> ref_gelu(n), ref_swiglu(n);
+    cpu::gelu(ref_gelu.data(), x.data(), n);
+    cpu::swiglu(ref_swiglu.data(), x.data(), up.data(), n);
+    auto dx = upload(x), dup = upload(up);
+    DeviceArray<__nv_bfloat16> dg(n), ds(n);
+    cuda::gelu(dg.get(), dx.get(), n, nullptr);
+    cuda::swiglu(ds.get(), dx.get(), dup.get(), n, nullptr);
+    EXPECT_LT(relErr(toFloat(dg.download()), ref_gelu), kBf16Tolerance) << n;
+    EXPECT_LT(relErr(toFloat(ds.download()), ref_swiglu), kBf16Tolerance) << n;
+    // A view one element in: a multiple of the pack long, but not 16-byte aligned, so the
+    // element-by-element path must take it.
+    const long m = n - 8;
+    cuda::gelu(dg.get() + 1, dx.get() + 1, m, nullptr);
+    const auto shifted = toFloat(dg.download());
+    EXPECT_LT(relErr(std::vector<float>(shifted.begin() + 1, shifted.begin() + 1 + m),
+                     std::vector<float>(ref_gelu.begin() + 1, ref_gelu.begin() + 1 + m)),
+              kBf16Tolerance)
+        << n << ", unaligned view";
+  }
 }
 
 // One fp32 add on both sides, so the GPU's round-to-nearest-even store must give the CPU sum
 // rounded by toBf16Bits, bit for bit (this also pins the host helper to __float2bfloat16_rn).
 TEST(CudaBf16, ResidualAddIsTheCpuSumRounded) {
   SHARDRT_REQUIRE_GPU();
-  const long n = 4097;
-  const auto a = randomBf16(n, 4), b = randomBf16(n, 5);
-  std::vector<float> ref(n);
-  cpu::residualAdd(ref.data(), a.data(), b.data(), n);
-  auto da = upload(a), db = upload(b);
-  DeviceArray<__nv_bfloat16> dy(n);
-  cuda::residualAdd(dy.get(), da.get(), db.get(), n, nullptr);
-  const auto got = toFloat(dy.download());
-  EXPECT_LT(relErr(got, ref), kBf16Tolerance);
-  EXPECT_EQ(got, roundedToBf16(ref));
-  // In place (out aliases a), as the residual stream uses it.
-  cuda::residualAdd(da.get(), da.get(), db.get(), n, nullptr);
-  EXPECT_EQ(toFloat(da.download()), roundedToBf16(ref));
+  for (long n : {4097L, 4104L}) {  // element by element; 16-byte packs
+    const auto a = randomBf16(n, 4), b = randomBf16(n, 5);
+    std::vector<float> ref(n);
+    cpu::residualAdd(ref.data(), a.data(), b.data(), n);
+    auto da = upload(a), db = upload(b);
+    DeviceArray<__nv_bfloat16> dy(n);
+    cuda::residualAdd(dy.get(), da.get(), db.get(), n, nullptr);
+    const auto got = toFloat(dy.download());
+    EXPECT_LT(relErr(got, ref), kBf16Tolerance) << n;
+    EXPECT_EQ(got, roundedToBf16(ref)) << n;
+    // In place (out aliases a), as the residual stream uses it.
+    cuda::residualAdd(da.get(), da.get(), db.get(), n, nullptr);
+    EXPECT_EQ(toFloat(da.download()), roundedToBf16(ref)) << n;
+  }
 }
 
 TEST(CudaBf16, GatherAndScatterAddMatchCpu) {

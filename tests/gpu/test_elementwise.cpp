@@ -23,40 +23,44 @@ using shardrt::testing::relErr;
 
 TEST(CudaElementwise, RotaryEmbeddingMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  const int batch = 3, seq = 77, heads = 5, d = 46;
-  const auto x = randomVector(batch * seq * heads * d, 1);
-  auto ref = x;
-  cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, 500000.0f);
-  DeviceArray<float> dx(x);
-  cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, 500000.0f, nullptr);
-  EXPECT_LT(relErr(dx.download(), ref), 1e-6);
+  const int batch = 3, seq = 77, heads = 5;
+  for (int d : {46, 48, 128}) {  // half 23: element by element; 24 and 64: 16-byte packs
+    const auto x = randomVector(batch * seq * heads * d, 1);
+    auto ref = x;
+    cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, 500000.0f);
+    DeviceArray<float> dx(x);
+    cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, 500000.0f, nullptr);
+    EXPECT_LT(relErr(dx.download(), ref), 1e-6) << "head_dim " << d;
+  }
 }
 
 TEST(CudaElementwise, GeluAndSwigluMatchCpu) {
   SHARDRT_REQUIRE_GPU();
-  const long n = 100003;
-  auto x = randomVector(n, 2);
-  for (auto& v : x) v *= 4.0f;
-  const auto up = randomVector(n, 3);
-  std::vector<float> ref_gelu(n), ref_swiglu(n);
-  cpu::gelu(ref_gelu.data(), x.data(), n);
-  cpu::swiglu(ref_swiglu.data(), x.data(), up.data(), n);
-  DeviceArray<float> dx(x), dup(up), dg(n), ds(n);
-  cuda::gelu(dg.get(), dx.get(), n, nullptr);
-  cuda::swiglu(ds.get(), dx.get(), dup.get(), n, nullptr);
-  EXPECT_LT(relErr(dg.download(), ref_gelu), 1e-6);
-  EXPECT_LT(relErr(ds.download(), ref_swiglu), 1e-6);
+  for (long n : {100003L, 100008L}) {  // element by element; 16-byte packs
+    auto x = randomVector(n, 2);
+    for (auto& v : x) v *= 4.0f;
+    const auto up = randomVector(n, 3);
+    std::vector<float> ref_gelu(n), ref_swiglu(n);
+    cpu::gelu(ref_gelu.data(), x.data(), n);
+    cpu::swiglu(ref_swiglu.data(), x.data(), up.data(), n);
+    DeviceArray<float> dx(x), dup(up), dg(n), ds(n);
+    cuda::gelu(dg.get(), dx.get(), n, nullptr);
+    cuda::swiglu(ds.get(), dx.get(), dup.get(), n, nullptr);
+    EXPECT_LT(relErr(dg.download(), ref_gelu), 1e-6) << n;
+    EXPECT_LT(relErr(ds.download(), ref_swiglu), 1e-6) << n;
+  }
 }
 
 TEST(CudaElementwise, ResidualAddIsExact) {
   SHARDRT_REQUIRE_GPU();
-  const long n = 4097;
-  const auto a = randomVector(n, 4), b = randomVector(n, 5);
-  std::vector<float> ref(n);
-  cpu::residualAdd(ref.data(), a.data(), b.data(), n);
-  DeviceArray<float> da(a), db(b), dy(n);
-  cuda::residualAdd(dy.get(), da.get(), db.get(), n, nullptr);
-  EXPECT_EQ(dy.download(), ref);
+  for (long n : {4097L, 4104L}) {  // element by element; 16-byte packs
+    const auto a = randomVector(n, 4), b = randomVector(n, 5);
+    std::vector<float> ref(n);
+    cpu::residualAdd(ref.data(), a.data(), b.data(), n);
+    DeviceArray<float> da(a), db(b), dy(n);
+    cuda::residualAdd(dy.get(), da.get(), db.get(), n, nullptr);
+    EXPECT_EQ(dy.download(), ref) << n;
+  }
 }
 
 TEST(CudaLinear, CublasMatchesCpuWithWeightAsOutByIn) {

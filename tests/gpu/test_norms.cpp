@@ -19,7 +19,8 @@ using shardrt::testing::relErr;
 
 TEST(CudaNorms, RmsNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
+                                  std::pair{3, 200}}) {
     const auto x = randomVector(rows * cols, 1), w = randomVector(cols, 2);
     std::vector<float> ref(x.size());
     cpu::rmsNorm(ref.data(), x.data(), w.data(), rows, cols, 1e-5f);
@@ -31,7 +32,8 @@ TEST(CudaNorms, RmsNormMatchesCpu) {
 
 TEST(CudaNorms, LayerNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
+                                  std::pair{3, 200}}) {
     auto x = randomVector(rows * cols, 3);
     for (auto& v : x) v += 3.0f;  // a mean far from zero
     const auto w = randomVector(cols, 4), b = randomVector(cols, 5);
