@@ -44,13 +44,19 @@ DispatchPlan planDispatch(const std::int32_t* experts, const float* weights,
       dest.push_back(held_by[turn % held_by.size()]);
     }
   }
-  // (destination, expert, token): stable, so equal keys keep token order.
+  // Sorted by (destination, expert), equal keys in token order: a counting sort over the
+  // ep x experts keys, O(slots). A comparison sort here took 2.7 ms of host time per layer at
+  // 16384 tokens x top-2 (this machine), while the GPU, waiting for the plan, idled.
+  const auto key = [&](std::size_t i) {
+    return static_cast<std::size_t>(dest[i]) * num_experts + experts[slots[i]];
+  };
+  std::vector<std::size_t> next(static_cast<std::size_t>(ep) * num_experts + 1, 0);
+  for (std::size_t i = 0; i < slots.size(); ++i) ++next[key(i) + 1];
+  for (std::size_t b = 1; b < next.size(); ++b) next[b] += next[b - 1];
   std::vector<std::size_t> order(slots.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const int ea = experts[slots[a]], eb = experts[slots[b]];
-    return dest[a] != dest[b] ? dest[a] < dest[b] : ea < eb;
-  });
+  for (std::size_t i = 0; i < slots.size(); ++i) order[next[key(i)]++] = i;
+  plan.send_token.reserve(order.size());
+  plan.send_weight.reserve(order.size());
   for (std::size_t i : order) {
     const std::size_t slot = slots[i];
     plan.send_token.push_back(static_cast<std::int32_t>(slot / top_k));
