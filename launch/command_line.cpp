@@ -15,8 +15,15 @@ CLI::App* addRunCommand(CLI::App& app, RunOptions& o) {
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
-  run->add_option("--dump", o.dump_dir,
-                  "Write input, output and every global weight as .npy files into this directory");
+  // --dump and --trace remember that they were given: an empty value is then refused, not
+  // taken for "no dump" (launch/output_paths.h).
+  run->add_option_function<std::string>(
+      "--dump",
+      [&o](const std::string& dir) {
+        o.dump_dir = dir;
+        o.dump_given = true;
+      },
+      "Write input, output and every global weight as .npy files into this directory");
   run->add_option("--weights", o.weights_path,
                   "Read the weights from a .safetensors file, or a directory of .safetensors "
                   "or of <name>.npy files (as --dump writes), instead of generating them");
@@ -40,9 +47,14 @@ void addRunMeasuring(CLI::App& run, RunOptions& o) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   run.add_flag("--profile", o.profile, "Print the time and FLOP/s of each op kind on rank 0");
-  run.add_option("--trace", o.trace_dir,
-                 "Trace one more forward pass: DIR/<name>.dot and .svg (the deployment DAG), "
-                 "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
+  run.add_option_function<std::string>(
+      "--trace",
+      [&o](const std::string& dir) {
+        o.trace_dir = dir;
+        o.trace_given = true;
+      },
+      "Trace one more forward pass: DIR/<name>.dot and .svg (the deployment DAG), "
+      "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
 }
 
 // The checks that turn a wrong result or a hang into a named error.

@@ -10,6 +10,7 @@
 #include "config/plan.h"
 #include "kernels/cpu/blas_threads.h"
 #include "launch/forward_prediction.h"
+#include "launch/output_paths.h"
 #include "launch/run_phases.h"
 #include "runtime/consistency_check.h"
 #include "runtime/fault_injection.h"
@@ -26,6 +27,19 @@ void watchCollectives(const RunOptions& o) {
   comm::setContextDescriber(&describeCurrentOp);
   comm::setCallSiteProvider(&callSite);
   comm::ProgressBoard::open();
+}
+
+// Rank 0 writes result.json, the dump and the trace: their directories are checked there,
+// before any work, and every rank stops when one cannot be written.
+bool outputDirectoriesWritable(RunState& run) {
+  const RunOptions& o = run.options;
+  std::string error;
+  if (run.mpi_world->rank() == 0) {
+    error = outputDirectoryProblem("--out", o.out_dir);
+    if (error.empty() && o.dump_given) error = outputDirectoryProblem("--dump", o.dump_dir);
+    if (error.empty() && o.trace_given) error = outputDirectoryProblem("--trace", o.trace_dir);
+  }
+  return noRankFailed(*run.mpi_world, error, "rank 0 cannot write its output");
 }
 
 // Each rank reads the file itself; then they confirm they read the same.
@@ -102,6 +116,7 @@ void startReport(RunState& run) {
 bool agree(RunState& run) {
   watchCollectives(run.options);
   run.mpi_world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
+  if (!outputDirectoriesWritable(run)) return false;
   if (!agreeOnDeployment(run)) return false;
   if (!installTestFaultOnEveryRank(run)) return false;
   if (!agreeOnWeights(run)) return false;

@@ -20,7 +20,7 @@ void chainDecorators(RunState& run) {
   run.exec_world = run.world;
   // With --trace the executor runs on recorders that wrap the backend and the communicators;
   // they record only during the one traced pass.
-  if (!run.options.trace_dir.empty()) {
+  if (run.options.trace_given) {
     run.tracer = std::make_unique<Tracer>(*run.backend, run.world->rank());
     run.traced_backend = std::make_unique<TracingBackend>(*run.backend, *run.tracer);
     run.traced_world = TracingCommunicator::wrapWorld(*run.world, *run.tracer);

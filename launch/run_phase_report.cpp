@@ -12,6 +12,7 @@
 #include "launch/run_phases.h"
 #include "runtime/host_values.h"
 #include "runtime/model_input.h"
+#include "runtime/op_context.h"
 
 namespace shardrt::launch {
 namespace {
@@ -19,11 +20,14 @@ namespace {
 // Writes result.json and the --dump files; returns where result.json is.
 std::string writeResultFiles(const RunState& run) {
   const RunOptions& o = run.options;
+  // A failure here names this step, not the forward pass's last op (final_norm).
+  enterLayer(-1, -1);
+  enterOp("write_outputs");
   std::filesystem::create_directories(o.out_dir);
   const std::string result_path = o.out_dir + "/result.json";
   writeFileAtomically(result_path,
                       [&](std::ostream& out) { out << toJson(run.report).dump(2) << "\n"; });
-  if (!o.dump_dir.empty()) {
+  if (o.dump_given) {
     Backend& backend = *run.backend;
     const config::Deployment& d = *run.deployment;
     writeDump(o.dump_dir, d, *run.weights,
@@ -47,7 +51,7 @@ void printOutcome(const RunState& run, const std::string& result_path) {
   const RunOptions& o = run.options;
   printSummary(std::cout, run.report);
   std::cout << "  result    " << result_path << "\n";
-  if (!o.dump_dir.empty()) std::cout << "  dump      " << o.dump_dir << "/\n";
+  if (o.dump_given) std::cout << "  dump      " << o.dump_dir << "/\n";
   if (run.trace) printTrace(std::cout, *run.trace, run.report);
   if (run.checked_backend) {
     // Reaching here means no rank threw: every checked output on every rank was finite.

@@ -114,7 +114,7 @@ ValidationReport compareWithReference(const RunState& run) {
 
 void validate(RunState& run) {
   const RunOptions& o = run.options;
-  if (o.validate || !o.dump_dir.empty()) {
+  if (o.validate || o.dump_given) {
     run.outputs = gatherOutputs(*run.world, run.report, *run.executor, *run.backend, run.output);
   }
   if (o.validate) run.report.validation = compareWithReference(run);
