@@ -27,6 +27,14 @@ class ConfigError : public std::runtime_error {
   std::string rule_;
 };
 
+// A checkpoint's values that no model should hold (NaN, Inf), found by the rank that read
+// them. Only that rank knows (each reads its own slices), so it ends the job itself: exit 2,
+// bad input, rather than the internal error other exceptions there become.
+class BadWeightValuesError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
 // A failed MPI or NCCL call, or a collective used wrongly (MPI_CHECK, NCCL_CHECK, comm/).
 class CommError : public std::runtime_error {
  public:

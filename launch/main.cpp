@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
   if (const std::optional<int> exit_code = parse(app, argc, argv, rank)) return *exit_code;
   try {
     return dispatch(app, line, *mpi);
+  } catch (const shardrt::BadWeightValuesError& e) {
+    // A checkpoint holding NaN or Inf: bad input, found by one rank while the others may wait.
+    shardrt::reportError(rank, e.what());
+    MPI_Abort(MPI_COMM_WORLD, shardrt::kExitBadInput);
   } catch (const shardrt::NumericsError& e) {
     // The job ran but computed garbage (--check-numerics): a wrong result, exit 1. The other
     // ranks may be waiting in a collective for this one: end them all.

@@ -1,6 +1,7 @@
 #include "runtime/weight_files.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -111,6 +112,27 @@ void WeightFiles::checkHolds(const config::ModelConfig& model) const {
   }
 }
 
+namespace {
+
+// NaN or Inf in a weight makes every output NaN; without this the run exited 0 with an all-NaN
+// result unless --check-numerics was given (issue 15, item 5). One pass over what was read.
+void refuseNonFinite(const StoredTensor& t, const std::vector<config::Range>& slice,
+                     const std::vector<float>& values) {
+  const auto bad = std::find_if(values.begin(), values.end(),
+                                [](float v) { return !std::isfinite(v); });
+  if (bad == values.end()) return;
+  const long k = bad - values.begin();
+  const long width = slice.back().size();
+  std::string at = std::to_string(slice.back().begin + k % width);
+  if (slice.size() == 2) at = std::to_string(slice[0].begin + k / width) + ", " + at;
+  throw BadWeightValuesError(t.path, t.name + ": holds " + (std::isnan(*bad) ? "NaN" : *bad < 0 ? "-Inf" : "Inf") +
+                                         " at [" + at +
+                                         "] (the first in this rank's slice; weights must be "
+                                         "finite)");
+}
+
+}  // namespace
+
 std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   const auto it = tensors_.find(spec.name);
   if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
@@ -119,6 +141,7 @@ std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   seconds_reading_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   bytes_read_ += values.size() * static_cast<std::uint64_t>(it->second.element_bytes);
+  refuseNonFinite(it->second, spec.slice, values);
   return values;
 }
 

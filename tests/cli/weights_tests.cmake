@@ -51,3 +51,10 @@ add_test(NAME cli.weights.ranks_read_other_checkpoints
                  ${dir} "${MPIEXEC_EXECUTABLE} --oversubscribe" "${run_llama}" ${SHARDRT_EXPECT})
 set_tests_properties(cli.weights.ranks_read_other_checkpoints PROPERTIES LABELS cli TIMEOUT 180
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# NaN or Inf in a checkpoint: refused at load by the rank that reads it, exit 2 (issue 15, item 5).
+add_test(NAME cli.weights.nan_refused
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_nan.sh $<TARGET_FILE:shardrt>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/nan)
+set_tests_properties(cli.weights.nan_refused PROPERTIES LABELS cli TIMEOUT 120
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
