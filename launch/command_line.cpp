@@ -1,5 +1,8 @@
 #include "launch/command_line.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace shardrt::launch {
 namespace {
 
@@ -57,6 +60,26 @@ void addRunMeasuring(CLI::App& run, RunOptions& o) {
       "DIR/dags.json, DIR/trace.json and DIR/ranks/rank<N>.trace.json (timeline)");
 }
 
+// --timeout: 0, or seconds from 0.1 to a day. NaN used to pass NonNegativeNumber and turn the
+// watchdog off; 1e-9 fired on healthy exchanges ("every rank has arrived"); -1 and inf were
+// answered with the largest double printed in full (issue 15, item 9).
+CLI::Validator watchdogSeconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "got " + text + ": not a number";
+        } catch (const std::exception&) {
+          return "got " + text + ": not a number";
+        }
+        if (v == 0 || (v >= 0.1 && v <= 86400)) return "";
+        return "got " + text + ": must be 0 (no watchdog) or seconds from 0.1 to 86400";
+      },
+      "0 or 0.1..86400");
+}
+
 // The checks that turn a wrong result or a hang into a named error.
 void addRunChecks(CLI::App& run, RunOptions& o) {
   run.add_flag("--check-numerics", o.check_numerics,
@@ -64,7 +87,7 @@ void addRunChecks(CLI::App& run, RunOptions& o) {
   run.add_option("--timeout", o.timeout_seconds,
                  "Seconds a collective may wait before the watchdog reports who has not "
                  "arrived and ends the job (0: never)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(watchdogSeconds())
       ->capture_default_str();
   run.add_flag("--check-collectives", o.check_collectives,
                "Before each collective, confirm that every rank of the group calls the same op "

@@ -101,6 +101,7 @@ void abortJob(const std::exception& e, int rank) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shardrt::launch::installSignalHandlers(-1);  // before MPI_Init, which can be slow
   std::optional<shardrt::comm::MpiSession> mpi;
   try {
     mpi.emplace(&argc, &argv);

@@ -50,12 +50,24 @@ void onUser1(int) {
   }
 }
 
+void onInterrupt(int) {
+  char where[128];
+  describeOp(where, sizeof where);
+  char line[256];
+  const int len = std::snprintf(line, sizeof line, "shardrt: rank %d: interrupted (SIGINT) %s\n",
+                                g_rank, where);
+  [[maybe_unused]] const ssize_t written =
+      ::write(STDERR_FILENO, line, static_cast<std::size_t>(len));
+  _exit(130);  // 128 + SIGINT, as a shell reports a program Ctrl-C ended
+}
+
 }  // namespace
 
 void installSignalHandlers(int world_rank) {
   g_rank = world_rank;
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, onCrash);
   std::signal(SIGUSR1, onUser1);
+  std::signal(SIGINT, onInterrupt);
 }
 
 }  // namespace shardrt::launch
