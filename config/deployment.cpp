@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -258,7 +259,10 @@ json applyOverride(json doc, const std::string& assignment) {
   try {
     value = parseJsonLimited(text, "--set " + path);
   } catch (const ConfigError& e) {
-    if (e.rule().rfind("malformed JSON", 0) != 0) throw;
+    // Only a bare word is a string: a value that starts as a number and does not parse
+    // (1e400: past a double's range) is refused, not taken for the string "1e400".
+    const bool numeric = !text.empty() && std::strchr("0123456789+-.", text[0]) != nullptr;
+    if (e.rule().rfind("malformed JSON", 0) != 0 || numeric) throw;
     value = text;
   }
 
@@ -278,6 +282,19 @@ json applyOverride(json doc, const std::string& assignment) {
   }
   *node = value;
   return doc;
+}
+
+// Names are printed in summaries and graph titles and become file names: a control character
+// (a newline, an escape sequence) could forge a line of output or drive a terminal.
+std::string printable(const std::string& field, std::string name) {
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      throw ConfigError(field, "must hold no control characters (a newline, an escape), got " +
+                                   json(name).dump());
+    }
+  }
+  return name;
 }
 
 }  // namespace
@@ -305,7 +322,7 @@ int MoeConfig::capacity(int seq_len) const {
 Deployment parseDeployment(const json& doc, const std::string& default_name) {
   JsonReader root(doc, "");
   Deployment d;
-  d.name = root.string("name", default_name);
+  d.name = printable(root.field("name"), root.string("name", default_name));
   d.seed = root.unsignedInt("seed", 0);
   d.model = readModel(root.object("model"));
   d.workload = readWorkload(root.object("workload"));
@@ -314,7 +331,7 @@ Deployment parseDeployment(const json& doc, const std::string& default_name) {
   if (root.has("strategies")) {
     for (JsonReader s : root.objects("strategies")) {
       NamedStrategy n;
-      n.name = s.string("name");
+      n.name = printable(s.field("name"), s.string("name"));
       for (const auto& other : d.strategies) {
         if (other.name == n.name) {
           throw ConfigError(s.field("name"), "\"" + n.name + "\" names two strategies");

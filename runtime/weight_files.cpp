@@ -24,6 +24,18 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
   return s + "]";
 }
 
+const char* fileTypeName(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::fifo: return "a FIFO";
+    case fs::file_type::socket: return "a socket";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::not_found: return "a broken link";
+    default: return "not a plain file";
+  }
+}
+
 // The directory's regular files with this extension, sorted so that every rank indexes (and
 // reports) them in the same order.
 std::vector<std::string> filesWithExtension(const std::string& dir, const std::string& ext) {
@@ -35,10 +47,16 @@ std::vector<std::string> filesWithExtension(const std::string& dir, const std::s
       throw ConfigError("--weights", dir + " holds more than " + std::to_string(kMaxWeightFiles) +
                                          " entries");
     }
+    if (it->path().extension() != ext) continue;
+    // A FIFO would block the reader and a directory was skipped, then reported as a missing
+    // weight ("is not in DIR"): a file with the extension that is no regular file is refused.
     std::error_code kind;
-    if (it->path().extension() == ext && it->is_regular_file(kind)) {
-      out.push_back(it->path().string());
+    const fs::file_type type = it->status(kind).type();
+    if (type != fs::file_type::regular) {
+      throw ConfigError("--weights", it->path().string() + " is not a regular file (" +
+                                         fileTypeName(type) + ")");
     }
+    out.push_back(it->path().string());
   }
   if (ec) throw ConfigError("--weights", dir + ": cannot list: " + ec.message());
   std::sort(out.begin(), out.end());

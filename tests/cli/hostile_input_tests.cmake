@@ -40,3 +40,9 @@ hostile_run(weights_truncated
 hostile_run(weights_unrelated
   "--weights: model\\.layers\\.0\\.input_layernorm\\.weight is not in .*unrelated\\.safetensors"
   ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --weights ${hostile}/unrelated.safetensors)
+
+# A name holding a newline and an escape sequence (issue 15, item 9): refused, quoted with JSON
+# escapes, so it cannot forge a line; a path holding one is written \x0a by every error line.
+hostile_run(name_control
+  "name: must hold no control characters [(]a newline, an escape[)], got .tiny[\\]nshardrt: rank 0: error: a forged line [\\]u001b.2J.$"
+  ${hostile}/name_control.json)

@@ -17,3 +17,11 @@ add_test(NAME cli.signals.at_start_and_interrupt
                  ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/signals)
 set_tests_properties(cli.signals.at_start_and_interrupt PROPERTIES LABELS cli TIMEOUT 120
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# Numbers past their type: 2^64 - 1 was reported as "got -1", --set norm_eps=1e400 as "got
+# string" (it was taken for the string "1e400").
+option_case(hidden_2_pow_64 "model\\.hidden: must be at most 2\\^31-1, got 18446744073709551615"
+            --set model.hidden=18446744073709551615)
+option_case(norm_eps_past_double
+            "--set model\\.norm_eps: malformed JSON: number overflow parsing '1e400'"
+            --set model.norm_eps=1e400)

@@ -58,3 +58,10 @@ add_test(NAME cli.weights.nan_refused
                  ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/nan)
 set_tests_properties(cli.weights.nan_refused PROPERTIES LABELS cli TIMEOUT 120
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# A .npy that is a FIFO or a directory: refused by name, exit 2 (issue 15, item 9).
+add_test(NAME cli.weights.not_a_regular_file
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_not_regular.sh $<TARGET_FILE:shardrt>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/not_regular)
+set_tests_properties(cli.weights.not_a_regular_file PROPERTIES LABELS cli TIMEOUT 180
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
