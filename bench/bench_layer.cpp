@@ -137,7 +137,7 @@ int benchLayer(const BenchLayerOptions& o, const comm::MpiSession& mpi) {
     }
     if (!fitsOnEveryRank(one, config::makePlan(one),
                          config::ParallelLayout(st.tp, st.pp, st.dp, rank, st.ep), backend,
-                         world)) {
+                         world, mpi.ranksOnThisNode())) {
       return kExitBadInput;
     }
     const double seconds = timeStrategy(one, o, backend, world);

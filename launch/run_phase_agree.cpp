@@ -125,7 +125,7 @@ bool agree(RunState& run) {
   const auto& st = run.deployment->strategy;
   run.layout.emplace(st.tp, st.pp, st.dp, run.world->rank(), st.ep);
   return fitsOnEveryRank(*run.deployment, run.report.plan, *run.layout, *run.backend,
-                         *run.mpi_world);
+                         *run.mpi_world, run.mpi.ranksOnThisNode());
 }
 
 }  // namespace shardrt::launch

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "kernels/cpu/blas_threads.h"
 #include "runtime/consistency_check.h"
+#include "runtime/host_memory.h"
 #include "runtime/memory_estimate.h"
 #include "runtime/rank_agreement.h"
 
@@ -78,18 +79,27 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
 
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world) {
+                     comm::Communicator& world, int ranks_on_node) {
   std::string error;
-  if (const auto free = backend.freeMemory()) {
+  std::optional<std::size_t> free = backend.freeMemory();
+  std::string has = free ? "its device has " + gib(*free) + " free" : "";
+  // Host memory: the node's, shared by its ranks (each holds its own shards and buffers).
+  if (!free && backend.device() == Device::Cpu) {
+    if (const auto host = hostMemoryAvailable()) {
+      free = host->available / static_cast<std::size_t>(std::max(1, ranks_on_node));
+      has = "its share of this host's memory is " + gib(*free) + " (" + host->source + " " +
+            gib(host->available) + " / " + std::to_string(ranks_on_node) + " ranks on this node)";
+    }
+  }
+  if (free) {
     const MemoryEstimate need = estimateMemory(deployment, plan, layout);
     if (need.total() > *free) {
       error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
               " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
-              ", activations " + gib(need.activation_bytes) + ") but its device has " + gib(*free) +
-              " free";
+              ", activations " + gib(need.activation_bytes) + ") but " + has;
     }
   }
-  return noRankFailed(world, error, "another rank's share does not fit its device");
+  return noRankFailed(world, error, "another rank's share does not fit its memory");
 }
 
 int defaultBlasThreads(const comm::MpiSession& mpi) {

@@ -39,10 +39,12 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
                                               const config::ModelConfig& model,
                                               comm::Communicator& world);
 
-// The plan's memory estimate against what the device has free, before anything is allocated.
+// The plan's memory estimate against what the device has free, before anything is allocated;
+// on the CPU backend, against the host's available memory divided by the ranks on this node
+// (runtime/host_memory.h).
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world);
+                     comm::Communicator& world, int ranks_on_node);
 
 // The node's cores shared among its ranks, and never more than the cores this rank is bound
 // to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on

@@ -46,3 +46,14 @@ hostile_run(weights_unrelated
 hostile_run(name_control
   "name: must hold no control characters [(]a newline, an escape[)], got .tiny[\\]nshardrt: rank 0: error: a forged line [\\]u001b.2J.$"
   ${hostile}/name_control.json)
+
+# Host memory (issue 15, item 6): the CPU backend's estimate against the host's available
+# memory shared by the ranks on the node, at start-up (before: killed by the kernel after 66 s,
+# or, at seq_len 10^7, memory growing until killed).
+hostile_run(host_memory_weights
+  "deployment: does not fit: rank [01] needs about 4400\\.32 GiB \\(weights 4400\\.05 GiB, activations 0\\.27 GiB\\) but its share of this host's memory is [0-9.]+ GiB \\((MemAvailable|the memory cgroup's limit) [0-9.]+ GiB / 2 ranks on this node\\)$"
+  ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --set model.hidden=65536 --set model.layers=100
+  --set model.ffn_hidden=65536 --set model.heads=512 --set model.kv_heads=128 --set model.head_dim=128)
+hostile_run(host_memory_seq_len
+  "deployment: does not fit: rank [01] needs about 189\\.55 GiB \\(weights 0\\.01 GiB, activations 189\\.54 GiB\\) but its share of this host's memory is "
+  ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --set workload.seq_len=10000000)
