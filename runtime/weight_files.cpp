@@ -5,6 +5,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string_view>
 
 #include "common/errors.h"
 #include "runtime/npy.h"
@@ -128,6 +130,44 @@ void WeightFiles::checkHolds(const config::ModelConfig& model) const {
                                          "; weights are read from F32, F16 or BF16");
     }
   }
+  refuseUnusedLayerTensors(model);
+}
+
+namespace {
+
+// What a tensor under model.layers would do in the model its checkpoint came from: the part of
+// the refusal that tells the user which family feature shardrt does not compute.
+std::string whatItWouldDo(const std::string& name) {
+  const auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+  if (has("_proj.bias")) return "a bias added to that projection's output";
+  if (has("q_norm.") || has("k_norm.")) return "a per-head norm of the queries or keys";
+  if (has("e_score_correction_bias")) return "a bias on the router's scores when choosing experts";
+  if (has("shared_expert_gate")) return "a gate that scales the shared expert's output";
+  if (has("shared_expert")) return "a shared expert (Qwen-MoE's form, which this model's config lacks)";
+  if (has("scale")) return "a quantisation scale the stored values must be multiplied by";
+  return "a weight this model's config does not compute with";
+}
+
+}  // namespace
+
+void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) const {
+  std::set<std::string> used;
+  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+    used.insert(spec.name);
+  }
+  for (const auto& [name, t] : tensors_) {
+    if (name.rfind("model.layers.", 0) != 0 || used.count(name)) continue;
+    // Llama's rotary_emb.inv_freq buffer: recomputed from rope_theta, so it changes nothing.
+    const std::string_view rotary = ".rotary_emb.inv_freq";
+    if (name.size() > rotary.size() &&
+        name.compare(name.size() - rotary.size(), rotary.size(), rotary) == 0) {
+      continue;
+    }
+    throw ConfigError("--weights", name + " in " + t.path + " is not used by this model: " +
+                                       whatItWouldDo(name) +
+                                       "; running without it would compute another model than "
+                                       "the checkpoint's (docs/config.md, Weights and their names)");
+  }
 }
 
 namespace {
@@ -198,10 +238,23 @@ std::string WeightFiles::describe(const config::ModelConfig& model) const {
   for (const auto& [name, count] : by_dtype) {
     dtypes += (dtypes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
   }
-  const std::size_t used = shardWeightSpecs(model, ShardHoldings::whole(model)).size();
+  std::set<std::string> used;
+  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+    used.insert(spec.name);
+  }
+  // The ones skipped are named (the first five): outside the layers (embeddings, lm_head) or
+  // rotary buffers, none of which changes what the layers compute.
+  std::string skipped;
+  int listed = 0;
+  for (const auto& [name, t] : tensors_) {
+    if (used.count(name) || ++listed > 5) continue;
+    skipped += (skipped.empty() ? ": " : ", ") + name;
+  }
+  if (listed > 5) skipped += ", ...";
   return path_ + " (" + std::to_string(files_) + " " + format_ + " file" +
          (files_ == 1 ? "" : "s") + ", " + std::to_string(tensors_.size()) + " tensors: " + dtypes +
-         "; " + std::to_string(tensors_.size() - used) + " not used by the model)";
+         "; " + std::to_string(tensors_.size() - used.size()) + " not used by the model" +
+         skipped + ")";
 }
 
 }  // namespace shardrt

@@ -30,6 +30,11 @@ class WeightFiles final : public WeightSource {
   // ConfigError("--weights", ...) naming the first that is not, e.g.
   //   --weights: model.layers.1.mlp.up_proj.weight: shape [688, 128] in ckpt/model.safetensors;
   //   the model needs [688, 256]
+  // It also refuses any tensor under model.layers. that the model does not use (an attention
+  // bias, q_norm/k_norm, a router's e_score_correction_bias, a gated shared expert, a layer past
+  // model.layers, a quantisation scale), naming it and what it would have done: running
+  // without it would compute another model than the checkpoint's (issue 15, item 4). Only
+  // rotary_emb.inv_freq buffers, which rope_theta recomputes, pass there.
   void checkHolds(const config::ModelConfig& model) const;
 
   std::vector<float> slice(const WeightSpec& spec) const override;
@@ -46,12 +51,15 @@ class WeightFiles final : public WeightSource {
   // samples the data: hashing all of it would read the whole checkpoint on every rank.
   std::uint64_t fingerprint(const config::ModelConfig& model) const;
 
-  // One line for the run summary (after checkHolds passed): what was indexed, in which dtypes, and how much of it the
-  // model leaves unread, e.g. "ckpt/ (2 .safetensors files, 37 tensors: 35 BF16, 2 I64; 2 not
-  // used by the model)".
+  // One line for the run summary (after checkHolds passed): what was indexed, in which dtypes,
+  // and what the model leaves unread, named (the first five), e.g. "ckpt/ (2 .safetensors
+  // files, 37 tensors: 35 BF16, 2 I64; 2 not used by the model: lm_head.weight,
+  // model.embed_tokens.weight)".
   std::string describe(const config::ModelConfig& model) const;
 
  private:
+  void refuseUnusedLayerTensors(const config::ModelConfig& model) const;
+
   std::string path_;
   int files_ = 0;
   std::string format_;  // ".safetensors" or ".npy"

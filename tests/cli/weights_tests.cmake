@@ -65,3 +65,10 @@ add_test(NAME cli.weights.not_a_regular_file
                  ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/not_regular)
 set_tests_properties(cli.weights.not_a_regular_file PROPERTIES LABELS cli TIMEOUT 180
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# Tensors under model.layers. that the model does not use: refused by name (issue 15, item 4).
+add_test(NAME cli.weights.unused_layer_tensors_refused
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_unused.sh $<TARGET_FILE:shardrt>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/unused)
+set_tests_properties(cli.weights.unused_layer_tensors_refused PROPERTIES LABELS cli TIMEOUT 180
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
