@@ -15,11 +15,13 @@ namespace shardrt {
 class FileWriteError : public std::runtime_error {
  public:
   FileWriteError(const std::string& path, const std::string& reason)
-      : std::runtime_error("cannot write " + path + ": " + reason), path_(path) {}
+      : std::runtime_error("cannot write " + path + ": " + reason), path_(path), reason_(reason) {}
   const std::string& path() const { return path_; }
+  const std::string& reason() const { return reason_; }
 
  private:
   std::string path_;
+  std::string reason_;
 };
 
 // Writes what `write` puts on the stream to `path`, whole or not at all. An exception from

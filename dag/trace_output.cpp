@@ -195,8 +195,10 @@ void writeDagIndex(const std::vector<DagEntry>& entries, const std::string& dir)
     dags.push_back(
         {{"name", e.name},
          {"title", e.title},
-         {"dot", e.dot},
-         {"svg", e.svg},
+         // Names beside dags.json, not paths: the folder may be moved (or, for a traced
+         // run, written under a staging name and then swapped in whole).
+         {"dot", std::filesystem::path(e.dot).filename().string()},
+         {"svg", std::filesystem::path(e.svg).filename().string()},
          {"gpus", e.gpus},
          {"nodes", e.nodes},
          {"edges", e.edges},

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_directory.h"
 #include "common/atomic_file.h"
 #include "runtime/model_weights.h"
 #include "runtime/npy.h"
@@ -12,20 +13,21 @@ namespace shardrt::launch {
 
 void writeDump(const std::string& dir, const config::Deployment& deployment,
                const WeightSource& weights, const float* input, const float* output) {
-  std::filesystem::create_directories(dir);
-  const std::vector<long> act = {deployment.workload.batch_size, deployment.workload.seq_len,
-                                 deployment.model.hidden};
-  writeNpy(dir + "/input.npy", input, act);
-  writeNpy(dir + "/output.npy", output, act);
-
-  for (const auto& spec :
-       shardWeightSpecs(deployment.model, ShardHoldings::whole(deployment.model))) {
-    const std::vector<float> host = weights.slice(spec);
-    writeNpy(dir + "/" + spec.name + ".npy", host.data(),
-             std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
-  }
-  writeFileAtomically(dir + "/deployment.json", [&](std::ostream& out) {
-    out << config::toJson(deployment).dump(2) << "\n";
+  // Whole or not at all, and nothing of an earlier dump left beside it (common/atomic_directory).
+  writeDirectoryAtomically(dir, [&](const std::string& stage) {
+    const std::vector<long> act = {deployment.workload.batch_size, deployment.workload.seq_len,
+                                   deployment.model.hidden};
+    writeNpy(stage + "/input.npy", input, act);
+    writeNpy(stage + "/output.npy", output, act);
+    for (const auto& spec :
+         shardWeightSpecs(deployment.model, ShardHoldings::whole(deployment.model))) {
+      const std::vector<float> host = weights.slice(spec);
+      writeNpy(stage + "/" + spec.name + ".npy", host.data(),
+               std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));
+    }
+    writeFileAtomically(stage + "/deployment.json", [&](std::ostream& out) {
+      out << config::toJson(deployment).dump(2) << "\n";
+    });
   });
 }
 

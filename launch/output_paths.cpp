@@ -1,5 +1,7 @@
 #include "launch/output_paths.h"
 
+#include "common/atomic_directory.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +24,24 @@ std::string notWritable(const fs::path& dir) {
 }
 
 }  // namespace
+
+std::string replacedDirectoryProblem(const std::string& option, const std::string& path) {
+  std::string problem = outputDirectoryProblem(option, path);
+  if (!problem.empty()) return problem;
+  problem = replaceableDirectoryProblem(path);
+  if (!problem.empty()) return option + ": " + problem;
+  // The new directory is made beside it, then swapped in: its parent must take one too.
+  std::error_code ec;
+  const fs::path parent = fs::absolute(path, ec).parent_path();
+  if (fs::exists(parent, ec)) {
+    const std::string why = notWritable(parent);
+    if (!why.empty()) {
+      return option + ": cannot write in " + parent.string() + ", where " + path +
+             " is made whole before it replaces the old one (" + why + ")";
+    }
+  }
+  return "";
+}
 
 std::string outputDirectoryProblem(const std::string& option, const std::string& path) {
   if (path.empty()) return option + ": an empty path (give a directory)";

@@ -13,4 +13,9 @@ namespace shardrt::launch {
 // "OPTION: PATH ...".
 std::string outputDirectoryProblem(const std::string& option, const std::string& path);
 
+// The same for a directory the run replaces whole (--dump, --trace: common/atomic_directory.h):
+// also refused when it holds files shardrt did not write, or when its parent, where the new
+// one is made before the swap, cannot be written.
+std::string replacedDirectoryProblem(const std::string& option, const std::string& path);
+
 }  // namespace shardrt::launch

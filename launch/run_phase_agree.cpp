@@ -1,5 +1,6 @@
 // The agree phase of `shardrt run` (launch/run_phases.h): everything settled before the
 // executor is built, each step agreed over all ranks.
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,11 @@ bool outputDirectoriesWritable(RunState& run) {
   std::string error;
   if (run.mpi_world->rank() == 0) {
     error = outputDirectoryProblem("--out", o.out_dir);
-    if (error.empty() && o.dump_given) error = outputDirectoryProblem("--dump", o.dump_dir);
-    if (error.empty() && o.trace_given) error = outputDirectoryProblem("--trace", o.trace_dir);
+    if (error.empty() && o.dump_given) error = replacedDirectoryProblem("--dump", o.dump_dir);
+    if (error.empty() && o.trace_given) error = replacedDirectoryProblem("--trace", o.trace_dir);
+    // An earlier run's result.json must not pass for this run's if this one fails.
+    std::error_code ec;
+    if (error.empty()) std::filesystem::remove(o.out_dir + "/result.json", ec);
   }
   return noRankFailed(*run.mpi_world, error, "rank 0 cannot write its output");
 }

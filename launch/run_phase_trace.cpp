@@ -4,6 +4,7 @@
 #include <exception>
 #include <string>
 
+#include "common/atomic_directory.h"
 #include "common/error_report.h"
 #include "dag/trace_timeline.h"
 #include "launch/run_phases.h"
@@ -35,14 +36,22 @@ std::optional<TraceReport> writeTrace(comm::Communicator& world, const RunReport
   if (world.rank() == 0) {
     try {
       const dag::GraphInfo info = tracedGraphInfo(r, world.size());
-      t.graph = dag::writeDag(events, info, dir);
-      dag::writeDagIndex({t.graph}, dir);
-      std::vector<TraceEvent> ops;
-      for (const auto& e : events) {
-        if (!isBookkeeping(e)) ops.push_back(e);
-      }
-      dag::writeTimeline(
-          ops, {r.communicator.substr(0, r.communicator.find(' ')), world.size(), info.title}, dir);
+      // The folder is written whole and swapped in: no file of an earlier trace (another
+      // run's ranks/rank7.trace.json, say) stays beside this one's (common/atomic_directory.h).
+      writeDirectoryAtomically(dir, [&](const std::string& stage) {
+        t.graph = dag::writeDag(events, info, stage);
+        dag::writeDagIndex({t.graph}, stage);
+        std::vector<TraceEvent> ops;
+        for (const auto& e : events) {
+          if (!isBookkeeping(e)) ops.push_back(e);
+        }
+        dag::writeTimeline(
+            ops, {r.communicator.substr(0, r.communicator.find(' ')), world.size(), info.title},
+            stage);
+        for (std::string* path : {&t.graph.dot, &t.graph.svg}) {
+          if (path->rfind(stage, 0) == 0) *path = dir + path->substr(stage.size());
+        }
+      });
     } catch (const std::exception& e) {
       reportError(0, std::string("--trace: ") + e.what());
       ok = 0;

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "common/atomic_directory.h"
 #include "common/errors.h"
 #include "runtime/npy.h"
 #include "runtime/safetensors.h"
@@ -73,6 +74,10 @@ WeightFiles WeightFiles::open(const std::string& path) {
   std::error_code ec;
   std::vector<std::string> files;
   if (fs::is_directory(path, ec)) {
+    // A directory shardrt wrote (a --dump) must hold exactly that run's files: a file from
+    // another run, or one changed since, would make a checkpoint of two models.
+    const std::string mixed = directoryManifestProblem(path);
+    if (!mixed.empty()) throw ConfigError("--weights", mixed);
     files = filesWithExtension(path, ".safetensors");
     w.format_ = ".safetensors";
     if (files.empty()) {

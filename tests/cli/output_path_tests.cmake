@@ -29,3 +29,10 @@ add_test(NAME cli.output_path.read_only
                  ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli.output_path.read_only PROPERTIES LABELS cli TIMEOUT 120
                      SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# No stale or mixed outputs (issue 15, item 3).
+add_test(NAME cli.output.no_stale_or_mixed
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/stale_outputs.sh $<TARGET_FILE:shardrt>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/stale)
+set_tests_properties(cli.output.no_stale_or_mixed PROPERTIES LABELS cli TIMEOUT 240
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -10,6 +10,7 @@ mpi=(mpirun --oversubscribe)
 rm -rf "$work" && mkdir -p "$work"
 "${mpi[@]}" -np 2 "$bin" run "$src/examples/tiny-llama.json" --device cpu --dump "$work/ckpt" \
   --out "$work/out0" >/dev/null || { echo "weights_nan: the dump failed"; exit 1; }
+rm "$work/ckpt/shardrt-output.json"  # edited in place below: no longer the dump's own files
 # poke FILE ROW COL BITS: element [ROW, COL] of a 2-D fp32 .npy set to the float with BITS.
 poke() {
   python3 - "$@" <<'PY'

@@ -3,7 +3,8 @@
 # item 4): each refused on every rank with its name and what it would have done, exit 2,
 # instead of running another model than the checkpoint's. A rotary_emb.inv_freq buffer and
 # tensors outside the layers (lm_head) pass, and the summary names them.
-# The checkpoint is tiny-llama's --dump plus one .npy written by stdlib python.
+# The checkpoint is tiny-llama's --dump without its manifest (so a hand-made directory of .npy,
+# which --weights does not check against one) plus one .npy written by stdlib python.
 #   weights_unused.sh SHARDRT_BINARY SOURCE_DIR WORK_DIR
 set -uo pipefail
 bin=$1 src=$2 work=$3
@@ -14,7 +15,7 @@ rm -rf "$work" && mkdir -p "$work"
 "${run[@]}" --dump "$work/clean" >/dev/null 2>&1 || { echo "weights_unused: the dump failed"; exit 1; }
 # add NAME DIM...: a copy of the clean checkpoint with NAME.npy (zeros, fp32) added.
 add() {
-  rm -rf "$work/ckpt" && cp -r "$work/clean" "$work/ckpt"
+  rm -rf "$work/ckpt" && cp -r "$work/clean" "$work/ckpt" && rm "$work/ckpt/shardrt-output.json"
   python3 - "$work/ckpt/$1.npy" "${@:2}" <<'PY'
 import sys
 path, dims = sys.argv[1], [int(d) for d in sys.argv[2:]]
