@@ -22,10 +22,10 @@ elapsed=$(printf '%s\n' "$out" | sed -nE 's/^---- expect_fault: exit .* after ([
 still_waiting='^shardrt: rank [0-9]+: .* start +([0-9.]+) s +still waiting$'
 began=$(printf '%s\n' "$out" | sed -nE "s/$still_waiting/\\1/p" | head -1)
 [ -n "$began" ] || { echo "gpu_fault: FAIL: no collective in the log is still waiting"; exit 1; }
-after=$(echo "$elapsed - $began" | bc)
+after=$(awk -v e="$elapsed" -v b="$began" 'BEGIN { printf "%.3f", e - b }')
 echo "gpu_fault: the stalled collective began ${began}s into the run; the job ended ${after}s" \
      "later (--timeout $timeout_s, allowed $timeout_s + 2 s)"
-if [ "$(echo "$after > $timeout_s + 2" | bc)" = 1 ]; then
+if awk -v a="$after" -v t="$timeout_s" 'BEGIN { exit !(a > t + 2) }'; then
   echo "gpu_fault: FAIL: the job outlived the stalled collective by more than --timeout + 2 s"
   exit 1
 fi
