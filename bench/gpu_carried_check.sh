@@ -14,6 +14,9 @@
 #   layers      the Llama-3-8B-shaped dense and the Mixtral-shaped MoE layer, bf16, in shardrt
 #               (--profile, one traced pass) and in PyTorch eager (TORCH_COMPILE=1: and
 #               torch.compile), on the same GPU
+#   watchdog    --nccl-watchdog on (not yet proven on a GPU): a validated run, and a stall that
+#               must end in exit 4 with the watchdog's line, within --timeout + 2 s of the
+#               stalled collective's start (its elapsed time printed), leaving no process on the GPU
 #   extra       any bench/gpu_extra_*.sh (checks of paths not yet proven on a GPU)
 # Prints "gpu check: N passed, M failed" last; exits 1 if anything failed.
 set -uo pipefail
@@ -57,7 +60,7 @@ check() {  # check NAME EXPECTED_EXIT CMD...: runs, keeps the output in $O/NAME.
   local s=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
   if [ $rc -eq $want ]; then pass=$((pass+1)); echo "--- $name: ok (exit $rc, $s s)"; else fail=$((fail+1)); echo "--- $name: FAILED (exit $rc, wanted $want, $s s)"; fi
 }
-want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers extra} " == *" $1 "* ]]; }
+want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers watchdog extra} " == *" $1 "* ]]; }
 
 if want ctest; then
   section "ctest: every GPU test, multi-rank ones through NCCL"
@@ -110,6 +113,21 @@ if want layers; then
   compile=(); [ "${TORCH_COMPILE:-0}" = 1 ] && compile=(--compile)
   check torch-layers 0 timeout ${TORCH_SECONDS:-110} python3 bench/torch_layers.py --dtype bf16 --iters 10 "${compile[@]}" --json
 fi
+# ---------------------------------------------------------------------------------------------
+# The watched NCCL communicator (--nccl-watchdog on, issue 19 item 3; docs/reliability.md).
+if want watchdog; then
+  section "--nccl-watchdog on: the watched NCCL communicator"
+  check watchdog.tiny-llama.tp2 0 orterun -np 2 $S run examples/tiny-llama.json --device cuda --nccl-watchdog on --validate --out $W/r
+  grep -h "communicator" $O/watchdog.tiny-llama.tp2.txt | head -1
+  t0=$(date +%s.%N)
+  check watchdog.stall 4 orterun -np 2 $S run examples/tiny-llama.json --device cuda --nccl-watchdog on --timeout 3 --test-fault 1:20:stall --out $W/r
+  t1=$(date +%s.%N)
+  began=$(sed -nE 's/^shardrt: rank 0: .* start +([0-9.]+) s +still waiting$/\1/p' $O/watchdog.stall.txt | head -1)
+  python3 -c "e = $t1 - $t0; b = float('${began:-nan}'); print(f'watchdog.stall: job ended after {e:.1f} s; the stalled collective began {b:.1f} s into rank 0, so the job ended {e - b:.1f} s after it (allowed: --timeout 3 + 2 s)')"
+  grep -E "error: watchdog:|still waiting" $O/watchdog.stall.txt
+  sleep 1; echo "processes on the GPU after the stall: $(nvidia-smi --query-compute-apps=pid --format=csv,noheader | wc -l)"
+fi
+# ---------------------------------------------------------------------------------------------
 if want extra; then
   for x in bench/gpu_extra_*.sh; do [ -f "$x" ] && { section "$x"; . "$x"; }; done
 fi

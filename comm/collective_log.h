@@ -13,6 +13,10 @@ namespace shardrt::comm {
 struct ReliabilitySettings {
   double timeout_seconds = 0.0;     // a collective waiting longer aborts the job (0: never)
   bool check_collectives = false;   // ranks confirm op, sequence and sizes before each one
+  // The NCCL communicator is made non-blocking and each collective is waited for on the host
+  // under the watchdog (--nccl-watchdog on); off: blocking, and the host never waits for
+  // NCCL (docs/reliability.md). Read when an NCCL communicator is made.
+  bool watch_nccl = false;
 };
 
 ReliabilitySettings& reliabilitySettings();

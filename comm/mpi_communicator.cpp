@@ -1,15 +1,9 @@
 #include "comm/mpi_communicator.h"
 
-#include <sched.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iterator>
-#include <map>
 
 #include "comm/collective_log.h"
 #include "comm/progress_board.h"
@@ -125,141 +119,59 @@ std::string describeDescriptor(const long long* d) {
   return out;
 }
 
-// Seconds to one decimal place ("12.5"), as the watchdog's line gives them.
-std::string formatSeconds(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", seconds);
-  return buf;
-}
-
-// What the board says a rank is doing ("running op X of layer 1, waiting in ...").
-std::string describeEntry(ProgressBoard::Entry& e) {
-  e.op[sizeof e.op - 1] = '\0';
-  e.waiting_op[sizeof e.waiting_op - 1] = '\0';
-  std::string out;
-  if (e.op[0] != '\0') {
-    out += "running op " + std::string(e.op);
-    if (e.layer >= 0) out += " of layer " + std::to_string(e.layer);
-    if (e.microbatch >= 0) out += ", microbatch " + std::to_string(e.microbatch);
-    out += ", ";
-  }
-  if (e.waiting_slot >= 0) {
-    out += "waiting in " + std::string(ProgressBoard::slotName(static_cast<int>(e.waiting_slot))) +
-           " " + std::string(e.waiting_op) + " #" + std::to_string(e.waiting_seq);
-  } else {
-    out += "in no collective";
-  }
-  return out;
-}
-
-// Which members of a group have not entered its collective `seq`, and what they are doing,
-// read from the progress board (bounded: a rank whose MPI makes no progress may not answer).
-std::string whoHasNotArrived(int slot, long seq, const std::vector<int>& world_ranks,
-                             int my_rank) {
-  if (!ProgressBoard::isOpen() || slot < 0) {
-    return "which ranks have not arrived is unknown (no progress board for this group)";
-  }
-  std::string late;
-  int count = 0;
-  const double budget_end = secondsSinceLogStart() + 3.0;
-  for (std::size_t r = 0; r < world_ranks.size(); ++r) {
-    if (static_cast<int>(r) == my_rank) continue;
-    ProgressBoard::Entry e{};
-    const double left = budget_end - secondsSinceLogStart();
-    std::string who = "rank " + std::to_string(world_ranks[r]);
-    if (!ProgressBoard::read(world_ranks[r], e, left > 0.1 ? left : 0.1)) {
-      late += (count++ ? "; " : "") + who + ": did not answer (its MPI makes no progress)";
-      continue;
-    }
-    if (e.entered[slot] >= seq) continue;  // it is in this collective or past it
-    who += ": last entered #" + std::to_string(e.entered[slot]) + " of this group, " +
-           describeEntry(e);
-    late += (count++ ? "; " : "") + who;
-  }
-  if (count == 0) return "every rank of the group has arrived (the exchange itself is stuck)";
-  return std::to_string(count) + " of " + std::to_string(world_ranks.size()) +
-         " ranks have not arrived: " + late;
-}
-
 }  // namespace
-
-std::string MpiCommunicator::describeSize(const Call& c) const {
-  std::string out = c.count >= 0 ? std::to_string(c.count) + " x " + std::string(dtypeName(c.dtype))
-                                 : std::to_string(c.bytes) + " bytes";
-  const bool point_to_point = std::strcmp(c.op, "send") == 0 || std::strcmp(c.op, "recv") == 0;
-  if (c.root >= 0) out += (point_to_point ? ", peer " : ", root ") + std::to_string(c.root);
-  return out + " on " + std::to_string(size_) + " ranks";
-}
-
-std::string MpiCommunicator::whoHasNotArrived(const Call& c) const {
-  const bool point_to_point = std::strcmp(c.op, "send") == 0 || std::strcmp(c.op, "recv") == 0;
-  if (!point_to_point) return comm::whoHasNotArrived(board_slot_, c.seq, world_ranks_, rank_);
-  // A send or recv waits for one peer: say what that peer is doing.
-  const int peer = world_ranks_[c.root];
-  ProgressBoard::Entry e{};
-  if (!ProgressBoard::isOpen()) return "what rank " + std::to_string(peer) + " does is unknown";
-  if (!ProgressBoard::read(peer, e, 3.0)) {
-    return "its peer rank " + std::to_string(peer) + " did not answer (its MPI makes no progress)";
-  }
-  return "its peer rank " + std::to_string(peer) + " is " + describeEntry(e);
-}
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::wrap(MPI_Comm comm, std::string group_name) {
   return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(comm, false, std::move(group_name)));
 }
 
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name)
-    : Communicator(std::move(group_name)), comm_(comm), owned_(owned) {
+    : Communicator(group_name), comm_(comm), owned_(owned) {
+  group_.name = std::move(group_name);
   // Errors come back as codes for MPI_CHECK to report, instead of MPI aborting silently.
   MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
-  MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
-  MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  MPI_CHECK(MPI_Comm_rank(comm_, &group_.rank));
+  MPI_CHECK(MPI_Comm_size(comm_, &group_.size));
   MPI_Group group = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
   MPI_CHECK(MPI_Comm_group(comm_, &group));
   MPI_CHECK(MPI_Comm_group(MPI_COMM_WORLD, &world));
-  std::vector<int> mine(size_);
-  for (int r = 0; r < size_; ++r) mine[r] = r;
-  world_ranks_.resize(size_);
-  MPI_CHECK(MPI_Group_translate_ranks(group, size_, mine.data(), world, world_ranks_.data()));
+  std::vector<int> mine(size());
+  for (int r = 0; r < size(); ++r) mine[r] = r;
+  group_.world_ranks.resize(size());
+  MPI_CHECK(
+      MPI_Group_translate_ranks(group, size(), mine.data(), world, group_.world_ranks.data()));
   MPI_Group_free(&group);
   MPI_Group_free(&world);
   // A group of one waits for nobody; "self" has no slot, nor do unnamed groups.
-  board_slot_ = size_ > 1 ? ProgressBoard::slotOf(groupName()) : -1;
-}
-
-// Numbered per group name, not per object: two objects on one group (a launcher's and an
-// executor's "world") share one sequence, as the progress board shares one slot.
-long MpiCommunicator::nextSeq() {
-  static std::map<std::string, long> seq_by_group;
-  return ++seq_by_group[groupName()];
+  group_.board_slot = size() > 1 ? ProgressBoard::slotOf(groupName()) : -1;
 }
 
 MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DType dtype,
                                              int root, std::size_t bytes, bool agree) {
-  Call call{op, nextSeq(), count, dtype, root, bytes, -1};
+  Call call{op, nextCollectiveSeq(groupName()), count, dtype, root, bytes, -1};
   call.log_slot = beginCollective(groupName().c_str(), op, call.seq, bytes);
-  ProgressBoard::entered(board_slot_, call.seq, op);
-  if (!agree || !reliabilitySettings().check_collectives || size_ == 1) return call;
+  ProgressBoard::entered(group_.board_slot, call.seq, op);
+  if (!agree || !reliabilitySettings().check_collectives || size() == 1) return call;
   // Every rank states its call; all compare. A rank that skipped a collective, or read
   // another deployment, states a different op, sequence number or size: caught here
   // instead of hanging or mixing up buffers.
   const long long mine[kDescriptorFields] = {opCode(op), call.seq, count,
                                              static_cast<long long>(dtype), root, callSite()};
-  std::vector<long long> all(static_cast<std::size_t>(size_) * kDescriptorFields);
+  std::vector<long long> all(static_cast<std::size_t>(size()) * kDescriptorFields);
   MPI_Request request = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Iallgather(mine, kDescriptorFields, MPI_LONG_LONG, all.data(), kDescriptorFields,
                            MPI_LONG_LONG, comm_, &request));
   wait(call, request, "the --check-collectives exchange before");
-  for (int r = 0; r < size_; ++r) {
+  for (int r = 0; r < size(); ++r) {
     const long long* theirs = &all[static_cast<std::size_t>(r) * kDescriptorFields];
     if (std::equal(mine, mine + kDescriptorFields, theirs)) continue;
-    endCollective(call.log_slot);
-    ProgressBoard::left();
+    end(call);
     const bool same_call = std::equal(mine, mine + kDescriptorFields - 1, theirs);
     throw CommError("check-collectives: " + groupName() + " group: rank " +
-                    std::to_string(rank_) + " (world " + std::to_string(world_ranks_[rank_]) +
-                    ") calls " + describeDescriptor(mine) + ", but rank " + std::to_string(r) +
-                    " (world " + std::to_string(world_ranks_[r]) + ") calls " +
+                    std::to_string(rank()) + " (world " +
+                    std::to_string(group_.world_ranks[rank()]) + ") calls " +
+                    describeDescriptor(mine) + ", but rank " + std::to_string(r) +
+                    " (world " + std::to_string(group_.world_ranks[r]) + ") calls " +
                     (same_call ? "it from another place in the layer (a collective was skipped "
                                  "or added on one of them)"
                                : describeDescriptor(theirs)));
@@ -267,10 +179,14 @@ MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DT
   return call;
 }
 
-void MpiCommunicator::finish(const Call& call, MPI_Request request) {
-  wait(call, request, "");
+void MpiCommunicator::end(const Call& call) {
   endCollective(call.log_slot);
   ProgressBoard::left();
+}
+
+void MpiCommunicator::finish(const Call& call, MPI_Request request) {
+  wait(call, request, "");
+  end(call);
 }
 
 void MpiCommunicator::wait(const Call& call, MPI_Request& request, const char* what) {
@@ -280,36 +196,11 @@ void MpiCommunicator::wait(const Call& call, MPI_Request& request, const char* w
     return;
   }
   // Poll instead of blocking, so that a collective some rank never joins ends in a report.
-  const double start = secondsSinceLogStart();
-  int done = 0;
-  for (long polls = 0;; ++polls) {
+  watch(call, what, [&request] {
+    int done = 0;
     MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
-    if (done) return;
-    const double waited = secondsSinceLogStart() - start;
-    if (waited > timeout) reportStall(call, what, waited);
-    // Yield the core: with more ranks than cores the rank we wait for may need it.
-    if (polls > 1000) sched_yield();
-  }
-}
-
-void MpiCommunicator::reportStall(const Call& call, const char* what, double waited) {
-  int world_rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-  std::string line = "shardrt: rank " + std::to_string(world_rank) + ": error: watchdog: ";
-  if (what[0] != '\0') line += std::string(what) + " ";
-  line += groupName() + " " + call.op + " #" + std::to_string(call.seq) + " (" +
-          describeSize(call) + ") has waited " + formatSeconds(waited) + " s (--timeout " +
-          formatSeconds(reliabilitySettings().timeout_seconds) + ")";
-  const std::string context = describeContext();
-  if (!context.empty()) line += " in " + context;
-  line += "; " + whoHasNotArrived(call) + "\n";
-  if (::write(STDERR_FILENO, line.data(), line.size()) < 0) {
-    // nowhere left to report to
-  }
-  dumpCollectiveLog(STDERR_FILENO, world_rank);
-  // The job cannot go on: end every rank now rather than leave them in the collective.
-  MPI_Abort(MPI_COMM_WORLD, kExitTimeout);
-  std::_Exit(kExitTimeout);
+    return done != 0;
+  });
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -336,7 +227,7 @@ void MpiCommunicator::allGather(const void* send, void* recv, std::size_t count,
 
 void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t count, DType dtype,
                                     ReduceOp op) {
-  const Call call = begin("reduce_scatter", count, dtype, -1, count * size_ * dtypeSize(dtype));
+  const Call call = begin("reduce_scatter", count, dtype, -1, count * size() * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"),
                                       mpiType(dtype), mpiOp(op, dtype), comm_, &r));
@@ -362,22 +253,22 @@ long long total(const std::vector<std::size_t>& counts) {
 
 void MpiCommunicator::allGatherV(const void* send, void* recv,
                                  const std::vector<std::size_t>& counts, DType dtype) {
-  const Layout l = mpiLayout(counts, size_, "all-gather-v");
+  const Layout l = mpiLayout(counts, size(), "all-gather-v");
   const Call call = begin("all_gather_v", total(counts), dtype, -1,
-                          counts[rank_] * dtypeSize(dtype));
+                          counts[rank()] * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
-  MPI_CHECK(MPI_Iallgatherv(send, l.counts[rank_], mpiType(dtype), recv, l.counts.data(),
+  MPI_CHECK(MPI_Iallgatherv(send, l.counts[rank()], mpiType(dtype), recv, l.counts.data(),
                             l.displs.data(), mpiType(dtype), comm_, &r));
   finish(call, r);
 }
 
 void MpiCommunicator::gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
                               DType dtype, int root) {
-  const Layout l = mpiLayout(counts, size_, "gather-v");
+  const Layout l = mpiLayout(counts, size(), "gather-v");
   const Call call = begin("gather_v", total(counts), dtype, root,
-                          counts[rank_] * dtypeSize(dtype));
+                          counts[rank()] * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
-  MPI_CHECK(MPI_Igatherv(send, l.counts[rank_], mpiType(dtype), recv, l.counts.data(),
+  MPI_CHECK(MPI_Igatherv(send, l.counts[rank()], mpiType(dtype), recv, l.counts.data(),
                          l.displs.data(), mpiType(dtype), root, comm_, &r));
   finish(call, r);
 }
@@ -385,8 +276,8 @@ void MpiCommunicator::gatherV(const void* send, void* recv, const std::vector<st
 void MpiCommunicator::allToAllV(const void* send, const std::vector<std::size_t>& send_counts,
                                 void* recv, const std::vector<std::size_t>& recv_counts,
                                 DType dtype) {
-  const Layout s = mpiLayout(send_counts, size_, "all-to-all-v send");
-  const Layout rl = mpiLayout(recv_counts, size_, "all-to-all-v recv");
+  const Layout s = mpiLayout(send_counts, size(), "all-to-all-v send");
+  const Layout rl = mpiLayout(recv_counts, size(), "all-to-all-v recv");
   // Each rank's counts differ by design: the check compares op, sequence and dtype only.
   const Call call = begin("all_to_all_v", -1, dtype, -1, total(send_counts) * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
@@ -426,9 +317,14 @@ void MpiCommunicator::barrier() {
 }
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key, std::string group_name) {
+  return splitMpi(color, key, std::move(group_name));
+}
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::splitMpi(int color, int key,
+                                                           std::string group_name) {
   MPI_Comm sub = MPI_COMM_NULL;
   MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
-  return std::unique_ptr<Communicator>(new MpiCommunicator(sub, true, std::move(group_name)));
+  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(sub, true, std::move(group_name)));
 }
 
 }  // namespace shardrt::comm

@@ -4,9 +4,11 @@
 
 #include <mpi.h>
 
+#include <functional>
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/watchdog.h"
 
 namespace shardrt::comm {
 
@@ -17,8 +19,8 @@ class MpiCommunicator final : public Communicator {
   ~MpiCommunicator() override;
 
   std::string_view backendName() const override { return "mpi"; }
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
+  int rank() const override { return group_.rank; }
+  int size() const override { return group_.size; }
 
   void allReduce(void* buf, std::size_t count, DType dtype, ReduceOp op) override;
   void allGather(const void* send, void* recv, std::size_t count, DType dtype) override;
@@ -36,42 +38,37 @@ class MpiCommunicator final : public Communicator {
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
+  std::unique_ptr<MpiCommunicator> splitMpi(int color, int key, std::string group_name);
 
   MPI_Comm handle() const { return comm_; }
 
- private:
   // One collective in flight: what it is, for the log, the board, the check and the report.
-  struct Call {
-    const char* op;
-    long seq;
-    long long count;  // elements (the total over ranks for the v-collectives; -1: unchecked)
-    DType dtype;
-    int root;
-    std::size_t bytes;  // what this rank contributes
-    int log_slot;
-  };
+  using Call = CollectiveCall;
 
-  MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name);
-
-  // Numbers the call, logs it, publishes it and, with --check-collectives and `agree`,
+  // The bookkeeping of a collective, public for a communicator that moves the data by other
+  // means on this group (nccl) and shares its numbering, log, board, check and watchdog.
+  // begin numbers the call, logs it, publishes it and, with --check-collectives and `agree`,
   // confirms with the group that every rank is making the same call (CommError naming both
-  // calls if not).
+  // calls if not); end closes it.
   Call begin(const char* op, long long count, DType dtype, int root, std::size_t bytes,
              bool agree = true);
-  long nextSeq();
+  void end(const Call& call);
+  // Polls `done` until it returns true; past --timeout, the watchdog's report and exit 4.
+  void watch(const Call& call, const char* what, const std::function<bool()>& done) const {
+    waitWatched(group_, call, what, done);
+  }
+  const WatchedGroup& watchedGroup() const { return group_; }
+
+ private:
+  MpiCommunicator(MPI_Comm comm, bool owned, std::string group_name);
+
   // Waits for the request; past the watchdog's timeout, reports and aborts the job.
   void finish(const Call& call, MPI_Request request);
   void wait(const Call& call, MPI_Request& request, const char* what);
-  [[noreturn]] void reportStall(const Call& call, const char* what, double waited);
-  std::string describeSize(const Call& call) const;
-  std::string whoHasNotArrived(const Call& call) const;
 
   MPI_Comm comm_;
   bool owned_;
-  int rank_ = 0;
-  int size_ = 1;
-  int board_slot_ = -1;          // this group's slot on the progress board
-  std::vector<int> world_ranks_;  // the group's members, by group rank
+  WatchedGroup group_;  // rank, size and members, as the watchdog's report names them
 };
 
 }  // namespace shardrt::comm

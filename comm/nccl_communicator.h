@@ -3,6 +3,14 @@
 // communicator, which carries the host buffers (counts, verdicts, gathered results) and the
 // barrier. Collectives run on the communicator's own stream, ordered after the compute stream
 // and before its next work by events, so the host never waits for them. Built only with CUDA.
+//
+// Watched (reliabilitySettings().watch_nccl, --nccl-watchdog on): the NCCL communicators are
+// non-blocking, so that ncclCommAbort never waits on a stuck rank, and the host waits for
+// each collective as the MPI communicator does: numbered, logged and published on the
+// progress board through the MPI group beside it, then polled (a CUDA event recorded after
+// it, NCCL's asynchronous state) under the watchdog. Past --timeout: the same report, every
+// NCCL communicator of the rank aborted, exit 4; a failure NCCL reports: one line naming
+// the collective, exit 3. docs/reliability.md, "The collective watchdog".
 #pragma once
 
 #include <cuda_runtime.h>
@@ -11,13 +19,14 @@
 #include <memory>
 
 #include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
 
 namespace shardrt::comm {
 
 class NcclCommunicator final : public Communicator {
  public:
   // Collective over `host_group`: every rank of it calls this with its own compute stream.
-  NcclCommunicator(std::unique_ptr<Communicator> host_group, cudaStream_t compute_stream);
+  NcclCommunicator(std::unique_ptr<MpiCommunicator> host_group, cudaStream_t compute_stream);
   ~NcclCommunicator() override;
 
   // The NCCL version loaded at run time, as NCCL_VERSION_CODE encodes it (2.30.0 = 23000).
@@ -48,19 +57,45 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
 
  private:
-  NcclCommunicator(std::unique_ptr<Communicator> host_group, ncclComm_t comm,
-                   cudaStream_t compute_stream);
+  NcclCommunicator(std::unique_ptr<MpiCommunicator> host_group, ncclComm_t comm,
+                   cudaStream_t compute_stream, bool watched);
   void init();
   // Runs `body` on the communicator's stream, after all work issued so far on the compute
   // stream, and makes the compute stream's later work wait for it.
   template <typename Body>
   void ordered(Body&& body);
+  // One collective: `body` makes the NCCL calls. Watched, or with --check-collectives, it is
+  // numbered, logged, published and (--check-collectives, `agree`) agreed on through the
+  // host group; watched, the host then waits for it.
+  template <typename Body>
+  void collective(const char* op, long long count, DType dtype, int root, std::size_t bytes,
+                  bool agree, Body&& body);
 
-  std::unique_ptr<Communicator> host_;
+  // Watched mode. An NCCL call's result: ncclInProgress waits (watched) until NCCL has taken
+  // the call, outside a group; other failures throw as NCCL_CHECK does.
+  void settle(ncclResult_t result, const char* call, const char* file, int line);
+  void groupStart();
+  void groupEnd();
+  // Whether `comm` has left ncclInProgress; a failure it reports ends the job.
+  bool ready(ncclComm_t comm, const CollectiveCall& call);
+  void waitUntilReady(ncclComm_t comm, const CollectiveCall& call);
+  void waitForStream(const CollectiveCall& call);
+  [[noreturn]] void reportFailure(ncclComm_t comm, const CollectiveCall& call,
+                                  ncclResult_t state);
+  // Listed among the communicators aborted before the job is ended; unlisted, and
+  // destroyed (finalized first) or aborted when the stack unwinds from an error.
+  void watchThis();
+  void closeWatched() noexcept;
+  static void abortEveryCommunicator();
+
+  std::unique_ptr<MpiCommunicator> host_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t compute_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t before_ = nullptr, after_ = nullptr;
+  bool watched_ = false;
+  bool in_group_ = false;                     // between ncclGroupStart and ncclGroupEnd
+  const CollectiveCall* current_ = nullptr;  // the call being made, for the watchdog's report
 };
 
 }  // namespace shardrt::comm

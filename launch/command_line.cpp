@@ -92,6 +92,13 @@ void addRunChecks(CLI::App& run, RunOptions& o) {
   run.add_flag("--check-collectives", o.check_collectives,
                "Before each collective, confirm that every rank of the group calls the same op "
                "with the same sizes (a mismatch is an error, not a hang)");
+  // Off by default until a GPU run has proven it (docs/reliability.md).
+  run.add_option("--nccl-watchdog", o.nccl_watchdog,
+                 "on: make the NCCL communicator non-blocking and wait for each of its "
+                 "collectives under --timeout as for MPI (the host then waits for every "
+                 "collective); off: blocking, never waited for")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 }
 
 // Faults the tests inject to prove the checks catch them. Hidden from --help.

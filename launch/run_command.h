@@ -28,6 +28,7 @@ struct RunOptions {
   bool fault_skip_attention_allreduce = false;  // test-only
   double timeout_seconds = 300.0;  // the collective watchdog (0: off)
   bool check_collectives = false;  // ranks confirm each collective's op and sizes first
+  std::string nccl_watchdog = "off";  // on: the NCCL communicator non-blocking and watched
   std::string test_fault;          // test-only: RANK:WHERE:MODE (runtime/fault_injection.h)
   bool check_numerics = false;  // stop at the first op output holding NaN or Inf
   std::string fault_nan_weight;  // test-only: NaN in element 0 of this weight's local slices

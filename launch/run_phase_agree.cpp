@@ -24,7 +24,8 @@ namespace {
 
 // Every collective from here on is watched (docs/reliability.md).
 void watchCollectives(const RunOptions& o) {
-  comm::reliabilitySettings() = {o.timeout_seconds, o.check_collectives};
+  comm::reliabilitySettings() = {o.timeout_seconds, o.check_collectives,
+                                 o.nccl_watchdog == "on"};
   comm::setContextDescriber(&describeCurrentOp);
   comm::setCallSiteProvider(&callSite);
   comm::ProgressBoard::open();

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include "comm/collective_log.h"
 #include "comm/mpi_communicator.h"
 #include "common/errors.h"
 #include "runtime/cpu_backend.h"
@@ -35,6 +36,9 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
       ctx.communicator_note = nccl + (mpi.ranksOnThisNode() > gpus
                                           ? ", ranks sharing a GPU (NCCL_MULTI_RANK_GPU_ENABLE=1)"
                                           : "");
+      if (comm::reliabilitySettings().watch_nccl) {
+        ctx.communicator_note += ", non-blocking and watched (--nccl-watchdog on)";
+      }
     } else {
       ctx.world = std::make_unique<comm::StagedCommunicator>(
           comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"), stream);

@@ -13,7 +13,7 @@ fail() { echo "expect_fault: FAIL: $*"; exit 1; }
 start=$(date +%s.%N)
 out=$(timeout -k 5 "$bound" "$@" 2>&1)
 got_exit=$?
-elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 printf '%s\n' "$out"
 echo "---- expect_fault: exit $got_exit (want $want_exit) after ${elapsed}s (bound ${bound}s)"
 [ "$got_exit" -ne 124 ] && [ "$got_exit" -ne 137 ] || fail "the job did not end within ${bound}s"

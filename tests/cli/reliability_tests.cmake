@@ -66,3 +66,29 @@ add_test(NAME fault.sigusr1_dumps_the_log
                  ${CMAKE_CURRENT_BINARY_DIR}/out/fault.sigusr1 -- ${SHARDRT_MPIRUN})
 set_tests_properties(fault.sigusr1_dumps_the_log PROPERTIES LABELS cli TIMEOUT 90
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# The watched NCCL communicator (--nccl-watchdog on), labelled gpu and skipped without one
+# (tests/cli/gpu_fault.sh, gpu_case): rank 1 stalls on the host before its all-reduce, so rank
+# 0's never completes on its stream; rank 0's watchdog reports it as the MPI path's does,
+# aborts its NCCL communicators and ends the job (exit 4) within --timeout + 2 s of the
+# collective's start, leaving no process behind. Healthy runs with the watch on, and with
+# --check-collectives agreeing NCCL's collectives over the host group, still PASS.
+if(SHARDRT_HAVE_CUDA)
+  set(marker ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.watchdog.stall_tp)
+  add_test(NAME gpu.watchdog.stall_tp
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_fault.sh 3 60 4
+                   "^shardrt: rank 0: error: watchdog: tp all_reduce #[0-9]+ [(][0-9]+ x fp32 on 2 ranks[)] has waited 3[.][0-9] s [(]--timeout 3[.]0[)] in op all_reduce of layer 1, microbatch 0; 1 of 2 ranks have not arrived: rank 1: last entered #[0-9]+ of this group, running op v_proj of layer 1, microbatch 0, in no collective$" 1
+                   ${marker} -- ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run ${llama}
+                   --device cuda --nccl-watchdog on --timeout 3 --test-fault 1:20:stall
+                   --warmup 0 --iters 1 --out ${marker})
+  set_tests_properties(gpu.watchdog.stall_tp PROPERTIES LABELS gpu TIMEOUT 120
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endif()
+gpu_case(watchdog.tp2 2 ${llama} "${pass_line}" 2 --nccl-watchdog on)
+gpu_case(watchdog.moe_checked 2 ${moe} "${pass_line}" 2 --nccl-watchdog on --check-collectives)
+gpu_case(watchdog.pp2 2 ${gpt} "${pass_line}" 2 --set strategy.tp=1 --set strategy.pp=2
+         --nccl-watchdog on)
+# A bad value is refused in one line naming the option (exit 2).
+shardrt_add_cli_test(cli.bad_input.nccl_watchdog_value RANKS 2 EXIT 2 COUNT 2
+  PATTERN "^shardrt: rank [01]: error: --nccl-watchdog: maybe not in [{]on,off[}]$"
+  ARGS run ${llama} --nccl-watchdog maybe)
