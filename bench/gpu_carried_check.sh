@@ -14,6 +14,9 @@
 #   layers      the Llama-3-8B-shaped dense and the Mixtral-shaped MoE layer, bf16, in shardrt
 #               (--profile, one traced pass) and in PyTorch eager (TORCH_COMPILE=1: and
 #               torch.compile), on the same GPU
+#   cudnn       `run --attention cudnn` (cuDNN's fused attention, not yet proven on a GPU):
+#               its GPU test, validated bf16 runs of the examples (tp 2, MoE, tp 4), the dense
+#               layer profiled with it; each run prints which attention ran ("attention rank 0")
 #   extra       any bench/gpu_extra_*.sh (checks of paths not yet proven on a GPU)
 # Prints "gpu check: N passed, M failed" last; exits 1 if anything failed.
 set -uo pipefail
@@ -38,7 +41,9 @@ PY
 R=$W/root
 ln -sf orterun $R/usr/bin/mpirun; ln -sf orterun $R/usr/bin/mpiexec  # Debian's are alternatives links
 export OPAL_PREFIX=$R/usr PMIX_INSTALL_PREFIX=$R/usr PATH=$R/usr/bin:$PATH
-cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.*')})))" 2>/dev/null)
+# libcudnn.so.9 (PyTorch's nvidia/cudnn/lib) matches libcu*; cuDNN's runtime-compiled engines
+# dlopen NVRTC, hence its folder too.
+cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.*')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libnvrtc*.so.*')})))" 2>/dev/null)
 export LD_LIBRARY_PATH=$W/nccl:$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/openmpi/lib:$R/usr/lib/x86_64-linux-gnu/pmix2/lib:$R/usr/lib/x86_64-linux-gnu/openblas-pthread:$R/lib/x86_64-linux-gnu:$cudalibs:${LD_LIBRARY_PATH:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export PMIX_MCA_pcompress_base_silence_warning=1  # the carried PMIx finds no zlib plugin there
@@ -57,7 +62,14 @@ check() {  # check NAME EXPECTED_EXIT CMD...: runs, keeps the output in $O/NAME.
   local s=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
   if [ $rc -eq $want ]; then pass=$((pass+1)); echo "--- $name: ok (exit $rc, $s s)"; else fail=$((fail+1)); echo "--- $name: FAILED (exit $rc, wanted $want, $s s)"; fi
 }
-want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers extra} " == *" $1 "* ]]; }
+want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers cudnn extra} " == *" $1 "* ]]; }
+layer_json() {  # the shapes bench/torch_layers.py uses
+  local moe=""
+  [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
+  echo "{\"name\": \"$1-layer\", \"model\": {\"layers\": 1, \"hidden\": 4096, \"heads\": 32, \"kv_heads\": 8,
+ \"head_dim\": 128, \"ffn_hidden\": 14336, \"norm\": \"rmsnorm\", \"activation\": \"swiglu\",
+ \"rope_theta\": 500000.0$moe}, \"workload\": {\"batch_size\": 8, \"seq_len\": 2048, \"dtype\": \"bf16\"}}"
+}
 
 if want ctest; then
   section "ctest: every GPU test, multi-rank ones through NCCL"
@@ -95,13 +107,6 @@ if want kernels; then
 fi
 if want layers; then
   section "layers: shardrt and PyTorch on the same GPU, bf16"
-  layer_json() {  # the shapes bench/torch_layers.py uses
-    local moe=""
-    [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
-    echo "{\"name\": \"$1-layer\", \"model\": {\"layers\": 1, \"hidden\": 4096, \"heads\": 32, \"kv_heads\": 8,
- \"head_dim\": 128, \"ffn_hidden\": 14336, \"norm\": \"rmsnorm\", \"activation\": \"swiglu\",
- \"rope_theta\": 500000.0$moe}, \"workload\": {\"batch_size\": 8, \"seq_len\": 2048, \"dtype\": \"bf16\"}}"
-  }
   for kind in dense moe; do
     layer_json $kind > $O/$kind-layer.json
     check layer-$kind 0 orterun -np 1 $S run $O/$kind-layer.json --device cuda --warmup 2 --iters 10 \
@@ -110,6 +115,24 @@ if want layers; then
   compile=(); [ "${TORCH_COMPILE:-0}" = 1 ] && compile=(--compile)
   check torch-layers 0 timeout ${TORCH_SECONDS:-110} python3 bench/torch_layers.py --dtype bf16 --iters 10 "${compile[@]}" --json
 fi
+# ---------------------------------------------------------------------------------------------
+# cuDNN's fused attention (--attention cudnn; kernels/cuda/attention_cudnn.cuh), not yet proven
+# on a GPU. A shape cuDNN refuses falls back to our kernel, and the summary's "attention rank 0"
+# line says how many calls ran which, so a silent fallback shows here. The examples' head_dims
+# (32, 16, 32) are within what cuDNN 9 supports on sm_80+: each should say 0 fell back.
+if want cudnn; then
+  section "cuDNN attention (--attention cudnn)"
+  check cudnn.gtest 0 $W/build/tests/gpu_test_attention_cudnn
+  cudnn_run=(run --device cuda --set workload.dtype=bf16 --attention cudnn --validate --out $W/r)
+  check cudnn.tiny-llama.tp2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-llama.json
+  check cudnn.tiny-moe.tp2ep2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-moe.json
+  check cudnn.small-gpt.tp4.bf16 0 orterun -np 4 $S "${cudnn_run[@]}" examples/small-gpt.json
+  layer_json dense > $O/dense-layer.json
+  check cudnn.layer-dense 0 orterun -np 1 $S run $O/dense-layer.json --device cuda --warmup 2 --iters 10 \
+    --profile --attention cudnn --out $O/shardrt-dense-cudnn
+  grep -H "attention rank 0" $O/cudnn.*.txt
+fi
+# ---------------------------------------------------------------------------------------------
 if want extra; then
   for x in bench/gpu_extra_*.sh; do [ -f "$x" ] && { section "$x"; . "$x"; }; done
 fi
