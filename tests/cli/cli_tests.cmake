@@ -105,7 +105,7 @@ bad_input(unknown_option 2 ".*--frobnicate" run ${small} --frobnicate)
 bad_input(attention_unknown 2 "--attention: cudnnx not in \\{own,cudnn\\}"
   run ${small} --attention cudnnx)
 bad_input(attention_cudnn_on_cpu 2 "--attention: cudnn (runs on the cuda backend only|was asked for)"
-  run ${small} --set strategy.tp=2 --device cpu --attention cudnn)
+  run ${small} --set strategy.tp=2 --attention cudnn)
 
 # --dump, recomputed from the formulas alone by NumPy (tests/cli/check_dump.py): checks the
 # model's math independently of the executor that computes both output and reference.
