@@ -123,6 +123,9 @@ fi
 if want cudnn; then
   section "cuDNN attention (--attention cudnn)"
   check cudnn.gtest 0 $W/build/tests/gpu_test_attention_cudnn
+  # The attention rows (ours and attn_cudnn) of the bf16 kernel bench, alone if `kernels` is skipped.
+  check cudnn.bench 0 $W/build/bench/cuda_kernel_bench --dtype bf16 --iters 5
+  grep -E "^(attention|attn_cudnn)" $O/cudnn.bench.txt
   cudnn_run=(run --device cuda --set workload.dtype=bf16 --attention cudnn --validate --out $W/r)
   check cudnn.tiny-llama.tp2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-llama.json
   check cudnn.tiny-moe.tp2ep2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-moe.json
