@@ -3,6 +3,8 @@
 // on one Llama-3-8B-shaped layer's projections (the rate `shardrt run --profile` reports for
 // `linear` is compared with it). Times are CUDA events, median of --iters after warm-up; the
 // tensors (hundreds of MB) are far larger than L2, so repeats do not run from cache.
+// Attention is timed in TFLOP/s: our kernel (`attention`) and, for bf16 in a build with cuDNN,
+// cuDNN's fused one (`attn_cudnn`, what `run --attention cudnn` calls) on the same shape.
 //   cuda_kernel_bench [--tokens 16384] [--hidden 4096] [--ffn 14336] [--dtype fp32|bf16]
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -13,11 +15,13 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/cuda_check.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"
@@ -62,6 +66,28 @@ void* deviceBuffer(std::size_t bytes) {
   CUDA_CHECK(cudaMalloc(&p, bytes));
   CUDA_CHECK(cudaMemset(p, 0x3C, bytes));
   return p;
+}
+
+// The same causal attention through cuDNN's fused kernel (--attention cudnn), same FLOP count.
+// Its first call builds the graph; medianMs's warm-up calls keep that out of the timing.
+void benchCudnnAttention(const Options& o, __nv_bfloat16* q, __nv_bfloat16* out, __nv_bfloat16* kv,
+                         int batch, const shardrt::kernels::AttentionHeads& ah) {
+  if (!kc::cudnnAttentionBuilt()) {
+    std::printf("%-12s not in this build (SHARDRT_CUDNN)\n", "attn_cudnn");
+    return;
+  }
+  kc::CudnnAttention cudnn(nullptr);
+  std::string why_not;
+  if (!cudnn.run(out, q, kv, kv, batch, 2048, o.head_dim, ah, true, &why_not)) {
+    std::printf("%-12s refused: %s\n", "attn_cudnn", why_not.c_str());
+    return;
+  }
+  const double flops = 2.0 * batch * ah.q_heads * 2048.0 * 2048.0 * o.head_dim;
+  const double ms = medianMs(
+      [&] { cudnn.run(out, q, kv, kv, batch, 2048, o.head_dim, ah, true, nullptr); }, o.iters);
+  std::printf("%-12s %12s %12s %10.3f %10.1f TFLOP/s (causal, cuDNN %s, same shape)\n",
+              "attn_cudnn", "", "", ms, flops / ms / 1e9,
+              kc::CudnnAttention::loadedVersion().c_str());
 }
 
 template <typename T>
@@ -112,6 +138,7 @@ void benchKernels(const Options& o) {
         [&] { kc::attention(y, x, z, z, batch, 2048, o.head_dim, ah, true, nullptr); }, o.iters);
     std::printf("%-12s %12s %12s %10.3f %10.1f TFLOP/s (causal, batch %d x seq 2048 x %d heads)\n",
                 "attention", "", "", ms, flops / ms / 1e9, batch, heads);
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) benchCudnnAttention(o, x, y, z, batch, ah);
   }
   for (void* p : {static_cast<void*>(x), static_cast<void*>(y), static_cast<void*>(z),
                   static_cast<void*>(w), static_cast<void*>(b)}) {

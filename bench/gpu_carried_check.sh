@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU check for a bare GPU machine, from what bench/gpu_carry_prepare.sh packed into
-# .gpucarry/. Run from the repository root; everything goes to $OUT (the device tool's), the
-# log to $OUT/log.txt. Sections (SECTIONS="..." picks some; default all, in this order):
-#   ctest       every GPU test (CTEST_SKIP_PASSED=FILE: not those an earlier run passed) of the CUDA build's ctest listing (kernel tests against the CPU
-#               kernels, validated strategy runs: tp, ep, pp, dp and mixes, fp32 and bf16),
-#               through NCCL 2.30 with the ranks sharing the GPU (bench/gpu_ctest_run.py)
-#   staged      two of those runs again through the host-staged MPI path, for comparison
+# .gpucarry/. Run from the repository root. The device tool returns only a few files, so every
+# output is kept in /tmp/gpuw/out and packed at the end into $OUT/results.tar.gz, beside
+# $OUT/log.txt. DEADLINE=S (seconds from the start, default 540): nothing starts after it, so
+# that the pack is written inside the tool's limit; what did not run is counted as failed.
+# Sections (SECTIONS="..." picks some; default all; they run in this order):
+#   staged      two validated multi-rank runs through the host-staged MPI path, for comparison
 #   checks      a traced run and its DAG checked, --check-numerics, the two test faults
 #   collectives `bench collectives` on 2 and 4 ranks through NCCL (#wrong must be 0; the times
 #               of ranks sharing one GPU mean nothing, and the table says so)
@@ -17,6 +17,14 @@
 #   watchdog    --nccl-watchdog on (not yet proven on a GPU): a validated run, and a stall that
 #               must end in exit 4 with the watchdog's line, within --timeout + 2 s of the
 #               stalled collective's start (its elapsed time printed), leaving no process on the GPU
+#   cudnn       `run --attention cudnn` (cuDNN's fused attention, not yet proven on a GPU):
+#               its GPU test, validated bf16 runs of the examples (tp 2, MoE, tp 4), the dense
+#               layer profiled with it; each run prints which attention ran ("attention rank 0")
+#   ctest       every GPU test of the CUDA build's ctest listing (kernel tests against the CPU
+#               kernels, validated strategy runs: tp, ep, pp, dp and mixes, fp32 and bf16),
+#               multi-rank ones through NCCL 2.30 with the ranks sharing the GPU
+#               (bench/gpu_ctest_run.py); CTEST_SKIP_PASSED=FILE leaves out what an earlier
+#               run's listing shows passed
 #   extra       any bench/gpu_extra_*.sh (checks of paths not yet proven on a GPU)
 # Prints "gpu check: N passed, M failed" last; exits 1 if anything failed.
 set -uo pipefail
@@ -41,7 +49,9 @@ PY
 R=$W/root
 ln -sf orterun $R/usr/bin/mpirun; ln -sf orterun $R/usr/bin/mpiexec  # Debian's are alternatives links
 export OPAL_PREFIX=$R/usr PMIX_INSTALL_PREFIX=$R/usr PATH=$R/usr/bin:$PATH
-cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.*')})))" 2>/dev/null)
+# libcudnn.so.9 (PyTorch's nvidia/cudnn/lib) matches libcu*; cuDNN's runtime-compiled engines
+# dlopen NVRTC, hence its folder too.
+cudalibs=$(python3 -c "import glob,os; print(':'.join(sorted({os.path.dirname(p) for p in glob.glob('/usr/local/cuda*/lib*/libcublas.so.13')+glob.glob('/usr/local/cuda*/targets/*/lib/libcublas.so.13')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libcu*.so.*')+glob.glob('/opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib/libnvrtc*.so.*')})))" 2>/dev/null)
 export LD_LIBRARY_PATH=$W/nccl:$R/usr/lib/x86_64-linux-gnu:$R/usr/lib/x86_64-linux-gnu/openmpi/lib:$R/usr/lib/x86_64-linux-gnu/pmix2/lib:$R/usr/lib/x86_64-linux-gnu/openblas-pthread:$R/lib/x86_64-linux-gnu:$cudalibs:${LD_LIBRARY_PATH:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export PMIX_MCA_pcompress_base_silence_warning=1  # the carried PMIx finds no zlib plugin there
@@ -60,15 +70,15 @@ check() {  # check NAME EXPECTED_EXIT CMD...: runs, keeps the output in $O/NAME.
   local s=$(python3 -c "import time; print(f'{time.time() - $t:.1f}')")
   if [ $rc -eq $want ]; then pass=$((pass+1)); echo "--- $name: ok (exit $rc, $s s)"; else fail=$((fail+1)); echo "--- $name: FAILED (exit $rc, wanted $want, $s s)"; fi
 }
-want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers watchdog extra} " == *" $1 "* ]]; }
+want() { [[ " ${SECTIONS:-ctest staged checks collectives kernels layers watchdog cudnn extra} " == *" $1 "* ]]; }
+layer_json() {  # the shapes bench/torch_layers.py uses
+  local moe=""
+  [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
+  echo "{\"name\": \"$1-layer\", \"model\": {\"layers\": 1, \"hidden\": 4096, \"heads\": 32, \"kv_heads\": 8,
+ \"head_dim\": 128, \"ffn_hidden\": 14336, \"norm\": \"rmsnorm\", \"activation\": \"swiglu\",
+ \"rope_theta\": 500000.0$moe}, \"workload\": {\"batch_size\": 8, \"seq_len\": 2048, \"dtype\": \"bf16\"}}"
+}
 
-if want ctest; then
-  section "ctest: every GPU test, multi-rank ones through NCCL"
-  skip=(); [ -n "${CTEST_SKIP_PASSED:-}" ] && skip=(--skip-passed "$CTEST_SKIP_PASSED")
-  CHECK_SECONDS=$(left) check ctest-all 0 python3 bench/gpu_ctest_run.py $C/gpu_tests.json --build $W/build \
-    --mpiexec $R/usr/bin/orterun --jobs ${CTEST_JOBS:-4} --log $O/ctest --seconds $(( $(left) - 40 )) "${skip[@]}"
-  grep -E "^(FAIL|SKIP|NOT RUN)|^gpu ctest" $O/ctest-all.txt | head -40
-fi
 if want staged; then
   section "the host-staged MPI path"
   nostage=(env -u NCCL_MULTI_RANK_GPU_ENABLE orterun)  # NCCL 2.30 then refuses to share the GPU
@@ -98,13 +108,6 @@ if want kernels; then
 fi
 if want layers; then
   section "layers: shardrt and PyTorch on the same GPU, bf16"
-  layer_json() {  # the shapes bench/torch_layers.py uses
-    local moe=""
-    [[ $1 == moe ]] && moe=', "moe": {"experts": 8, "top_k": 2, "expert_ffn_hidden": 14336}'
-    echo "{\"name\": \"$1-layer\", \"model\": {\"layers\": 1, \"hidden\": 4096, \"heads\": 32, \"kv_heads\": 8,
- \"head_dim\": 128, \"ffn_hidden\": 14336, \"norm\": \"rmsnorm\", \"activation\": \"swiglu\",
- \"rope_theta\": 500000.0$moe}, \"workload\": {\"batch_size\": 8, \"seq_len\": 2048, \"dtype\": \"bf16\"}}"
-  }
   for kind in dense moe; do
     layer_json $kind > $O/$kind-layer.json
     check layer-$kind 0 orterun -np 1 $S run $O/$kind-layer.json --device cuda --warmup 2 --iters 10 \
@@ -126,6 +129,34 @@ if want watchdog; then
   python3 -c "e = $t1 - $t0; b = float('${began:-nan}'); print(f'watchdog.stall: job ended after {e:.1f} s; the stalled collective began {b:.1f} s into rank 0, so the job ended {e - b:.1f} s after it (allowed: --timeout 3 + 2 s)')"
   grep -E "error: watchdog:|still waiting" $O/watchdog.stall.txt
   sleep 1; echo "processes on the GPU after the stall: $(nvidia-smi --query-compute-apps=pid --format=csv,noheader | wc -l)"
+fi
+# ---------------------------------------------------------------------------------------------
+# cuDNN's fused attention (--attention cudnn; kernels/cuda/attention_cudnn.cuh), not yet proven
+# on a GPU. A shape cuDNN refuses falls back to our kernel, and the summary's "attention rank 0"
+# line says how many calls ran which, so a silent fallback shows here. The examples' head_dims
+# (32, 16, 32) are within what cuDNN 9 supports on sm_80+: each should say 0 fell back.
+if want cudnn; then
+  section "cuDNN attention (--attention cudnn)"
+  check cudnn.gtest 0 $W/build/tests/gpu_test_attention_cudnn
+  # The attention rows (ours and attn_cudnn) of the bf16 kernel bench, alone if `kernels` is skipped.
+  check cudnn.bench 0 $W/build/bench/cuda_kernel_bench --dtype bf16 --iters 5
+  grep -E "^(attention|attn_cudnn)" $O/cudnn.bench.txt
+  cudnn_run=(run --device cuda --set workload.dtype=bf16 --attention cudnn --validate --out $W/r)
+  check cudnn.tiny-llama.tp2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-llama.json
+  check cudnn.tiny-moe.tp2ep2.bf16 0 orterun -np 2 $S "${cudnn_run[@]}" examples/tiny-moe.json
+  check cudnn.small-gpt.tp4.bf16 0 orterun -np 4 $S "${cudnn_run[@]}" examples/small-gpt.json
+  layer_json dense > $O/dense-layer.json
+  check cudnn.layer-dense 0 orterun -np 1 $S run $O/dense-layer.json --device cuda --warmup 2 --iters 10 \
+    --profile --attention cudnn --out $O/shardrt-dense-cudnn
+  grep -H "attention rank 0" $O/cudnn.*.txt
+fi
+# Last: with DEADLINE it gets the time the others left (tests not started are counted).
+if want ctest; then
+  section "ctest: every GPU test, multi-rank ones through NCCL"
+  skip=(); [ -n "${CTEST_SKIP_PASSED:-}" ] && skip=(--skip-passed "$CTEST_SKIP_PASSED")
+  CHECK_SECONDS=$(left) check ctest-all 0 python3 bench/gpu_ctest_run.py $C/gpu_tests.json --build $W/build \
+    --mpiexec $R/usr/bin/orterun --jobs ${CTEST_JOBS:-4} --log $O/ctest --seconds $(( $(left) - 40 )) "${skip[@]}"
+  grep -E "^(FAIL|SKIP|NOT RUN)|^gpu ctest" $O/ctest-all.txt | head -40
 fi
 # ---------------------------------------------------------------------------------------------
 if want extra; then

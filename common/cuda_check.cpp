@@ -13,22 +13,22 @@ std::string rankText() {
   return "?";
 }
 
-std::string where(const char* call, const char* file, int line) {
+}  // namespace
+
+std::string failedCallSite(const char* call, const char* file, int line) {
   int device = -1;
   cudaGetDevice(&device);  // unchecked: it is only for the message
   return std::string("rank ") + rankText() + ", GPU " + std::to_string(device) + ": " + call +
          " failed at " + file + ":" + std::to_string(line);
 }
 
-}  // namespace
-
 void throwCudaError(cudaError_t status, const char* call, const char* file, int line) {
-  throw CudaError(where(call, file, line) + ": " + cudaGetErrorName(status) + ": " +
+  throw CudaError(failedCallSite(call, file, line) + ": " + cudaGetErrorName(status) + ": " +
                   cudaGetErrorString(status));
 }
 
 void throwCublasError(cublasStatus_t status, const char* call, const char* file, int line) {
-  throw CudaError(where(call, file, line) + ": " + cublasGetStatusName(status) + ": " +
+  throw CudaError(failedCallSite(call, file, line) + ": " + cublasGetStatusName(status) + ": " +
                   cublasGetStatusString(status));
 }
 

@@ -17,6 +17,10 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// "rank R, GPU G: CALL failed at FILE:LINE", the start of every message below (and of
+// common/cudnn_check.h's).
+std::string failedCallSite(const char* call, const char* file, int line);
+
 [[noreturn]] void throwCudaError(cudaError_t status, const char* call, const char* file, int line);
 [[noreturn]] void throwCublasError(cublasStatus_t status, const char* call, const char* file,
                                    int line);

@@ -17,6 +17,11 @@ CLI::App* addRunCommand(CLI::App& app, RunOptions& o) {
   run->add_option("--device", o.device, "cpu, cuda, or auto (cuda when a GPU is visible)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
+  run->add_option("--attention", o.attention,
+                  "bf16 attention on the cuda backend: own (our kernel) or cudnn (cuDNN's fused "
+                  "attention, our kernel where cuDNN refuses a shape; not yet run on a GPU)")
+      ->check(CLI::IsMember({"own", "cudnn"}))
+      ->capture_default_str();
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
   // --dump and --trace remember that they were given: an empty value is then refused, not
   // taken for "no dump" (launch/output_paths.h).

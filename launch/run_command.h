@@ -12,6 +12,7 @@ namespace shardrt::launch {
 struct RunOptions {
   std::string deployment_path;
   std::string device = "auto";         // cpu | cuda | auto
+  std::string attention = "own";       // own | cudnn: the cuda backend's bf16 attention kernel
   std::vector<std::string> overrides;  // --set dotted.path=value
   std::string strategy;                // --strategy NAME: one of the file's named strategies
   bool validate = false;

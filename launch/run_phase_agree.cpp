@@ -81,8 +81,10 @@ bool agreeOnWeights(RunState& run) {
 }
 
 bool agreeOnDevice(RunState& run) {
+  const AttentionImpl attention =
+      run.options.attention == "cudnn" ? AttentionImpl::Cudnn : AttentionImpl::Own;
   run.context = contextOnEveryRank(run.options.device, run.mpi, run.deployment->workload.dtype,
-                                   *run.mpi_world);
+                                   *run.mpi_world, attention);
   if (!run.context) return false;
   run.world = run.context->world.get();
   run.backend = run.context->backend.get();

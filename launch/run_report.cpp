@@ -146,6 +146,7 @@ void printStrategy(std::ostream& os, const RunReport& r) {
         mib(weightBytes(r, at)).c_str());
     os << line;
   }
+  if (!r.attention.empty()) os << "  attention rank 0: " << r.attention << "\n";
 }
 
 // The forward time, the planner's prediction of it, and with pp > 1 each stage's bubble.
@@ -294,6 +295,7 @@ nlohmann::json toJson(const RunReport& report) {
   j["plan"] = config::toJson(report.plan);
   j["backend"] = report.backend;
   j["communicator"] = report.communicator;
+  if (!report.attention.empty()) j["attention"] = report.attention;
   j["weights"] = {{"source", report.weights.empty() ? "generated from the seed" : report.weights},
                   {"build_seconds", report.weights_seconds},
                   {"max_bytes_read_per_rank", report.weights_bytes_read},

@@ -58,6 +58,7 @@ struct RunReport {
   config::Plan plan;
   std::string backend;
   std::string communicator;
+  std::string attention;  // rank 0's Backend::attentionSummary(): empty without --attention cudnn
   std::string weights;  // empty: generated from the seed; else what --weights indexed
   // Building the shards (allocating and filling every weight), the slowest rank's time, and
   // with --weights the rank that read the most bytes: how many and in what time.

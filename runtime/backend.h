@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,10 @@ class Backend {
   // issued so far (host clock here; CUDA events on a GPU, so that an asynchronous op is timed
   // when it ran, not when it was launched). Once synchronize() has returned,
   // markMicroseconds(m) is m's time in microseconds after the first mark since clearMarks().
+  // Which attention kernel ran, for the run summary: empty where there is no choice (every
+  // backend but cuda with --attention cudnn), so that a silent fallback is visible.
+  virtual std::string attentionSummary() const { return {}; }
+
   virtual std::size_t mark();
   virtual double markMicroseconds(std::size_t mark);
   virtual void clearMarks();

@@ -13,6 +13,7 @@
 #include "kernels/cpu/router.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -87,7 +88,7 @@ int cudaDeviceCount() {
   return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
 }
 
-CudaBackend::CudaBackend(int device) : device_(device) {
+CudaBackend::CudaBackend(int device, AttentionImpl attention) : device_(device) {
   CUDA_CHECK(cudaSetDevice(device));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUBLAS_CHECK(cublasCreate(&cublas_));
@@ -102,10 +103,12 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
   std::uint64_t keep = UINT64_MAX;
   CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  if (attention == AttentionImpl::Cudnn) cudnn_ = std::make_unique<kc::CudnnAttention>(stream_);
 }
 
 CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamSynchronize(stream_);
+  cudnn_.reset();  // its handle and workspace belong to stream_: gone before it
   {
     std::lock_guard lock(g_streams_mutex);
     std::erase_if(g_stream_of, [&](const auto& entry) { return entry.second == stream_; });
@@ -233,11 +236,41 @@ void CudaBackend::attention(const TensorView& out, const TensorView& q, const Te
   op_checks::attention(out, q, k, v, heads);
   for (const TensorView* t : {&q, &k, &v}) op_checks::sameDtype("attention", out, *t);
   const auto& s = q.shape();
+  const int batch = toInt(s.size(0)), seq_len = toInt(s.size(1)), head_dim = toInt(s.size(3));
+  if (cudnn_ && out.dtype() == DType::BF16) {
+    using T = __nv_bfloat16;
+    std::string why_not;
+    if (cudnn_->run(as<T>(out), as<const T>(q), as<const T>(k), as<const T>(v), batch, seq_len,
+                    head_dim, heads, causal, &why_not)) {
+      ++cudnn_calls_;
+      return;
+    }
+    ++own_bf16_calls_;
+    if (first_refusal_.empty()) {
+      first_refusal_ = "batch " + std::to_string(batch) + ", seq_len " + std::to_string(seq_len) +
+                       ", head_dim " + std::to_string(head_dim) + ": " + why_not;
+    }
+  } else if (cudnn_) {
+    ++fp32_calls_;
+  }
   byDtype(out, [&](auto tag) {
     using T = decltype(tag);
-    kc::attention(as<T>(out), as<const T>(q), as<const T>(k), as<const T>(v), toInt(s.size(0)),
-                  toInt(s.size(1)), toInt(s.size(3)), heads, causal, stream_);
+    kc::attention(as<T>(out), as<const T>(q), as<const T>(k), as<const T>(v), batch, seq_len,
+                  head_dim, heads, causal, stream_);
   });
+}
+
+std::string CudaBackend::attentionSummary() const {
+  if (!cudnn_) return {};
+  std::string s = "--attention cudnn (cuDNN " + kc::CudnnAttention::loadedVersion() +
+                  " loaded, built against " + kc::CudnnAttention::compiledVersion() +
+                  "): " + std::to_string(cudnn_calls_) + " calls ran cuDNN";
+  if (own_bf16_calls_ > 0) {
+    s += ", " + std::to_string(own_bf16_calls_) +
+         " bf16 calls fell back to our kernel (first: " + first_refusal_ + ")";
+  }
+  if (fp32_calls_ > 0) s += ", " + std::to_string(fp32_calls_) + " fp32 calls ran our kernel";
+  return s;
 }
 
 void CudaBackend::gelu(const TensorView& out, const TensorView& inp) {

@@ -5,13 +5,23 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <memory>
+#include <string>
+
+#include "runtime/attention_impl.h"
 #include "runtime/backend.h"
+
+namespace shardrt::kernels::cuda {
+class CudnnAttention;
+}
 
 namespace shardrt {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device);
+  // attention: which kernel bf16 attention runs (runtime/attention_impl.h); Cudnn throws
+  // std::logic_error in a build without cuDNN (makeExecutionContext checks first).
+  explicit CudaBackend(int device, AttentionImpl attention = AttentionImpl::Own);
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
@@ -28,6 +38,7 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
+  std::string attentionSummary() const override;
   std::size_t mark() override;
   double markMicroseconds(std::size_t mark) override;
   void clearMarks() override;
@@ -62,6 +73,10 @@ class CudaBackend final : public Backend {
   cudaEvent_t start_ = nullptr, stop_ = nullptr;  // for timeOps
   std::vector<cudaEvent_t> marks_;                // recorded on stream_, reused across passes
   std::size_t marks_used_ = 0;
+  // --attention cudnn: cuDNN's fused attention, and what ran (for attentionSummary).
+  std::unique_ptr<kernels::cuda::CudnnAttention> cudnn_;
+  long cudnn_calls_ = 0, own_bf16_calls_ = 0, fp32_calls_ = 0;
+  std::string first_refusal_;  // why cuDNN first refused a shape
 };
 
 // CUDA devices visible to this process (0 when there is no usable driver or device).

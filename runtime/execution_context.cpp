@@ -10,19 +10,26 @@
 #ifdef SHARDRT_HAVE_CUDA
 #include "comm/nccl_communicator.h"
 #include "comm/staged_communicator.h"
+#include "kernels/cuda/attention_cudnn.cuh"
 #include "runtime/cuda_backend.h"
 #endif
 
 namespace shardrt {
 
-ExecutionContext makeExecutionContext(const std::string& device, const comm::MpiSession& mpi) {
+ExecutionContext makeExecutionContext(const std::string& device, const comm::MpiSession& mpi,
+                                      AttentionImpl attention) {
   ExecutionContext ctx;
 #ifdef SHARDRT_HAVE_CUDA
   const int gpus = cudaDeviceCount();
   if (device == "cuda" || (device == "auto" && gpus > 0)) {
     if (gpus == 0) throw ConfigError("--device", "cuda was asked for, but no GPU is visible");
+    if (attention == AttentionImpl::Cudnn && !kernels::cuda::cudnnAttentionBuilt()) {
+      throw ConfigError("--attention",
+                        "cudnn was asked for, but this build has no cuDNN (SHARDRT_CUDNN=OFF, "
+                        "or cuDNN 9 or the cuDNN frontend headers not found at configure time)");
+    }
     const int gpu = mpi.nodeRank() % gpus;
-    auto cuda = std::make_unique<CudaBackend>(gpu);
+    auto cuda = std::make_unique<CudaBackend>(gpu, attention);
     ctx.ranks_share_a_gpu = mpi.ranksOnThisNode() > gpus;
     cudaStream_t stream = cuda->stream();  // the communicators order their copies after it
     // NCCL where it can run: one rank per GPU, or a version that lets ranks share one.
@@ -54,12 +61,20 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
   }
 #else
   (void)mpi;
+  if (attention == AttentionImpl::Cudnn) {
+    throw ConfigError("--attention",
+                      "cudnn was asked for, but this build has no CUDA (no nvcc at configure "
+                      "time, or SHARDRT_CUDA=OFF)");
+  }
   if (device == "cuda") {
     throw ConfigError("--device",
                       "cuda was asked for, but this build has no CUDA (no nvcc at "
                       "configure time, or SHARDRT_CUDA=OFF)");
   }
 #endif
+  if (attention == AttentionImpl::Cudnn) {
+    throw ConfigError("--attention", "cudnn runs on the cuda backend only (--device cuda)");
+  }
   ctx.backend = std::make_unique<CpuBackend>();
   ctx.world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
   ctx.self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");

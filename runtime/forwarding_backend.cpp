@@ -30,6 +30,8 @@ double ForwardingBackend::timeOps(const std::function<void()>& body) {
 
 std::optional<std::size_t> ForwardingBackend::freeMemory() const { return inner_.freeMemory(); }
 
+std::string ForwardingBackend::attentionSummary() const { return inner_.attentionSummary(); }
+
 std::size_t ForwardingBackend::mark() { return inner_.mark(); }
 
 double ForwardingBackend::markMicroseconds(std::size_t mark) {

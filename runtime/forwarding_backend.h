@@ -21,6 +21,7 @@ class ForwardingBackend : public Backend {
   void synchronize() override;
   double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
+  std::string attentionSummary() const override;
   std::size_t mark() override;
   double markMicroseconds(std::size_t mark) override;
   void clearMarks() override;

@@ -41,11 +41,12 @@ std::optional<config::Deployment> loadOnEveryRank(const std::string& path,
 
 std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
                                                    const comm::MpiSession& mpi, DType dtype,
-                                                   comm::Communicator& world) {
+                                                   comm::Communicator& world,
+                                                   AttentionImpl attention) {
   std::optional<ExecutionContext> ctx;
   std::string error;
   try {
-    ctx = makeExecutionContext(device, mpi);
+    ctx = makeExecutionContext(device, mpi, attention);
     if (dtype == DType::BF16 && ctx->backend->device() == Device::Cpu) {
       throw ConfigError("workload.dtype", "bf16 runs on the cuda backend only (--device cuda)");
     }

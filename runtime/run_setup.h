@@ -30,7 +30,8 @@ std::optional<config::Deployment> loadOnEveryRank(const std::string& path,
 // rank cannot have it.
 std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
                                                    const comm::MpiSession& mpi, DType dtype,
-                                                   comm::Communicator& world);
+                                                   comm::Communicator& world,
+                                                   AttentionImpl attention = AttentionImpl::Own);
 
 // The --weights checkpoint indexed and checked against the model on every rank (each reads
 // the headers itself), and its fingerprint agreed with rank 0's; nullopt on every rank after

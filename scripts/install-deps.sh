@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what shardrt needs to build and test, from Debian packages, when it is missing.
-# The CUDA toolkit (nvcc, cuBLAS, NCCL) is optional and not installed here: without nvcc the
-# build is CPU-only.
+# Installs what shardrt needs to build and test, from Debian packages, when it is missing, and
+# from PyPI what Debian lacks: the cuDNN frontend's C++ headers (cmake/cudnn.cmake).
+# The CUDA toolkit (nvcc, cuBLAS, NCCL, cuDNN) is optional and not installed here: without nvcc
+# the build is CPU-only, and without cuDNN it has no `--attention cudnn`.
 set -euo pipefail
 
 packages=(
@@ -12,9 +13,25 @@ packages=(
   libopenblas-dev                 # CPU GEMMs
   libgtest-dev                    # unit tests
   python3 python3-numpy           # the independent NumPy check of --dump
+  python3-pip                     # the cuDNN frontend headers, below
   graphviz                        # dot: the deployment DAG rendered to SVG
   clang libclang-rt-dev           # libFuzzer for fuzz/run.sh (its runtime is only recommended)
 )
+
+# The cuDNN frontend: header-only C++, shipped by PyPI's nvidia-cudnn-frontend under include/.
+# Pinned; --no-deps because its Python half pulls in CUTLASS's DSL and more that the headers
+# do not need; --target (a folder cmake/cudnn.cmake also searches) because Debian's python3
+# refuses installs into its own environment (PEP 668).
+cudnn_frontend=nvidia-cudnn-frontend==1.32.0
+pip_target=/opt/shardrt/python
+
+sudo=""
+need_root() {
+  if [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: $*" >&2; exit 1; }
+    sudo="sudo"
+  fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,14 +39,21 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  need_root "${missing[*]}"
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+have_frontend() {
+  PYTHONPATH="$pip_target${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
+    "import importlib.metadata as m; m.distribution('nvidia-cudnn-frontend')" 2>/dev/null
+}
+if have_frontend; then
+  echo "install-deps: nvidia-cudnn-frontend present"
+else
+  need_root "$cudnn_frontend"
+  echo "install-deps: installing $cudnn_frontend into $pip_target"
+  $sudo python3 -m pip install -q --no-deps --target "$pip_target" "$cudnn_frontend"
 fi
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

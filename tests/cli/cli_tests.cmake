@@ -100,6 +100,12 @@ bad_input(negative_size 2 "model\\.layers: must be positive, got -2" run ${small
 bad_input(bf16_on_cpu 2 "workload\\.dtype: bf16 runs on the cuda backend only"
   run ${small} --set strategy.tp=2 --set workload.dtype=bf16)
 bad_input(unknown_option 2 ".*--frobnicate" run ${small} --frobnicate)
+# --attention: an unknown value, and cudnn where it cannot run (the cpu backend; in a CPU-only
+# build, the missing CUDA).
+bad_input(attention_unknown 2 "--attention: cudnnx not in \\{own,cudnn\\}"
+  run ${small} --attention cudnnx)
+bad_input(attention_cudnn_on_cpu 2 "--attention: cudnn (runs on the cuda backend only|was asked for)"
+  run ${small} --set strategy.tp=2 --attention cudnn)
 
 # --dump, recomputed from the formulas alone by NumPy (tests/cli/check_dump.py): checks the
 # model's math independently of the executor that computes both output and reference.
@@ -201,6 +207,21 @@ gpu_case(bf16.moe_tp2_ep2 2 ${small_moe} "${pass_line}" 2 --set strategy.tp=2 --
          --set workload.dtype=bf16)
 gpu_case(bf16.moe_example 2 ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json "${pass_line}" 2
          --set workload.dtype=bf16)
+
+# --attention cudnn (not yet run on a GPU): validated bf16 runs, cuDNN running every call of
+# tiny-llama (head_dim 32) and refusing small.json's head_dim 12 (not a multiple of 8), whose
+# calls fall back to our kernel, as the summary says.
+if(SHARDRT_HAVE_CUDNN)
+  set(tiny_llama ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json)
+  gpu_case(cudnn.tiny_llama_tp2 2 ${tiny_llama} "${pass_line}" 2 --set workload.dtype=bf16
+           --attention cudnn)
+  gpu_case(cudnn.tiny_llama_all_calls 2 ${tiny_llama}
+           "attention rank 0: --attention cudnn .*: [1-9][0-9]* calls ran cuDNN$" 1
+           --set workload.dtype=bf16 --attention cudnn)
+  gpu_case(cudnn.small_falls_back 2 ${small}
+           "attention rank 0: .* bf16 calls fell back to our kernel \\(first: .*head_dim 12: " 1
+           --set strategy.tp=2 --set workload.dtype=bf16 --attention cudnn)
+endif()
 
 # A deployment that cannot fit a GPU is refused before anything is allocated.
 if(SHARDRT_HAVE_CUDA)
