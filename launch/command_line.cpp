@@ -19,7 +19,7 @@ CLI::App* addRunCommand(CLI::App& app, RunOptions& o) {
       ->capture_default_str();
   run->add_option("--attention", o.attention,
                   "bf16 attention on the cuda backend: own (our kernel) or cudnn (cuDNN's fused "
-                  "attention, our kernel where cuDNN refuses a shape; not yet run on a GPU)")
+                  "attention, our kernel where cuDNN refuses a shape)")
       ->check(CLI::IsMember({"own", "cudnn"}))
       ->capture_default_str();
   run->add_option("--out", o.out_dir, "Directory for result.json")->capture_default_str();
