@@ -131,8 +131,9 @@ if want watchdog; then
   sleep 1; echo "processes on the GPU after the stall: $(nvidia-smi --query-compute-apps=pid --format=csv,noheader | wc -l)"
 fi
 # ---------------------------------------------------------------------------------------------
-# cuDNN's fused attention (--attention cudnn; kernels/cuda/attention_cudnn.cuh). A shape cuDNN refuses falls back to our kernel, and the summary's "attention rank 0"
-# line says how many calls ran which, so a silent fallback shows here. The examples' head_dims
+# cuDNN's fused attention (--attention cudnn; kernels/cuda/attention_cudnn.cuh). A shape cuDNN
+# refuses falls back to our kernel, and the summary's "attention rank 0" line says how many
+# calls ran which, so a silent fallback shows here. The examples' head_dims
 # (32, 16, 32) are within what cuDNN 9 supports on sm_80+: each should say 0 fell back.
 if want cudnn; then
   section "cuDNN attention (--attention cudnn)"
