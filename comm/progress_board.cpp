@@ -88,6 +88,11 @@ void ProgressBoard::publishOp(const char* op, int layer, int microbatch) {
   copyName(e->op, sizeof e->op, op);
   e->layer = layer;
   e->microbatch = microbatch;
+  ++e->progress;
+}
+
+void ProgressBoard::tick() {
+  if (Entry* e = board().mine) ++e->progress;
 }
 
 bool ProgressBoard::read(int world_rank, Entry& out, double seconds) {

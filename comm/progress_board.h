@@ -22,6 +22,8 @@ class ProgressBoard {
     char waiting_op[24];
     char op[48];                // the runtime's op ("" before any)
     long long layer, microbatch;
+    long long progress;         // rises with every op and tick(): a waiting rank tells work
+                                // that goes on (rank-local, long) from a rank that is stuck
   };
 
   // Collective over MPI_COMM_WORLD; close() before MPI_Finalize, on every rank that opened.
@@ -37,6 +39,9 @@ class ProgressBoard {
   static void entered(int slot, long long seq, const char* op);
   static void left();
   static void publishOp(const char* op, int layer, int microbatch);
+  // Progress in rank-local work that runs no op for long (writing the dump, rendering the
+  // trace, reading a checkpoint): what the watchdog of a rank waiting for this one looks for.
+  static void tick();
 
   // Reads a rank's entry, waiting at most `seconds` (a rank whose MPI makes no progress may
   // not answer); false when it did not answer in time.

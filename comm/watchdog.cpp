@@ -80,6 +80,28 @@ std::string whoHasNotArrivedInGroup(const WatchedGroup& g, long seq) {
          " ranks have not arrived: " + late;
 }
 
+// The sum of the progress counters of the ranks this wait is for (the group's members that have
+// not entered collective `seq`, or a send's or recv's peer); -1 when there are none or the
+// board cannot say.
+long long progressOfAwaited(const WatchedGroup& g, const CollectiveCall& c) {
+  if (!ProgressBoard::isOpen()) return -1;
+  ProgressBoard::Entry e{};
+  if (isPointToPoint(c)) {
+    return ProgressBoard::read(g.world_ranks[c.root], e, 1.0) ? e.progress : -1;
+  }
+  if (g.board_slot < 0) return -1;
+  long long sum = 0;
+  bool any = false;
+  for (std::size_t r = 0; r < g.world_ranks.size(); ++r) {
+    if (static_cast<int>(r) == g.rank) continue;
+    if (!ProgressBoard::read(g.world_ranks[r], e, 1.0)) return -1;
+    if (e.entered[g.board_slot] >= c.seq) continue;
+    sum += e.progress;
+    any = true;
+  }
+  return any ? sum : -1;
+}
+
 std::string whoHasNotArrived(const WatchedGroup& g, const CollectiveCall& c) {
   if (!isPointToPoint(c)) return whoHasNotArrivedInGroup(g, c.seq);
   // A send or recv waits for one peer: say what that peer is doing.
@@ -136,11 +158,24 @@ void waitWatched(const WatchedGroup& group, const CollectiveCall& call, const ch
                  const std::function<bool()>& done) {
   const double timeout = reliabilitySettings().timeout_seconds;
   const double start = secondsSinceLogStart();
+  // A wait is a stall only while the ranks it is for make no progress (issue 15, item 7): at
+  // the timeout their progress counters are read, and read again kRecheckSeconds later; a
+  // counter that moved means they are working (rank 0's validation reference, a dump, a slow
+  // checkpoint read), and the wait gets another timeout from there. A rank that is stuck is
+  // reported at timeout + kRecheckSeconds; one that cannot be read, or a wait for nobody
+  // (every rank has arrived), at the timeout, as before.
+  double next_check = timeout;
+  long long seen = -1;  // the awaited ranks' progress at the last look; -1 before the first
   for (long polls = 0;; ++polls) {
     if (done()) return;
     if (timeout > 0.0) {
       const double waited = secondsSinceLogStart() - start;
-      if (waited > timeout) reportStall(group, call, what, waited);
+      if (waited > next_check) {
+        const long long now = progressOfAwaited(group, call);
+        if (now < 0 || now == seen) reportStall(group, call, what, waited);
+        next_check = waited + (seen < 0 ? kRecheckSeconds : timeout);
+        seen = now;
+      }
     }
     // Yield the core: with more ranks than cores the rank we wait for may need it.
     if (polls > 1000) sched_yield();

@@ -65,6 +65,9 @@ void waitWatched(const WatchedGroup& group, const CollectiveCall& call, const ch
 // thread and the job ends after kHookSeconds whether or not it returned: a hook that hangs
 // must not keep the job alive. nullptr: none.
 inline constexpr double kHookSeconds = 1.5;
+// After the timeout, how long the watchdog watches the awaited ranks' progress counters before
+// it calls the wait a stall (waitWatched).
+inline constexpr double kRecheckSeconds = 1.0;
 void setBeforeEndJob(void (*hook)());
 
 }  // namespace shardrt::comm

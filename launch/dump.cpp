@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "comm/progress_board.h"
 #include "common/atomic_directory.h"
 #include "common/atomic_file.h"
 #include "runtime/model_weights.h"
@@ -21,6 +22,7 @@ void writeDump(const std::string& dir, const config::Deployment& deployment,
     writeNpy(stage + "/output.npy", output, act);
     for (const auto& spec :
          shardWeightSpecs(deployment.model, ShardHoldings::whole(deployment.model))) {
+      comm::ProgressBoard::tick();  // ranks waiting for rank 0 see it working (docs/reliability.md)
       const std::vector<float> host = weights.slice(spec);
       writeNpy(stage + "/" + spec.name + ".npy", host.data(),
                std::vector<long>(spec.global_shape.begin(), spec.global_shape.end()));

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "comm/progress_board.h"
 #include "common/atomic_directory.h"
 #include "common/errors.h"
 #include "runtime/npy.h"
@@ -199,6 +200,7 @@ void refuseNonFinite(const StoredTensor& t, const std::vector<config::Range>& sl
 std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
   const auto it = tensors_.find(spec.name);
   if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
+  comm::ProgressBoard::tick();  // a rank reading more than the others is working, not stuck
   const auto start = std::chrono::steady_clock::now();
   std::vector<float> values = readStoredSlice(it->second, spec.slice);
   seconds_reading_ +=
