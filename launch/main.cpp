@@ -24,6 +24,7 @@
 #include "common/errors.h"
 #include "launch/command_line.h"
 #include "launch/signals.h"
+#include "launch/startup_watch.h"
 #include "runtime/numerics_checking_backend.h"
 #include "runtime/op_context.h"
 
@@ -102,14 +103,17 @@ void abortJob(const std::exception& e, int rank) {
 
 int main(int argc, char** argv) {
   shardrt::launch::installSignalHandlers(-1);  // before MPI_Init, which can be slow
+  shardrt::launch::startStartupWatch(shardrt::launch::timeoutFromArguments(argc, argv));
   std::optional<shardrt::comm::MpiSession> mpi;
   try {
+    const shardrt::launch::StartupPhase phase("MPI_Init");
     mpi.emplace(&argc, &argv);
   } catch (const std::exception& e) {
     shardrt::reportError(-1, e.what());
     return shardrt::kExitInternal;
   }
   const int rank = mpi->worldRank();
+  shardrt::launch::setStartupRank(rank);
   shardrt::launch::installSignalHandlers(rank);
 
   CLI::App app{"shardrt: run transformer models split across ranks"};

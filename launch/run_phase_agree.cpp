@@ -12,6 +12,7 @@
 #include "kernels/cpu/blas_threads.h"
 #include "launch/forward_prediction.h"
 #include "launch/output_paths.h"
+#include "launch/startup_watch.h"
 #include "launch/run_phases.h"
 #include "runtime/consistency_check.h"
 #include "runtime/fault_injection.h"
@@ -28,6 +29,7 @@ void watchCollectives(const RunOptions& o) {
                                  o.nccl_watchdog == "on"};
   comm::setContextDescriber(&describeCurrentOp);
   comm::setCallSiteProvider(&callSite);
+  const StartupPhase phase("the progress board's window (MPI_Win_allocate)");
   comm::ProgressBoard::open();
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/error_report.h"
 #include "launch/run_phases.h"
+#include "launch/startup_watch.h"
 #include "runtime/fault_skip_attention_all_reduce.h"
 #include "runtime/model_input.h"
 #include "runtime/rank_agreement.h"
@@ -91,7 +92,10 @@ void buildExecutor(RunState& run) {
 bool build(RunState& run) {
   chainDecorators(run);
   if (!faultWeightExists(run)) return false;
-  run.groups = ProcessGroups::split(*run.exec_world, *run.layout);
+  {
+    const StartupPhase phase("the communicator splits (tp, dp, pp, ep)");
+    run.groups = ProcessGroups::split(*run.exec_world, *run.layout);
+  }
   wrapTestFaults(run);
   buildExecutor(run);
   // Each replica makes only its own rows of the input.

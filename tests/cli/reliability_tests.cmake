@@ -101,3 +101,10 @@ shardrt_add_cli_test(fault.no_false_alarm_while_rank0_validates RANKS 2 EXIT 0
   PATTERN "^  validate  rel_err .* PASS$" COUNT 1
   ARGS run ${gpt} --set strategy.tp=2 --set workload.seq_len=1024 --validate --timeout 3
        --warmup 0 --iters 1)
+
+# Start-up watched (issue 15, item 8): a rank stopped at launch; the job ends within the timeout.
+add_test(NAME fault.startup_stall
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/startup_stall.sh $<TARGET_FILE:shardrt>
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/startup_stall)
+set_tests_properties(fault.startup_stall PROPERTIES LABELS cli TIMEOUT 60
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
