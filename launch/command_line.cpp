@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "launch/startup_watch.h"
+
 namespace shardrt::launch {
 namespace {
 
@@ -79,7 +81,7 @@ CLI::Validator watchdogSeconds() {
         } catch (const std::exception&) {
           return "got " + text + ": not a number";
         }
-        if (v == 0 || (v >= 0.1 && v <= 86400)) return "";
+        if (allowedTimeout(v)) return "";
         return "got " + text + ": must be 0 (no watchdog) or seconds from 0.1 to 86400";
       },
       "0 or 0.1..86400");

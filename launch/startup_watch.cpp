@@ -72,10 +72,12 @@ double timeoutFromArguments(int argc, char** argv) {
   if (!text) return 300.0;
   char* end = nullptr;
   const double v = std::strtod(text, &end);
-  // The parser's rule (launch/command_line.cpp): 0, or 0.1 to 86400; what it will refuse
-  // is watched with the default until it does.
-  const bool valid = end != text && *end == '\0' && (v == 0.0 || (v >= 0.1 && v <= 86400.0));
-  return valid ? v : 300.0;
+  // What the parser will refuse is watched with the default until it does.
+  return end != text && *end == '\0' && allowedTimeout(v) ? v : 300.0;
+}
+
+bool allowedTimeout(double seconds) {
+  return seconds == 0.0 || (seconds >= 0.1 && seconds <= 86400.0);  // false for NaN
 }
 
 void setStartupRank(int world_rank) { g_rank = world_rank; }

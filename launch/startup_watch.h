@@ -13,6 +13,10 @@ namespace shardrt::launch {
 // Starts the watching thread; `seconds` <= 0 watches nothing. Called once, before MPI_Init.
 void startStartupWatch(double seconds);
 
+// The one rule for --timeout, used by the parser and by timeoutFromArguments: 0 (no
+// watchdog), or seconds from 0.1 to 86400.
+bool allowedTimeout(double seconds);
+
 // The --timeout given on the command line, read before the parser (and MPI) has run; the
 // default (300 s) when there is none or it does not parse (the parser then says why).
 double timeoutFromArguments(int argc, char** argv);

@@ -15,6 +15,19 @@
 #endif
 
 namespace shardrt {
+namespace {
+
+// --nccl-watchdog on changes how the NCCL communicator runs: asked for where there is none, it
+// would do nothing, so it is refused rather than ignored.
+void refuseNcclWatchdog(const char* why) {
+  if (comm::reliabilitySettings().watch_nccl) {
+    throw ConfigError("--nccl-watchdog",
+                      std::string("on needs the NCCL communicator, and ") + why +
+                          " (the MPI communicator is watched anyway: --timeout)");
+  }
+}
+
+}  // namespace
 
 ExecutionContext makeExecutionContext(const std::string& device, const comm::MpiSession& mpi,
                                       AttentionImpl attention) {
@@ -47,6 +60,7 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
         ctx.communicator_note += ", non-blocking and watched (--nccl-watchdog on)";
       }
     } else {
+      refuseNcclWatchdog("this run's ranks share GPUs through the host-staged MPI path");
       ctx.world = std::make_unique<comm::StagedCommunicator>(
           comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world"), stream);
       ctx.communicator_note = std::to_string(mpi.ranksOnThisNode()) + " ranks share " +
@@ -75,6 +89,7 @@ ExecutionContext makeExecutionContext(const std::string& device, const comm::Mpi
   if (attention == AttentionImpl::Cudnn) {
     throw ConfigError("--attention", "cudnn runs on the cuda backend only (--device cuda)");
   }
+  refuseNcclWatchdog("the cpu backend communicates through MPI");
   ctx.backend = std::make_unique<CpuBackend>();
   ctx.world = comm::MpiCommunicator::wrap(MPI_COMM_WORLD, "world");
   ctx.self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");

@@ -156,6 +156,36 @@ std::string whatItWouldDo(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// The buffer must hold theta^(-2i/d), i < d/2, as the rope kernels compute them (in double);
+// within what its dtype can store.
+void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConfig& model) {
+  const auto refuse = [&](const std::string& why) {
+    throw ConfigError("--weights", t.name + " in " + t.path + ": " + why);
+  };
+  if (!model.rope) refuse("rotary frequencies, but this model's config has rope off");
+  const int half = model.head_dim / 2;
+  if (t.shape != std::vector<std::int64_t>{half} || t.dtype == StoredDType::Other) {
+    refuse("shape " + shapeText(t.shape) + " " + t.dtype_name + "; rotary frequencies for " +
+           "head_dim " + std::to_string(model.head_dim) + " are [" + std::to_string(half) +
+           "] of F32, F16 or BF16");
+  }
+  const std::vector<float> stored = readStoredSlice(t, {config::Range{0, half}});
+  const double tolerance = t.dtype == StoredDType::F32 ? 1e-6 : 1e-2;  // 16-bit: ~3 digits
+  for (int i = 0; i < half; ++i) {
+    const double want = std::pow(model.rope_theta, -2.0 * i / model.head_dim);
+    if (std::abs(stored[i] - want) > tolerance * want) {
+      refuse("holds rotary frequencies other than rope_theta " + std::to_string(model.rope_theta) +
+             " gives (element " + std::to_string(i) + ": " + std::to_string(stored[i]) +
+             ", expected " + std::to_string(want) +
+             "): a RoPE scaling this model's config does not have");
+    }
+  }
+}
+
+}  // namespace
+
 void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) const {
   std::set<std::string> used;
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
@@ -163,10 +193,12 @@ void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) con
   }
   for (const auto& [name, t] : tensors_) {
     if (name.rfind("model.layers.", 0) != 0 || used.count(name)) continue;
-    // Llama's rotary_emb.inv_freq buffer: recomputed from rope_theta, so it changes nothing.
+    // Llama's rotary_emb.inv_freq buffer: what rope_theta gives, or a RoPE scaling (Llama 3.1
+    // stores its scaled frequencies here) that this model would not apply: checked, not skipped.
     const std::string_view rotary = ".rotary_emb.inv_freq";
     if (name.size() > rotary.size() &&
         name.compare(name.size() - rotary.size(), rotary.size(), rotary) == 0) {
+      refuseOtherRotaryFrequencies(t, model);
       continue;
     }
     throw ConfigError("--weights", name + " in " + t.path + " is not used by this model: " +

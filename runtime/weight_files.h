@@ -34,7 +34,8 @@ class WeightFiles final : public WeightSource {
   // bias, q_norm/k_norm, a router's e_score_correction_bias, a gated shared expert, a layer past
   // model.layers, a quantisation scale), naming it and what it would have done: running
   // without it would compute another model than the checkpoint's (issue 15, item 4). Only
-  // rotary_emb.inv_freq buffers, which rope_theta recomputes, pass there.
+  // rotary_emb.inv_freq buffers pass there, and only when they hold the frequencies rope_theta
+  // gives (a RoPE scaling stored there is refused).
   void checkHolds(const config::ModelConfig& model) const;
 
   std::vector<float> slice(const WeightSpec& spec) const override;

@@ -25,3 +25,8 @@ option_case(hidden_2_pow_64 "model\\.hidden: must be at most 2\\^31-1, got 18446
 option_case(norm_eps_past_double
             "--set model\\.norm_eps: malformed JSON: number overflow parsing '1e400'"
             --set model.norm_eps=1e400)
+
+# --nccl-watchdog on where no NCCL communicator runs would do nothing: refused, not ignored.
+option_case(nccl_watchdog_without_nccl
+  "--nccl-watchdog: on needs the NCCL communicator, and the cpu backend communicates through MPI [(]the MPI communicator is watched anyway: --timeout[)]"
+  --nccl-watchdog on)

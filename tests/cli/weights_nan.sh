@@ -5,12 +5,9 @@
 #   weights_nan.sh SHARDRT_BINARY SOURCE_DIR WORK_DIR
 set -uo pipefail
 bin=$1 src=$2 work=$3
-mpi=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+. "$(dirname "$0")/hand_made_checkpoint.sh"
 rm -rf "$work" && mkdir -p "$work"
-"${mpi[@]}" -np 2 "$bin" run "$src/examples/tiny-llama.json" --device cpu --dump "$work/ckpt" \
-  --out "$work/out0" >/dev/null || { echo "weights_nan: the dump failed"; exit 1; }
-rm "$work/ckpt/shardrt-output.json"  # edited in place below: no longer the dump's own files
+hand_made_checkpoint "$work/ckpt"  # edited in place below: no longer the dump's own files
 # poke FILE ROW COL BITS: element [ROW, COL] of a 2-D fp32 .npy set to the float with BITS.
 poke() {
   python3 - "$@" <<'PY'
@@ -29,8 +26,7 @@ failed=0
 # expect NAME PATTERN: a tp 2 run on the poked checkpoint exits 2 with one line matching PATTERN.
 expect() {
   local out rc
-  out=$("${mpi[@]}" -np 2 "$bin" run "$src/examples/tiny-llama.json" --device cpu \
-        --weights "$work/ckpt" --out "$work/out" 2>&1)
+  out=$("${run[@]}" --weights "$work/ckpt" 2>&1)
   rc=$?
   if [ $rc -ne 2 ]; then
     echo "$1: exit $rc, expected 2"; echo "$out" | head -20; failed=1

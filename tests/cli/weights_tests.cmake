@@ -52,23 +52,18 @@ add_test(NAME cli.weights.ranks_read_other_checkpoints
 set_tests_properties(cli.weights.ranks_read_other_checkpoints PROPERTIES LABELS cli TIMEOUT 180
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
 
+# The --weights scripts on a hand-made checkpoint (tests/cli/hand_made_checkpoint.sh).
+function(weights_script_case name script)
+  add_test(NAME cli.weights.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/${script} $<TARGET_FILE:shardrt>
+                   ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/${name})
+  set_tests_properties(cli.weights.${name} PROPERTIES LABELS cli TIMEOUT 180
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
 # NaN or Inf in a checkpoint: refused at load by the rank that reads it, exit 2 (issue 15, item 5).
-add_test(NAME cli.weights.nan_refused
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_nan.sh $<TARGET_FILE:shardrt>
-                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/nan)
-set_tests_properties(cli.weights.nan_refused PROPERTIES LABELS cli TIMEOUT 120
-                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
-
+weights_script_case(nan_refused weights_nan.sh)
 # A .npy that is a FIFO or a directory: refused by name, exit 2 (issue 15, item 9).
-add_test(NAME cli.weights.not_a_regular_file
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_not_regular.sh $<TARGET_FILE:shardrt>
-                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/not_regular)
-set_tests_properties(cli.weights.not_a_regular_file PROPERTIES LABELS cli TIMEOUT 180
-                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
-
-# Tensors under model.layers. that the model does not use: refused by name (issue 15, item 4).
-add_test(NAME cli.weights.unused_layer_tensors_refused
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/weights_unused.sh $<TARGET_FILE:shardrt>
-                 ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/out/weights/unused)
-set_tests_properties(cli.weights.unused_layer_tensors_refused PROPERTIES LABELS cli TIMEOUT 180
-                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
+weights_script_case(not_a_regular_file weights_not_regular.sh)
+# Tensors under model.layers. that the model does not use: refused by name (issue 15, item 4);
+# a rotary buffer is held to rope_theta.
+weights_script_case(unused_layer_tensors_refused weights_unused.sh)
