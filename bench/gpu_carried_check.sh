@@ -125,7 +125,7 @@ if want watchdog; then
   t0=$(date +%s.%N)
   check watchdog.stall 4 orterun -np 2 $S run examples/tiny-llama.json --device cuda --nccl-watchdog on --timeout 3 --test-fault 1:20:stall --out $W/r
   t1=$(date +%s.%N)
-  began=$(sed -nE 's/^shardrt: rank 0: .* start +([0-9.]+) s +still waiting$/\1/p' $O/watchdog.stall.txt | head -1)
+  began=$(sed -nE 's/^shardrt: rank 0 on [^ ]+: .* start +([0-9.]+) s +still waiting$/\1/p' $O/watchdog.stall.txt | head -1)
   python3 -c "e = $t1 - $t0; b = float('${began:-nan}'); print(f'watchdog.stall: job ended after {e:.1f} s; the stalled collective began {b:.1f} s into rank 0, so the job ended {e - b:.1f} s after it (allowed: --timeout 3 + 2 s)')"
   grep -E "error: watchdog:|still waiting" $O/watchdog.stall.txt
   sleep 1; echo "processes on the GPU after the stall: $(nvidia-smi --query-compute-apps=pid --format=csv,noheader | wc -l)"

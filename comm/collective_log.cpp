@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/rank_label.h"
+
 namespace shardrt::comm {
 namespace {
 
@@ -58,24 +60,25 @@ int beginCollective(const char* group, const char* op, long seq, std::size_t byt
 
 void endCollective(int slot) { log().records[slot].end = secondsSinceLogStart(); }
 
-void dumpCollectiveLog(int fd, int rank) {
+void dumpCollectiveLog(int fd) {
+  const char* rank = thisRankPrefix();
   const Log& l = log();
   const long n = l.total < kRecords ? l.total : kRecords;
   char line[256];
-  int len = std::snprintf(line, sizeof line,
-                          "shardrt: rank %d: the last %ld collectives (of %ld), oldest first:\n",
-                          rank, n, l.total);
+  int len =
+      std::snprintf(line, sizeof line, "%s: the last %ld collectives (of %ld), oldest first:\n",
+                    rank, n, l.total);
   if (::write(fd, line, static_cast<std::size_t>(len)) < 0) return;
   for (long i = l.total - n; i < l.total; ++i) {
     const CollectiveRecord& r = l.records[i % kRecords];
     if (r.end > 0.0) {
       len = std::snprintf(line, sizeof line,
-                          "shardrt: rank %d:   %-6s %-15s #%-6ld %12zu bytes  start %10.6f s  "
+                          "%s:   %-6s %-15s #%-6ld %12zu bytes  start %10.6f s  "
                           "end %10.6f s\n",
                           rank, r.group, r.op, r.seq, r.bytes, r.start, r.end);
     } else {
       len = std::snprintf(line, sizeof line,
-                          "shardrt: rank %d:   %-6s %-15s #%-6ld %12zu bytes  start %10.6f s  "
+                          "%s:   %-6s %-15s #%-6ld %12zu bytes  start %10.6f s  "
                           "still waiting\n",
                           rank, r.group, r.op, r.seq, r.bytes, r.start);
     }

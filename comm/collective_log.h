@@ -35,7 +35,7 @@ void endCollective(int slot);
 
 // The last collectives of this rank, oldest first, one per line, into the file descriptor;
 // async-signal-tolerant (fixed buffers, write(2)).
-void dumpCollectiveLog(int fd, int rank);
+void dumpCollectiveLog(int fd);
 
 // How the runtime names the op it is running ("op q_proj of layer 3, microbatch 0"), for the
 // watchdog's report; the comm layer knows nothing above it.

@@ -15,6 +15,7 @@
 #include "common/cuda_check.h"
 #include "common/errors.h"
 #include "common/nccl_check.h"
+#include "common/rank_label.h"
 
 namespace shardrt::comm {
 namespace {
@@ -77,11 +78,9 @@ void NcclCommunicator::waitForStream(const CollectiveCall& call) {
 
 void NcclCommunicator::reportFailure(ncclComm_t comm, const CollectiveCall& call,
                                      ncclResult_t state) {
-  int world_rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-  std::string line = "shardrt: rank " + std::to_string(world_rank) +
-                     ": error: nccl: " + groupName() + " " + call.op + " #" +
-                     std::to_string(call.seq) + " (" + describeSize(host_->watchedGroup(), call) +
+  std::string line = std::string(thisRankPrefix()) + ": error: nccl: " + groupName() + " " +
+                     call.op + " #" + std::to_string(call.seq) + " (" +
+                     describeSize(host_->watchedGroup(), call) +
                      ") failed: " + ncclGetErrorString(state);
   const char* detail = ncclGetLastError(comm);
   if (detail && detail[0] != '\0') line += " (" + std::string(detail) + ")";

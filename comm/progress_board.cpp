@@ -1,10 +1,14 @@
 #include "comm/progress_board.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include "common/rank_label.h"
 
 namespace shardrt::comm {
 namespace {
@@ -33,10 +37,22 @@ void ProgressBoard::open() {
   Board& b = board();
   if (b.win != MPI_WIN_NULL) return;
   void* base = nullptr;
-  // Failing to open the board costs the report its "who has not arrived", not the run.
-  if (MPI_Win_allocate(sizeof(Entry), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &b.win) !=
-      MPI_SUCCESS) {
+  // Failing to open the board costs the report its "who has not arrived", not the run; rank 0
+  // says so once. Open MPI 4.1 over TCP across hosts is where it fails (docs/multi-host.md).
+  const int rc = MPI_Win_allocate(sizeof(Entry), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &b.win);
+  if (rc != MPI_SUCCESS) {
     b.win = MPI_WIN_NULL;
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+      char text[MPI_MAX_ERROR_STRING] = "";
+      int len = 0;
+      MPI_Error_string(rc, text, &len);
+      const std::string line = std::string(thisRankPrefix()) +
+                               ": note: the progress board is off (MPI_Win_allocate: " + text +
+                               "): a watchdog report cannot say which ranks have not arrived\n";
+      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    }
     return;
   }
   b.mine = static_cast<Entry*>(base);

@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "comm/collective_log.h"
+#include "comm/lifeline.h"
 #include "comm/progress_board.h"
 #include "common/errors.h"
+#include "common/rank_label.h"
 
 namespace shardrt::comm {
 namespace {
@@ -55,7 +57,10 @@ std::string describeEntry(ProgressBoard::Entry& e) {
 // Which members of a group have not entered its collective `seq`, and what they are doing,
 // read from the progress board (bounded: a rank whose MPI makes no progress may not answer).
 std::string whoHasNotArrivedInGroup(const WatchedGroup& g, long seq) {
-  if (!ProgressBoard::isOpen() || g.board_slot < 0) {
+  if (!ProgressBoard::isOpen()) {
+    return "which ranks have not arrived is unknown (the progress board is off)";
+  }
+  if (g.board_slot < 0) {
     return "which ranks have not arrived is unknown (no progress board for this group)";
   }
   std::string late;
@@ -65,7 +70,7 @@ std::string whoHasNotArrivedInGroup(const WatchedGroup& g, long seq) {
     if (static_cast<int>(r) == g.rank) continue;
     ProgressBoard::Entry e{};
     const double left = budget_end - secondsSinceLogStart();
-    std::string who = "rank " + std::to_string(g.world_ranks[r]);
+    std::string who = rankName(g.world_ranks[r]);
     if (!ProgressBoard::read(g.world_ranks[r], e, left > 0.1 ? left : 0.1)) {
       late += (count++ ? "; " : "") + who + ": did not answer (its MPI makes no progress)";
       continue;
@@ -105,19 +110,13 @@ long long progressOfAwaited(const WatchedGroup& g, const CollectiveCall& c) {
 std::string whoHasNotArrived(const WatchedGroup& g, const CollectiveCall& c) {
   if (!isPointToPoint(c)) return whoHasNotArrivedInGroup(g, c.seq);
   // A send or recv waits for one peer: say what that peer is doing.
-  const int peer = g.world_ranks[c.root];
+  const std::string peer = "its peer " + rankName(g.world_ranks[c.root]);
   ProgressBoard::Entry e{};
-  if (!ProgressBoard::isOpen()) return "what rank " + std::to_string(peer) + " does is unknown";
-  if (!ProgressBoard::read(peer, e, 3.0)) {
-    return "its peer rank " + std::to_string(peer) + " did not answer (its MPI makes no progress)";
+  if (!ProgressBoard::isOpen()) return "what " + peer + " does is unknown";
+  if (!ProgressBoard::read(g.world_ranks[c.root], e, 3.0)) {
+    return peer + " did not answer (its MPI makes no progress)";
   }
-  return "its peer rank " + std::to_string(peer) + " is " + describeEntry(e);
-}
-
-int worldRank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
+  return peer + " is " + describeEntry(e);
 }
 
 // The hook on a helper thread, waited for at most kHookSeconds.
@@ -138,6 +137,13 @@ void runBeforeEndJob() {
   } else {
     helper.detach();  // the process ends below, with it
   }
+}
+
+// "tp all_reduce #3 (34304 x fp32 on 2 ranks)", with `what` before it when given.
+std::string describeCall(const WatchedGroup& group, const CollectiveCall& call, const char* what) {
+  std::string out = what[0] != '\0' ? std::string(what) + " " : std::string();
+  return out + group.name + " " + call.op + " #" + std::to_string(call.seq) + " (" +
+         describeSize(group, call) + ")";
 }
 
 }  // namespace
@@ -184,11 +190,10 @@ void waitWatched(const WatchedGroup& group, const CollectiveCall& call, const ch
 
 void reportStall(const WatchedGroup& group, const CollectiveCall& call, const char* what,
                  double waited) {
-  std::string line = "shardrt: rank " + std::to_string(worldRank()) + ": error: watchdog: ";
-  if (what[0] != '\0') line += std::string(what) + " ";
-  line += group.name + " " + call.op + " #" + std::to_string(call.seq) + " (" +
-          describeSize(group, call) + ") has waited " + formatSeconds(waited) + " s (--timeout " +
-          formatSeconds(reliabilitySettings().timeout_seconds) + ")";
+  std::string line = std::string(thisRankPrefix()) +
+                     ": error: watchdog: " + describeCall(group, call, what) + " has waited " +
+                     formatSeconds(waited) + " s (--timeout " +
+                     formatSeconds(reliabilitySettings().timeout_seconds) + ")";
   const std::string context = describeContext();
   if (!context.empty()) line += " in " + context;
   line += "; " + whoHasNotArrived(group, call) + "\n";
@@ -200,11 +205,12 @@ void reportAndEndJob(const std::string& line, int exit_code) {
   if (::write(STDERR_FILENO, line.data(), line.size()) < 0) {
     // nowhere left to report to
   }
-  dumpCollectiveLog(STDERR_FILENO, worldRank());
+  dumpCollectiveLog(STDERR_FILENO);
   endJob(exit_code);
 }
 
 void endJob(int exit_code) {
+  Lifeline::farewell();  // this end is reported: other hosts must not report this rank lost
   runBeforeEndJob();
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);

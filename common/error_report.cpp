@@ -4,10 +4,12 @@
 
 #include <string>
 
+#include "common/rank_label.h"
+
 namespace shardrt {
 
 void reportError(int rank, std::string_view message) {
-  std::string line = "shardrt: rank " + std::to_string(rank) + ": error: ";
+  std::string line = "shardrt: " + rankName(rank) + ": error: ";
   // One line, whatever the message quotes: a control character (a newline or an escape
   // sequence in a name or a path) is written as \xNN, so no input can forge a line of its own.
   for (const char c : message) {

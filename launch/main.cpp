@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "comm/collective_log.h"
+#include "comm/lifeline.h"
 #include "comm/mpi_session.h"
 #include "common/error_report.h"
 #include "common/errors.h"
@@ -95,7 +96,8 @@ void abortJob(const std::exception& e, int rank) {
           ? std::string("out of host memory: an allocation failed (") + e.what() + ")"
           : std::string(e.what());
   shardrt::reportError(rank, what + (where.empty() ? "" : " (in " + where + ")"));
-  shardrt::comm::dumpCollectiveLog(STDERR_FILENO, rank);
+  shardrt::comm::dumpCollectiveLog(STDERR_FILENO);
+  shardrt::comm::Lifeline::farewell();
   MPI_Abort(MPI_COMM_WORLD, shardrt::kExitInternal);
 }
 
@@ -113,7 +115,6 @@ int main(int argc, char** argv) {
     return shardrt::kExitInternal;
   }
   const int rank = mpi->worldRank();
-  shardrt::launch::setStartupRank(rank);
   shardrt::launch::installSignalHandlers(rank);
 
   CLI::App app{"shardrt: run transformer models split across ranks"};
@@ -125,11 +126,13 @@ int main(int argc, char** argv) {
   } catch (const shardrt::BadWeightValuesError& e) {
     // A checkpoint holding NaN or Inf: bad input, found by one rank while the others may wait.
     shardrt::reportError(rank, e.what());
+    shardrt::comm::Lifeline::farewell();
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitBadInput);
   } catch (const shardrt::NumericsError& e) {
     // The job ran but computed garbage (--check-numerics): a wrong result, exit 1. The other
     // ranks may be waiting in a collective for this one: end them all.
     shardrt::reportError(rank, e.what());
+    shardrt::comm::Lifeline::farewell();
     MPI_Abort(MPI_COMM_WORLD, shardrt::kExitValidationFailed);
   } catch (const std::exception& e) {
     abortJob(e, rank);

@@ -8,12 +8,13 @@
 #include "comm/mpi_communicator.h"
 #include "comm/progress_board.h"
 #include "common/errors.h"
+#include "common/rank_label.h"
 #include "config/plan.h"
 #include "kernels/cpu/blas_threads.h"
 #include "launch/forward_prediction.h"
 #include "launch/output_paths.h"
-#include "launch/startup_watch.h"
 #include "launch/run_phases.h"
+#include "launch/startup_watch.h"
 #include "runtime/consistency_check.h"
 #include "runtime/fault_injection.h"
 #include "runtime/op_context.h"
@@ -25,8 +26,7 @@ namespace {
 
 // Every collective from here on is watched (docs/reliability.md).
 void watchCollectives(const RunOptions& o) {
-  comm::reliabilitySettings() = {o.timeout_seconds, o.check_collectives,
-                                 o.nccl_watchdog == "on"};
+  comm::reliabilitySettings() = {o.timeout_seconds, o.check_collectives, o.nccl_watchdog == "on"};
   comm::setContextDescriber(&describeCurrentOp);
   comm::setCallSiteProvider(&callSite);
   const StartupPhase phase("the progress board's window (MPI_Win_allocate)");
@@ -120,6 +120,26 @@ void startReport(RunState& run) {
   }
 }
 
+// Where every rank runs, for the report: its host (gathered at start-up), its index among the
+// ranks of its host and the device that index chose, gathered here.
+std::vector<RankPlacement> gatherPlacement(RunState& run) {
+  const std::string& device = run.context->device;
+  const std::size_t colon = device.find(':');
+  // -1: the CPU; n >= 0: cuda:n. Gathered rather than assumed: --device auto can differ by host.
+  const int mine[2] = {run.mpi.nodeRank(),
+                       colon == std::string::npos ? -1 : std::stoi(device.substr(colon + 1))};
+  std::vector<int> all(2 * static_cast<std::size_t>(run.mpi_world->size()));
+  run.mpi_world->allGather(mine, all.data(), 2, DType::I32);
+  std::vector<RankPlacement> placement;
+  for (int w = 0; w < run.mpi_world->size(); ++w) {
+    const int node_rank = all[2 * static_cast<std::size_t>(w)];
+    const int gpu = all[2 * static_cast<std::size_t>(w) + 1];
+    placement.push_back(
+        {hostOfRank(w), node_rank, gpu < 0 ? std::string("cpu") : "cuda:" + std::to_string(gpu)});
+  }
+  return placement;
+}
+
 }  // namespace
 
 bool agree(RunState& run) {
@@ -131,6 +151,7 @@ bool agree(RunState& run) {
   if (!agreeOnWeights(run)) return false;
   if (!agreeOnDevice(run)) return false;
   startReport(run);
+  run.report.placement = gatherPlacement(run);
   const auto& st = run.deployment->strategy;
   run.layout.emplace(st.tp, st.pp, st.dp, run.world->rank(), st.ep);
   return fitsOnEveryRank(*run.deployment, run.report.plan, *run.layout, *run.backend,

@@ -129,21 +129,31 @@ void printStrategy(std::ostream& os, const RunReport& r) {
      << ", microbatches " << s.microbatches << " = " << plural(s.worldSize(), "rank")
      << "; backend " << r.backend << ", communicator " << r.communicator << ", "
      << plural(r.blas_threads, "BLAS thread") << " per rank\n";
+  int host_width = 4;
+  for (const RankPlacement& p : r.placement) {
+    host_width = std::max(host_width, static_cast<int>(p.host.size()));
+  }
   os << "  rank  tp pp dp ep  layers      batch_rows   heads          kv_heads       "
-        "ffn_columns              experts      weights\n";
+        "ffn_columns              experts      weights      "
+     << "host" << std::string(static_cast<std::size_t>(host_width - 4), ' ') << "  local  device\n";
   for (int w = 0; w < s.worldSize(); ++w) {
     const config::ParallelLayout at(s.tp, s.pp, s.dp, w, s.ep);
     const auto& shard = r.plan.tp_shards[at.tpRank()];
     const std::string experts = m.hasMoe() ? expertText(r.plan.expert_placement[at.epRank()]) : "-";
-    char line[320];
+    const RankPlacement where = static_cast<std::size_t>(w) < r.placement.size()
+                                    ? r.placement[static_cast<std::size_t>(w)]
+                                    : RankPlacement{"?", -1, "?"};
+    char line[400];
     std::snprintf(
-        line, sizeof line, "  %4d  %2d %2d %2d %2d  %-10s  %-11s  %-13s  %-13s  %-23s  %-11s  %s\n",
+        line, sizeof line,
+        "  %4d  %2d %2d %2d %2d  %-10s  %-11s  %-13s  %-13s  %-23s  %-11s  %-11s  %-*s  %5d  %s\n",
         w, at.tpRank(), at.ppRank(), at.dpRank(), at.epRank(),
         rangeText(r.plan.stages[at.ppRank()].layers, m.layers).c_str(),
         rangeText(r.plan.dp_batches[at.dpRank()], d.workload.batch_size).c_str(),
         rangeText(shard.q_heads, m.heads).c_str(), rangeText(shard.kv_heads, m.kv_heads).c_str(),
         rangeText(shard.ffn_columns, m.ffn_hidden).c_str(), experts.c_str(),
-        mib(weightBytes(r, at)).c_str());
+        mib(weightBytes(r, at)).c_str(), host_width, where.host.c_str(), where.node_rank,
+        where.device.c_str());
     os << line;
   }
   if (!r.attention.empty()) os << "  attention rank 0: " << r.attention << "\n";
@@ -223,7 +233,7 @@ void printValidation(std::ostream& os, const ValidationReport& v, const RunRepor
   }
 }
 
-// Each rank's coordinates and the bytes of weights it holds.
+// Each rank's coordinates, where it runs and the bytes of weights it holds.
 void addRanks(nlohmann::json& j, const RunReport& r) {
   const auto& s = r.deployment.strategy;
   for (int w = 0; w < s.worldSize(); ++w) {
@@ -234,6 +244,11 @@ void addRanks(nlohmann::json& j, const RunReport& r) {
                           {"dp_rank", at.dpRank()},
                           {"ep_rank", at.epRank()},
                           {"weight_bytes", weightBytes(r, at)}});
+    if (static_cast<std::size_t>(w) < r.placement.size()) {
+      const RankPlacement& p = r.placement[static_cast<std::size_t>(w)];
+      j["ranks"].back().update(
+          {{"host", p.host}, {"node_rank", p.node_rank}, {"device", p.device}});
+    }
   }
 }
 

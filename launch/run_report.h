@@ -52,6 +52,14 @@ struct MoeLayerReport {
   static double imbalance(const std::vector<long>& values);  // max / mean
 };
 
+// Where a rank runs: its host, its index among the ranks on that host (MPI_COMM_TYPE_SHARED,
+// which picks its GPU), and its device.
+struct RankPlacement {
+  std::string host;
+  int node_rank = 0;
+  std::string device;  // "cpu", "cuda:1"
+};
+
 struct RunReport {
   config::Deployment deployment;
   std::string deployment_path;
@@ -73,6 +81,7 @@ struct RunReport {
   std::vector<MoeLayerReport> moe_layers;
   std::optional<ValidationReport> validation;
   std::optional<ForwardPrediction> prediction;  // the planner's, when the file has a cluster
+  std::vector<RankPlacement> placement;          // per world rank
 
   double medianForwardSeconds() const;
 };

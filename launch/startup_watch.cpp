@@ -10,27 +10,19 @@
 #include <string>
 #include <thread>
 
+#include "comm/lifeline.h"
 #include "common/errors.h"
+#include "common/rank_label.h"
 
 namespace shardrt::launch {
 namespace {
 
 std::atomic<const char*> g_phase{nullptr};  // null: in no watched phase
 std::atomic<double> g_phase_start{0.0};
-std::atomic<int> g_rank{-1};
 double g_seconds = 0.0;
 
 double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Before MPI_Init returns, the rank comes from the launcher (Open MPI, MPICH/PMI, Slurm).
-int rankFromEnvironment() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
-    if (const char* v = std::getenv(name)) return std::atoi(v);
-  }
-  return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void watch() {
@@ -42,14 +34,15 @@ void watch() {
     if (waited <= g_seconds) continue;
     if (g_phase.load() != phase) continue;  // it ended meanwhile
     char line[512];
-    const int len = std::snprintf(
-        line, sizeof line,
-        "shardrt: rank %d: error: start-up: %s has not finished after %.1f s (--timeout %.1f): "
-        "another rank is stopped, gone or unreachable\n",
-        g_rank.load(), phase, waited, g_seconds);
+    const int len =
+        std::snprintf(line, sizeof line,
+                      "%s: error: start-up: %s has not finished after %.1f s (--timeout %.1f): "
+                      "another rank is stopped, gone or unreachable\n",
+                      thisRankPrefix(), phase, waited, g_seconds);
     [[maybe_unused]] const ssize_t written =
         ::write(STDERR_FILENO, line, static_cast<std::size_t>(len));
     // Not MPI_Abort: MPI may be what is stuck. mpirun ends the job when a rank exits non-zero.
+    comm::Lifeline::farewell();
     std::_Exit(kExitTimeout);
   }
 }
@@ -58,7 +51,6 @@ void watch() {
 
 void startStartupWatch(double seconds) {
   g_seconds = seconds;
-  g_rank = rankFromEnvironment();
   if (seconds <= 0.0) return;
   std::thread(watch).detach();
 }
@@ -79,8 +71,6 @@ double timeoutFromArguments(int argc, char** argv) {
 bool allowedTimeout(double seconds) {
   return seconds == 0.0 || (seconds >= 0.1 && seconds <= 86400.0);  // false for NaN
 }
-
-void setStartupRank(int world_rank) { g_rank = world_rank; }
 
 StartupPhase::StartupPhase(const char* name) {
   g_phase_start = now();

@@ -21,9 +21,6 @@ bool allowedTimeout(double seconds);
 // default (300 s) when there is none or it does not parse (the parser then says why).
 double timeoutFromArguments(int argc, char** argv);
 
-// The rank, once MPI knows it (before: the launcher's environment, or -1).
-void setStartupRank(int world_rank);
-
 // While one lives, the calling rank is in `name` ("MPI_Init", "the communicator splits", ...).
 class StartupPhase {
  public:

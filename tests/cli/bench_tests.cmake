@@ -41,7 +41,7 @@ set_tests_properties(cli.bench.example_profile_loads PROPERTIES LABELS cli TIMEO
 # Bad input: one line per rank, exit 2.
 function(bench_bad_input name ranks pattern)
   shardrt_add_cli_test(cli.bench.bad_input.${name} RANKS ${ranks} EXIT 2
-    PATTERN "^shardrt: rank [0-9]+: error: ${pattern}" COUNT ${ranks} ARGS ${ARGN})
+    PATTERN "^shardrt: rank [0-9]+ on [^ ]+: error: ${pattern}" COUNT ${ranks} ARGS ${ARGN})
 endfunction()
 bench_bad_input(shapes_too_few 2 "--shapes: \"64,64\" has fewer than 3 sizes" bench gemm --shapes "64,64")
 bench_bad_input(shapes_not_positive 2 "--shapes: \"0\" is not a positive integer"
@@ -49,7 +49,7 @@ bench_bad_input(shapes_not_positive 2 "--shapes: \"0\" is not a positive integer
 bench_bad_input(bf16_on_cpu 2 "--dtype: bf16 GEMMs run on the cuda backend only" bench gemm --dtype bf16)
 bench_bad_input(device_needs_calibrate 2 "--device requires --calibrate" bench)
 add_test(NAME cli.bench.bad_input.no_benchmark
-         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: bench: needs a subcommand" 2 --
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01] on [^ ]+: error: bench: needs a subcommand" 2 --
                  ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> bench)
 set_tests_properties(cli.bench.bad_input.no_benchmark PROPERTIES LABELS cli TIMEOUT 120
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -81,7 +81,7 @@ shardrt_add_cli_test(cli.validate_catches_skipped_allreduce
 # Bad input: exit code 2, and one error line from every rank naming the field and the rule.
 function(bad_input name ranks pattern)
   shardrt_add_cli_test(cli.bad_input.${name} RANKS ${ranks} EXIT 2
-    PATTERN "^shardrt: rank [0-9]+: error: ${pattern}" COUNT ${ranks} ARGS ${ARGN})
+    PATTERN "^shardrt: rank [0-9]+ on [^ ]+: error: ${pattern}" COUNT ${ranks} ARGS ${ARGN})
 endfunction()
 set(bad_dir ${SHARDRT_DEPLOYMENTS}/bad)
 bad_input(malformed_json 2 ".*malformed\\.json: malformed JSON: .*line" run ${bad_dir}/malformed.json)
@@ -227,7 +227,7 @@ endif()
 if(SHARDRT_HAVE_CUDA)
   add_test(NAME gpu.does_not_fit
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 2
-                   "^shardrt: rank [0-9]+: error: deployment: does not fit" 2 --
+                   "^shardrt: rank [0-9]+ on [^ ]+: error: deployment: does not fit" 2 --
                    ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run
                    ${PROJECT_SOURCE_DIR}/examples/llama3-8b-one-layer.json --device cuda
                    --set model.layers=800)
@@ -246,9 +246,9 @@ set(two_strategies ${SHARDRT_DEPLOYMENTS}/baseline-and-proposed.json)
 # A baseline and a proposal: two graphs, never merged.
 dag_cli_test(two_strategies 0 "^shardrt dag: two-strategies-(baseline|proposed): 4 GPUs" 2
              dag ${two_strategies} --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.two)
-dag_cli_test(ranks_mismatch 2 "^shardrt: rank 0: error: --ranks: two-strategies-baseline uses" 1
+dag_cli_test(ranks_mismatch 2 "^shardrt: rank 0 on [^ ]+: error: --ranks: two-strategies-baseline uses" 1
              dag ${two_strategies} --ranks 3 --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.bad)
-dag_cli_test(missing_file 2 "^shardrt: rank 0: error: .*no-such-file\\.json: cannot open" 1
+dag_cli_test(missing_file 2 "^shardrt: rank 0 on [^ ]+: error: .*no-such-file\\.json: cannot open" 1
              dag ${bad_dir}/no-such-file.json)
 dag_cli_test(check_valid 0 "valid\\.dot: [0-9]+ nodes, [0-9]+ edges, OK$" 1
              dag check ${CMAKE_CURRENT_SOURCE_DIR}/dags/valid.dot)
@@ -258,7 +258,7 @@ dag_cli_test(check_unreadable 2 "no-such\\.dot: cannot read" 1
              dag check ${CMAKE_CURRENT_SOURCE_DIR}/dags/no-such.dot)
 # The dry run simulates every rank itself: under mpirun with several ranks it refuses, on each.
 add_test(NAME cli.dag.refuses_several_ranks
-         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: dag: runs in one process" 2 --
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01] on [^ ]+: error: dag: runs in one process" 2 --
                  ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> dag ${two_strategies})
 set_tests_properties(cli.dag.refuses_several_ranks PROPERTIES LABELS cli TIMEOUT 120
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
@@ -277,4 +277,4 @@ foreach(np 2 3)
          --json ${CMAKE_CURRENT_BINARY_DIR}/out/bench.collectives.np${np}.json)
 endforeach()
 shardrt_add_cli_test(cli.bench.collectives_needs_two_ranks RANKS 1 EXIT 2 COUNT 1
-  PATTERN "^shardrt: rank 0: error: bench collectives: needs at least 2 ranks" ARGS bench collectives)
+  PATTERN "^shardrt: rank 0 on [^ ]+: error: bench collectives: needs at least 2 ranks" ARGS bench collectives)

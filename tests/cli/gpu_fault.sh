@@ -19,7 +19,7 @@ printf '%s\n' "$out"
 [ "$rc" -eq 0 ] || exit "$rc"
 [ "$timeout_s" = 0 ] && exit 0
 elapsed=$(printf '%s\n' "$out" | sed -nE 's/^---- expect_fault: exit .* after ([0-9.]+)s .*/\1/p')
-still_waiting='^shardrt: rank [0-9]+: .* start +([0-9.]+) s +still waiting$'
+still_waiting='^shardrt: rank [0-9]+ on [^ ]+: .* start +([0-9.]+) s +still waiting$'
 began=$(printf '%s\n' "$out" | sed -nE "s/$still_waiting/\\1/p" | head -1)
 [ -n "$began" ] || { echo "gpu_fault: FAIL: no collective in the log is still waiting"; exit 1; }
 after=$(awk -v e="$elapsed" -v b="$began" 'BEGIN { printf "%.3f", e - b }')

@@ -4,7 +4,7 @@
 set(hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile)
 function(hostile_run name pattern)
   shardrt_add_cli_test(cli.hostile.${name} RANKS 2 EXIT 2
-    PATTERN "^shardrt: rank [0-9]+: error: ${pattern}" COUNT 2 ARGS run ${ARGN})
+    PATTERN "^shardrt: rank [0-9]+ on [^ ]+: error: ${pattern}" COUNT 2 ARGS run ${ARGN})
 endfunction()
 hostile_run(deep_json ".*deep\\.json: nested deeper than 64 levels" ${hostile}/deep.json)
 hostile_run(duplicate_key ".*duplicate_key\\.json: model\\.hidden: is given twice in one object"
@@ -27,7 +27,7 @@ add_test(NAME cli.hostile.dag_check_deep
                  -- $<TARGET_FILE:shardrt> dag check ${hostile}/deep.dot)
 add_test(NAME cli.hostile.plan_cluster_overflow
          COMMAND ${SHARDRT_EXPECT} 2
-                 "^shardrt: rank 0: error: cluster\\.groups\\[0\\]\\.nodes: nodes \\* gpus_per_node is more than 2\\^20 GPUs" 1
+                 "^shardrt: rank 0 on [^ ]+: error: cluster\\.groups\\[0\\]\\.nodes: nodes \\* gpus_per_node is more than 2\\^20 GPUs" 1
                  -- $<TARGET_FILE:shardrt> plan ${hostile}/cluster_overflow.json)
 set_tests_properties(cli.hostile.dag_check_deep cli.hostile.plan_cluster_overflow PROPERTIES
                      LABELS cli TIMEOUT 120 ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -2,7 +2,7 @@
 # and the rule, exit 2.
 function(option_case name pattern)
   shardrt_add_cli_test(cli.option.${name} RANKS 2 EXIT 2
-    PATTERN "^shardrt: rank [01]: error: ${pattern}$" COUNT 2
+    PATTERN "^shardrt: rank [01] on [^ ]+: error: ${pattern}$" COUNT 2
     ARGS run ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json ${ARGN})
 endfunction()
 set(timeout_rule "must be 0 \\(no watchdog\\) or seconds from 0\\.1 to 86400")

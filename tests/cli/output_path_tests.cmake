@@ -5,7 +5,7 @@
 set(out_file ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json)
 function(output_path_case name pattern)
   shardrt_add_cli_test(cli.output_path.${name} RANKS 2 EXIT 2
-    PATTERN "^shardrt: rank 0: error: ${pattern}$" COUNT 1 ARGS run ${out_file} ${ARGN})
+    PATTERN "^shardrt: rank 0 on [^ ]+: error: ${pattern}$" COUNT 1 ARGS run ${out_file} ${ARGN})
 endfunction()
 output_path_case(out_is_a_file "--out: .*tiny-llama\\.json exists and is not a directory"
                  --out ${out_file})
@@ -18,7 +18,7 @@ output_path_case(trace_under_a_file
 foreach(option out dump trace)
   add_test(NAME cli.output_path.${option}_empty
            COMMAND ${SHARDRT_EXPECT} 2
-                   "^shardrt: rank 0: error: --${option}: an empty path \\(give a directory\\)$" 1
+                   "^shardrt: rank 0 on [^ ]+: error: --${option}: an empty path \\(give a directory\\)$" 1
                    -- ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run ${out_file} --${option} ""
                    --device cpu)
   set_tests_properties(cli.output_path.${option}_empty PROPERTIES LABELS cli TIMEOUT 180

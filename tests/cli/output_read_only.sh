@@ -22,12 +22,12 @@ for args in "--out $mnt" "--out $mnt/new" "--dump $mnt/d"; do
   option=${args%% *}
   if [ $rc -ne 2 ]; then
     echo "$args: exit $rc, expected 2"; failed=1
-  elif ! grep -qE "^shardrt: rank 0: error: $option: .*\(Read-only file system\)$" <<<"$out"; then
+  elif ! grep -qE "^shardrt: rank 0 on [^ ]+: error: $option: .*\(Read-only file system\)$" <<<"$out"; then
     echo "$args: no line naming $option and the reason:"; echo "$out"; failed=1
   elif grep -q "^shardrt run:" <<<"$out"; then
     echo "$args: the run started before the refusal"; failed=1
   else
-    echo "$args: refused: $(grep "rank 0: error" <<<"$out")"
+    echo "$args: refused: $(grep -E "rank 0 on [^ ]+: error" <<<"$out")"
   fi
 done
 [ $failed -eq 0 ] && echo "output_read_only: OK"

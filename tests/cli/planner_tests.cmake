@@ -31,21 +31,21 @@ foreach(example small-moe-2cpu small-dense-2cpu)
 endforeach()
 
 # Bad input: one line naming the field or the constraint, exit 2.
-plan_case(needs_a_cluster 2 "^shardrt: rank 0: error: cluster: required by shardrt plan" 1
+plan_case(needs_a_cluster 2 "^shardrt: rank 0 on [^ ]+: error: cluster: required by shardrt plan" 1
           plan ${PROJECT_SOURCE_DIR}/examples/tiny-moe.json)
 plan_case(weights_do_not_fit 2
-          "^shardrt: rank 0: error: cluster: no plan fits: the weights need 1[0-9][0-9] GiB and the cluster has 14 GiB after its 10% reserve$" 1
+          "^shardrt: rank 0 on [^ ]+: error: cluster: no plan fits: the weights need 1[0-9][0-9] GiB and the cluster has 14 GiB after its 10% reserve$" 1
           plan ${plan_examples}/llama-70b-2x8.json --set cluster.groups=[{\"nodes\":1,\"gpus_per_node\":2,\"gpu\":{\"memory_gib\":8,\"bf16_tflops\":100,\"fp32_tflops\":10,\"memory_bandwidth_gbps\":1000},\"intra_node\":{\"bandwidth_gbps\":100,\"latency_us\":5}}])
 plan_case(bad_reserve 2
-          "^shardrt: rank 0: error: cluster.memory_reserve: must be a share below 1, got 2" 1
+          "^shardrt: rank 0 on [^ ]+: error: cluster.memory_reserve: must be a share below 1, got 2" 1
           plan ${plan_examples}/small-moe-2cpu.json --set cluster.memory_reserve=2)
 plan_case(bad_loads 2
-          "^shardrt: rank 0: error: planner.expert_loads: must list one load per expert [(]8[)]" 1
+          "^shardrt: rank 0 on [^ ]+: error: planner.expert_loads: must list one load per expert [(]8[)]" 1
           plan ${plan_examples}/small-moe-2cpu.json --set planner.expert_loads=[1,2])
-plan_case(unmeetable_bound 2 "^shardrt: rank 0: error: objective.max_latency_ms: no plan that fits meets the bound" 1
+plan_case(unmeetable_bound 2 "^shardrt: rank 0 on [^ ]+: error: objective.max_latency_ms: no plan that fits meets the bound" 1
           plan ${plan_examples}/mixtral-8x7b-1x8.json --set objective.max_latency_ms=0.001)
 add_test(NAME cli.plan.refuses_several_ranks
-         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01]: error: plan: runs in one process" 2 --
+         COMMAND ${SHARDRT_EXPECT} 2 "^shardrt: rank [01] on [^ ]+: error: plan: runs in one process" 2 --
                  ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> plan ${plan_examples}/small-moe-2cpu.json)
 set_tests_properties(cli.plan.refuses_several_ranks PROPERTIES LABELS cli TIMEOUT 120
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -30,7 +30,7 @@ sleep 3
 kill -INT $pid
 wait $pid; rc=$?
 if [ $rc -ne 130 ]; then echo "SIGINT: exit $rc, expected 130"; failed=1
-elif ! grep -qE "^shardrt: rank 0: interrupted \(SIGINT\) in op " "$work/int.log"; then
+elif ! grep -qE "^shardrt: rank 0 on [^ ]+: interrupted \(SIGINT\) in op " "$work/int.log"; then
   echo "SIGINT: no 'interrupted' line:"; cat "$work/int.log"; failed=1
 else echo "SIGINT: exit 130, $(grep interrupted "$work/int.log")"; fi
 [ $failed -eq 0 ] && echo "signals_at_start: OK"

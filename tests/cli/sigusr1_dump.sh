@@ -17,11 +17,11 @@ pkill -USR1 -f -- "run $deployment .*--out $out" || fail "no rank to signal"
 wait $job
 code=$?
 cat "$log"
-grep -qE "^shardrt: rank 1: SIGUSR1: in op v_proj of layer 1, microbatch 0$" "$log" ||
+grep -qE "^shardrt: rank 1 on [^ ]+: SIGUSR1: in op v_proj of layer 1, microbatch 0$" "$log" ||
   fail "rank 1 did not say where it is"
-grep -qE "^shardrt: rank 0: SIGUSR1: in op all_reduce of layer 1, microbatch 0$" "$log" ||
+grep -qE "^shardrt: rank 0 on [^ ]+: SIGUSR1: in op all_reduce of layer 1, microbatch 0$" "$log" ||
   fail "rank 0 did not say where it is"
-grep -qE "^shardrt: rank 0:   tp +all_reduce .* still waiting$" "$log" ||
+grep -qE "^shardrt: rank 0 on [^ ]+:   tp +all_reduce .* still waiting$" "$log" ||
   fail "rank 0's collective log is missing"
 [ "$code" -ne 0 ] || fail "the stalled job exited 0"
 echo "sigusr1_dump: OK (exit $code)"

@@ -20,7 +20,7 @@ ok() { echo "ok: $*"; }
 "${mpi[@]}" -np 2 "${llama[@]}" --set model.layers=8 --set seed=1 --dump "$work/D" --out "$work/o" >/dev/null 2>&1
 "${mpi[@]}" -np 2 "${llama[@]}" --set seed=2 --dump "$work/D" --out "$work/o" >/dev/null 2>&1
 out=$("${mpi[@]}" -np 2 "${llama[@]}" --set model.layers=8 --weights "$work/D" --validate --out "$work/o" 2>&1); rc=$?
-if [ $rc -eq 2 ] && grep -q "rank 0: error: --weights: model.layers.4.* is not in" <<<"$out"; then
+if [ $rc -eq 2 ] && grep -q "rank 0 on [^ ]*: error: --weights: model.layers.4.* is not in" <<<"$out"; then
   ok "a dump replaced whole: layer 4 of the earlier dump is gone, the 8-layer run is refused"
 else fail "mixed dump: exit $rc"; echo "$out" | grep -E "error|validate" | head -3; fi
 
@@ -29,14 +29,14 @@ else fail "mixed dump: exit $rc"; echo "$out" | grep -E "error|validate" | head 
 "${mpi[@]}" -np 2 "${llama[@]}" --set seed=3 --dump "$work/E" --out "$work/o" >/dev/null 2>&1
 cp "$work/E/model.norm.weight.npy" "$work/D/model.norm.weight.npy"
 out=$("${mpi[@]}" -np 2 "${llama[@]}" --weights "$work/D" --out "$work/o" 2>&1); rc=$?
-if [ $rc -eq 2 ] && grep -q "rank 0: error: --weights: model.norm.weight.npy has changed since the run that wrote" <<<"$out"; then
+if [ $rc -eq 2 ] && grep -q "rank 0 on [^ ]*: error: --weights: model.norm.weight.npy has changed since the run that wrote" <<<"$out"; then
   ok "a file from another dump refused"
 else fail "copied file: exit $rc"; echo "$out" | grep error | head -3; fi
 
 # 3. A directory shardrt did not write is not replaced.
 mkdir -p "$work/mine" && echo notes >"$work/mine/notes.txt"
 out=$("${mpi[@]}" -np 2 "${llama[@]}" --dump "$work/mine" --out "$work/o" 2>&1); rc=$?
-if [ $rc -eq 2 ] && grep -q "rank 0: error: --dump: .*/mine holds files shardrt did not write" <<<"$out" &&
+if [ $rc -eq 2 ] && grep -q "rank 0 on [^ ]*: error: --dump: .*/mine holds files shardrt did not write" <<<"$out" &&
    [ -f "$work/mine/notes.txt" ]; then
   ok "a directory shardrt did not write refused, its file kept"
 else fail "foreign directory: exit $rc"; echo "$out" | grep error | head -3; fi

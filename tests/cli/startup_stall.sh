@@ -23,7 +23,7 @@ done
 kill -STOP "$pid"
 wait $job; rc=$?
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-line=$(grep -E "^shardrt: rank [01]: error: start-up: .* has not finished after 3\.[0-9] s \(--timeout 3\.0\): another rank is stopped, gone or unreachable$" "$work/log")
+line=$(grep -E "^shardrt: rank [01] on [^ ]+: error: start-up: .* has not finished after 3\.[0-9] s \(--timeout 3\.0\): another rank is stopped, gone or unreachable$" "$work/log")
 left=$(pgrep -f "^$bin run .* --out $work/out" | wc -l)
 kill -KILL $(pgrep -f "^$bin run .* --out $work/out") 2>/dev/null
 echo "startup_stall: rank $pid stopped; job ended after ${elapsed} s, exit $rc: $line"

@@ -38,9 +38,9 @@ expect() {
 }
 w=model.layers.1.mlp.up_proj.weight  # (688, 256): rows 0-343 on tp rank 0, 344-687 on rank 1
 poke "$work/ckpt/$w.npy" 3 232 7fc00000
-expect nan "^shardrt: rank 0: error: .*/$w\.npy: $w: holds NaN at \[3, 232\] \(the first in this rank's slice"
+expect nan "^shardrt: rank 0 on [^ ]+: error: .*/$w\.npy: $w: holds NaN at \[3, 232\] \(the first in this rank's slice"
 poke "$work/ckpt/$w.npy" 3 232 3f800000  # back to a finite value
 poke "$work/ckpt/$w.npy" 500 7 ff800000  # -Inf, in rank 1's rows
-expect inf "^shardrt: rank 1: error: .*/$w\.npy: $w: holds -Inf at \[500, 7\]"
+expect inf "^shardrt: rank 1 on [^ ]+: error: .*/$w\.npy: $w: holds -Inf at \[500, 7\]"
 [ $failed -eq 0 ] && echo "weights_nan: OK"
 exit $failed

@@ -14,7 +14,7 @@ for kind in FIFO directory; do
   rm -rf "$w"
   if [ $kind = FIFO ]; then mkfifo "$w"; else mkdir "$w"; fi
   out=$(timeout 60 "${run[@]}" --weights "$work/ckpt" 2>&1); rc=$?
-  n=$(grep -cE "^shardrt: rank [01]: error: --weights: .*/model\.norm\.weight\.npy is not a regular file \(a $kind\)$" <<<"$out")
+  n=$(grep -cE "^shardrt: rank [01] on [^ ]+: error: --weights: .*/model\.norm\.weight\.npy is not a regular file \(a $kind\)$" <<<"$out")
   if [ $rc -ne 2 ] || [ "$n" -ne 2 ]; then
     echo "$kind: exit $rc (want 2), $n matching lines (want 2):"; echo "$out" | head; failed=1
   else

@@ -47,7 +47,7 @@ set(dir ${CMAKE_CURRENT_BINARY_DIR}/out/weights/other_checkpoints)
 # One string, not a list: bash splits it (a CMake list would reach bash joined by ';').
 set(run_llama "$<TARGET_FILE:shardrt> run ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --device cpu --warmup 0 --iters 1")
 add_test(NAME cli.weights.ranks_read_other_checkpoints
-         COMMAND bash -c "set -e; rm -rf \"$0\"; $1 -np 2 $2 --dump \"$0/a\" --out \"$0/out\" >/dev/null; $1 -np 2 $2 --set seed=2 --dump \"$0/b\" --out \"$0/out\" >/dev/null; exec $3 2 '^shardrt: rank 0: error: --weights: ranks 1 read other weights than rank 0 from .*/a [(]every rank must see the same checkpoint[)]$' 1 -- $1 -np 1 $2 --weights \"$0/a\" : -np 1 $2 --weights \"$0/b\""
+         COMMAND bash -c "set -e; rm -rf \"$0\"; $1 -np 2 $2 --dump \"$0/a\" --out \"$0/out\" >/dev/null; $1 -np 2 $2 --set seed=2 --dump \"$0/b\" --out \"$0/out\" >/dev/null; exec $3 2 '^shardrt: rank 0 on [^ ]+: error: --weights: ranks 1 read other weights than rank 0 from .*/a [(]every rank must see the same checkpoint[)]$' 1 -- $1 -np 1 $2 --weights \"$0/a\" : -np 1 $2 --weights \"$0/b\""
                  ${dir} "${MPIEXEC_EXECUTABLE} --oversubscribe" "${run_llama}" ${SHARDRT_EXPECT})
 set_tests_properties(cli.weights.ranks_read_other_checkpoints PROPERTIES LABELS cli TIMEOUT 180
                      ENVIRONMENT "${SHARDRT_MPI_ENV}")
