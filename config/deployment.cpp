@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "config/hf_config.h"
 #include "config/json_limits.h"
 #include "config/json_reader.h"
 #include "config/size_limits.h"
@@ -46,7 +47,52 @@ MoeConfig readMoe(JsonReader r, int layers) {
   return moe;
 }
 
+RopeScaling readRopeScaling(JsonReader r) {
+  RopeScaling s;
+  r.oneOf("type", {"llama3"});
+  s.factor = r.positiveNumber("factor");
+  s.low_freq_factor = r.positiveNumber("low_freq_factor");
+  s.high_freq_factor = r.positiveNumber("high_freq_factor");
+  s.original_max_position_embeddings = r.positiveInt("original_max_position_embeddings");
+  r.finish();
+  if (!(s.high_freq_factor > s.low_freq_factor)) {
+    throw ConfigError(r.field("high_freq_factor"), "must exceed low_freq_factor");
+  }
+  return s;
+}
+
+// model.hf_config: the model derived from a Hugging Face config.json (config/hf_config.h);
+// beside it only `layers` may be given, to run the first layers of the model.
+ModelConfig readHfModel(JsonReader& r) {
+  const std::string path = r.string("hf_config");
+  ModelConfig m = modelFromHfConfig(readJsonFile(path, "model.hf_config"), path);
+  if (r.has("layers")) {
+    const int layers = r.positiveInt("layers");
+    if (layers > m.layers) {
+      throw ConfigError(r.field("layers"),
+                        "must not exceed the config's num_hidden_layers " +
+                            ratio("layers", layers, "num_hidden_layers", m.layers));
+    }
+    m.layers = layers;
+  }
+  for (const char* key :
+       {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
+        "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming"}) {
+    if (r.has(key)) {
+      throw ConfigError(r.field(key),
+                        "comes from model.hf_config; only layers may be given "
+                        "beside it");
+    }
+  }
+  r.finish();
+  if (m.hasMoe() && m.moe.every > m.layers) {
+    throw ConfigError(r.field("layers"), "leaves no MoE layer");
+  }
+  return m;
+}
+
 ModelConfig readModel(JsonReader r) {
+  if (r.has("hf_config")) return readHfModel(r);
   ModelConfig m;
   m.layers = r.positiveInt("layers");
   m.hidden = r.positiveInt("hidden");
@@ -62,7 +108,12 @@ ModelConfig readModel(JsonReader r) {
   m.rope = r.boolean("rope", m.rope);
   m.rope_theta = r.positiveNumber("rope_theta", m.rope_theta);
   m.causal = r.boolean("causal", m.causal);
+  if (r.has("rope_scaling")) m.rope_scaling = readRopeScaling(r.object("rope_scaling"));
+  m.sliding_window = r.nonNegativeInt("sliding_window", 0);
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
+  m.weight_naming = r.oneOf("weight_naming", {"llama", "mixtral"}, "llama") == "mixtral"
+                        ? WeightNaming::Mixtral
+                        : WeightNaming::Llama;
   r.finish();
 
   if (m.heads % m.kv_heads != 0) {
@@ -206,6 +257,16 @@ void checkStrategy(const Deployment& d) {
   checkSizes(d);
   const auto& m = d.model;
   const auto& s = d.strategy;
+  // Mistral's window masks key j for query i when i - j >= window (Hugging Face's
+  // sliding-window mask): with seq_len up to the window no key is masked, and causal attention
+  // is the same computation. Beyond it the mask would be needed, and it is not built.
+  if (m.sliding_window > 0 && d.workload.seq_len > m.sliding_window) {
+    throw ConfigError("model.sliding_window",
+                      std::to_string(m.sliding_window) + " is shorter than workload.seq_len " +
+                          std::to_string(d.workload.seq_len) +
+                          ": a sliding-window mask is not implemented (up to the window, the "
+                          "attention is the causal one and runs)");
+  }
   if (m.heads % s.tp != 0) {
     throw ConfigError("strategy.tp",
                       "must divide model.heads " + ratio("heads", m.heads, "tp", s.tp));
@@ -303,6 +364,9 @@ const char* toString(NormKind norm) { return norm == NormKind::RmsNorm ? "rmsnor
 const char* toString(Activation activation) {
   return activation == Activation::SwiGlu ? "swiglu" : "gelu";
 }
+const char* toString(WeightNaming naming) {
+  return naming == WeightNaming::Mixtral ? "mixtral" : "llama";
+}
 const char* toString(RouterScoring scoring) {
   return scoring == RouterScoring::Softmax ? "softmax" : "sigmoid";
 }
@@ -383,6 +447,15 @@ Deployment loadDeployment(const std::string& path, const std::vector<std::string
 
 json readDeploymentJson(const std::string& path, const std::vector<std::string>& overrides) {
   json doc = readJsonFile(path, "deployment file");
+  // model.hf_config is relative to the deployment file (a --set value, to where shardrt runs).
+  if (doc.is_object() && doc.contains("model") && doc["model"].is_object() &&
+      doc["model"].contains("hf_config") && doc["model"]["hf_config"].is_string()) {
+    const std::filesystem::path given = doc["model"]["hf_config"].get<std::string>();
+    if (given.is_relative() && !given.empty()) {
+      doc["model"]["hf_config"] =
+          (std::filesystem::path(path).parent_path() / given).lexically_normal().string();
+    }
+  }
   for (const auto& o : overrides) doc = applyOverride(std::move(doc), o);
   return doc;
 }
@@ -401,6 +474,17 @@ json toJson(const Deployment& deployment) {
                 {"rope", m.rope},
                 {"rope_theta", m.rope_theta},
                 {"causal", m.causal}};
+  if (m.rope_scaling.on()) {
+    const auto& s = m.rope_scaling;
+    model["rope_scaling"] = {
+        {"type", "llama3"},
+        {"factor", s.factor},
+        {"low_freq_factor", s.low_freq_factor},
+        {"high_freq_factor", s.high_freq_factor},
+        {"original_max_position_embeddings", s.original_max_position_embeddings}};
+  }
+  if (m.sliding_window > 0) model["sliding_window"] = m.sliding_window;
+  if (m.weight_naming != WeightNaming::Llama) model["weight_naming"] = toString(m.weight_naming);
   if (m.hasMoe()) {
     const auto& moe = m.moe;
     model["moe"] = {{"experts", moe.experts},

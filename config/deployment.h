@@ -36,6 +36,31 @@ struct MoeConfig {
   int capacity(int seq_len) const;
 };
 
+// Llama 3.1's RoPE scaling (Hugging Face rope_scaling, rope_type "llama3"): the rotary
+// frequencies whose wavelength exceeds the original context are slowed by `factor`, with a
+// smooth band between (kernels/rope_frequencies.h has the formula). factor 0: none.
+struct RopeScaling {
+  double factor = 0.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int original_max_position_embeddings = 8192;
+  bool on() const { return factor > 0.0; }
+};
+
+// How a family names its tensors in a checkpoint (docs/config.md, "Weights and their names").
+// Llama's names are the default; Mixtral's MoE layers say block_sparse_moe.gate and
+// experts.E.w1 (gate), w3 (up), w2 (down).
+enum class WeightNaming { Llama, Mixtral };
+const char* toString(WeightNaming naming);
+
+// Where the model came from when a deployment names a Hugging Face config.json
+// (model.hf_config): the file, its model_type, and what was read and not used, for the report.
+struct ModelSource {
+  std::string hf_config;               // empty: spelt out in the deployment file
+  std::string model_type;              // "llama", "mixtral", ...
+  std::vector<std::string> not_used;   // "vocab_size 32000 (...)", keys that change no layer
+};
+
 struct ModelConfig {
   int layers = 0;
   int hidden = 0;
@@ -49,7 +74,13 @@ struct ModelConfig {
   bool rope = true;
   double rope_theta = 10000.0;
   bool causal = true;
+  RopeScaling rope_scaling;
+  // Mistral's sliding window (0: none). Implemented only as far as it changes nothing: a
+  // workload whose seq_len exceeds it is refused (checkRules).
+  int sliding_window = 0;
   MoeConfig moe;  // moe.experts == 0: a dense model
+  WeightNaming weight_naming = WeightNaming::Llama;
+  ModelSource source;
 
   int groupSize() const { return heads / kv_heads; }  // query heads per kv head
   bool hasMoe() const { return moe.experts > 0; }

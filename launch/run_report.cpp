@@ -90,11 +90,34 @@ void printModel(std::ostream& os, const RunReport& r) {
   const auto& d = r.deployment;
   const auto& m = d.model;
   os << "shardrt run: " << d.name << " (" << r.deployment_path << ")\n";
+  if (!m.source.hf_config.empty()) {
+    // What was derived from the checkpoint's config.json, and what of it the layers do not use.
+    os << "  config    " << m.source.hf_config << ": model_type " << m.source.model_type
+       << ", derived as below\n";
+    for (const std::string& note : m.source.not_used)
+      os << "            not used: " << note << "\n";
+  }
+  std::string rope = "off";
+  if (m.rope) {
+    rope = "theta " + fmt("%g", m.rope_theta);
+    if (m.rope_scaling.on()) {
+      const auto& s = m.rope_scaling;
+      rope += " with llama3 scaling (factor " + fmt("%g", s.factor) + ", low_freq_factor " +
+              fmt("%g", s.low_freq_factor) + ", high_freq_factor " + fmt("%g", s.high_freq_factor) +
+              ", original context " + std::to_string(s.original_max_position_embeddings) + ")";
+    }
+  }
   os << "  model     " << plural(m.layers, "layer") << ", hidden " << m.hidden << ", heads "
      << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
      << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
-     << m.norm_eps << ", rope " << (m.rope ? "theta " + fmt("%g", m.rope_theta) : "off") << ", "
-     << (m.causal ? "causal" : "bidirectional") << "\n";
+     << m.norm_eps << ", rope " << rope << ", " << (m.causal ? "causal" : "bidirectional")
+     << (m.sliding_window > 0 ? ", sliding window " + std::to_string(m.sliding_window) +
+                                    " (no key beyond it at this seq_len)"
+                              : std::string())
+     << (m.weight_naming != config::WeightNaming::Llama
+             ? std::string(", ") + toString(m.weight_naming) + " tensor names"
+             : std::string())
+     << "\n";
   if (m.hasMoe()) {
     const auto& moe = m.moe;
     os << "  moe       " << moe.experts << " experts, top_k " << moe.top_k << ", expert_ffn_hidden "
@@ -306,6 +329,11 @@ void printSummary(std::ostream& os, const RunReport& report) {
 nlohmann::json toJson(const RunReport& report) {
   nlohmann::json j;
   j["deployment"] = config::toJson(report.deployment);
+  if (const auto& source = report.deployment.model.source; !source.hf_config.empty()) {
+    j["model_source"] = {{"hf_config", source.hf_config},
+                         {"model_type", source.model_type},
+                         {"not_used", source.not_used}};
+  }
   j["deployment_path"] = report.deployment_path;
   j["plan"] = config::toJson(report.plan);
   j["backend"] = report.backend;

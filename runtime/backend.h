@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/attention_heads.h"
+#include "kernels/rope_frequencies.h"
 #include "runtime/tensor.h"
 
 namespace shardrt {
@@ -52,7 +53,7 @@ class Backend {
   virtual void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                          const TensorView& bias, float eps) = 0;
   // x (batch, seq_len, heads, head_dim), rotated in place.
-  virtual void rotaryEmbedding(const TensorView& x, float theta) = 0;
+  virtual void rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) = 0;
   // q, out (batch, seq_len, q_heads, head_dim); k, v (batch, seq_len, kv_heads, head_dim).
   virtual void attention(const TensorView& out, const TensorView& q, const TensorView& k,
                          const TensorView& v, const kernels::AttentionHeads& heads,

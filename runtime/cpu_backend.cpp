@@ -75,11 +75,11 @@ void CpuBackend::layerNorm(const TensorView& out, const TensorView& inp, const T
                           eps);
 }
 
-void CpuBackend::rotaryEmbedding(const TensorView& x, float theta) {
+void CpuBackend::rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) {
   op_checks::rotary(x);
   const auto& s = x.shape();
   kernels::cpu::rotaryEmbedding(x.data<float>(), toInt(s.size(0)), toInt(s.size(1)),
-                                toInt(s.size(2)), toInt(s.size(3)), theta);
+                                toInt(s.size(2)), toInt(s.size(3)), rope);
 }
 
 void CpuBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,

@@ -23,7 +23,7 @@ class CpuBackend final : public Backend {
                float eps) override;
   void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                  const TensorView& bias, float eps) override;
-  void rotaryEmbedding(const TensorView& x, float theta) override;
+  void rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) override;
   void attention(const TensorView& out, const TensorView& q, const TensorView& k,
                  const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override;
   void gelu(const TensorView& out, const TensorView& inp) override;

@@ -221,12 +221,12 @@ void CudaBackend::layerNorm(const TensorView& out, const TensorView& inp, const 
   });
 }
 
-void CudaBackend::rotaryEmbedding(const TensorView& x, float theta) {
+void CudaBackend::rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) {
   op_checks::rotary(x);
   const auto& s = x.shape();
   byDtype(x, [&](auto tag) {
     kc::rotaryEmbedding(as<decltype(tag)>(x), toInt(s.size(0)), toInt(s.size(1)), toInt(s.size(2)),
-                        toInt(s.size(3)), theta, stream_);
+                        toInt(s.size(3)), rope, stream_);
   });
 }
 

@@ -55,8 +55,8 @@ void ForwardingBackend::layerNorm(const TensorView& out, const TensorView& inp,
   inner_.layerNorm(out, inp, weight, bias, eps);
 }
 
-void ForwardingBackend::rotaryEmbedding(const TensorView& x, float theta) {
-  inner_.rotaryEmbedding(x, theta);
+void ForwardingBackend::rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) {
+  inner_.rotaryEmbedding(x, rope);
 }
 
 void ForwardingBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,

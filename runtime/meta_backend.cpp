@@ -55,7 +55,9 @@ void MetaBackend::layerNorm(const TensorView& out, const TensorView& inp, const 
   op_checks::sameNumel("layer_norm bias", weight, bias);
 }
 
-void MetaBackend::rotaryEmbedding(const TensorView& x, float) { op_checks::rotary(x); }
+void MetaBackend::rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies&) {
+  op_checks::rotary(x);
+}
 
 void MetaBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,
                             const TensorView& v, const kernels::AttentionHeads& heads, bool) {

@@ -134,8 +134,10 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
       return linearSpec(p + "mlp.down_proj.weight", model.hidden, model.ffn_hidden,
                         all(model.hidden), shard.ffn_columns);
     case LayerWeight::Router:
-      return linearSpec(p + "mlp.gate.weight", model.moe.experts, model.hidden,
-                        all(model.moe.experts), all(model.hidden));
+      return linearSpec(
+          p + (model.weight_naming == config::WeightNaming::Mixtral ? "block_sparse_moe.gate.weight"
+                                                                    : "mlp.gate.weight"),
+          model.moe.experts, model.hidden, all(model.moe.experts), all(model.hidden));
     case LayerWeight::SharedGateProj:
     case LayerWeight::SharedUpProj: {
       // One MLP as wide as all shared experts together, split over tp like the dense FFN.
@@ -157,15 +159,22 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
 }
 
 WeightSpec expertWeightSpec(const ModelConfig& model, int layer, int expert, ExpertWeight weight) {
-  const std::string p = layerPrefix(layer) + "mlp.experts." + std::to_string(expert) + ".";
+  // Mixtral's experts: w1 the gate, w3 the up projection, w2 the down (MixtralBlockSparseTop2MLP).
+  const bool mixtral = model.weight_naming == config::WeightNaming::Mixtral;
+  const std::string p = layerPrefix(layer) +
+                        (mixtral ? "block_sparse_moe.experts." : "mlp.experts.") +
+                        std::to_string(expert) + ".";
   const int f = model.moe.expert_ffn_hidden;
   switch (weight) {
     case ExpertWeight::GateProj:
-      return linearSpec(p + "gate_proj.weight", f, model.hidden, all(f), all(model.hidden));
+      return linearSpec(p + (mixtral ? "w1.weight" : "gate_proj.weight"), f, model.hidden, all(f),
+                        all(model.hidden));
     case ExpertWeight::UpProj:
-      return linearSpec(p + "up_proj.weight", f, model.hidden, all(f), all(model.hidden));
+      return linearSpec(p + (mixtral ? "w3.weight" : "up_proj.weight"), f, model.hidden, all(f),
+                        all(model.hidden));
     case ExpertWeight::DownProj:
-      return linearSpec(p + "down_proj.weight", model.hidden, f, all(model.hidden), all(f));
+      return linearSpec(p + (mixtral ? "w2.weight" : "down_proj.weight"), model.hidden, f,
+                        all(model.hidden), all(f));
   }
   throw std::logic_error("expertWeightSpec: no such weight");
 }

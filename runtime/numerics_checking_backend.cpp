@@ -117,8 +117,9 @@ void NumericsCheckingBackend::layerNorm(const TensorView& out, const TensorView&
   check("layernorm", out);
 }
 
-void NumericsCheckingBackend::rotaryEmbedding(const TensorView& x, float theta) {
-  inner().rotaryEmbedding(x, theta);
+void NumericsCheckingBackend::rotaryEmbedding(const TensorView& x,
+                                              const kernels::RopeFrequencies& rope) {
+  inner().rotaryEmbedding(x, rope);
   check("rope", x);
 }
 
@@ -140,8 +141,7 @@ void NumericsCheckingBackend::swiglu(const TensorView& out, const TensorView& ga
   check("swiglu", out);
 }
 
-void NumericsCheckingBackend::add(const TensorView& out, const TensorView& a,
-                                  const TensorView& b) {
+void NumericsCheckingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   inner().add(out, a, b);
   check("add", out);
 }
@@ -161,8 +161,7 @@ void NumericsCheckingBackend::groupedLinear(const TensorView& out, const TensorV
   std::size_t g = 0;
   while (g + 1 < rows.size() && (end += rows[g]) <= row) ++g;
   throw NumericsError("grouped_linear", describeCurrentOp(), c,
-                      "first in group " + std::to_string(g) + " of " +
-                          std::to_string(rows.size()));
+                      "first in group " + std::to_string(g) + " of " + std::to_string(rows.size()));
 }
 
 void NumericsCheckingBackend::routerTopK(const TensorView& experts, const TensorView& weights,

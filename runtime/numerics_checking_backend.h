@@ -25,7 +25,7 @@ namespace shardrt {
 struct NonFiniteCount {
   std::int64_t nan = 0;
   std::int64_t inf = 0;
-  std::int64_t total = 0;      // values looked at
+  std::int64_t total = 0;       // values looked at
   std::int64_t first_bad = -1;  // index of the first NaN or Inf, -1 when none
   std::int64_t bad() const { return nan + inf; }
 };
@@ -62,7 +62,7 @@ class NumericsCheckingBackend final : public ForwardingBackend {
                float eps) override;
   void layerNorm(const TensorView& out, const TensorView& inp, const TensorView& weight,
                  const TensorView& bias, float eps) override;
-  void rotaryEmbedding(const TensorView& x, float theta) override;
+  void rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) override;
   void attention(const TensorView& out, const TensorView& q, const TensorView& k,
                  const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override;
   void gelu(const TensorView& out, const TensorView& inp) override;

@@ -101,8 +101,8 @@ void TracingBackend::layerNorm(const TensorView& out, const TensorView& inp,
       [&] { inner().layerNorm(out, inp, weight, bias, eps); });
 }
 
-void TracingBackend::rotaryEmbedding(const TensorView& x, float theta) {
-  run({OpKind::Compute, "rope", {x}, {}, {x}}, [&] { inner().rotaryEmbedding(x, theta); });
+void TracingBackend::rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) {
+  run({OpKind::Compute, "rope", {x}, {}, {x}}, [&] { inner().rotaryEmbedding(x, rope); });
 }
 
 void TracingBackend::attention(const TensorView& out, const TensorView& q, const TensorView& k,

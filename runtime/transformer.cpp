@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "runtime/model_rope.h"
+
 namespace shardrt {
 namespace {
 
@@ -128,10 +130,10 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
       "linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); },
       "v_proj");
   if (model_.rope) {
-    const auto theta = static_cast<float>(model_.rope_theta);
+    const kernels::RopeFrequencies rope = ropeFrequenciesOf(model_);
     run_("rope", 0, [&] {
-      backend_.rotaryEmbedding(q_, theta);
-      backend_.rotaryEmbedding(k_, theta);
+      backend_.rotaryEmbedding(q_, rope);
+      backend_.rotaryEmbedding(k_, rope);
     });
   }
   // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.

@@ -1,8 +1,8 @@
 #include "runtime/weight_files.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -11,6 +11,7 @@
 #include "comm/progress_board.h"
 #include "common/atomic_directory.h"
 #include "common/errors.h"
+#include "runtime/model_rope.h"
 #include "runtime/npy.h"
 #include "runtime/safetensors.h"
 
@@ -30,13 +31,20 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
 
 const char* fileTypeName(fs::file_type type) {
   switch (type) {
-    case fs::file_type::directory: return "a directory";
-    case fs::file_type::fifo: return "a FIFO";
-    case fs::file_type::socket: return "a socket";
-    case fs::file_type::block: return "a block device";
-    case fs::file_type::character: return "a character device";
-    case fs::file_type::not_found: return "a broken link";
-    default: return "not a plain file";
+    case fs::file_type::directory:
+      return "a directory";
+    case fs::file_type::fifo:
+      return "a FIFO";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::block:
+      return "a block device";
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::not_found:
+      return "a broken link";
+    default:
+      return "not a plain file";
   }
 }
 
@@ -48,8 +56,8 @@ std::vector<std::string> filesWithExtension(const std::string& dir, const std::s
   std::size_t seen = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (++seen > kMaxWeightFiles) {
-      throw ConfigError("--weights", dir + " holds more than " + std::to_string(kMaxWeightFiles) +
-                                         " entries");
+      throw ConfigError("--weights",
+                        dir + " holds more than " + std::to_string(kMaxWeightFiles) + " entries");
     }
     if (it->path().extension() != ext) continue;
     // A FIFO would block the reader and a directory was skipped, then reported as a missing
@@ -57,8 +65,8 @@ std::vector<std::string> filesWithExtension(const std::string& dir, const std::s
     std::error_code kind;
     const fs::file_type type = it->status(kind).type();
     if (type != fs::file_type::regular) {
-      throw ConfigError("--weights", it->path().string() + " is not a regular file (" +
-                                         fileTypeName(type) + ")");
+      throw ConfigError(
+          "--weights", it->path().string() + " is not a regular file (" + fileTypeName(type) + ")");
     }
     out.push_back(it->path().string());
   }
@@ -90,8 +98,9 @@ WeightFiles WeightFiles::open(const std::string& path) {
     }
   } else if (fs::is_regular_file(path, ec)) {
     if (fs::path(path).extension() != ".safetensors") {
-      throw ConfigError("--weights", path + ": a file must be .safetensors (or give a "
-                                            "directory of .npy files)");
+      throw ConfigError("--weights", path +
+                                         ": a file must be .safetensors (or give a "
+                                         "directory of .npy files)");
     }
     files = {path};
     w.format_ = ".safetensors";
@@ -110,8 +119,8 @@ WeightFiles WeightFiles::open(const std::string& path) {
     for (StoredTensor& t : found) {
       const auto [it, inserted] = w.tensors_.emplace(t.name, t);
       if (!inserted) {
-        throw ConfigError("--weights", t.name + " is in both " + it->second.path + " and " +
-                                           t.path);
+        throw ConfigError("--weights",
+                          t.name + " is in both " + it->second.path + " and " + t.path);
       }
     }
   }
@@ -128,8 +137,8 @@ void WeightFiles::checkHolds(const config::ModelConfig& model) const {
     const StoredTensor& t = it->second;
     const std::vector<std::int64_t> want(spec.global_shape.begin(), spec.global_shape.end());
     if (t.shape != want) {
-      throw ConfigError("--weights", spec.name + ": shape " + shapeText(t.shape) + " in " +
-                                         t.path + "; the model needs " + shapeText(want));
+      throw ConfigError("--weights", spec.name + ": shape " + shapeText(t.shape) + " in " + t.path +
+                                         "; the model needs " + shapeText(want));
     }
     if (t.dtype == StoredDType::Other) {
       throw ConfigError("--weights", spec.name + ": dtype " + t.dtype_name + " in " + t.path +
@@ -149,7 +158,8 @@ std::string whatItWouldDo(const std::string& name) {
   if (has("q_norm.") || has("k_norm.")) return "a per-head norm of the queries or keys";
   if (has("e_score_correction_bias")) return "a bias on the router's scores when choosing experts";
   if (has("shared_expert_gate")) return "a gate that scales the shared expert's output";
-  if (has("shared_expert")) return "a shared expert (Qwen-MoE's form, which this model's config lacks)";
+  if (has("shared_expert"))
+    return "a shared expert (Qwen-MoE's form, which this model's config lacks)";
   if (has("scale")) return "a quantisation scale the stored values must be multiplied by";
   return "a weight this model's config does not compute with";
 }
@@ -158,8 +168,9 @@ std::string whatItWouldDo(const std::string& name) {
 
 namespace {
 
-// The buffer must hold theta^(-2i/d), i < d/2, as the rope kernels compute them (in double);
-// within what its dtype can store.
+// The buffer must hold the model's frequencies, i < d/2, as the rope kernels compute them (in
+// double; theta^(-2i/d), or Llama 3.1's scaled ones when the config scales); within what its
+// dtype can store.
 void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConfig& model) {
   const auto refuse = [&](const std::string& why) {
     throw ConfigError("--weights", t.name + " in " + t.path + ": " + why);
@@ -174,12 +185,12 @@ void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConf
   const std::vector<float> stored = readStoredSlice(t, {config::Range{0, half}});
   const double tolerance = t.dtype == StoredDType::F32 ? 1e-6 : 1e-2;  // 16-bit: ~3 digits
   for (int i = 0; i < half; ++i) {
-    const double want = std::pow(model.rope_theta, -2.0 * i / model.head_dim);
+    const double want = kernels::ropeFrequency(ropeFrequenciesOf(model), i, model.head_dim);
     if (std::abs(stored[i] - want) > tolerance * want) {
       refuse("holds rotary frequencies other than rope_theta " + std::to_string(model.rope_theta) +
-             " gives (element " + std::to_string(i) + ": " + std::to_string(stored[i]) +
-             ", expected " + std::to_string(want) +
-             "): a RoPE scaling this model's config does not have");
+             (model.rope_scaling.on() ? " with its llama3 scaling" : "") + " gives (element " +
+             std::to_string(i) + ": " + std::to_string(stored[i]) + ", expected " +
+             std::to_string(want) + "): a RoPE scaling this model's config does not have");
     }
   }
 }
@@ -201,10 +212,10 @@ void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) con
       refuseOtherRotaryFrequencies(t, model);
       continue;
     }
-    throw ConfigError("--weights", name + " in " + t.path + " is not used by this model: " +
-                                       whatItWouldDo(name) +
-                                       "; running without it would compute another model than "
-                                       "the checkpoint's (docs/config.md, Weights and their names)");
+    throw ConfigError(
+        "--weights", name + " in " + t.path + " is not used by this model: " + whatItWouldDo(name) +
+                         "; running without it would compute another model than "
+                         "the checkpoint's (docs/config.md, Weights and their names)");
   }
 }
 
@@ -214,14 +225,17 @@ namespace {
 // result unless --check-numerics was given (issue 15, item 5). One pass over what was read.
 void refuseNonFinite(const StoredTensor& t, const std::vector<config::Range>& slice,
                      const std::vector<float>& values) {
-  const auto bad = std::find_if(values.begin(), values.end(),
-                                [](float v) { return !std::isfinite(v); });
+  const auto bad =
+      std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
   if (bad == values.end()) return;
   const long k = bad - values.begin();
   const long width = slice.back().size();
   std::string at = std::to_string(slice.back().begin + k % width);
   if (slice.size() == 2) at = std::to_string(slice[0].begin + k / width) + ", " + at;
-  throw BadWeightValuesError(t.path, t.name + ": holds " + (std::isnan(*bad) ? "NaN" : *bad < 0 ? "-Inf" : "Inf") +
+  throw BadWeightValuesError(t.path, t.name + ": holds " +
+                                         (std::isnan(*bad) ? "NaN"
+                                          : *bad < 0       ? "-Inf"
+                                                           : "Inf") +
                                          " at [" + at +
                                          "] (the first in this rank's slice; weights must be "
                                          "finite)");
@@ -261,8 +275,9 @@ std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& model) const {
       char sample[kSample];
       in.seekg(static_cast<std::streamoff>(t.offset + begin));
       if (!in.read(sample, static_cast<std::streamsize>(n))) {
-        throw ConfigError(t.path, t.name + ": the file ends inside the tensor's data "
-                                           "(truncated or changed since it was opened)");
+        throw ConfigError(t.path, t.name +
+                                      ": the file ends inside the tensor's data "
+                                      "(truncated or changed since it was opened)");
       }
       mix(sample, n);
     }
@@ -292,8 +307,8 @@ std::string WeightFiles::describe(const config::ModelConfig& model) const {
   if (listed > 5) skipped += ", ...";
   return path_ + " (" + std::to_string(files_) + " " + format_ + " file" +
          (files_ == 1 ? "" : "s") + ", " + std::to_string(tensors_.size()) + " tensors: " + dtypes +
-         "; " + std::to_string(tensors_.size() - used.size()) + " not used by the model" +
-         skipped + ")";
+         "; " + std::to_string(tensors_.size() - used.size()) + " not used by the model" + skipped +
+         ")";
 }
 
 }  // namespace shardrt

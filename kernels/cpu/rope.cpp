@@ -5,15 +5,17 @@
 
 namespace shardrt::kernels::cpu {
 
-void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim, float theta) {
+void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
+                     const RopeFrequencies& rope) {
   const int half = head_dim / 2;
   std::vector<float> cos_t(half), sin_t(half);
+  std::vector<double> inv_freq(half);
+  for (int i = 0; i < half; ++i) inv_freq[i] = ropeFrequency(rope, i, head_dim);
   for (int s = 0; s < seq_len; ++s) {
     for (int i = 0; i < half; ++i) {
       // The angle in double: in fp32, pos * inv_freq loses about 1e-4 rad at pos 4096, and
       // the rotation should be the exact one every backend is checked against.
-      const double inv_freq = std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
-      const double angle = static_cast<double>(s) * inv_freq;
+      const double angle = static_cast<double>(s) * inv_freq[i];
       cos_t[i] = static_cast<float>(std::cos(angle));
       sin_t[i] = static_cast<float>(std::sin(angle));
     }

@@ -18,13 +18,13 @@ namespace {
 // and reached 12% of the copy's bandwidth in bf16 on an H200 (docs/benchmarks.md).
 // P elements per access: kPack<T> (16 bytes, vector_access.cuh) where half and x allow, else 1.
 template <typename T, int P>
-__global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, float theta) {
+__global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequencies rope) {
   extern __shared__ float table[];  // cos for i < half, then sin
   const int half = head_dim / 2;
   const long position = blockIdx.x;  // b * seq_len + s
   const int s = static_cast<int>(position % seq_len);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    const double angle = s * pow(static_cast<double>(theta), -2.0 * i / head_dim);
+    const double angle = s * ropeFrequency(rope, i, head_dim);
     table[i] = static_cast<float>(cos(angle));
     table[half + i] = static_cast<float>(sin(angle));
   }
@@ -59,38 +59,39 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, float the
 }
 
 template <typename T, int P>
-void launchRopeWith(T* x, long positions, int seq_len, int heads, int head_dim, float theta,
-                    cudaStream_t stream) {
+void launchRopeWith(T* x, long positions, int seq_len, int heads, int head_dim,
+                    const RopeFrequencies& rope, cudaStream_t stream) {
   const long units = static_cast<long>(heads) * (head_dim / 2 / P);
-  const int threads = static_cast<int>(std::min<long>(256, std::max<long>(32, (units + 31) / 32 * 32)));
+  const int threads =
+      static_cast<int>(std::min<long>(256, std::max<long>(32, (units + 31) / 32 * 32)));
   const std::size_t shared = static_cast<std::size_t>(head_dim / 2) * 2 * sizeof(float);
-  ropeKernel<T, P><<<static_cast<unsigned>(positions), threads, shared, stream>>>(
-      x, seq_len, heads, head_dim, theta);
+  ropeKernel<T, P><<<static_cast<unsigned>(positions), threads, shared, stream>>>(x, seq_len, heads,
+                                                                                  head_dim, rope);
   CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, float theta,
+void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, const RopeFrequencies& rope,
                 cudaStream_t stream) {
   const long positions = static_cast<long>(batch) * seq_len;
   if (positions == 0 || heads == 0 || head_dim < 2) return;
   if (packFits<T>(head_dim / 2, x)) {
-    launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, theta, stream);
+    launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, rope, stream);
   } else {
-    launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, theta, stream);
+    launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, rope, stream);
   }
 }
 
 }  // namespace
 
-void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim, float theta,
-                     cudaStream_t stream) {
-  launchRope(x, batch, seq_len, heads, head_dim, theta, stream);
+void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
+                     const RopeFrequencies& rope, cudaStream_t stream) {
+  launchRope(x, batch, seq_len, heads, head_dim, rope, stream);
 }
 
-void rotaryEmbedding(__nv_bfloat16* x, int batch, int seq_len, int heads, int head_dim, float theta,
-                     cudaStream_t stream) {
-  launchRope(x, batch, seq_len, heads, head_dim, theta, stream);
+void rotaryEmbedding(__nv_bfloat16* x, int batch, int seq_len, int heads, int head_dim,
+                     const RopeFrequencies& rope, cudaStream_t stream) {
+  launchRope(x, batch, seq_len, heads, head_dim, rope, stream);
 }
 
 }  // namespace shardrt::kernels::cuda

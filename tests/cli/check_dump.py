@@ -37,9 +37,25 @@ def norm(x, m, d, prefix):
     return (x - mean) / np.sqrt(var + m["norm_eps"]) * w + load(d, prefix + ".bias")
 
 
-def rope(x, theta):  # x: (batch, seq, heads, head_dim)
+def rope_frequencies(m, dim):
+    """theta^(-2i/d); with rope_scaling (Llama 3.1's "llama3"), the three bands of Meta's
+    apply_scaling: wavelengths under C/high kept, over C/low divided by factor, between them
+    a smooth mix (docs/config.md)."""
+    inv_freq = m["rope_theta"] ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    s = m.get("rope_scaling")
+    if not s:
+        return inv_freq
+    context, low, high = s["original_max_position_embeddings"], s["low_freq_factor"], s["high_freq_factor"]
+    wavelength = 2 * math.pi / inv_freq
+    smooth = (context / wavelength - low) / (high - low)
+    mixed = (1 - smooth) * inv_freq / s["factor"] + smooth * inv_freq
+    return np.where(wavelength < context / high, inv_freq,
+                    np.where(wavelength > context / low, inv_freq / s["factor"], mixed))
+
+
+def rope(x, m):  # x: (batch, seq, heads, head_dim)
     seq, dim = x.shape[1], x.shape[3]
-    inv_freq = theta ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    inv_freq = rope_frequencies(m, dim)
     angles = np.outer(np.arange(seq, dtype=np.float64), inv_freq)  # (seq, dim/2)
     cos = np.concatenate([np.cos(angles)] * 2, axis=-1)[None, :, None, :]
     sin = np.concatenate([np.sin(angles)] * 2, axis=-1)[None, :, None, :]
@@ -55,7 +71,7 @@ def attention(x, m, d, p):
     k = (x @ load(d, p + "self_attn.k_proj.weight").T).reshape(b, s, kv, hd)
     v = (x @ load(d, p + "self_attn.v_proj.weight").T).reshape(b, s, kv, hd)
     if m["rope"]:
-        q, k = rope(q, m["rope_theta"]), rope(k, m["rope_theta"])
+        q, k = rope(q, m), rope(k, m)
     k = np.repeat(k, h // kv, axis=2)  # grouped-query: head i reads kv head i // (h / kv)
     v = np.repeat(v, h // kv, axis=2)
     scores = np.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(hd)
@@ -67,17 +83,19 @@ def attention(x, m, d, p):
     return out @ load(d, p + "self_attn.o_proj.weight").T
 
 
-def mlp(x, m, d, p):
+def mlp(x, m, d, p, names=("gate_proj", "up_proj", "down_proj")):
     """The FFN of the model's activation with weights p + {gate_proj,up_proj,down_proj}.weight:
-    the dense FFN (p = "model.layers.l.mlp."), one routed expert or the shared experts."""
-    up = x @ load(d, p + "up_proj.weight").T
+    the dense FFN (p = "model.layers.l.mlp."), one routed expert or the shared experts.
+    Mixtral's experts name them w1, w3, w2."""
+    gate_name, up_name, down_name = names
+    up = x @ load(d, p + up_name + ".weight").T
     if m["activation"] == "swiglu":
-        gate = x @ load(d, p + "gate_proj.weight").T
+        gate = x @ load(d, p + gate_name + ".weight").T
         act = gate / (1.0 + np.exp(-gate)) * up
     else:
         erf = np.vectorize(math.erf, otypes=[np.float64])
         act = 0.5 * up * (1.0 + erf(up / math.sqrt(2.0)))
-    return act @ load(d, p + "down_proj.weight").T
+    return act @ load(d, p + down_name + ".weight").T
 
 
 def capacity(factor, seq_len, top_k, experts):
@@ -95,7 +113,9 @@ def moe(n, m, d, p, layer, seq_len):
     cfg = m["moe"]
     experts, top_k = cfg["experts"], cfg["top_k"]
     b, s, _ = n.shape
-    z = n @ load(d, p + "mlp.gate.weight").T  # (batch, seq, experts)
+    mixtral = m.get("weight_naming") == "mixtral"
+    block = p + ("block_sparse_moe." if mixtral else "mlp.")
+    z = n @ load(d, block + "gate.weight").T  # (batch, seq, experts)
     if cfg.get("scoring", "softmax") == "softmax":
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         scores = e / e.sum(axis=-1, keepdims=True)
@@ -126,7 +146,8 @@ def moe(n, m, d, p, layer, seq_len):
     for expert in range(experts):
         bi, si, ki = np.nonzero((chosen == expert) & kept)
         if bi.size:
-            y = mlp(n[bi, si], m, d, f"{p}mlp.experts.{expert}.")
+            y = mlp(n[bi, si], m, d, f"{block}experts.{expert}.",
+                    ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj"))
             np.add.at(out, (bi, si), weights[bi, si, ki][:, None] * y)
     if cfg.get("shared_experts", 0) > 0:
         out = out + mlp(n, m, d, p + "mlp.shared_experts.")

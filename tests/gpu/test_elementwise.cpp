@@ -34,6 +34,29 @@ TEST(CudaElementwise, RotaryEmbeddingMatchesCpu) {
   }
 }
 
+// Llama 3.1's scaled frequencies (kernels/rope_frequencies.h), the same function on both sides:
+// the three bands at head_dim 128 and theta 500000 with Llama 3.1's own parameters.
+TEST(CudaElementwise, RotaryEmbeddingWithLlama3ScalingMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int batch = 2, seq = 301, heads = 3;
+  RopeFrequencies rope(500000.0);
+  rope.factor = 8.0;
+  rope.low_freq_factor = 1.0;
+  rope.high_freq_factor = 4.0;
+  rope.original_context = 8192.0;
+  for (int d : {46, 128}) {
+    const auto x = randomVector(batch * seq * heads * d, 3);
+    auto ref = x;
+    cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, rope);
+    auto plain = x;
+    cpu::rotaryEmbedding(plain.data(), batch, seq, heads, d, RopeFrequencies(500000.0));
+    ASSERT_GT(relErr(plain, ref), 1e-4) << "the scaling must change the result";
+    DeviceArray<float> dx(x);
+    cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, rope, nullptr);
+    EXPECT_LT(relErr(dx.download(), ref), 1e-6) << "head_dim " << d;
+  }
+}
+
 TEST(CudaElementwise, GeluAndSwigluMatchCpu) {
   SHARDRT_REQUIRE_GPU();
   for (long n : {100003L, 100008L}) {  // element by element; 16-byte packs

@@ -105,6 +105,59 @@ TEST(CpuKernels, RotaryEmbeddingMatchesRotateHalf) {
   EXPECT_LT(relErr(out, ref), kTol);
 }
 
+// Llama 3.1's scaling (rope_type "llama3"), with an original context of 4096 so that
+// head_dim 14 at theta 500000 has all three bands: wavelengths 6, 41 and 264 kept (< 4096/4),
+// 1733 smoothed, 11287 and up slowed 8x (> 4096/1). The reference is written from the
+// wavelengths, as Meta's apply_scaling states it, and each band is checked on its own too.
+TEST(CpuKernels, RotaryEmbeddingWithLlama3ScalingHasThreeBands) {
+  const int seq = 37, d = 14;
+  RopeFrequencies rope(500000.0);
+  rope.factor = 8.0;
+  rope.low_freq_factor = 1.0;
+  rope.high_freq_factor = 4.0;
+  rope.original_context = 4096.0;
+  std::vector<double> want(d / 2);
+  int kept = 0, smoothed = 0, slowed = 0;
+  for (int i = 0; i < d / 2; ++i) {
+    const double f = std::pow(500000.0, -2.0 * i / d);
+    const double wavelength = 2 * M_PI / f;
+    if (wavelength < 4096.0 / 4.0) {
+      want[i] = f;
+      ++kept;
+    } else if (wavelength > 4096.0 / 1.0) {
+      want[i] = f / 8.0;
+      ++slowed;
+    } else {
+      const double s = (4096.0 / wavelength - 1.0) / (4.0 - 1.0);
+      want[i] = (1 - s) * f / 8.0 + s * f;
+      EXPECT_GT(want[i], f / 8.0);
+      EXPECT_LT(want[i], f);
+      ++smoothed;
+    }
+    EXPECT_NEAR(ropeFrequency(rope, i, d), want[i], 1e-15 * want[i]) << "i " << i;
+  }
+  EXPECT_EQ(kept, 3);
+  EXPECT_EQ(smoothed, 1);
+  EXPECT_EQ(slowed, 3);
+  const auto x = randomVector(seq * d, 31);
+  auto out = x;
+  rotaryEmbedding(out.data(), 1, seq, 1, d, rope);
+  std::vector<float> ref(x.size());
+  for (int s = 0; s < seq; ++s) {
+    for (int i = 0; i < d / 2; ++i) {
+      const double angle = s * want[i];
+      const float x1 = x[s * d + i], x2 = x[s * d + i + d / 2];
+      ref[s * d + i] = float(x1 * std::cos(angle) - x2 * std::sin(angle));
+      ref[s * d + i + d / 2] = float(x2 * std::cos(angle) + x1 * std::sin(angle));
+    }
+  }
+  EXPECT_LT(relErr(out, ref), kTol);
+  // Not the unscaled rotation: the slowed band moves the result well past the tolerance.
+  auto plain = x;
+  rotaryEmbedding(plain.data(), 1, seq, 1, d, RopeFrequencies(500000.0));
+  EXPECT_GT(relErr(out, plain), 1e-3);
+}
+
 TEST(CpuKernels, RotaryEmbeddingLeavesPositionZeroAlone) {
   const int d = 8;
   const auto x = randomVector(d, 9);

@@ -67,8 +67,8 @@ class RecordingBackend final : public Backend {
                  const TensorView& bias, float eps) override {
     log("layerNorm", out.raw(), inp.raw(), weight.raw(), bias.raw(), eps);
   }
-  void rotaryEmbedding(const TensorView& x, float theta) override {
-    log("rotaryEmbedding", x.raw(), theta);
+  void rotaryEmbedding(const TensorView& x, const kernels::RopeFrequencies& rope) override {
+    log("rotaryEmbedding", x.raw(), static_cast<float>(rope.theta));
   }
   void attention(const TensorView& out, const TensorView& q, const TensorView& k,
                  const TensorView& v, const kernels::AttentionHeads& heads, bool causal) override {

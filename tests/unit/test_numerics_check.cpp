@@ -57,7 +57,8 @@ std::vector<std::vector<unsigned char>> runEveryOp(Backend& be, unsigned seed) {
   Tensor v = upload(be, kvs, rnd(tokens * 8));
   std::vector<Tensor> gw;
   for (int g = 0; g < 3; ++g) gw.push_back(upload(be, w.shape(), rnd(n * hidden)));
-  Tensor logits = upload(be, {Dim("tokens", tokens), Dim("experts", experts)}, rnd(tokens * experts));
+  Tensor logits =
+      upload(be, {Dim("tokens", tokens), Dim("experts", experts)}, rnd(tokens * experts));
 
   std::vector<std::vector<unsigned char>> outs;
   Tensor lin = be.empty({Dim("tokens", tokens), Dim("out", n)}, DType::F32);
@@ -196,10 +197,22 @@ TEST_F(NumericsCheck, CountsEveryKindOfNonFiniteExactlyInFp32AndBf16) {
   for (int i : spots) {
     first = std::min(first, i);
     switch (i % 4) {
-      case 0: v[i] = kNaN; ++nans; break;
-      case 1: v[i] = -kNaN; ++nans; break;  // NaN with the sign bit set
-      case 2: v[i] = kInf; ++infs; break;
-      default: v[i] = -kInf; ++infs; break;
+      case 0:
+        v[i] = kNaN;
+        ++nans;
+        break;
+      case 1:
+        v[i] = -kNaN;
+        ++nans;
+        break;  // NaN with the sign bit set
+      case 2:
+        v[i] = kInf;
+        ++infs;
+        break;
+      default:
+        v[i] = -kInf;
+        ++infs;
+        break;
     }
   }
   const NonFiniteCount c32 = countNonFinite(v.data(), DType::F32, n);
@@ -246,12 +259,14 @@ class FakeDeviceBackend final : public Backend {
   void add(const TensorView& out, const TensorView& a, const TensorView&) override { copy(out, a); }
   // The rest are not used here.
   void linear(const TensorView&, const TensorView&, const TensorView&) override { unused(); }
-  void rmsNorm(const TensorView&, const TensorView&, const TensorView&, float) override { unused(); }
+  void rmsNorm(const TensorView&, const TensorView&, const TensorView&, float) override {
+    unused();
+  }
   void layerNorm(const TensorView&, const TensorView&, const TensorView&, const TensorView&,
                  float) override {
     unused();
   }
-  void rotaryEmbedding(const TensorView&, float) override { unused(); }
+  void rotaryEmbedding(const TensorView&, const kernels::RopeFrequencies&) override { unused(); }
   void attention(const TensorView&, const TensorView&, const TensorView&, const TensorView&,
                  const kernels::AttentionHeads&, bool) override {
     unused();
@@ -321,9 +336,10 @@ TEST_F(NumericsCheck, GroupedLinearNamesTheGroupAndLooksOnlyAtWrittenRows) {
   const std::vector<int> rows = {3, 0, 4, 2};
   const Shape ws{Dim("out", n), Dim("in", hidden)};
   std::vector<Tensor> w;
-  for (int g = 0; g < 4; ++g) w.push_back(upload(be, ws, testing::randomVector(n * hidden, 20 + g)));
-  Tensor x = upload(be, {Dim("tokens", 9), Dim("hidden", hidden)},
-                    testing::randomVector(9 * hidden, 30));
+  for (int g = 0; g < 4; ++g)
+    w.push_back(upload(be, ws, testing::randomVector(n * hidden, 20 + g)));
+  Tensor x =
+      upload(be, {Dim("tokens", 9), Dim("hidden", hidden)}, testing::randomVector(9 * hidden, 30));
   Tensor y = be.empty({Dim("tokens", 9), Dim("out", n)}, DType::F32);
   be.groupedLinear(y, x, {&w[0], &w[1], &w[2], &w[3]}, rows);  // clean
 

@@ -1,0 +1,262 @@
+#include "config/hf_config.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "config/json_limits.h"
+
+namespace shardrt::config {
+namespace {
+
+using nlohmann::json;
+
+// Families whose layers shardrt computes as their reference implementation does.
+const std::set<std::string> kImplemented = {"llama", "mistral", "mixtral"};
+
+// Families known and refused, with what is missing (issue 16 lists each).
+const std::map<std::string, std::string> kNotYet = {
+    {"qwen2", "its q/k/v projections carry biases (Qwen2Attention), not implemented yet"},
+    {"qwen3", "its per-head RMSNorm on q and k (q_norm, k_norm) is not implemented yet"},
+    {"qwen2_moe",
+     "its shared expert is gated by a sigmoid (shared_expert_gate), not implemented yet"},
+    {"qwen3_moe", "its per-head RMSNorm on q and k (q_norm, k_norm) is not implemented yet"},
+    {"deepseek_v2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
+    {"deepseek_v3", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
+    {"kimi_k2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
+    {"glm4_moe",
+     "partial rotary embedding and DeepSeek-style sigmoid routing are not implemented yet"},
+};
+
+// Keys every PretrainedConfig may carry that change nothing the layers compute: bookkeeping,
+// token ids, generation settings saved by older versions, training-only regularisers.
+const std::set<std::string> kNoEffect = {
+    "architectures", "model_type", "transformers_version", "_name_or_path", "use_cache",
+    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
+    "initializer_range", "attention_dropout", "return_dict", "output_hidden_states",
+    "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads",
+    "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "add_cross_attention",
+    "tie_encoder_decoder", "cross_attention_hidden_size", "problem_type", "id2label", "label2id",
+    "finetuning_task", "tokenizer_class", "prefix", "task_specific_params", "max_length",
+    "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
+    "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+    "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+    "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+    "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
+    "suppress_tokens", "begin_suppress_tokens",
+    // Mixtral's router in training only: the auxiliary loss and the jitter noise
+    // (MixtralSparseMoeBlock applies jitter when self.training).
+    "output_router_logits", "router_aux_loss_coef", "router_jitter_noise"};
+
+// Keys read and reported as not used by the layers shardrt runs.
+const std::map<std::string, std::string> kNotUsed = {
+    {"vocab_size", "the embedding and the LM head are not run yet, issue 17"},
+    {"tie_word_embeddings", "the embedding and the LM head are not run yet, issue 17"},
+    {"max_position_embeddings", "positions are those of workload.seq_len"},
+    {"torch_dtype", "the workload's dtype is used"},
+    {"dtype", "the workload's dtype is used"},
+    {"pretraining_tp", "Llama's sliced projections compute the same product"}};
+
+class HfReader {
+ public:
+  HfReader(const json& config, std::string path) : config_(config), path_(std::move(path)) {}
+
+  std::string field(const std::string& key) const {
+    return "model.hf_config (" + path_ + ") " + key;
+  }
+  bool has(const std::string& key) const {
+    return config_.contains(key) && !config_.at(key).is_null();
+  }
+  const json& at(const std::string& key) {
+    read_.insert(key);
+    return config_.at(key);
+  }
+  void markRead(const std::string& key) { read_.insert(key); }
+  [[noreturn]] void refuse(const std::string& key, const std::string& rule) const {
+    throw ConfigError(field(key), rule);
+  }
+
+  int positiveInt(const std::string& key) {
+    if (!has(key)) refuse(key, "required, and missing");
+    return positiveIntValue(key, at(key));
+  }
+  int positiveInt(const std::string& key, int fallback) {
+    read_.insert(key);
+    return has(key) ? positiveIntValue(key, at(key)) : fallback;
+  }
+  double positiveNumber(const std::string& key, double fallback) {
+    read_.insert(key);
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_number() || !(v.get<double>() > 0.0) || !std::isfinite(v.get<double>())) {
+      refuse(key, "must be a positive number, got " + brief(v));
+    }
+    return v.get<double>();
+  }
+  std::string string(const std::string& key, const std::string& fallback) {
+    markRead(key);
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_string()) refuse(key, "must be a string, got " + brief(v));
+    return v.get<std::string>();
+  }
+  // A key whose only implemented value is `want` (false, null, 0, ...): refused otherwise.
+  void mustBe(const std::string& key, const json& want, const std::string& why) {
+    read_.insert(key);
+    if (!config_.contains(key)) return;
+    const json& v = config_.at(key);
+    if (!v.is_null() && v != want) {  // null: the family's default, which is `want`
+      refuse(key, brief(v) + ": " + why);
+    }
+  }
+  void noted(const std::string& key, ModelSource& source) {
+    read_.insert(key);
+    if (!config_.contains(key)) return;
+    source.not_used.push_back(key + " " + brief(config_.at(key)) + " (" + kNotUsed.at(key) + ")");
+  }
+  // Every key not read, not without effect: refused.
+  void finish(const std::string& model_type) const {
+    for (const auto& [key, value] : config_.items()) {
+      if (read_.count(key) || kNoEffect.count(key)) continue;
+      refuse(key, brief(value) + ": not a key shardrt knows for model_type " + model_type +
+                      "; it may change the model's math, so it is refused rather than ignored");
+    }
+  }
+
+ private:
+  int positiveIntValue(const std::string& key, const json& v) const {
+    if (!v.is_number_integer() || v.get<long long>() <= 0 || v.get<long long>() > (1 << 30)) {
+      refuse(key, "must be a positive integer up to 2^30, got " + brief(v));
+    }
+    return static_cast<int>(v.get<long long>());
+  }
+
+  const json& config_;
+  std::string path_;
+  std::set<std::string> read_;
+};
+
+// rope_scaling (or transformers v5's rope_parameters): none, "default", or Llama 3.1's "llama3".
+RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
+  RopeScaling s;
+  r.markRead(key);
+  if (!r.has(key)) return s;  // absent or null: none
+  const json& v = r.at(key);
+  if (!v.is_object()) r.refuse(key, "must be an object or null, got " + brief(v));
+  std::string type;
+  for (const char* name : {"rope_type", "type"}) {
+    if (v.contains(name) && v.at(name).is_string()) type = v.at(name).get<std::string>();
+  }
+  if (type == "default" || (type.empty() && key == "rope_parameters")) return s;
+  if (type != "llama3") {
+    r.refuse(key, brief(v) + ": rope_type " + (type.empty() ? "(none)" : type) +
+                      " is not implemented (null, default and llama3 are)");
+  }
+  auto number = [&](const char* name) {
+    if (!v.contains(name) || !v.at(name).is_number() || !(v.at(name).get<double>() > 0.0)) {
+      r.refuse(key + "." + name, "must be a positive number for rope_type llama3, got " +
+                                     (v.contains(name) ? brief(v.at(name)) : "nothing"));
+    }
+    return v.at(name).get<double>();
+  };
+  s.factor = number("factor");
+  s.low_freq_factor = number("low_freq_factor");
+  s.high_freq_factor = number("high_freq_factor");
+  s.original_max_position_embeddings = static_cast<int>(number("original_max_position_embeddings"));
+  if (!(s.high_freq_factor > s.low_freq_factor)) {
+    r.refuse(key, brief(v) + ": high_freq_factor must exceed low_freq_factor");
+  }
+  for (const auto& [name, value] : v.items()) {
+    static const std::set<std::string> known = {
+        "rope_type",        "type",
+        "factor",           "low_freq_factor",
+        "high_freq_factor", "original_max_position_embeddings",
+        "rope_theta"};
+    if (!known.count(name)) r.refuse(key + "." + name, brief(value) + ": not known for llama3");
+  }
+  return s;
+}
+
+}  // namespace
+
+ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
+  if (!config.is_object()) {
+    throw ConfigError("model.hf_config (" + path + ")", "must hold a JSON object");
+  }
+  HfReader r(config, path);
+  const std::string type = r.string("model_type", "");
+  if (type.empty()) r.refuse("model_type", "required: the family to compute (llama, ...)");
+  if (kNotYet.count(type)) r.refuse("model_type", "\"" + type + "\": " + kNotYet.at(type));
+  if (!kImplemented.count(type)) {
+    r.refuse("model_type",
+             "\"" + type + "\" is not a family shardrt implements (llama, mistral, mixtral)");
+  }
+  const bool mixtral = type == "mixtral";
+  ModelConfig m;
+  m.source.hf_config = path;
+  m.source.model_type = type;
+  m.layers = r.positiveInt("num_hidden_layers");
+  m.hidden = r.positiveInt("hidden_size");
+  m.heads = r.positiveInt("num_attention_heads");
+  m.kv_heads = r.positiveInt("num_key_value_heads", m.heads);
+  if (m.hidden % m.heads != 0 && !r.has("head_dim")) {
+    r.refuse("hidden_size", "must be a multiple of num_attention_heads when head_dim is not given");
+  }
+  m.head_dim = r.positiveInt("head_dim", m.hidden / m.heads);
+  m.ffn_hidden = r.positiveInt("intermediate_size");
+  m.norm = NormKind::RmsNorm;
+  // The families' own defaults (LlamaConfig, MistralConfig, MixtralConfig).
+  m.norm_eps = r.positiveNumber("rms_norm_eps", mixtral ? 1e-5 : 1e-6);
+  const std::string act = r.string("hidden_act", "silu");
+  if (act != "silu") {
+    r.refuse("hidden_act", "\"" + act + "\": only silu (the gated SwiGLU MLP) is implemented");
+  }
+  m.activation = Activation::SwiGlu;
+  m.rope = true;
+  m.causal = true;
+  if (r.has("rope_parameters")) {
+    // transformers v5: the theta and the scaling in one object.
+    const json& p = config.at("rope_parameters");
+    if (p.is_object() && p.contains("rope_theta")) {
+      const json& t = p.at("rope_theta");
+      if (!t.is_number() || !(t.get<double>() > 0.0)) {
+        r.refuse("rope_parameters.rope_theta", "must be a positive number, got " + brief(t));
+      }
+      m.rope_theta = t.get<double>();
+    }
+    m.rope_scaling = readRopeScaling(r, "rope_parameters");
+  }
+  m.rope_theta = r.positiveNumber("rope_theta", r.has("rope_parameters") ? m.rope_theta
+                                                : mixtral                ? 1e6
+                                                                         : 10000.0);
+  if (!r.has("rope_parameters")) m.rope_scaling = readRopeScaling(r, "rope_scaling");
+  r.mustBe("attention_bias", false, "biases on q/k/v/o are not implemented");
+  r.mustBe("mlp_bias", false, "biases on the MLP's projections are not implemented");
+  r.mustBe("partial_rotary_factor", 1.0, "only a full rotary embedding is implemented");
+  if (type != "llama") m.sliding_window = r.positiveInt("sliding_window", 0);
+  if (mixtral) {
+    m.moe.experts = r.positiveInt("num_local_experts");
+    m.moe.top_k = r.positiveInt("num_experts_per_tok");
+    if (m.moe.top_k > m.moe.experts) {
+      r.refuse("num_experts_per_tok", "must not exceed num_local_experts");
+    }
+    m.moe.expert_ffn_hidden = m.ffn_hidden;
+    // MixtralSparseMoeBlock: softmax over every expert, top-k, the k weights renormalised.
+    m.moe.scoring = RouterScoring::Softmax;
+    m.moe.normalize_top_k = true;
+    m.moe.every = 1;
+    m.weight_naming = WeightNaming::Mixtral;
+  }
+  for (const auto& [key, why] : kNotUsed) r.noted(key, m.source);
+  r.finish(type);
+  if (m.heads % m.kv_heads != 0) {
+    r.refuse("num_key_value_heads", "must divide num_attention_heads");
+  }
+  if (m.head_dim % 2 != 0) r.refuse("head_dim", "must be even for the rotary embedding");
+  return m;
+}
+
+}  // namespace shardrt::config
