@@ -65,7 +65,7 @@ RopeScaling readRopeScaling(JsonReader r) {
 // beside it only `layers` may be given, to run the first layers of the model.
 ModelConfig readHfModel(JsonReader& r) {
   const std::string path = r.string("hf_config");
-  ModelConfig m = modelFromHfConfig(readJsonFile(path, "model.hf_config"), path);
+  ModelConfig m = modelFromHfConfig(readJsonFile(path, "model.hf_config file"), path);
   if (r.has("layers")) {
     const int layers = r.positiveInt("layers");
     if (layers > m.layers) {

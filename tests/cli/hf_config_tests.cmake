@@ -1,0 +1,71 @@
+# Models from their Hugging Face config.json (issue 16, item 1; config/hf_config.h): the tiny
+# examples of each family implemented (examples/hf/) validated under tp, pp, dp and ep, also on
+# the cuda Backend; recomputed in NumPy from their dumps (Llama 3.1's rope scaling, Mixtral's
+# tensor names); drawn as graphs; and every refusal in one line naming the key and its value.
+# tests/reference/hf_crosscheck.py checks the same families against transformers itself
+# (scripts/hf-crosscheck.sh, below as reference.hf_crosscheck).
+set(examples ${PROJECT_SOURCE_DIR}/examples)
+set(hf_llama31 ${examples}/tiny-llama31-hf.json)
+set(hf_mistral ${examples}/tiny-mistral-hf.json)
+set(hf_mixtral ${examples}/tiny-mixtral-hf.json)
+
+function(hf_case name ranks deployment)
+  shardrt_add_cli_test(cli.hf.${name} RANKS ${ranks} EXIT 0 PATTERN "${pass_line}" COUNT 1
+    ARGS run ${deployment} --validate --warmup 0 --iters 1
+         --out ${CMAKE_CURRENT_BINARY_DIR}/out/hf.${name} ${ARGN})
+  gpu_case(hf.${name} ${ranks} ${deployment} "${pass_line}" 2 ${ARGN})
+endfunction()
+hf_case(llama31_tp2 2 ${hf_llama31})
+hf_case(llama31_pp2 2 ${hf_llama31} --set strategy.tp=1 --set strategy.pp=2)
+hf_case(llama31_tp2_dp2 4 ${hf_llama31} --set strategy.dp=2)
+hf_case(mistral_tp2 2 ${hf_mistral})
+hf_case(mistral_tp2_pp3 6 ${hf_mistral} --set strategy.pp=3)
+hf_case(mixtral_tp2_ep2 2 ${hf_mixtral})
+hf_case(mixtral_dp2_ep2 2 ${hf_mixtral} --set strategy.tp=1 --set strategy.dp=2)
+hf_case(mixtral_tp2_pp2_ep2 4 ${hf_mixtral} --set strategy.pp=2)
+hf_case(llama31_first_layer 1 ${hf_llama31} --set strategy.tp=1 --set model.layers=1)
+dag_case(hf.mixtral_tp2_ep2 2 ${hf_mixtral})
+
+# NumPy recomputes the dumped runs from docs/config.md's formulas alone.
+foreach(pair "llama31|${hf_llama31}|2" "mixtral|${hf_mixtral}|2")
+  string(REPLACE "|" ";" parts "${pair}")
+  list(GET parts 0 name)
+  list(GET parts 1 deployment)
+  list(GET parts 2 ranks)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/dump/hf.${name})
+  add_test(NAME cli.dump_check.hf.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dump_and_check.sh 0 ${dir} --
+                   ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> run ${deployment}
+                   --device cpu --warmup 0 --iters 1 --out ${dir}-out --dump ${dir})
+  set_tests_properties(cli.dump_check.hf.${name} PROPERTIES LABELS cli TIMEOUT 180
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endforeach()
+
+# Refused, on every rank, in one line naming the key (and the file) and the value.
+set(hf_bad ${CMAKE_CURRENT_SOURCE_DIR}/hf_configs)
+function(hf_refused name pattern)
+  shardrt_add_cli_test(cli.hf.refused.${name} RANKS 2 EXIT 2 COUNT 2
+    PATTERN "^shardrt: rank [01] on [^ ]+: error: ${pattern}"
+    ARGS run ${ARGN} --out ${CMAKE_CURRENT_BINARY_DIR}/out/hf.refused.${name})
+endfunction()
+hf_refused(qwen2 "model.hf_config [(].*/qwen2-0.5b.json[)] model_type: \"qwen2\": its q/k/v projections carry biases [(]Qwen2Attention[)], not implemented yet$"
+           ${hf_llama31} --set model.hf_config=${hf_bad}/qwen2-0.5b.json)
+hf_refused(rope_yarn "model.hf_config [(].*[)] rope_scaling: [{].*\"rope_type\":\"yarn\"[}]: rope_type yarn is not implemented [(]null, default and llama3 are[)]$"
+           ${hf_llama31} --set model.hf_config=${hf_bad}/tiny-llama-yarn.json)
+hf_refused(unknown_key "model.hf_config [(].*[)] quantization_config: [{].*[}]: not a key shardrt knows for model_type llama; it may change the model's math, so it is refused rather than ignored$"
+           ${hf_llama31} --set model.hf_config=${hf_bad}/tiny-llama-quantized.json)
+hf_refused(window_shorter_than_seq "model.sliding_window: 128 is shorter than workload.seq_len 200: a sliding-window mask is not implemented"
+           ${hf_mistral} --set workload.seq_len=200)
+hf_refused(layers_past_config "model.layers: must not exceed the config's num_hidden_layers [(]layers=9, num_hidden_layers=4[)]$"
+           ${hf_llama31} --set model.layers=9)
+hf_refused(spelt_beside_config "model.hidden: comes from model.hf_config; only layers may be given beside it$"
+           ${hf_llama31} --set model.hidden=64)
+hf_refused(missing_file "/.*/no-such/config.json: cannot open the model.hf_config file"
+           ${hf_llama31} --set model.hf_config=${hf_bad}/no-such/config.json)
+
+# Against transformers itself: skipped, with the reason, without a Python that has it.
+add_test(NAME reference.hf_crosscheck
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/hf-crosscheck.sh ${CMAKE_BINARY_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/out/hf-crosscheck)
+set_tests_properties(reference.hf_crosscheck PROPERTIES LABELS reference TIMEOUT 600
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -1,0 +1,178 @@
+// A model from a Hugging Face config.json (config/hf_config.h): what each family derives, and
+// that every key that could change the math is read, checked or refused, never ignored.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/errors.h"
+#include "config/hf_config.h"
+
+namespace shardrt::config {
+namespace {
+
+using nlohmann::json;
+
+// Llama-3.1-8B's config.json, as published (meta-llama/Llama-3.1-8B).
+json llama31() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 128000, "eos_token_id": 128001, "hidden_act": "silu", "hidden_size": 4096,
+    "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 131072,
+    "mlp_bias": false, "model_type": "llama", "num_attention_heads": 32,
+    "num_hidden_layers": 32, "num_key_value_heads": 8, "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "rope_theta": 500000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+    "transformers_version": "4.43.0.dev0", "use_cache": true, "vocab_size": 128256})");
+}
+
+// Mixtral-8x7B's, with transformers v5's rope_parameters in place of rope_theta.
+json mixtral() {
+  return json::parse(R"({
+    "architectures": ["MixtralForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1,
+    "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02,
+    "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mixtral",
+    "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 32,
+    "num_key_value_heads": 8, "num_local_experts": 8, "output_router_logits": false,
+    "rms_norm_eps": 1e-05, "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"},
+    "router_aux_loss_coef": 0.02, "sliding_window": null, "tie_word_embeddings": false,
+    "dtype": "bfloat16", "transformers_version": "5.0.0", "use_cache": true,
+    "vocab_size": 32000})");
+}
+
+// The ConfigError's text, or "" when the config is accepted.
+std::string refusal(const json& config) {
+  try {
+    modelFromHfConfig(config, "c.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(HfConfig, Llama31DerivesEveryDimensionAndItsRopeScaling) {
+  const ModelConfig m = modelFromHfConfig(llama31(), "c.json");
+  EXPECT_EQ(m.layers, 32);
+  EXPECT_EQ(m.hidden, 4096);
+  EXPECT_EQ(m.heads, 32);
+  EXPECT_EQ(m.kv_heads, 8);
+  EXPECT_EQ(m.head_dim, 128);  // hidden_size / num_attention_heads: no head_dim key
+  EXPECT_EQ(m.ffn_hidden, 14336);
+  EXPECT_EQ(m.norm, NormKind::RmsNorm);
+  EXPECT_DOUBLE_EQ(m.norm_eps, 1e-5);
+  EXPECT_EQ(m.activation, Activation::SwiGlu);
+  EXPECT_DOUBLE_EQ(m.rope_theta, 500000.0);
+  EXPECT_TRUE(m.rope_scaling.on());
+  EXPECT_DOUBLE_EQ(m.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(m.rope_scaling.low_freq_factor, 1.0);
+  EXPECT_DOUBLE_EQ(m.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(m.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_FALSE(m.hasMoe());
+  EXPECT_EQ(m.weight_naming, WeightNaming::Llama);
+  EXPECT_EQ(m.source.model_type, "llama");
+  // Read and reported, not silently dropped: the vocabulary, the tying, the dtype.
+  std::string notes;
+  for (const auto& n : m.source.not_used) notes += n + "\n";
+  EXPECT_NE(notes.find("vocab_size 128256"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("tie_word_embeddings false"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("torch_dtype \"bfloat16\""), std::string::npos) << notes;
+}
+
+TEST(HfConfig, MixtralIsAnMoeInEveryLayerWithItsOwnTensorNames) {
+  const ModelConfig m = modelFromHfConfig(mixtral(), "c.json");
+  EXPECT_DOUBLE_EQ(m.rope_theta, 1e6);  // from rope_parameters
+  EXPECT_FALSE(m.rope_scaling.on());
+  ASSERT_TRUE(m.hasMoe());
+  EXPECT_EQ(m.moe.experts, 8);
+  EXPECT_EQ(m.moe.top_k, 2);
+  EXPECT_EQ(m.moe.expert_ffn_hidden, 14336);
+  EXPECT_EQ(m.moe.every, 1);
+  EXPECT_EQ(m.moe.shared_experts, 0);
+  EXPECT_EQ(m.moe.scoring, RouterScoring::Softmax);
+  EXPECT_TRUE(m.moe.normalize_top_k);
+  EXPECT_TRUE(m.moe.dropless());
+  EXPECT_EQ(m.weight_naming, WeightNaming::Mixtral);
+  EXPECT_EQ(m.sliding_window, 0);  // null
+  EXPECT_DOUBLE_EQ(modelFromHfConfig(
+                       [] {
+                         json c = mixtral();
+                         c.erase("rope_parameters");
+                         return c;
+                       }(),
+                       "c.json")
+                       .rope_theta,
+                   1e6);  // MixtralConfig's own default
+}
+
+TEST(HfConfig, MistralKeepsItsSlidingWindowForTheWorkloadToCheck) {
+  json c = llama31();
+  c["model_type"] = "mistral";
+  c.erase("rope_scaling");
+  c.erase("attention_bias");
+  c.erase("mlp_bias");
+  c.erase("pretraining_tp");
+  c["sliding_window"] = 4096;
+  EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 4096);
+}
+
+TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
+  for (const auto& [type, need] : {std::pair<const char*, const char*>{"qwen2", "biases"},
+                                   {"qwen3", "q_norm"},
+                                   {"qwen2_moe", "shared_expert_gate"},
+                                   {"deepseek_v3", "latent attention"},
+                                   {"glm4_moe", "partial rotary"},
+                                   {"gpt2", "not a family shardrt implements"}}) {
+    json c = llama31();
+    c["model_type"] = type;
+    const std::string why = refusal(c);
+    EXPECT_NE(why.find(std::string("model_type: \"") + type + "\""), std::string::npos) << why;
+    EXPECT_NE(why.find(need), std::string::npos) << why;
+  }
+}
+
+TEST(HfConfig, MathChangingValuesNotImplementedAreRefusedNamingKeyAndValue) {
+  const auto refused = [](const char* key, const json& value, const char* expect) {
+    json c = llama31();
+    c[key] = value;
+    const std::string why = refusal(c);
+    EXPECT_NE(why.find(std::string("model.hf_config (c.json) ") + key), std::string::npos) << why;
+    EXPECT_NE(why.find(expect), std::string::npos) << why;
+  };
+  refused("attention_bias", true, "true: biases on q/k/v/o are not implemented");
+  refused("mlp_bias", true, "true: biases on the MLP");
+  refused("hidden_act", "gelu", "\"gelu\": only silu");
+  refused("rope_scaling", json::parse(R"({"rope_type": "yarn", "factor": 4.0})"),
+          "rope_type yarn is not implemented");
+  refused("rope_scaling", json::parse(R"({"rope_type": "dynamic", "factor": 2.0})"),
+          "rope_type dynamic is not implemented");
+  refused("partial_rotary_factor", 0.5, "0.5: only a full rotary");
+  refused("quantization_config", json::parse(R"({"quant_method": "fp8"})"),
+          "not a key shardrt knows for model_type llama");
+  refused("num_hidden_layers", 0, "must be a positive integer");
+  refused("num_key_value_heads", 5, "must divide num_attention_heads");
+  // A llama3 scaling missing a parameter names it.
+  json c = llama31();
+  c["rope_scaling"].erase("low_freq_factor");
+  EXPECT_NE(refusal(c).find("rope_scaling.low_freq_factor: must be a positive number"),
+            std::string::npos)
+      << refusal(c);
+}
+
+TEST(HfConfig, KeysWithoutEffectAndDefaultsAreAccepted) {
+  json c = llama31();
+  c["attention_bias"] = nullptr;  // null: the family's default (false)
+  c["num_beams"] = 4;             // a generation setting older versions saved in config.json
+  c["_name_or_path"] = "meta-llama/Llama-3.1-8B";
+  c.erase("rope_scaling");
+  c.erase("num_key_value_heads");
+  c.erase("rms_norm_eps");
+  const ModelConfig m = modelFromHfConfig(c, "c.json");
+  EXPECT_EQ(m.kv_heads, 32);           // LlamaConfig: num_key_value_heads defaults to the heads
+  EXPECT_DOUBLE_EQ(m.norm_eps, 1e-6);  // LlamaConfig's default
+  EXPECT_FALSE(m.rope_scaling.on());
+  EXPECT_EQ(refusal(json::array()), "model.hf_config (c.json): must hold a JSON object");
+}
+
+}  // namespace
+}  // namespace shardrt::config
