@@ -77,7 +77,8 @@ ModelConfig readHfModel(JsonReader& r) {
   }
   for (const char* key :
        {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
-        "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming"}) {
+        "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming",
+        "qkv_bias", "qk_norm"}) {
     if (r.has(key)) {
       throw ConfigError(r.field(key),
                         "comes from model.hf_config; only layers may be given "
@@ -110,6 +111,8 @@ ModelConfig readModel(JsonReader r) {
   m.causal = r.boolean("causal", m.causal);
   if (r.has("rope_scaling")) m.rope_scaling = readRopeScaling(r.object("rope_scaling"));
   m.sliding_window = r.nonNegativeInt("sliding_window", 0);
+  m.qkv_bias = r.boolean("qkv_bias", false);
+  m.qk_norm = r.boolean("qk_norm", false);
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
   m.weight_naming = r.oneOf("weight_naming", {"llama", "mixtral"}, "llama") == "mixtral"
                         ? WeightNaming::Mixtral
@@ -484,6 +487,8 @@ json toJson(const Deployment& deployment) {
         {"original_max_position_embeddings", s.original_max_position_embeddings}};
   }
   if (m.sliding_window > 0) model["sliding_window"] = m.sliding_window;
+  if (m.qkv_bias) model["qkv_bias"] = true;
+  if (m.qk_norm) model["qk_norm"] = true;
   if (m.weight_naming != WeightNaming::Llama) model["weight_naming"] = toString(m.weight_naming);
   if (m.hasMoe()) {
     const auto& moe = m.moe;

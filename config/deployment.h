@@ -75,6 +75,8 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   bool causal = true;
   RopeScaling rope_scaling;
+  bool qkv_bias = false;  // Qwen2: biases on the q, k and v projections (split with their rows)
+  bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on each query and key head, before rope
   // Mistral's sliding window (0: none). Implemented only as far as it changes nothing: a
   // workload whose seq_len exceeds it is refused (checkRules).
   int sliding_window = 0;

@@ -15,15 +15,13 @@ namespace {
 using nlohmann::json;
 
 // Families whose layers shardrt computes as their reference implementation does.
-const std::set<std::string> kImplemented = {"llama", "mistral", "mixtral"};
+const std::set<std::string> kImplemented = {"llama", "mistral", "mixtral",
+                                            "qwen2", "qwen3",   "qwen3_moe"};
 
 // Families known and refused, with what is missing (issue 16 lists each).
 const std::map<std::string, std::string> kNotYet = {
-    {"qwen2", "its q/k/v projections carry biases (Qwen2Attention), not implemented yet"},
-    {"qwen3", "its per-head RMSNorm on q and k (q_norm, k_norm) is not implemented yet"},
     {"qwen2_moe",
      "its shared expert is gated by a sigmoid (shared_expert_gate), not implemented yet"},
-    {"qwen3_moe", "its per-head RMSNorm on q and k (q_norm, k_norm) is not implemented yet"},
     {"deepseek_v2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"deepseek_v3", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"kimi_k2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
@@ -192,9 +190,12 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   if (kNotYet.count(type)) r.refuse("model_type", "\"" + type + "\": " + kNotYet.at(type));
   if (!kImplemented.count(type)) {
     r.refuse("model_type",
-             "\"" + type + "\" is not a family shardrt implements (llama, mistral, mixtral)");
+             "\"" + type +
+                 "\" is not a family shardrt implements (llama, mistral, mixtral, qwen2, qwen3, "
+                 "qwen3_moe)");
   }
   const bool mixtral = type == "mixtral";
+  const bool qwen = type.rfind("qwen", 0) == 0;
   ModelConfig m;
   m.source.hf_config = path;
   m.source.model_type = type;
@@ -210,6 +211,10 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   m.norm = NormKind::RmsNorm;
   // The families' own defaults (LlamaConfig, MistralConfig, MixtralConfig).
   m.norm_eps = r.positiveNumber("rms_norm_eps", mixtral ? 1e-5 : 1e-6);
+  // Qwen2Attention: biases on q, k and v always (no config key); Qwen3Attention: RMSNorm over
+  // head_dim on each q and k head (q_norm, k_norm), always.
+  m.qkv_bias = type == "qwen2";
+  m.qk_norm = type == "qwen3" || type == "qwen3_moe";
   const std::string act = r.string("hidden_act", "silu");
   if (act != "silu") {
     r.refuse("hidden_act", "\"" + act + "\": only silu (the gated SwiGLU MLP) is implemented");
@@ -236,7 +241,32 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   r.mustBe("attention_bias", false, "biases on q/k/v/o are not implemented");
   r.mustBe("mlp_bias", false, "biases on the MLP's projections are not implemented");
   r.mustBe("partial_rotary_factor", 1.0, "only a full rotary embedding is implemented");
-  if (type != "llama") m.sliding_window = r.positiveInt("sliding_window", 0);
+  if (qwen) {
+    // Qwen's window applies only with use_sliding_window (then to the layers from
+    // max_window_layers on; transformers v5 lists them in layer_types).
+    const bool use = r.has("use_sliding_window") && r.at("use_sliding_window") == true;
+    r.markRead("use_sliding_window");
+    r.markRead("max_window_layers");
+    bool windowed = use;
+    if (r.has("layer_types")) {
+      const json& types = r.at("layer_types");
+      if (!types.is_array()) r.refuse("layer_types", "must be a list, got " + brief(types));
+      for (const json& t : types) {
+        if (t == "sliding_attention") {
+          windowed = true;
+        } else if (t != "full_attention") {
+          r.refuse("layer_types", brief(t) + ": full_attention and sliding_attention are known");
+        }
+      }
+    }
+    if (windowed) {
+      m.sliding_window = r.positiveInt("sliding_window");
+    } else {
+      r.markRead("sliding_window");  // without use_sliding_window, no layer applies it
+    }
+  } else if (type != "llama") {
+    m.sliding_window = r.positiveInt("sliding_window", 0);
+  }
   if (mixtral) {
     m.moe.experts = r.positiveInt("num_local_experts");
     m.moe.top_k = r.positiveInt("num_experts_per_tok");
@@ -249,6 +279,34 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     m.moe.normalize_top_k = true;
     m.moe.every = 1;
     m.weight_naming = WeightNaming::Mixtral;
+  }
+  if (type == "qwen3_moe") {
+    // Published configs say num_experts; transformers v5 writes num_local_experts (its
+    // attribute map). Both given must agree.
+    const bool v4_name = r.has("num_experts");
+    m.moe.experts = r.positiveInt(v4_name ? "num_experts" : "num_local_experts");
+    if (v4_name && r.has("num_local_experts") &&
+        r.positiveInt("num_local_experts") != m.moe.experts) {
+      r.refuse("num_local_experts", "disagrees with num_experts");
+    }
+    m.moe.top_k = r.positiveInt("num_experts_per_tok");
+    if (m.moe.top_k > m.moe.experts) r.refuse("num_experts_per_tok", "must not exceed num_experts");
+    m.moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
+    // Qwen3MoeSparseMoeBlock: softmax over every expert, top-k, renormalised when
+    // norm_topk_prob (Qwen3MoeConfig's default: false); MoE in layer l when
+    // (l + 1) % decoder_sparse_step == 0 and l is not in mlp_only_layers.
+    m.moe.scoring = RouterScoring::Softmax;
+    r.markRead("norm_topk_prob");
+    m.moe.normalize_top_k = r.has("norm_topk_prob") && r.at("norm_topk_prob") == true;
+    m.moe.every = r.positiveInt("decoder_sparse_step", 1);
+    if (m.moe.every > m.layers) r.refuse("decoder_sparse_step", "leaves no MoE layer");
+    r.markRead("mlp_only_layers");
+    if (r.has("mlp_only_layers") &&
+        !(r.at("mlp_only_layers").is_array() && r.at("mlp_only_layers").empty())) {
+      r.refuse("mlp_only_layers", brief(r.at("mlp_only_layers")) +
+                                      ": dense layers listed by index are not implemented "
+                                      "(only every decoder_sparse_step-th layer as MoE)");
+    }
   }
   for (const auto& [key, why] : kNotUsed) r.noted(key, m.source);
   r.finish(type);

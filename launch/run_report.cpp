@@ -110,7 +110,9 @@ void printModel(std::ostream& os, const RunReport& r) {
   os << "  model     " << plural(m.layers, "layer") << ", hidden " << m.hidden << ", heads "
      << m.heads << " (kv_heads " << m.kv_heads << ") x d_k " << m.head_dim << ", ffn_hidden "
      << m.ffn_hidden << " " << toString(m.activation) << ", " << toString(m.norm) << " eps "
-     << m.norm_eps << ", rope " << rope << ", " << (m.causal ? "causal" : "bidirectional")
+     << m.norm_eps << (m.qkv_bias ? ", q/k/v biases" : "")
+     << (m.qk_norm ? ", q/k rmsnorm per head" : "") << ", rope " << rope << ", "
+     << (m.causal ? "causal" : "bidirectional")
      << (m.sliding_window > 0 ? ", sliding window " + std::to_string(m.sliding_window) +
                                     " (no key beyond it at this seq_len)"
                               : std::string())

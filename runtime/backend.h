@@ -61,6 +61,8 @@ class Backend {
   virtual void gelu(const TensorView& out, const TensorView& inp) = 0;
   virtual void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) = 0;
   virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
+  // x (..., cols) += bias (cols) on every row: a linear layer's bias after its GEMM.
+  virtual void addBias(const TensorView& x, const TensorView& bias) = 0;
   virtual void fillZero(const TensorView& out) = 0;
   // For each group g: rows[g] rows of out (.., N) = the same rows of inp (.., K) @ weights[g]
   // (N, K)^T, the groups' rows back to back. One launch on backends that can (all the local

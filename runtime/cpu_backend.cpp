@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/bias.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/permute.h"
@@ -105,6 +106,13 @@ void CpuBackend::add(const TensorView& out, const TensorView& a, const TensorVie
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);
   kernels::cpu::residualAdd(out.data<float>(), a.data<float>(), b.data<float>(), out.numel());
+}
+
+void CpuBackend::addBias(const TensorView& x, const TensorView& bias) {
+  op_checks::bias(x, bias);
+  const long cols = x.shape().cols();
+  kernels::cpu::addBias(x.data<float>(), bias.data<float>(), x.numel() / cols,
+                        static_cast<int>(cols));
 }
 
 void CpuBackend::fillZero(const TensorView& out) { std::memset(out.raw(), 0, out.bytes()); }

@@ -14,6 +14,7 @@
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_cudnn.cuh"
+#include "kernels/cuda/bias.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -290,6 +291,15 @@ void CudaBackend::swiglu(const TensorView& out, const TensorView& gate, const Te
   byDtype(out, [&](auto tag) {
     using T = decltype(tag);
     kc::swiglu(as<T>(out), as<const T>(gate), as<const T>(up), out.numel(), stream_);
+  });
+}
+
+void CudaBackend::addBias(const TensorView& x, const TensorView& bias) {
+  op_checks::bias(x, bias);
+  const long cols = x.shape().cols();
+  byDtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    kc::addBias(as<T>(x), as<const T>(bias), x.numel() / cols, static_cast<int>(cols), stream_);
   });
 }
 

@@ -74,6 +74,10 @@ void ForwardingBackend::swiglu(const TensorView& out, const TensorView& gate,
   inner_.swiglu(out, gate, up);
 }
 
+void ForwardingBackend::addBias(const TensorView& x, const TensorView& bias) {
+  inner_.addBias(x, bias);
+}
+
 void ForwardingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   inner_.add(out, a, b);
 }

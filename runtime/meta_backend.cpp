@@ -73,6 +73,8 @@ void MetaBackend::swiglu(const TensorView& out, const TensorView& gate, const Te
   op_checks::sameNumel("swiglu", out, up);
 }
 
+void MetaBackend::addBias(const TensorView& x, const TensorView& bias) { op_checks::bias(x, bias); }
+
 void MetaBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);

@@ -32,12 +32,28 @@ WeightSpec normSpec(std::string name, int hidden, bool bias) {
   return {std::move(name), {hidden}, {all(hidden)}, 0.1f, bias ? 0.0f : 1.0f};
 }
 
+// A linear layer's bias: split with the rows of its weight.
+WeightSpec biasSpec(std::string name, int out_features, Range rows) {
+  return {std::move(name), {out_features}, {rows}, 0.5f, 0.0f};
+}
+
 }  // namespace
 
 Shape WeightSpec::localShape() const {
-  static const char* kNames1d[] = {"hidden"};
+  // 1-D: a norm's weight over hidden (over d_k for Qwen3's q_norm and k_norm), or a linear
+  // layer's bias over its out_features.
+  static const char* kHidden[] = {"hidden"};
+  static const char* kHeadDim[] = {"d_k"};
+  static const char* kBias[] = {"out_features"};
   static const char* kNames2d[] = {"out_features", "in_features"};
-  const char** names = global_shape.size() == 1 ? kNames1d : kNames2d;
+  const auto endsWith = [&](const std::string& tail) {
+    return name.size() >= tail.size() &&
+           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  const char** names = global_shape.size() == 2                                 ? kNames2d
+                       : endsWith("_proj.bias")                                 ? kBias
+                       : endsWith("q_norm.weight") || endsWith("k_norm.weight") ? kHeadDim
+                                                                                : kHidden;
   std::vector<Dim> dims;
   for (std::size_t i = 0; i < global_shape.size(); ++i) {
     dims.emplace_back(names[i], slice[i].size(), global_shape[i]);
@@ -88,6 +104,13 @@ bool hasWeight(const ModelConfig& model, int layer, LayerWeight weight) {
     case LayerWeight::SharedUpProj:
     case LayerWeight::SharedDownProj:
       return shared;
+    case LayerWeight::QBias:
+    case LayerWeight::KBias:
+    case LayerWeight::VBias:
+      return model.qkv_bias;
+    case LayerWeight::QNorm:
+    case LayerWeight::KNorm:
+      return model.qk_norm;
     case LayerWeight::Count:
       return false;
     default:
@@ -152,6 +175,16 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
       return linearSpec(p + "mlp.shared_experts.down_proj.weight", model.hidden, width,
                         all(model.hidden), shard.shared_columns);
     }
+    case LayerWeight::QBias:
+      return biasSpec(p + "self_attn.q_proj.bias", model.heads * hd, times(shard.q_heads, hd));
+    case LayerWeight::KBias:
+      return biasSpec(p + "self_attn.k_proj.bias", model.kv_heads * hd, times(shard.kv_heads, hd));
+    case LayerWeight::VBias:
+      return biasSpec(p + "self_attn.v_proj.bias", model.kv_heads * hd, times(shard.kv_heads, hd));
+    case LayerWeight::QNorm:
+      return normSpec(p + "self_attn.q_norm.weight", hd, false);
+    case LayerWeight::KNorm:
+      return normSpec(p + "self_attn.k_norm.weight", hd, false);
     case LayerWeight::Count:
       break;
   }

@@ -45,6 +45,11 @@ enum class LayerWeight {
   SharedGateProj,
   SharedUpProj,
   SharedDownProj,
+  QBias,  // Qwen2's q/k/v biases
+  KBias,
+  VBias,
+  QNorm,  // Qwen3's per-head RMSNorm weights on q and k (head_dim each, on every rank)
+  KNorm,
   Count
 };
 

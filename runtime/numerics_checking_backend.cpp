@@ -141,6 +141,11 @@ void NumericsCheckingBackend::swiglu(const TensorView& out, const TensorView& ga
   check("swiglu", out);
 }
 
+void NumericsCheckingBackend::addBias(const TensorView& x, const TensorView& bias) {
+  inner().addBias(x, bias);
+  check("add_bias", x);
+}
+
 void NumericsCheckingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   inner().add(out, a, b);
   check("add", out);

@@ -28,6 +28,13 @@ void norm(const TensorView& out, const TensorView& inp, const TensorView& weight
   }
 }
 
+void bias(const TensorView& x, const TensorView& bias) {
+  if (bias.numel() != x.shape().cols() || x.shape().cols() == 0) {
+    fail("add_bias", "x " + x.shape().str() + ", bias " + bias.shape().str());
+  }
+  if (bias.dtype() != x.dtype()) fail("add_bias", "x and bias hold different dtypes");
+}
+
 void rotary(const TensorView& x) {
   if (x.shape().rank() != 4 || x.shape().size(3) % 2 != 0) {
     fail("rotary_embedding",

@@ -128,6 +128,10 @@ void TracingBackend::swiglu(const TensorView& out, const TensorView& gate, const
       true);
 }
 
+void TracingBackend::addBias(const TensorView& x, const TensorView& bias) {
+  run({OpKind::Compute, "add_bias", {x}, {bias}, {x}}, [&] { inner().addBias(x, bias); });
+}
+
 void TracingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   run({OpKind::Compute, "add", {a, b}, {}, {out}}, [&] { inner().add(out, a, b); });
 }

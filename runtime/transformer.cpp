@@ -129,6 +129,26 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
   run_(
       "linear", linearFlops(tokens_, wv), [&] { backend_.linear(mergeHeads(v_), normed_, wv); },
       "v_proj");
+  if (model_.qkv_bias) {  // Qwen2: each projection's bias, split with its rows
+    run_(
+        "add_bias", 0, [&] { backend_.addBias(mergeHeads(q_), layer_weights[LayerWeight::QBias]); },
+        "q_bias");
+    run_(
+        "add_bias", 0, [&] { backend_.addBias(mergeHeads(k_), layer_weights[LayerWeight::KBias]); },
+        "k_bias");
+    run_(
+        "add_bias", 0, [&] { backend_.addBias(mergeHeads(v_), layer_weights[LayerWeight::VBias]); },
+        "v_bias");
+  }
+  if (model_.qk_norm) {  // Qwen3: RMSNorm over head_dim on every query and key head, before rope
+    const auto eps = static_cast<float>(model_.norm_eps);
+    run_(
+        "rmsnorm", 0, [&] { backend_.rmsNorm(q_, q_, layer_weights[LayerWeight::QNorm], eps); },
+        "q_norm");
+    run_(
+        "rmsnorm", 0, [&] { backend_.rmsNorm(k_, k_, layer_weights[LayerWeight::KNorm], eps); },
+        "k_norm");
+  }
   if (model_.rope) {
     const kernels::RopeFrequencies rope = ropeFrequenciesOf(model_);
     run_("rope", 0, [&] {

@@ -67,9 +67,19 @@ def rope(x, m):  # x: (batch, seq, heads, head_dim)
 def attention(x, m, d, p):
     b, s, _ = x.shape
     hd, h, kv = m["head_dim"], m["heads"], m["kv_heads"]
-    q = (x @ load(d, p + "self_attn.q_proj.weight").T).reshape(b, s, h, hd)
-    k = (x @ load(d, p + "self_attn.k_proj.weight").T).reshape(b, s, kv, hd)
-    v = (x @ load(d, p + "self_attn.v_proj.weight").T).reshape(b, s, kv, hd)
+    q = x @ load(d, p + "self_attn.q_proj.weight").T
+    k = x @ load(d, p + "self_attn.k_proj.weight").T
+    v = x @ load(d, p + "self_attn.v_proj.weight").T
+    if m.get("qkv_bias"):  # Qwen2
+        q = q + load(d, p + "self_attn.q_proj.bias")
+        k = k + load(d, p + "self_attn.k_proj.bias")
+        v = v + load(d, p + "self_attn.v_proj.bias")
+    q, k, v = q.reshape(b, s, h, hd), k.reshape(b, s, kv, hd), v.reshape(b, s, kv, hd)
+    if m.get("qk_norm"):  # Qwen3: RMSNorm over head_dim on each head, before rope
+        def head_norm(t, w):
+            return t / np.sqrt((t * t).mean(axis=-1, keepdims=True) + m["norm_eps"]) * w
+        q = head_norm(q, load(d, p + "self_attn.q_norm.weight"))
+        k = head_norm(k, load(d, p + "self_attn.k_norm.weight"))
     if m["rope"]:
         q, k = rope(q, m), rope(k, m)
     k = np.repeat(k, h // kv, axis=2)  # grouped-query: head i reads kv head i // (h / kv)

@@ -18,6 +18,7 @@
 #include "common/bfloat16.h"
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/bias.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/permute.h"
 #include "kernels/cpu/residual.h"
@@ -26,6 +27,7 @@
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tensor_core.cuh"
+#include "kernels/cuda/bias.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/permute.cuh"
 #include "kernels/cuda/residual.cuh"
@@ -97,8 +99,8 @@ TEST(Bf16Host, RoundsToNearestEven) {
 
 TEST(CudaBf16, RmsNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
-                                  std::pair{3, 200}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33},
+                                   std::pair{37, 4104}, std::pair{3, 200}}) {
     const auto x = randomBf16(rows * cols, 1), w = randomBf16(cols, 2);
     std::vector<float> ref(x.size());
     cpu::rmsNorm(ref.data(), x.data(), w.data(), rows, cols, 1e-5f);
@@ -111,8 +113,8 @@ TEST(CudaBf16, RmsNormMatchesCpu) {
 
 TEST(CudaBf16, LayerNormMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33}, std::pair{37, 4104},
-                                  std::pair{3, 200}}) {
+  for (const auto& [rows, cols] : {std::pair{37, 197}, std::pair{5, 4099}, std::pair{1, 33},
+                                   std::pair{37, 4104}, std::pair{3, 200}}) {
     auto x = randomVector(rows * cols, 3);
     for (auto& v : x) v += 3.0f;  // a mean far from zero
     x = roundedToBf16(x);
@@ -199,6 +201,21 @@ TEST(CudaBf16, ResidualAddIsTheCpuSumRounded) {
     cuda::residualAdd(da.get(), da.get(), db.get(), n, nullptr);
     EXPECT_EQ(toFloat(da.download()), roundedToBf16(ref)) << n;
   }
+}
+
+// Qwen2's q/k/v bias add: bf16 in, fp32 add, rounded once; exactly the CPU sum rounded.
+TEST(CudaBf16, AddBiasMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const long rows = 67;
+  const int cols = 131;
+  const auto x = randomBf16(rows * cols, 6), bias = randomBf16(cols, 7);
+  auto ref = x;
+  cpu::addBias(ref.data(), bias.data(), rows, cols);
+  auto dx = upload(x), db = upload(bias);
+  cuda::addBias(dx.get(), db.get(), rows, cols, nullptr);
+  const auto got = toFloat(dx.download());
+  EXPECT_LT(relErr(got, ref), kBf16Tolerance);
+  EXPECT_EQ(got, roundedToBf16(ref));
 }
 
 TEST(CudaBf16, GatherAndScatterAddMatchCpu) {

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "kernels/cpu/activations.h"
+#include "kernels/cpu/bias.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cuda/activations.cuh"
+#include "kernels/cuda/bias.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rope.cuh"
@@ -55,6 +57,19 @@ TEST(CudaElementwise, RotaryEmbeddingWithLlama3ScalingMatchesCpu) {
     cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, rope, nullptr);
     EXPECT_LT(relErr(dx.download(), ref), 1e-6) << "head_dim " << d;
   }
+}
+
+TEST(CudaElementwise, AddBiasMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const long rows = 203;
+  const int cols = 77;
+  const auto x = randomVector(rows * cols, 4), bias = randomVector(cols, 5);
+  auto ref = x;
+  cpu::addBias(ref.data(), bias.data(), rows, cols);
+  ASSERT_GT(relErr(x, ref), 0.1);  // the bias is not a rounding error
+  DeviceArray<float> dx(x), db(bias);
+  cuda::addBias(dx.get(), db.get(), rows, cols, nullptr);
+  EXPECT_EQ(dx.download(), ref);  // one fp32 add per element, as on the CPU
 }
 
 TEST(CudaElementwise, GeluAndSwigluMatchCpu) {

@@ -47,6 +47,8 @@ def randomise(model, seed):
                 p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) / p.shape[-1] ** 0.5)
             elif "norm" in name:
                 p.copy_(1 + 0.1 * (torch.rand(p.shape, generator=g) * 2 - 1))
+            elif name.endswith("_proj.bias"):
+                p.copy_(0.5 * (torch.rand(p.shape, generator=g) * 2 - 1))
             else:
                 raise SystemExit(f"hf_crosscheck: no rule for parameter {name} {tuple(p.shape)}")
 
@@ -76,6 +78,19 @@ def families():
         num_attention_heads=8, num_key_value_heads=4, num_local_experts=6, num_experts_per_tok=2,
         rms_norm_eps=1e-5, router_jitter_noise=0.0)
     mixtral_top1 = transformers.MixtralConfig(**{**mixtral.to_dict(), "num_experts_per_tok": 1})
+    qwen2 = transformers.Qwen2Config(
+        vocab_size=97, hidden_size=192, intermediate_size=336, num_hidden_layers=3,
+        num_attention_heads=6, num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6)
+    qwen3 = transformers.Qwen3Config(
+        vocab_size=97, hidden_size=160, intermediate_size=336, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=48, rms_norm_eps=1e-6,
+        rope_theta=1e6)
+    qwen3_moe = transformers.Qwen3MoeConfig(
+        vocab_size=97, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
+        num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+        num_experts=6, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=2,
+        rms_norm_eps=1e-6, rope_theta=1e6)
+    qwen3_moe_raw = transformers.Qwen3MoeConfig(**{**qwen3_moe.to_dict(), "norm_topk_prob": False})
     return {
         "llama31": (llama31, [("tp 2", 2, {"tp": 2}), ("pp 2", 2, {"pp": 2}),
                               ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
@@ -86,6 +101,19 @@ def families():
                               ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                               ("tp 2 x pp 2, ep 2", 4, {"tp": 2, "pp": 2, "ep": 2})],
                     mixtral_top1, "top-2 routing"),
+        # The same weights in Llama's model: no biases on q, k and v.
+        "qwen2": (qwen2, [("tp 2", 2, {"tp": 2}), ("tp 3", 3, {"tp": 3}), ("pp 3", 3, {"pp": 3})],
+                  transformers.LlamaConfig(**{k: v for k, v in qwen2.to_dict().items()
+                                              if k != "model_type"}), "q/k/v biases"),
+        # The same weights in Llama's model: no q/k norm.
+        "qwen3": (qwen3, [("tp 2", 2, {"tp": 2}), ("pp 3", 3, {"pp": 3}),
+                          ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
+                  transformers.LlamaConfig(**{k: v for k, v in qwen3.to_dict().items()
+                                              if k != "model_type"}), "q/k norm"),
+        "qwen3_moe": (qwen3_moe, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
+                                  ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
+                                  ("tp 2 x pp 2, ep 2", 4, {"tp": 2, "pp": 2, "ep": 2})],
+                      qwen3_moe_raw, "norm_topk_prob"),
     }
 
 
@@ -99,7 +127,7 @@ def main():
     ap.add_argument("shardrt")
     ap.add_argument("work")
     ap.add_argument("--mpirun", default="mpirun")
-    ap.add_argument("--families", default="llama31,mistral,mixtral")
+    ap.add_argument("--families", default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe")
     args = ap.parse_args()
     mpirun = [args.mpirun, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     torch.set_num_threads(1)
@@ -118,6 +146,7 @@ def main():
         randomise(model, seed=sum(name.encode()))  # fixed: str hash() varies by process
         ckpt = os.path.join(args.work, name, "checkpoint")
         model.save_pretrained(ckpt)
+        last = None  # the last run's input and output, for the comparison without the feature
         for label, ranks, strategy in strategies:
             run_dir = os.path.join(args.work, name, label.replace(" ", "").replace(",", "_"))
             os.makedirs(run_dir)
@@ -145,12 +174,18 @@ def main():
             x = np.load(os.path.join(run_dir, "dump", "input.npy"))
             got = np.load(os.path.join(run_dir, "dump", "output.npy"))
             err = rel_err(got, reference_output(model, x))
+            last = (x, got)
             ok = err <= TOLERANCE and validated == "PASS"
             failed += not ok
             print(f"| {name} | {label} | {ranks} | {validated} | {err:.2e} | {'PASS' if ok else 'FAIL'} |")
         # The check can fail: the same weights without the feature must not match.
-        other = model_cls(without).eval()
-        other.load_state_dict(model.state_dict())
+        if last is None:
+            continue
+        x, got = last
+        other = getattr(transformers, type(without).__name__.replace("Config", "ForCausalLM"))(
+            without).eval()
+        # Another family's model takes the weights it has names for (Llama: no biases, no q/k norm).
+        other.load_state_dict(model.state_dict(), strict=type(without) is type(config))
         err = rel_err(got, reference_output(other, x))
         ok = err > 100 * TOLERANCE
         failed += not ok

@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/bias.h"
 #include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
@@ -156,6 +157,20 @@ TEST(CpuKernels, RotaryEmbeddingWithLlama3ScalingHasThreeBands) {
   auto plain = x;
   rotaryEmbedding(plain.data(), 1, seq, 1, d, RopeFrequencies(500000.0));
   EXPECT_GT(relErr(out, plain), 1e-3);
+}
+
+// The bias row added to every row, in double: sizes that are no multiple of anything.
+TEST(CpuKernels, AddBiasAddsTheRowToEveryRow) {
+  const long rows = 37;
+  const int cols = 29;
+  const auto x = randomVector(rows * cols, 41), bias = randomVector(cols, 42);
+  auto out = x;
+  addBias(out.data(), bias.data(), rows, cols);
+  std::vector<float> ref(x.size());
+  for (long r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) ref[r * cols + c] = float(double(x[r * cols + c]) + bias[c]);
+  EXPECT_LT(relErr(out, ref), kTol);
+  EXPECT_GT(relErr(x, ref), 0.1);
 }
 
 TEST(CpuKernels, RotaryEmbeddingLeavesPositionZeroAlone) {

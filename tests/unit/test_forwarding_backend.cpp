@@ -81,6 +81,9 @@ class RecordingBackend final : public Backend {
   void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override {
     log("swiglu", out.raw(), gate.raw(), up.raw());
   }
+  void addBias(const TensorView& x, const TensorView& bias) override {
+    log("addBias", x.raw(), bias.raw());
+  }
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override {
     log("add", out.raw(), a.raw(), b.raw());
   }
@@ -161,6 +164,7 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
       none([=](Backend& be) { be.gelu(b, a); }),
       none([=](Backend& be) { be.swiglu(c, b, a); }),
       none([=](Backend& be) { be.add(d, c, b); }),
+      none([=](Backend& be) { be.addBias(c, e); }),
       none([=](Backend& be) { be.fillZero(e); }),
       none([=](Backend& be) {
         be.groupedLinear(a, c, {&weight, &weight}, {3, 9});

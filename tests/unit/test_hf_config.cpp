@@ -116,13 +116,71 @@ TEST(HfConfig, MistralKeepsItsSlidingWindowForTheWorkloadToCheck) {
   EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 4096);
 }
 
+// Qwen2: q/k/v biases from the family itself (Qwen2Attention has no key for them); its window
+// only with use_sliding_window. Qwen2-0.5B's published config.
+TEST(HfConfig, Qwen2HasQkvBiasesAndNoWindowUnlessUsed) {
+  json c = json::parse(R"({
+    "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 896, "initializer_range": 0.02,
+    "intermediate_size": 4864, "max_position_embeddings": 131072, "max_window_layers": 24,
+    "model_type": "qwen2", "num_attention_heads": 14, "num_hidden_layers": 24,
+    "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "sliding_window": 131072, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+    "transformers_version": "4.40.1", "use_cache": true, "use_sliding_window": false,
+    "vocab_size": 151936})");
+  ModelConfig m = modelFromHfConfig(c, "c.json");
+  EXPECT_TRUE(m.qkv_bias);
+  EXPECT_FALSE(m.qk_norm);
+  EXPECT_EQ(m.head_dim, 64);
+  EXPECT_EQ(m.sliding_window, 0);  // use_sliding_window false
+  c["use_sliding_window"] = true;
+  EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 131072);
+  c["use_sliding_window"] = false;
+  c["layer_types"] = json::array({"full_attention", "sliding_attention"});
+  EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 131072);
+  c["layer_types"] = json::array({"chunked_attention"});
+  EXPECT_NE(refusal(c).find("layer_types: \"chunked_attention\""), std::string::npos) << refusal(c);
+}
+
+// Qwen3-30B-A3B's published config: q/k norm, 128 experts, top 8 renormalised, every layer MoE.
+TEST(HfConfig, Qwen3MoeHasQkNormAndItsRouting) {
+  json c = json::parse(R"({
+    "architectures": ["Qwen3MoeForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 151643, "decoder_sparse_step": 1, "eos_token_id": 151645, "head_dim": 128,
+    "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02,
+    "intermediate_size": 6144, "max_position_embeddings": 40960, "max_window_layers": 48,
+    "mlp_only_layers": [], "model_type": "qwen3_moe", "moe_intermediate_size": 768,
+    "norm_topk_prob": true, "num_attention_heads": 32, "num_experts": 128,
+    "num_experts_per_tok": 8, "num_hidden_layers": 48, "num_key_value_heads": 4,
+    "output_router_logits": false, "rms_norm_eps": 1e-06, "rope_scaling": null,
+    "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001, "sliding_window": null,
+    "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+    "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
+  const ModelConfig m = modelFromHfConfig(c, "c.json");
+  EXPECT_TRUE(m.qk_norm);
+  EXPECT_FALSE(m.qkv_bias);
+  EXPECT_EQ(m.head_dim, 128);  // given: not hidden_size / heads (64)
+  ASSERT_TRUE(m.hasMoe());
+  EXPECT_EQ(m.moe.experts, 128);
+  EXPECT_EQ(m.moe.top_k, 8);
+  EXPECT_EQ(m.moe.expert_ffn_hidden, 768);
+  EXPECT_TRUE(m.moe.normalize_top_k);
+  EXPECT_EQ(m.moe.every, 1);
+  EXPECT_EQ(m.weight_naming, WeightNaming::Llama);  // mlp.gate, mlp.experts.E.gate_proj
+  c.erase("norm_topk_prob");  // Qwen3MoeConfig's default: the top-k weights as they are
+  EXPECT_FALSE(modelFromHfConfig(c, "c.json").moe.normalize_top_k);
+  c["mlp_only_layers"] = json::array({0, 47});
+  EXPECT_NE(refusal(c).find("mlp_only_layers: [0,47]: dense layers listed by index"),
+            std::string::npos)
+      << refusal(c);
+}
+
 TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
-  for (const auto& [type, need] : {std::pair<const char*, const char*>{"qwen2", "biases"},
-                                   {"qwen3", "q_norm"},
-                                   {"qwen2_moe", "shared_expert_gate"},
-                                   {"deepseek_v3", "latent attention"},
-                                   {"glm4_moe", "partial rotary"},
-                                   {"gpt2", "not a family shardrt implements"}}) {
+  for (const auto& [type, need] :
+       {std::pair<const char*, const char*>{"qwen2_moe", "shared_expert_gate"},
+        {"deepseek_v3", "latent attention"},
+        {"glm4_moe", "partial rotary"},
+        {"gpt2", "not a family shardrt implements"}}) {
     json c = llama31();
     c["model_type"] = type;
     const std::string why = refusal(c);
