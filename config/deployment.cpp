@@ -33,6 +33,12 @@ MoeConfig readMoe(JsonReader r, int layers) {
                     : RouterScoring::Sigmoid;
   moe.normalize_top_k = r.boolean("normalize_top_k", moe.normalize_top_k);
   moe.shared_experts = r.nonNegativeInt("shared_experts", 0);
+  moe.shared_ffn_hidden = r.nonNegativeInt("shared_ffn_hidden", 0);
+  moe.shared_gate = r.boolean("shared_gate", false);
+  if ((moe.shared_ffn_hidden > 0 || moe.shared_gate) && moe.shared_experts == 0) {
+    throw ConfigError(r.field(moe.shared_gate ? "shared_gate" : "shared_ffn_hidden"),
+                      "needs shared_experts of at least 1");
+  }
   if (r.has("capacity_factor")) moe.capacity_factor = r.positiveNumber("capacity_factor", 1.0);
   moe.every = r.positiveInt("every", 1);
   r.finish();
@@ -114,9 +120,10 @@ ModelConfig readModel(JsonReader r) {
   m.qkv_bias = r.boolean("qkv_bias", false);
   m.qk_norm = r.boolean("qk_norm", false);
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
-  m.weight_naming = r.oneOf("weight_naming", {"llama", "mixtral"}, "llama") == "mixtral"
-                        ? WeightNaming::Mixtral
-                        : WeightNaming::Llama;
+  const std::string naming = r.oneOf("weight_naming", {"llama", "mixtral", "qwen2_moe"}, "llama");
+  m.weight_naming = naming == "mixtral"     ? WeightNaming::Mixtral
+                    : naming == "qwen2_moe" ? WeightNaming::Qwen2Moe
+                                            : WeightNaming::Llama;
   r.finish();
 
   if (m.heads % m.kv_heads != 0) {
@@ -301,9 +308,9 @@ void checkStrategy(const Deployment& d) {
       throw ConfigError("strategy.ep", "must divide model.moe.experts " +
                                            ratio("experts", m.moe.experts, "ep", s.ep));
     }
-    const int shared_ffn = m.moe.shared_experts * m.moe.expert_ffn_hidden;
+    const int shared_ffn = m.moe.sharedWidth();
     if (shared_ffn % s.tp != 0) {
-      throw ConfigError("strategy.tp", "must divide model.moe.shared_experts * expert_ffn_hidden " +
+      throw ConfigError("strategy.tp", "must divide the shared experts' width " +
                                            ratio("shared_ffn", shared_ffn, "tp", s.tp));
     }
   }
@@ -368,7 +375,9 @@ const char* toString(Activation activation) {
   return activation == Activation::SwiGlu ? "swiglu" : "gelu";
 }
 const char* toString(WeightNaming naming) {
-  return naming == WeightNaming::Mixtral ? "mixtral" : "llama";
+  return naming == WeightNaming::Mixtral    ? "mixtral"
+         : naming == WeightNaming::Qwen2Moe ? "qwen2_moe"
+                                            : "llama";
 }
 const char* toString(RouterScoring scoring) {
   return scoring == RouterScoring::Softmax ? "softmax" : "sigmoid";
@@ -499,6 +508,8 @@ json toJson(const Deployment& deployment) {
                     {"normalize_top_k", moe.normalize_top_k},
                     {"shared_experts", moe.shared_experts},
                     {"every", moe.every}};
+    if (moe.shared_ffn_hidden > 0) model["moe"]["shared_ffn_hidden"] = moe.shared_ffn_hidden;
+    if (moe.shared_gate) model["moe"]["shared_gate"] = true;
     if (!moe.dropless()) model["moe"]["capacity_factor"] = moe.capacity_factor;
   }
   json doc = {{"name", deployment.name},

@@ -30,8 +30,13 @@ struct MoeConfig {
   int shared_experts = 0;        // experts every token goes through (one MLP of this many)
   double capacity_factor = 0.0;  // 0: dropless
   int every = 1;                 // layer l is MoE when (l + 1) % every == 0
+  int shared_ffn_hidden = 0;     // the shared experts' MLP width; 0: shared_experts * expert_ffn_hidden
+  bool shared_gate = false;      // Qwen2-MoE: scaled per token by sigmoid(n Wg^T), Wg (1, hidden)
 
   bool dropless() const { return capacity_factor <= 0.0; }
+  int sharedWidth() const {
+    return shared_ffn_hidden > 0 ? shared_ffn_hidden : shared_experts * expert_ffn_hidden;
+  }
   // Token slots one expert may take from one sequence: ceil(cf * seq_len * top_k / experts).
   int capacity(int seq_len) const;
 };
@@ -50,7 +55,8 @@ struct RopeScaling {
 // How a family names its tensors in a checkpoint (docs/config.md, "Weights and their names").
 // Llama's names are the default; Mixtral's MoE layers say block_sparse_moe.gate and
 // experts.E.w1 (gate), w3 (up), w2 (down).
-enum class WeightNaming { Llama, Mixtral };
+// Qwen2-MoE's shared expert is mlp.shared_expert (singular) with mlp.shared_expert_gate.
+enum class WeightNaming { Llama, Mixtral, Qwen2Moe };
 const char* toString(WeightNaming naming);
 
 // Where the model came from when a deployment names a Hugging Face config.json

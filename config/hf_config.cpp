@@ -15,13 +15,11 @@ namespace {
 using nlohmann::json;
 
 // Families whose layers shardrt computes as their reference implementation does.
-const std::set<std::string> kImplemented = {"llama", "mistral", "mixtral",
-                                            "qwen2", "qwen3",   "qwen3_moe"};
+const std::set<std::string> kImplemented = {"llama", "mistral",   "mixtral",  "qwen2",
+                                            "qwen3", "qwen3_moe", "qwen2_moe"};
 
 // Families known and refused, with what is missing (issue 16 lists each).
 const std::map<std::string, std::string> kNotYet = {
-    {"qwen2_moe",
-     "its shared expert is gated by a sigmoid (shared_expert_gate), not implemented yet"},
     {"deepseek_v2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"deepseek_v3", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"kimi_k2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
@@ -192,7 +190,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     r.refuse("model_type",
              "\"" + type +
                  "\" is not a family shardrt implements (llama, mistral, mixtral, qwen2, qwen3, "
-                 "qwen3_moe)");
+                 "qwen2_moe, qwen3_moe)");
   }
   const bool mixtral = type == "mixtral";
   const bool qwen = type.rfind("qwen", 0) == 0;
@@ -213,7 +211,13 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   m.norm_eps = r.positiveNumber("rms_norm_eps", mixtral ? 1e-5 : 1e-6);
   // Qwen2Attention: biases on q, k and v always (no config key); Qwen3Attention: RMSNorm over
   // head_dim on each q and k head (q_norm, k_norm), always.
-  m.qkv_bias = type == "qwen2";
+  // (transformers v5 writes Qwen2-MoE's as a qkv_bias key, true.)
+  m.qkv_bias = type == "qwen2" || type == "qwen2_moe";
+  if (m.qkv_bias && r.has("qkv_bias")) {
+    const json& v = r.at("qkv_bias");
+    if (!v.is_boolean()) r.refuse("qkv_bias", "must be true or false, got " + brief(v));
+    m.qkv_bias = v.get<bool>();
+  }
   m.qk_norm = type == "qwen3" || type == "qwen3_moe";
   const std::string act = r.string("hidden_act", "silu");
   if (act != "silu") {
@@ -280,7 +284,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     m.moe.every = 1;
     m.weight_naming = WeightNaming::Mixtral;
   }
-  if (type == "qwen3_moe") {
+  if (type == "qwen3_moe" || type == "qwen2_moe") {
     // Published configs say num_experts; transformers v5 writes num_local_experts (its
     // attribute map). Both given must agree.
     const bool v4_name = r.has("num_experts");
@@ -306,6 +310,17 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
       r.refuse("mlp_only_layers", brief(r.at("mlp_only_layers")) +
                                       ": dense layers listed by index are not implemented "
                                       "(only every decoder_sparse_step-th layer as MoE)");
+    }
+    // Qwen2MoeSparseMoeBlock: one shared expert of its own width beside the routed ones,
+    // scaled per token by sigmoid(shared_expert_gate(n)).
+    if (type == "qwen2_moe") {
+      const int shared = r.positiveInt("shared_expert_intermediate_size", 0);
+      if (shared > 0) {
+        m.moe.shared_experts = 1;
+        m.moe.shared_ffn_hidden = shared;
+        m.moe.shared_gate = true;
+      }
+      m.weight_naming = WeightNaming::Qwen2Moe;
     }
   }
   for (const auto& [key, why] : kNotUsed) r.noted(key, m.source);

@@ -77,8 +77,7 @@ Plan makePlan(const Deployment& deployment) {
     shard.q_heads = evenPart(deployment.model.heads, p.tp, t);
     shard.kv_heads = kvHeadsFor(shard.q_heads, deployment.model.groupSize());
     shard.ffn_columns = evenPart(deployment.model.ffn_hidden, p.tp, t);
-    shard.shared_columns = evenPart(
-        deployment.model.moe.shared_experts * deployment.model.moe.expert_ffn_hidden, p.tp, t);
+    shard.shared_columns = evenPart(deployment.model.moe.sharedWidth(), p.tp, t);
     p.tp_shards.push_back(shard);
   }
   return p;

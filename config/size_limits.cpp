@@ -90,6 +90,7 @@ void checkSizes(const Deployment& deployment) {
     dimension("model.moe.shared_experts", moe.shared_experts);
     atMost("model.moe.shared_experts * expert_ffn_hidden", "the shared experts' width is",
            {moe.shared_experts, moe.expert_ffn_hidden}, kMaxDimension);
+    dimension("model.moe.shared_ffn_hidden", moe.shared_ffn_hidden);
     atMost("model.moe.experts * expert_ffn_hidden * model.hidden",
            "one MoE layer's routed experts have", {moe.experts, moe.expert_ffn_hidden, hidden},
            kMaxTensorElements);
@@ -103,11 +104,11 @@ void checkSizes(const Deployment& deployment) {
     atMost("model.moe.shared_experts * expert_ffn_hidden * model.hidden",
            "the shared experts' weight has", {moe.shared_experts, moe.expert_ffn_hidden, hidden},
            kMaxTensorElements);
+    atMost("model.moe.shared_ffn_hidden * model.hidden", "the shared expert's weight has",
+           {moe.shared_ffn_hidden, hidden}, kMaxTensorElements);
     // The bounds above keep every term below 2^52: the sum cannot overflow.
-    layer_weights +=
-        product(
-            {3, hidden, std::int64_t{moe.experts + moe.shared_experts} * moe.expert_ffn_hidden}) +
-        product({hidden, moe.experts});
+    layer_weights += product({3, hidden, std::int64_t{moe.experts} * moe.expert_ffn_hidden}) +
+                     product({3, hidden, moe.sharedWidth()}) + product({hidden, moe.experts + 1});
   }
   atMost("model.layers * (weights of one layer)", "the model's weights have",
          {m.layers, layer_weights}, kMaxModelElements);

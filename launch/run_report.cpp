@@ -125,7 +125,9 @@ void printModel(std::ostream& os, const RunReport& r) {
     os << "  moe       " << moe.experts << " experts, top_k " << moe.top_k << ", expert_ffn_hidden "
        << moe.expert_ffn_hidden << ", " << toString(moe.scoring)
        << (moe.normalize_top_k ? " (top-k renormalised)" : "") << ", shared_experts "
-       << moe.shared_experts << ", "
+       << moe.shared_experts
+       << (moe.shared_ffn_hidden > 0 ? " of width " + std::to_string(moe.shared_ffn_hidden) : "")
+       << (moe.shared_gate ? " (sigmoid-gated)" : "") << ", "
        << (moe.dropless() ? std::string("dropless")
                           : "capacity_factor " + fmt("%g", moe.capacity_factor))
        << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers") << "\n";

@@ -167,7 +167,7 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
   out.comm += 2 * collective(group, Collective::AllToAll, a2a_bytes, strategy.ep, ep_spans_nodes);
   out.comm += collective(group, Collective::AllGather, T * H * w, strategy.tp, tp_spans_nodes);
   if (moe_cfg.shared_experts > 0) {
-    out.compute += mlp(static_cast<double>(moe_cfg.shared_experts) * Fe / strategy.tp);
+    out.compute += mlp(static_cast<double>(moe_cfg.sharedWidth()) / strategy.tp);
     out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   }
   return out;
@@ -188,7 +188,7 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
       continue;
     }
     elements += H * m.moe.experts + local_experts * mats * H * m.moe.expert_ffn_hidden;
-    elements += mats * H * m.moe.shared_experts * m.moe.expert_ffn_hidden / strategy.tp;
+    elements += mats * H * m.moe.sharedWidth() / strategy.tp;
   }
   return elements * dtype_bytes_;
 }

@@ -30,9 +30,9 @@ std::string modelRuleBroken(const config::ModelConfig& m, const config::Workload
     why << "tp " << s.tp << " does not divide heads " << m.heads;
   } else if (m.ffn_hidden % s.tp) {
     why << "tp " << s.tp << " does not divide ffn_hidden " << m.ffn_hidden;
-  } else if (m.hasMoe() && (m.moe.shared_experts * m.moe.expert_ffn_hidden) % s.tp) {
+  } else if (m.hasMoe() && m.moe.sharedWidth() % s.tp) {
     why << "tp " << s.tp << " does not divide the shared experts' columns "
-        << m.moe.shared_experts * m.moe.expert_ffn_hidden;
+        << m.moe.sharedWidth();
   } else if (s.pp > m.layers) {
     why << "pp " << s.pp << " exceeds layers " << m.layers;
   } else if (!m.hasMoe() && s.ep != 1) {

@@ -63,6 +63,9 @@ class Backend {
   virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
   // x (..., cols) += bias (cols) on every row: a linear layer's bias after its GEMM.
   virtual void addBias(const TensorView& x, const TensorView& bias) = 0;
+  // x (tokens, cols) *= sigmoid(gate_logits (tokens, 1)), row by row: Qwen2-MoE's gated
+  // shared expert.
+  virtual void sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) = 0;
   virtual void fillZero(const TensorView& out) = 0;
   // For each group g: rows[g] rows of out (.., N) = the same rows of inp (.., K) @ weights[g]
   // (N, K)^T, the groups' rows back to back. One launch on backends that can (all the local

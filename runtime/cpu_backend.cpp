@@ -8,6 +8,7 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/permute.h"
@@ -113,6 +114,13 @@ void CpuBackend::addBias(const TensorView& x, const TensorView& bias) {
   const long cols = x.shape().cols();
   kernels::cpu::addBias(x.data<float>(), bias.data<float>(), x.numel() / cols,
                         static_cast<int>(cols));
+}
+
+void CpuBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  op_checks::rowGate(x, gate_logits);
+  const long cols = x.shape().cols();
+  kernels::cpu::sigmoidGateRows(x.data<float>(), gate_logits.data<float>(), x.numel() / cols,
+                                static_cast<int>(cols));
 }
 
 void CpuBackend::fillZero(const TensorView& out) { std::memset(out.raw(), 0, out.bytes()); }

@@ -15,6 +15,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/sigmoid_gate.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -300,6 +301,16 @@ void CudaBackend::addBias(const TensorView& x, const TensorView& bias) {
   byDtype(x, [&](auto tag) {
     using T = decltype(tag);
     kc::addBias(as<T>(x), as<const T>(bias), x.numel() / cols, static_cast<int>(cols), stream_);
+  });
+}
+
+void CudaBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  op_checks::rowGate(x, gate_logits);
+  const long cols = x.shape().cols();
+  byDtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    kc::sigmoidGateRows(as<T>(x), as<const T>(gate_logits), x.numel() / cols,
+                        static_cast<int>(cols), stream_);
   });
 }
 

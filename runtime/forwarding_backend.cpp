@@ -78,6 +78,10 @@ void ForwardingBackend::addBias(const TensorView& x, const TensorView& bias) {
   inner_.addBias(x, bias);
 }
 
+void ForwardingBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  inner_.sigmoidGateRows(x, gate_logits);
+}
+
 void ForwardingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   inner_.add(out, a, b);
 }

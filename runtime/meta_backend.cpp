@@ -75,6 +75,10 @@ void MetaBackend::swiglu(const TensorView& out, const TensorView& gate, const Te
 
 void MetaBackend::addBias(const TensorView& x, const TensorView& bias) { op_checks::bias(x, bias); }
 
+void MetaBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  op_checks::rowGate(x, gate_logits);
+}
+
 void MetaBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);

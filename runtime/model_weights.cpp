@@ -32,6 +32,12 @@ WeightSpec normSpec(std::string name, int hidden, bool bias) {
   return {std::move(name), {hidden}, {all(hidden)}, 0.1f, bias ? 0.0f : 1.0f};
 }
 
+// The shared experts' MLP: Qwen2-MoE calls it shared_expert, DeepSeek shared_experts.
+std::string sharedPrefix(const ModelConfig& model) {
+  return model.weight_naming == config::WeightNaming::Qwen2Moe ? "mlp.shared_expert."
+                                                               : "mlp.shared_experts.";
+}
+
 // A linear layer's bias: split with the rows of its weight.
 WeightSpec biasSpec(std::string name, int out_features, Range rows) {
   return {std::move(name), {out_features}, {rows}, 0.5f, 0.0f};
@@ -77,7 +83,7 @@ ShardHoldings ShardHoldings::whole(const ModelConfig& model) {
   h.tp_shard.q_heads = all(model.heads);
   h.tp_shard.kv_heads = all(model.kv_heads);
   h.tp_shard.ffn_columns = all(model.ffn_hidden);
-  h.tp_shard.shared_columns = all(model.moe.shared_experts * model.moe.expert_ffn_hidden);
+  h.tp_shard.shared_columns = all(model.moe.sharedWidth());
   h.layers = all(model.layers);
   for (int e = 0; e < model.moe.experts; ++e) h.experts.push_back(e);
   h.final_norm = true;
@@ -111,6 +117,8 @@ bool hasWeight(const ModelConfig& model, int layer, LayerWeight weight) {
     case LayerWeight::QNorm:
     case LayerWeight::KNorm:
       return model.qk_norm;
+    case LayerWeight::SharedGate:
+      return shared && model.moe.shared_gate;
     case LayerWeight::Count:
       return false;
     default:
@@ -164,17 +172,18 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
     case LayerWeight::SharedGateProj:
     case LayerWeight::SharedUpProj: {
       // One MLP as wide as all shared experts together, split over tp like the dense FFN.
-      const int width = model.moe.shared_experts * model.moe.expert_ffn_hidden;
-      const char* name = weight == LayerWeight::SharedGateProj
-                             ? "mlp.shared_experts.gate_proj.weight"
-                             : "mlp.shared_experts.up_proj.weight";
+      const int width = model.moe.sharedWidth();
+      const std::string name = sharedPrefix(model) + (weight == LayerWeight::SharedGateProj
+                                                          ? "gate_proj.weight"
+                                                          : "up_proj.weight");
       return linearSpec(p + name, width, model.hidden, shard.shared_columns, all(model.hidden));
     }
-    case LayerWeight::SharedDownProj: {
-      const int width = model.moe.shared_experts * model.moe.expert_ffn_hidden;
-      return linearSpec(p + "mlp.shared_experts.down_proj.weight", model.hidden, width,
-                        all(model.hidden), shard.shared_columns);
-    }
+    case LayerWeight::SharedDownProj:
+      return linearSpec(p + sharedPrefix(model) + "down_proj.weight", model.hidden,
+                        model.moe.sharedWidth(), all(model.hidden), shard.shared_columns);
+    case LayerWeight::SharedGate:  // (1, hidden), on every rank: each scales its own columns
+      return linearSpec(p + "mlp.shared_expert_gate.weight", 1, model.hidden, all(1),
+                        all(model.hidden));
     case LayerWeight::QBias:
       return biasSpec(p + "self_attn.q_proj.bias", model.heads * hd, times(shard.q_heads, hd));
     case LayerWeight::KBias:

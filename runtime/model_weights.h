@@ -50,6 +50,7 @@ enum class LayerWeight {
   VBias,
   QNorm,  // Qwen3's per-head RMSNorm weights on q and k (head_dim each, on every rank)
   KNorm,
+  SharedGate,  // Qwen2-MoE's gate on the shared expert, (1, hidden)
   Count
 };
 

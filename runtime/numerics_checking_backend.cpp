@@ -146,6 +146,11 @@ void NumericsCheckingBackend::addBias(const TensorView& x, const TensorView& bia
   check("add_bias", x);
 }
 
+void NumericsCheckingBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  inner().sigmoidGateRows(x, gate_logits);
+  check("sigmoid_gate", x);
+}
+
 void NumericsCheckingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   inner().add(out, a, b);
   check("add", out);

@@ -35,6 +35,15 @@ void bias(const TensorView& x, const TensorView& bias) {
   if (bias.dtype() != x.dtype()) fail("add_bias", "x and bias hold different dtypes");
 }
 
+void rowGate(const TensorView& x, const TensorView& gate_logits) {
+  const long cols = x.shape().cols();
+  if (cols == 0 || gate_logits.numel() * cols != x.numel()) {
+    fail("sigmoid_gate", "x " + x.shape().str() + ", gate " + gate_logits.shape().str() +
+                             ": one gate per row");
+  }
+  if (gate_logits.dtype() != x.dtype()) fail("sigmoid_gate", "x and gate hold different dtypes");
+}
+
 void rotary(const TensorView& x) {
   if (x.shape().rank() != 4 || x.shape().size(3) % 2 != 0) {
     fail("rotary_embedding",

@@ -12,6 +12,7 @@ namespace shardrt::op_checks {
 void linear(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void norm(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void bias(const TensorView& x, const TensorView& bias);
+void rowGate(const TensorView& x, const TensorView& gate_logits);
 void rotary(const TensorView& x);
 void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,
                const kernels::AttentionHeads& heads);

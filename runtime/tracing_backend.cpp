@@ -132,6 +132,11 @@ void TracingBackend::addBias(const TensorView& x, const TensorView& bias) {
   run({OpKind::Compute, "add_bias", {x}, {bias}, {x}}, [&] { inner().addBias(x, bias); });
 }
 
+void TracingBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {
+  run({OpKind::Compute, "sigmoid_gate", {x, gate_logits}, {}, {x}},
+      [&] { inner().sigmoidGateRows(x, gate_logits); });
+}
+
 void TracingBackend::add(const TensorView& out, const TensorView& a, const TensorView& b) {
   run({OpKind::Compute, "add", {a, b}, {}, {out}}, [&] { inner().add(out, a, b); });
 }

@@ -75,11 +75,12 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
     moe_ =
         std::make_unique<MoeBlock>(model_, plan, seq_len_, backend, *groups.tp, *groups.ep, run_);
     moe_out_ = backend.empty(microbatchShape(), dt);
-    const int shared = model_.moe.shared_experts * model_.moe.expert_ffn_hidden;
+    const int shared = model_.moe.sharedWidth();
     if (shared > 0) {
       const Dim cols("ffn_hidden", shard_.shared_columns.size(), shared);
       shared_a_ = backend.empty({batch, seq, cols}, dt);
       if (swiglu) shared_b_ = backend.empty({batch, seq, cols}, dt);
+      if (model_.moe.shared_gate) shared_gate_ = backend.empty({batch, seq, Dim("gate", 1)}, dt);
     }
   }
 }
@@ -214,6 +215,17 @@ void TransformerExecutor::moeBlock(const LayerWeights& layer_weights, long first
     mlp(partial_, normed_, layer_weights[LayerWeight::SharedGateProj],
         layer_weights[LayerWeight::SharedUpProj], layer_weights[LayerWeight::SharedDownProj],
         shared_a_, shared_b_, "shared_");
+    if (model_.moe.shared_gate) {
+      // Qwen2-MoE: sigmoid(n Wg^T) per token scales the shared expert. Each rank scales its
+      // partial sum before the all-reduce: the scale is the same on every rank, so it commutes.
+      const Tensor& wg = layer_weights[LayerWeight::SharedGate];
+      run_(
+          "linear", linearFlops(tokens_, wg), [&] { backend_.linear(shared_gate_, normed_, wg); },
+          "shared_expert_gate");
+      run_(
+          "sigmoid_gate", 0, [&] { backend_.sigmoidGateRows(partial_, shared_gate_); },
+          "shared_expert_gated");
+    }
     tensorParallelAllReduce(partial_, "all_reduce");
     run_(
         "add", 0, [&] { backend_.add(moe_out_, moe_out_, partial_); }, "shared_expert_add");

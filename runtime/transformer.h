@@ -126,6 +126,7 @@ class TransformerExecutor {
   Tensor ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
   Tensor shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
   Tensor shared_b_;
+  Tensor shared_gate_;  // (batch_size, seq_len, 1): the shared expert's gate logit, Qwen2-MoE
 };
 
 }  // namespace shardrt

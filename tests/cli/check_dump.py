@@ -160,7 +160,12 @@ def moe(n, m, d, p, layer, seq_len):
                     ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj"))
             np.add.at(out, (bi, si), weights[bi, si, ki][:, None] * y)
     if cfg.get("shared_experts", 0) > 0:
-        out = out + mlp(n, m, d, p + "mlp.shared_experts.")
+        qwen2_moe = m.get("weight_naming") == "qwen2_moe"
+        shared = mlp(n, m, d, p + ("mlp.shared_expert." if qwen2_moe else "mlp.shared_experts."))
+        if cfg.get("shared_gate"):  # Qwen2-MoE: sigmoid(n Wg^T) per token
+            g = n @ load(d, p + "mlp.shared_expert_gate.weight").T  # (batch, seq, 1)
+            shared = shared / (1.0 + np.exp(-g))
+        out = out + shared
 
     per_expert = np.bincount(chosen[kept], minlength=experts)
     if top_k < experts:

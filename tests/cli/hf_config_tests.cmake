@@ -11,6 +11,7 @@ set(hf_mixtral ${examples}/tiny-mixtral-hf.json)
 set(hf_qwen2 ${examples}/tiny-qwen2-hf.json)
 set(hf_qwen3 ${examples}/tiny-qwen3-hf.json)
 set(hf_qwen3_moe ${examples}/tiny-qwen3-moe-hf.json)
+set(hf_qwen2_moe ${examples}/tiny-qwen2-moe-hf.json)
 
 function(hf_case name ranks deployment)
   shardrt_add_cli_test(cli.hf.${name} RANKS ${ranks} EXIT 0 PATTERN "${pass_line}" COUNT 1
@@ -37,13 +38,18 @@ hf_case(qwen3_moe_tp2_ep2 2 ${hf_qwen3_moe})
 hf_case(qwen3_moe_dp2_ep2 2 ${hf_qwen3_moe} --set strategy.tp=1 --set strategy.dp=2)
 hf_case(qwen3_moe_tp2_pp2_ep2 4 ${hf_qwen3_moe} --set strategy.pp=2)
 hf_case(qwen3_moe_tp2_dp2_ep4 4 ${hf_qwen3_moe} --set strategy.dp=2 --set strategy.ep=4)
+hf_case(qwen2_moe_tp2_ep2 2 ${hf_qwen2_moe})
+hf_case(qwen2_moe_dp2_ep2 2 ${hf_qwen2_moe} --set strategy.tp=1 --set strategy.dp=2)
+hf_case(qwen2_moe_tp4_pp2_ep4 8 ${hf_qwen2_moe} --set strategy.tp=4 --set strategy.pp=2
+        --set strategy.ep=4)
 dag_case(hf.mixtral_tp2_ep2 2 ${hf_mixtral})
 dag_case(hf.qwen2_tp2 2 ${hf_qwen2})
 dag_case(hf.qwen3_moe_tp2_ep2 2 ${hf_qwen3_moe})
+dag_case(hf.qwen2_moe_tp2_ep2 2 ${hf_qwen2_moe})
 
 # NumPy recomputes the dumped runs from docs/config.md's formulas alone.
 foreach(pair "llama31|${hf_llama31}|2" "mixtral|${hf_mixtral}|2" "qwen2|${hf_qwen2}|2"
-             "qwen3_moe|${hf_qwen3_moe}|2")
+             "qwen3_moe|${hf_qwen3_moe}|2" "qwen2_moe|${hf_qwen2_moe}|2")
   string(REPLACE "|" ";" parts "${pair}")
   list(GET parts 0 name)
   list(GET parts 1 deployment)
@@ -64,8 +70,8 @@ function(hf_refused name pattern)
     PATTERN "^shardrt: rank [01] on [^ ]+: error: ${pattern}"
     ARGS run ${ARGN} --out ${CMAKE_CURRENT_BINARY_DIR}/out/hf.refused.${name})
 endfunction()
-hf_refused(qwen2_moe "model.hf_config [(].*/qwen1.5-moe-a2.7b.json[)] model_type: \"qwen2_moe\": its shared expert is gated by a sigmoid [(]shared_expert_gate[)], not implemented yet$"
-           ${hf_llama31} --set model.hf_config=${hf_bad}/qwen1.5-moe-a2.7b.json)
+hf_refused(deepseek_v3 "model.hf_config [(].*/deepseek-v3.json[)] model_type: \"deepseek_v3\": multi-head latent attention [(]kv_lora_rank[)] is not implemented yet$"
+           ${hf_llama31} --set model.hf_config=${hf_bad}/deepseek-v3.json)
 hf_refused(rope_yarn "model.hf_config [(].*[)] rope_scaling: [{].*\"rope_type\":\"yarn\"[}]: rope_type yarn is not implemented [(]null, default and llama3 are[)]$"
            ${hf_llama31} --set model.hf_config=${hf_bad}/tiny-llama-yarn.json)
 hf_refused(unknown_key "model.hf_config [(].*[)] quantization_config: [{].*[}]: not a key shardrt knows for model_type llama; it may change the model's math, so it is refused rather than ignored$"

@@ -19,6 +19,7 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/permute.h"
 #include "kernels/cpu/residual.h"
@@ -28,6 +29,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_tensor_core.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/sigmoid_gate.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/permute.cuh"
 #include "kernels/cuda/residual.cuh"
@@ -216,6 +218,18 @@ TEST(CudaBf16, AddBiasMatchesCpu) {
   const auto got = toFloat(dx.download());
   EXPECT_LT(relErr(got, ref), kBf16Tolerance);
   EXPECT_EQ(got, roundedToBf16(ref));
+}
+
+TEST(CudaBf16, SigmoidGateRowsMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const long rows = 61;
+  const int cols = 129;
+  const auto x = randomBf16(rows * cols, 8), g = randomBf16(rows, 9);
+  auto ref = x;
+  cpu::sigmoidGateRows(ref.data(), g.data(), rows, cols);
+  auto dx = upload(x), dg = upload(g);
+  cuda::sigmoidGateRows(dx.get(), dg.get(), rows, cols, nullptr);
+  EXPECT_LT(relErr(toFloat(dx.download()), ref), kBf16Tolerance);
 }
 
 TEST(CudaBf16, GatherAndScatterAddMatchCpu) {

@@ -5,11 +5,13 @@
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/sigmoid_gate.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rope.cuh"
@@ -70,6 +72,20 @@ TEST(CudaElementwise, AddBiasMatchesCpu) {
   DeviceArray<float> dx(x), db(bias);
   cuda::addBias(dx.get(), db.get(), rows, cols, nullptr);
   EXPECT_EQ(dx.download(), ref);  // one fp32 add per element, as on the CPU
+}
+
+TEST(CudaElementwise, SigmoidGateRowsMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const long rows = 211;
+  const int cols = 83;
+  auto g = randomVector(rows, 6);
+  for (auto& v : g) v *= 6.0f;  // logits well into both tails of the sigmoid
+  const auto x = randomVector(rows * cols, 7);
+  auto ref = x;
+  cpu::sigmoidGateRows(ref.data(), g.data(), rows, cols);
+  DeviceArray<float> dx(x), dg(g);
+  cuda::sigmoidGateRows(dx.get(), dg.get(), rows, cols, nullptr);
+  EXPECT_LT(relErr(dx.download(), ref), 1e-6);
 }
 
 TEST(CudaElementwise, GeluAndSwigluMatchCpu) {

@@ -91,6 +91,11 @@ def families():
         num_experts=6, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=2,
         rms_norm_eps=1e-6, rope_theta=1e6)
     qwen3_moe_raw = transformers.Qwen3MoeConfig(**{**qwen3_moe.to_dict(), "norm_topk_prob": False})
+    qwen2_moe = transformers.Qwen2MoeConfig(
+        vocab_size=97, hidden_size=128, intermediate_size=192, moe_intermediate_size=48,
+        shared_expert_intermediate_size=80, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=4, num_experts=6, num_experts_per_tok=3, norm_topk_prob=False,
+        decoder_sparse_step=1, rms_norm_eps=1e-6, rope_theta=1e6)
     return {
         "llama31": (llama31, [("tp 2", 2, {"tp": 2}), ("pp 2", 2, {"pp": 2}),
                               ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
@@ -114,6 +119,10 @@ def families():
                                   ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                                   ("tp 2 x pp 2, ep 2", 4, {"tp": 2, "pp": 2, "ep": 2})],
                       qwen3_moe_raw, "norm_topk_prob"),
+        "qwen2_moe": (qwen2_moe, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
+                                  ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
+                                  ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
+                      None, "the shared expert's gate"),
     }
 
 
@@ -127,7 +136,8 @@ def main():
     ap.add_argument("shardrt")
     ap.add_argument("work")
     ap.add_argument("--mpirun", default="mpirun")
-    ap.add_argument("--families", default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe")
+    ap.add_argument("--families",
+                    default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe,qwen2_moe")
     args = ap.parse_args()
     mpirun = [args.mpirun, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     torch.set_num_threads(1)
@@ -182,6 +192,17 @@ def main():
         if last is None:
             continue
         x, got = last
+        if without is None:  # the gate: the same model with the gate's weight zeroed (scale 1/2)
+            other = model_cls(config).eval()
+            state = model.state_dict()
+            other.load_state_dict({k: (torch.zeros_like(v) if "shared_expert_gate" in k else v)
+                                   for k, v in state.items()})
+            err = rel_err(got, reference_output(other, x))
+            ok = err > 100 * TOLERANCE
+            failed += not ok
+            print(f"| {name} | last run vs transformers without {feature} | - | - | {err:.2e} | "
+                  f"{'differs, as it must' if ok else 'FAIL: no difference'} |")
+            continue
         other = getattr(transformers, type(without).__name__.replace("Config", "ForCausalLM"))(
             without).eval()
         # Another family's model takes the weights it has names for (Llama: no biases, no q/k norm).

@@ -15,6 +15,7 @@
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "tests/test_util.h"
 
 namespace shardrt::kernels::cpu {
@@ -171,6 +172,20 @@ TEST(CpuKernels, AddBiasAddsTheRowToEveryRow) {
     for (int c = 0; c < cols; ++c) ref[r * cols + c] = float(double(x[r * cols + c]) + bias[c]);
   EXPECT_LT(relErr(out, ref), kTol);
   EXPECT_GT(relErr(x, ref), 0.1);
+}
+
+// Each row scaled by the sigmoid of its own gate logit, in double.
+TEST(CpuKernels, SigmoidGateRowsScalesEachRowByItsGate) {
+  const long rows = 43;
+  const int cols = 19;
+  const auto x = randomVector(rows * cols, 51), g = randomVector(rows, 52);
+  auto out = x;
+  sigmoidGateRows(out.data(), g.data(), rows, cols);
+  std::vector<float> ref(x.size());
+  for (long r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c)
+      ref[r * cols + c] = float(x[r * cols + c] / (1.0 + std::exp(-double(g[r]))));
+  EXPECT_LT(relErr(out, ref), kTol);
 }
 
 TEST(CpuKernels, RotaryEmbeddingLeavesPositionZeroAlone) {

@@ -84,6 +84,9 @@ class RecordingBackend final : public Backend {
   void addBias(const TensorView& x, const TensorView& bias) override {
     log("addBias", x.raw(), bias.raw());
   }
+  void sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) override {
+    log("sigmoidGateRows", x.raw(), gate_logits.raw());
+  }
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override {
     log("add", out.raw(), a.raw(), b.raw());
   }
@@ -165,6 +168,7 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
       none([=](Backend& be) { be.swiglu(c, b, a); }),
       none([=](Backend& be) { be.add(d, c, b); }),
       none([=](Backend& be) { be.addBias(c, e); }),
+      none([=](Backend& be) { be.sigmoidGateRows(d, a); }),
       none([=](Backend& be) { be.fillZero(e); }),
       none([=](Backend& be) {
         be.groupedLinear(a, c, {&weight, &weight}, {3, 9});

@@ -175,9 +175,39 @@ TEST(HfConfig, Qwen3MoeHasQkNormAndItsRouting) {
       << refusal(c);
 }
 
+// Qwen1.5-MoE-A2.7B's published config: q/k/v biases, 60 experts top 4 not renormalised, and a
+// shared expert 4x an expert's width, gated by a sigmoid.
+TEST(HfConfig, Qwen2MoeHasAGatedSharedExpertOfItsOwnWidth) {
+  const json c = json::parse(R"({
+    "architectures": ["Qwen2MoeForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "decoder_sparse_step": 1, "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 2048,
+    "initializer_range": 0.02, "intermediate_size": 5632, "max_position_embeddings": 8192,
+    "max_window_layers": 21, "model_type": "qwen2_moe", "moe_intermediate_size": 1408,
+    "norm_topk_prob": false, "num_attention_heads": 16, "num_experts": 60,
+    "num_experts_per_tok": 4, "num_hidden_layers": 24, "num_key_value_heads": 16,
+    "output_router_logits": false, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "router_aux_loss_coef": 0.001, "shared_expert_intermediate_size": 5632,
+    "sliding_window": 8192, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+    "transformers_version": "4.39.0.dev0", "use_cache": true, "use_sliding_window": false,
+    "vocab_size": 151936})");
+  const ModelConfig m = modelFromHfConfig(c, "c.json");
+  EXPECT_TRUE(m.qkv_bias);
+  EXPECT_FALSE(m.qk_norm);
+  ASSERT_TRUE(m.hasMoe());
+  EXPECT_EQ(m.moe.experts, 60);
+  EXPECT_EQ(m.moe.top_k, 4);
+  EXPECT_FALSE(m.moe.normalize_top_k);
+  EXPECT_EQ(m.moe.expert_ffn_hidden, 1408);
+  EXPECT_EQ(m.moe.shared_experts, 1);
+  EXPECT_EQ(m.moe.sharedWidth(), 5632);
+  EXPECT_TRUE(m.moe.shared_gate);
+  EXPECT_EQ(m.weight_naming, WeightNaming::Qwen2Moe);
+  EXPECT_EQ(m.sliding_window, 0);
+}
+
 TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
   for (const auto& [type, need] :
-       {std::pair<const char*, const char*>{"qwen2_moe", "shared_expert_gate"},
+       {std::pair<const char*, const char*>{"deepseek_v2", "latent attention"},
         {"deepseek_v3", "latent attention"},
         {"glm4_moe", "partial rotary"},
         {"gpt2", "not a family shardrt implements"}}) {

@@ -258,6 +258,7 @@ class FakeDeviceBackend final : public Backend {
   std::optional<std::size_t> freeMemory() const override { return std::nullopt; }
   void add(const TensorView& out, const TensorView& a, const TensorView&) override { copy(out, a); }
   void addBias(const TensorView&, const TensorView&) override { unused(); }
+  void sigmoidGateRows(const TensorView&, const TensorView&) override { unused(); }
   // The rest are not used here.
   void linear(const TensorView&, const TensorView&, const TensorView&) override { unused(); }
   void rmsNorm(const TensorView&, const TensorView&, const TensorView&, float) override {
