@@ -47,6 +47,16 @@ dag_case(hf.qwen2_tp2 2 ${hf_qwen2})
 dag_case(hf.qwen3_moe_tp2_ep2 2 ${hf_qwen3_moe})
 dag_case(hf.qwen2_moe_tp2_ep2 2 ${hf_qwen2_moe})
 
+# The published configurations of Llama-3.1-8B, Mixtral-8x7B and Qwen3-30B-A3B as dry runs
+# (examples/dag/, every layer on 8 GPUs, no memory), each graph held to the DAG rules.
+foreach(name llama-3.1-8b-tp8 mixtral-8x7b-tp2-dp4-ep8 qwen3-30b-a3b-tp4-dp2-ep8)
+  set(dir ${CMAKE_CURRENT_BINARY_DIR}/out/dag.hf.${name})
+  add_test(NAME cli.dag.hf.${name}
+           COMMAND sh -c "$0 dag $1 --out $2 && $0 dag check $2/${name}.dot"
+                   $<TARGET_FILE:shardrt> ${examples}/dag/${name}.json ${dir})
+  set_tests_properties(cli.dag.hf.${name} PROPERTIES LABELS cli TIMEOUT 300)
+endforeach()
+
 # NumPy recomputes the dumped runs from docs/config.md's formulas alone.
 foreach(pair "llama31|${hf_llama31}|2" "mixtral|${hf_mixtral}|2" "qwen2|${hf_qwen2}|2"
              "qwen3_moe|${hf_qwen3_moe}|2" "qwen2_moe|${hf_qwen2_moe}|2")
