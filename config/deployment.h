@@ -30,8 +30,9 @@ struct MoeConfig {
   int shared_experts = 0;        // experts every token goes through (one MLP of this many)
   double capacity_factor = 0.0;  // 0: dropless
   int every = 1;                 // layer l is MoE when (l + 1) % every == 0
-  int shared_ffn_hidden = 0;     // the shared experts' MLP width; 0: shared_experts * expert_ffn_hidden
-  bool shared_gate = false;      // Qwen2-MoE: scaled per token by sigmoid(n Wg^T), Wg (1, hidden)
+  int shared_ffn_hidden =
+      0;                     // the shared experts' MLP width; 0: shared_experts * expert_ffn_hidden
+  bool shared_gate = false;  // Qwen2-MoE: scaled per token by sigmoid(n Wg^T), Wg (1, hidden)
 
   bool dropless() const { return capacity_factor <= 0.0; }
   int sharedWidth() const {
@@ -62,9 +63,9 @@ const char* toString(WeightNaming naming);
 // Where the model came from when a deployment names a Hugging Face config.json
 // (model.hf_config): the file, its model_type, and what was read and not used, for the report.
 struct ModelSource {
-  std::string hf_config;               // empty: spelt out in the deployment file
-  std::string model_type;              // "llama", "mixtral", ...
-  std::vector<std::string> not_used;   // "vocab_size 32000 (...)", keys that change no layer
+  std::string hf_config;              // empty: spelt out in the deployment file
+  std::string model_type;             // "llama", "mixtral", ...
+  std::vector<std::string> not_used;  // "vocab_size 32000 (...)", keys that change no layer
 };
 
 struct ModelConfig {

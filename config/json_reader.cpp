@@ -46,7 +46,8 @@ int JsonReader::positiveInt(const std::string& key) {
   // Above 2^63 - 1 the value is only readable as unsigned: as long long, 2^64 - 1 read -1 and
   // was reported as "must be positive, got -1". The messages quote the file's own number.
   if (v.is_number_unsigned() &&
-      v.get<unsigned long long>() > static_cast<unsigned long long>(std::numeric_limits<int>::max())) {
+      v.get<unsigned long long>() >
+          static_cast<unsigned long long>(std::numeric_limits<int>::max())) {
     throw ConfigError(field(key), "must be at most 2^31-1, got " + brief(v));
   }
   const auto x = v.get<long long>();

@@ -17,11 +17,16 @@ constexpr double kAttentionShareOfPeak = 0.5;
 
 const char* profileName(Collective op) {
   switch (op) {
-    case Collective::AllReduce: return "all_reduce";
-    case Collective::AllGather: return "all_gather";
-    case Collective::ReduceScatter: return "reduce_scatter";
-    case Collective::AllToAll: return "all_to_all";
-    case Collective::SendRecv: return "send_recv";
+    case Collective::AllReduce:
+      return "all_reduce";
+    case Collective::AllGather:
+      return "all_gather";
+    case Collective::ReduceScatter:
+      return "reduce_scatter";
+    case Collective::AllToAll:
+      return "all_to_all";
+    case Collective::SendRecv:
+      return "send_recv";
   }
   return "";
 }
@@ -85,8 +90,8 @@ double PlanCostModel::collective(const GpuGroup& group, Collective op, double by
                                  bool spans_nodes) const {
   if (ranks <= 1 || bytes <= 0.0) return 0.0;
   if (!spans_nodes && group.gpu.profile) {
-    const double measured = profiledCollectiveSeconds(*group.gpu.profile, profileName(op), ranks,
-                                                      bytes);
+    const double measured =
+        profiledCollectiveSeconds(*group.gpu.profile, profileName(op), ranks, bytes);
     if (measured >= 0.0) return measured;
   }
   if (!spans_nodes) return collectiveSeconds(op, bytes, ranks, group.intra_node);
@@ -247,9 +252,9 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
     }
     cache.push_back({&g, rows, tp_spans, ep_spans,
                      layerSeconds(g, s, rows, false, tp_spans, ep_spans, share, per_rank),
-                     model_.hasMoe() ? layerSeconds(g, s, rows, true, tp_spans, ep_spans, share,
-                                                    per_rank)
-                                     : LayerSeconds{}});
+                     model_.hasMoe()
+                         ? layerSeconds(g, s, rows, true, tp_spans, ep_spans, share, per_rank)
+                         : LayerSeconds{}});
     return cache.back();
   };
 
@@ -286,8 +291,8 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
       if (st + 1 < s.pp) {  // the microbatch's activations to the next stage
         const int next = first + stage_ranks;
         const bool same_node = cluster_.nodeOf(first) == cluster_.nodeOf(next);
-        const double bytes = static_cast<double>(rows) * workload_.seq_len * model_.hidden *
-                             dtype_bytes_;
+        const double bytes =
+            static_cast<double>(rows) * workload_.seq_len * model_.hidden * dtype_bytes_;
         stage.comm += collectiveSeconds(Collective::SendRecv, bytes, 2,
                                         same_node ? g.intra_node : cluster_.inter_node);
       }

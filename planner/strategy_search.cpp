@@ -31,8 +31,7 @@ std::string modelRuleBroken(const config::ModelConfig& m, const config::Workload
   } else if (m.ffn_hidden % s.tp) {
     why << "tp " << s.tp << " does not divide ffn_hidden " << m.ffn_hidden;
   } else if (m.hasMoe() && m.moe.sharedWidth() % s.tp) {
-    why << "tp " << s.tp << " does not divide the shared experts' columns "
-        << m.moe.sharedWidth();
+    why << "tp " << s.tp << " does not divide the shared experts' columns " << m.moe.sharedWidth();
   } else if (s.pp > m.layers) {
     why << "pp " << s.pp << " exceeds layers " << m.layers;
   } else if (!m.hasMoe() && s.ep != 1) {
@@ -195,9 +194,9 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
     speed[st] = reference / modelTime(first, first + stage_ranks - 1);
     if (st + 1 == strategy.pp) continue;
     const bool same_node = cluster.nodeOf(first) == cluster.nodeOf(first + stage_ranks);
-    fixed[st] = collectiveSeconds(Collective::SendRecv, sent, 2,
-                                  same_node ? cluster.groupOf(first).intra_node
-                                            : cluster.inter_node);
+    fixed[st] =
+        collectiveSeconds(Collective::SendRecv, sent, 2,
+                          same_node ? cluster.groupOf(first).intra_node : cluster.inter_node);
   }
   c.stages = partitionLayers(cost, speed, fixed);
   return c;
@@ -249,8 +248,9 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
     kept.push_back(std::move(p));
     // Keep the list short while searching: only the best top_k can be printed.
     if (static_cast<int>(kept.size()) > 4 * top_k + 64) {
-      std::partial_sort(kept.begin(), kept.begin() + top_k, kept.end(),
-                        [&](const auto& a, const auto& b) { return betterPlan(a, b, in.objective); });
+      std::partial_sort(
+          kept.begin(), kept.begin() + top_k, kept.end(),
+          [&](const auto& a, const auto& b) { return betterPlan(a, b, in.objective); });
       kept.resize(top_k);
     }
   }
@@ -265,16 +265,17 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
       usable += g.gpus() * g.gpu.memory_bytes * (1.0 - in.cluster.memory_reserve);
     }
     if (weights > usable) {
-      throw ConfigError("cluster", "no plan fits: the weights need " + gib(weights) +
-                                       " and the cluster has " + gib(usable) + " after its " +
-                                       std::to_string(static_cast<int>(
-                                           std::round(100 * in.cluster.memory_reserve))) +
-                                       "% reserve");
+      throw ConfigError(
+          "cluster",
+          "no plan fits: the weights need " + gib(weights) + " and the cluster has " + gib(usable) +
+              " after its " +
+              std::to_string(static_cast<int>(std::round(100 * in.cluster.memory_reserve))) +
+              "% reserve");
     }
-    throw ConfigError("cluster", "no plan fits: the best of " +
-                                     std::to_string(result.strategies) + " strategies needs " +
-                                     gib(least_memory) + " on its fullest GPU, which has " +
-                                     gib(least_limit) + " usable");
+    throw ConfigError("cluster", "no plan fits: the best of " + std::to_string(result.strategies) +
+                                     " strategies needs " + gib(least_memory) +
+                                     " on its fullest GPU, which has " + gib(least_limit) +
+                                     " usable");
   }
   if (kept.empty()) {
     throw ConfigError("objective.max_latency_ms",

@@ -8,7 +8,6 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
-#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/permute.h"
@@ -16,6 +15,7 @@
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/router.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "runtime/op_checks.h"
 
 namespace shardrt {

@@ -15,7 +15,6 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/bias.cuh"
-#include "kernels/cuda/sigmoid_gate.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -24,6 +23,7 @@
 #include "kernels/cuda/rmsnorm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/router.cuh"
+#include "kernels/cuda/sigmoid_gate.cuh"
 #include "runtime/op_checks.h"
 
 namespace shardrt {

@@ -32,10 +32,16 @@ WeightSpec normSpec(std::string name, int hidden, bool bias) {
   return {std::move(name), {hidden}, {all(hidden)}, 0.1f, bias ? 0.0f : 1.0f};
 }
 
-// The shared experts' MLP: Qwen2-MoE calls it shared_expert, DeepSeek shared_experts.
-std::string sharedPrefix(const ModelConfig& model) {
-  return model.weight_naming == config::WeightNaming::Qwen2Moe ? "mlp.shared_expert."
-                                                               : "mlp.shared_experts.";
+// The shared experts' MLP weight `which` ("gate_proj", ...) of the layer with prefix p:
+// Qwen2-MoE calls the MLP shared_expert, DeepSeek shared_experts. (Appended piece by piece:
+// GCC 12 warns, wrongly, of an overlapping memcpy in a chain of operator+ here.)
+std::string sharedName(const std::string& p, const ModelConfig& model, const char* which) {
+  std::string name = p;
+  name += model.weight_naming == config::WeightNaming::Qwen2Moe ? "mlp.shared_expert."
+                                                                : "mlp.shared_experts.";
+  name += which;
+  name += ".weight";
+  return name;
 }
 
 // A linear layer's bias: split with the rows of its weight.
@@ -170,17 +176,14 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
                                                                     : "mlp.gate.weight"),
           model.moe.experts, model.hidden, all(model.moe.experts), all(model.hidden));
     case LayerWeight::SharedGateProj:
-    case LayerWeight::SharedUpProj: {
+    case LayerWeight::SharedUpProj:
       // One MLP as wide as all shared experts together, split over tp like the dense FFN.
-      const int width = model.moe.sharedWidth();
-      const std::string name = sharedPrefix(model) + (weight == LayerWeight::SharedGateProj
-                                                          ? "gate_proj.weight"
-                                                          : "up_proj.weight");
-      return linearSpec(p + name, width, model.hidden, shard.shared_columns, all(model.hidden));
-    }
+      return linearSpec(
+          sharedName(p, model, weight == LayerWeight::SharedGateProj ? "gate_proj" : "up_proj"),
+          model.moe.sharedWidth(), model.hidden, shard.shared_columns, all(model.hidden));
     case LayerWeight::SharedDownProj:
-      return linearSpec(p + sharedPrefix(model) + "down_proj.weight", model.hidden,
-                        model.moe.sharedWidth(), all(model.hidden), shard.shared_columns);
+      return linearSpec(sharedName(p, model, "down_proj"), model.hidden, model.moe.sharedWidth(),
+                        all(model.hidden), shard.shared_columns);
     case LayerWeight::SharedGate:  // (1, hidden), on every rank: each scales its own columns
       return linearSpec(p + "mlp.shared_expert_gate.weight", 1, model.hidden, all(1),
                         all(model.hidden));

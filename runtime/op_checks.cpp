@@ -38,8 +38,8 @@ void bias(const TensorView& x, const TensorView& bias) {
 void rowGate(const TensorView& x, const TensorView& gate_logits) {
   const long cols = x.shape().cols();
   if (cols == 0 || gate_logits.numel() * cols != x.numel()) {
-    fail("sigmoid_gate", "x " + x.shape().str() + ", gate " + gate_logits.shape().str() +
-                             ": one gate per row");
+    fail("sigmoid_gate",
+         "x " + x.shape().str() + ", gate " + gate_logits.shape().str() + ": one gate per row");
   }
   if (gate_logits.dtype() != x.dtype()) fail("sigmoid_gate", "x and gate hold different dtypes");
 }

@@ -101,8 +101,8 @@ class TransformerExecutor {
   OpTimer run_;
   int pp_rank_;
   bool first_stage_, last_stage_;
-  config::Range replica_batch_;   // this dp replica's batch rows
-  int microbatch_size_;           // batch rows per microbatch
+  config::Range replica_batch_;  // this dp replica's batch rows
+  int microbatch_size_;          // batch rows per microbatch
   int global_batch_;
   int seq_len_;
   long tokens_;  // per microbatch: microbatch_size * seq_len

@@ -77,6 +77,89 @@ std::vector<std::string> filesWithExtension(const std::string& dir, const std::s
 
 }  // namespace
 
+namespace {
+
+bool endsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// transformers v5 keeps an MoE layer's experts fused in memory, and a checkpoint saved from
+// that state has them so: mlp.experts.gate_up_proj (experts, 2 * ffn, hidden), each expert's
+// gate rows then its up rows (MixtralExperts: linear(x, gate_up_proj[e]).chunk(2)), and
+// mlp.experts.down_proj (experts, hidden, ffn). Each expert's block is contiguous in the file,
+// so it is indexed as the per-expert tensors the model names (mlp.experts.E.gate_proj.weight,
+// ...) at their offsets, and read as those are: a rank still reads only its experts.
+void splitFusedExperts(std::map<std::string, StoredTensor>& tensors) {
+  std::vector<std::string> fused;
+  for (const auto& [name, t] : tensors) {
+    for (const char* kind : {"gate_up_proj", "down_proj"}) {
+      const std::string tail = std::string(".mlp.experts.") + kind;
+      if (endsWith(name, tail) || endsWith(name, tail + ".weight")) fused.push_back(name);
+    }
+  }
+  for (const std::string& name : fused) {
+    const StoredTensor t = tensors.at(name);
+    const bool gate_up = name.find(".gate_up_proj") != std::string::npos;
+    if (t.shape.size() != 3 || (gate_up && t.shape[1] % 2 != 0)) {
+      throw ConfigError("--weights", name + ": shape " + shapeText(t.shape) + " in " + t.path +
+                                         "; fused experts are (experts, " +
+                                         (gate_up ? "2 * ffn, hidden)" : "hidden, ffn)"));
+    }
+    const std::string prefix = name.substr(0, name.find(".mlp.experts.") + 13);  // ...experts.
+    const std::int64_t rows = gate_up ? t.shape[1] / 2 : t.shape[1], cols = t.shape[2];
+    const std::uint64_t block = static_cast<std::uint64_t>(rows * cols) * t.element_bytes;
+    for (std::int64_t e = 0; e < t.shape[0]; ++e) {
+      const std::uint64_t expert_at =
+          t.offset + static_cast<std::uint64_t>(e) * block * (gate_up ? 2 : 1);
+      const std::vector<std::pair<const char*, std::uint64_t>> parts =
+          gate_up
+              ? std::vector<std::pair<const char*, std::uint64_t>>{{"gate_proj", expert_at},
+                                                                   {"up_proj", expert_at + block}}
+              : std::vector<std::pair<const char*, std::uint64_t>>{{"down_proj", expert_at}};
+      for (const auto& [part, offset] : parts) {
+        StoredTensor one = t;
+        one.name = prefix + std::to_string(e) + "." + part + ".weight";
+        one.shape = {rows, cols};
+        one.offset = offset;
+        one.bytes = block;
+        const auto [it, inserted] = tensors.emplace(one.name, one);
+        if (!inserted) {
+          throw ConfigError("--weights", one.name + " is both in " + it->second.path +
+                                             " and in the fused " + name);
+        }
+      }
+    }
+    tensors.erase(name);
+  }
+}
+
+// Mixtral's names for an MoE layer, as transformers v5 names them (mlp.gate, mlp.experts.E.
+// gate_proj ...): a v5-native Mixtral checkpoint says these.
+std::string llamaNameOfMixtral(const std::string& name) {
+  const std::string block = ".block_sparse_moe.";
+  const std::size_t at = name.find(block);
+  if (at == std::string::npos) return "";
+  std::string out = name.substr(0, at) + ".mlp." + name.substr(at + block.size());
+  for (const auto& [w, proj] :
+       {std::pair<const char*, const char*>{".w1.weight", ".gate_proj.weight"},
+        {".w3.weight", ".up_proj.weight"},
+        {".w2.weight", ".down_proj.weight"}}) {
+    if (endsWith(out, w)) out = out.substr(0, out.size() - std::string(w).size()) + proj;
+  }
+  return out;
+}
+
+}  // namespace
+
+const StoredTensor* WeightFiles::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    const std::string other = llamaNameOfMixtral(name);
+    if (!other.empty()) it = tensors_.find(other);
+  }
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
 WeightFiles WeightFiles::open(const std::string& path) {
   WeightFiles w;
   w.path_ = path;
@@ -124,17 +207,18 @@ WeightFiles WeightFiles::open(const std::string& path) {
       }
     }
   }
+  splitFusedExperts(w.tensors_);
   return w;
 }
 
 void WeightFiles::checkHolds(const config::ModelConfig& model) const {
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
-    const auto it = tensors_.find(spec.name);
-    if (it == tensors_.end()) {
+    const StoredTensor* found = find(spec.name);
+    if (!found) {
       throw ConfigError("--weights", spec.name + " is not in " + path_ +
                                          " (docs/config.md, Weights and their names)");
     }
-    const StoredTensor& t = it->second;
+    const StoredTensor& t = *found;
     const std::vector<std::int64_t> want(spec.global_shape.begin(), spec.global_shape.end());
     if (t.shape != want) {
       throw ConfigError("--weights", spec.name + ": shape " + shapeText(t.shape) + " in " + t.path +
@@ -200,7 +284,7 @@ void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConf
 void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) const {
   std::set<std::string> used;
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
-    used.insert(spec.name);
+    if (const StoredTensor* t = find(spec.name)) used.insert(t->name);
   }
   for (const auto& [name, t] : tensors_) {
     if (name.rfind("model.layers.", 0) != 0 || used.count(name)) continue;
@@ -244,15 +328,15 @@ void refuseNonFinite(const StoredTensor& t, const std::vector<config::Range>& sl
 }  // namespace
 
 std::vector<float> WeightFiles::slice(const WeightSpec& spec) const {
-  const auto it = tensors_.find(spec.name);
-  if (it == tensors_.end()) throw ConfigError("--weights", spec.name + " is not in " + path_);
+  const StoredTensor* t = find(spec.name);
+  if (!t) throw ConfigError("--weights", spec.name + " is not in " + path_);
   comm::ProgressBoard::tick();  // a rank reading more than the others is working, not stuck
   const auto start = std::chrono::steady_clock::now();
-  std::vector<float> values = readStoredSlice(it->second, spec.slice);
+  std::vector<float> values = readStoredSlice(*t, spec.slice);
   seconds_reading_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  bytes_read_ += values.size() * static_cast<std::uint64_t>(it->second.element_bytes);
-  refuseNonFinite(it->second, spec.slice, values);
+  bytes_read_ += values.size() * static_cast<std::uint64_t>(t->element_bytes);
+  refuseNonFinite(*t, spec.slice, values);
   return values;
 }
 
@@ -264,7 +348,7 @@ std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& model) const {
   };
   constexpr std::uint64_t kSample = 64;
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
-    const StoredTensor& t = tensors_.at(spec.name);  // checkHolds found every one
+    const StoredTensor& t = *find(spec.name);  // checkHolds found every one
     mix(t.name.data(), t.name.size() + 1);
     mix(t.dtype_name.data(), t.dtype_name.size() + 1);
     mix(t.shape.data(), t.shape.size() * sizeof(std::int64_t));
@@ -294,7 +378,7 @@ std::string WeightFiles::describe(const config::ModelConfig& model) const {
   }
   std::set<std::string> used;
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
-    used.insert(spec.name);
+    if (const StoredTensor* t = find(spec.name)) used.insert(t->name);
   }
   // The ones skipped are named (the first five): outside the layers (embeddings, lm_head) or
   // rotary buffers, none of which changes what the layers compute.

@@ -60,6 +60,9 @@ class WeightFiles final : public WeightSource {
 
  private:
   void refuseUnusedLayerTensors(const config::ModelConfig& model) const;
+  // The stored tensor a model's name reads: the name itself, or for Mixtral's names
+  // (block_sparse_moe...) the names transformers v5 gives the same tensors; nullptr if neither.
+  const StoredTensor* find(const std::string& name) const;
 
   std::string path_;
   int files_ = 0;

@@ -5,16 +5,16 @@
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/bias.h"
-#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/bias.cuh"
-#include "kernels/cuda/sigmoid_gate.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rope.cuh"
+#include "kernels/cuda/sigmoid_gate.cuh"
 #include "tests/gpu/gpu_test_util.h"
 #include "tests/test_util.h"
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 import numpy as np
+import safetensors.torch
 import torch
 import transformers
 
@@ -156,8 +157,21 @@ def main():
         randomise(model, seed=sum(name.encode()))  # fixed: str hash() varies by process
         ckpt = os.path.join(args.work, name, "checkpoint")
         model.save_pretrained(ckpt)
+        checkpoints = [("", ckpt)]
+        if any(".experts.gate_up_proj" in k for k in model.state_dict()):
+            # transformers v5's own layout: experts fused as in memory (save_pretrained
+            # still writes them per expert). The first strategy runs on it too.
+            fused = os.path.join(args.work, name, "checkpoint-fused")
+            os.makedirs(fused)
+            shutil.copy(os.path.join(ckpt, "config.json"), fused)
+            safetensors.torch.save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+                                        os.path.join(fused, "model.safetensors"))
+            checkpoints.append((", v5 fused experts", fused))
         last = None  # the last run's input and output, for the comparison without the feature
-        for label, ranks, strategy in strategies:
+        runs = [(label, ranks, strategy, ckpt) for label, ranks, strategy in strategies]
+        runs += [(strategies[0][0] + tag, strategies[0][1], strategies[0][2], path)
+                 for tag, path in checkpoints[1:]]
+        for label, ranks, strategy, weights in runs:
             run_dir = os.path.join(args.work, name, label.replace(" ", "").replace(",", "_"))
             os.makedirs(run_dir)
             deployment = {
@@ -171,7 +185,7 @@ def main():
             with open(path, "w") as f:
                 json.dump(deployment, f, indent=1)
             cmd = mpirun + ["-np", str(ranks), args.shardrt, "run", path, "--device", "cpu",
-                            "--weights", ckpt, "--validate", "--warmup", "0", "--iters", "1",
+                            "--weights", weights, "--validate", "--warmup", "0", "--iters", "1",
                             "--out", os.path.join(run_dir, "out"), "--dump",
                             os.path.join(run_dir, "dump")]
             run = subprocess.run(cmd, capture_output=True, text=True)

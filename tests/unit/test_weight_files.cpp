@@ -90,7 +90,8 @@ std::vector<float> cut(const std::vector<float>& whole, const WeightSpec& s) {
   const config::Range rows = s.slice.size() == 2 ? s.slice[0] : config::Range{0, 1};
   std::vector<float> out;
   for (int r = rows.begin; r < rows.end; ++r)
-    for (int c = s.slice.back().begin; c < s.slice.back().end; ++c) out.push_back(whole[r * cols + c]);
+    for (int c = s.slice.back().begin; c < s.slice.back().end; ++c)
+      out.push_back(whole[r * cols + c]);
   return out;
 }
 
@@ -121,7 +122,8 @@ class WeightFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("shardrt_test_weights_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("shardrt_test_weights_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -184,6 +186,66 @@ TEST_F(WeightFilesTest, SafetensorsShardsInBf16AreWidened) {
   EXPECT_NE(line.find("; 2 not used by the model"), std::string::npos) << line;
 }
 
+std::string f32Bytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+// transformers v5's fused experts: mlp.experts.gate_up_proj (experts, 2 ffn, hidden), gate rows
+// first, and mlp.experts.down_proj (experts, hidden, ffn). Every shard reads its experts' parts
+// as from the per-expert tensors; with Mixtral's names (block_sparse_moe.experts.E.w1 ...) the
+// same file is read through v5's names (mlp.gate, mlp.experts.E.gate_proj).
+TEST_F(WeightFilesTest, FusedExpertsOfTransformersV5ReadAsPerExpertTensors) {
+  config::ModelConfig m = moeDeployment(1, 1).model;
+  const auto ckpt = randomCheckpoint(m);
+  std::map<std::string, Tensor2> file;
+  for (const WeightSpec& w : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+    if (w.name.find(".mlp.experts.") == std::string::npos) {
+      file[w.name] = {"F32", shapeOf(w), f32Bytes(ckpt.at(w.name))};
+    }
+  }
+  const int experts = m.moe.experts, f = m.moe.expert_ffn_hidden, h = m.hidden;
+  for (int l = 0; l < m.layers; ++l) {
+    if (!m.isMoeLayer(l)) continue;
+    const std::string p = "model.layers." + std::to_string(l) + ".mlp.experts.";
+    std::vector<float> gate_up, down;
+    for (int e = 0; e < experts; ++e) {
+      const std::string pe = p + std::to_string(e) + ".";
+      for (const char* w : {"gate_proj.weight", "up_proj.weight"}) {
+        const auto& v = ckpt.at(pe + w);
+        gate_up.insert(gate_up.end(), v.begin(), v.end());
+      }
+      const auto& v = ckpt.at(pe + "down_proj.weight");
+      down.insert(down.end(), v.begin(), v.end());
+    }
+    file[p + "gate_up_proj"] = {"F32", {experts, 2 * f, h}, f32Bytes(gate_up)};
+    file[p + "down_proj"] = {"F32", {experts, h, f}, f32Bytes(down)};
+  }
+  writeSafetensors(dir_ / "model.safetensors", file);
+  const WeightFiles files = WeightFiles::open(dir_.string());
+  files.checkHolds(m);  // no per-expert name missing, the fused ones not "unused"
+  expectEveryShardReads(files, ckpt, [](float v) { return v; });
+  // Mixtral's names find the same tensors.
+  m.weight_naming = config::WeightNaming::Mixtral;
+  files.checkHolds(m);
+  for (const WeightSpec& s : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+    if (s.name.find("block_sparse_moe.experts.1.w3") == std::string::npos) continue;
+    const std::string v5 = "model.layers." + s.name.substr(13, s.name.find('.', 13) - 13) +
+                           ".mlp.experts.1.up_proj.weight";
+    EXPECT_EQ(files.slice(s), ckpt.at(v5)) << s.name;
+  }
+  // A fused tensor of another rank is refused, naming it and the layout.
+  file["model.layers.1.mlp.experts.down_proj"] = {
+      "F32", {experts * h * f}, f32Bytes(std::vector<float>(experts * h * f))};
+  writeSafetensors(dir_ / "model.safetensors", file);
+  EXPECT_NE(
+      errorOf(dir_.string(), m)
+          .find("model.layers.1.mlp.experts.down_proj: shape [" + std::to_string(experts * h * f) +
+                "] in " + (dir_ / "model.safetensors").string() +
+                "; fused experts are (experts, hidden, ffn)"),
+      std::string::npos)
+      << errorOf(dir_.string(), m);
+}
+
 // The Hugging Face cache keeps a snapshot as symlinks to content-addressed blobs
 // (snapshots/<rev>/model-00001-of-00002.safetensors -> ../../blobs/<sha>): those are followed.
 TEST_F(WeightFilesTest, ShardsBehindSymlinksAreRead) {
@@ -193,7 +255,8 @@ TEST_F(WeightFilesTest, ShardsBehindSymlinksAreRead) {
   const fs::path snapshot = dir_ / "snapshots" / "rev";
   fs::create_directories(snapshot);
   fs::create_directories(dir_ / "blobs");
-  for (const char* shard : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
+  for (const char* shard :
+       {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
     const fs::path blob = dir_ / "blobs" / (std::string("sha-") + shard);
     fs::rename(dir_ / shard, blob);
     fs::create_symlink(fs::path("../../blobs") / blob.filename(), snapshot / shard);
@@ -228,7 +291,8 @@ TEST_F(WeightFilesTest, ACheckpointThatDoesNotFitIsRefusedByName) {
   EXPECT_NE(errorOf(dir_.string(), m).find("model.norm.weight: dtype I64 in "), std::string::npos);
 
   // The same name in two shards.
-  writeSafetensors(dir_ / "b.safetensors", {{"model.norm.weight", {"F32", {24}, std::string(96, '\0')}}});
+  writeSafetensors(dir_ / "b.safetensors",
+                   {{"model.norm.weight", {"F32", {24}, std::string(96, '\0')}}});
   EXPECT_NE(errorOf(dir_.string(), m).find("model.norm.weight is in both "), std::string::npos);
 }
 
@@ -262,14 +326,16 @@ TEST_F(WeightFilesTest, FingerprintFollowsTheValuesNotThePath) {
 
 TEST_F(WeightFilesTest, APathThatIsNoCheckpointIsRefused) {
   const config::ModelConfig m = moeDeployment(1, 1).model;
-  EXPECT_NE(errorOf(dir_.string(), m).find("holds no .safetensors or .npy files"), std::string::npos);
+  EXPECT_NE(errorOf(dir_.string(), m).find("holds no .safetensors or .npy files"),
+            std::string::npos);
   std::ofstream(dir_ / "model.bin") << "pickle";
   EXPECT_NE(errorOf((dir_ / "model.bin").string(), m).find("a file must be .safetensors"),
             std::string::npos);
   EXPECT_NE(errorOf((dir_ / "nothing").string(), m).find("is not a file or directory"),
             std::string::npos);
   std::ofstream(dir_ / "broken.safetensors") << "\x05";
-  EXPECT_NE(errorOf(dir_.string(), m).find("too short to be a .safetensors file"), std::string::npos);
+  EXPECT_NE(errorOf(dir_.string(), m).find("too short to be a .safetensors file"),
+            std::string::npos);
 }
 
 }  // namespace
