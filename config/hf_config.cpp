@@ -92,6 +92,13 @@ class HfReader {
     }
     return v.get<double>();
   }
+  bool boolean(const std::string& key, bool fallback) {
+    markRead(key);
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_boolean()) refuse(key, "must be true or false, got " + brief(v));
+    return v.get<bool>();
+  }
   std::string string(const std::string& key, const std::string& fallback) {
     markRead(key);
     if (!has(key)) return fallback;
@@ -213,11 +220,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   // head_dim on each q and k head (q_norm, k_norm), always.
   // (transformers v5 writes Qwen2-MoE's as a qkv_bias key, true.)
   m.qkv_bias = type == "qwen2" || type == "qwen2_moe";
-  if (m.qkv_bias && r.has("qkv_bias")) {
-    const json& v = r.at("qkv_bias");
-    if (!v.is_boolean()) r.refuse("qkv_bias", "must be true or false, got " + brief(v));
-    m.qkv_bias = v.get<bool>();
-  }
+  if (m.qkv_bias) m.qkv_bias = r.boolean("qkv_bias", true);
   m.qk_norm = type == "qwen3" || type == "qwen3_moe";
   const std::string act = r.string("hidden_act", "silu");
   if (act != "silu") {
@@ -248,10 +251,8 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   if (qwen) {
     // Qwen's window applies only with use_sliding_window (then to the layers from
     // max_window_layers on; transformers v5 lists them in layer_types).
-    const bool use = r.has("use_sliding_window") && r.at("use_sliding_window") == true;
-    r.markRead("use_sliding_window");
+    bool windowed = r.boolean("use_sliding_window", false);
     r.markRead("max_window_layers");
-    bool windowed = use;
     if (r.has("layer_types")) {
       const json& types = r.at("layer_types");
       if (!types.is_array()) r.refuse("layer_types", "must be a list, got " + brief(types));
@@ -300,8 +301,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     // norm_topk_prob (Qwen3MoeConfig's default: false); MoE in layer l when
     // (l + 1) % decoder_sparse_step == 0 and l is not in mlp_only_layers.
     m.moe.scoring = RouterScoring::Softmax;
-    r.markRead("norm_topk_prob");
-    m.moe.normalize_top_k = r.has("norm_topk_prob") && r.at("norm_topk_prob") == true;
+    m.moe.normalize_top_k = r.boolean("norm_topk_prob", false);
     m.moe.every = r.positiveInt("decoder_sparse_step", 1);
     if (m.moe.every > m.layers) r.refuse("decoder_sparse_step", "leaves no MoE layer");
     r.markRead("mlp_only_layers");

@@ -8,7 +8,6 @@
 
 #include "comm/collective_log.h"
 #include "comm/lifeline.h"
-#include "comm/watchdog.h"
 #include "common/rank_label.h"
 #include "runtime/op_context.h"
 

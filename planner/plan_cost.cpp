@@ -126,6 +126,9 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
   const char* norm = m.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
   out.compute += memory(g, 2 * T * H * w, norm);
   out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
+  // Qwen2's q/k/v biases and Qwen3's per-head q/k norm: each a pass over what it changes.
+  if (m.qkv_bias) out.compute += memory(g, 2 * T * (hq + 2 * hkv) * hd * w, "add_bias");
+  if (m.qk_norm) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rmsnorm");
   if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
@@ -173,6 +176,8 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
   out.comm += collective(group, Collective::AllGather, T * H * w, strategy.tp, tp_spans_nodes);
   if (moe_cfg.shared_experts > 0) {
     out.compute += mlp(static_cast<double>(moe_cfg.sharedWidth()) / strategy.tp);
+    // Qwen2-MoE's gate: a one-column GEMM and a pass scaling the shared expert's output.
+    if (moe_cfg.shared_gate) out.compute += gemm(g, T, 1, H) + memory(g, 2 * T * H * w, "add");
     out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   }
   return out;
@@ -188,12 +193,15 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
   double elements = 0.0;
   for (int l = layers.begin; l < layers.end; ++l) {
     elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
+    if (m.qkv_bias) elements += (hq + 2 * hkv) * hd;         // Qwen2's q/k/v biases
+    if (m.qk_norm) elements += 2 * hd;                       // Qwen3's q_norm, k_norm
     if (!m.isMoeLayer(l)) {
       elements += mats * H * m.ffn_hidden / strategy.tp;
       continue;
     }
     elements += H * m.moe.experts + local_experts * mats * H * m.moe.expert_ffn_hidden;
     elements += mats * H * m.moe.sharedWidth() / strategy.tp;
+    if (m.moe.shared_gate) elements += H;  // Qwen2-MoE's shared_expert_gate, on every rank
   }
   return elements * dtype_bytes_;
 }

@@ -167,6 +167,10 @@ TEST(HfConfig, Qwen3MoeHasQkNormAndItsRouting) {
   EXPECT_TRUE(m.moe.normalize_top_k);
   EXPECT_EQ(m.moe.every, 1);
   EXPECT_EQ(m.weight_naming, WeightNaming::Llama);  // mlp.gate, mlp.experts.E.gate_proj
+  c["norm_topk_prob"] = "yes";                      // not a boolean: refused, not read as false
+  EXPECT_NE(refusal(c).find("norm_topk_prob: must be true or false, got \"yes\""),
+            std::string::npos)
+      << refusal(c);
   c.erase("norm_topk_prob");  // Qwen3MoeConfig's default: the top-k weights as they are
   EXPECT_FALSE(modelFromHfConfig(c, "c.json").moe.normalize_top_k);
   c["mlp_only_layers"] = json::array({0, 47});

@@ -2,8 +2,10 @@
 // computed here by hand from the same rates.
 #include <gtest/gtest.h>
 
+#include "config/deployment.h"
 #include "planner/expert_balance.h"
 #include "planner/plan_cost.h"
+#include "runtime/model_weights.h"
 
 namespace shardrt::planner {
 // The planner reads the config layer's values: Deployment, Plan, Range, the limits.
@@ -57,20 +59,21 @@ TEST(PlanCost, PipelineComposesStagesAsGpipe) {
   EXPECT_EQ(cost.ranks[1].stage, 1);
 }
 
-// Tensor parallelism halves each rank's GEMM and attention work and adds two all-reduces per layer, priced
-// by the ring formula over the intra-node link.
+// Tensor parallelism halves each rank's GEMM and attention work and adds two all-reduces per layer,
+// priced by the ring formula over the intra-node link.
 TEST(PlanCost, TensorParallelLayerHalvesComputeAndAddsAllReduces) {
   const ModelConfig m = denseModel();
   const WorkloadConfig w{4, 512, DType::BF16};
   const ClusterConfig c = oneNode(2);
   const PlanCostModel costs(m, w, c, {});
-  const LayerSeconds one = costs.layerSeconds(c.groups[0], {1, 1, 1, 1, 1}, 4, false, false,
-                                              false, {}, {});
-  const LayerSeconds two = costs.layerSeconds(c.groups[0], {2, 1, 1, 1, 1}, 4, false, false,
-                                              false, {}, {});
+  const LayerSeconds one =
+      costs.layerSeconds(c.groups[0], {1, 1, 1, 1, 1}, 4, false, false, false, {}, {});
+  const LayerSeconds two =
+      costs.layerSeconds(c.groups[0], {2, 1, 1, 1, 1}, 4, false, false, false, {}, {});
   EXPECT_EQ(one.comm, 0.0);
   const double bytes = 4.0 * 512 * 1024 * 2;
-  EXPECT_NEAR(two.comm, 2 * collectiveSeconds(Collective::AllReduce, bytes, 2, c.groups[0].intra_node),
+  EXPECT_NEAR(two.comm,
+              2 * collectiveSeconds(Collective::AllReduce, bytes, 2, c.groups[0].intra_node),
               1e-15);
   // Projections, attention and the MLP halve; norms and residual adds run on the whole
   // hidden on every tp rank (as the runtime does), so the layer lands a little above half.
@@ -114,6 +117,25 @@ TEST(PlanCost, MemoryOverTheLimitDoesNotFit) {
   EXPECT_FALSE(cost.fits);
   EXPECT_GT(cost.max_memory_bytes, 100e6 * 0.9);
   EXPECT_DOUBLE_EQ(cost.max_memory_limit_bytes, 100e6 * 0.9);
+}
+
+// The planner sizes each family's weights as the runtime holds them: q/k/v biases (Qwen2),
+// q/k norms (Qwen3), a shared expert of its own width with its gate (Qwen2-MoE), Llama 3.1.
+// The runtime's count is the sum of the weights it materialises (runtime/model_weights.h).
+TEST(PlanCost, WeightBytesOfEachFamilyAreWhatTheRuntimeHolds) {
+  for (const char* example : {"tiny-llama31-hf", "tiny-qwen2-hf", "tiny-qwen3-hf",
+                              "tiny-qwen3-moe-hf", "tiny-qwen2-moe-hf", "tiny-mixtral-hf"}) {
+    const Deployment d = loadDeployment(std::string(SHARDRT_EXAMPLES) + "/" + example + ".json");
+    const ModelConfig& m = d.model;
+    double held = 0.0;
+    for (const auto& spec : shardWeightSpecs(m, ShardHoldings::whole(m))) {
+      if (spec.name.rfind("model.norm.", 0) != 0) held += 4.0 * spec.localNumel();
+    }
+    const PlanCostModel costs(m, d.workload, oneNode(1), {});
+    StrategyConfig whole;
+    const int experts = m.hasMoe() ? m.moe.experts : 0;
+    EXPECT_DOUBLE_EQ(costs.weightBytes(whole, {0, m.layers}, experts), held) << example;
+  }
 }
 
 }  // namespace
