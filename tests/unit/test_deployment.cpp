@@ -491,11 +491,20 @@ TEST(Deployment, TpMustDivideTheSharedExpertsWidth) {
   json doc = moeDoc();  // tp=2
   doc["model"]["moe"]["shared_experts"] = 1;
   doc["model"]["moe"]["expert_ffn_hidden"] = 33;
-  expectError(doc, "strategy.tp",
-              "must divide model.moe.shared_experts * expert_ffn_hidden (shared_ffn=33, tp=2)");
+  expectError(doc, "strategy.tp", "must divide the shared experts' width (shared_ffn=33, tp=2)");
   doc["model"]["moe"]["shared_experts"] = 2;  // 66 % 2 == 0
   EXPECT_NO_THROW(parseDeployment(doc, "x"));
-  doc["model"]["moe"]["shared_experts"] = 0;  // routed experts are not split by tp
+  // A width of its own (Qwen2-MoE) is the one tp must divide.
+  doc["model"]["moe"]["shared_ffn_hidden"] = 81;
+  expectError(doc, "strategy.tp", "must divide the shared experts' width (shared_ffn=81, tp=2)");
+  doc["model"]["moe"]["shared_ffn_hidden"] = 80;
+  doc["model"]["moe"]["shared_gate"] = true;
+  EXPECT_NO_THROW(parseDeployment(doc, "x"));
+  doc["model"]["moe"]["shared_experts"] = 0;  // a width or a gate without a shared expert
+  expectError(doc, "model.moe.shared_gate", "needs shared_experts of at least 1");
+  doc["model"]["moe"].erase("shared_gate");
+  expectError(doc, "model.moe.shared_ffn_hidden", "needs shared_experts of at least 1");
+  doc["model"]["moe"].erase("shared_ffn_hidden");  // routed experts are not split by tp
   EXPECT_NO_THROW(parseDeployment(doc, "x"));
 }
 
