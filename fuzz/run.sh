@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_deployment fuzz_profile fuzz_dot fuzz_safetensors fuzz_npy)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_deployment fuzz_profile fuzz_hf_config fuzz_dot fuzz_safetensors fuzz_npy)
 
 command -v clang++ >/dev/null || { echo "fuzz/run.sh: clang++ not found (scripts/install-deps.sh installs clang)" >&2; exit 1; }
 CC=clang CXX=clang++ cmake -S . -B "$dir" -DSHARDRT_FUZZ=ON -DSHARDRT_CUDA=OFF \
@@ -19,9 +19,9 @@ cmake --build "$dir" -j "${FUZZ_JOBS:-2}" --target "${targets[@]}"
 
 # The largest seed is the 24 KB valid.dot; a few times the largest seed lets inputs grow
 # without spending the time on megabyte inputs. The weight-file seeds are under 4 KB.
-declare -A max_len=([fuzz_deployment]=16384 [fuzz_profile]=16384 [fuzz_dot]=65536
+declare -A max_len=([fuzz_deployment]=16384 [fuzz_profile]=16384 [fuzz_hf_config]=16384 [fuzz_dot]=65536
                     [fuzz_safetensors]=16384 [fuzz_npy]=16384)
-declare -A corpus=([fuzz_deployment]=deployment [fuzz_profile]=profile [fuzz_dot]=dot
+declare -A corpus=([fuzz_deployment]=deployment [fuzz_profile]=profile [fuzz_hf_config]=hf_config [fuzz_dot]=dot
                    [fuzz_safetensors]=safetensors [fuzz_npy]=npy)
 mkdir -p "$dir/artifacts"
 status=0
