@@ -8,11 +8,13 @@ checkpoint of that family is published), runs `shardrt run` on it under several 
 hidden states after the final norm) with what transformers computes from the same input
 (`model.model(inputs_embeds=input).last_hidden_state`): normwise relative error at most 1e-5.
 
-Each family is also run once with one feature switched off on the transformers side (Llama 3.1's
-rope scaling, Mixtral's top-2 renormalisation cannot be switched off, so its expert count): that
-comparison must fail, which shows the check can tell the feature is there.
+Each family's last output is also compared with transformers' for the same weights without the
+feature under test (Llama 3.1's rope scaling, Mistral's rope_theta, Mixtral's top-2 routing,
+Qwen2's q/k/v biases, Qwen3's q/k norm, Qwen3-MoE's norm_topk_prob, Qwen2-MoE's shared-expert
+gate): that comparison must fail, which shows the check can tell the feature is there. MoE
+families also run from a checkpoint in transformers v5's fused-expert layout.
 
-    hf_crosscheck.py SHARDRT_BINARY WORK_DIR [--mpirun MPIRUN] [--families llama31,mistral,mixtral]
+    hf_crosscheck.py SHARDRT_BINARY WORK_DIR [--mpirun MPIRUN] [--families llama31,mixtral,...]
 
 Needs torch, transformers, safetensors and numpy (scripts/hf-crosscheck.sh makes a virtual
 environment with them); prints one table row per run and exits 1 when any comparison fails.
