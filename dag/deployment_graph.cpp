@@ -150,6 +150,7 @@ class GraphBuilder {
     }
     addGateEdges(events);
     joinModelInputsAndOutputs();
+    nameWhatAllReducesFollow();
     return finish();
   }
 
@@ -157,6 +158,24 @@ class GraphBuilder {
   int addNode(GraphNode n) {
     graph_.nodes.push_back(std::move(n));
     return static_cast<int>(graph_.nodes.size()) - 1;
+  }
+
+  // A tp all-reduce sums the partial outputs of a row-parallel projection: its title says
+  // which one ("(all_reduce, tp) after o_proj"), read from the ops that feed it (issue 16,
+  // item 5: a reader should not have to follow the edges back to know).
+  void nameWhatAllReducesFollow() {
+    std::vector<std::set<std::string>> fed_by(graph_.nodes.size());
+    for (const GraphEdge& e : graph_.edges) {
+      const GraphNode& from = graph_.nodes[e.from];
+      if (e.gate || from.kind != "compute") continue;
+      const std::size_t paren = from.title.find(" (");
+      fed_by[e.to].insert(paren == std::string::npos ? from.title : from.title.substr(0, paren));
+    }
+    for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+      GraphNode& n = graph_.nodes[i];
+      if (n.kind != "comm" || n.op != "all_reduce" || fed_by[i].size() != 1) continue;
+      n.title += " after " + *fed_by[i].begin();
+    }
   }
 
   void addEdge(int from, int to, bool gate = false) {
@@ -216,7 +235,9 @@ class GraphBuilder {
     n.kind = opKindName(e.kind);
     // Adds that close a residual branch are marked as such (`residual-inputs` is checked on them).
     n.op = e.name == "residual_add" ? "residual_add" : e.op;
-    const std::string what = e.name == e.op ? e.op : e.name + " (" + e.op + ")";
+    std::string what = e.name == e.op ? e.op : e.name + " (" + e.op + ")";
+    // Top-k has two outputs of one shape: say which is which, in the order of the Output lines.
+    if (e.op == "topk") what += ": outputs the experts chosen, then their weights";
     n.title = e.expert >= 0 ? "expert " + std::to_string(e.expert) + " " + what : what;
     n.gpus = {e.rank};
     n.layer = e.layer;

@@ -8,7 +8,9 @@
 #      index lengths) are masked -- the dry run routes uniformly, the real run by scores;
 #   4. the dry run is deterministic (a second one writes a byte-identical .dot);
 #   5. the timeline holds events of every rank and one file per rank, and dags.json lists the
-#      graph with a load entry per GPU.
+#      graph with a load entry per GPU;
+#   6. every tp all-reduce says which projection it follows, and every top-k which of its two
+#      outputs is which (issue 16, item 5).
 set -u
 shardrt=$1 ranks=$2 out=$3 deployment=$4
 shift 4
@@ -54,4 +56,9 @@ for r in range(ranks):
 dags = json.load(open(os.path.join(d, "dags.json")))["dags"]
 assert len(dags) == 1 and len(dags[0]["load"]["per_gpu"]) == ranks, dags
 PY
+# Labels hold "\n" as two characters: a title ends at the first backslash.
+unnamed=$(grep -o '(all_reduce, tp)[^\\]*' "$traced" | grep -vc ' after ')
+[ "$unnamed" -eq 0 ] || fail "$unnamed tp all-reduces do not say which projection they follow"
+unnamed=$(grep -o '(topk)[^\\]*' "$traced" | grep -vc 'outputs the experts chosen, then their weights')
+[ "$unnamed" -eq 0 ] || fail "$unnamed top-k nodes do not name their outputs"
 echo "dag_compare: OK ($nodes nodes, same structure traced and dry)"
