@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -276,10 +277,9 @@ void Lifeline::open(int world_rank) {
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world));
   if (hostCount() <= 1) return;  // the same on every rank: the host table is
   s.me = world_rank;
+  std::set<std::string> seen;  // a host's first rank is its leader
   for (int r = 0; r < world; ++r) {
-    bool first = true;
-    for (int q = 0; q < r && first; ++q) first = hostOfRank(q) != hostOfRank(r);
-    if (first) s.leaders.push_back(r);
+    if (seen.insert(hostOfRank(r)).second) s.leaders.push_back(r);
   }
   const bool leader = std::find(s.leaders.begin(), s.leaders.end(), world_rank) != s.leaders.end();
   Endpoint mine{};

@@ -143,6 +143,9 @@ class HfReader {
 };
 
 // rope_scaling (or transformers v5's rope_parameters): none, "default", or Llama 3.1's "llama3".
+// rope_scaling, or transformers v5's rope_parameters (which also holds rope_theta, read by the
+// caller): none, "default", or Llama 3.1's "llama3". Every key of the object is one its type
+// uses, or it is refused: a partial_rotary_factor or a yarn setting here changes the math too.
 RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
   RopeScaling s;
   r.markRead(key);
@@ -153,11 +156,26 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
   for (const char* name : {"rope_type", "type"}) {
     if (v.contains(name) && v.at(name).is_string()) type = v.at(name).get<std::string>();
   }
-  if (type == "default" || (type.empty() && key == "rope_parameters")) return s;
-  if (type != "llama3") {
+  const bool parameters = key == "rope_parameters";
+  const bool none = type == "default" || (type.empty() && parameters);
+  if (!none && type != "llama3") {
     r.refuse(key, brief(v) + ": rope_type " + (type.empty() ? "(none)" : type) +
                       " is not implemented (null, default and llama3 are)");
   }
+  std::set<std::string> known = {"rope_type", "type"};
+  if (parameters) known.insert("rope_theta");
+  if (!none) {
+    known.insert(
+        {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
+  }
+  for (const auto& [name, value] : v.items()) {
+    if (!known.count(name)) {
+      r.refuse(key + "." + name, brief(value) + ": not used by rope_type " +
+                                     (none ? std::string("default") : type) +
+                                     ", so refused rather than ignored");
+    }
+  }
+  if (none) return s;
   auto number = [&](const char* name) {
     if (!v.contains(name) || !v.at(name).is_number() || !(v.at(name).get<double>() > 0.0)) {
       r.refuse(key + "." + name, "must be a positive number for rope_type llama3, got " +
@@ -168,17 +186,17 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
   s.factor = number("factor");
   s.low_freq_factor = number("low_freq_factor");
   s.high_freq_factor = number("high_freq_factor");
-  s.original_max_position_embeddings = static_cast<int>(number("original_max_position_embeddings"));
+  const json& context = v.contains("original_max_position_embeddings")
+                            ? v.at("original_max_position_embeddings")
+                            : json();
+  if (!context.is_number_integer() || context.get<long long>() <= 0 ||
+      context.get<long long>() > (1 << 30)) {
+    r.refuse(key + ".original_max_position_embeddings",
+             "must be a positive integer up to 2^30 for rope_type llama3, got " + brief(context));
+  }
+  s.original_max_position_embeddings = static_cast<int>(context.get<long long>());
   if (!(s.high_freq_factor > s.low_freq_factor)) {
     r.refuse(key, brief(v) + ": high_freq_factor must exceed low_freq_factor");
-  }
-  for (const auto& [name, value] : v.items()) {
-    static const std::set<std::string> known = {
-        "rope_type",        "type",
-        "factor",           "low_freq_factor",
-        "high_freq_factor", "original_max_position_embeddings",
-        "rope_theta"};
-    if (!known.count(name)) r.refuse(key + "." + name, brief(value) + ": not known for llama3");
   }
   return s;
 }
@@ -229,22 +247,32 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   m.activation = Activation::SwiGlu;
   m.rope = true;
   m.causal = true;
+  // The families' default theta (MixtralConfig's 1e6), then the file's: top-level rope_theta
+  // and rope_scaling, or transformers v5's rope_parameters holding both. Given in both places
+  // they must agree; one is not silently preferred to the other.
+  m.rope_theta = r.positiveNumber("rope_theta", mixtral ? 1e6 : 10000.0);
   if (r.has("rope_parameters")) {
-    // transformers v5: the theta and the scaling in one object.
     const json& p = config.at("rope_parameters");
     if (p.is_object() && p.contains("rope_theta")) {
       const json& t = p.at("rope_theta");
       if (!t.is_number() || !(t.get<double>() > 0.0)) {
         r.refuse("rope_parameters.rope_theta", "must be a positive number, got " + brief(t));
       }
+      if (r.has("rope_theta") && t.get<double>() != m.rope_theta) {
+        r.refuse("rope_parameters.rope_theta",
+                 brief(t) + ": disagrees with rope_theta " + brief(config.at("rope_theta")));
+      }
       m.rope_theta = t.get<double>();
     }
     m.rope_scaling = readRopeScaling(r, "rope_parameters");
+    if (r.has("rope_scaling")) {
+      r.refuse("rope_scaling", brief(config.at("rope_scaling")) +
+                                   ": given beside rope_parameters, which holds the scaling");
+    }
+    r.markRead("rope_scaling");  // null beside rope_parameters: nothing
+  } else {
+    m.rope_scaling = readRopeScaling(r, "rope_scaling");
   }
-  m.rope_theta = r.positiveNumber("rope_theta", r.has("rope_parameters") ? m.rope_theta
-                                                : mixtral                ? 1e6
-                                                                         : 10000.0);
-  if (!r.has("rope_parameters")) m.rope_scaling = readRopeScaling(r, "rope_scaling");
   r.mustBe("attention_bias", false, "biases on q/k/v/o are not implemented");
   r.mustBe("mlp_bias", false, "biases on the MLP's projections are not implemented");
   r.mustBe("partial_rotary_factor", 1.0, "only a full rotary embedding is implemented");

@@ -290,9 +290,7 @@ void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) con
     if (name.rfind("model.layers.", 0) != 0 || used.count(name)) continue;
     // Llama's rotary_emb.inv_freq buffer: what rope_theta gives, or a RoPE scaling (Llama 3.1
     // stores its scaled frequencies here) that this model would not apply: checked, not skipped.
-    const std::string_view rotary = ".rotary_emb.inv_freq";
-    if (name.size() > rotary.size() &&
-        name.compare(name.size() - rotary.size(), rotary.size(), rotary) == 0) {
+    if (endsWith(name, ".rotary_emb.inv_freq")) {
       refuseOtherRotaryFrequencies(t, model);
       continue;
     }

@@ -243,6 +243,26 @@ TEST(HfConfig, MathChangingValuesNotImplementedAreRefusedNamingKeyAndValue) {
           "not a key shardrt knows for model_type llama");
   refused("num_hidden_layers", 0, "must be a positive integer");
   refused("num_key_value_heads", 5, "must divide num_attention_heads");
+  // transformers v5's rope_parameters: a key its type does not use, or a theta that disagrees
+  // with the top-level one, is refused, not dropped.
+  json v5 = llama31();
+  v5.erase("rope_scaling");
+  v5["rope_parameters"] = json::parse(R"({"rope_type": "default", "rope_theta": 500000.0,
+                                          "partial_rotary_factor": 0.5})");
+  EXPECT_NE(refusal(v5).find("rope_parameters.partial_rotary_factor: 0.5: not used by rope_type "
+                             "default"),
+            std::string::npos)
+      << refusal(v5);
+  v5["rope_parameters"].erase("partial_rotary_factor");
+  EXPECT_EQ(refusal(v5), "");  // rope_theta given twice, equal
+  v5["rope_parameters"]["rope_theta"] = 10000.0;
+  EXPECT_NE(refusal(v5).find("rope_parameters.rope_theta: 10000.0: disagrees with rope_theta"),
+            std::string::npos)
+      << refusal(v5);
+  v5.erase("rope_theta");
+  EXPECT_DOUBLE_EQ(modelFromHfConfig(v5, "c.json").rope_theta, 10000.0);
+  v5["rope_scaling"] = llama31()["rope_scaling"];
+  EXPECT_NE(refusal(v5).find("given beside rope_parameters"), std::string::npos) << refusal(v5);
   // A llama3 scaling missing a parameter names it.
   json c = llama31();
   c["rope_scaling"].erase("low_freq_factor");
