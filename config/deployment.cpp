@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -23,6 +24,35 @@ std::string ratio(const char* a, long long x, const char* b, long long y) {
   return std::string("(") + a + "=" + std::to_string(x) + ", " + b + "=" + std::to_string(y) + ")";
 }
 
+}  // namespace
+
+void checkExpertGroups(const MoeConfig& moe, const std::function<std::string(const char*)>& field) {
+  if (moe.experts % moe.groups != 0) {
+    throw ConfigError(field("groups"), "must divide the experts " +
+                                           ratio("experts", moe.experts, "groups", moe.groups));
+  }
+  if (moe.top_groups > moe.groups) {
+    throw ConfigError(
+        field("top_groups"),
+        "must not exceed the groups " + ratio("top_groups", moe.top_groups, "groups", moe.groups));
+  }
+  const int per_group = moe.experts / moe.groups;
+  if (moe.groups > 1 && moe.group_score == GroupScore::TopTwoSum && per_group < 2) {
+    throw ConfigError(field("groups"),
+                      "leaves fewer than 2 experts per group, and a group is "
+                      "scored by its best two " +
+                          ratio("experts", moe.experts, "groups", moe.groups));
+  }
+  if (moe.top_k > moe.top_groups * per_group) {
+    throw ConfigError(field("top_groups"),
+                      "holds fewer experts than top_k: top_groups * experts / groups = " +
+                          std::to_string(moe.top_groups * per_group) + " < top_k " +
+                          std::to_string(moe.top_k));
+  }
+}
+
+namespace {
+
 MoeConfig readMoe(JsonReader r, int layers) {
   MoeConfig moe;
   moe.experts = r.positiveInt("experts");
@@ -41,14 +71,32 @@ MoeConfig readMoe(JsonReader r, int layers) {
   }
   if (r.has("capacity_factor")) moe.capacity_factor = r.positiveNumber("capacity_factor", 1.0);
   moe.every = r.positiveInt("every", 1);
+  moe.first_dense = r.nonNegativeInt("first_dense", 0);
+  moe.choice_bias = r.boolean("choice_bias", false);
+  moe.groups = r.positiveInt("groups", 1);
+  moe.top_groups = r.positiveInt("top_groups", moe.groups);
+  moe.group_score = r.oneOf("group_score", {"top2_sum", "max"}, "top2_sum") == "max"
+                        ? GroupScore::Max
+                        : GroupScore::TopTwoSum;
+  if (r.has("routed_scale")) moe.routed_scale = r.positiveNumber("routed_scale", 1.0);
   r.finish();
   if (moe.top_k > moe.experts) {
     throw ConfigError(r.field("top_k"), "must not exceed model.moe.experts " +
                                             ratio("top_k", moe.top_k, "experts", moe.experts));
   }
+  checkExpertGroups(moe, [&](const char* key) { return r.field(key); });
   if (moe.every > layers) {
     throw ConfigError(r.field("every"), "must not exceed model.layers, or no layer is MoE " +
                                             ratio("every", moe.every, "layers", layers));
+  }
+  ModelConfig probe;
+  probe.layers = layers;
+  probe.moe = moe;
+  if (probe.moeLayerCount() == 0) {
+    throw ConfigError(r.field("first_dense"),
+                      "leaves no MoE layer " +
+                          ratio("first_dense", moe.first_dense, "layers", layers) + " with every " +
+                          std::to_string(moe.every));
   }
   return moe;
 }
@@ -84,7 +132,7 @@ ModelConfig readHfModel(JsonReader& r) {
   for (const char* key :
        {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
         "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming",
-        "qkv_bias", "qk_norm"}) {
+        "qkv_bias", "qk_norm", "rotary_dim"}) {
     if (r.has(key)) {
       throw ConfigError(r.field(key),
                         "comes from model.hf_config; only layers may be given "
@@ -92,7 +140,7 @@ ModelConfig readHfModel(JsonReader& r) {
     }
   }
   r.finish();
-  if (m.hasMoe() && m.moe.every > m.layers) {
+  if (m.hasMoe() && m.moeLayerCount() == 0) {
     throw ConfigError(r.field("layers"), "leaves no MoE layer");
   }
   return m;
@@ -119,6 +167,7 @@ ModelConfig readModel(JsonReader r) {
   m.sliding_window = r.nonNegativeInt("sliding_window", 0);
   m.qkv_bias = r.boolean("qkv_bias", false);
   m.qk_norm = r.boolean("qk_norm", false);
+  m.rotary_dim = r.nonNegativeInt("rotary_dim", 0);
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
   const std::string naming = r.oneOf("weight_naming", {"llama", "mixtral", "qwen2_moe"}, "llama");
   m.weight_naming = naming == "mixtral"     ? WeightNaming::Mixtral
@@ -133,6 +182,11 @@ ModelConfig readModel(JsonReader r) {
   if (m.rope && m.head_dim % 2 != 0) {
     throw ConfigError(r.field("head_dim"),
                       "must be even when rope is on, got " + std::to_string(m.head_dim));
+  }
+  if (m.rotary_dim % 2 != 0 || m.rotary_dim > m.head_dim || (m.rotary_dim > 0 && !m.rope)) {
+    throw ConfigError(r.field("rotary_dim"),
+                      "must be even, at most head_dim, and needs rope on " +
+                          ratio("rotary_dim", m.rotary_dim, "head_dim", m.head_dim));
   }
   return m;
 }
@@ -383,6 +437,14 @@ const char* toString(RouterScoring scoring) {
   return scoring == RouterScoring::Softmax ? "softmax" : "sigmoid";
 }
 
+const char* toString(GroupScore score) { return score == GroupScore::Max ? "max" : "top2_sum"; }
+
+int ModelConfig::moeLayerCount() const {
+  int count = 0;
+  for (int l = 0; l < layers; ++l) count += isMoeLayer(l) ? 1 : 0;
+  return count;
+}
+
 int MoeConfig::capacity(int seq_len) const {
   const double exact = capacity_factor * seq_len * top_k / experts;
   // cf = 1.1, seq 14, top_k 5, experts 7 is 11 exactly but 11.000000000000002 in doubles:
@@ -498,6 +560,7 @@ json toJson(const Deployment& deployment) {
   if (m.sliding_window > 0) model["sliding_window"] = m.sliding_window;
   if (m.qkv_bias) model["qkv_bias"] = true;
   if (m.qk_norm) model["qk_norm"] = true;
+  if (m.rotary_dim > 0) model["rotary_dim"] = m.rotary_dim;
   if (m.weight_naming != WeightNaming::Llama) model["weight_naming"] = toString(m.weight_naming);
   if (m.hasMoe()) {
     const auto& moe = m.moe;
@@ -510,6 +573,14 @@ json toJson(const Deployment& deployment) {
                     {"every", moe.every}};
     if (moe.shared_ffn_hidden > 0) model["moe"]["shared_ffn_hidden"] = moe.shared_ffn_hidden;
     if (moe.shared_gate) model["moe"]["shared_gate"] = true;
+    if (moe.first_dense > 0) model["moe"]["first_dense"] = moe.first_dense;
+    if (moe.choice_bias) model["moe"]["choice_bias"] = true;
+    if (moe.groups > 1) {
+      model["moe"]["groups"] = moe.groups;
+      model["moe"]["top_groups"] = moe.top_groups;
+      model["moe"]["group_score"] = toString(moe.group_score);
+    }
+    if (moe.routed_scale != 1.0) model["moe"]["routed_scale"] = moe.routed_scale;
     if (!moe.dropless()) model["moe"]["capacity_factor"] = moe.capacity_factor;
   }
   json doc = {{"name", deployment.name},

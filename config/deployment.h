@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -15,10 +16,14 @@ namespace shardrt::config {
 enum class NormKind { LayerNorm, RmsNorm };
 enum class Activation { Gelu, SwiGlu };
 enum class RouterScoring { Softmax, Sigmoid };
+// How group-limited routing scores a group of experts: by its best choice score (DeepSeek-V2's
+// group_limited_greedy) or by the sum of its best two (DeepSeek-V3's and GLM-4.5's noaux_tc).
+enum class GroupScore { Max, TopTwoSum };
 
 const char* toString(NormKind norm);
 const char* toString(Activation activation);
 const char* toString(RouterScoring scoring);
+const char* toString(GroupScore score);
 
 // A Mixture-of-Experts FFN in place of the dense one, in every `every`-th layer.
 struct MoeConfig {
@@ -29,10 +34,17 @@ struct MoeConfig {
   bool normalize_top_k = true;   // rescale the top-k weights to sum to 1
   int shared_experts = 0;        // experts every token goes through (one MLP of this many)
   double capacity_factor = 0.0;  // 0: dropless
-  int every = 1;                 // layer l is MoE when (l + 1) % every == 0
+  int every = 1;                 // layer l >= first_dense is MoE when (l + 1) % every == 0
   int shared_ffn_hidden =
       0;                     // the shared experts' MLP width; 0: shared_experts * expert_ffn_hidden
   bool shared_gate = false;  // Qwen2-MoE: scaled per token by sigmoid(n Wg^T), Wg (1, hidden)
+  // DeepSeek-V3 / GLM-4.5 routing (kernels/router_rule.h has the whole rule):
+  bool choice_bias = false;  // a per-expert bias (e_score_correction_bias) added for choosing only
+  int groups = 1;            // n_group: the experts in this many equal groups, in index order
+  int top_groups = 1;        // topk_group: a token's experts come from its best this-many groups
+  GroupScore group_score = GroupScore::TopTwoSum;
+  double routed_scale = 1.0;  // routed_scaling_factor: the routed experts' weights times this
+  int first_dense = 0;        // first_k_dense_replace: layers 0..first_dense-1 keep the dense FFN
 
   bool dropless() const { return capacity_factor <= 0.0; }
   int sharedWidth() const {
@@ -66,6 +78,11 @@ struct ModelSource {
   std::string hf_config;              // empty: spelt out in the deployment file
   std::string model_type;             // "llama", "mixtral", ...
   std::vector<std::string> not_used;  // "vocab_size 32000 (...)", keys that change no layer
+  // Layers num_hidden_layers .. num_hidden_layers + mtp_layers - 1 of the checkpoint are
+  // multi-token-prediction modules (GLM-4.5's and DeepSeek-V3's num_nextn_predict_layers): the
+  // model's forward never runs them, so their tensors are expected and not loaded.
+  int config_layers = 0;
+  int mtp_layers = 0;
 };
 
 struct ModelConfig {
@@ -84,6 +101,7 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   bool qkv_bias = false;  // Qwen2: biases on the q, k and v projections (split with their rows)
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on each query and key head, before rope
+  int rotary_dim = 0;     // GLM-4.5: rope on the first rotary_dim dims of each head; 0: head_dim
   // Mistral's sliding window (0: none). Implemented only as far as it changes nothing: a
   // workload whose seq_len exceeds it is refused (checkRules).
   int sliding_window = 0;
@@ -93,7 +111,11 @@ struct ModelConfig {
 
   int groupSize() const { return heads / kv_heads; }  // query heads per kv head
   bool hasMoe() const { return moe.experts > 0; }
-  bool isMoeLayer(int layer) const { return hasMoe() && (layer + 1) % moe.every == 0; }
+  bool isMoeLayer(int layer) const {
+    return hasMoe() && layer >= moe.first_dense && (layer + 1) % moe.every == 0;
+  }
+  // Layers isMoeLayer calls MoE among 0..layers-1.
+  int moeLayerCount() const;
 };
 
 struct WorkloadConfig {
@@ -154,6 +176,11 @@ nlohmann::json toJson(const Deployment& deployment);
 // Every rule that ties the strategy and its explicit plan to the model and workload (what
 // parseDeployment checks): ConfigError naming the field of the first rule broken.
 void checkRules(const Deployment& deployment);
+
+// Group-limited routing's rules: groups divide the experts, top_groups <= groups, at least two
+// experts a group when a group is scored by its best two, and top_k experts within top_groups.
+// ConfigError naming field(key) for key "groups" or "top_groups" (the caller's own names).
+void checkExpertGroups(const MoeConfig& moe, const std::function<std::string(const char*)>& field);
 
 // The strategy must use exactly the ranks that were launched.
 void checkWorldSize(const Deployment& deployment, int world_size);

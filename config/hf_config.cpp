@@ -15,16 +15,14 @@ namespace {
 using nlohmann::json;
 
 // Families whose layers shardrt computes as their reference implementation does.
-const std::set<std::string> kImplemented = {"llama", "mistral",   "mixtral",  "qwen2",
-                                            "qwen3", "qwen3_moe", "qwen2_moe"};
+const std::set<std::string> kImplemented = {"llama", "mistral",   "mixtral",   "qwen2",
+                                            "qwen3", "qwen3_moe", "qwen2_moe", "glm4_moe"};
 
 // Families known and refused, with what is missing (issue 16 lists each).
 const std::map<std::string, std::string> kNotYet = {
     {"deepseek_v2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"deepseek_v3", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
     {"kimi_k2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
-    {"glm4_moe",
-     "partial rotary embedding and DeepSeek-style sigmoid routing are not implemented yet"},
 };
 
 // Keys every PretrainedConfig may carry that change nothing the layers compute: bookkeeping,
@@ -54,7 +52,13 @@ const std::map<std::string, std::string> kNotUsed = {
     {"max_position_embeddings", "positions are those of workload.seq_len"},
     {"torch_dtype", "the workload's dtype is used"},
     {"dtype", "the workload's dtype is used"},
-    {"pretraining_tp", "Llama's sliced projections compute the same product"}};
+    {"pretraining_tp", "Llama's sliced projections compute the same product"},
+    {"num_nextn_predict_layers",
+     "multi-token-prediction modules serve speculative decoding; the next-token output does not "
+     "use them, and their tensors are not loaded"},
+    {"num_mtp_layers",
+     "multi-token-prediction modules serve speculative decoding; the next-token output does not "
+     "use them, and their tensors are not loaded"}};
 
 class HfReader {
  public:
@@ -82,6 +86,15 @@ class HfReader {
   int positiveInt(const std::string& key, int fallback) {
     read_.insert(key);
     return has(key) ? positiveIntValue(key, at(key)) : fallback;
+  }
+  int intFromZero(const std::string& key, int fallback, int max) {
+    read_.insert(key);
+    if (!has(key)) return fallback;
+    const json& v = at(key);
+    if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > max) {
+      refuse(key, "must be an integer from 0 to " + std::to_string(max) + ", got " + brief(v));
+    }
+    return static_cast<int>(v.get<long long>());
   }
   double positiveNumber(const std::string& key, double fallback) {
     read_.insert(key);
@@ -146,7 +159,7 @@ class HfReader {
 // rope_scaling, or transformers v5's rope_parameters (which also holds rope_theta, read by the
 // caller): none, "default", or Llama 3.1's "llama3". Every key of the object is one its type
 // uses, or it is refused: a partial_rotary_factor or a yarn setting here changes the math too.
-RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
+RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_rotary) {
   RopeScaling s;
   r.markRead(key);
   if (!r.has(key)) return s;  // absent or null: none
@@ -164,6 +177,7 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
   }
   std::set<std::string> known = {"rope_type", "type"};
   if (parameters) known.insert("rope_theta");
+  if (parameters && partial_rotary) known.insert("partial_rotary_factor");  // read by the caller
   if (!none) {
     known.insert(
         {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
@@ -201,6 +215,69 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key) {
   return s;
 }
 
+// partial_rotary_factor, at the top level (transformers v4) or in rope_parameters (v5), both
+// given agreeing; glm4_moe's default 0.5 (Glm4MoeConfig). The rotated dims, int(head_dim *
+// factor) as Glm4MoeRotaryEmbedding takes them; 0 when all of head_dim is rotated.
+int partialRotaryDims(HfReader& r, const json& config, int head_dim) {
+  double factor = r.positiveNumber("partial_rotary_factor", 0.5);
+  if (config.contains("rope_parameters") && config.at("rope_parameters").is_object() &&
+      config.at("rope_parameters").contains("partial_rotary_factor")) {
+    const json& v = config.at("rope_parameters").at("partial_rotary_factor");
+    if (!v.is_number() || !(v.get<double>() > 0.0) || v.get<double>() > 1.0) {
+      r.refuse("rope_parameters.partial_rotary_factor",
+               "must be a number in (0, 1], got " + brief(v));
+    }
+    if (r.has("partial_rotary_factor") && v.get<double>() != factor) {
+      r.refuse("rope_parameters.partial_rotary_factor",
+               brief(v) + ": disagrees with partial_rotary_factor " +
+                   brief(config.at("partial_rotary_factor")));
+    }
+    factor = v.get<double>();
+  }
+  if (factor > 1.0) r.refuse("partial_rotary_factor", "must be at most 1, got " + brief(factor));
+  const int dims = static_cast<int>(head_dim * factor);
+  if (dims < 2 || dims % 2 != 0) {
+    r.refuse("partial_rotary_factor", brief(factor) + " of head_dim " + std::to_string(head_dim) +
+                                          " rotates " + std::to_string(dims) +
+                                          " dimensions; an even number of at least 2 is needed");
+  }
+  return dims == head_dim ? 0 : dims;
+}
+
+// Glm4MoeMoE and Glm4MoeTopkRouter (transformers): layers from first_k_dense_replace on are
+// MoE; n_routed_experts experts of moe_intermediate_size, the top num_experts_per_tok chosen
+// by sigmoid score + e_score_correction_bias within the best topk_group of n_group groups,
+// weighted by the sigmoid scores (renormalised when norm_topk_prob), times
+// routed_scaling_factor; n_shared_experts shared experts as one MLP beside them.
+void readGlm4Moe(HfReader& r, ModelConfig& m) {
+  auto& moe = m.moe;
+  const bool v4_name = r.has("n_routed_experts");
+  moe.experts = r.positiveInt(v4_name ? "n_routed_experts" : "num_local_experts");
+  if (v4_name && r.has("num_local_experts") && r.positiveInt("num_local_experts") != moe.experts) {
+    r.refuse("num_local_experts", "disagrees with n_routed_experts");
+  }
+  moe.top_k = r.positiveInt("num_experts_per_tok");
+  if (moe.top_k > moe.experts) r.refuse("num_experts_per_tok", "must not exceed the experts");
+  moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
+  moe.scoring = RouterScoring::Sigmoid;
+  moe.choice_bias = true;  // the router's e_score_correction_bias buffer, always there
+  moe.normalize_top_k = r.boolean("norm_topk_prob", true);
+  moe.routed_scale = r.positiveNumber("routed_scaling_factor", 1.0);
+  moe.groups = r.positiveInt("n_group", 1);
+  moe.top_groups = r.positiveInt("topk_group", 1);
+  moe.group_score = GroupScore::TopTwoSum;
+  checkExpertGroups(moe, [&](const char* key) {
+    return r.field(std::string(key) == "groups" ? "n_group" : "topk_group");
+  });
+  moe.shared_experts = r.intFromZero("n_shared_experts", 1, 1 << 20);
+  // first_k_dense_replace up to num_hidden_layers - 1: at least one MoE layer.
+  moe.first_dense = r.intFromZero("first_k_dense_replace", 1, m.layers - 1);
+  moe.every = 1;
+  // Older configs name the router's method; this is the only one Glm4MoeTopkRouter runs.
+  r.mustBe("topk_method", "noaux_tc", "Glm4MoeTopkRouter runs noaux_tc only");
+  r.mustBe("scoring_func", "sigmoid", "Glm4MoeTopkRouter scores by sigmoid only");
+}
+
 }  // namespace
 
 ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
@@ -215,10 +292,11 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     r.refuse("model_type",
              "\"" + type +
                  "\" is not a family shardrt implements (llama, mistral, mixtral, qwen2, qwen3, "
-                 "qwen2_moe, qwen3_moe)");
+                 "qwen2_moe, qwen3_moe, glm4_moe)");
   }
   const bool mixtral = type == "mixtral";
   const bool qwen = type.rfind("qwen", 0) == 0;
+  const bool glm = type == "glm4_moe";
   ModelConfig m;
   m.source.hf_config = path;
   m.source.model_type = type;
@@ -233,13 +311,19 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   m.ffn_hidden = r.positiveInt("intermediate_size");
   m.norm = NormKind::RmsNorm;
   // The families' own defaults (LlamaConfig, MistralConfig, MixtralConfig).
-  m.norm_eps = r.positiveNumber("rms_norm_eps", mixtral ? 1e-5 : 1e-6);
+  m.norm_eps = r.positiveNumber("rms_norm_eps", mixtral || glm ? 1e-5 : 1e-6);
   // Qwen2Attention: biases on q, k and v always (no config key); Qwen3Attention: RMSNorm over
   // head_dim on each q and k head (q_norm, k_norm), always.
   // (transformers v5 writes Qwen2-MoE's as a qkv_bias key, true.)
   m.qkv_bias = type == "qwen2" || type == "qwen2_moe";
   if (m.qkv_bias) m.qkv_bias = r.boolean("qkv_bias", true);
   m.qk_norm = type == "qwen3" || type == "qwen3_moe";
+  if (glm) {
+    // Glm4MoeAttention: attention_bias puts biases on q, k and v (o_proj has none); use_qk_norm
+    // an RMSNorm over head_dim on each query and key head, as Qwen3's.
+    m.qkv_bias = r.boolean("attention_bias", false);
+    m.qk_norm = r.boolean("use_qk_norm", false);
+  }
   const std::string act = r.string("hidden_act", "silu");
   if (act != "silu") {
     r.refuse("hidden_act", "\"" + act + "\": only silu (the gated SwiGLU MLP) is implemented");
@@ -264,18 +348,30 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
       }
       m.rope_theta = t.get<double>();
     }
-    m.rope_scaling = readRopeScaling(r, "rope_parameters");
+    m.rope_scaling = readRopeScaling(r, "rope_parameters", glm);
     if (r.has("rope_scaling")) {
       r.refuse("rope_scaling", brief(config.at("rope_scaling")) +
                                    ": given beside rope_parameters, which holds the scaling");
     }
     r.markRead("rope_scaling");  // null beside rope_parameters: nothing
   } else {
-    m.rope_scaling = readRopeScaling(r, "rope_scaling");
+    m.rope_scaling = readRopeScaling(r, "rope_scaling", glm);
   }
-  r.mustBe("attention_bias", false, "biases on q/k/v/o are not implemented");
+  if (glm) {
+    m.rotary_dim = partialRotaryDims(r, config, m.head_dim);
+    if (m.rotary_dim > 0 && m.rope_scaling.on()) {
+      r.refuse("rope_parameters",
+               "llama3 scaling with a partial rotary embedding is not "
+               "implemented");
+    }
+  }
+  if (!glm) r.mustBe("attention_bias", false, "biases on q/k/v/o are not implemented");
   r.mustBe("mlp_bias", false, "biases on the MLP's projections are not implemented");
-  r.mustBe("partial_rotary_factor", 1.0, "only a full rotary embedding is implemented");
+  if (!glm) {
+    r.mustBe("partial_rotary_factor", 1.0,
+             "this family's reference rotates all of head_dim; only glm4_moe's partial rotary "
+             "is implemented");
+  }
   if (qwen) {
     // Qwen's window applies only with use_sliding_window (then to the layers from
     // max_window_layers on; transformers v5 lists them in layer_types).
@@ -297,7 +393,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     } else {
       r.markRead("sliding_window");  // without use_sliding_window, no layer applies it
     }
-  } else if (type != "llama") {
+  } else if (type == "mistral" || type == "mixtral") {
     m.sliding_window = r.positiveInt("sliding_window", 0);
   }
   if (mixtral) {
@@ -350,6 +446,11 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
       }
       m.weight_naming = WeightNaming::Qwen2Moe;
     }
+  }
+  if (glm) readGlm4Moe(r, m);
+  m.source.config_layers = m.layers;
+  for (const char* key : {"num_nextn_predict_layers", "num_mtp_layers"}) {
+    if (r.has(key)) m.source.mtp_layers = r.intFromZero(key, 0, 64);
   }
   for (const auto& [key, why] : kNotUsed) r.noted(key, m.source);
   r.finish(type);

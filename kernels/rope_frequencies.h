@@ -1,5 +1,5 @@
-// The rotary frequencies f_i (i < head_dim / 2) every backend's rope kernel rotates by, in
-// double on the host and on the GPU alike:
+// The rotary frequencies f_i (i < d / 2) every backend's rope kernel rotates by, in double on
+// the host and on the GPU alike, d the dimensions rotated (head_dim, or fewer: partial rotary):
 //   f_i = theta^(-2i/d)                                  (Su et al., RoFormer; Llama)
 // and with Llama 3.1's scaling (Hugging Face rope_type "llama3", from Meta's reference
 // `apply_scaling`), by the wavelength w_i = 2 pi / f_i against the original context C:
@@ -11,11 +11,7 @@
 
 #include <math.h>
 
-#ifdef __CUDACC__
-#define SHARDRT_HOST_DEVICE __host__ __device__
-#else
-#define SHARDRT_HOST_DEVICE
-#endif
+#include "kernels/host_device.h"
 
 namespace shardrt::kernels {
 
@@ -25,14 +21,21 @@ struct RopeFrequencies {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   double original_context = 8192.0;
+  // Partial rotary (GLM-4.5's partial_rotary_factor): only the first rotary_dim dimensions of
+  // each head are rotated, in rotate-half pairs (i, i + rotary_dim / 2); the rest pass through.
+  // 0: all of head_dim.
+  int rotary_dim = 0;
 
   // From theta alone (no scaling), so that a plain theta still passes where these are taken.
   RopeFrequencies(double base_theta = 10000.0) : theta(base_theta) {}  // NOLINT(runtime/explicit)
   bool scaled() const { return factor > 0.0; }
+  SHARDRT_HOST_DEVICE int rotatedDims(int head_dim) const {
+    return rotary_dim > 0 ? rotary_dim : head_dim;
+  }
 };
 
-SHARDRT_HOST_DEVICE inline double ropeFrequency(const RopeFrequencies& r, int i, int head_dim) {
-  const double f = pow(r.theta, -2.0 * i / head_dim);
+SHARDRT_HOST_DEVICE inline double ropeFrequency(const RopeFrequencies& r, int i, int rotated_dims) {
+  const double f = pow(r.theta, -2.0 * i / rotated_dims);
   if (!(r.factor > 0.0)) return f;
   const double wavelength = 2.0 * 3.14159265358979323846 / f;
   if (wavelength < r.original_context / r.high_freq_factor) return f;

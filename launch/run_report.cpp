@@ -100,6 +100,10 @@ void printModel(std::ostream& os, const RunReport& r) {
   std::string rope = "off";
   if (m.rope) {
     rope = "theta " + fmt("%g", m.rope_theta);
+    if (m.rotary_dim > 0) {
+      rope += " on the first " + std::to_string(m.rotary_dim) + " of " +
+              std::to_string(m.head_dim) + " dims of each head";
+    }
     if (m.rope_scaling.on()) {
       const auto& s = m.rope_scaling;
       rope += " with llama3 scaling (factor " + fmt("%g", s.factor) + ", low_freq_factor " +
@@ -122,15 +126,27 @@ void printModel(std::ostream& os, const RunReport& r) {
      << "\n";
   if (m.hasMoe()) {
     const auto& moe = m.moe;
+    std::string choice;
+    if (moe.choice_bias) choice += ", chosen by score + e_score_correction_bias";
+    if (moe.groups > 1 && moe.top_groups < moe.groups) {
+      choice += " within the best " + std::to_string(moe.top_groups) + " of " +
+                std::to_string(moe.groups) + " groups (by their " +
+                (moe.group_score == config::GroupScore::Max ? "best score)" : "best two scores)");
+    }
+    if (moe.routed_scale != 1.0) choice += ", weights x " + fmt("%g", moe.routed_scale);
     os << "  moe       " << moe.experts << " experts, top_k " << moe.top_k << ", expert_ffn_hidden "
        << moe.expert_ffn_hidden << ", " << toString(moe.scoring)
-       << (moe.normalize_top_k ? " (top-k renormalised)" : "") << ", shared_experts "
+       << (moe.normalize_top_k ? " (top-k renormalised)" : "") << choice << ", shared_experts "
        << moe.shared_experts
        << (moe.shared_ffn_hidden > 0 ? " of width " + std::to_string(moe.shared_ffn_hidden) : "")
        << (moe.shared_gate ? " (sigmoid-gated)" : "") << ", "
        << (moe.dropless() ? std::string("dropless")
                           : "capacity_factor " + fmt("%g", moe.capacity_factor))
-       << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers") << "\n";
+       << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers")
+       << (moe.first_dense > 0
+               ? " from layer " + std::to_string(moe.first_dense) + " (the first dense)"
+               : std::string())
+       << "\n";
   }
 }
 

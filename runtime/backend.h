@@ -12,6 +12,7 @@
 
 #include "kernels/attention_heads.h"
 #include "kernels/rope_frequencies.h"
+#include "kernels/router_rule.h"
 #include "runtime/tensor.h"
 
 namespace shardrt {
@@ -74,16 +75,18 @@ class Backend {
                              const std::vector<const Tensor*>& weights,
                              const std::vector<int>& rows) = 0;
 
-  // Mixture-of-Experts routing. logits (tokens, experts) -> experts (tokens, top_k, i32) and
-  // weights (tokens, top_k): kernels/cpu/router.h states the rule every backend follows.
+  // Mixture-of-Experts routing. logits (tokens, experts) and choice_bias (experts, f32) or null
+  // -> experts (tokens, top_k, i32) and weights (tokens, top_k): kernels/router_rule.h states
+  // the rule every backend follows.
   virtual void routerTopK(const TensorView& experts, const TensorView& weights,
-                          const TensorView& logits, bool sigmoid, bool normalize) = 0;
+                          const TensorView& logits, const TensorView* choice_bias,
+                          const kernels::RouterRule& rule) = 0;
   // The weights the router gives experts chosen elsewhere: experts (tokens, top_k, i32) and
   // logits (tokens, experts) -> weights (tokens, top_k), each expert's score by routerTopK's
-  // rule, renormalised over the chosen when normalize is set (kernels/cpu/router.h). A
-  // reference follows a run's routing with it (runtime/moe_block.h).
+  // rule, renormalised over the chosen when normalize is set, then scaled
+  // (kernels/router_rule.h). A reference follows a run's routing with it (runtime/moe_block.h).
   virtual void routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                               const TensorView& logits, bool sigmoid, bool normalize) = 0;
+                               const TensorView& logits, const kernels::RouterRule& rule) = 0;
   // out (rows, cols) = inp[index] row by row; index (rows, i32).
   virtual void gatherRows(const TensorView& out, const TensorView& inp,
                           const TensorView& index) = 0;

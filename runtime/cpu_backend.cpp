@@ -137,21 +137,21 @@ void CpuBackend::groupedLinear(const TensorView& out, const TensorView& inp,
 }
 
 void CpuBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                            const TensorView& logits, bool sigmoid, bool normalize) {
-  op_checks::routerTopK(experts, weights, logits);
+                            const TensorView& logits, const TensorView* choice_bias,
+                            const kernels::RouterRule& rule) {
+  op_checks::routerTopK(experts, weights, logits, choice_bias);
   kernels::cpu::routerTopK(experts.data<std::int32_t>(), weights.data<float>(),
-                           logits.data<float>(), toInt(logits.shape().rows()),
-                           toInt(logits.shape().cols()), toInt(experts.shape().cols()), sigmoid,
-                           normalize);
+                           logits.data<float>(), choice_bias ? choice_bias->data<float>() : nullptr,
+                           toInt(logits.shape().rows()), toInt(logits.shape().cols()),
+                           toInt(experts.shape().cols()), rule);
 }
 
 void CpuBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                 const TensorView& logits, bool sigmoid, bool normalize) {
+                                 const TensorView& logits, const kernels::RouterRule& rule) {
   op_checks::routerWeightsOf(weights, experts, logits);
   kernels::cpu::routerWeightsOf(weights.data<float>(), experts.data<std::int32_t>(),
                                 logits.data<float>(), toInt(logits.shape().rows()),
-                                toInt(logits.shape().cols()), toInt(experts.shape().cols()),
-                                sigmoid, normalize);
+                                toInt(logits.shape().cols()), toInt(experts.shape().cols()), rule);
 }
 
 void CpuBackend::gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) {

@@ -346,15 +346,16 @@ void CudaBackend::groupedLinear(const TensorView& out, const TensorView& inp,
 }
 
 void CudaBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                             const TensorView& logits, bool sigmoid, bool normalize) {
-  op_checks::routerTopK(experts, weights, logits);
+                             const TensorView& logits, const TensorView* choice_bias,
+                             const kernels::RouterRule& rule) {
+  op_checks::routerTopK(experts, weights, logits, choice_bias);
   kc::routerTopK(experts.data<std::int32_t>(), weights.data<float>(), logits.data<float>(),
-                 toInt(logits.shape().rows()), toInt(logits.shape().cols()),
-                 toInt(experts.shape().cols()), sigmoid, normalize, stream_);
+                 choice_bias ? choice_bias->data<float>() : nullptr, toInt(logits.shape().rows()),
+                 toInt(logits.shape().cols()), toInt(experts.shape().cols()), rule, stream_);
 }
 
 void CudaBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                  const TensorView& logits, bool sigmoid, bool normalize) {
+                                  const TensorView& logits, const kernels::RouterRule& rule) {
   op_checks::routerWeightsOf(weights, experts, logits);
   // No CUDA kernel: only a reference that follows a run's routing (bf16 validation) calls
   // this, once per MoE layer and microbatch, so the host's kernel on copies of the logits and
@@ -366,7 +367,7 @@ void CudaBackend::routerWeightsOf(const TensorView& weights, const TensorView& e
   copyToHost(experts_h.data(), experts);
   kernels::cpu::routerWeightsOf(weights_h.data(), experts_h.data(), logits_h.data(),
                                 toInt(logits.shape().rows()), toInt(logits.shape().cols()),
-                                toInt(experts.shape().cols()), sigmoid, normalize);
+                                toInt(experts.shape().cols()), rule);
   copyFromHost(weights, weights_h.data());
 }
 

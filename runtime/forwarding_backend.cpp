@@ -95,13 +95,14 @@ void ForwardingBackend::groupedLinear(const TensorView& out, const TensorView& i
 }
 
 void ForwardingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                                   const TensorView& logits, bool sigmoid, bool normalize) {
-  inner_.routerTopK(experts, weights, logits, sigmoid, normalize);
+                                   const TensorView& logits, const TensorView* choice_bias,
+                                   const kernels::RouterRule& rule) {
+  inner_.routerTopK(experts, weights, logits, choice_bias, rule);
 }
 
 void ForwardingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                        const TensorView& logits, bool sigmoid, bool normalize) {
-  inner_.routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+                                        const TensorView& logits, const kernels::RouterRule& rule) {
+  inner_.routerWeightsOf(weights, experts, logits, rule);
 }
 
 void ForwardingBackend::gatherRows(const TensorView& out, const TensorView& inp,

@@ -10,10 +10,11 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
                               const config::ParallelLayout& layout) {
   MemoryEstimate e;
   const auto& m = deployment.model;
-  const std::size_t f32 = dtypeSize(deployment.workload.dtype);
+  const std::size_t element = dtypeSize(deployment.workload.dtype);
   const auto holdings = ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank());
   for (const auto& spec : shardWeightSpecs(m, holdings)) {
-    e.weight_bytes += static_cast<std::size_t>(spec.localNumel()) * f32;
+    e.weight_bytes +=
+        static_cast<std::size_t>(spec.localNumel()) * (spec.fp32 ? sizeof(float) : element);
   }
 
   const auto& shard = plan.tp_shards[layout.tpRank()];
@@ -31,9 +32,9 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
     const std::size_t k = m.moe.top_k;
     per_token += m.moe.experts + 2 * k + k * (5 * hidden + 2 * m.moe.expert_ffn_hidden);
   }
-  e.activation_bytes = tokens * per_token * f32;
+  e.activation_bytes = tokens * per_token * element;
   // The replica's input and output rows.
-  e.activation_bytes += 2 * replica_rows * deployment.workload.seq_len * hidden * f32;
+  e.activation_bytes += 2 * replica_rows * deployment.workload.seq_len * hidden * element;
   return e;
 }
 

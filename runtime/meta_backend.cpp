@@ -91,8 +91,9 @@ void MetaBackend::groupedLinear(const TensorView& out, const TensorView& inp,
 }
 
 void MetaBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                             const TensorView& logits, bool, bool) {
-  op_checks::routerTopK(experts, weights, logits);
+                             const TensorView& logits, const TensorView* choice_bias,
+                             const kernels::RouterRule&) {
+  op_checks::routerTopK(experts, weights, logits, choice_bias);
   const auto tokens = experts.shape().rows();
   const auto k = experts.shape().cols();
   const auto e = logits.shape().cols();
@@ -110,7 +111,7 @@ void MetaBackend::routerTopK(const TensorView& experts, const TensorView& weight
 }
 
 void MetaBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                  const TensorView& logits, bool, bool) {
+                                  const TensorView& logits, const kernels::RouterRule&) {
   op_checks::routerWeightsOf(weights, experts, logits);
 }
 

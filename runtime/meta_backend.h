@@ -48,9 +48,9 @@ class MetaBackend final : public Backend {
                      const std::vector<const Tensor*>& weights,
                      const std::vector<int>& rows) override;
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
-                  bool sigmoid, bool normalize) override;
+                  const TensorView* choice_bias, const kernels::RouterRule& rule) override;
   void routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                       const TensorView& logits, bool sigmoid, bool normalize) override;
+                       const TensorView& logits, const kernels::RouterRule& rule) override;
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
   void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                       const TensorView& weight) override;

@@ -1,6 +1,6 @@
 // The rotary frequencies a model's config asks for, as the rope kernels take them: rope_theta
-// and, when the config has it, Llama 3.1's scaling. One conversion for the executor and for
-// the check of a checkpoint's stored inv_freq buffer.
+// and, when the config has them, Llama 3.1's scaling and a partial rotary dimension. One conversion
+// for the executor and for the check of a checkpoint's stored inv_freq buffer.
 #pragma once
 
 #include "config/deployment.h"
@@ -10,6 +10,7 @@ namespace shardrt {
 
 inline kernels::RopeFrequencies ropeFrequenciesOf(const config::ModelConfig& model) {
   kernels::RopeFrequencies rope(model.rope_theta);
+  rope.rotary_dim = model.rotary_dim;
   if (model.rope_scaling.on()) {
     rope.factor = model.rope_scaling.factor;
     rope.low_freq_factor = model.rope_scaling.low_freq_factor;

@@ -57,6 +57,7 @@ Shape WeightSpec::localShape() const {
   static const char* kHidden[] = {"hidden"};
   static const char* kHeadDim[] = {"d_k"};
   static const char* kBias[] = {"out_features"};
+  static const char* kExperts[] = {"experts"};
   static const char* kNames2d[] = {"out_features", "in_features"};
   const auto endsWith = [&](const std::string& tail) {
     return name.size() >= tail.size() &&
@@ -65,6 +66,7 @@ Shape WeightSpec::localShape() const {
   const char** names = global_shape.size() == 2                                 ? kNames2d
                        : endsWith("_proj.bias")                                 ? kBias
                        : endsWith("q_norm.weight") || endsWith("k_norm.weight") ? kHeadDim
+                       : endsWith("e_score_correction_bias")                    ? kExperts
                                                                                 : kHidden;
   std::vector<Dim> dims;
   for (std::size_t i = 0; i < global_shape.size(); ++i) {
@@ -125,6 +127,8 @@ bool hasWeight(const ModelConfig& model, int layer, LayerWeight weight) {
       return model.qk_norm;
     case LayerWeight::SharedGate:
       return shared && model.moe.shared_gate;
+    case LayerWeight::RouterChoiceBias:
+      return moe && model.moe.choice_bias;
     case LayerWeight::Count:
       return false;
     default:
@@ -187,6 +191,17 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
     case LayerWeight::SharedGate:  // (1, hidden), on every rank: each scales its own columns
       return linearSpec(p + "mlp.shared_expert_gate.weight", 1, model.hidden, all(1),
                         all(model.hidden));
+    case LayerWeight::RouterChoiceBias: {
+      // Uniform[-0.05, 0.05): the size of the sigmoid scores' spread over random logits, so
+      // that the bias changes which experts win without deciding alone.
+      WeightSpec spec{p + "mlp.gate.e_score_correction_bias",
+                      {model.moe.experts},
+                      {all(model.moe.experts)},
+                      0.05f,
+                      0.0f};
+      spec.fp32 = true;
+      return spec;
+    }
     case LayerWeight::QBias:
       return biasSpec(p + "self_attn.q_proj.bias", model.heads * hd, times(shard.q_heads, hd));
     case LayerWeight::KBias:
@@ -262,7 +277,7 @@ std::vector<float> generateSlice(const WeightSpec& spec, std::uint64_t seed) {
 
 Tensor materialise(Backend& backend, const WeightSpec& spec, const WeightSource& source,
                    DType dtype) {
-  Tensor t = backend.empty(spec.localShape(), dtype);
+  Tensor t = backend.empty(spec.localShape(), spec.fp32 ? DType::F32 : dtype);
   // A dry run has shapes and no memory: producing terabytes of values would be the whole cost.
   if (backend.device() != Device::Meta) uploadFloats(backend, t, source.slice(spec));
   return t;

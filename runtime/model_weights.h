@@ -12,6 +12,7 @@
 //   model.layers.{l}.mlp.down_proj.weight                 (hidden, ffn_hidden)
 //   MoE layers:
 //   model.layers.{l}.mlp.gate.weight                      (experts, hidden)      the router
+//   model.layers.{l}.mlp.gate.e_score_correction_bias     (experts)       DeepSeek-V3's choice bias
 //   model.layers.{l}.mlp.experts.{e}.{gate,up,down}_proj.weight   as above, expert_ffn_hidden
 //   model.layers.{l}.mlp.shared_experts.{gate,up,down}_proj.weight shared_experts*expert_ffn_hidden
 //   model.norm.{weight,bias}                              (hidden)      the final norm
@@ -50,7 +51,8 @@ enum class LayerWeight {
   VBias,
   QNorm,  // Qwen3's per-head RMSNorm weights on q and k (head_dim each, on every rank)
   KNorm,
-  SharedGate,  // Qwen2-MoE's gate on the shared expert, (1, hidden)
+  SharedGate,        // Qwen2-MoE's gate on the shared expert, (1, hidden)
+  RouterChoiceBias,  // DeepSeek-V3's e_score_correction_bias, (experts), f32 on every rank
   Count
 };
 
@@ -59,10 +61,13 @@ enum class ExpertWeight { GateProj, UpProj, DownProj };
 // One weight as a rank holds it: the global tensor, the slice, and how it is generated.
 struct WeightSpec {
   std::string name;
-  std::vector<int> global_shape;      // 1-D or 2-D
-  std::vector<config::Range> slice;   // per dimension, what this rank holds
-  float scale = 1.0f;                 // value = offset + scale * uniform[-1, 1)
+  std::vector<int> global_shape;     // 1-D or 2-D
+  std::vector<config::Range> slice;  // per dimension, what this rank holds
+  float scale = 1.0f;                // value = offset + scale * uniform[-1, 1)
   float offset = 0.0f;
+  // Kept in fp32 whatever the workload's dtype (the router's choice bias: transformers keeps
+  // e_score_correction_bias in fp32, and the router's scores are fp32).
+  bool fp32 = false;
 
   Shape localShape() const;  // named, with the global size where sharded
   std::int64_t localNumel() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/model_router.h"
 #include "runtime/moe_dispatch.h"
 
 namespace shardrt {
@@ -102,8 +103,7 @@ void MoeBlock::followRouting(const RoutingLog& forced, long first_token, const T
   Tensor experts = backend_.empty({Dim("tokens", tokens), Dim("top_k", k)}, DType::I32);
   Tensor weights = backend_.empty(experts.shape(), DType::F32);
   backend_.copyFromHost(experts, idx.data());
-  backend_.routerWeightsOf(weights, experts, logits, moe.scoring == config::RouterScoring::Sigmoid,
-                           moe.normalize_top_k);
+  backend_.routerWeightsOf(weights, experts, logits, routerRuleOf(moe));
   backend_.copyToHost(wts.data(), weights);
 }
 
@@ -121,8 +121,9 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out,
   Tensor logits = backend_.empty({Dim("tokens", tokens), Dim("experts", experts)}, DType::F32);
   run_("router", 2.0 * tokens * hidden * experts, [&] {
     backend_.linear(logits, normed, layer_weights[LayerWeight::Router]);
-    backend_.routerTopK(idx, wts, logits, moe.scoring == config::RouterScoring::Sigmoid,
-                        moe.normalize_top_k);
+    TensorView bias;
+    if (moe.choice_bias) bias = layer_weights[LayerWeight::RouterChoiceBias].view();
+    backend_.routerTopK(idx, wts, logits, moe.choice_bias ? &bias : nullptr, routerRuleOf(moe));
   });
   std::vector<std::int32_t> idx_h(static_cast<std::size_t>(idx.numel()));
   std::vector<float> wts_h(idx_h.size());
@@ -146,8 +147,8 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out,
   run_("dispatch", 0, [&] {
     const std::vector<char> kept = capacityMask(idx_h.data(), tokens, k, seq_len_, experts,
                                                 moe.dropless() ? -1 : moe.capacity(seq_len_));
-    send = planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, copies_, ep,
-                        ep_.rank());
+    send =
+        planDispatch(idx_h.data(), wts_h.data(), kept, share, k, experts, copies_, ep, ep_.rank());
     std::vector<std::int32_t> recv_counts(send.send_expert_counts.size());
     const std::vector<std::size_t> per_peer(ep, static_cast<std::size_t>(experts));
     // Host-side bookkeeping, off the data path: not drawn in the deployment graph.

@@ -175,15 +175,16 @@ void NumericsCheckingBackend::groupedLinear(const TensorView& out, const TensorV
 }
 
 void NumericsCheckingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                                         const TensorView& logits, bool sigmoid, bool normalize) {
-  inner().routerTopK(experts, weights, logits, sigmoid, normalize);
+                                         const TensorView& logits, const TensorView* choice_bias,
+                                         const kernels::RouterRule& rule) {
+  inner().routerTopK(experts, weights, logits, choice_bias, rule);
   check("router_topk", weights);  // the experts are indices (i32)
 }
 
 void NumericsCheckingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                              const TensorView& logits, bool sigmoid,
-                                              bool normalize) {
-  inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize);
+                                              const TensorView& logits,
+                                              const kernels::RouterRule& rule) {
+  inner().routerWeightsOf(weights, experts, logits, rule);
   check("router_weights_of", weights);
 }
 

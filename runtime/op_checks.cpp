@@ -104,8 +104,15 @@ void routing(const char* op, const TensorView& experts, const TensorView& weight
 
 }  // namespace
 
-void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits) {
+void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
+                const TensorView* choice_bias) {
   routing("router_top_k", experts, weights, logits);
+  if (choice_bias && (choice_bias->dtype() != DType::F32 || choice_bias->shape().rank() != 1 ||
+                      choice_bias->numel() != logits.shape().cols())) {
+    fail("router_top_k", "choice bias " + choice_bias->shape().str() + " " +
+                             std::string(dtypeName(choice_bias->dtype())) + " for logits " +
+                             logits.shape().str() + " (want (experts) of f32)");
+  }
 }
 
 void routerWeightsOf(const TensorView& weights, const TensorView& experts,

@@ -20,7 +20,9 @@ void sameNumel(const char* op, const TensorView& a, const TensorView& b);
 void sameDtype(const char* op, const TensorView& a, const TensorView& b);
 void groupedLinear(const TensorView& out, const TensorView& inp,
                    const std::vector<const Tensor*>& weights, const std::vector<int>& rows);
-void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits);
+// choice_bias, when given: (experts) of f32, experts as many as the logits' columns.
+void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
+                const TensorView* choice_bias);
 // As routerTopK, and experts i32, weights and logits f32.
 void routerWeightsOf(const TensorView& weights, const TensorView& experts,
                      const TensorView& logits);

@@ -176,15 +176,19 @@ void TracingBackend::groupedLinear(const TensorView& out, const TensorView& inp,
 }
 
 void TracingBackend::routerTopK(const TensorView& experts, const TensorView& weights,
-                                const TensorView& logits, bool sigmoid, bool normalize) {
-  run({OpKind::Route, "topk", {logits}, {}, {experts, weights}},
-      [&] { inner().routerTopK(experts, weights, logits, sigmoid, normalize); });
+                                const TensorView& logits, const TensorView* choice_bias,
+                                const kernels::RouterRule& rule) {
+  // The choice bias is a weight of the layer: the node lists it beside the logits.
+  std::vector<TensorView> bias;
+  if (choice_bias) bias.push_back(*choice_bias);
+  run({OpKind::Route, "topk", {logits}, bias, {experts, weights}},
+      [&] { inner().routerTopK(experts, weights, logits, choice_bias, rule); });
 }
 
 void TracingBackend::routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                                     const TensorView& logits, bool sigmoid, bool normalize) {
+                                     const TensorView& logits, const kernels::RouterRule& rule) {
   run({OpKind::Route, "router_weights", {logits, experts}, {}, {weights}},
-      [&] { inner().routerWeightsOf(weights, experts, logits, sigmoid, normalize); });
+      [&] { inner().routerWeightsOf(weights, experts, logits, rule); });
 }
 
 void TracingBackend::gatherRows(const TensorView& out, const TensorView& inp,

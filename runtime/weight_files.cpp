@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -260,16 +262,18 @@ void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConf
     throw ConfigError("--weights", t.name + " in " + t.path + ": " + why);
   };
   if (!model.rope) refuse("rotary frequencies, but this model's config has rope off");
-  const int half = model.head_dim / 2;
+  const kernels::RopeFrequencies rope = ropeFrequenciesOf(model);
+  const int rotated = rope.rotatedDims(model.head_dim);
+  const int half = rotated / 2;
   if (t.shape != std::vector<std::int64_t>{half} || t.dtype == StoredDType::Other) {
     refuse("shape " + shapeText(t.shape) + " " + t.dtype_name + "; rotary frequencies for " +
-           "head_dim " + std::to_string(model.head_dim) + " are [" + std::to_string(half) +
+           std::to_string(rotated) + " rotated dimensions are [" + std::to_string(half) +
            "] of F32, F16 or BF16");
   }
   const std::vector<float> stored = readStoredSlice(t, {config::Range{0, half}});
   const double tolerance = t.dtype == StoredDType::F32 ? 1e-6 : 1e-2;  // 16-bit: ~3 digits
   for (int i = 0; i < half; ++i) {
-    const double want = kernels::ropeFrequency(ropeFrequenciesOf(model), i, model.head_dim);
+    const double want = kernels::ropeFrequency(rope, i, rotated);
     if (std::abs(stored[i] - want) > tolerance * want) {
       refuse("holds rotary frequencies other than rope_theta " + std::to_string(model.rope_theta) +
              (model.rope_scaling.on() ? " with its llama3 scaling" : "") + " gives (element " +
@@ -286,8 +290,16 @@ void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) con
   for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
     if (const StoredTensor* t = find(spec.name)) used.insert(t->name);
   }
+  const auto& source = model.source;
   for (const auto& [name, t] : tensors_) {
     if (name.rfind("model.layers.", 0) != 0 || used.count(name)) continue;
+    // The checkpoint's multi-token-prediction layers (config/deployment.h, ModelSource): the
+    // forward never runs them, and transformers does not load them either.
+    const long layer = std::strtol(name.c_str() + std::strlen("model.layers."), nullptr, 10);
+    if (source.mtp_layers > 0 && layer >= source.config_layers &&
+        layer < source.config_layers + source.mtp_layers) {
+      continue;
+    }
     // Llama's rotary_emb.inv_freq buffer: what rope_theta gives, or a RoPE scaling (Llama 3.1
     // stores its scaled frequencies here) that this model would not apply: checked, not skipped.
     if (endsWith(name, ".rotary_emb.inv_freq")) {

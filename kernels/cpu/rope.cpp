@@ -7,10 +7,11 @@ namespace shardrt::kernels::cpu {
 
 void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
                      const RopeFrequencies& rope) {
-  const int half = head_dim / 2;
+  const int rotated = rope.rotatedDims(head_dim);
+  const int half = rotated / 2;
   std::vector<float> cos_t(half), sin_t(half);
   std::vector<double> inv_freq(half);
-  for (int i = 0; i < half; ++i) inv_freq[i] = ropeFrequency(rope, i, head_dim);
+  for (int i = 0; i < half; ++i) inv_freq[i] = ropeFrequency(rope, i, rotated);
   for (int s = 0; s < seq_len; ++s) {
     for (int i = 0; i < half; ++i) {
       // The angle in double: in fp32, pos * inv_freq loses about 1e-4 rad at pos 4096, and

@@ -1,8 +1,9 @@
 // Rotary position embedding in Hugging Face Llama's rotate-half form:
 //   inv_freq[i] = ropeFrequency(i) (kernels/rope_frequencies.h: theta^(-2i/d), or Llama 3.1's
-//   scaled form), i < d/2;  angle = pos * inv_freq[i]
+//   scaled form), i < d/2, d = rope.rotatedDims(head_dim);  angle = pos * inv_freq[i]
 //   out[i]       = x[i] * cos(angle) - x[i + d/2] * sin(angle)
 //   out[i + d/2] = x[i + d/2] * cos(angle) + x[i] * sin(angle)
+//   out[j] = x[j] for d <= j < head_dim (partial rotary: those dimensions carry no position)
 // Positions are 0..seq_len-1 within each sequence.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 namespace shardrt::kernels::cpu {
 
-// x: (batch, seq_len, heads, head_dim), rotated in place. head_dim must be even.
+// x: (batch, seq_len, heads, head_dim), rotated in place. The rotated dims must be even.
 void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
                      const RopeFrequencies& rope);
 

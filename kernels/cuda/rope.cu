@@ -19,12 +19,13 @@ namespace {
 // P elements per access: kPack<T> (16 bytes, vector_access.cuh) where half and x allow, else 1.
 template <typename T, int P>
 __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequencies rope) {
-  extern __shared__ float table[];  // cos for i < half, then sin
-  const int half = head_dim / 2;
+  extern __shared__ float table[];                 // cos for i < half, then sin
+  const int rotated = rope.rotatedDims(head_dim);  // the rest of each head passes through
+  const int half = rotated / 2;
   const long position = blockIdx.x;  // b * seq_len + s
   const int s = static_cast<int>(position % seq_len);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    const double angle = s * ropeFrequency(rope, i, head_dim);
+    const double angle = s * ropeFrequency(rope, i, rotated);
     table[i] = static_cast<float>(cos(angle));
     table[half + i] = static_cast<float>(sin(angle));
   }
@@ -61,10 +62,11 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequ
 template <typename T, int P>
 void launchRopeWith(T* x, long positions, int seq_len, int heads, int head_dim,
                     const RopeFrequencies& rope, cudaStream_t stream) {
-  const long units = static_cast<long>(heads) * (head_dim / 2 / P);
+  const int half = rope.rotatedDims(head_dim) / 2;
+  const long units = static_cast<long>(heads) * (half / P);
   const int threads =
       static_cast<int>(std::min<long>(256, std::max<long>(32, (units + 31) / 32 * 32)));
-  const std::size_t shared = static_cast<std::size_t>(head_dim / 2) * 2 * sizeof(float);
+  const std::size_t shared = static_cast<std::size_t>(half) * 2 * sizeof(float);
   ropeKernel<T, P><<<static_cast<unsigned>(positions), threads, shared, stream>>>(x, seq_len, heads,
                                                                                   head_dim, rope);
   CUDA_CHECK_LAUNCH();
@@ -74,8 +76,11 @@ template <typename T>
 void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, const RopeFrequencies& rope,
                 cudaStream_t stream) {
   const long positions = static_cast<long>(batch) * seq_len;
-  if (positions == 0 || heads == 0 || head_dim < 2) return;
-  if (packFits<T>(head_dim / 2, x)) {
+  const int half = rope.rotatedDims(head_dim) / 2;
+  if (positions == 0 || heads == 0 || half < 1) return;
+  // A pack must not straddle a head: head_dim a multiple of the pack keeps every head's start
+  // (and so its v and v + half) aligned when only part of it is rotated.
+  if (packFits<T>(half, x) && head_dim % kPack<T> == 0) {
     launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, rope, stream);
   } else {
     launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, rope, stream);

@@ -7,8 +7,9 @@ DUMP_DIR is what `shardrt run --dump DUMP_DIR` wrote: deployment.json, input.npy
 and every weight as <global name>.npy. This is an independent implementation of the model
 (Hugging Face Llama's rmsnorm, rotate-half RoPE and SiLU-gated MLP; torch's layernorm and erf
 gelu; the Mixture-of-Experts FFN of docs/config.md: softmax or sigmoid router, top-k, optional
-renormalisation, per-sequence expert capacity, shared experts), in float64, so that it checks
-shardrt's math, not only its sharding. Exits 0 when the normwise relative error
+renormalisation, DeepSeek-V3's choice bias, group-limited choice and routed scale, per-sequence
+expert capacity, shared experts, dense first layers; GLM-4.5's partial rotary), in float64, so
+that it checks shardrt's math, not only its sharding. Exits 0 when the normwise relative error
 ||out - ref|| / ||ref|| is within the tolerance, 1 otherwise.
 
 For each MoE layer it first prints one line with the smallest gap, over all tokens, between
@@ -54,7 +55,12 @@ def rope_frequencies(m, dim):
 
 
 def rope(x, m):  # x: (batch, seq, heads, head_dim)
-    seq, dim = x.shape[1], x.shape[3]
+    """Rotate-half RoPE on the first rotary_dim dimensions of each head (all when 0); the
+    rest pass through (GLM-4.5's partial rotary)."""
+    dim = m.get("rotary_dim", 0) or x.shape[3]
+    if dim < x.shape[3]:
+        return np.concatenate([rope(x[..., :dim], m), x[..., dim:]], axis=-1)
+    seq = x.shape[1]
     inv_freq = rope_frequencies(m, dim)
     angles = np.outer(np.arange(seq, dtype=np.float64), inv_freq)  # (seq, dim/2)
     cos = np.concatenate([np.cos(angles)] * 2, axis=-1)[None, :, None, :]
@@ -131,13 +137,28 @@ def moe(n, m, d, p, layer, seq_len):
         scores = e / e.sum(axis=-1, keepdims=True)
     else:
         scores = 1.0 / (1.0 + np.exp(-z))
-    # Largest first, ties to the lower expert index: a stable sort of -scores keeps equal
+    # DeepSeek-V3's choice: score + bias, only within the best top_groups of groups (a group
+    # scored by its best two choice scores, or its best one); the others masked to -inf.
+    choice = scores.copy()
+    if cfg.get("choice_bias"):
+        choice = choice + load(d, block + "gate.e_score_correction_bias")
+    groups = cfg.get("groups", 1)
+    if groups > 1 and cfg.get("top_groups", groups) < groups:
+        grouped = choice.reshape(b, s, groups, experts // groups)
+        best = np.sort(grouped, axis=-1)[..., ::-1]
+        group_score = best[..., :2].sum(-1) if cfg.get("group_score") != "max" else best[..., 0]
+        kept_groups = np.argsort(-group_score, axis=-1, kind="stable")[..., :cfg["top_groups"]]
+        allowed = np.zeros((b, s, groups), dtype=bool)
+        np.put_along_axis(allowed, kept_groups, True, axis=-1)
+        choice = np.where(np.repeat(allowed, experts // groups, axis=-1), choice, -np.inf)
+    # Largest first, ties to the lower expert index: a stable sort of -choice keeps equal
     # scores in expert order.
-    order = np.argsort(-scores, axis=-1, kind="stable")
+    order = np.argsort(-choice, axis=-1, kind="stable")
     chosen = order[..., :top_k]  # (batch, seq, top_k): e_1..e_k
-    weights = np.take_along_axis(scores, chosen, axis=-1)
+    weights = np.take_along_axis(scores, chosen, axis=-1)  # the scores: the bias only chooses
     if cfg.get("normalize_top_k", True):
         weights = weights / weights.sum(axis=-1, keepdims=True)
+    weights = weights * cfg.get("routed_scale", 1.0)
 
     # Capacity: per sequence, slots in (position, k) order; an expert keeps its first C.
     slots = chosen.reshape(b, s * top_k)
@@ -169,7 +190,7 @@ def moe(n, m, d, p, layer, seq_len):
 
     per_expert = np.bincount(chosen[kept], minlength=experts)
     if top_k < experts:
-        ranked = np.take_along_axis(scores, order, axis=-1)
+        ranked = np.take_along_axis(choice, order, axis=-1)
         gap = ranked[..., top_k - 1] - ranked[..., top_k]
         bw, sw = np.unravel_index(np.argmin(gap), gap.shape)
         gap_text = (f"smallest gap between scores #{top_k} and #{top_k + 1} {gap[bw, sw]:.3e} "
@@ -185,7 +206,8 @@ def moe(n, m, d, p, layer, seq_len):
 
 
 def is_moe(m, layer):
-    return "moe" in m and (layer + 1) % m["moe"].get("every", 1) == 0
+    return ("moe" in m and layer >= m["moe"].get("first_dense", 0)
+            and (layer + 1) % m["moe"].get("every", 1) == 0)
 
 
 def forward(d, m, seq_len):

@@ -98,12 +98,15 @@ class RecordingBackend final : public Backend {
         rows.at(1));
   }
   void routerTopK(const TensorView& experts, const TensorView& weights, const TensorView& logits,
-                  bool sigmoid, bool normalize) override {
-    log("routerTopK", experts.raw(), weights.raw(), logits.raw(), sigmoid, normalize);
+                  const TensorView* choice_bias, const kernels::RouterRule& rule) override {
+    log("routerTopK", experts.raw(), weights.raw(), logits.raw(),
+        choice_bias ? choice_bias->raw() : nullptr, rule.sigmoid, rule.normalize, rule.scale,
+        rule.groups, rule.top_groups, rule.group_top_two);
   }
   void routerWeightsOf(const TensorView& weights, const TensorView& experts,
-                       const TensorView& logits, bool sigmoid, bool normalize) override {
-    log("routerWeightsOf", weights.raw(), experts.raw(), logits.raw(), sigmoid, normalize);
+                       const TensorView& logits, const kernels::RouterRule& rule) override {
+    log("routerWeightsOf", weights.raw(), experts.raw(), logits.raw(), rule.sigmoid,
+        rule.normalize, rule.scale, rule.groups, rule.top_groups, rule.group_top_two);
   }
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override {
     log("gatherRows", out.raw(), inp.raw(), index.raw());
@@ -173,8 +176,8 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
       none([=](Backend& be) {
         be.groupedLinear(a, c, {&weight, &weight}, {3, 9});
       }),
-      none([=](Backend& be) { be.routerTopK(b, d, e, true, false); }),
-      none([=](Backend& be) { be.routerWeightsOf(e, c, a, false, true); }),
+      none([=](Backend& be) { be.routerTopK(b, d, e, &a, {true, false, 2.5f, 4, 2, false}); }),
+      none([=](Backend& be) { be.routerWeightsOf(e, c, a, {false, true, 0.5f, 3, 1, true}); }),
       none([=](Backend& be) { be.gatherRows(c, e, a); }),
       none([=](Backend& be) { be.scatterAddRows(d, a, b, c); }),
   };

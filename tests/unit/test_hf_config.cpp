@@ -209,11 +209,115 @@ TEST(HfConfig, Qwen2MoeHasAGatedSharedExpertOfItsOwnWidth) {
   EXPECT_EQ(m.sliding_window, 0);
 }
 
+// GLM-4.5-Air's published config.json (zai-org/GLM-4.5-Air, transformers 4.54 layout).
+json glm45Air() {
+  return json::parse(R"({
+    "architectures": ["Glm4MoeForCausalLM"], "attention_bias": true, "attention_dropout": 0.0,
+    "pad_token_id": 151329, "eos_token_id": [151329, 151336, 151338], "head_dim": 128,
+    "hidden_act": "silu", "hidden_size": 4096, "partial_rotary_factor": 0.5,
+    "initializer_range": 0.02, "intermediate_size": 10944, "max_position_embeddings": 131072,
+    "model_type": "glm4_moe", "moe_intermediate_size": 1408, "norm_topk_prob": true,
+    "num_attention_heads": 96, "n_group": 1, "topk_group": 1, "n_routed_experts": 128,
+    "n_shared_experts": 1, "routed_scaling_factor": 1.0, "num_experts_per_tok": 8,
+    "first_k_dense_replace": 1, "num_hidden_layers": 46, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 1000000,
+    "num_nextn_predict_layers": 1, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+    "transformers_version": "4.54.0", "use_cache": true, "use_qk_norm": false,
+    "vocab_size": 151552})");
+}
+
+TEST(HfConfig, Glm45AirIsDerivedWithItsRoutingAndPartialRotary) {
+  const ModelConfig m = modelFromHfConfig(glm45Air(), "c.json");
+  EXPECT_EQ(m.layers, 46);
+  EXPECT_EQ(m.head_dim, 128);
+  EXPECT_EQ(m.rotary_dim, 64);  // int(128 * 0.5)
+  EXPECT_TRUE(m.qkv_bias);
+  EXPECT_FALSE(m.qk_norm);
+  EXPECT_EQ(m.norm_eps, 1e-5);
+  EXPECT_EQ(m.rope_theta, 1e6);
+  ASSERT_TRUE(m.hasMoe());
+  EXPECT_EQ(m.moe.experts, 128);
+  EXPECT_EQ(m.moe.top_k, 8);
+  EXPECT_EQ(m.moe.expert_ffn_hidden, 1408);
+  EXPECT_EQ(m.moe.scoring, RouterScoring::Sigmoid);
+  EXPECT_TRUE(m.moe.choice_bias);
+  EXPECT_TRUE(m.moe.normalize_top_k);
+  EXPECT_EQ(m.moe.groups, 1);
+  EXPECT_EQ(m.moe.routed_scale, 1.0);
+  EXPECT_EQ(m.moe.sharedWidth(), 1408);
+  EXPECT_EQ(m.moe.first_dense, 1);
+  EXPECT_FALSE(m.isMoeLayer(0));
+  EXPECT_TRUE(m.isMoeLayer(1));
+  EXPECT_EQ(m.moeLayerCount(), 45);
+  EXPECT_EQ(m.source.config_layers, 46);
+  EXPECT_EQ(m.source.mtp_layers, 1);
+  bool mtp_noted = false;
+  for (const auto& note : m.source.not_used)
+    mtp_noted |= note.rfind("num_nextn_predict_layers 1", 0) == 0;
+  EXPECT_TRUE(mtp_noted);
+}
+
+TEST(HfConfig, Glm4MoeKeysAreReadInBothLayoutsAndCheckedAgainstEachOther) {
+  // transformers v5 writes the factor into rope_parameters and the experts as
+  // num_local_experts; DeepSeek-V3-style groups are read and held to their rules.
+  json v5 = glm45Air();
+  v5.erase("partial_rotary_factor");
+  v5.erase("rope_theta");
+  v5.erase("n_routed_experts");
+  v5["num_local_experts"] = 128;
+  v5["rope_parameters"] =
+      json::parse(R"({"rope_type": "default", "rope_theta": 1e6, "partial_rotary_factor": 0.25})");
+  v5["n_group"] = 8;
+  v5["topk_group"] = 4;
+  v5["routed_scaling_factor"] = 2.5;
+  const ModelConfig m = modelFromHfConfig(v5, "c.json");
+  EXPECT_EQ(m.rotary_dim, 32);
+  EXPECT_EQ(m.moe.experts, 128);
+  EXPECT_EQ(m.moe.groups, 8);
+  EXPECT_EQ(m.moe.top_groups, 4);
+  EXPECT_EQ(m.moe.routed_scale, 2.5);
+  // Absent everywhere: Glm4MoeConfig's default 0.5.
+  json bare = glm45Air();
+  bare.erase("partial_rotary_factor");
+  EXPECT_EQ(modelFromHfConfig(bare, "c.json").rotary_dim, 64);
+  // Refusals, each naming its key.
+  const auto refusedAs = [](json c, const char* want) {
+    const std::string why = refusal(c);
+    EXPECT_NE(why.find(want), std::string::npos) << why;
+  };
+  json both = glm45Air();
+  both["rope_parameters"] =
+      json::parse(R"({"rope_type": "default", "partial_rotary_factor": 0.25})");
+  both.erase("rope_scaling");
+  refusedAs(
+      both,
+      "rope_parameters.partial_rotary_factor: 0.25: disagrees with partial_rotary_factor 0.5");
+  json groups = glm45Air();
+  groups["n_group"] = 3;  // does not divide 128
+  refusedAs(groups, "model.hf_config (c.json) n_group: must divide the experts");
+  groups["n_group"] = 8;
+  groups["topk_group"] = 9;
+  refusedAs(groups, "model.hf_config (c.json) topk_group: must not exceed the groups");
+  json method = glm45Air();
+  method["topk_method"] = "greedy";
+  refusedAs(method, "topk_method: \"greedy\": Glm4MoeTopkRouter runs noaux_tc only");
+  json odd = glm45Air();
+  odd["partial_rotary_factor"] = 0.3;  // int(128 * 0.3) = 38 dims: even, allowed
+  EXPECT_EQ(modelFromHfConfig(odd, "c.json").rotary_dim, 38);
+  odd["partial_rotary_factor"] = 0.01;  // 1 dim
+  refusedAs(odd, "partial_rotary_factor: 0.01 of head_dim 128 rotates 1 dimensions");
+  json dense = glm45Air();
+  dense["first_k_dense_replace"] = 46;
+  refusedAs(dense, "first_k_dense_replace: must be an integer from 0 to 45");
+  json window = glm45Air();
+  window["sliding_window"] = 4096;  // Glm4MoeModel applies no window: refused, not dropped
+  refusedAs(window, "sliding_window: 4096: not a key shardrt knows for model_type glm4_moe");
+}
+
 TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
   for (const auto& [type, need] :
        {std::pair<const char*, const char*>{"deepseek_v2", "latent attention"},
         {"deepseek_v3", "latent attention"},
-        {"glm4_moe", "partial rotary"},
         {"gpt2", "not a family shardrt implements"}}) {
     json c = llama31();
     c["model_type"] = type;
@@ -238,7 +342,7 @@ TEST(HfConfig, MathChangingValuesNotImplementedAreRefusedNamingKeyAndValue) {
           "rope_type yarn is not implemented");
   refused("rope_scaling", json::parse(R"({"rope_type": "dynamic", "factor": 2.0})"),
           "rope_type dynamic is not implemented");
-  refused("partial_rotary_factor", 0.5, "0.5: only a full rotary");
+  refused("partial_rotary_factor", 0.5, "0.5: this family's reference rotates all of head_dim");
   refused("quantization_config", json::parse(R"({"quant_method": "fp8"})"),
           "not a key shardrt knows for model_type llama");
   refused("num_hidden_layers", 0, "must be a positive integer");

@@ -65,12 +65,19 @@ Routing routerReference(const std::vector<float>& logits, int tokens, int expert
   return r;
 }
 
+RouterRule ruleOf(bool sigmoid, bool normalize) {
+  RouterRule rule;
+  rule.sigmoid = sigmoid;
+  rule.normalize = normalize;
+  return rule;
+}
+
 Routing runRouter(const std::vector<float>& logits, int tokens, int experts, int top_k,
                   bool sigmoid, bool normalize) {
   Routing r{std::vector<std::int32_t>(static_cast<std::size_t>(tokens) * top_k, -7),
             poisoned(static_cast<std::size_t>(tokens) * top_k)};
-  routerTopK(r.experts.data(), r.weights.data(), logits.data(), tokens, experts, top_k, sigmoid,
-             normalize);
+  routerTopK(r.experts.data(), r.weights.data(), logits.data(), nullptr, tokens, experts, top_k,
+             ruleOf(sigmoid, normalize));
   return r;
 }
 
@@ -165,7 +172,7 @@ TEST_P(RouterTopK, WeightsOfExpertsChosenElsewhere) {
   const Routing own = runRouter(logits, tokens, experts, top_k, c.sigmoid, c.normalize);
   std::vector<float> again = poisoned(own.weights.size());
   routerWeightsOf(again.data(), own.experts.data(), logits.data(), tokens, experts, top_k,
-                  c.sigmoid, c.normalize);
+                  ruleOf(c.sigmoid, c.normalize));
   EXPECT_EQ(again, own.weights);
 
   const Routing all = routerReference(logits, tokens, experts, experts, c.sigmoid, false);
@@ -181,8 +188,8 @@ TEST_P(RouterTopK, WeightsOfExpertsChosenElsewhere) {
       want[t * top_k + k] = float(want[t * top_k + k] / sum);
   }
   std::vector<float> got = poisoned(forced.size());
-  routerWeightsOf(got.data(), forced.data(), logits.data(), tokens, experts, top_k, c.sigmoid,
-                  c.normalize);
+  routerWeightsOf(got.data(), forced.data(), logits.data(), tokens, experts, top_k,
+                  ruleOf(c.sigmoid, c.normalize));
   EXPECT_LT(relErr(got, want), kWeightTol);
 }
 
@@ -193,6 +200,148 @@ INSTANTIATE_TEST_SUITE_P(Scorings, RouterTopK,
                            return std::string(info.param.sigmoid ? "Sigmoid" : "Softmax") +
                                   (info.param.normalize ? "Normalized" : "Raw");
                          });
+
+// DeepSeek-V3's router as transformers writes it (DeepseekV3TopkRouter.forward), in double:
+// scores, the bias added for choosing, each group scored by the sum of its best two choice
+// scores (DeepSeek-V2: its best one), the best top_groups groups kept and the other experts
+// masked to -inf, the top_k of the rest by choice, their scores gathered, normalised, scaled.
+struct GroupedCase {
+  const char* name;
+  bool sigmoid, normalize, top_two, bias;
+  float scale;
+};
+
+Routing groupedReference(const std::vector<float>& logits, const std::vector<float>& bias,
+                         int tokens, int experts, int top_k, int groups, int top_groups,
+                         const GroupedCase& c) {
+  Routing r{std::vector<std::int32_t>(static_cast<std::size_t>(tokens) * top_k),
+            std::vector<float>(static_cast<std::size_t>(tokens) * top_k)};
+  const int per_group = experts / groups;
+  for (int t = 0; t < tokens; ++t) {
+    std::vector<double> p(experts), choice(experts);
+    double mx = -INFINITY, sum = 0.0;
+    for (int e = 0; e < experts; ++e) mx = std::max(mx, double(logits[t * experts + e]));
+    for (int e = 0; e < experts; ++e) {
+      const double z = logits[t * experts + e];
+      p[e] = c.sigmoid ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z - mx);
+      sum += p[e];
+    }
+    for (int e = 0; e < experts; ++e) {
+      if (!c.sigmoid) p[e] /= sum;
+      choice[e] = p[e] + (c.bias ? double(bias[e]) : 0.0);
+    }
+    std::vector<double> group_score(groups);
+    for (int g = 0; g < groups; ++g) {
+      std::vector<double> members(choice.begin() + g * per_group,
+                                  choice.begin() + (g + 1) * per_group);
+      std::sort(members.rbegin(), members.rend());
+      group_score[g] = c.top_two ? members[0] + members[1] : members[0];
+    }
+    std::vector<int> group_order(groups);
+    std::iota(group_order.begin(), group_order.end(), 0);
+    std::stable_sort(group_order.begin(), group_order.end(),
+                     [&](int a, int b) { return group_score[a] > group_score[b]; });
+    std::vector<double> masked(experts, -INFINITY);
+    for (int i = 0; i < top_groups; ++i) {
+      for (int e = group_order[i] * per_group; e < (group_order[i] + 1) * per_group; ++e) {
+        masked[e] = choice[e];
+      }
+    }
+    std::vector<int> order(experts);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return masked[a] > masked[b]; });
+    double chosen = 0.0;
+    for (int k = 0; k < top_k; ++k) chosen += p[order[k]];
+    for (int k = 0; k < top_k; ++k) {
+      r.experts[t * top_k + k] = order[k];
+      r.weights[t * top_k + k] =
+          float((c.normalize ? p[order[k]] / chosen : p[order[k]]) * c.scale);
+    }
+  }
+  return r;
+}
+
+class GroupedRouter : public ::testing::TestWithParam<GroupedCase> {};
+
+// 14 experts in 7 groups of 2, the best 3 groups kept, top 5: sizes no kernel tiles by.
+TEST_P(GroupedRouter, MatchesTheReferenceRouter) {
+  const auto c = GetParam();
+  const int tokens = 37, experts = 14, top_k = 5, groups = 7, top_groups = 3;
+  auto logits = randomVector(tokens * experts, 25);
+  for (auto& v : logits) v *= 3.0f;
+  auto bias = randomVector(experts, 26);
+  for (auto& v : bias) v *= 0.3f;
+  RouterRule rule = ruleOf(c.sigmoid, c.normalize);
+  rule.scale = c.scale;
+  rule.groups = groups;
+  rule.top_groups = top_groups;
+  rule.group_top_two = c.top_two;
+  Routing got{std::vector<std::int32_t>(tokens * top_k, -7), poisoned(tokens * top_k)};
+  routerTopK(got.experts.data(), got.weights.data(), logits.data(), c.bias ? bias.data() : nullptr,
+             tokens, experts, top_k, rule);
+  const Routing ref = groupedReference(logits, bias, tokens, experts, top_k, groups, top_groups, c);
+  EXPECT_EQ(got.experts, ref.experts);
+  EXPECT_LT(relErr(got.weights, ref.weights), kWeightTol);
+  // The groups matter here: without them some token would choose otherwise.
+  const Routing free = groupedReference(logits, bias, tokens, experts, top_k, 1, 1, c);
+  EXPECT_NE(free.experts, ref.experts);
+  // The weights of the chosen, as a reference following this routing computes them.
+  std::vector<float> again = poisoned(got.weights.size());
+  routerWeightsOf(again.data(), got.experts.data(), logits.data(), tokens, experts, top_k, rule);
+  EXPECT_EQ(again, got.weights);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, GroupedRouter,
+    ::testing::Values(GroupedCase{"DeepSeekV3", true, true, true, true, 2.5f},
+                      GroupedCase{"DeepSeekV3NoBiasRaw", true, false, true, false, 1.0f},
+                      GroupedCase{"DeepSeekV2", false, false, false, false, 16.0f},
+                      GroupedCase{"SoftmaxTopTwoNormalized", false, true, true, true, 0.5f}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// The bias chooses and does not weigh: a bias of 10 on expert 3 puts it first for every token,
+// and its weight is still its sigmoid score over the chosen's scores.
+TEST(RouterChoiceBias, ChoosesWithoutWeighing) {
+  const int tokens = 23, experts = 9, top_k = 3;
+  auto logits = randomVector(tokens * experts, 27);
+  std::vector<float> bias(experts, 0.0f);
+  bias[3] = 10.0f;
+  RouterRule rule = ruleOf(true, true);
+  Routing got{std::vector<std::int32_t>(tokens * top_k, -7), poisoned(tokens * top_k)};
+  routerTopK(got.experts.data(), got.weights.data(), logits.data(), bias.data(), tokens, experts,
+             top_k, rule);
+  for (int t = 0; t < tokens; ++t) {
+    EXPECT_EQ(got.experts[t * top_k], 3) << "token " << t;
+    double sum = 0.0;
+    for (int k = 0; k < top_k; ++k) {
+      sum += 1.0 / (1.0 + std::exp(-double(logits[t * experts + got.experts[t * top_k + k]])));
+    }
+    const double p3 = 1.0 / (1.0 + std::exp(-double(logits[t * experts + 3])));
+    EXPECT_NEAR(got.weights[t * top_k], p3 / sum, 1e-6) << "token " << t;
+  }
+}
+
+TEST(RouterRuleBroken, RefusesGroupsThatCannotHoldTopK) {
+  std::vector<float> logits(2 * 8, 0.0f);
+  std::vector<std::int32_t> experts(2 * 5);
+  std::vector<float> weights(2 * 5);
+  RouterRule rule = ruleOf(true, true);
+  rule.groups = 4;
+  rule.top_groups = 2;  // 2 groups of 2 experts: 4 < top_k 5
+  EXPECT_THROW(routerTopK(experts.data(), weights.data(), logits.data(), nullptr, 2, 8, 5, rule),
+               std::invalid_argument);
+  rule.groups = 3;  // does not divide 8
+  EXPECT_THROW(routerTopK(experts.data(), weights.data(), logits.data(), nullptr, 2, 8, 2, rule),
+               std::invalid_argument);
+  rule.groups = 8;  // one expert a group, scored by its best two
+  rule.top_groups = 6;
+  EXPECT_THROW(routerTopK(experts.data(), weights.data(), logits.data(), nullptr, 2, 8, 2, rule),
+               std::invalid_argument);
+  rule.group_top_two = false;  // by its best one: fine
+  EXPECT_NO_THROW(
+      routerTopK(experts.data(), weights.data(), logits.data(), nullptr, 2, 8, 2, rule));
+}
 
 TEST(RouterTopKSoftmax, SurvivesLargeLogits) {
   // exp(100) overflows fp32: only a max-subtracted softmax gives finite weights here.
@@ -335,11 +484,12 @@ TEST(CpuBackendMoe, RouterTopKRunsTheKernelOnTheTensors) {
   Tensor logits = upload(be, logits_h, {Dim("tokens", tokens), Dim("experts", experts)});
   Tensor idx = be.empty({Dim("tokens", tokens), Dim("top_k", top_k)}, DType::I32);
   Tensor wts = be.empty({Dim("tokens", tokens), Dim("top_k", top_k)}, DType::F32);
-  be.routerTopK(idx, wts, logits, /*sigmoid=*/false, /*normalize=*/true);
+  be.routerTopK(idx, wts, logits, nullptr,
+                kernels::cpu::ruleOf(/*sigmoid=*/false, /*normalize=*/true));
   std::vector<std::int32_t> want_idx(tokens * top_k);
   std::vector<float> want_w(tokens * top_k);
-  kernels::cpu::routerTopK(want_idx.data(), want_w.data(), logits_h.data(), tokens, experts, top_k,
-                           false, true);
+  kernels::cpu::routerTopK(want_idx.data(), want_w.data(), logits_h.data(), nullptr, tokens,
+                           experts, top_k, kernels::cpu::ruleOf(false, true));
   EXPECT_EQ(download<std::int32_t>(be, idx), want_idx);
   EXPECT_EQ(download<float>(be, wts), want_w);
 }
@@ -357,10 +507,10 @@ TEST(CpuBackendMoe, RouterWeightsOfRunsTheKernelOnTheTensors) {
   Tensor wts = be.empty({Dim("tokens", tokens), Dim("top_k", top_k)}, DType::F32);
   for (bool sigmoid : {false, true}) {
     for (bool normalize : {false, true}) {
-      be.routerWeightsOf(wts, chosen, logits, sigmoid, normalize);
+      be.routerWeightsOf(wts, chosen, logits, kernels::cpu::ruleOf(sigmoid, normalize));
       std::vector<float> want = shardrt::testing::poisoned(tokens * top_k);
       kernels::cpu::routerWeightsOf(want.data(), chosen_h.data(), logits_h.data(), tokens, experts,
-                                    top_k, sigmoid, normalize);
+                                    top_k, kernels::cpu::ruleOf(sigmoid, normalize));
       EXPECT_EQ(download<float>(be, wts), want) << sigmoid << normalize;  // bit for bit
     }
   }
@@ -372,14 +522,18 @@ TEST(CpuBackendMoe, RouterWeightsOfRefusesMismatchedShapesAndDtypes) {
   Tensor idx = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::I32);
   Tensor wts = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::F32);
   be.fillZero(idx);
-  EXPECT_NO_THROW(be.routerWeightsOf(wts, idx, logits, true, false));  // the well-formed call
+  EXPECT_NO_THROW(be.routerWeightsOf(wts, idx, logits,
+                                     kernels::cpu::ruleOf(true, false)));  // the well-formed call
   Tensor wts3 = be.empty({Dim("tokens", 6), Dim("top_k", 3)}, DType::F32);
-  EXPECT_THROW(be.routerWeightsOf(wts3, idx, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerWeightsOf(wts3, idx, logits, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
   Tensor idx5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::I32);
   Tensor wts5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::F32);
-  EXPECT_THROW(be.routerWeightsOf(wts5, idx5, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerWeightsOf(wts5, idx5, logits, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
   // the experts as floats, not indices
-  EXPECT_THROW(be.routerWeightsOf(wts, wts, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerWeightsOf(wts, wts, logits, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
 }
 
 TEST(CpuBackendMoe, RouterTopKRefusesMismatchedShapes) {
@@ -387,18 +541,22 @@ TEST(CpuBackendMoe, RouterTopKRefusesMismatchedShapes) {
   Tensor logits = be.empty({Dim("tokens", 6), Dim("experts", 4)}, DType::F32);
   Tensor idx = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::I32);
   Tensor wts = be.empty({Dim("tokens", 6), Dim("top_k", 2)}, DType::F32);
-  EXPECT_NO_THROW(be.routerTopK(idx, wts, logits, true, false));  // the well-formed call
+  EXPECT_NO_THROW(be.routerTopK(idx, wts, logits, nullptr,
+                                kernels::cpu::ruleOf(true, false)));  // the well-formed call
   // weights of another top_k than experts
   Tensor wts3 = be.empty({Dim("tokens", 6), Dim("top_k", 3)}, DType::F32);
-  EXPECT_THROW(be.routerTopK(idx, wts3, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerTopK(idx, wts3, logits, nullptr, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
   // another token count than the logits
   Tensor idx5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::I32);
   Tensor wts5 = be.empty({Dim("tokens", 5), Dim("top_k", 2)}, DType::F32);
-  EXPECT_THROW(be.routerTopK(idx5, wts5, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerTopK(idx5, wts5, logits, nullptr, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
   // top_k above the number of experts
   Tensor idx_big = be.empty({Dim("tokens", 6), Dim("top_k", 5)}, DType::I32);
   Tensor wts_big = be.empty({Dim("tokens", 6), Dim("top_k", 5)}, DType::F32);
-  EXPECT_THROW(be.routerTopK(idx_big, wts_big, logits, true, false), std::logic_error);
+  EXPECT_THROW(be.routerTopK(idx_big, wts_big, logits, nullptr, kernels::cpu::ruleOf(true, false)),
+               std::logic_error);
 }
 
 TEST(CpuBackendMoe, GatherAndScatterRunTheKernels) {

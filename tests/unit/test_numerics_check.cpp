@@ -85,7 +85,7 @@ std::vector<std::vector<unsigned char>> runEveryOp(Backend& be, unsigned seed) {
   outs.push_back(bytesOf(be, lin));
   Tensor idx = be.empty({Dim("tokens", tokens), Dim("top_k", 2)}, DType::I32);
   Tensor wts = be.empty(idx.shape(), DType::F32);
-  be.routerTopK(idx, wts, logits, false, true);
+  be.routerTopK(idx, wts, logits, nullptr, {});
   outs.push_back(bytesOf(be, idx));
   outs.push_back(bytesOf(be, wts));
   // Experts chosen elsewhere (a reference following a run's routing), two per token.
@@ -93,7 +93,10 @@ std::vector<std::vector<unsigned char>> runEveryOp(Backend& be, unsigned seed) {
   Tensor forced = be.empty(idx.shape(), DType::I32);
   be.copyFromHost(forced, forced_h.data());
   Tensor forced_wts = be.empty(idx.shape(), DType::F32);
-  be.routerWeightsOf(forced_wts, forced, logits, true, false);
+  kernels::RouterRule sigmoid_raw;
+  sigmoid_raw.sigmoid = true;
+  sigmoid_raw.normalize = false;
+  be.routerWeightsOf(forced_wts, forced, logits, sigmoid_raw);
   outs.push_back(bytesOf(be, forced_wts));
   Tensor gathered = be.empty({Dim("rows", 3), Dim("hidden", hidden)}, DType::F32);
   be.gatherRows(gathered, x, uploadIndex(be, {5, 0, 2}));
@@ -280,11 +283,12 @@ class FakeDeviceBackend final : public Backend {
                      const std::vector<int>&) override {
     unused();
   }
-  void routerTopK(const TensorView&, const TensorView&, const TensorView&, bool, bool) override {
+  void routerTopK(const TensorView&, const TensorView&, const TensorView&, const TensorView*,
+                  const kernels::RouterRule&) override {
     unused();
   }
-  void routerWeightsOf(const TensorView&, const TensorView&, const TensorView&, bool,
-                       bool) override {
+  void routerWeightsOf(const TensorView&, const TensorView&, const TensorView&,
+                       const kernels::RouterRule&) override {
     unused();
   }
   void gatherRows(const TensorView&, const TensorView&, const TensorView&) override { unused(); }
