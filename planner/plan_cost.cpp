@@ -191,6 +191,7 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
   const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
   const double mats = m.activation == config::Activation::SwiGlu ? 3 : 2;
   double elements = 0.0;
+  double fp32_bytes = 0.0;  // weights kept in fp32 whatever the dtype
   for (int l = layers.begin; l < layers.end; ++l) {
     elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
     if (m.qkv_bias) elements += (hq + 2 * hkv) * hd;         // Qwen2's q/k/v biases
@@ -202,8 +203,9 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
     elements += H * m.moe.experts + local_experts * mats * H * m.moe.expert_ffn_hidden;
     elements += mats * H * m.moe.sharedWidth() / strategy.tp;
     if (m.moe.shared_gate) elements += H;  // Qwen2-MoE's shared_expert_gate, on every rank
+    if (m.moe.choice_bias) fp32_bytes += 4.0 * m.moe.experts;  // e_score_correction_bias
   }
-  return elements * dtype_bytes_;
+  return elements * dtype_bytes_ + fp32_bytes;
 }
 
 double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, int rows,

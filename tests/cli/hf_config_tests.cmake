@@ -12,6 +12,7 @@ set(hf_qwen2 ${examples}/tiny-qwen2-hf.json)
 set(hf_qwen3 ${examples}/tiny-qwen3-hf.json)
 set(hf_qwen3_moe ${examples}/tiny-qwen3-moe-hf.json)
 set(hf_qwen2_moe ${examples}/tiny-qwen2-moe-hf.json)
+set(hf_glm4_moe ${examples}/tiny-glm4-moe-hf.json)
 
 function(hf_case name ranks deployment)
   shardrt_add_cli_test(cli.hf.${name} RANKS ${ranks} EXIT 0 PATTERN "${pass_line}" COUNT 1
@@ -42,6 +43,12 @@ hf_case(qwen2_moe_tp2_ep2 2 ${hf_qwen2_moe})
 hf_case(qwen2_moe_dp2_ep2 2 ${hf_qwen2_moe} --set strategy.tp=1 --set strategy.dp=2)
 hf_case(qwen2_moe_tp4_pp2_ep4 8 ${hf_qwen2_moe} --set strategy.tp=4 --set strategy.pp=2
         --set strategy.ep=4)
+# GLM-4.5: partial rotary, q/k/v biases, q/k norm, sigmoid routing with the choice bias in 2 of
+# 4 groups, scaled weights, a dense first layer (alone in pp 3's first stage).
+hf_case(glm4_moe_tp2_ep2 2 ${hf_glm4_moe})
+hf_case(glm4_moe_dp2_ep2 2 ${hf_glm4_moe} --set strategy.tp=1 --set strategy.dp=2)
+hf_case(glm4_moe_tp2_pp3_ep2 6 ${hf_glm4_moe} --set strategy.pp=3)
+dag_case(hf.glm4_moe_tp2_ep2 2 ${hf_glm4_moe})
 dag_case(hf.mixtral_tp2_ep2 2 ${hf_mixtral})
 dag_case(hf.qwen2_tp2 2 ${hf_qwen2})
 dag_case(hf.qwen3_moe_tp2_ep2 2 ${hf_qwen3_moe})
@@ -59,7 +66,8 @@ endforeach()
 
 # NumPy recomputes the dumped runs from docs/config.md's formulas alone.
 foreach(pair "llama31|${hf_llama31}|2" "mixtral|${hf_mixtral}|2" "qwen2|${hf_qwen2}|2"
-             "qwen3_moe|${hf_qwen3_moe}|2" "qwen2_moe|${hf_qwen2_moe}|2")
+             "qwen3_moe|${hf_qwen3_moe}|2" "qwen2_moe|${hf_qwen2_moe}|2"
+             "glm4_moe|${hf_glm4_moe}|2" "deepseek_moe|${examples}/tiny-deepseek-moe.json|2")
   string(REPLACE "|" ";" parts "${pair}")
   list(GET parts 0 name)
   list(GET parts 1 deployment)
@@ -82,6 +90,8 @@ function(hf_refused name pattern)
 endfunction()
 hf_refused(deepseek_v3 "model.hf_config [(].*/deepseek-v3.json[)] model_type: \"deepseek_v3\": multi-head latent attention [(]kv_lora_rank[)] is not implemented yet$"
            ${hf_llama31} --set model.hf_config=${hf_bad}/deepseek-v3.json)
+hf_refused(glm4_moe_groups "model.hf_config [(].*[)] n_group: must divide the experts [(]experts=12, groups=5[)]$"
+           ${hf_glm4_moe} --set model.hf_config=${hf_bad}/tiny-glm4-moe-groups.json)
 hf_refused(rope_yarn "model.hf_config [(].*[)] rope_scaling: [{].*\"rope_type\":\"yarn\"[}]: rope_type yarn is not implemented [(]null, default and llama3 are[)]$"
            ${hf_llama31} --set model.hf_config=${hf_bad}/tiny-llama-yarn.json)
 hf_refused(unknown_key "model.hf_config [(].*[)] quantization_config: [{].*[}]: not a key shardrt knows for model_type llama; it may change the model's math, so it is refused rather than ignored$"
@@ -99,5 +109,5 @@ hf_refused(missing_file "/.*/no-such/config.json: cannot open the model.hf_confi
 add_test(NAME reference.hf_crosscheck
          COMMAND ${PROJECT_SOURCE_DIR}/scripts/hf-crosscheck.sh ${CMAKE_BINARY_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/out/hf-crosscheck)
-set_tests_properties(reference.hf_crosscheck PROPERTIES LABELS reference TIMEOUT 600
+set_tests_properties(reference.hf_crosscheck PROPERTIES LABELS reference TIMEOUT 900
                      SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")

@@ -3,6 +3,8 @@
 // size. Tolerance: normwise 1e-5 for fp32 (1e-6 where both sides do the same few flops).
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/bias.h"
 #include "kernels/cpu/linear.h"
@@ -58,6 +60,28 @@ TEST(CudaElementwise, RotaryEmbeddingWithLlama3ScalingMatchesCpu) {
     DeviceArray<float> dx(x);
     cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, rope, nullptr);
     EXPECT_LT(relErr(dx.download(), ref), 1e-6) << "head_dim " << d;
+  }
+}
+
+// GLM-4.5's partial rotary: only the first rotary_dim dims of each head turn. rotary_dim 64 of
+// 128 takes the 16-byte packs, 20 of 40 and 46 of 52 the element-wise path (a pack would
+// straddle a head there).
+TEST(CudaElementwise, PartialRotaryMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int batch = 2, seq = 53, heads = 3;
+  for (auto [d, rd] : {std::pair{128, 64}, {40, 20}, {52, 46}}) {
+    RopeFrequencies rope(1e6);
+    rope.rotary_dim = rd;
+    const auto x = randomVector(batch * seq * heads * d, 6);
+    auto ref = x;
+    cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, rope);
+    DeviceArray<float> dx(x);
+    cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, rope, nullptr);
+    const auto got = dx.download();
+    EXPECT_LT(relErr(got, ref), 1e-6) << "head_dim " << d << " rotary_dim " << rd;
+    for (int h = 0; h < batch * seq * heads; ++h) {  // the unrotated dims: untouched
+      for (int i = rd; i < d; ++i) ASSERT_EQ(got[h * d + i], x[h * d + i]) << "dim " << i;
+    }
   }
 }
 

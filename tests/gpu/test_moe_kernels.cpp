@@ -17,32 +17,56 @@ using shardrt::testing::DeviceArray;
 using shardrt::testing::randomVector;
 using shardrt::testing::relErr;
 
+// Every rule of kernels/router_rule.h: softmax or sigmoid, renormalised or not, and
+// DeepSeek-V3's choice bias, best-2-of-6 groups by their best-two sum, scaled weights (and
+// V2's best-one group score).
 TEST(CudaMoeKernels, RouterTopKMatchesCpu) {
   SHARDRT_REQUIRE_GPU();
-  const int tokens = 1031, experts = 13, k = 3;
+  const int tokens = 1031, experts = 18, k = 3;
   auto logits = randomVector(tokens * experts, 1);
   for (auto& z : logits) z *= 4.0f;
-  for (bool sigmoid : {false, true}) {
-    for (bool normalize : {false, true}) {
-      std::vector<std::int32_t> ref_e(tokens * k);
-      std::vector<float> ref_w(tokens * k);
-      cpu::routerTopK(ref_e.data(), ref_w.data(), logits.data(), tokens, experts, k, sigmoid,
-                      normalize);
-      DeviceArray<float> dl(logits), dw(tokens * k);
-      DeviceArray<std::int32_t> de(tokens * k);
-      cuda::routerTopK(de.get(), dw.get(), dl.get(), tokens, experts, k, sigmoid, normalize,
-                       nullptr);
-      EXPECT_EQ(de.download(), ref_e) << "sigmoid " << sigmoid << " normalize " << normalize;
-      EXPECT_LT(relErr(dw.download(), ref_w), 1e-6);
+  auto bias = randomVector(experts, 2);
+  for (auto& b : bias) b *= 0.2f;
+  for (int grouped = 0; grouped < 3; ++grouped) {
+    for (bool sigmoid : {false, true}) {
+      for (bool normalize : {false, true}) {
+        RouterRule rule;
+        rule.sigmoid = sigmoid;
+        rule.normalize = normalize;
+        if (grouped > 0) {
+          rule.groups = 6;
+          rule.top_groups = 2;
+          rule.group_top_two = grouped == 1;
+          rule.scale = 2.5f;
+        }
+        const float* host_bias = grouped == 1 ? bias.data() : nullptr;
+        std::vector<std::int32_t> ref_e(tokens * k);
+        std::vector<float> ref_w(tokens * k);
+        cpu::routerTopK(ref_e.data(), ref_w.data(), logits.data(), host_bias, tokens, experts, k,
+                        rule);
+        DeviceArray<float> dl(logits), dw(tokens * k), db(bias);
+        DeviceArray<std::int32_t> de(tokens * k);
+        cuda::routerTopK(de.get(), dw.get(), dl.get(), host_bias ? db.get() : nullptr, tokens,
+                         experts, k, rule, nullptr);
+        EXPECT_EQ(de.download(), ref_e)
+            << "sigmoid " << sigmoid << " normalize " << normalize << " grouped " << grouped;
+        EXPECT_LT(relErr(dw.download(), ref_w), 1e-6);
+      }
     }
   }
 }
 
-TEST(CudaMoeKernels, RouterRefusesTopKAboveItsLimit) {
+TEST(CudaMoeKernels, RouterRefusesWhatItCannotRun) {
   SHARDRT_REQUIRE_GPU();
-  EXPECT_THROW(cuda::routerTopK(nullptr, nullptr, nullptr, 1, 64, cuda::kMaxRouterTopK + 1, false,
-                                true, nullptr),
+  RouterRule rule;
+  EXPECT_THROW(cuda::routerTopK(nullptr, nullptr, nullptr, nullptr, 1, 64, cuda::kMaxRouterTopK + 1,
+                                rule, nullptr),
                std::invalid_argument);
+  rule.groups = 128;
+  rule.top_groups = 4;
+  rule.group_top_two = false;
+  EXPECT_THROW(cuda::routerTopK(nullptr, nullptr, nullptr, nullptr, 1, 128, 2, rule, nullptr),
+               std::invalid_argument);  // more groups than the kept-groups mask has bits
 }
 
 TEST(CudaMoeKernels, GatherAndScatterAddMatchCpu) {

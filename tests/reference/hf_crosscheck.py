@@ -11,7 +11,7 @@ hidden states after the final norm) with what transformers computes from the sam
 Each family's last output is also compared with transformers' for the same weights without the
 feature under test (Llama 3.1's rope scaling, Mistral's rope_theta, Mixtral's top-2 routing,
 Qwen2's q/k/v biases, Qwen3's q/k norm, Qwen3-MoE's norm_topk_prob, Qwen2-MoE's shared-expert
-gate): that comparison must fail, which shows the check can tell the feature is there. MoE
+gate, GLM-4.5's router choice bias): that comparison must fail, which shows the check can tell the feature is there. MoE
 families also run from a checkpoint in transformers v5's fused-expert layout.
 
     hf_crosscheck.py SHARDRT_BINARY WORK_DIR [--mpirun MPIRUN] [--families llama31,mixtral,...]
@@ -54,10 +54,16 @@ def randomise(model, seed):
                 p.copy_(0.5 * (torch.rand(p.shape, generator=g) * 2 - 1))
             else:
                 raise SystemExit(f"hf_crosscheck: no rule for parameter {name} {tuple(p.shape)}")
+        for name, b in model.named_buffers():
+            # DeepSeek-V3's and GLM-4.5's router bias, zero at init: about the spread of the
+            # sigmoid scores, so that it changes choices without deciding them alone.
+            if name.endswith("e_score_correction_bias"):
+                b.copy_(0.1 * (torch.rand(b.shape, generator=g) * 2 - 1))
 
 
 def families():
-    """name -> (config, strategies, a config without the feature under test, what it drops)."""
+    """name -> (config, strategies, a config without the feature under test or the name of a
+    tensor to zero instead, what it drops)."""
     llama31 = transformers.LlamaConfig(
         vocab_size=97, hidden_size=192, intermediate_size=328, num_hidden_layers=3,
         num_attention_heads=6, num_key_value_heads=2, rms_norm_eps=1e-5,
@@ -99,7 +105,19 @@ def families():
         shared_expert_intermediate_size=80, num_hidden_layers=3, num_attention_heads=4,
         num_key_value_heads=4, num_experts=6, num_experts_per_tok=3, norm_topk_prob=False,
         decoder_sparse_step=1, rms_norm_eps=1e-6, rope_theta=1e6)
+    glm4_moe = transformers.Glm4MoeConfig(
+        vocab_size=97, hidden_size=128, intermediate_size=224, moe_intermediate_size=40,
+        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=40,
+        n_routed_experts=12, num_experts_per_tok=3, n_shared_experts=1, n_group=4, topk_group=2,
+        routed_scaling_factor=2.5, first_k_dense_replace=1, norm_topk_prob=True,
+        attention_bias=True, use_qk_norm=True, partial_rotary_factor=0.5, rms_norm_eps=1e-5,
+        rope_theta=1e6)
     return {
+        # The same weights with the router's choice bias zeroed.
+        "glm4_moe": (glm4_moe, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
+                                ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
+                                ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
+                     "e_score_correction_bias", "the router's choice bias"),
         "llama31": (llama31, [("tp 2", 2, {"tp": 2}), ("pp 2", 2, {"pp": 2}),
                               ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
                     llama31_plain, "rope_scaling llama3"),
@@ -125,7 +143,7 @@ def families():
         "qwen2_moe": (qwen2_moe, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
                                   ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                                   ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
-                      None, "the shared expert's gate"),
+                      "shared_expert_gate", "the shared expert's gate (zeroed: scale 1/2)"),
     }
 
 
@@ -140,7 +158,7 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--mpirun", default="mpirun")
     ap.add_argument("--families",
-                    default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe,qwen2_moe")
+                    default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe,qwen2_moe,glm4_moe")
     args = ap.parse_args()
     mpirun = [args.mpirun, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     torch.set_num_threads(1)
@@ -208,10 +226,10 @@ def main():
         if last is None:
             continue
         x, got = last
-        if without is None:  # the gate: the same model with the gate's weight zeroed (scale 1/2)
+        if isinstance(without, str):  # the same model with that tensor zeroed
             other = model_cls(config).eval()
             state = model.state_dict()
-            other.load_state_dict({k: (torch.zeros_like(v) if "shared_expert_gate" in k else v)
+            other.load_state_dict({k: (torch.zeros_like(v) if without in k else v)
                                    for k, v in state.items()})
             err = rel_err(got, reference_output(other, x))
             ok = err > 100 * TOLERANCE

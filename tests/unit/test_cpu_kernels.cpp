@@ -107,6 +107,35 @@ TEST(CpuKernels, RotaryEmbeddingMatchesRotateHalf) {
   EXPECT_LT(relErr(out, ref), kTol);
 }
 
+// GLM-4.5's partial rotary: the first rotary_dim dims of each head rotate as a rotate-half
+// embedding of that width (frequencies theta^(-2i/rotary_dim)); the rest are left as they were.
+TEST(CpuKernels, PartialRotaryRotatesOnlyTheFirstDims) {
+  const int batch = 2, seq = 19, heads = 3, d = 22, rd = 10;
+  RopeFrequencies rope(10000.0);
+  rope.rotary_dim = rd;
+  const auto x = randomVector(batch * seq * heads * d, 9);
+  auto out = x;
+  rotaryEmbedding(out.data(), batch, seq, heads, d, rope);
+  std::vector<float> ref(x.size());
+  for (int b = 0; b < batch; ++b)
+    for (int s = 0; s < seq; ++s)
+      for (int h = 0; h < heads; ++h) {
+        const float* v = &x[((b * seq + s) * heads + h) * d];
+        float* o = &ref[((b * seq + s) * heads + h) * d];
+        for (int i = 0; i < d; ++i) {
+          if (i >= rd) {
+            o[i] = v[i];
+            continue;
+          }
+          const int fi = i % (rd / 2);
+          const double angle = s * std::pow(10000.0, -2.0 * fi / rd);
+          const double rot = i < rd / 2 ? -v[i + rd / 2] : v[i - rd / 2];
+          o[i] = float(v[i] * std::cos(angle) + rot * std::sin(angle));
+        }
+      }
+  EXPECT_LT(relErr(out, ref), kTol);
+}
+
 // Llama 3.1's scaling (rope_type "llama3"), with an original context of 4096 so that
 // head_dim 14 at theta 500000 has all three bands: wavelengths 6, 41 and 264 kept (< 4096/4),
 // 1733 smoothed, 11287 and up slowed 8x (> 4096/1). The reference is written from the

@@ -120,11 +120,13 @@ TEST(PlanCost, MemoryOverTheLimitDoesNotFit) {
 }
 
 // The planner sizes each family's weights as the runtime holds them: q/k/v biases (Qwen2),
-// q/k norms (Qwen3), a shared expert of its own width with its gate (Qwen2-MoE), Llama 3.1.
+// q/k norms (Qwen3), a shared expert of its own width with its gate (Qwen2-MoE), Llama 3.1,
+// GLM-4.5 and a DeepSeek-style MoE (the fp32 choice bias, the dense first layer).
 // The runtime's count is the sum of the weights it materialises (runtime/model_weights.h).
 TEST(PlanCost, WeightBytesOfEachFamilyAreWhatTheRuntimeHolds) {
   for (const char* example : {"tiny-llama31-hf", "tiny-qwen2-hf", "tiny-qwen3-hf",
-                              "tiny-qwen3-moe-hf", "tiny-qwen2-moe-hf", "tiny-mixtral-hf"}) {
+                              "tiny-qwen3-moe-hf", "tiny-qwen2-moe-hf", "tiny-mixtral-hf",
+                              "tiny-glm4-moe-hf", "tiny-deepseek-moe"}) {
     const Deployment d = loadDeployment(std::string(SHARDRT_EXAMPLES) + "/" + example + ".json");
     const ModelConfig& m = d.model;
     double held = 0.0;
