@@ -194,7 +194,12 @@ TEST(DagCheckReader, ReadsTheDocumentedExample) {
   EXPECT_EQ(nodeNamed(g, "r0_17").cluster, "cluster_gpu0");
   EXPECT_EQ(nodeNamed(g, "r0_17").attrs.at("label").substr(0, 24), "q_proj (linear)\nGPU 0 . ");
   EXPECT_EQ(nodeNamed(g, "c3").attrs.at("gpus"), "0,1");
+  EXPECT_EQ(nodeNamed(g, "r0_21_qk").cluster, "cluster_r0_21");
+  ASSERT_EQ(g.clusters.size(), 2u);
+  EXPECT_EQ(g.clusters[1].parent, "cluster_gpu0");
+  EXPECT_EQ(g.clusters[1].attrs.at("kind"), "fused_kernel");
   ASSERT_EQ(g.edges.size(), 2u);
+  EXPECT_EQ(g.edges[0].attrs.at("weight"), "10");
   EXPECT_EQ(g.edges[1].attrs.at("style"), "dashed");
 }
 
