@@ -55,7 +55,7 @@ std::string label(const GraphNode& n, int microbatches) {
 // box of the clusters they join, Graphviz 2.43). Weight is dot's lever for keeping an edge
 // short and straight; on the edges joining a collective to its members' ops it pulls the node
 // towards all its members at once, so between them: none left the box at weight 5 or more, and
-// 10 leaves a margin (tests/cli/dag_layout.py checks every traced graph's SVG). `group` was not
+// 10 leaves a margin (tests/cli/dag_layout.py checks the SVG of every dag.* graph). `group` was not
 // used because it aligns a node with one column, and same-rank ordering constraints would need
 // the members' ops on the collective's own rank.
 constexpr int kCollectiveEdgeWeight = 10;
