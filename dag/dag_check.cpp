@@ -12,6 +12,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "dag/fused_kernel.h"
+#include "dag/operator_level_check.h"
+
 namespace shardrt::dag {
 namespace {
 
@@ -313,6 +316,7 @@ class Checker {
     readGraphAttrs();
     indexNodes();
     indexEdges();
+    indexClusters();
     checkShapes();
     checkGpus();
     checkGpuClusters();
@@ -327,6 +331,7 @@ class Checker {
     checkInputOutput();
     checkLayers();
     checkExperts();
+    checkOperatorLevel(g_, out_);
     return std::move(out_);
   }
 
@@ -501,10 +506,28 @@ class Checker {
     }
   }
 
+  // The cluster a node's GPU is drawn as: the outermost around it (a fused kernel's subgraph
+  // sits in its GPU's cluster). Reopened clusters keep their first parent, so the walk ends.
+  std::string gpuClusterOf(const std::string& cluster) const {
+    std::string at = cluster;
+    for (std::size_t steps = 0; steps <= g_.clusters.size(); ++steps) {
+      const auto it = cluster_index_.find(at);
+      if (it == cluster_index_.end() || g_.clusters[it->second].parent.empty()) return at;
+      at = g_.clusters[it->second].parent;
+    }
+    return at;
+  }
+
+  void indexClusters() {
+    for (std::size_t i = 0; i < g_.clusters.size(); ++i) {
+      cluster_index_.emplace(g_.clusters[i].id, static_cast<int>(i));
+    }
+  }
+
   void checkGpuClusters() {
     for (int v = 0; v < nodeCount(); ++v) {
       const DotNode& node = *facts_[v].node;
-      const std::string& cluster = node.cluster;
+      const std::string cluster = gpuClusterOf(node.cluster);
       if (findAttr(node.attrs, "gpus") && !findAttr(node.attrs, "gpu")) {
         if (!cluster.empty()) {
           report(v, "gpu-cluster",
@@ -517,17 +540,42 @@ class Checker {
       if (!gpuInRange(gpu)) continue;  // reported under gpu-named
       const std::string expected = "cluster_gpu" + std::to_string(gpu);
       if (cluster != expected) {
+        const std::string nested =
+            cluster == node.cluster ? "" : " (through " + inQuotes(node.cluster) + ")";
         report(v, "gpu-cluster",
                "gpu=" + inQuotes(std::to_string(gpu)) + " but it sits " +
                    (cluster.empty() ? "outside every cluster" : "in " + inQuotes(cluster)) +
-                   ", not in " + inQuotes(expected));
+                   nested + ", not in " + inQuotes(expected));
       }
     }
+  }
+
+  // A cluster inside another is a fused kernel's group (docs/dag.md, "Fused kernels"): marked
+  // as one, labelled, and directly inside a GPU's cluster. Returns what is wrong, or "".
+  std::string nestedClusterProblem(const DotCluster& c) const {
+    const auto parent = cluster_index_.find(c.parent);
+    if (parent != cluster_index_.end() && !g_.clusters[parent->second].parent.empty()) {
+      return "is nested two levels deep; a fused kernel's group sits in its GPU's cluster";
+    }
+    if (attrOr(c.attrs, "kind") != kFusedKernelKind) {
+      return std::string("is not a fused kernel's group (kind=\"") + kFusedKernelKind + "\")";
+    }
+    if (trim(attrOr(c.attrs, "label")).empty()) return "has no label naming the kernel";
+    return {};
   }
 
   void checkClusters() {
     std::vector<char> present(gpus_.value_or(0), 0);
     for (const DotCluster& c : g_.clusters) {
+      if (!c.parent.empty()) {
+        const std::string problem = nestedClusterProblem(c);
+        if (!problem.empty()) {
+          report("", "clusters",
+                 "cluster " + inQuotes(c.id) + " (line " + std::to_string(c.line) + ") in " +
+                     inQuotes(c.parent) + " " + problem);
+        }
+        continue;
+      }
       const std::string_view id = c.id;
       const auto gpu = id.starts_with("cluster_gpu") ? parseIndex(id.substr(11)) : std::nullopt;
       const bool canonical = gpu && c.id == "cluster_gpu" + std::to_string(*gpu);
@@ -927,6 +975,8 @@ class Checker {
   std::vector<Arc> arcs_;         // edges whose ends are both declared
   std::vector<int> out_start_, out_arcs_, in_start_, in_arcs_;
   std::vector<DagViolation> out_;
+
+  std::unordered_map<std::string, int> cluster_index_;  // id -> index in g_.clusters
 };
 
 void printViolation(const std::string& path, const DagViolation& v, std::ostream& out) {

@@ -5,8 +5,10 @@
 //   duplicate         no node id is declared twice
 //   shape-by-kind     kind is compute/comm/route/input/output, shape box/ellipse/parallelogram
 //   gpu-named         exactly one of gpu/gpus, valid, and the same GPUs on label line 2
-//   gpu-cluster       a gpu node sits in cluster_gpuN (N = gpu), a gpus node outside clusters
-//   clusters          one cluster per GPU 0..gpus-1, labelled "GPU N", and no other
+//   gpu-cluster       a gpu node sits in cluster_gpuN (N = gpu), directly or in a fused
+//                     kernel's group inside it; a gpus node outside clusters
+//   clusters          one cluster per GPU 0..gpus-1, labelled "GPU N", and no other but fused
+//                     kernels' groups directly inside them (kind="fused_kernel", labelled)
 //   labels            line 1 names the op, the layer on line 2 matches `layer`, Input/Output
 //                     lines where the kind or the edges need them, every dimension
 //                     name=value or name=value (of global) with global > value; not how
@@ -22,6 +24,8 @@
 //   one-input-output  exactly one input node and one output node
 //   all-layers        `layer` is in 0..layers-1 and every layer has nodes
 //   all-experts       `expert` is in 0..experts-1 and each MoE layer has ops of every expert
+//   operator-level    no node is attention as one op; attention's three operators sit in a
+//                     fused kernel's group, one of each, chained (dag/operator_level_check.h)
 #pragma once
 
 #include <ostream>

@@ -10,6 +10,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "dag/fused_attention.h"
 #include "runtime/tracer.h"
 
 namespace shardrt::dag {
@@ -204,6 +205,8 @@ class GraphBuilder {
         consume(memory, n, e.inputs.at(0), e);
       } else if (e.kind == OpKind::Comm) {
         communication(memory, e);
+      } else if (e.op == kAttentionModuleOp) {
+        fusedAttention(memory, e);
       } else {
         const int n = addNode(opNode(e));
         for (const auto& r : e.inputs) consume(memory, n, r, e);
@@ -248,6 +251,26 @@ class GraphBuilder {
     for (const auto& r : e.outputs) n.outputs.push_back(r.shape);
     n.flops = e.flops;
     return n;
+  }
+
+  // The attention kernel, recorded as one call, drawn as its three operators in a group
+  // labelled as the one launch (dag/fused_attention.h). q and k feed the scores, v the last
+  // product, whose output is the call's: every edge into or out of the group is the call's own.
+  void fusedAttention(WriterMap& memory, const TraceEvent& e) {
+    const GraphNode call = opNode(e);
+    AttentionOperators ops = attentionOperators(call, e);
+    const int kernel = static_cast<int>(graph_.fused_kernels.size());
+    graph_.fused_kernels.push_back({"cluster_" + call.id, kFusedAttentionLabel});
+    for (GraphNode* n : {&ops.scores, &ops.softmax, &ops.values}) n->fused_kernel = kernel;
+    const int scores = addNode(std::move(ops.scores));
+    consume(memory, scores, e.inputs[0], e);
+    consume(memory, scores, e.inputs[1], e);
+    const int softmax = addNode(std::move(ops.softmax));
+    addEdge(scores, softmax);
+    const int values = addNode(std::move(ops.values));
+    addEdge(softmax, values);
+    consume(memory, values, e.inputs[2], e);
+    produce(memory, values, e.outputs[0]);
   }
 
   void produce(WriterMap& memory, int node, const TensorRef& t, int expert = -1) {

@@ -3,7 +3,9 @@
 // call), one node per collective or send/recv pair joining its members, split/concat/reshape
 // nodes where an op read part of, or a re-shaped view of, what another wrote, and the model's
 // one input and one output. Edges are data dependencies found from the addresses each op read
-// and wrote, plus dashed gate edges from each MoE top-k to the experts it may route to.
+// and wrote, plus dashed gate edges from each MoE top-k to the experts it may route to. A fused
+// kernel that is several operators (attention) is drawn as those operators in a group of their
+// own inside the GPU's cluster (dag/fused_attention.h).
 #pragma once
 
 #include <iosfwd>
@@ -23,6 +25,14 @@ struct GraphNode {
   int layer = -1, expert = -1, microbatch = -1;
   std::vector<Shape> inputs, weights, outputs;
   double flops = 0.0;
+  int fused_kernel = -1;  // index in DeploymentGraph::fused_kernels: drawn inside that group
+};
+
+// One launch drawn as several operator nodes: a DOT subgraph in its GPU's cluster, marked
+// kind="fused_kernel" (dag/fused_kernel.h) so that `dag check` tells it from a GPU's cluster.
+struct FusedKernel {
+  std::string id;     // the subgraph's name, "cluster_..." so that Graphviz draws its box
+  std::string label;  // "fused attention kernel (one launch)"
 };
 
 struct GraphEdge {
@@ -41,6 +51,7 @@ struct DeploymentGraph {
   GraphInfo info;
   std::vector<GraphNode> nodes;
   std::vector<GraphEdge> edges;
+  std::vector<FusedKernel> fused_kernels;
 };
 
 // Every rank's events (bookkeeping records included), in any order.

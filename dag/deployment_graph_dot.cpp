@@ -5,6 +5,7 @@
 #include <set>
 
 #include "dag/deployment_graph.h"
+#include "dag/fused_kernel.h"
 
 namespace shardrt::dag {
 namespace {
@@ -47,6 +48,20 @@ std::string label(const GraphNode& n, int microbatches) {
   return s;
 }
 
+// A collective or send/recv of several GPUs stands outside the clusters, between them (rule 5
+// of ../shared/spec/dag.md), but dot may order it anywhere on its rank: with plain edges it put
+// some at the far side of the picture, e.g. a shared expert's tp all-reduce of GPUs 0 and 1
+// right of GPU 3's cluster (28 collectives in 7 of the 35 graphs of the dag.* tests beyond the
+// box of the clusters they join, Graphviz 2.43). Weight is dot's lever for keeping an edge
+// short and straight; on the edges joining a collective to its members' ops it pulls the node
+// towards all its members at once, so between them: none left the box at weight 5 or more, and
+// 10 leaves a margin (tests/cli/dag_layout.py checks the SVG of every dag.* graph). `group` was not
+// used because it aligns a node with one column, and same-rank ordering constraints would need
+// the members' ops on the collective's own rank.
+constexpr int kCollectiveEdgeWeight = 10;
+
+bool joinsSeveralGpus(const GraphNode& n) { return n.kind == "comm" && n.gpus.size() > 1; }
+
 const char* shapeOf(const std::string& kind) {
   if (kind == "comm") return "ellipse";
   if (kind == "route") return "parallelogram";
@@ -65,6 +80,32 @@ void writeNode(const GraphNode& n, int microbatches, const char* indent, std::os
   if (n.expert >= 0) out << ", expert=" << quoted(std::to_string(n.expert));
   if (n.kind == "input" || n.kind == "output") out << ", style=\"bold\"";
   out << ", label=" << quoted(label(n, microbatches)) << "];\n";
+}
+
+// A GPU's nodes in graph order; the operators of a fused kernel together, in a subgraph of
+// their own at the place of the first (a box inside the GPU's box, labelled as one launch).
+void writeClusterNodes(const DeploymentGraph& g, const std::vector<int>& nodes, std::ostream& out) {
+  std::map<int, std::vector<int>> by_kernel;
+  for (int i : nodes) {
+    if (g.nodes[i].fused_kernel >= 0) by_kernel[g.nodes[i].fused_kernel].push_back(i);
+  }
+  for (int i : nodes) {
+    const int kernel = g.nodes[i].fused_kernel;
+    if (kernel < 0) {
+      writeNode(g.nodes[i], g.info.microbatches, "    ", out);
+      continue;
+    }
+    const auto members = by_kernel.find(kernel);
+    if (members == by_kernel.end()) continue;  // written with the kernel's first operator
+    const FusedKernel& k = g.fused_kernels.at(kernel);
+    out << "    subgraph " << quoted(k.id) << " {\n";
+    out << "      label=" << quoted(k.label) << ";\n";
+    out << "      kind=" << quoted(kFusedKernelKind) << ";\n";
+    out << "      style=\"dashed\";\n";
+    for (int m : members->second) writeNode(g.nodes[m], g.info.microbatches, "      ", out);
+    out << "    }\n";
+    by_kernel.erase(members);
+  }
 }
 
 }  // namespace
@@ -86,15 +127,23 @@ void writeDot(const DeploymentGraph& g, std::ostream& out) {
   for (int gpu = 0; gpu < info.gpus; ++gpu) {
     out << "  subgraph " << quoted("cluster_gpu" + std::to_string(gpu)) << " {\n";
     out << "    label=" << quoted("GPU " + std::to_string(gpu)) << ";\n";
-    for (int i : by_gpu[gpu]) writeNode(g.nodes[i], info.microbatches, "    ", out);
+    writeClusterNodes(g, by_gpu[gpu], out);
     out << "  }\n";
   }
   for (const auto& n : g.nodes) {
     if (n.gpus.size() != 1) writeNode(n, info.microbatches, "  ", out);
   }
   for (const auto& e : g.edges) {
-    out << "  " << quoted(g.nodes[e.from].id) << " -> " << quoted(g.nodes[e.to].id)
-        << (e.gate ? " [kind=\"gate\", style=\"dashed\"];\n" : " [kind=\"data\"];\n");
+    const GraphNode& from = g.nodes[e.from];
+    const GraphNode& to = g.nodes[e.to];
+    out << "  " << quoted(from.id) << " -> " << quoted(to.id);
+    if (e.gate) {
+      out << " [kind=\"gate\", style=\"dashed\"];\n";
+    } else if (joinsSeveralGpus(from) || joinsSeveralGpus(to)) {
+      out << " [kind=\"data\", weight=" << kCollectiveEdgeWeight << "];\n";
+    } else {
+      out << " [kind=\"data\"];\n";
+    }
   }
   out << "}\n";
 }

@@ -301,12 +301,13 @@ class Parser {
   }
 
   void enterCluster(Scope& scope, const Token& name) {
+    const std::string parent = scope.cluster;
     scope.cluster = name.text;
     // A map, not a scan of the list: millions of distinct clusters must not be quadratic.
     const auto [it, added] =
         cluster_index_.emplace(name.text, static_cast<int>(graph_.clusters.size()));
     scope.cluster_index = it->second;
-    if (added) graph_.clusters.push_back(DotCluster{name.text, {}, name.line});
+    if (added) graph_.clusters.push_back(DotCluster{name.text, {}, name.line, parent});
   }
 
   DotAttrs& scopeAttrs(const Scope& scope) {

@@ -1,7 +1,8 @@
 // Reads back the DOT files shardrt writes (docs/dag.md, "File format"): a digraph with graph,
-// node and edge default statements, `cluster_gpuN` subgraphs, node and edge statements with
-// quoted or bare attribute values. It is a reader of that subset, not of all of DOT: ports,
-// HTML labels, string concatenation and subgraphs as edge ends are rejected as malformed.
+// node and edge default statements, `cluster_gpuN` subgraphs (fused-kernel subgraphs nested in
+// them), node and edge statements with quoted or bare attribute values. It is a reader of that
+// subset, not of all of DOT: ports, HTML labels, string concatenation and subgraphs as edge
+// ends are rejected as malformed.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +31,10 @@ struct DotEdge {
 };
 
 struct DotCluster {
-  std::string id;  // "cluster_gpu0"
-  DotAttrs attrs;  // `label="GPU 0";` and `graph [...]` inside it
-  int line = 0;    // where it is first opened
+  std::string id;      // "cluster_gpu0"
+  DotAttrs attrs;      // `label="GPU 0";` and `graph [...]` inside it
+  int line = 0;        // where it is first opened
+  std::string parent;  // the cluster it is first opened in (a fused kernel's GPU); "" for none
 };
 
 struct DotGraph {

@@ -63,7 +63,8 @@ json eventJson(const TraceEvent& e) {
           e.group,
           e.group_ranks,
           e.group_seq,
-          e.peer};
+          e.peer,
+          e.mask};
 }
 
 TraceEvent eventFrom(const json& j) {
@@ -87,6 +88,7 @@ TraceEvent eventFrom(const json& j) {
   e.group_ranks = j[16].get<std::vector<int>>();
   e.group_seq = j[17];
   e.peer = j[18];
+  e.mask = j[19];
   return e;
 }
 

@@ -118,6 +118,7 @@ json opArgs(const TraceEvent& e) {
   if (e.layer >= 0) args["layer"] = e.layer;
   if (e.expert >= 0) args["expert"] = e.expert;
   if (e.microbatch >= 0) args["microbatch"] = e.microbatch;
+  if (!e.mask.empty()) args["mask"] = e.mask;
   if (e.kind != OpKind::Comm) return args;
   if (!e.group.empty()) args["group"] = e.group;
   if (!e.group_ranks.empty()) args["group_ranks"] = e.group_ranks;

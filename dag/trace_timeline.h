@@ -13,6 +13,12 @@
 //
 // Each rank has two tracks (tid): compute and routing ops on one, communication on the other,
 // as a GPU runs its kernels and its NCCL kernels on separate streams.
+//
+// One slice per call the tracer timed. Attention is one slice ("attention", the mask in its
+// args) although the graph draws it as three operators (dag/fused_attention.h): it ran as one
+// fused launch and only that launch was timed. Three slices would need times for Q·K^T,
+// softmax and ·V that nobody measured (the CPU and CUDA kernels interleave them, block of rows
+// by block), and would show three launches where the device ran one.
 #pragma once
 
 #include <nlohmann/json.hpp>

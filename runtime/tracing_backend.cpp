@@ -31,6 +31,7 @@ TraceEvent TracingBackend::event(const Op& op) const {
   for (const auto& v : op.weights) e.weights.push_back(tracer_.ref(v));
   for (const auto& v : op.outputs) e.outputs.push_back(tracer_.ref(v));
   e.flops = op.flops;
+  e.mask = op.mask;
   e.bytes = bytesOf(op.inputs) + bytesOf(op.weights) + bytesOf(op.outputs);
   return e;
 }
@@ -113,7 +114,7 @@ void TracingBackend::attention(const TensorView& out, const TensorView& q, const
   const double seq = static_cast<double>(s.size(1));
   const double pairs = causal ? 0.5 * seq * (seq + 1.0) : seq * seq;
   const double flops = 4.0 * s.size(0) * s.size(2) * s.size(3) * pairs;
-  run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops},
+  run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops, causal ? "causal" : ""},
       [&] { inner().attention(out, q, k, v, heads, causal); });
 }
 

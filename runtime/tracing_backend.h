@@ -54,6 +54,7 @@ class TracingBackend final : public ForwardingBackend {
     const char* op;
     std::vector<TensorView> inputs, weights, outputs;
     double flops = 0.0;
+    std::string mask = {};  // attention's mask (TraceEvent::mask)
   };
   // Runs body between two clock marks and records op (once per expert where `per_expert`
   // and the tracer names expert rows that cover the op's rows).

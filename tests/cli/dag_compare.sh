@@ -10,7 +10,12 @@
 #   5. the timeline holds events of every rank and one file per rank, and dags.json lists the
 #      graph with a load entry per GPU;
 #   6. every tp all-reduce says which projection it follows, and every top-k which of its two
-#      outputs is which (issue 16, item 5).
+#      outputs is which (issue 16, item 5);
+#   7. attention is drawn as its three operators in fused-kernel groups, never as one node
+#      (issue 16, item 5; `dag check` enforces it too, rule operator-level), and the timeline
+#      keeps one timed slice per attention call: as many slices as groups;
+#   8. in both SVGs, every communication node of several GPUs lies between the clusters of the
+#      GPUs it joins (tests/cli/dag_layout.py; skipped where dot did not draw the graph).
 set -u
 shardrt=$1 ranks=$2 out=$3 deployment=$4
 shift 4
@@ -61,4 +66,17 @@ unnamed=$(grep -o '(all_reduce, tp)[^\\]*' "$traced" | grep -vc ' after ')
 [ "$unnamed" -eq 0 ] || fail "$unnamed tp all-reduces do not say which projection they follow"
 unnamed=$(grep -o '(topk)[^\\]*' "$traced" | grep -vc 'outputs the experts chosen, then their weights')
 [ "$unnamed" -eq 0 ] || fail "$unnamed top-k nodes do not name their outputs"
+one_node=$(grep -c 'op="attention"' "$traced")
+[ "$one_node" -eq 0 ] || fail "$one_node attention nodes drawn as one node"
+groups=$(grep -c 'kind="fused_kernel";' "$traced")
+scores=$(grep -c 'op="attention_scores"' "$traced")
+slices=$(python3 -c 'import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+print(sum(e.get("ph") == "X" and e["args"]["op"] == "attention" for e in events))' \
+  "$out/traced/trace.json")
+[ "$groups" -gt 0 ] && [ "$groups" -eq "$scores" ] && [ "$groups" -eq "$slices" ] ||
+  fail "$groups fused-kernel groups, $scores Q·K^T nodes, $slices attention slices on the timeline"
+for d in "$out/traced" "$out/dry"; do
+  python3 "$(dirname "$0")/dag_layout.py" "$d" || fail "a communication node outside its GPUs in $d"
+done
 echo "dag_compare: OK ($nodes nodes, same structure traced and dry)"

@@ -9,10 +9,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dag/dag_check.h"
@@ -135,6 +137,33 @@ TEST(DagCheckReader, ScopesAttributesToGraphClustersAndDefaults) {
   EXPECT_EQ(g.edges[2].line, 18);
 }
 
+// A fused kernel's group inside a GPU's cluster: its nodes name the innermost cluster, and the
+// group names the cluster it sits in.
+TEST(DagCheckReader, NestedClustersKnowTheirParent) {
+  const DotGraph g = readText(R"(digraph "g" {
+  subgraph "cluster_gpu0" {
+    label="GPU 0";
+    "a" [kind="compute"];
+    subgraph "cluster_k" {
+      label="fused";
+      kind="fused_kernel";
+      "b" [kind="compute"];
+    }
+    "c" [kind="compute"];
+  }
+}
+)");
+  ASSERT_EQ(g.clusters.size(), 2u);
+  EXPECT_EQ(g.clusters[0].parent, "");
+  EXPECT_EQ(g.clusters[1].id, "cluster_k");
+  EXPECT_EQ(g.clusters[1].parent, "cluster_gpu0");
+  EXPECT_EQ(g.clusters[1].attrs.at("kind"), "fused_kernel");
+  EXPECT_EQ(g.clusters[0].attrs.count("kind"), 0u) << "the group's attributes stay its own";
+  EXPECT_EQ(nodeNamed(g, "a").cluster, "cluster_gpu0");
+  EXPECT_EQ(nodeNamed(g, "b").cluster, "cluster_k");
+  EXPECT_EQ(nodeNamed(g, "c").cluster, "cluster_gpu0") << "back in the GPU's cluster";
+}
+
 TEST(DagCheckReader, ToleratesWhitespaceWrappedStatementsAndComments) {
   const DotGraph g = readText(
       "// written by hand\n"
@@ -165,7 +194,12 @@ TEST(DagCheckReader, ReadsTheDocumentedExample) {
   EXPECT_EQ(nodeNamed(g, "r0_17").cluster, "cluster_gpu0");
   EXPECT_EQ(nodeNamed(g, "r0_17").attrs.at("label").substr(0, 24), "q_proj (linear)\nGPU 0 . ");
   EXPECT_EQ(nodeNamed(g, "c3").attrs.at("gpus"), "0,1");
+  EXPECT_EQ(nodeNamed(g, "r0_21_qk").cluster, "cluster_r0_21");
+  ASSERT_EQ(g.clusters.size(), 2u);
+  EXPECT_EQ(g.clusters[1].parent, "cluster_gpu0");
+  EXPECT_EQ(g.clusters[1].attrs.at("kind"), "fused_kernel");
   ASSERT_EQ(g.edges.size(), 2u);
+  EXPECT_EQ(g.edges[0].attrs.at("weight"), "10");
   EXPECT_EQ(g.edges[1].attrs.at("style"), "dashed");
 }
 
@@ -194,8 +228,8 @@ TEST(DagCheckReader, RejectsMalformedInputNamingTheLine) {
 
 TEST(DagCheck, ValidFixturePasses) {
   const DotGraph g = readFixture("valid.dot");
-  EXPECT_EQ(g.nodes.size(), 70u);
-  EXPECT_EQ(g.edges.size(), 100u);
+  EXPECT_EQ(g.nodes.size(), 78u);
+  EXPECT_EQ(g.edges.size(), 108u);
   const auto violations = checkDag(g);
   EXPECT_TRUE(violations.empty()) << describe(violations);
 }
@@ -225,6 +259,8 @@ const Broken kBroken[] = {
     {"one-input-output", "output2", "a second output node, fed by r1_final_norm"},
     {"all-layers", "", "layers=\"3\": layer 2 has no nodes"},
     {"all-experts", "r1_l1_e3_fc2", "expert=\"4\" of 4"},
+    {"operator-level", "r1_l0_attention",
+     "GPU 1's layer-0 attention drawn as one node, as graphs were before issue 16"},
 };
 
 class DagCheckBroken : public testing::TestWithParam<Broken> {};
@@ -268,7 +304,7 @@ TEST(DagCheck, CycleNamesItsNodes) {
   const auto violations = checkDag(readFixture("broken-cycle.dot"));
   ASSERT_EQ(violations.size(), 1u) << describe(violations);
   const std::string& message = violations[0].message;
-  EXPECT_EQ(message.rfind("on the cycle \"r0_l0_q_proj\" -> \"r0_l0_attention\" -> ", 0), 0u)
+  EXPECT_EQ(message.rfind("on the cycle \"r0_l0_q_proj\" -> \"r0_l0_attention_qk\" -> ", 0), 0u)
       << message;
   EXPECT_NE(message.find(" nodes) -> \"r0_l0_q_proj\""), std::string::npos)
       << "a long cycle is elided: " << message;
@@ -409,6 +445,100 @@ TEST(DagCheck, NoInputOrOutputIsAGraphViolation) {
   }
 }
 
+// ---- Fused kernels (attention drawn as its operators) --------------------------------------
+
+std::string fixtureText(const std::string& name) {
+  std::ifstream in(fixture(name));
+  EXPECT_TRUE(in) << fixture(name);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// valid.dot with, edit by edit, the first occurrence of `from` replaced by `to`.
+std::vector<DagViolation> checkEditedFixture(
+    const std::vector<std::pair<std::string, std::string>>& edits) {
+  std::string text = fixtureText("valid.dot");
+  for (const auto& [from, to] : edits) {
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+  }
+  return checkDag(readText(text));
+}
+
+const std::string kGroupKind = "      kind=\"fused_kernel\";\n";
+
+TEST(DagCheckFusedKernel, AGroupMustSayItIsOne) {
+  const auto violations = checkEditedFixture({{kGroupKind, ""}});
+  // The cluster is reported, and its operators as outside a fused kernel's group.
+  ASSERT_EQ(rulesOf(violations), (std::vector<std::string>{"clusters", "operator-level",
+                                                           "operator-level", "operator-level"}))
+      << describe(violations);
+  EXPECT_EQ(violations[0].message,
+            "cluster \"cluster_r0_l0_attention\" (line 14) in \"cluster_gpu0\" is not a fused "
+            "kernel's group (kind=\"fused_kernel\")");
+  EXPECT_EQ(violations[1].node, "r0_l0_attention_qk");
+}
+
+TEST(DagCheckFusedKernel, AGroupIsLabelled) {
+  const auto violations = checkEditedFixture(
+      {{"      label=\"fused attention kernel (one launch)\";\n", "      label=\" \";\n"}});
+  ASSERT_EQ(rulesOf(violations), std::vector<std::string>{"clusters"}) << describe(violations);
+  EXPECT_NE(violations[0].message.find("has no label naming the kernel"), std::string::npos);
+}
+
+// A group drawn in another GPU's cluster puts its nodes on the wrong card.
+TEST(DagCheckFusedKernel, AGroupSitsInItsGpusCluster) {
+  const std::string text = fixtureText("valid.dot");
+  const auto begin = text.find("    subgraph \"cluster_r1_l1_attention\" {\n");
+  const auto end = text.find("    }\n", begin);
+  ASSERT_NE(end, std::string::npos);
+  const std::string group = text.substr(begin, end + 6 - begin);
+  const std::string first_of_gpu0 = "    \"r0_l0_attn_norm\"";
+  const auto violations = checkEditedFixture({{group, ""}, {first_of_gpu0, group + first_of_gpu0}});
+  ASSERT_EQ(rulesOf(violations),
+            (std::vector<std::string>{"gpu-cluster", "gpu-cluster", "gpu-cluster"}))
+      << describe(violations);
+  EXPECT_EQ(violations[0].node, "r1_l1_attention_qk");
+  EXPECT_EQ(violations[0].message,
+            "gpu=\"1\" but it sits in \"cluster_gpu0\" (through \"cluster_r1_l1_attention\"), "
+            "not in \"cluster_gpu1\"");
+}
+
+TEST(DagCheckFusedKernel, AGroupHoldsOneOfEachOperator) {
+  const auto violations =
+      checkEditedFixture({{"op=\"attention_values\", gpu=\"0\", layer=\"0\"",
+                           "op=\"attention_softmax\", gpu=\"0\", layer=\"0\""}});
+  ASSERT_EQ(rulesOf(violations), std::vector<std::string>{"operator-level"})
+      << describe(violations);
+  EXPECT_EQ(violations[0].node, "r0_l0_attention_qk");
+  EXPECT_EQ(violations[0].message,
+            "the group \"cluster_r0_l0_attention\" holds 1 attention_scores, 2 "
+            "attention_softmax, 0 attention_values; an attention's group holds one of each");
+}
+
+// Scores, then softmax, then values: the ops swapped on two nodes break the chain.
+TEST(DagCheckFusedKernel, OperatorsRunScoresSoftmaxValues) {
+  const std::string scores = "op=\"attention_scores\", gpu=\"1\", layer=\"1\"";
+  const std::string softmax = "op=\"attention_softmax\", gpu=\"1\", layer=\"1\"";
+  const auto violations =
+      checkEditedFixture({{scores, "SWAPPED"}, {softmax, scores}, {"SWAPPED", softmax}});
+  ASSERT_FALSE(violations.empty());
+  for (const DagViolation& v : violations) {
+    EXPECT_EQ(v.rule, "operator-level") << describe(violations);
+  }
+  EXPECT_EQ(violations[0].message,
+            "no data edge from \"r1_l1_attention_softmax\" (attention_scores) in the group "
+            "\"cluster_r1_l1_attention\": attention's operators run scores, softmax, values");
+}
+
+TEST(DagCheckFusedKernel, AttentionAsOneNodeNamesTheOperators) {
+  const auto violations = checkDag(readFixture("broken-operator-level.dot"));
+  ASSERT_EQ(violations.size(), 1u) << describe(violations);
+  EXPECT_EQ(violations[0].node, "r1_l0_attention");
+  EXPECT_NE(violations[0].message.find("attention drawn as one node"), std::string::npos);
+  EXPECT_NE(violations[0].message.find("attention_scores"), std::string::npos);
+}
+
 // ---- The command --------------------------------------------------------------------------
 
 struct CommandResult {
@@ -428,7 +558,7 @@ TEST(DagCheckCommand, ValidGraphExitsZero) {
   const std::string path = fixture("valid.dot");
   const CommandResult r = runCheck(path);
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, path + ": 70 nodes, 100 edges, OK\n");
+  EXPECT_EQ(r.out, path + ": 78 nodes, 108 edges, OK\n");
   EXPECT_EQ(r.err, "");
 }
 
@@ -438,14 +568,14 @@ TEST(DagCheckCommand, ViolationsExitOneWithALineEach) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.out, path + ": node \"r0_l0_attn_add\": residual-inputs: data flows in from 1 " +
                        "node(s); a residual add needs the branch and the residual stream\n" + path +
-                       ": 70 nodes, 99 edges, 1 violation\n");
+                       ": 78 nodes, 107 edges, 1 violation\n");
   EXPECT_EQ(r.err, "");
 
   const std::string graph_path = fixture("broken-all-layers.dot");
   const CommandResult g = runCheck(graph_path);
   EXPECT_EQ(g.code, 1);
   EXPECT_EQ(g.out, graph_path + ": graph: all-layers: no nodes in layer 2\n" + graph_path +
-                       ": 70 nodes, 100 edges, 1 violation\n");
+                       ": 78 nodes, 108 edges, 1 violation\n");
 }
 
 TEST(DagCheckCommand, UnreadableOrMalformedExitsTwo) {
