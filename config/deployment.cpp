@@ -101,6 +101,22 @@ MoeConfig readMoe(JsonReader r, int layers) {
   return moe;
 }
 
+LatentAttention readLatentAttention(JsonReader r) {
+  LatentAttention a;
+  a.q_rank = r.nonNegativeInt("q_rank", 0);
+  a.kv_rank = r.positiveInt("kv_rank");
+  a.nope_dim = r.positiveInt("nope_dim");
+  a.rope_dim = r.positiveInt("rope_dim");
+  a.v_dim = r.positiveInt("v_dim");
+  a.interleaved = r.boolean("rope_interleave", true);
+  a.latent_eps = r.positiveNumber("latent_eps", a.latent_eps);
+  r.finish();
+  if (a.rope_dim % 2 != 0) {
+    throw ConfigError(r.field("rope_dim"), "must be even, got " + std::to_string(a.rope_dim));
+  }
+  return a;
+}
+
 RopeScaling readRopeScaling(JsonReader r) {
   RopeScaling s;
   r.oneOf("type", {"llama3"});
@@ -132,7 +148,7 @@ ModelConfig readHfModel(JsonReader& r) {
   for (const char* key :
        {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
         "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming",
-        "qkv_bias", "qk_norm", "rotary_dim"}) {
+        "qkv_bias", "qk_norm", "rotary_dim", "mla"}) {
     if (r.has(key)) {
       throw ConfigError(r.field(key),
                         "comes from model.hf_config; only layers may be given "
@@ -168,6 +184,7 @@ ModelConfig readModel(JsonReader r) {
   m.qkv_bias = r.boolean("qkv_bias", false);
   m.qk_norm = r.boolean("qk_norm", false);
   m.rotary_dim = r.nonNegativeInt("rotary_dim", 0);
+  if (r.has("mla")) m.mla = readLatentAttention(r.object("mla"));
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
   const std::string naming = r.oneOf("weight_naming", {"llama", "mixtral", "qwen2_moe"}, "llama");
   m.weight_naming = naming == "mixtral"     ? WeightNaming::Mixtral
@@ -182,6 +199,22 @@ ModelConfig readModel(JsonReader r) {
   if (m.rope && m.head_dim % 2 != 0) {
     throw ConfigError(r.field("head_dim"),
                       "must be even when rope is on, got " + std::to_string(m.head_dim));
+  }
+  if (m.mla.on()) {
+    const auto& a = m.mla;
+    const char* broken = m.head_dim != a.nope_dim + a.rope_dim ? "head_dim"
+                         : m.kv_heads != m.heads               ? "kv_heads"
+                         : !m.rope                             ? "rope"
+                         : m.rotary_dim != 0                   ? "rotary_dim"
+                         : m.qkv_bias || m.qk_norm ? (m.qkv_bias ? "qkv_bias" : "qk_norm")
+                                                   : nullptr;
+    if (broken) {
+      throw ConfigError(r.field(broken),
+                        "with model.mla, head_dim must be nope_dim + rope_dim " +
+                            ratio("nope_dim", a.nope_dim, "rope_dim", a.rope_dim) +
+                            ", kv_heads equal heads, rope on, and rotary_dim, qkv_bias, qk_norm "
+                            "absent (the latent attention has its own)");
+    }
   }
   if (m.rotary_dim % 2 != 0 || m.rotary_dim > m.head_dim || (m.rotary_dim > 0 && !m.rope)) {
     throw ConfigError(r.field("rotary_dim"),
@@ -561,6 +594,13 @@ json toJson(const Deployment& deployment) {
   if (m.qkv_bias) model["qkv_bias"] = true;
   if (m.qk_norm) model["qk_norm"] = true;
   if (m.rotary_dim > 0) model["rotary_dim"] = m.rotary_dim;
+  if (m.mla.on()) {
+    const auto& a = m.mla;
+    model["mla"] = {{"q_rank", a.q_rank},        {"kv_rank", a.kv_rank},
+                    {"nope_dim", a.nope_dim},    {"rope_dim", a.rope_dim},
+                    {"v_dim", a.v_dim},          {"rope_interleave", a.interleaved},
+                    {"latent_eps", a.latent_eps}};
+  }
   if (m.weight_naming != WeightNaming::Llama) model["weight_naming"] = toString(m.weight_naming);
   if (m.hasMoe()) {
     const auto& moe = m.moe;

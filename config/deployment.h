@@ -65,6 +65,21 @@ struct RopeScaling {
   bool on() const { return factor > 0.0; }
 };
 
+// DeepSeek-V2/V3's multi-head latent attention (kv_rank 0: none; Liu et al. 2024, DeepSeek-V2,
+// section 2.1). Each head's query and key are nope_dim position-free dims then rope_dim rotary
+// dims (the model's head_dim is their sum), its value v_dim dims. Keys and values come up from
+// one kv_rank latent per token; the rotary key part is one per token, shared by every head.
+struct LatentAttention {
+  int q_rank = 0;            // q_lora_rank; 0: q_proj straight from the hidden state
+  int kv_rank = 0;           // kv_lora_rank
+  int nope_dim = 0;          // qk_nope_head_dim
+  int rope_dim = 0;          // qk_rope_head_dim
+  int v_dim = 0;             // v_head_dim
+  bool interleaved = true;   // rope_interleave: rotary pairs (2i, 2i + 1)
+  double latent_eps = 1e-6;  // q_a_layernorm's and kv_a_layernorm's eps (DeepseekV3RMSNorm's)
+  bool on() const { return kv_rank > 0; }
+};
+
 // How a family names its tensors in a checkpoint (docs/config.md, "Weights and their names").
 // Llama's names are the default; Mixtral's MoE layers say block_sparse_moe.gate and
 // experts.E.w1 (gate), w3 (up), w2 (down).
@@ -102,6 +117,7 @@ struct ModelConfig {
   bool qkv_bias = false;  // Qwen2: biases on the q, k and v projections (split with their rows)
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on each query and key head, before rope
   int rotary_dim = 0;     // GLM-4.5: rope on the first rotary_dim dims of each head; 0: head_dim
+  LatentAttention mla;    // DeepSeek: head_dim = mla.nope_dim + mla.rope_dim, kv_heads = heads
   // Mistral's sliding window (0: none). Implemented only as far as it changes nothing: a
   // workload whose seq_len exceeds it is refused (checkRules).
   int sliding_window = 0;

@@ -25,6 +25,14 @@ struct RopeFrequencies {
   // each head are rotated, in rotate-half pairs (i, i + rotary_dim / 2); the rest pass through.
   // 0: all of head_dim.
   int rotary_dim = 0;
+  // DeepSeek's multi-head latent attention: the rotated dims start rotary_offset into each head
+  // (after its qk_nope_head_dim position-free dims) ...
+  int rotary_offset = 0;
+  // ... and pair (2i, 2i + 1) instead of rotate-half's (i, i + d/2): DeepSeek's checkpoints lay
+  // the rope dims out interleaved (transformers' rope_interleave, apply_rotary_pos_emb_interleave;
+  // its de-interleaved output differs from this in-place one by a permutation that q and k share,
+  // which leaves every q.k, and so the attention, unchanged).
+  bool interleaved = false;
 
   // From theta alone (no scaling), so that a plain theta still passes where these are taken.
   RopeFrequencies(double base_theta = 10000.0) : theta(base_theta) {}  // NOLINT(runtime/explicit)

@@ -8,6 +8,7 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/column_copy.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/permute.h"
@@ -107,6 +108,14 @@ void CpuBackend::add(const TensorView& out, const TensorView& a, const TensorVie
   op_checks::sameNumel("add", out, a);
   op_checks::sameNumel("add", out, b);
   kernels::cpu::residualAdd(out.data<float>(), a.data<float>(), b.data<float>(), out.numel());
+}
+
+void CpuBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp, int inp_col,
+                             int width) {
+  const int repeat = op_checks::columnBlock(out, out_col, inp, inp_col, width);
+  kernels::cpu::copyColumns(out.data<float>(), toInt(out.shape().cols()), out_col,
+                            inp.data<float>(), toInt(inp.shape().cols()), inp_col,
+                            out.shape().rows(), width, repeat);
 }
 
 void CpuBackend::addBias(const TensorView& x, const TensorView& bias) {

@@ -15,6 +15,7 @@
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/column_copy.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -292,6 +293,16 @@ void CudaBackend::swiglu(const TensorView& out, const TensorView& gate, const Te
   byDtype(out, [&](auto tag) {
     using T = decltype(tag);
     kc::swiglu(as<T>(out), as<const T>(gate), as<const T>(up), out.numel(), stream_);
+  });
+}
+
+void CudaBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp,
+                              int inp_col, int width) {
+  const int repeat = op_checks::columnBlock(out, out_col, inp, inp_col, width);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::copyColumns(as<T>(out), toInt(out.shape().cols()), out_col, as<const T>(inp),
+                    toInt(inp.shape().cols()), inp_col, out.shape().rows(), width, repeat, stream_);
   });
 }
 

@@ -74,6 +74,11 @@ void ForwardingBackend::swiglu(const TensorView& out, const TensorView& gate,
   inner_.swiglu(out, gate, up);
 }
 
+void ForwardingBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp,
+                                    int inp_col, int width) {
+  inner_.copyColumns(out, out_col, inp, inp_col, width);
+}
+
 void ForwardingBackend::addBias(const TensorView& x, const TensorView& bias) {
   inner_.addBias(x, bias);
 }

@@ -73,6 +73,11 @@ void MetaBackend::swiglu(const TensorView& out, const TensorView& gate, const Te
   op_checks::sameNumel("swiglu", out, up);
 }
 
+void MetaBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp,
+                              int inp_col, int width) {
+  op_checks::columnBlock(out, out_col, inp, inp_col, width);
+}
+
 void MetaBackend::addBias(const TensorView& x, const TensorView& bias) { op_checks::bias(x, bias); }
 
 void MetaBackend::sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) {

@@ -11,6 +11,11 @@ namespace shardrt {
 inline kernels::RopeFrequencies ropeFrequenciesOf(const config::ModelConfig& model) {
   kernels::RopeFrequencies rope(model.rope_theta);
   rope.rotary_dim = model.rotary_dim;
+  if (model.mla.on()) {  // the rope dims after each head's nope dims, DeepSeek's pairs
+    rope.rotary_dim = model.mla.rope_dim;
+    rope.rotary_offset = model.mla.nope_dim;
+    rope.interleaved = model.mla.interleaved;
+  }
   if (model.rope_scaling.on()) {
     rope.factor = model.rope_scaling.factor;
     rope.low_freq_factor = model.rope_scaling.low_freq_factor;

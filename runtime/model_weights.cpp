@@ -58,6 +58,8 @@ Shape WeightSpec::localShape() const {
   static const char* kHeadDim[] = {"d_k"};
   static const char* kBias[] = {"out_features"};
   static const char* kExperts[] = {"experts"};
+  static const char* kQRank[] = {"q_lora_rank"};
+  static const char* kKvRank[] = {"kv_lora_rank"};
   static const char* kNames2d[] = {"out_features", "in_features"};
   const auto endsWith = [&](const std::string& tail) {
     return name.size() >= tail.size() &&
@@ -67,6 +69,8 @@ Shape WeightSpec::localShape() const {
                        : endsWith("_proj.bias")                                 ? kBias
                        : endsWith("q_norm.weight") || endsWith("k_norm.weight") ? kHeadDim
                        : endsWith("e_score_correction_bias")                    ? kExperts
+                       : endsWith("q_a_layernorm.weight")                       ? kQRank
+                       : endsWith("kv_a_layernorm.weight")                      ? kKvRank
                                                                                 : kHidden;
   std::vector<Dim> dims;
   for (std::size_t i = 0; i < global_shape.size(); ++i) {
@@ -129,6 +133,19 @@ bool hasWeight(const ModelConfig& model, int layer, LayerWeight weight) {
       return shared && model.moe.shared_gate;
     case LayerWeight::RouterChoiceBias:
       return moe && model.moe.choice_bias;
+    case LayerWeight::QProj:
+      return !model.mla.on() || model.mla.q_rank == 0;
+    case LayerWeight::KProj:
+    case LayerWeight::VProj:
+      return !model.mla.on();
+    case LayerWeight::QAProj:
+    case LayerWeight::QANorm:
+    case LayerWeight::QBProj:
+      return model.mla.on() && model.mla.q_rank > 0;
+    case LayerWeight::KvAProj:
+    case LayerWeight::KvANorm:
+    case LayerWeight::KvBProj:
+      return model.mla.on();
     case LayerWeight::Count:
       return false;
     default:
@@ -158,9 +175,31 @@ WeightSpec layerWeightSpec(const ModelConfig& model, const TensorParallelShard& 
     case LayerWeight::VProj:
       return linearSpec(p + "self_attn.v_proj.weight", model.kv_heads * hd, model.hidden,
                         times(shard.kv_heads, hd), all(model.hidden));
-    case LayerWeight::OProj:
-      return linearSpec(p + "self_attn.o_proj.weight", model.hidden, model.heads * hd,
-                        all(model.hidden), times(shard.q_heads, hd));
+    case LayerWeight::OProj: {
+      const int vd = model.mla.on() ? model.mla.v_dim : hd;  // each head's value width
+      return linearSpec(p + "self_attn.o_proj.weight", model.hidden, model.heads * vd,
+                        all(model.hidden), times(shard.q_heads, vd));
+    }
+    case LayerWeight::QAProj:
+      return linearSpec(p + "self_attn.q_a_proj.weight", model.mla.q_rank, model.hidden,
+                        all(model.mla.q_rank), all(model.hidden));
+    case LayerWeight::QANorm:
+      return normSpec(p + "self_attn.q_a_layernorm.weight", model.mla.q_rank, false);
+    case LayerWeight::QBProj:
+      return linearSpec(p + "self_attn.q_b_proj.weight", model.heads * hd, model.mla.q_rank,
+                        times(shard.q_heads, hd), all(model.mla.q_rank));
+    case LayerWeight::KvAProj: {
+      const int rows = model.mla.kv_rank + model.mla.rope_dim;
+      return linearSpec(p + "self_attn.kv_a_proj_with_mqa.weight", rows, model.hidden, all(rows),
+                        all(model.hidden));
+    }
+    case LayerWeight::KvANorm:
+      return normSpec(p + "self_attn.kv_a_layernorm.weight", model.mla.kv_rank, false);
+    case LayerWeight::KvBProj: {
+      const int per_head = model.mla.nope_dim + model.mla.v_dim;
+      return linearSpec(p + "self_attn.kv_b_proj.weight", model.heads * per_head, model.mla.kv_rank,
+                        times(shard.q_heads, per_head), all(model.mla.kv_rank));
+    }
     case LayerWeight::FfnNormWeight:
       return normSpec(p + "post_attention_layernorm.weight", model.hidden, false);
     case LayerWeight::FfnNormBias:

@@ -13,6 +13,8 @@
 //   MoE layers:
 //   model.layers.{l}.mlp.gate.weight                      (experts, hidden)      the router
 //   model.layers.{l}.mlp.gate.e_score_correction_bias     (experts)       DeepSeek-V3's choice bias
+//   with mla: self_attn.q_a_proj, q_a_layernorm, q_b_proj (or q_proj), kv_a_proj_with_mqa,
+//   kv_a_layernorm, kv_b_proj in place of q/k/v_proj; o_proj (hidden, heads*v_dim)
 //   model.layers.{l}.mlp.experts.{e}.{gate,up,down}_proj.weight   as above, expert_ffn_hidden
 //   model.layers.{l}.mlp.shared_experts.{gate,up,down}_proj.weight shared_experts*expert_ffn_hidden
 //   model.norm.{weight,bias}                              (hidden)      the final norm
@@ -53,6 +55,13 @@ enum class LayerWeight {
   KNorm,
   SharedGate,        // Qwen2-MoE's gate on the shared expert, (1, hidden)
   RouterChoiceBias,  // DeepSeek-V3's e_score_correction_bias, (experts), f32 on every rank
+  // DeepSeek's multi-head latent attention (in place of q/k/v_proj; q_proj without q_rank):
+  QAProj,   // (q_rank, hidden), on every rank
+  QANorm,   // (q_rank)
+  QBProj,   // (heads*head_dim, q_rank), rows of the rank's heads
+  KvAProj,  // (kv_rank + rope_dim, hidden), on every rank
+  KvANorm,  // (kv_rank)
+  KvBProj,  // (heads*(nope_dim + v_dim), kv_rank), rows of the rank's heads
   Count
 };
 

@@ -141,6 +141,12 @@ void NumericsCheckingBackend::swiglu(const TensorView& out, const TensorView& ga
   check("swiglu", out);
 }
 
+void NumericsCheckingBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp,
+                                          int inp_col, int width) {
+  inner().copyColumns(out, out_col, inp, inp_col, width);
+  check("copy_columns", out);
+}
+
 void NumericsCheckingBackend::addBias(const TensorView& x, const TensorView& bias) {
   inner().addBias(x, bias);
   check("add_bias", x);

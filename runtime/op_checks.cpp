@@ -35,6 +35,18 @@ void bias(const TensorView& x, const TensorView& bias) {
   if (bias.dtype() != x.dtype()) fail("add_bias", "x and bias hold different dtypes");
 }
 
+int columnBlock(const TensorView& out, int out_col, const TensorView& inp, int inp_col, int width) {
+  const long out_rows = out.shape().rows(), inp_rows = inp.shape().rows();
+  if (out.dtype() != inp.dtype() || width < 0 || out_col < 0 || inp_col < 0 ||
+      out_col + width > out.shape().cols() || inp_col + width > inp.shape().cols() ||
+      inp_rows == 0 || out_rows % inp_rows != 0) {
+    fail("copy_columns", "out " + out.shape().str() + " from column " + std::to_string(out_col) +
+                             ", inp " + inp.shape().str() + " from column " +
+                             std::to_string(inp_col) + ", width " + std::to_string(width));
+  }
+  return static_cast<int>(out_rows / inp_rows);
+}
+
 void rowGate(const TensorView& x, const TensorView& gate_logits) {
   const long cols = x.shape().cols();
   if (cols == 0 || gate_logits.numel() * cols != x.numel()) {

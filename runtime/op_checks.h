@@ -12,6 +12,9 @@ namespace shardrt::op_checks {
 void linear(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void norm(const TensorView& out, const TensorView& inp, const TensorView& weight);
 void bias(const TensorView& x, const TensorView& bias);
+// copyColumns: same dtype; the blocks inside both rows; out rows a whole multiple of inp rows.
+// Returns that multiple.
+int columnBlock(const TensorView& out, int out_col, const TensorView& inp, int inp_col, int width);
 void rowGate(const TensorView& x, const TensorView& gate_logits);
 void rotary(const TensorView& x);
 void attention(const TensorView& out, const TensorView& q, const TensorView& k, const TensorView& v,

@@ -129,6 +129,13 @@ void TracingBackend::swiglu(const TensorView& out, const TensorView& gate, const
       true);
 }
 
+void TracingBackend::copyColumns(const TensorView& out, int out_col, const TensorView& inp,
+                                 int inp_col, int width) {
+  // A gather of columns into place: drawn as routing/aggregation (a parallelogram).
+  run({OpKind::Route, "copy_columns", {inp}, {}, {out}},
+      [&] { inner().copyColumns(out, out_col, inp, inp_col, width); });
+}
+
 void TracingBackend::addBias(const TensorView& x, const TensorView& bias) {
   run({OpKind::Compute, "add_bias", {x}, {bias}, {x}}, [&] { inner().addBias(x, bias); });
 }

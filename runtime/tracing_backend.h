@@ -35,6 +35,8 @@ class TracingBackend final : public ForwardingBackend {
   void swiglu(const TensorView& out, const TensorView& gate, const TensorView& up) override;
   void add(const TensorView& out, const TensorView& a, const TensorView& b) override;
   void addBias(const TensorView& x, const TensorView& bias) override;
+  void copyColumns(const TensorView& out, int out_col, const TensorView& inp, int inp_col,
+                   int width) override;
   void sigmoidGateRows(const TensorView& x, const TensorView& gate_logits) override;
   void fillZero(const TensorView& out) override;
   void groupedLinear(const TensorView& out, const TensorView& inp,

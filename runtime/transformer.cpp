@@ -63,6 +63,10 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   v_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
   attn_ = backend.empty({batch, seq, q_heads, d_k}, dt);
   ffn_a_ = backend.empty({batch, seq, ffn}, dt);
+  if (model_.mla.on()) {
+    latent_ =
+        std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_);
+  }
   const bool swiglu = model_.activation == config::Activation::SwiGlu;
   if (swiglu) ffn_b_ = backend.empty({batch, seq, ffn}, dt);
 
@@ -118,6 +122,26 @@ void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, con
 void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
   norm(normed_, residual_, layer_weights[LayerWeight::AttnNormWeight],
        layer_weights[LayerWeight::AttnNormBias], "attn_norm");
+  if (latent_) {
+    latent_->project(normed_, layer_weights, q_, k_, v_);
+  } else {
+    projectHeads(layer_weights);
+  }
+  // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
+  const double pairs =
+      model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0) : static_cast<double>(seq_len_) * seq_len_;
+  const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
+  run_("attention", attn_flops,
+       [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
+  const Tensor& wo = layer_weights[LayerWeight::OProj];
+  const TensorView o_in = latent_ ? mergeHeads(latent_->values(attn_)) : mergeHeads(attn_);
+  run_(
+      "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, o_in, wo); }, "o_proj");
+  tensorParallelAllReduce(partial_, "all_reduce");
+  run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+}
+
+void TransformerExecutor::projectHeads(const LayerWeights& layer_weights) {
   const Tensor& wq = layer_weights[LayerWeight::QProj];
   const Tensor& wk = layer_weights[LayerWeight::KProj];
   const Tensor& wv = layer_weights[LayerWeight::VProj];
@@ -157,18 +181,6 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
       backend_.rotaryEmbedding(k_, rope);
     });
   }
-  // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
-  const double pairs =
-      model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0) : static_cast<double>(seq_len_) * seq_len_;
-  const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
-  run_("attention", attn_flops,
-       [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
-  const Tensor& wo = layer_weights[LayerWeight::OProj];
-  run_(
-      "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, mergeHeads(attn_), wo); },
-      "o_proj");
-  tensorParallelAllReduce(partial_, "all_reduce");
-  run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
 }
 
 void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, const Tensor& gate,

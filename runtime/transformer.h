@@ -22,6 +22,7 @@
 #include "config/parallel_layout.h"
 #include "config/plan.h"
 #include "runtime/backend.h"
+#include "runtime/latent_attention.h"
 #include "runtime/model_weights.h"
 #include "runtime/moe_block.h"
 #include "runtime/op_profile.h"
@@ -84,6 +85,8 @@ class TransformerExecutor {
  private:
   void runLayer(const LayerWeights& layer_weights, long first_token);
   void attentionBlock(const LayerWeights& layer_weights);
+  // q_, k_, v_ from the normed input: the q/k/v projections, biases, q/k norms and rope.
+  void projectHeads(const LayerWeights& layer_weights);
   void ffnBlock(const LayerWeights& layer_weights);
   void moeBlock(const LayerWeights& layer_weights, long first_token);
   void mlp(const TensorView& out, const TensorView& inp, const Tensor& gate, const Tensor& up,
@@ -118,10 +121,11 @@ class TransformerExecutor {
   Tensor normed_;    // (batch_size, seq_len, hidden)
   Tensor partial_;   // (batch_size, seq_len, hidden): a row-parallel output before all-reduce
   Tensor moe_out_;   // (batch_size, seq_len, hidden): the routed experts' sum, MoE models only
-  Tensor q_;         // (batch_size, seq_len, heads, d_k), local heads
-  Tensor k_;         // (batch_size, seq_len, kv_heads, d_k)
-  Tensor v_;         // (batch_size, seq_len, kv_heads, d_k)
-  Tensor attn_;      // (batch_size, seq_len, heads, d_k)
+  std::unique_ptr<LatentAttentionBlock> latent_;  // DeepSeek's latent attention (model.mla)
+  Tensor q_;                                      // (batch_size, seq_len, heads, d_k), local heads
+  Tensor k_;                                      // (batch_size, seq_len, kv_heads, d_k)
+  Tensor v_;                                      // (batch_size, seq_len, kv_heads, d_k)
+  Tensor attn_;                                   // (batch_size, seq_len, heads, d_k)
   Tensor ffn_a_;     // (batch_size, seq_len, ffn_hidden), local columns
   Tensor ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
   Tensor shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts

@@ -22,11 +22,16 @@ void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
     }
     for (int b = 0; b < batch; ++b) {
       for (int h = 0; h < heads; ++h) {
-        float* v = x + ((static_cast<long>(b) * seq_len + s) * heads + h) * head_dim;
+        float* v =
+            x + ((static_cast<long>(b) * seq_len + s) * heads + h) * head_dim + rope.rotary_offset;
+        // Pair i: (i, i + half) in rotate-half form, (2i, 2i + 1) interleaved.
+        const int stride = rope.interleaved ? 2 : 1, partner = rope.interleaved ? 1 : half;
         for (int i = 0; i < half; ++i) {
-          const float x1 = v[i], x2 = v[i + half];
-          v[i] = x1 * cos_t[i] - x2 * sin_t[i];
-          v[i + half] = x2 * cos_t[i] + x1 * sin_t[i];
+          float& a = v[i * stride];
+          float& c = v[i * stride + partner];
+          const float x1 = a, x2 = c;
+          a = x1 * cos_t[i] - x2 * sin_t[i];
+          c = x2 * cos_t[i] + x1 * sin_t[i];
         }
       }
     }

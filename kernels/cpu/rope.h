@@ -4,6 +4,8 @@
 //   out[i]       = x[i] * cos(angle) - x[i + d/2] * sin(angle)
 //   out[i + d/2] = x[i + d/2] * cos(angle) + x[i] * sin(angle)
 //   out[j] = x[j] for d <= j < head_dim (partial rotary: those dimensions carry no position)
+// with the rotated dims starting rope.rotary_offset into each head, and, when
+// rope.interleaved, the pairs (2i, 2i + 1) in place of (i, i + d/2) (DeepSeek's layout).
 // Positions are 0..seq_len-1 within each sequence.
 #pragma once
 

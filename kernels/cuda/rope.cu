@@ -30,15 +30,18 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequ
     table[half + i] = static_cast<float>(sin(angle));
   }
   __syncthreads();
-  T* base = x + position * heads * head_dim;
+  T* base = x + position * heads * head_dim + rope.rotary_offset;
   const int per_head = half / P;
   for (int u = threadIdx.x; u < heads * per_head; u += blockDim.x) {
     const int i0 = (u % per_head) * P;
     T* v = base + static_cast<long>(u / per_head) * head_dim + i0;
     float a[P], b[P];
+    // Pair i: (i, i + half), or (2i, 2i + 1) interleaved (element by element only).
+    const int partner = rope.interleaved ? 1 : half;
+    if (rope.interleaved) v += i0;  // v pointed at element i0 of the head; pair i0 starts at 2 i0
     if constexpr (P == 1) {
       a[0] = toFloat(v[0]);
-      b[0] = toFloat(v[half]);
+      b[0] = toFloat(v[partner]);
     } else {
       loadPack(v, a);
       loadPack(v + half, b);
@@ -51,7 +54,7 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequ
     }
     if constexpr (P == 1) {
       v[0] = fromFloat<T>(a[0]);
-      v[half] = fromFloat<T>(b[0]);
+      v[partner] = fromFloat<T>(b[0]);
     } else {
       storePack(v, a);
       storePack(v + half, b);
@@ -78,9 +81,11 @@ void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, const Rop
   const long positions = static_cast<long>(batch) * seq_len;
   const int half = rope.rotatedDims(head_dim) / 2;
   if (positions == 0 || heads == 0 || half < 1) return;
-  // A pack must not straddle a head: head_dim a multiple of the pack keeps every head's start
-  // (and so its v and v + half) aligned when only part of it is rotated.
-  if (packFits<T>(half, x) && head_dim % kPack<T> == 0) {
+  // A pack must not straddle a head: head_dim and the offset multiples of the pack keep every
+  // head's rotated part (and so its v and v + half) aligned when only part of it is rotated.
+  // Interleaved pairs are adjacent elements: element by element.
+  if (packFits<T>(half, x) && head_dim % kPack<T> == 0 && rope.rotary_offset % kPack<T> == 0 &&
+      !rope.interleaved) {
     launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, rope, stream);
   } else {
     launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, rope, stream);

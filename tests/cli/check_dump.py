@@ -7,7 +7,7 @@ DUMP_DIR is what `shardrt run --dump DUMP_DIR` wrote: deployment.json, input.npy
 and every weight as <global name>.npy. This is an independent implementation of the model
 (Hugging Face Llama's rmsnorm, rotate-half RoPE and SiLU-gated MLP; torch's layernorm and erf
 gelu; the Mixture-of-Experts FFN of docs/config.md: softmax or sigmoid router, top-k, optional
-renormalisation, DeepSeek-V3's choice bias, group-limited choice and routed scale, per-sequence
+renormalisation, DeepSeek's latent attention, DeepSeek-V3's choice bias, group-limited choice and routed scale, per-sequence
 expert capacity, shared experts, dense first layers; GLM-4.5's partial rotary), in float64, so
 that it checks shardrt's math, not only its sharding. Exits 0 when the normwise relative error
 ||out - ref|| / ||ref|| is within the tolerance, 1 otherwise.
@@ -70,7 +70,56 @@ def rope(x, m):  # x: (batch, seq, heads, head_dim)
     return x * cos + rotated * sin
 
 
+def softmax_attention(q, k, v, m, scale):
+    """softmax(q k^T * scale + mask) v over (batch, seq, heads, d) q, k and v."""
+    s = q.shape[1]
+    scores = np.einsum("bihd,bjhd->bhij", q, k) * scale
+    if m["causal"]:
+        scores = np.where(np.tril(np.ones((s, s), dtype=bool)), scores, -np.inf)
+    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    probs = scores / scores.sum(axis=-1, keepdims=True)
+    return np.einsum("bhij,bjhd->bihd", probs, v)
+
+
+def latent_attention(x, m, d, p):
+    """DeepSeek's multi-head latent attention as transformers' DeepseekV3Attention computes it:
+    q from the q latent (or q_proj), k and v up from one kv latent a token, one rotary key a
+    token shared by the heads, the rope dims de-interleaved first when rope_interleave."""
+    a = m["mla"]
+    b, s, _ = x.shape
+    h, nope, rd, vd, kvr = m["heads"], a["nope_dim"], a["rope_dim"], a["v_dim"], a["kv_rank"]
+    eps = a.get("latent_eps", 1e-6)
+
+    def rms(t, w):
+        return t / np.sqrt((t * t).mean(axis=-1, keepdims=True) + eps) * w
+
+    if a.get("q_rank", 0):
+        q = rms(x @ load(d, p + "self_attn.q_a_proj.weight").T,
+                load(d, p + "self_attn.q_a_layernorm.weight")) @ load(d, p + "self_attn.q_b_proj.weight").T
+    else:
+        q = x @ load(d, p + "self_attn.q_proj.weight").T
+    q = q.reshape(b, s, h, nope + rd)
+    compressed = x @ load(d, p + "self_attn.kv_a_proj_with_mqa.weight").T
+    latent, k_rot = compressed[..., :kvr], compressed[..., kvr:]
+    kv = rms(latent, load(d, p + "self_attn.kv_a_layernorm.weight")) @ load(
+        d, p + "self_attn.kv_b_proj.weight").T
+    kv = kv.reshape(b, s, h, nope + vd)
+
+    def rotate(t):
+        if a.get("rope_interleave", True):  # (x0, x1), (x2, x3), ... -> x0 x2 ... | x1 x3 ...
+            t = np.concatenate([t[..., 0::2], t[..., 1::2]], axis=-1)
+        return rope(t, {**m, "rotary_dim": 0})
+
+    query = np.concatenate([q[..., :nope], rotate(q[..., nope:])], axis=-1)
+    k_rot = np.repeat(rotate(k_rot[:, :, None, :]), h, axis=2)
+    key = np.concatenate([kv[..., :nope], k_rot], axis=-1)
+    out = softmax_attention(query, key, kv[..., nope:], m, 1.0 / math.sqrt(nope + rd))
+    return out.reshape(b, s, h * vd) @ load(d, p + "self_attn.o_proj.weight").T
+
+
 def attention(x, m, d, p):
+    if m.get("mla"):
+        return latent_attention(x, m, d, p)
     b, s, _ = x.shape
     hd, h, kv = m["head_dim"], m["heads"], m["kv_heads"]
     q = x @ load(d, p + "self_attn.q_proj.weight").T

@@ -108,6 +108,10 @@ class RecordingBackend final : public Backend {
     log("routerWeightsOf", weights.raw(), experts.raw(), logits.raw(), rule.sigmoid,
         rule.normalize, rule.scale, rule.groups, rule.top_groups, rule.group_top_two);
   }
+  void copyColumns(const TensorView& out, int out_col, const TensorView& inp, int inp_col,
+                   int width) override {
+    log("copyColumns", out.raw(), out_col, inp.raw(), inp_col, width);
+  }
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override {
     log("gatherRows", out.raw(), inp.raw(), index.raw());
   }
@@ -171,6 +175,7 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
       none([=](Backend& be) { be.swiglu(c, b, a); }),
       none([=](Backend& be) { be.add(d, c, b); }),
       none([=](Backend& be) { be.addBias(c, e); }),
+      none([=](Backend& be) { be.copyColumns(d, 3, b, 5, 7); }),
       none([=](Backend& be) { be.sigmoidGateRows(d, a); }),
       none([=](Backend& be) { be.fillZero(e); }),
       none([=](Backend& be) {

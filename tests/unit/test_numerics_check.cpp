@@ -291,6 +291,7 @@ class FakeDeviceBackend final : public Backend {
                        const kernels::RouterRule&) override {
     unused();
   }
+  void copyColumns(const TensorView&, int, const TensorView&, int, int) override { unused(); }
   void gatherRows(const TensorView&, const TensorView&, const TensorView&) override { unused(); }
   void scatterAddRows(const TensorView&, const TensorView&, const TensorView&,
                       const TensorView&) override {

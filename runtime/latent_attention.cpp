@@ -1,0 +1,116 @@
+#include "runtime/latent_attention.h"
+
+#include "runtime/model_rope.h"
+
+namespace shardrt {
+namespace {
+
+double linearFlops(long tokens, const Tensor& weight) {
+  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());
+}
+
+// (batch, seq, heads, d) seen as (batch*seq*heads, d): one row a head.
+TensorView headRows(const TensorView& t) {
+  const auto& s = t.shape();
+  return t.reshaped({Dim("rows", s.size(0) * s.size(1) * s.size(2)), s[3]});
+}
+
+}  // namespace
+
+LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim batch, Dim seq,
+                                           Dim heads, DType dtype, Backend& backend, OpTimer& timer)
+    : model_(model), backend_(backend), run_(timer), tokens_(batch.size * seq.size) {
+  const auto& a = model.mla;
+  if (a.q_rank > 0) q_latent_ = backend.empty({batch, seq, Dim("q_lora_rank", a.q_rank)}, dtype);
+  kv_a_ = backend.empty({batch, seq, Dim("kv_lora_rank+rope", a.kv_rank + a.rope_dim)}, dtype);
+  kv_latent_ = backend.empty({batch, seq, Dim("kv_lora_rank", a.kv_rank)}, dtype);
+  k_rope_ = backend.empty({batch, seq, Dim("heads", 1), Dim("d_rope", a.rope_dim)}, dtype);
+  kv_up_ = backend.empty({batch, seq, heads, Dim("d_k+d_v", a.nope_dim + a.v_dim)}, dtype);
+  attn_v_ = backend.empty({batch, seq, heads, Dim("d_v", a.v_dim)}, dtype);
+}
+
+void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights& w,
+                                   const TensorView& q, const TensorView& k, const TensorView& v) {
+  const auto& a = model_.mla;
+  const auto latent_eps = static_cast<float>(a.latent_eps);
+  const TensorView q_rows = q.reshaped({q.shape()[0], q.shape()[1],
+                                        Dim("heads*d_k", q.shape().size(2) * q.shape().size(3),
+                                            q.shape()[2].global * q.shape().size(3))});
+  if (a.q_rank > 0) {
+    const Tensor& qa = w[LayerWeight::QAProj];
+    const Tensor& qb = w[LayerWeight::QBProj];
+    run_(
+        "linear", linearFlops(tokens_, qa), [&] { backend_.linear(q_latent_, normed, qa); },
+        "q_a_proj");
+    run_(
+        "rmsnorm", 0,
+        [&] { backend_.rmsNorm(q_latent_, q_latent_, w[LayerWeight::QANorm], latent_eps); },
+        "q_a_layernorm");
+    run_(
+        "linear", linearFlops(tokens_, qb), [&] { backend_.linear(q_rows, q_latent_, qb); },
+        "q_b_proj");
+  } else {
+    const Tensor& wq = w[LayerWeight::QProj];
+    run_(
+        "linear", linearFlops(tokens_, wq), [&] { backend_.linear(q_rows, normed, wq); }, "q_proj");
+  }
+  const Tensor& kva = w[LayerWeight::KvAProj];
+  const Tensor& kvb = w[LayerWeight::KvBProj];
+  run_(
+      "linear", linearFlops(tokens_, kva), [&] { backend_.linear(kv_a_, normed, kva); },
+      "kv_a_proj_with_mqa");
+  run_(
+      "copy_columns", 0, [&] { backend_.copyColumns(kv_latent_, 0, kv_a_, 0, a.kv_rank); },
+      "kv_latent");
+  run_(
+      "copy_columns", 0, [&] { backend_.copyColumns(k_rope_, 0, kv_a_, a.kv_rank, a.rope_dim); },
+      "k_rope");
+  run_(
+      "rmsnorm", 0,
+      [&] { backend_.rmsNorm(kv_latent_, kv_latent_, w[LayerWeight::KvANorm], latent_eps); },
+      "kv_a_layernorm");
+  const TensorView kv_up_rows = kv_up_.view().reshaped(
+      {kv_up_.shape()[0], kv_up_.shape()[1],
+       Dim("heads*(d_k+d_v)", kv_up_.shape().size(2) * kv_up_.shape().size(3),
+           kv_up_.shape()[2].global * kv_up_.shape().size(3))});
+  run_(
+      "linear", linearFlops(tokens_, kvb), [&] { backend_.linear(kv_up_rows, kv_latent_, kvb); },
+      "kv_b_proj");
+
+  // The rope dims of q (after each head's nope dims) and the one rotary key of each token.
+  const kernels::RopeFrequencies q_rope = ropeFrequenciesOf(model_);
+  kernels::RopeFrequencies k_rope = q_rope;
+  k_rope.rotary_offset = 0;  // k_rope_ holds only the rope dims
+  run_("rope", 0, [&] {
+    backend_.rotaryEmbedding(q, q_rope);
+    backend_.rotaryEmbedding(k_rope_, k_rope);
+  });
+
+  // k = cat(k_nope of each head, the token's rotary key); v = v of each head, zero-padded.
+  const TensorView k_heads = headRows(k), v_heads = headRows(v), kv_heads = headRows(kv_up_);
+  const TensorView k_rope_rows = headRows(k_rope_);
+  run_(
+      "copy_columns", 0,
+      [&] {
+        backend_.copyColumns(k_heads, 0, kv_heads, 0, a.nope_dim);
+        backend_.copyColumns(k_heads, a.nope_dim, k_rope_rows, 0, a.rope_dim);
+      },
+      "k_assemble");
+  run_(
+      "copy_columns", 0,
+      [&] {
+        backend_.fillZero(v);
+        backend_.copyColumns(v_heads, 0, kv_heads, a.nope_dim, a.v_dim);
+      },
+      "v_assemble");
+}
+
+const Tensor& LatentAttentionBlock::values(const TensorView& attn) {
+  run_(
+      "copy_columns", 0,
+      [&] { backend_.copyColumns(headRows(attn_v_), 0, headRows(attn), 0, model_.mla.v_dim); },
+      "attn_values");
+  return attn_v_;
+}
+
+}  // namespace shardrt

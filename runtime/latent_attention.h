@@ -1,0 +1,49 @@
+// DeepSeek-V2/V3's multi-head latent attention around the attention kernel (Liu et al. 2024,
+// DeepSeek-V2, section 2.1; Hugging Face transformers' DeepseekV3Attention), for a rank's heads:
+//   q     = q_b(rmsnorm(q_a(n)))  (or q_proj(n))             (tokens, heads, nope + rope)
+//   c, kr = split(kv_a(n), [kv_rank, rope])                  one latent and one rotary key a token
+//   kv    = kv_b(rmsnorm(c))                                 (tokens, heads, nope + v)
+//   k     = cat(kv[..., :nope], rope(kr) for every head),  v = kv[..., nope:]
+//   q     = cat(q[..., :nope], rope(q[..., nope:]))
+// q_a, kv_a and their norms are whole on every tp rank (each rank needs the whole latent);
+// q_b, kv_b and o_proj are split by heads, as Megatron-Core and vLLM split MLA.
+//
+// The attention kernels take one head_dim for q, k and v; v_dim < head_dim here, so v is
+// stored zero-padded to head_dim and the output's first v_dim dims of each head are kept (vLLM
+// pads MLA's values the same way for FlashAttention in prefill). The padding costs the ·V
+// product (head_dim - v_dim) / v_dim more work, a third for DeepSeek-V3's 192 and 128.
+#pragma once
+
+#include "config/deployment.h"
+#include "runtime/backend.h"
+#include "runtime/model_weights.h"
+#include "runtime/op_profile.h"
+
+namespace shardrt {
+
+class LatentAttentionBlock {
+ public:
+  // batch, seq and heads as the executor's q_ (heads: this rank's, of the model's).
+  LatentAttentionBlock(const config::ModelConfig& model, Dim batch, Dim seq, Dim heads, DType dtype,
+                       Backend& backend, OpTimer& timer);
+
+  // normed (batch, seq, hidden) -> q, k, v (batch, seq, heads, head_dim), rotated, v padded.
+  void project(const TensorView& normed, const LayerWeights& weights, const TensorView& q,
+               const TensorView& k, const TensorView& v);
+  // attn (batch, seq, heads, head_dim) -> (batch, seq, heads*v_dim): o_proj's input.
+  const Tensor& values(const TensorView& attn);
+
+ private:
+  const config::ModelConfig& model_;
+  Backend& backend_;
+  OpTimer& run_;
+  long tokens_;
+  Tensor q_latent_;   // (batch, seq, q_rank)
+  Tensor kv_a_;       // (batch, seq, kv_rank + rope_dim)
+  Tensor kv_latent_;  // (batch, seq, kv_rank)
+  Tensor k_rope_;     // (batch, seq, 1, rope_dim): the one rotary key of each token
+  Tensor kv_up_;      // (batch, seq, heads, nope_dim + v_dim)
+  Tensor attn_v_;     // (batch, seq, heads, v_dim)
+};
+
+}  // namespace shardrt
