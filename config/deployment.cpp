@@ -117,9 +117,22 @@ LatentAttention readLatentAttention(JsonReader r) {
   return a;
 }
 
+RopeScaling readYarn(JsonReader& r) {
+  RopeScaling s;
+  s.type = RopeScalingType::Yarn;
+  s.factor = r.positiveNumber("factor");
+  s.original_max_position_embeddings = r.positiveInt("original_max_position_embeddings");
+  s.beta_fast = r.positiveNumber("beta_fast", s.beta_fast);
+  s.beta_slow = r.positiveNumber("beta_slow", s.beta_slow);
+  s.attention_factor = r.positiveNumber("attention_factor", s.attention_factor);
+  if (r.has("mscale_all_dim")) s.mscale_all_dim = r.positiveNumber("mscale_all_dim", 0.0);
+  r.finish();
+  return s;
+}
+
 RopeScaling readRopeScaling(JsonReader r) {
   RopeScaling s;
-  r.oneOf("type", {"llama3"});
+  if (r.oneOf("type", {"llama3", "yarn"}) == "yarn") return readYarn(r);
   s.factor = r.positiveNumber("factor");
   s.low_freq_factor = r.positiveNumber("low_freq_factor");
   s.high_freq_factor = r.positiveNumber("high_freq_factor");
@@ -215,6 +228,10 @@ ModelConfig readModel(JsonReader r) {
                             ", kv_heads equal heads, rope on, and rotary_dim, qkv_bias, qk_norm "
                             "absent (the latent attention has its own)");
     }
+  }
+  if (m.rope_scaling.yarn() && !m.mla.on()) {
+    throw ConfigError(r.field("rope_scaling"),
+                      "yarn is implemented with model.mla only (DeepSeek's latent attention)");
   }
   if (m.rotary_dim % 2 != 0 || m.rotary_dim > m.head_dim || (m.rotary_dim > 0 && !m.rope)) {
     throw ConfigError(r.field("rotary_dim"),
@@ -581,7 +598,17 @@ json toJson(const Deployment& deployment) {
                 {"rope", m.rope},
                 {"rope_theta", m.rope_theta},
                 {"causal", m.causal}};
-  if (m.rope_scaling.on()) {
+  if (m.rope_scaling.yarn()) {
+    const auto& s = m.rope_scaling;
+    model["rope_scaling"] = {
+        {"type", "yarn"},
+        {"factor", s.factor},
+        {"original_max_position_embeddings", s.original_max_position_embeddings},
+        {"beta_fast", s.beta_fast},
+        {"beta_slow", s.beta_slow},
+        {"attention_factor", s.attention_factor}};
+    if (s.mscale_all_dim > 0.0) model["rope_scaling"]["mscale_all_dim"] = s.mscale_all_dim;
+  } else if (m.rope_scaling.on()) {
     const auto& s = m.rope_scaling;
     model["rope_scaling"] = {
         {"type", "llama3"},

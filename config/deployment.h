@@ -57,12 +57,23 @@ struct MoeConfig {
 // Llama 3.1's RoPE scaling (Hugging Face rope_scaling, rope_type "llama3"): the rotary
 // frequencies whose wavelength exceeds the original context are slowed by `factor`, with a
 // smooth band between (kernels/rope_frequencies.h has the formula). factor 0: none.
+// Or YaRN (rope_type "yarn"; DeepSeek-V2/V3, Kimi-K2): the frequencies ramped between kept and
+// slowed by factor over the correction range of beta_fast/beta_slow, cos and sin times
+// attention_factor, and with latent attention the scores' scale times
+// mscale(factor, mscale_all_dim)^2, mscale(s, m) = 0.1 m ln s + 1 (kernels/rope_frequencies.h).
+enum class RopeScalingType { Llama3, Yarn };
 struct RopeScaling {
+  RopeScalingType type = RopeScalingType::Llama3;
   double factor = 0.0;
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int original_max_position_embeddings = 8192;
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  double attention_factor = 1.0;
+  double mscale_all_dim = 0.0;  // 0: the scores' scale is not changed
   bool on() const { return factor > 0.0; }
+  bool yarn() const { return on() && type == RopeScalingType::Yarn; }
 };
 
 // DeepSeek-V2/V3's multi-head latent attention (kv_rank 0: none; Liu et al. 2024, DeepSeek-V2,

@@ -15,14 +15,13 @@ namespace {
 using nlohmann::json;
 
 // Families whose layers shardrt computes as their reference implementation does.
-const std::set<std::string> kImplemented = {"llama", "mistral",   "mixtral",   "qwen2",
-                                            "qwen3", "qwen3_moe", "qwen2_moe", "glm4_moe"};
+const std::set<std::string> kImplemented = {"llama",       "mistral",     "mixtral",   "qwen2",
+                                            "qwen3",       "qwen3_moe",   "qwen2_moe", "glm4_moe",
+                                            "deepseek_v2", "deepseek_v3", "kimi_k2"};
 
-// Families known and refused, with what is missing (issue 16 lists each).
+// Families known and refused, with what is missing.
 const std::map<std::string, std::string> kNotYet = {
-    {"deepseek_v2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
-    {"deepseek_v3", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
-    {"kimi_k2", "multi-head latent attention (kv_lora_rank) is not implemented yet"},
+    {"deepseek_v32", "DeepSeek sparse attention (its indexer) is not implemented"},
 };
 
 // Keys every PretrainedConfig may carry that change nothing the layers compute: bookkeeping,
@@ -41,6 +40,8 @@ const std::set<std::string> kNoEffect = {
     "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
     "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
     "suppress_tokens", "begin_suppress_tokens",
+    // DeepSeek's and Kimi's own code: where it lives, and its training-only balance losses.
+    "auto_map", "aux_loss_alpha", "seq_aux",
     // Mixtral's router in training only: the auxiliary loss and the jitter noise
     // (MixtralSparseMoeBlock applies jitter when self.training).
     "output_router_logits", "router_aux_loss_coef", "router_jitter_noise"};
@@ -56,6 +57,7 @@ const std::map<std::string, std::string> kNotUsed = {
     {"num_nextn_predict_layers",
      "multi-token-prediction modules serve speculative decoding; the next-token output does not "
      "use them, and their tensors are not loaded"},
+    {"ep_size", "DeepSeek's own code's expert-parallel hint; the deployment's strategy decides"},
     {"num_mtp_layers",
      "multi-token-prediction modules serve speculative decoding; the next-token output does not "
      "use them, and their tensors are not loaded"}};
@@ -155,11 +157,55 @@ class HfReader {
   std::set<std::string> read_;
 };
 
-// rope_scaling (or transformers v5's rope_parameters): none, "default", or Llama 3.1's "llama3".
+// YaRN's keys as transformers' _compute_yarn_parameters reads them: factor, the original
+// context, beta_fast/beta_slow (default 32/1), and the cos/sin magnitude attention_factor, given
+// or mscale(factor, mscale) / mscale(factor, mscale_all_dim) when both are, else
+// mscale(factor, 1); mscale_all_dim also scales the latent attention's scores
+// (yarn_apply_mscale). truncate must be true (the default).
+RopeScaling readYarn(HfReader& r, const std::string& key, const json& v) {
+  RopeScaling s;
+  s.type = RopeScalingType::Yarn;
+  auto number = [&](const char* name, double fallback) {
+    if (!v.contains(name) || v.at(name).is_null()) return fallback;
+    if (!v.at(name).is_number() || !(v.at(name).get<double>() > 0.0)) {
+      r.refuse(key + "." + name,
+               "must be a positive number for rope_type yarn, got " + brief(v.at(name)));
+    }
+    return v.at(name).get<double>();
+  };
+  s.factor = number("factor", 0.0);
+  if (!(s.factor > 0.0)) r.refuse(key + ".factor", "required for rope_type yarn");
+  const double context = number("original_max_position_embeddings", 0.0);
+  if (!(context >= 1.0) || context != static_cast<int>(context)) {
+    r.refuse(key + ".original_max_position_embeddings",
+             "must be a positive integer for rope_type yarn");
+  }
+  s.original_max_position_embeddings = static_cast<int>(context);
+  s.beta_fast = number("beta_fast", 32.0);
+  s.beta_slow = number("beta_slow", 1.0);
+  const auto get_mscale = [&](double m) {
+    return s.factor <= 1.0 ? 1.0 : 0.1 * m * std::log(s.factor) + 1.0;
+  };
+  const double mscale = number("mscale", 0.0), mscale_all_dim = number("mscale_all_dim", 0.0);
+  s.attention_factor = number("attention_factor", 0.0);
+  if (!(s.attention_factor > 0.0)) {
+    s.attention_factor = mscale > 0.0 && mscale_all_dim > 0.0
+                             ? get_mscale(mscale) / get_mscale(mscale_all_dim)
+                             : get_mscale(1.0);
+  }
+  s.mscale_all_dim = mscale_all_dim;
+  if (v.contains("truncate") && v.at("truncate") != true) {
+    r.refuse(key + ".truncate", brief(v.at("truncate")) + ": only truncate true is implemented");
+  }
+  return s;
+}
+
 // rope_scaling, or transformers v5's rope_parameters (which also holds rope_theta, read by the
-// caller): none, "default", or Llama 3.1's "llama3". Every key of the object is one its type
-// uses, or it is refused: a partial_rotary_factor or a yarn setting here changes the math too.
-RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_rotary) {
+// caller): none, "default", Llama 3.1's "llama3", or (for DeepSeek's latent attention) "yarn".
+// Every key of the object is one its type uses, or it is refused: a partial_rotary_factor or
+// a yarn setting here changes the math too.
+RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_rotary,
+                            bool yarn = false) {
   RopeScaling s;
   r.markRead(key);
   if (!r.has(key)) return s;  // absent or null: none
@@ -171,14 +217,18 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_ro
   }
   const bool parameters = key == "rope_parameters";
   const bool none = type == "default" || (type.empty() && parameters);
-  if (!none && type != "llama3") {
+  if (!none && type != "llama3" && !(yarn && type == "yarn")) {
     r.refuse(key, brief(v) + ": rope_type " + (type.empty() ? "(none)" : type) +
-                      " is not implemented (null, default and llama3 are)");
+                      " is not implemented (null, default and llama3 are" +
+                      (yarn ? ", and yarn" : "") + ")");
   }
   std::set<std::string> known = {"rope_type", "type"};
   if (parameters) known.insert("rope_theta");
   if (parameters && partial_rotary) known.insert("partial_rotary_factor");  // read by the caller
-  if (!none) {
+  if (type == "yarn") {
+    known.insert({"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale",
+                  "mscale_all_dim", "attention_factor", "truncate"});
+  } else if (!none) {
     known.insert(
         {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
   }
@@ -190,6 +240,7 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_ro
     }
   }
   if (none) return s;
+  if (type == "yarn") return readYarn(r, key, v);
   auto number = [&](const char* name) {
     if (!v.contains(name) || !v.at(name).is_number() || !(v.at(name).get<double>() > 0.0)) {
       r.refuse(key + "." + name, "must be a positive number for rope_type llama3, got " +
@@ -242,6 +293,85 @@ int partialRotaryDims(HfReader& r, const json& config, int head_dim) {
                                           " dimensions; an even number of at least 2 is needed");
   }
   return dims == head_dim ? 0 : dims;
+}
+
+// DeepSeek-V2/V3 and Kimi-K2 (transformers' DeepseekV2/V3 modeling; Kimi-K2 is DeepSeek-V3's
+// architecture): multi-head latent attention and DeepSeek's MoE. V3: sigmoid scores with the
+// choice bias, groups scored by their best two, top-k renormalised when norm_topk_prob; V2:
+// softmax, `greedy` or `group_limited_greedy` (groups scored by their best), never
+// renormalised (DeepseekV2TopkRouter has no such step). Both: routed_scaling_factor, the first
+// first_k_dense_replace layers dense, n_shared_experts shared experts.
+void readDeepseek(HfReader& r, const json& config, ModelConfig& m, bool v2) {
+  auto& a = m.mla;
+  a.kv_rank = r.positiveInt("kv_lora_rank");
+  r.markRead("q_lora_rank");
+  a.q_rank = r.has("q_lora_rank") ? r.positiveInt("q_lora_rank") : 0;  // null: q_proj
+  a.nope_dim = r.positiveInt("qk_nope_head_dim");
+  a.rope_dim = r.positiveInt("qk_rope_head_dim");
+  a.v_dim = r.positiveInt("v_head_dim");
+  a.interleaved = v2 || r.boolean("rope_interleave", true);  // V2 rotates pairs always
+  if (v2) r.mustBe("rope_interleave", true, "DeepseekV2 rotates interleaved pairs only");
+  if (a.rope_dim % 2 != 0) r.refuse("qk_rope_head_dim", "must be even for the rotary embedding");
+  // transformers v5 writes head_dim (the rotary dims, for its rope) and qk_head_dim.
+  if (r.has("head_dim") && r.positiveInt("head_dim") != a.rope_dim) {
+    r.refuse("head_dim", brief(config.at("head_dim")) + ": must equal qk_rope_head_dim " +
+                             std::to_string(a.rope_dim) + " (transformers' rotary width)");
+  }
+  if (r.has("qk_head_dim") && r.positiveInt("qk_head_dim") != a.nope_dim + a.rope_dim) {
+    r.refuse("qk_head_dim", "must equal qk_nope_head_dim + qk_rope_head_dim");
+  }
+  m.head_dim = a.nope_dim + a.rope_dim;
+  if (m.rope_scaling.on() && !m.rope_scaling.yarn()) {
+    r.refuse("rope_scaling", "llama3 scaling with latent attention is not implemented (yarn is)");
+  }
+  if (m.kv_heads != m.heads) {
+    r.refuse("num_key_value_heads",
+             "must equal num_attention_heads: latent attention expands "
+             "its keys and values to every head");
+  }
+  auto& moe = m.moe;
+  const bool v3_name = r.has("n_routed_experts");
+  moe.experts = r.positiveInt(v3_name ? "n_routed_experts" : "num_local_experts");
+  if (v3_name && r.has("num_local_experts") && r.positiveInt("num_local_experts") != moe.experts) {
+    r.refuse("num_local_experts", "disagrees with n_routed_experts");
+  }
+  moe.top_k = r.positiveInt("num_experts_per_tok");
+  if (moe.top_k > moe.experts) r.refuse("num_experts_per_tok", "must not exceed the experts");
+  moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
+  moe.routed_scale = r.positiveNumber("routed_scaling_factor", v2 ? 1.0 : 2.5);
+  moe.groups = r.positiveInt("n_group", v2 ? 1 : 8);
+  moe.top_groups = r.positiveInt("topk_group", v2 ? 1 : 4);
+  if (v2) {
+    moe.scoring = RouterScoring::Softmax;
+    moe.normalize_top_k = false;
+    r.mustBe("norm_topk_prob", false,
+             "DeepseekV2TopkRouter never renormalises (DeepSeek's own code does): refused "
+             "rather than guessed");
+    r.mustBe("scoring_func", "softmax", "DeepseekV2TopkRouter scores by softmax only");
+    const std::string method = r.string("topk_method", "greedy");
+    if (method != "greedy" && method != "group_limited_greedy") {
+      r.refuse("topk_method",
+               "\"" + method + "\": greedy and group_limited_greedy are implemented");
+    }
+    moe.group_score = GroupScore::Max;
+    if (method == "greedy") moe.top_groups = moe.groups;  // no group limit
+  } else {
+    moe.scoring = RouterScoring::Sigmoid;
+    moe.choice_bias = true;
+    moe.normalize_top_k = r.boolean("norm_topk_prob", true);
+    moe.group_score = GroupScore::TopTwoSum;
+    r.mustBe("topk_method", "noaux_tc", "DeepseekV3TopkRouter runs noaux_tc only");
+    r.mustBe("scoring_func", "sigmoid", "DeepseekV3TopkRouter scores by sigmoid only");
+  }
+  checkExpertGroups(moe, [&](const char* key) {
+    return r.field(std::string(key) == "groups" ? "n_group" : "topk_group");
+  });
+  moe.shared_experts = r.intFromZero("n_shared_experts", v2 ? 2 : 1, 1 << 20);
+  moe.first_dense = r.intFromZero("first_k_dense_replace", v2 ? 0 : 3, m.layers - 1);
+  moe.every = 1;
+  r.mustBe("moe_layer_freq", 1,
+           "every layer from first_k_dense_replace on is MoE in "
+           "transformers' DeepSeek; another frequency is not implemented");
 }
 
 // Glm4MoeMoE and Glm4MoeTopkRouter (transformers): layers from first_k_dense_replace on are
@@ -297,6 +427,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   const bool mixtral = type == "mixtral";
   const bool qwen = type.rfind("qwen", 0) == 0;
   const bool glm = type == "glm4_moe";
+  const bool deepseek = type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2";
   ModelConfig m;
   m.source.hf_config = path;
   m.source.model_type = type;
@@ -304,10 +435,13 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   m.hidden = r.positiveInt("hidden_size");
   m.heads = r.positiveInt("num_attention_heads");
   m.kv_heads = r.positiveInt("num_key_value_heads", m.heads);
-  if (m.hidden % m.heads != 0 && !r.has("head_dim")) {
-    r.refuse("hidden_size", "must be a multiple of num_attention_heads when head_dim is not given");
+  if (!deepseek) {  // DeepSeek's head dims come from its latent attention's keys
+    if (m.hidden % m.heads != 0 && !r.has("head_dim")) {
+      r.refuse("hidden_size",
+               "must be a multiple of num_attention_heads when head_dim is not given");
+    }
+    m.head_dim = r.positiveInt("head_dim", m.hidden / m.heads);
   }
-  m.head_dim = r.positiveInt("head_dim", m.hidden / m.heads);
   m.ffn_hidden = r.positiveInt("intermediate_size");
   m.norm = NormKind::RmsNorm;
   // The families' own defaults (LlamaConfig, MistralConfig, MixtralConfig).
@@ -348,14 +482,14 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
       }
       m.rope_theta = t.get<double>();
     }
-    m.rope_scaling = readRopeScaling(r, "rope_parameters", glm);
+    m.rope_scaling = readRopeScaling(r, "rope_parameters", glm, deepseek);
     if (r.has("rope_scaling")) {
       r.refuse("rope_scaling", brief(config.at("rope_scaling")) +
                                    ": given beside rope_parameters, which holds the scaling");
     }
     r.markRead("rope_scaling");  // null beside rope_parameters: nothing
   } else {
-    m.rope_scaling = readRopeScaling(r, "rope_scaling", glm);
+    m.rope_scaling = readRopeScaling(r, "rope_scaling", glm, deepseek);
   }
   if (glm) {
     m.rotary_dim = partialRotaryDims(r, config, m.head_dim);
@@ -448,6 +582,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     }
   }
   if (glm) readGlm4Moe(r, m);
+  if (deepseek) readDeepseek(r, config, m, type == "deepseek_v2");
   m.source.config_layers = m.layers;
   for (const char* key : {"num_nextn_predict_layers", "num_mtp_layers"}) {
     if (r.has(key)) m.source.mtp_layers = r.intFromZero(key, 0, 64);
@@ -457,7 +592,9 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   if (m.heads % m.kv_heads != 0) {
     r.refuse("num_key_value_heads", "must divide num_attention_heads");
   }
-  if (m.head_dim % 2 != 0) r.refuse("head_dim", "must be even for the rotary embedding");
+  if (!m.mla.on() && m.head_dim % 2 != 0) {
+    r.refuse("head_dim", "must be even for the rotary embedding");
+  }
   return m;
 }
 

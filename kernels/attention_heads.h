@@ -3,6 +3,8 @@
 // stored locally at that index minus kv_head_begin.
 #pragma once
 
+#include <math.h>
+
 namespace shardrt::kernels {
 
 struct AttentionHeads {
@@ -11,6 +13,12 @@ struct AttentionHeads {
   int q_head_begin;   // global index of the first local query head
   int kv_head_begin;  // global index of the first local kv head
   int group_size;     // query heads per kv head in the whole model (heads / kv_heads)
+  // The scores' scale: 0 for 1/sqrt(head_dim); DeepSeek's YaRN multiplies that by mscale^2.
+  float score_scale = 0.0f;
+
+  float scoreScale(int head_dim) const {
+    return score_scale > 0.0f ? score_scale : 1.0f / sqrtf(static_cast<float>(head_dim));
+  }
 };
 
 }  // namespace shardrt::kernels

@@ -104,7 +104,17 @@ void printModel(std::ostream& os, const RunReport& r) {
       rope += " on the first " + std::to_string(m.rotary_dim) + " of " +
               std::to_string(m.head_dim) + " dims of each head";
     }
-    if (m.rope_scaling.on()) {
+    if (m.rope_scaling.yarn()) {
+      const auto& s = m.rope_scaling;
+      rope += " with yarn scaling (factor " + fmt("%g", s.factor) + ", original context " +
+              std::to_string(s.original_max_position_embeddings) + ", beta_fast " +
+              fmt("%g", s.beta_fast) + ", beta_slow " + fmt("%g", s.beta_slow) + ", cos/sin x " +
+              fmt("%g", s.attention_factor) +
+              (s.mscale_all_dim > 0.0
+                   ? ", scores x mscale^2, mscale_all_dim " + fmt("%g", s.mscale_all_dim)
+                   : std::string()) +
+              ")";
+    } else if (m.rope_scaling.on()) {
       const auto& s = m.rope_scaling;
       rope += " with llama3 scaling (factor " + fmt("%g", s.factor) + ", low_freq_factor " +
               fmt("%g", s.low_freq_factor) + ", high_freq_factor " + fmt("%g", s.high_freq_factor) +

@@ -276,9 +276,12 @@ void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConf
     const double want = kernels::ropeFrequency(rope, i, rotated);
     if (std::abs(stored[i] - want) > tolerance * want) {
       refuse("holds rotary frequencies other than rope_theta " + std::to_string(model.rope_theta) +
-             (model.rope_scaling.on() ? " with its llama3 scaling" : "") + " gives (element " +
-             std::to_string(i) + ": " + std::to_string(stored[i]) + ", expected " +
-             std::to_string(want) + "): a RoPE scaling this model's config does not have");
+             (model.rope_scaling.yarn() ? " with its yarn scaling"
+              : model.rope_scaling.on() ? " with its llama3 scaling"
+                                        : "") +
+             " gives (element " + std::to_string(i) + ": " + std::to_string(stored[i]) +
+             ", expected " + std::to_string(want) +
+             "): a RoPE scaling this model's config does not have");
     }
   }
 }

@@ -1,7 +1,5 @@
 #include "kernels/cpu/attention.h"
 
-#include "kernels/cpu/fast_exp.h"
-
 #include <cblas.h>
 
 #include <algorithm>
@@ -9,6 +7,8 @@
 #include <limits>
 #include <stdexcept>
 #include <vector>
+
+#include "kernels/cpu/fast_exp.h"
 
 namespace shardrt::kernels::cpu {
 namespace {
@@ -39,7 +39,7 @@ void softmaxRow(float* row, int n) {
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
                int head_dim, const AttentionHeads& heads, bool causal) {
   constexpr int kBlock = 128;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const float scale = heads.scoreScale(head_dim);
   const int q_stride = heads.q_heads * head_dim;  // distance between positions in q and out
   const int kv_stride = heads.kv_heads * head_dim;
   std::vector<float> scores(static_cast<size_t>(std::min(kBlock, seq_len)) * seq_len);
@@ -75,7 +75,8 @@ void attention(float* out, const float* q, const float* k, const float* v, int b
 
 void attentionReference(float* out, const float* q, const float* k, const float* v, int batch,
                         int seq_len, int head_dim, const AttentionHeads& heads, bool causal) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  const double scale = heads.score_scale > 0.0f ? static_cast<double>(heads.score_scale)
+                                                : 1.0 / std::sqrt(static_cast<double>(head_dim));
   std::vector<double> p(seq_len);
   auto offset = [&](int nh, int b, int s, int h) {
     return ((static_cast<long>(b) * seq_len + s) * nh + h) * head_dim;

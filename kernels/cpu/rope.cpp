@@ -17,8 +17,8 @@ void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
       // The angle in double: in fp32, pos * inv_freq loses about 1e-4 rad at pos 4096, and
       // the rotation should be the exact one every backend is checked against.
       const double angle = static_cast<double>(s) * inv_freq[i];
-      cos_t[i] = static_cast<float>(std::cos(angle));
-      sin_t[i] = static_cast<float>(std::sin(angle));
+      cos_t[i] = static_cast<float>(std::cos(angle) * rope.magnitude);
+      sin_t[i] = static_cast<float>(std::sin(angle) * rope.magnitude);
     }
     for (int b = 0; b < batch; ++b) {
       for (int h = 0; h < heads; ++h) {

@@ -183,7 +183,7 @@ void launchAttention(T* out, const T* q, const T* k, const T* v, int batch, int 
   // Past 48 KiB of dynamic shared memory a kernel must opt in (on the current device).
   CUDA_CHECK(cudaFuncSetAttribute(attentionKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   smem_bytes));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const float scale = heads.scoreScale(head_dim);
   attentionKernel<T><<<dim3(tiles, heads.q_heads, batch), kThreads, smem_bytes, stream>>>(
       out, q, k, v, seq_len, head_dim, heads, causal, scale);
   CUDA_CHECK_LAUNCH();

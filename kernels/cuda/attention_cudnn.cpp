@@ -50,7 +50,8 @@ fe::graph::Tensor_attributes bshdTensor(const char* name, std::int64_t uid, std:
 }
 
 // batch, seq_len, q_heads, kv_heads, head_dim, causal
-using Key = std::tuple<int, int, int, int, int, bool>;
+// batch, seq_len, q_heads, kv_heads, head_dim, causal, the scores' scale.
+using Key = std::tuple<int, int, int, int, int, bool, float>;
 
 struct Plan {
   std::shared_ptr<fe::graph::Graph> graph;  // null: cuDNN refused the shape
@@ -67,7 +68,7 @@ bool step(const fe::error_t& status, const char* what, Plan& plan) {
 }
 
 Plan buildPlan(cudnnHandle_t handle, const Key& key) {
-  const auto [batch, seq, q_heads, kv_heads, dim, causal] = key;
+  const auto [batch, seq, q_heads, kv_heads, dim, causal, scale] = key;
   Plan plan;
   plan.graph = std::make_shared<fe::graph::Graph>();
   fe::graph::Graph& g = *plan.graph;
@@ -81,7 +82,7 @@ Plan buildPlan(cudnnHandle_t handle, const Key& key) {
   auto options = fe::graph::SDPA_attributes()
                      .set_name("attention")
                      .set_generate_stats(false)  // inference: no softmax statistics for a backward
-                     .set_attn_scale(1.0f / std::sqrt(static_cast<float>(dim)));
+                     .set_attn_scale(scale);
   if (causal) {
     // Query i sees keys 0..i: the band's right edge on the diagonal from the top-left corner
     // (q and kv have the same length here, so top-left and bottom-right agree).
@@ -180,7 +181,8 @@ bool CudnnAttention::run(__nv_bfloat16* out, const __nv_bfloat16* q, const __nv_
     return refuse("a tensor is not 16-byte aligned");
   }
 
-  const Key key{batch, seq_len, heads.q_heads, heads.kv_heads, head_dim, causal};
+  const Key key{
+      batch, seq_len, heads.q_heads, heads.kv_heads, head_dim, causal, heads.scoreScale(head_dim)};
   auto it = state_->plans.find(key);
   if (it == state_->plans.end()) {
     it = state_->plans.emplace(key, buildPlan(state_->handle, key)).first;

@@ -191,7 +191,7 @@ void launch(bf16* out, const bf16* q, const bf16* k, const bf16* v, int batch, i
   CUDA_CHECK(cudaFuncSetAttribute(tensorCoreAttentionKernel<D>,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   const int tiles = (seq_len + kRows - 1) / kRows;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const float scale = heads.scoreScale(D);
   tensorCoreAttentionKernel<D><<<dim3(tiles, heads.q_heads, batch), kThreads, bytes, stream>>>(
       out, q, k, v, seq_len, heads, causal, scale);
   CUDA_CHECK_LAUNCH();

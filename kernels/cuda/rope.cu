@@ -26,8 +26,8 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequ
   const int s = static_cast<int>(position % seq_len);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     const double angle = s * ropeFrequency(rope, i, rotated);
-    table[i] = static_cast<float>(cos(angle));
-    table[half + i] = static_cast<float>(sin(angle));
+    table[i] = static_cast<float>(cos(angle) * rope.magnitude);
+    table[half + i] = static_cast<float>(sin(angle) * rope.magnitude);
   }
   __syncthreads();
   T* base = x + position * heads * head_dim + rope.rotary_offset;

@@ -112,7 +112,42 @@ def families():
         routed_scaling_factor=2.5, first_k_dense_replace=1, norm_topk_prob=True,
         attention_bias=True, use_qk_norm=True, partial_rotary_factor=0.5, rms_norm_eps=1e-5,
         rope_theta=1e6)
+    # DeepSeek-V3: latent attention (q and kv latents, interleaved rope dims, v narrower than
+    # q/k) under YaRN (frequencies ramped over the dims, scores x mscale^2), its router (choice
+    # bias, 2 of 4 groups, x 2.5), a dense first layer.
+    yarn = {"rope_type": "yarn", "factor": 40.0, "original_max_position_embeddings": 4096,
+            "beta_fast": 32, "beta_slow": 1, "mscale": 1.0, "mscale_all_dim": 1.0,
+            "rope_theta": 10000.0}
+    deepseek_v3 = transformers.DeepseekV3Config(
+        vocab_size=97, hidden_size=128, intermediate_size=224, moe_intermediate_size=40,
+        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=12,
+        num_experts_per_tok=3, n_shared_experts=1, n_group=4, topk_group=2,
+        routed_scaling_factor=2.5, first_k_dense_replace=1, norm_topk_prob=True,
+        kv_lora_rank=36, q_lora_rank=40, qk_rope_head_dim=8, v_head_dim=14, qk_nope_head_dim=16,
+        rms_norm_eps=1e-6, max_position_embeddings=163840, rope_parameters=dict(yarn))
+    deepseek_v3_plain = transformers.DeepseekV3Config(**{
+        **deepseek_v3.to_dict(), "rope_parameters": {"rope_type": "default", "rope_theta": 1e4}})
+    # DeepSeek-V2: q straight from q_proj (no q latent), softmax routing limited to 2 of 4
+    # groups by their best score, not renormalised, x 2; two shared experts; V2's YaRN mscales.
+    deepseek_v2 = transformers.DeepseekV2Config(
+        vocab_size=97, hidden_size=128, intermediate_size=224, moe_intermediate_size=40,
+        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, n_routed_experts=12,
+        num_experts_per_tok=3, n_shared_experts=2, n_group=4, topk_group=2,
+        topk_method="group_limited_greedy", routed_scaling_factor=2.0, first_k_dense_replace=1,
+        norm_topk_prob=False, kv_lora_rank=36, q_lora_rank=None, qk_rope_head_dim=8,
+        v_head_dim=14, qk_nope_head_dim=16, rms_norm_eps=1e-6, max_position_embeddings=163840,
+        rope_parameters={**yarn, "mscale": 0.707, "mscale_all_dim": 0.707})
+    deepseek_v2_greedy = transformers.DeepseekV2Config(**{**deepseek_v2.to_dict(),
+                                                          "topk_method": "greedy"})
     return {
+        "deepseek_v3": (deepseek_v3, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
+                                      ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
+                                      ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
+                        deepseek_v3_plain, "yarn (frequencies and the scores' mscale)"),
+        "deepseek_v2": (deepseek_v2, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
+                                      ("tp 4, ep 4", 4, {"tp": 4, "ep": 4}),
+                                      ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
+                        deepseek_v2_greedy, "group-limited routing"),
         # The same weights with the router's choice bias zeroed.
         "glm4_moe": (glm4_moe, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
                                 ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
@@ -158,7 +193,8 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--mpirun", default="mpirun")
     ap.add_argument("--families",
-                    default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe,qwen2_moe,glm4_moe")
+                    default="llama31,mistral,mixtral,qwen2,qwen3,qwen3_moe,qwen2_moe,glm4_moe,"
+                            "deepseek_v3,deepseek_v2")
     args = ap.parse_args()
     mpirun = [args.mpirun, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     torch.set_num_threads(1)
