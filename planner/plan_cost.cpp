@@ -125,14 +125,32 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
   // residual add.
   const char* norm = m.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
   out.compute += memory(g, 2 * T * H * w, norm);
-  out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
+  const auto& a = m.mla;
+  if (a.on()) {
+    // Latent attention (runtime/latent_attention.h): the q latent (or q_proj), the kv latent
+    // and rotary key on every rank, their norms, the heads' q and kv up-projections, and the
+    // copies that assemble k and the zero-padded v.
+    if (a.q_rank > 0) {
+      out.compute += gemm(g, T, a.q_rank, H) + memory(g, 2 * T * a.q_rank * w, "rmsnorm") +
+                     gemm(g, T, hq * hd, a.q_rank);
+    } else {
+      out.compute += gemm(g, T, hq * hd, H);
+    }
+    out.compute += gemm(g, T, a.kv_rank + a.rope_dim, H) +
+                   memory(g, 2 * T * a.kv_rank * w, "rmsnorm") +
+                   gemm(g, T, hq * (a.nope_dim + a.v_dim), a.kv_rank);
+    out.compute += memory(g, 2 * T * hq * (3 * hd + a.v_dim) * w, "copy") +
+                   memory(g, 3 * T * hq * hd * w, "add");
+  } else {
+    out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
+  }
   // Qwen2's q/k/v biases and Qwen3's per-head q/k norm: each a pass over what it changes.
   if (m.qkv_bias) out.compute += memory(g, 2 * T * (hq + 2 * hkv) * hd * w, "add_bias");
   if (m.qk_norm) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rmsnorm");
   if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
-  out.compute += gemm(g, T, H, hq * hd);
+  out.compute += gemm(g, T, H, hq * (a.on() ? a.v_dim : hd));  // o_proj
   out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   out.compute += memory(g, 3 * T * H * w, "add");
 
@@ -193,9 +211,16 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
   double elements = 0.0;
   double fp32_bytes = 0.0;  // weights kept in fp32 whatever the dtype
   for (int l = layers.begin; l < layers.end; ++l) {
-    elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
-    if (m.qkv_bias) elements += (hq + 2 * hkv) * hd;         // Qwen2's q/k/v biases
-    if (m.qk_norm) elements += 2 * hd;                       // Qwen3's q_norm, k_norm
+    const auto& a = m.mla;
+    if (a.on()) {  // latent attention: q (or its latent), the kv latent, up-projections, o
+      elements += a.q_rank > 0 ? H * a.q_rank + a.q_rank + a.q_rank * hq * hd : H * hq * hd;
+      elements += H * (a.kv_rank + a.rope_dim) + a.kv_rank +
+                  a.kv_rank * hq * (a.nope_dim + a.v_dim) + H * hq * a.v_dim + 2 * H;
+    } else {
+      elements += 2 * H * hq * hd + 2 * H * hkv * hd + 2 * H;  // q, o, k, v, two norms
+    }
+    if (m.qkv_bias) elements += (hq + 2 * hkv) * hd;  // Qwen2's q/k/v biases
+    if (m.qk_norm) elements += 2 * hd;                // Qwen3's q_norm, k_norm
     if (!m.isMoeLayer(l)) {
       elements += mats * H * m.ffn_hidden / strategy.tp;
       continue;
@@ -221,6 +246,11 @@ double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, in
   double ffn_columns = static_cast<double>(m.ffn_hidden) / strategy.tp;
   if (m.hasMoe()) ffn_columns = std::max(ffn_columns, 1.0 * m.moe.expert_ffn_hidden);
   double elements = T * (4 * H + (2 * hq + 2 * hkv) * hd + 3 * ffn_columns);
+  if (m.mla.on()) {  // the latents, the rotary key, the up-projected kv, the kept values
+    const auto& a = m.mla;
+    elements +=
+        T * (a.q_rank + 2 * a.kv_rank + 2 * a.rope_dim + hq * (a.nope_dim + 2 * a.v_dim + hd));
+  }
   elements += 2.0 * replica_rows * workload_.seq_len * H;
   if (m.hasMoe())
     elements += 4 * T / strategy.tp * m.moe.top_k * H * expert_imbalance + T * m.moe.experts;

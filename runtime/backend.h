@@ -64,10 +64,11 @@ class Backend {
   virtual void add(const TensorView& out, const TensorView& a, const TensorView& b) = 0;
   // x (..., cols) += bias (cols) on every row: a linear layer's bias after its GEMM.
   virtual void addBias(const TensorView& x, const TensorView& bias) = 0;
-  // out[r, out_col + j] = inp[r / repeat, inp_col + j] for j < width, out and inp as
-  // (rows, cols) by their last dimension, repeat = out rows / inp rows (a whole number): a block
-  // of columns, each inp row filling `repeat` out rows (kernels/cpu/column_copy.h). Multi-head
-  // latent attention assembles its keys and values with it.
+  // out[r, out_col + j] = inp[r / repeat, inp_col + j] for j < width and every other element
+  // of out 0, out and inp as (rows, cols) by their last dimension, repeat = out rows / inp rows
+  // (a whole number): a block of columns, each inp row filling `repeat` out rows
+  // (kernels/cpu/column_copy.h). Multi-head latent attention assembles its keys and values
+  // with it.
   virtual void copyColumns(const TensorView& out, int out_col, const TensorView& inp, int inp_col,
                            int width) = 0;
   // x (tokens, cols) *= sigmoid(gate_logits (tokens, 1)), row by row: Qwen2-MoE's gated

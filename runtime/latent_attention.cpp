@@ -25,7 +25,8 @@ LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim
   kv_a_ = backend.empty({batch, seq, Dim("kv_lora_rank+rope", a.kv_rank + a.rope_dim)}, dtype);
   kv_latent_ = backend.empty({batch, seq, Dim("kv_lora_rank", a.kv_rank)}, dtype);
   k_rope_ = backend.empty({batch, seq, Dim("heads", 1), Dim("d_rope", a.rope_dim)}, dtype);
-  kv_up_ = backend.empty({batch, seq, heads, Dim("d_k+d_v", a.nope_dim + a.v_dim)}, dtype);
+  kv_up_ = backend.empty({batch, seq, heads, Dim("d_kv", a.nope_dim + a.v_dim)}, dtype);
+  k_rope_heads_ = backend.empty({batch, seq, heads, Dim("d_k", a.nope_dim + a.rope_dim)}, dtype);
   attn_v_ = backend.empty({batch, seq, heads, Dim("d_v", a.v_dim)}, dtype);
 }
 
@@ -71,7 +72,7 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
       "kv_a_layernorm");
   const TensorView kv_up_rows = kv_up_.view().reshaped(
       {kv_up_.shape()[0], kv_up_.shape()[1],
-       Dim("heads*(d_k+d_v)", kv_up_.shape().size(2) * kv_up_.shape().size(3),
+       Dim("heads*d_kv", kv_up_.shape().size(2) * kv_up_.shape().size(3),
            kv_up_.shape()[2].global * kv_up_.shape().size(3))});
   run_(
       "linear", linearFlops(tokens_, kvb), [&] { backend_.linear(kv_up_rows, kv_latent_, kvb); },
@@ -86,23 +87,24 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
     backend_.rotaryEmbedding(k_rope_, k_rope);
   });
 
-  // k = cat(k_nope of each head, the token's rotary key); v = v of each head, zero-padded.
+  // k = cat(k_nope of each head, the token's rotary key): each copied into zeros, then added,
+  // so that every op writes its whole output and the graph shows where each part came from.
+  // v = v of each head, zero-padded to head_dim.
   const TensorView k_heads = headRows(k), v_heads = headRows(v), kv_heads = headRows(kv_up_);
-  const TensorView k_rope_rows = headRows(k_rope_);
+  run_(
+      "copy_columns", 0, [&] { backend_.copyColumns(k_heads, 0, kv_heads, 0, a.nope_dim); },
+      "k_nope");
   run_(
       "copy_columns", 0,
       [&] {
-        backend_.copyColumns(k_heads, 0, kv_heads, 0, a.nope_dim);
-        backend_.copyColumns(k_heads, a.nope_dim, k_rope_rows, 0, a.rope_dim);
+        backend_.copyColumns(headRows(k_rope_heads_), a.nope_dim, headRows(k_rope_), 0, a.rope_dim);
       },
-      "k_assemble");
+      "k_rope_heads");
   run_(
-      "copy_columns", 0,
-      [&] {
-        backend_.fillZero(v);
-        backend_.copyColumns(v_heads, 0, kv_heads, a.nope_dim, a.v_dim);
-      },
-      "v_assemble");
+      "add", 0, [&] { backend_.add(k, k, k_rope_heads_); }, "k_assemble");
+  run_(
+      "copy_columns", 0, [&] { backend_.copyColumns(v_heads, 0, kv_heads, a.nope_dim, a.v_dim); },
+      "v_padded");
 }
 
 const Tensor& LatentAttentionBlock::values(const TensorView& attn) {

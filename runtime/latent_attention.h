@@ -38,12 +38,13 @@ class LatentAttentionBlock {
   Backend& backend_;
   OpTimer& run_;
   long tokens_;
-  Tensor q_latent_;   // (batch, seq, q_rank)
-  Tensor kv_a_;       // (batch, seq, kv_rank + rope_dim)
-  Tensor kv_latent_;  // (batch, seq, kv_rank)
-  Tensor k_rope_;     // (batch, seq, 1, rope_dim): the one rotary key of each token
-  Tensor kv_up_;      // (batch, seq, heads, nope_dim + v_dim)
-  Tensor attn_v_;     // (batch, seq, heads, v_dim)
+  Tensor q_latent_;      // (batch, seq, q_rank)
+  Tensor kv_a_;          // (batch, seq, kv_rank + rope_dim)
+  Tensor kv_latent_;     // (batch, seq, kv_rank)
+  Tensor k_rope_;        // (batch, seq, 1, rope_dim): the one rotary key of each token
+  Tensor kv_up_;         // (batch, seq, heads, nope_dim + v_dim)
+  Tensor k_rope_heads_;  // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
+  Tensor attn_v_;        // (batch, seq, heads, v_dim)
 };
 
 }  // namespace shardrt

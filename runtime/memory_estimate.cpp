@@ -25,6 +25,11 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
   std::size_t per_token = 4 * hidden + 2 * shard.q_heads.size() * hd +
                           2 * shard.kv_heads.size() * hd + 2 * shard.ffn_columns.size() +
                           2 * shard.shared_columns.size();
+  if (m.mla.on()) {  // runtime/latent_attention.h's buffers
+    const auto& a = m.mla;
+    per_token += a.q_rank + 2 * a.kv_rank + 2 * a.rope_dim +
+                 shard.q_heads.size() * (a.nope_dim + 2 * a.v_dim + hd);
+  }
   if (m.hasMoe()) {
     // Router logits and choices, and at worst every slot of the microbatch on this rank:
     // send, receive, regrouped, expert output, returned rows, and the expert FFN's two

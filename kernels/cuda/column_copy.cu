@@ -2,6 +2,7 @@
 
 #include "common/cuda_check.h"
 #include "kernels/cuda/column_copy.cuh"
+#include "kernels/cuda/element_type.cuh"
 
 namespace shardrt::kernels::cuda {
 namespace {
@@ -11,15 +12,15 @@ __global__ void copyColumnsKernel(T* out, int out_cols, int out_col, const T* in
                                   int inp_col, long n, int width, int repeat) {
   const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const long r = i / width;
-  const int j = static_cast<int>(i % width);
-  out[r * out_cols + out_col + j] = inp[(r / repeat) * inp_cols + inp_col + j];
+  const long r = i / out_cols;
+  const int j = static_cast<int>(i % out_cols) - out_col;  // column within the block
+  out[i] = j >= 0 && j < width ? inp[(r / repeat) * inp_cols + inp_col + j] : fromFloat<T>(0.0f);
 }
 
 template <typename T>
 void launch(T* out, int out_cols, int out_col, const T* inp, int inp_cols, int inp_col,
             long out_rows, int width, int repeat, cudaStream_t stream) {
-  const long n = out_rows * width;
+  const long n = out_rows * out_cols;
   if (n == 0) return;
   constexpr int kThreads = 256;
   copyColumnsKernel<T>

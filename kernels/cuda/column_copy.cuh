@@ -1,7 +1,7 @@
-// A block of columns copied between row-major matrices on the GPU, as
-// kernels/cpu/column_copy.h: out[r, out_col + j] = inp[r / repeat, inp_col + j]. fp32 or bf16,
-// bit for bit (a copy). One thread per element copied: the blocks are a few hundred columns of
-// the tokens' rows, a pass over memory the GEMM before it wrote.
+// A block of columns copied into an otherwise zero matrix on the GPU, as
+// kernels/cpu/column_copy.h: out[r, out_col + j] = inp[r / repeat, inp_col + j], every other
+// element of out 0. fp32 or bf16, bit for bit (a copy). One thread per element of out: the rows
+// are a few hundred columns of the tokens' heads, a pass over memory the GEMM before it wrote.
 #pragma once
 
 #include <cuda_bf16.h>

@@ -46,6 +46,16 @@ def rope_frequencies(m, dim):
     s = m.get("rope_scaling")
     if not s:
         return inv_freq
+    if s.get("type") == "yarn":  # YaRN (Peng et al. 2023): a ramp over the correction range
+        def correction_dim(rotations):
+            return dim * math.log(s["original_max_position_embeddings"] /
+                                  (rotations * 2 * math.pi)) / (2 * math.log(m["rope_theta"]))
+        low = max(math.floor(correction_dim(s["beta_fast"])), 0)
+        high = min(math.ceil(correction_dim(s["beta_slow"])), dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = np.clip((np.arange(dim // 2, dtype=np.float64) - low) / (high - low), 0, 1)
+        return inv_freq * (1 - ramp) + inv_freq / s["factor"] * ramp
     context, low, high = s["original_max_position_embeddings"], s["low_freq_factor"], s["high_freq_factor"]
     wavelength = 2 * math.pi / inv_freq
     smooth = (context / wavelength - low) / (high - low)
@@ -63,8 +73,10 @@ def rope(x, m):  # x: (batch, seq, heads, head_dim)
     seq = x.shape[1]
     inv_freq = rope_frequencies(m, dim)
     angles = np.outer(np.arange(seq, dtype=np.float64), inv_freq)  # (seq, dim/2)
-    cos = np.concatenate([np.cos(angles)] * 2, axis=-1)[None, :, None, :]
-    sin = np.concatenate([np.sin(angles)] * 2, axis=-1)[None, :, None, :]
+    s = m.get("rope_scaling") or {}
+    magnitude = s.get("attention_factor", 1.0) if s.get("type") == "yarn" else 1.0
+    cos = magnitude * np.concatenate([np.cos(angles)] * 2, axis=-1)[None, :, None, :]
+    sin = magnitude * np.concatenate([np.sin(angles)] * 2, axis=-1)[None, :, None, :]
     half = dim // 2
     rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
     return x * cos + rotated * sin
@@ -113,7 +125,12 @@ def latent_attention(x, m, d, p):
     query = np.concatenate([q[..., :nope], rotate(q[..., nope:])], axis=-1)
     k_rot = np.repeat(rotate(k_rot[:, :, None, :]), h, axis=2)
     key = np.concatenate([kv[..., :nope], k_rot], axis=-1)
-    out = softmax_attention(query, key, kv[..., nope:], m, 1.0 / math.sqrt(nope + rd))
+    scale = 1.0 / math.sqrt(nope + rd)
+    yarn = m.get("rope_scaling") or {}
+    if yarn.get("type") == "yarn" and yarn.get("mscale_all_dim", 0) and yarn["factor"] > 1:
+        mscale = 0.1 * yarn["mscale_all_dim"] * math.log(yarn["factor"]) + 1  # yarn_apply_mscale
+        scale *= mscale * mscale
+    out = softmax_attention(query, key, kv[..., nope:], m, scale)
     return out.reshape(b, s, h * vd) @ load(d, p + "self_attn.o_proj.weight").T
 
 

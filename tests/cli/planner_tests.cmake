@@ -10,7 +10,7 @@ set(plan_examples ${PROJECT_SOURCE_DIR}/examples/plan)
 # Every example plans, prints its check line and writes a plan.
 foreach(example llama-70b-2x8 mixtral-8x7b-1x8 deepseek-v3-like-32x8 small-moe-2cpu
                 small-dense-2cpu hetero-h100-a100-2x8 llama-3.1-8b-hf-1x8 mixtral-8x7b-hf-1x8
-                qwen3-30b-a3b-hf-1x8)
+                qwen3-30b-a3b-hf-1x8 deepseek-v3-hf-32x8)
   plan_case(${example} 0 "^  check: tp [0-9]+ x pp [0-9]+ x dp [0-9]+ = ([0-9]+) = the cluster's" 1
             plan ${plan_examples}/${example}.json --top 3
             --out ${CMAKE_CURRENT_BINARY_DIR}/out/plan.${example}/plan.json)

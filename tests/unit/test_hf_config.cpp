@@ -316,8 +316,7 @@ TEST(HfConfig, Glm4MoeKeysAreReadInBothLayoutsAndCheckedAgainstEachOther) {
 
 TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
   for (const auto& [type, need] :
-       {std::pair<const char*, const char*>{"deepseek_v2", "latent attention"},
-        {"deepseek_v3", "latent attention"},
+       {std::pair<const char*, const char*>{"deepseek_v32", "sparse attention"},
         {"gpt2", "not a family shardrt implements"}}) {
     json c = llama31();
     c["model_type"] = type;
