@@ -52,6 +52,14 @@ TEST(CudaAttention, MultiHeadMatchesReference) {
   }
 }
 
+// DeepSeek's YaRN mscale^2 on the scores (AttentionHeads::score_scale), at its 192 head dims
+// and a small one.
+TEST(CudaAttention, ScoreScaleMatchesReference) {
+  SHARDRT_REQUIRE_GPU();
+  expectMatchesReference({2, 77, 192, {4, 4, 0, 0, 1, 0.1352f}});
+  expectMatchesReference({1, 45, 24, {3, 3, 0, 0, 1, 0.37f}});
+}
+
 TEST(CudaAttention, GroupedQueryMatchesReference) {
   SHARDRT_REQUIRE_GPU();
   // 8 query heads on 2 kv heads: heads 0-3 read kv 0, heads 4-7 read kv 1.

@@ -3,16 +3,19 @@
 // size. Tolerance: normwise 1e-5 for fp32 (1e-6 where both sides do the same few flops).
 #include <gtest/gtest.h>
 
+#include <tuple>
 #include <utility>
 
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/column_copy.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/residual.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/sigmoid_gate.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/column_copy.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/residual.cuh"
 #include "kernels/cuda/rope.cuh"
@@ -83,6 +86,44 @@ TEST(CudaElementwise, PartialRotaryMatchesCpu) {
       for (int i = rd; i < d; ++i) ASSERT_EQ(got[h * d + i], x[h * d + i]) << "dim " << i;
     }
   }
+}
+
+// DeepSeek's latent attention: the rope dims after each head's nope dims, rotated in adjacent
+// pairs, cos and sin times YaRN's magnitude, the frequencies YaRN's: DeepSeek-V3's 128 + 64 and a
+// small odd-sized head.
+TEST(CudaElementwise, InterleavedYarnRotaryAfterAnOffsetMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int batch = 2, seq = 61, heads = 3;
+  for (auto [d, offset, rd] : {std::tuple{192, 128, 64}, {24, 16, 8}, {30, 10, 14}}) {
+    RopeFrequencies rope(10000.0);
+    rope.rotary_dim = rd;
+    rope.rotary_offset = offset;
+    rope.interleaved = true;
+    rope.factor = 40.0;
+    rope.yarn = true;
+    rope.original_context = 4096.0;
+    rope.magnitude = 1.1;
+    const auto x = randomVector(batch * seq * heads * d, 7);
+    auto ref = x;
+    cpu::rotaryEmbedding(ref.data(), batch, seq, heads, d, rope);
+    ASSERT_GT(relErr(x, ref), 1e-3);
+    DeviceArray<float> dx(x);
+    cuda::rotaryEmbedding(dx.get(), batch, seq, heads, d, rope, nullptr);
+    EXPECT_LT(relErr(dx.download(), ref), 1e-6) << "head_dim " << d << " offset " << offset;
+  }
+}
+
+TEST(CudaElementwise, CopyColumnsMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  const int inp_rows = 37, inp_cols = 53, out_cols = 71, repeat = 5, width = 29;
+  const auto inp = randomVector(inp_rows * inp_cols, 8);
+  std::vector<float> ref(static_cast<std::size_t>(inp_rows) * repeat * out_cols);
+  cpu::copyColumns(ref.data(), out_cols, 13, inp.data(), inp_cols, 17, inp_rows * repeat, width,
+                   repeat);
+  DeviceArray<float> din(inp), dout(shardrt::testing::poisoned(ref.size()));
+  cuda::copyColumns(dout.get(), out_cols, 13, din.get(), inp_cols, 17, inp_rows * repeat, width,
+                    repeat, nullptr);
+  EXPECT_EQ(dout.download(), ref);  // a copy and zeros: bit for bit
 }
 
 TEST(CudaElementwise, AddBiasMatchesCpu) {

@@ -9,6 +9,7 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/column_copy.h"
 #include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
@@ -134,6 +135,86 @@ TEST(CpuKernels, PartialRotaryRotatesOnlyTheFirstDims) {
         }
       }
   EXPECT_LT(relErr(out, ref), kTol);
+}
+
+// DeepSeek's layout: the rope dims start after each head's nope dims and rotate in adjacent
+// pairs (2i, 2i + 1), cos and sin times YaRN's magnitude; the nope dims are left alone.
+TEST(CpuKernels, InterleavedRotaryAfterAnOffsetWithMagnitude) {
+  const int batch = 2, seq = 17, heads = 3, d = 22, offset = 10, rd = 8;
+  RopeFrequencies rope(10000.0);
+  rope.rotary_dim = rd;
+  rope.rotary_offset = offset;
+  rope.interleaved = true;
+  rope.magnitude = 1.25;
+  const auto x = randomVector(batch * seq * heads * d, 10);
+  auto out = x;
+  rotaryEmbedding(out.data(), batch, seq, heads, d, rope);
+  std::vector<float> ref = x;
+  for (int b = 0; b < batch; ++b)
+    for (int s = 0; s < seq; ++s)
+      for (int h = 0; h < heads; ++h) {
+        const float* v = &x[((b * seq + s) * heads + h) * d + offset];
+        float* o = &ref[((b * seq + s) * heads + h) * d + offset];
+        for (int i = 0; i < rd / 2; ++i) {  // as complex numbers: (v0 + i v1) e^(i angle)
+          const double angle = s * std::pow(10000.0, -2.0 * i / rd);
+          const double c = 1.25 * std::cos(angle), sn = 1.25 * std::sin(angle);
+          o[2 * i] = float(v[2 * i] * c - v[2 * i + 1] * sn);
+          o[2 * i + 1] = float(v[2 * i + 1] * c + v[2 * i] * sn);
+        }
+      }
+  EXPECT_LT(relErr(out, ref), kTol);
+  for (std::size_t h = 0; h < x.size() / d; ++h) {  // the nope dims and the tail: untouched
+    for (int j = 0; j < d; ++j) {
+      if (j < offset || j >= offset + rd) ASSERT_EQ(out[h * d + j], x[h * d + j]);
+    }
+  }
+}
+
+// YaRN's frequencies (transformers' _compute_yarn_parameters written again here): DeepSeek-V3's
+// factor 40, original context 4096, betas 32/1 at its 64 rope dims. Some dims keep their
+// frequency, some are slowed by the whole factor, some ramp between.
+TEST(CpuKernels, YarnFrequenciesRampBetweenKeptAndSlowed) {
+  const int d = 64;
+  const double theta = 10000.0, factor = 40.0, context = 4096.0;
+  RopeFrequencies rope(theta);
+  rope.factor = factor;
+  rope.yarn = true;
+  rope.original_context = context;
+  const auto correction = [&](double rotations) {
+    return d * std::log(context / (rotations * 2 * M_PI)) / (2 * std::log(theta));
+  };
+  const double low = std::max(std::floor(correction(32.0)), 0.0);
+  const double high = std::min(std::ceil(correction(1.0)), d - 1.0);
+  int kept = 0, slowed = 0, between = 0;
+  for (int i = 0; i < d / 2; ++i) {
+    const double f = std::pow(theta, -2.0 * i / d);
+    const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+    const double extrapolation = 1.0 - ramp;
+    const double want = f / factor * (1.0 - extrapolation) + f * extrapolation;
+    EXPECT_NEAR(ropeFrequency(rope, i, d), want, 1e-14 * f) << "i " << i;
+    kept += ramp == 0.0;
+    slowed += ramp == 1.0;
+    between += ramp > 0.0 && ramp < 1.0;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(slowed, 0);
+  EXPECT_GT(between, 0);
+}
+
+TEST(CpuKernels, CopyColumnsWritesTheBlockAndZeroElsewhere) {
+  const int inp_rows = 7, inp_cols = 19, out_cols = 23, repeat = 3, width = 9;
+  const int inp_col = 6, out_col = 11;
+  const auto inp = randomVector(inp_rows * inp_cols, 11);
+  auto out = poisoned(inp_rows * repeat * out_cols);
+  copyColumns(out.data(), out_cols, out_col, inp.data(), inp_cols, inp_col, inp_rows * repeat,
+              width, repeat);
+  for (int r = 0; r < inp_rows * repeat; ++r) {
+    for (int c = 0; c < out_cols; ++c) {
+      const bool in_block = c >= out_col && c < out_col + width;
+      const float want = in_block ? inp[(r / repeat) * inp_cols + inp_col + c - out_col] : 0.0f;
+      ASSERT_EQ(out[r * out_cols + c], want) << "row " << r << " column " << c;
+    }
+  }
 }
 
 // Llama 3.1's scaling (rope_type "llama3"), with an original context of 4096 so that
@@ -300,6 +381,28 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{1, 300, 6, 2, 24, 0, 0, 3, true},    // grouped, more rows than one block
         AttentionCase{3, 129, 2, 1, 8, 4, 1, 4, true},     // a tp shard: heads 4-5 read kv 1
         AttentionCase{1, 19, 3, 2, 10, 3, 1, 2, false}));  // a shard straddling two kv heads
+
+// A scores' scale other than 1/sqrt(head_dim) (DeepSeek's YaRN mscale^2): the same as the
+// default scale on queries multiplied by scale * sqrt(head_dim), for both kernels.
+TEST(CpuKernels, AttentionScoreScaleActsAsScaledQueries) {
+  const int batch = 2, seq = 41, heads_n = 3, d = 24;
+  const float scale = 0.37f;
+  AttentionHeads scaled{heads_n, heads_n, 0, 0, 1, scale};
+  const AttentionHeads plain{heads_n, heads_n, 0, 0, 1};
+  const auto q = randomVector(batch * seq * heads_n * d, 18);
+  const auto k = randomVector(q.size(), 19), v = randomVector(q.size(), 20);
+  auto q_scaled = q;
+  for (auto& x : q_scaled) x *= scale * std::sqrt(static_cast<float>(d));
+  auto want = poisoned(q.size()), got = poisoned(q.size()), got_ref = poisoned(q.size());
+  attentionReference(want.data(), q_scaled.data(), k.data(), v.data(), batch, seq, d, plain, true);
+  attention(got.data(), q.data(), k.data(), v.data(), batch, seq, d, scaled, true);
+  attentionReference(got_ref.data(), q.data(), k.data(), v.data(), batch, seq, d, scaled, true);
+  EXPECT_LT(relErr(got, want), kTol);
+  EXPECT_LT(relErr(got_ref, want), kTol);
+  auto unscaled = poisoned(q.size());
+  attention(unscaled.data(), q.data(), k.data(), v.data(), batch, seq, d, plain, true);
+  EXPECT_GT(relErr(unscaled, want), 1e-2);  // the scale matters at these sizes
+}
 
 TEST(CpuKernels, AttentionRowZeroCausalCopiesFirstValue) {
   // Causal position 0 sees only key 0, so its output is v[0] exactly.

@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "config/hf_config.h"
+#include "config/json_limits.h"
 
 namespace shardrt::config {
 namespace {
@@ -312,6 +313,76 @@ TEST(HfConfig, Glm4MoeKeysAreReadInBothLayoutsAndCheckedAgainstEachOther) {
   json window = glm45Air();
   window["sliding_window"] = 4096;  // Glm4MoeModel applies no window: refused, not dropped
   refusedAs(window, "sliding_window: 4096: not a key shardrt knows for model_type glm4_moe");
+}
+
+json deepseekV3() {
+  return readJsonFile(std::string(SHARDRT_EXAMPLES) + "/hf/deepseek-v3/config.json", "test");
+}
+
+// DeepSeek-V3's published config.json (deepseek-ai/DeepSeek-V3, less its FP8
+// quantization_config): latent attention, YaRN, its router and MoE.
+TEST(HfConfig, DeepSeekV3IsDerivedWithLatentAttentionYarnAndItsRouter) {
+  const ModelConfig m = modelFromHfConfig(deepseekV3(), "c.json");
+  EXPECT_EQ(m.layers, 61);
+  EXPECT_EQ(m.heads, 128);
+  EXPECT_EQ(m.kv_heads, 128);
+  EXPECT_EQ(m.head_dim, 192);  // 128 nope + 64 rope
+  ASSERT_TRUE(m.mla.on());
+  EXPECT_EQ(m.mla.q_rank, 1536);
+  EXPECT_EQ(m.mla.kv_rank, 512);
+  EXPECT_EQ(m.mla.v_dim, 128);
+  EXPECT_TRUE(m.mla.interleaved);
+  ASSERT_TRUE(m.rope_scaling.yarn());
+  EXPECT_EQ(m.rope_scaling.factor, 40.0);
+  EXPECT_EQ(m.rope_scaling.original_max_position_embeddings, 4096);
+  EXPECT_DOUBLE_EQ(m.rope_scaling.attention_factor, 1.0);  // mscale / mscale_all_dim
+  EXPECT_EQ(m.rope_scaling.mscale_all_dim, 1.0);
+  EXPECT_EQ(m.moe.experts, 256);
+  EXPECT_EQ(m.moe.top_k, 8);
+  EXPECT_EQ(m.moe.scoring, RouterScoring::Sigmoid);
+  EXPECT_TRUE(m.moe.choice_bias);
+  EXPECT_EQ(m.moe.groups, 8);
+  EXPECT_EQ(m.moe.top_groups, 4);
+  EXPECT_EQ(m.moe.routed_scale, 2.5);
+  EXPECT_EQ(m.moe.first_dense, 3);
+  EXPECT_EQ(m.moe.sharedWidth(), 2048);
+  EXPECT_EQ(m.moeLayerCount(), 58);
+  EXPECT_EQ(m.source.mtp_layers, 1);
+}
+
+TEST(HfConfig, DeepSeekKeysAreHeldToWhatIsImplemented) {
+  const auto refusedAs = [](json c, const char* want) {
+    const std::string why = refusal(c);
+    EXPECT_NE(why.find(want), std::string::npos) << why;
+  };
+  json kv = deepseekV3();
+  kv["num_key_value_heads"] = 16;
+  refusedAs(kv, "num_key_value_heads: must equal num_attention_heads");
+  json method = deepseekV3();
+  method["topk_method"] = "greedy";
+  refusedAs(method, "topk_method: \"greedy\": DeepseekV3TopkRouter runs noaux_tc only");
+  json truncate = deepseekV3();
+  truncate["rope_scaling"]["truncate"] = false;
+  refusedAs(truncate, "rope_scaling.truncate: false: only truncate true is implemented");
+  json llama3 = deepseekV3();
+  llama3["rope_scaling"] = json::parse(R"({"rope_type": "llama3", "factor": 8.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})");
+  refusedAs(llama3, "rope_scaling: llama3 scaling with latent attention is not implemented");
+  json v2 = deepseekV3();
+  v2["model_type"] = "deepseek_v2";
+  v2.erase("scoring_func");
+  v2["topk_method"] = "group_limited_greedy";
+  refusedAs(v2, "norm_topk_prob: true: DeepseekV2TopkRouter never renormalises");
+  v2["norm_topk_prob"] = false;
+  const ModelConfig m2 = modelFromHfConfig(v2, "c.json");
+  EXPECT_EQ(m2.moe.scoring, RouterScoring::Softmax);
+  EXPECT_EQ(m2.moe.group_score, GroupScore::Max);
+  EXPECT_FALSE(m2.moe.choice_bias);
+  EXPECT_FALSE(m2.moe.normalize_top_k);
+  // Llama's yarn is not: only latent attention applies its scores' mscale.
+  json llama = llama31();
+  llama["rope_scaling"] = deepseekV3()["rope_scaling"];
+  refusedAs(llama, "rope_type yarn is not implemented (null, default and llama3 are)");
 }
 
 TEST(HfConfig, FamiliesNotImplementedAreRefusedSayingWhatTheyNeed) {
