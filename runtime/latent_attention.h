@@ -11,7 +11,7 @@
 // The attention kernels take one head_dim for q, k and v; v_dim < head_dim here, so v is
 // stored zero-padded to head_dim and the output's first v_dim dims of each head are kept (vLLM
 // pads MLA's values the same way for FlashAttention in prefill). The padding costs the ·V
-// product (head_dim - v_dim) / v_dim more work, a third for DeepSeek-V3's 192 and 128.
+// product (head_dim - v_dim) / v_dim more work, half again for DeepSeek-V3's 192 and 128.
 #pragma once
 
 #include "config/deployment.h"
