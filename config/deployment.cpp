@@ -372,14 +372,10 @@ void checkStrategy(const Deployment& d) {
   const auto& m = d.model;
   const auto& s = d.strategy;
   // Mistral's window masks key j for query i when i - j >= window (Hugging Face's
-  // sliding-window mask): with seq_len up to the window no key is masked, and causal attention
-  // is the same computation. Beyond it the mask would be needed, and it is not built.
-  if (m.sliding_window > 0 && d.workload.seq_len > m.sliding_window) {
+  // sliding_window_overlay), on top of the causal mask; alone it would be another mask.
+  if (m.sliding_window > 0 && !m.causal) {
     throw ConfigError("model.sliding_window",
-                      std::to_string(m.sliding_window) + " is shorter than workload.seq_len " +
-                          std::to_string(d.workload.seq_len) +
-                          ": a sliding-window mask is not implemented (up to the window, the "
-                          "attention is the causal one and runs)");
+                      "needs model.causal: the window is a band below the causal mask's diagonal");
   }
   if (m.heads % s.tp != 0) {
     throw ConfigError("strategy.tp",

@@ -129,8 +129,7 @@ struct ModelConfig {
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on each query and key head, before rope
   int rotary_dim = 0;     // GLM-4.5: rope on the first rotary_dim dims of each head; 0: head_dim
   LatentAttention mla;    // DeepSeek: head_dim = mla.nope_dim + mla.rope_dim, kv_heads = heads
-  // Mistral's sliding window (0: none). Implemented only as far as it changes nothing: a
-  // workload whose seq_len exceeds it is refused (checkRules).
+  // Mistral's sliding window (0: none): query i sees the keys j with i - window < j <= i.
   int sliding_window = 0;
   MoeConfig moe;  // moe.experts == 0: a dense model
   WeightNaming weight_naming = WeightNaming::Llama;

@@ -509,18 +509,30 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   if (qwen) {
     // Qwen's window applies only with use_sliding_window (then to the layers from
     // max_window_layers on; transformers v5 lists them in layer_types).
+    // The window is one for every layer here: a config that windows some layers only is
+    // refused (it would otherwise be applied to all of them).
+    // Without layer_types, Qwen2Config windows the layers from max_window_layers on.
     bool windowed = r.boolean("use_sliding_window", false);
-    r.markRead("max_window_layers");
+    const int first_windowed = r.intFromZero("max_window_layers", 0, 1 << 30);
+    bool some_full = windowed && first_windowed > 0;
+    if (windowed && first_windowed >= m.layers) windowed = some_full = false;  // none windowed
     if (r.has("layer_types")) {
       const json& types = r.at("layer_types");
       if (!types.is_array()) r.refuse("layer_types", "must be a list, got " + brief(types));
+      windowed = some_full = false;  // the list, when given, says it layer by layer
       for (const json& t : types) {
         if (t == "sliding_attention") {
           windowed = true;
-        } else if (t != "full_attention") {
+        } else if (t == "full_attention") {
+          some_full = true;
+        } else {
           r.refuse("layer_types", brief(t) + ": full_attention and sliding_attention are known");
         }
       }
+    }
+    if (windowed && some_full) {
+      r.refuse(r.has("layer_types") ? "layer_types" : "max_window_layers",
+               "a sliding window on some layers only is not implemented (every layer or none)");
     }
     if (windowed) {
       m.sliding_window = r.positiveInt("sliding_window");

@@ -15,6 +15,12 @@ struct AttentionHeads {
   int group_size;     // query heads per kv head in the whole model (heads / kv_heads)
   // The scores' scale: 0 for 1/sqrt(head_dim); DeepSeek's YaRN multiplies that by mscale^2.
   float score_scale = 0.0f;
+  // Mistral's sliding window, with the causal mask: query i sees the keys j with
+  // i - window < j <= i (transformers' sliding_window_overlay, kv_idx > q_idx - window); 0: all.
+  int window = 0;
+
+  // The first key query i sees (0 without a window).
+  int firstVisibleKey(int i) const { return window > 0 && i >= window ? i - window + 1 : 0; }
 
   float scoreScale(int head_dim) const {
     return score_scale > 0.0f ? score_scale : 1.0f / sqrtf(static_cast<float>(head_dim));

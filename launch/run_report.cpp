@@ -127,8 +127,7 @@ void printModel(std::ostream& os, const RunReport& r) {
      << m.norm_eps << (m.qkv_bias ? ", q/k/v biases" : "")
      << (m.qk_norm ? ", q/k rmsnorm per head" : "") << ", rope " << rope << ", "
      << (m.causal ? "causal" : "bidirectional")
-     << (m.sliding_window > 0 ? ", sliding window " + std::to_string(m.sliding_window) +
-                                    " (no key beyond it at this seq_len)"
+     << (m.sliding_window > 0 ? ", sliding window " + std::to_string(m.sliding_window)
                               : std::string())
      << (m.weight_naming != config::WeightNaming::Llama
              ? std::string(", ") + toString(m.weight_naming) + " tensor names"

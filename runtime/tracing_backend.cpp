@@ -114,7 +114,11 @@ void TracingBackend::attention(const TensorView& out, const TensorView& q, const
   const double seq = static_cast<double>(s.size(1));
   const double pairs = causal ? 0.5 * seq * (seq + 1.0) : seq * seq;
   const double flops = 4.0 * s.size(0) * s.size(2) * s.size(3) * pairs;
-  run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops, causal ? "causal" : ""},
+  const std::string mask = !causal ? ""
+                           : heads.window > 0
+                               ? "causal sliding-window (" + std::to_string(heads.window) + ")"
+                               : "causal";
+  run({OpKind::Compute, "attention", {q, k, v}, {}, {out}, flops, mask},
       [&] { inner().attention(out, q, k, v, heads, causal); });
 }
 

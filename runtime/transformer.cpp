@@ -47,7 +47,8 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
       backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
       options_.weights ? *options_.weights : generated, d.workload.dtype);
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
-            shard_.kv_heads.begin, model_.groupSize(),     attentionScoreScale(model_)};
+            shard_.kv_heads.begin, model_.groupSize(),     attentionScoreScale(model_),
+            model_.sliding_window};
 
   const Dim batch("batch_size", microbatch_size_, d.workload.batch_size), seq("seq_len", seq_len_);
   const Dim d_k("d_k", model_.head_dim);

@@ -61,7 +61,9 @@ void attention(float* out, const float* q, const float* k, const float* v, int b
         for (int i = 0; i < rows; ++i) {
           float* row = scores.data() + static_cast<long>(i) * keys;
           const int visible = causal ? r0 + i + 1 : keys;
-          softmaxRow(row, visible);
+          const int first = causal ? heads.firstVisibleKey(r0 + i) : 0;
+          softmaxRow(row + first, visible - first);
+          std::fill(row, row + first, 0.0f);
           std::fill(row + visible, row + keys, 0.0f);
         }
         // out[r0:r0+rows] (rows, head_dim) = probs (rows, keys) @ v[0:keys]
@@ -89,8 +91,9 @@ void attentionReference(float* out, const float* q, const float* k, const float*
       const int kvh = kvIndexOf(heads, h);
       for (int i = 0; i < seq_len; ++i) {
         const int visible = causal ? i + 1 : seq_len;
+        const int first = causal ? heads.firstVisibleKey(i) : 0;
         double max_v = -std::numeric_limits<double>::infinity();
-        for (int j = 0; j < visible; ++j) {
+        for (int j = first; j < visible; ++j) {
           double dot = 0.0;
           for (int d = 0; d < head_dim; ++d) {
             dot += static_cast<double>(at(q, heads.q_heads, b, i, h)[d]) *
@@ -100,11 +103,11 @@ void attentionReference(float* out, const float* q, const float* k, const float*
           max_v = std::max(max_v, p[j]);
         }
         double sum = 0.0;
-        for (int j = 0; j < visible; ++j) sum += (p[j] = std::exp(p[j] - max_v));
+        for (int j = first; j < visible; ++j) sum += (p[j] = std::exp(p[j] - max_v));
         float* o = out + offset(heads.q_heads, b, i, h);
         for (int d = 0; d < head_dim; ++d) {
           double acc = 0.0;
-          for (int j = 0; j < visible; ++j) acc += p[j] * at(v, heads.kv_heads, b, j, kvh)[d];
+          for (int j = first; j < visible; ++j) acc += p[j] * at(v, heads.kv_heads, b, j, kvh)[d];
           o[d] = static_cast<float>(acc / sum);
         }
       }

@@ -99,7 +99,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int i = q0 + row0 + r;
-      const bool visible = lane < keys && (!causal || j <= i);
+      const bool visible =
+          lane < keys && (!causal || (j <= i && (heads.window == 0 || i - j < heads.window)));
       const float score = visible ? s[r] * scale : -INFINITY;
       const float m_new = fmaxf(m[r], warpMax(score));
       // m stays -inf only while every key so far is masked: nothing to rescale then, and

@@ -132,7 +132,9 @@ __global__ void __launch_bounds__(kThreads)
     float tile_max = -INFINITY;
     for (int c = 0; c < 32; ++c) {
       const int j = k0 + half * 32 + c;
-      if (j < seq_len && (!causal || j <= i)) tile_max = fmaxf(tile_max, s_row[c] * scale);
+      const bool seen =
+          j < seq_len && (!causal || (j <= i && (heads.window == 0 || i - j < heads.window)));
+      if (seen) tile_max = fmaxf(tile_max, s_row[c] * scale);
     }
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     const float m_new = fmaxf(m, tile_max);
@@ -142,7 +144,8 @@ __global__ void __launch_bounds__(kThreads)
     float sum = 0.0f;
     for (int c = 0; c < 32; ++c) {
       const int j = k0 + half * 32 + c;
-      const bool visible = j < seq_len && (!causal || j <= i);
+      const bool visible =
+          j < seq_len && (!causal || (j <= i && (heads.window == 0 || i - j < heads.window)));
       const bf16 p = __float2bfloat16_rn(visible ? expf(s_row[c] * scale - m_new) : 0.0f);
       p_row[c] = p;
       sum += __bfloat162float(p);

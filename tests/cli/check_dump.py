@@ -86,8 +86,11 @@ def softmax_attention(q, k, v, m, scale):
     """softmax(q k^T * scale + mask) v over (batch, seq, heads, d) q, k and v."""
     s = q.shape[1]
     scores = np.einsum("bihd,bjhd->bhij", q, k) * scale
-    if m["causal"]:
-        scores = np.where(np.tril(np.ones((s, s), dtype=bool)), scores, -np.inf)
+    if m["causal"]:  # with Mistral's window, key j seen by query i when i - window < j <= i
+        visible = np.tril(np.ones((s, s), dtype=bool))
+        if m.get("sliding_window", 0):
+            visible &= ~np.tril(np.ones((s, s), dtype=bool), -m["sliding_window"])
+        scores = np.where(visible, scores, -np.inf)
     scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
     probs = scores / scores.sum(axis=-1, keepdims=True)
     return np.einsum("bhij,bjhd->bihd", probs, v)
@@ -157,8 +160,11 @@ def attention(x, m, d, p):
     k = np.repeat(k, h // kv, axis=2)  # grouped-query: head i reads kv head i // (h / kv)
     v = np.repeat(v, h // kv, axis=2)
     scores = np.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(hd)
-    if m["causal"]:
-        scores = np.where(np.tril(np.ones((s, s), dtype=bool)), scores, -np.inf)
+    if m["causal"]:  # with Mistral's window, key j seen by query i when i - window < j <= i
+        visible = np.tril(np.ones((s, s), dtype=bool))
+        if m.get("sliding_window", 0):
+            visible &= ~np.tril(np.ones((s, s), dtype=bool), -m["sliding_window"])
+        scores = np.where(visible, scores, -np.inf)
     scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
     probs = scores / scores.sum(axis=-1, keepdims=True)
     out = np.einsum("bhij,bjhd->bihd", probs, v).reshape(b, s, h * hd)

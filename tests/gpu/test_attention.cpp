@@ -60,6 +60,14 @@ TEST(CudaAttention, ScoreScaleMatchesReference) {
   expectMatchesReference({1, 45, 24, {3, 3, 0, 0, 1, 0.37f}});
 }
 
+// Mistral's sliding window across the 32-row tiles and the key tiles, on both CUDA paths
+// (head_dim 64 and 128 take the tensor-core kernel for bf16; fp32 here takes the scalar one).
+TEST(CudaAttention, SlidingWindowMatchesReference) {
+  SHARDRT_REQUIRE_GPU();
+  expectMatchesReference({2, 300, 64, {8, 2, 0, 0, 4, 0.0f, 45}});
+  expectMatchesReference({1, 77, 24, {3, 3, 0, 0, 1, 0.0f, 1}});
+}
+
 TEST(CudaAttention, GroupedQueryMatchesReference) {
   SHARDRT_REQUIRE_GPU();
   // 8 query heads on 2 kv heads: heads 0-3 read kv 0, heads 4-7 read kv 1.

@@ -9,7 +9,7 @@ hidden states after the final norm) with what transformers computes from the sam
 (`model.model(inputs_embeds=input).last_hidden_state`): normwise relative error at most 1e-5.
 
 Each family's last output is also compared with transformers' for the same weights without the
-feature under test (Llama 3.1's rope scaling, Mistral's rope_theta, Mixtral's top-2 routing,
+feature under test (Llama 3.1's rope scaling, Mistral's sliding window, Mixtral's top-2 routing,
 Qwen2's q/k/v biases, Qwen3's q/k norm, Qwen3-MoE's norm_topk_prob, Qwen2-MoE's shared-expert
 gate, GLM-4.5's router choice bias): that comparison must fail, which shows the check can tell the feature is there. MoE
 families also run from a checkpoint in transformers v5's fused-expert layout.
@@ -78,10 +78,8 @@ def families():
     mistral = transformers.MistralConfig(
         vocab_size=97, hidden_size=160, intermediate_size=320, num_hidden_layers=3,
         num_attention_heads=5, num_key_value_heads=1, head_dim=32, rms_norm_eps=1e-5,
-        rope_theta=1e6, sliding_window=4096)
-    mistral_other_theta = transformers.MistralConfig(**{**mistral.to_dict(),
-                                                        "rope_parameters": {"rope_type": "default",
-                                                                            "rope_theta": 1e4}})
+        rope_theta=1e6, sliding_window=16)  # shorter than seq_len 37: the window masks
+    mistral_no_window = transformers.MistralConfig(**{**mistral.to_dict(), "sliding_window": None})
     mixtral = transformers.MixtralConfig(
         vocab_size=97, hidden_size=128, intermediate_size=88, num_hidden_layers=2,
         num_attention_heads=8, num_key_value_heads=4, num_local_experts=6, num_experts_per_tok=2,
@@ -157,7 +155,7 @@ def families():
                               ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
                     llama31_plain, "rope_scaling llama3"),
         "mistral": (mistral, [("tp 1", 1, {}), ("tp 5", 5, {"tp": 5}), ("pp 3", 3, {"pp": 3})],
-                    mistral_other_theta, "rope_theta 1e6"),
+                    mistral_no_window, "the sliding window of 16"),
         "mixtral": (mixtral, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
                               ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                               ("tp 2 x pp 2, ep 2", 4, {"tp": 2, "pp": 2, "ep": 2})],

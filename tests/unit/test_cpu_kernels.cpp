@@ -165,7 +165,9 @@ TEST(CpuKernels, InterleavedRotaryAfterAnOffsetWithMagnitude) {
   EXPECT_LT(relErr(out, ref), kTol);
   for (std::size_t h = 0; h < x.size() / d; ++h) {  // the nope dims and the tail: untouched
     for (int j = 0; j < d; ++j) {
-      if (j < offset || j >= offset + rd) ASSERT_EQ(out[h * d + j], x[h * d + j]);
+      if (j < offset || j >= offset + rd) {
+        ASSERT_EQ(out[h * d + j], x[h * d + j]);
+      }
     }
   }
 }
@@ -402,6 +404,34 @@ TEST(CpuKernels, AttentionScoreScaleActsAsScaledQueries) {
   auto unscaled = poisoned(q.size());
   attention(unscaled.data(), q.data(), k.data(), v.data(), batch, seq, d, plain, true);
   EXPECT_GT(relErr(unscaled, want), 1e-2);  // the scale matters at these sizes
+}
+
+// Mistral's sliding window: the blocked kernel against the row-by-row reference at a window
+// that cuts across its 128-row blocks, and two cases known without either: a window of 1 sees
+// only its own position (out = v), a window of seq_len is the plain causal mask.
+TEST(CpuKernels, SlidingWindowAttention) {
+  const int batch = 2, seq = 300, heads_n = 4, kv = 2, d = 12;
+  const auto q = randomVector(batch * seq * heads_n * d, 21);
+  const auto k = randomVector(batch * seq * kv * d, 22), v = randomVector(k.size(), 23);
+  const auto run = [&](int window, bool reference) {
+    const AttentionHeads heads{heads_n, kv, 0, 0, 2, 0.0f, window};
+    auto out = poisoned(q.size());
+    (reference ? attentionReference : attention)(out.data(), q.data(), k.data(), v.data(), batch,
+                                                 seq, d, heads, true);
+    return out;
+  };
+  const auto windowed = run(37, false);
+  EXPECT_LT(relErr(windowed, run(37, true)), kTol);
+  EXPECT_GT(relErr(windowed, run(0, false)), 1e-2);  // the window changes the result
+  EXPECT_LT(relErr(run(seq, false), run(0, false)), 1e-7);
+  const auto own = run(1, false);
+  for (int b = 0; b < batch; ++b)
+    for (int s = 0; s < seq; ++s)
+      for (int h = 0; h < heads_n; ++h)
+        for (int j = 0; j < d; ++j) {
+          ASSERT_NEAR(own[((b * seq + s) * heads_n + h) * d + j],
+                      v[((b * seq + s) * kv + h / 2) * d + j], 1e-6);
+        }
 }
 
 TEST(CpuKernels, AttentionRowZeroCausalCopiesFirstValue) {

@@ -134,10 +134,21 @@ TEST(HfConfig, Qwen2HasQkvBiasesAndNoWindowUnlessUsed) {
   EXPECT_FALSE(m.qk_norm);
   EXPECT_EQ(m.head_dim, 64);
   EXPECT_EQ(m.sliding_window, 0);  // use_sliding_window false
+  // use_sliding_window windows the layers from max_window_layers on: here none of the 24,
   c["use_sliding_window"] = true;
+  EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 0);
+  c["max_window_layers"] = 0;  // every one,
   EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 131072);
+  c["max_window_layers"] = 12;  // or some only: refused, not applied to every layer
+  EXPECT_NE(refusal(c).find("max_window_layers: a sliding window on some layers only"),
+            std::string::npos)
+      << refusal(c);
   c["use_sliding_window"] = false;
   c["layer_types"] = json::array({"full_attention", "sliding_attention"});
+  EXPECT_NE(refusal(c).find("layer_types: a sliding window on some layers only"),
+            std::string::npos)
+      << refusal(c);
+  c["layer_types"] = json::array({"sliding_attention", "sliding_attention"});
   EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 131072);
   c["layer_types"] = json::array({"chunked_attention"});
   EXPECT_NE(refusal(c).find("layer_types: \"chunked_attention\""), std::string::npos) << refusal(c);
