@@ -144,6 +144,7 @@ def families():
                         deepseek_v3_plain, "yarn (frequencies and the scores' mscale)"),
         "deepseek_v2": (deepseek_v2, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
                                       ("tp 4, ep 4", 4, {"tp": 4, "ep": 4}),
+                                      ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                                       ("tp 2 x pp 3, ep 2", 6, {"tp": 2, "pp": 3, "ep": 2})],
                         deepseek_v2_greedy, "group-limited routing"),
         # The same weights with the router's choice bias zeroed.
@@ -154,14 +155,16 @@ def families():
         "llama31": (llama31, [("tp 2", 2, {"tp": 2}), ("pp 2", 2, {"pp": 2}),
                               ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
                     llama31_plain, "rope_scaling llama3"),
-        "mistral": (mistral, [("tp 1", 1, {}), ("tp 5", 5, {"tp": 5}), ("pp 3", 3, {"pp": 3})],
+        "mistral": (mistral, [("tp 1", 1, {}), ("tp 5", 5, {"tp": 5}), ("pp 3", 3, {"pp": 3}),
+                              ("dp 2", 2, {"dp": 2})],
                     mistral_no_window, "the sliding window of 16"),
         "mixtral": (mixtral, [("tp 2, ep 2", 2, {"tp": 2, "ep": 2}),
                               ("dp 2, ep 2", 2, {"dp": 2, "ep": 2}),
                               ("tp 2 x pp 2, ep 2", 4, {"tp": 2, "pp": 2, "ep": 2})],
                     mixtral_top1, "top-2 routing"),
         # The same weights in Llama's model: no biases on q, k and v.
-        "qwen2": (qwen2, [("tp 2", 2, {"tp": 2}), ("tp 3", 3, {"tp": 3}), ("pp 3", 3, {"pp": 3})],
+        "qwen2": (qwen2, [("tp 2", 2, {"tp": 2}), ("tp 3", 3, {"tp": 3}), ("pp 3", 3, {"pp": 3}),
+                          ("tp 2 x dp 2", 4, {"tp": 2, "dp": 2})],
                   transformers.LlamaConfig(**{k: v for k, v in qwen2.to_dict().items()
                                               if k != "model_type"}), "q/k/v biases"),
         # The same weights in Llama's model: no q/k norm.
