@@ -26,6 +26,18 @@ std::string ratio(const char* a, long long x, const char* b, long long y) {
 
 }  // namespace
 
+void checkDenseLayers(const std::vector<int>& dense, int layers,
+                      const std::function<std::string()>& field) {
+  std::vector<int> sorted = dense;
+  std::sort(sorted.begin(), sorted.end());
+  if (!sorted.empty() && (sorted.front() < 0 || sorted.back() >= layers)) {
+    throw ConfigError(field(), "every layer index must lie in 0.." + std::to_string(layers - 1));
+  }
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    throw ConfigError(field(), "names a layer twice");
+  }
+}
+
 void checkExpertGroups(const MoeConfig& moe, const std::function<std::string(const char*)>& field) {
   if (moe.experts % moe.groups != 0) {
     throw ConfigError(field("groups"), "must divide the experts " +
@@ -72,6 +84,10 @@ MoeConfig readMoe(JsonReader r, int layers) {
   if (r.has("capacity_factor")) moe.capacity_factor = r.positiveNumber("capacity_factor", 1.0);
   moe.every = r.positiveInt("every", 1);
   moe.first_dense = r.nonNegativeInt("first_dense", 0);
+  if (r.has("dense_layers")) {
+    moe.dense_layers = r.intList("dense_layers");
+    checkDenseLayers(moe.dense_layers, layers, [&] { return r.field("dense_layers"); });
+  }
   moe.choice_bias = r.boolean("choice_bias", false);
   moe.groups = r.positiveInt("groups", 1);
   moe.top_groups = r.positiveInt("top_groups", moe.groups);
@@ -637,6 +653,7 @@ json toJson(const Deployment& deployment) {
     if (moe.shared_ffn_hidden > 0) model["moe"]["shared_ffn_hidden"] = moe.shared_ffn_hidden;
     if (moe.shared_gate) model["moe"]["shared_gate"] = true;
     if (moe.first_dense > 0) model["moe"]["first_dense"] = moe.first_dense;
+    if (!moe.dense_layers.empty()) model["moe"]["dense_layers"] = moe.dense_layers;
     if (moe.choice_bias) model["moe"]["choice_bias"] = true;
     if (moe.groups > 1) {
       model["moe"]["groups"] = moe.groups;

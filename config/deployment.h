@@ -3,6 +3,7 @@
 // before anything is allocated; a broken rule throws ConfigError naming the field.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
@@ -45,6 +46,7 @@ struct MoeConfig {
   GroupScore group_score = GroupScore::TopTwoSum;
   double routed_scale = 1.0;  // routed_scaling_factor: the routed experts' weights times this
   int first_dense = 0;        // first_k_dense_replace: layers 0..first_dense-1 keep the dense FFN
+  std::vector<int> dense_layers{};  // Qwen-MoE's mlp_only_layers: these keep the dense FFN too
 
   bool dropless() const { return capacity_factor <= 0.0; }
   int sharedWidth() const {
@@ -138,7 +140,9 @@ struct ModelConfig {
   int groupSize() const { return heads / kv_heads; }  // query heads per kv head
   bool hasMoe() const { return moe.experts > 0; }
   bool isMoeLayer(int layer) const {
-    return hasMoe() && layer >= moe.first_dense && (layer + 1) % moe.every == 0;
+    return hasMoe() && layer >= moe.first_dense && (layer + 1) % moe.every == 0 &&
+           std::find(moe.dense_layers.begin(), moe.dense_layers.end(), layer) ==
+               moe.dense_layers.end();
   }
   // Layers isMoeLayer calls MoE among 0..layers-1.
   int moeLayerCount() const;
@@ -207,6 +211,11 @@ void checkRules(const Deployment& deployment);
 // experts a group when a group is scored by its best two, and top_k experts within top_groups.
 // ConfigError naming field(key) for key "groups" or "top_groups" (the caller's own names).
 void checkExpertGroups(const MoeConfig& moe, const std::function<std::string(const char*)>& field);
+
+// dense_layers (Qwen-MoE's mlp_only_layers): each in 0..layers-1, none twice; ConfigError
+// naming field() otherwise.
+void checkDenseLayers(const std::vector<int>& dense, int layers,
+                      const std::function<std::string()>& field);
 
 // The strategy must use exactly the ranks that were launched.
 void checkWorldSize(const Deployment& deployment, int world_size);

@@ -575,11 +575,18 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     m.moe.every = r.positiveInt("decoder_sparse_step", 1);
     if (m.moe.every > m.layers) r.refuse("decoder_sparse_step", "leaves no MoE layer");
     r.markRead("mlp_only_layers");
-    if (r.has("mlp_only_layers") &&
-        !(r.at("mlp_only_layers").is_array() && r.at("mlp_only_layers").empty())) {
-      r.refuse("mlp_only_layers", brief(r.at("mlp_only_layers")) +
-                                      ": dense layers listed by index are not implemented "
-                                      "(only every decoder_sparse_step-th layer as MoE)");
+    if (r.has("mlp_only_layers")) {  // these layers keep the dense MLP (moe.dense_layers)
+      const json& list = r.at("mlp_only_layers");
+      if (!list.is_array()) r.refuse("mlp_only_layers", "must be a list, got " + brief(list));
+      for (const json& l : list) {
+        if (!l.is_number_integer() || l.get<long long>() < 0 || l.get<long long>() >= m.layers) {
+          r.refuse("mlp_only_layers",
+                   brief(l) + ": every entry must be a layer index below num_hidden_layers");
+        }
+        m.moe.dense_layers.push_back(static_cast<int>(l.get<long long>()));
+      }
+      checkDenseLayers(m.moe.dense_layers, m.layers, [&] { return r.field("mlp_only_layers"); });
+      if (m.moeLayerCount() == 0) r.refuse("mlp_only_layers", "leaves no MoE layer");
     }
     // Qwen2MoeSparseMoeBlock: one shared expert of its own width beside the routed ones,
     // scaled per token by sigmoid(shared_expert_gate(n)).

@@ -154,8 +154,12 @@ void printModel(std::ostream& os, const RunReport& r) {
        << ", every " << moe.every << (moe.every == 1 ? " layer" : " layers")
        << (moe.first_dense > 0
                ? " from layer " + std::to_string(moe.first_dense) + " (the first dense)"
-               : std::string())
-       << "\n";
+               : std::string());
+    if (!moe.dense_layers.empty()) {
+      os << ", but dense in layers";
+      for (int l : moe.dense_layers) os << " " << l;
+    }
+    os << "\n";
   }
 }
 

@@ -279,7 +279,8 @@ def moe(n, m, d, p, layer, seq_len):
 
 def is_moe(m, layer):
     return ("moe" in m and layer >= m["moe"].get("first_dense", 0)
-            and (layer + 1) % m["moe"].get("every", 1) == 0)
+            and (layer + 1) % m["moe"].get("every", 1) == 0
+            and layer not in m["moe"].get("dense_layers", []))
 
 
 def forward(d, m, seq_len):

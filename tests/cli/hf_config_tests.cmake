@@ -106,6 +106,17 @@ add_test(NAME cli.dump_check.hf.mistral_window
 set_tests_properties(cli.dump_check.hf.mistral_window PROPERTIES LABELS cli TIMEOUT 180
                      SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
 
+# A spelt-out MoE model with one of its MoE layers kept dense (moe.dense_layers, Qwen-MoE's
+# mlp_only_layers): sharded, validated and recomputed by NumPy.
+set(dir ${CMAKE_CURRENT_BINARY_DIR}/dump/moe.dense_layers)
+add_test(NAME cli.dump_check.moe.dense_layers
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dump_and_check.sh 0 ${dir} --
+                 ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> run ${examples}/tiny-moe.json
+                 --device cpu --validate --warmup 0 --iters 1 --set model.moe.dense_layers=[1]
+                 --out ${dir}-out --dump ${dir})
+set_tests_properties(cli.dump_check.moe.dense_layers PROPERTIES LABELS cli TIMEOUT 180
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
 # Refused, on every rank, in one line naming the key (and the file) and the value.
 set(hf_bad ${CMAKE_CURRENT_SOURCE_DIR}/hf_configs)
 function(hf_refused name pattern)

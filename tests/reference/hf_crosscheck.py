@@ -95,8 +95,8 @@ def families():
     qwen3_moe = transformers.Qwen3MoeConfig(
         vocab_size=97, hidden_size=128, intermediate_size=256, moe_intermediate_size=64,
         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
-        num_experts=6, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=2,
-        rms_norm_eps=1e-6, rope_theta=1e6)
+        num_experts=6, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=1,
+        mlp_only_layers=[2], rms_norm_eps=1e-6, rope_theta=1e6)  # layer 2 dense
     qwen3_moe_raw = transformers.Qwen3MoeConfig(**{**qwen3_moe.to_dict(), "norm_topk_prob": False})
     qwen2_moe = transformers.Qwen2MoeConfig(
         vocab_size=97, hidden_size=128, intermediate_size=192, moe_intermediate_size=48,

@@ -185,9 +185,19 @@ TEST(HfConfig, Qwen3MoeHasQkNormAndItsRouting) {
       << refusal(c);
   c.erase("norm_topk_prob");  // Qwen3MoeConfig's default: the top-k weights as they are
   EXPECT_FALSE(modelFromHfConfig(c, "c.json").moe.normalize_top_k);
+  // mlp_only_layers keep the dense MLP (Qwen3MoeDecoderLayer): layers 0 and 47 here.
   c["mlp_only_layers"] = json::array({0, 47});
-  EXPECT_NE(refusal(c).find("mlp_only_layers: [0,47]: dense layers listed by index"),
+  const ModelConfig dense = modelFromHfConfig(c, "c.json");
+  EXPECT_FALSE(dense.isMoeLayer(0));
+  EXPECT_TRUE(dense.isMoeLayer(1));
+  EXPECT_FALSE(dense.isMoeLayer(47));
+  EXPECT_EQ(dense.moeLayerCount(), 46);
+  c["mlp_only_layers"] = json::array({0, 48});
+  EXPECT_NE(refusal(c).find("mlp_only_layers: 48: every entry must be a layer index below"),
             std::string::npos)
+      << refusal(c);
+  c["mlp_only_layers"] = json::array({3, 3});
+  EXPECT_NE(refusal(c).find("mlp_only_layers: names a layer twice"), std::string::npos)
       << refusal(c);
 }
 
