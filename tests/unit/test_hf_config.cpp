@@ -371,6 +371,29 @@ TEST(HfConfig, DeepSeekV3IsDerivedWithLatentAttentionYarnAndItsRouter) {
   EXPECT_EQ(m.source.mtp_layers, 1);
 }
 
+// Kimi-K2 ships DeepSeek-V3's architecture under model_type kimi_k2 (its own modelling code, not
+// in transformers 5.25, so not cross-checked): a config of its shape (384 experts in one group,
+// 64 heads, its routed scale) derives as DeepSeek-V3's does.
+TEST(HfConfig, KimiK2ShapedConfigDerivesAsDeepSeekV3) {
+  json c = deepseekV3();
+  c["model_type"] = "kimi_k2";
+  c["n_routed_experts"] = 384;
+  c["n_group"] = 1;
+  c["topk_group"] = 1;
+  c["num_attention_heads"] = 64;
+  c["num_key_value_heads"] = 64;
+  c["routed_scaling_factor"] = 2.827;
+  c["first_k_dense_replace"] = 1;
+  const ModelConfig m = modelFromHfConfig(c, "c.json");
+  EXPECT_TRUE(m.mla.on());
+  EXPECT_EQ(m.heads, 64);
+  EXPECT_EQ(m.moe.experts, 384);
+  EXPECT_EQ(m.moe.groups, 1);
+  EXPECT_TRUE(m.moe.choice_bias);
+  EXPECT_EQ(m.moe.routed_scale, 2.827);
+  EXPECT_EQ(m.moeLayerCount(), 60);
+}
+
 TEST(HfConfig, DeepSeekKeysAreHeldToWhatIsImplemented) {
   const auto refusedAs = [](json c, const char* want) {
     const std::string why = refusal(c);
