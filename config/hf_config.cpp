@@ -266,6 +266,20 @@ RopeScaling readRopeScaling(HfReader& r, const std::string& key, bool partial_ro
   return s;
 }
 
+// The routed experts under the family's own key (own_key) or transformers v5's
+// num_local_experts (its attribute map writes that name), both given agreeing; then
+// num_experts_per_tok, at most the experts.
+void readRoutedExperts(HfReader& r, MoeConfig& moe, const std::string& own_key) {
+  const bool own = r.has(own_key);
+  moe.experts = r.positiveInt(own ? own_key : "num_local_experts");
+  if (own && own_key != "num_local_experts" && r.has("num_local_experts") &&
+      r.positiveInt("num_local_experts") != moe.experts) {
+    r.refuse("num_local_experts", "disagrees with " + own_key);
+  }
+  moe.top_k = r.positiveInt("num_experts_per_tok");
+  if (moe.top_k > moe.experts) r.refuse("num_experts_per_tok", "must not exceed " + own_key);
+}
+
 // partial_rotary_factor, at the top level (transformers v4) or in rope_parameters (v5), both
 // given agreeing; glm4_moe's default 0.5 (Glm4MoeConfig). The rotated dims, int(head_dim *
 // factor) as Glm4MoeRotaryEmbedding takes them; 0 when all of head_dim is rotated.
@@ -330,13 +344,7 @@ void readDeepseek(HfReader& r, const json& config, ModelConfig& m, bool v2) {
              "its keys and values to every head");
   }
   auto& moe = m.moe;
-  const bool v3_name = r.has("n_routed_experts");
-  moe.experts = r.positiveInt(v3_name ? "n_routed_experts" : "num_local_experts");
-  if (v3_name && r.has("num_local_experts") && r.positiveInt("num_local_experts") != moe.experts) {
-    r.refuse("num_local_experts", "disagrees with n_routed_experts");
-  }
-  moe.top_k = r.positiveInt("num_experts_per_tok");
-  if (moe.top_k > moe.experts) r.refuse("num_experts_per_tok", "must not exceed the experts");
+  readRoutedExperts(r, moe, "n_routed_experts");
   moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
   moe.routed_scale = r.positiveNumber("routed_scaling_factor", v2 ? 1.0 : 2.5);
   moe.groups = r.positiveInt("n_group", v2 ? 1 : 8);
@@ -381,13 +389,7 @@ void readDeepseek(HfReader& r, const json& config, ModelConfig& m, bool v2) {
 // routed_scaling_factor; n_shared_experts shared experts as one MLP beside them.
 void readGlm4Moe(HfReader& r, ModelConfig& m) {
   auto& moe = m.moe;
-  const bool v4_name = r.has("n_routed_experts");
-  moe.experts = r.positiveInt(v4_name ? "n_routed_experts" : "num_local_experts");
-  if (v4_name && r.has("num_local_experts") && r.positiveInt("num_local_experts") != moe.experts) {
-    r.refuse("num_local_experts", "disagrees with n_routed_experts");
-  }
-  moe.top_k = r.positiveInt("num_experts_per_tok");
-  if (moe.top_k > moe.experts) r.refuse("num_experts_per_tok", "must not exceed the experts");
+  readRoutedExperts(r, moe, "n_routed_experts");
   moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
   moe.scoring = RouterScoring::Sigmoid;
   moe.choice_bias = true;  // the router's e_score_correction_bias buffer, always there
@@ -543,11 +545,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     m.sliding_window = r.positiveInt("sliding_window", 0);
   }
   if (mixtral) {
-    m.moe.experts = r.positiveInt("num_local_experts");
-    m.moe.top_k = r.positiveInt("num_experts_per_tok");
-    if (m.moe.top_k > m.moe.experts) {
-      r.refuse("num_experts_per_tok", "must not exceed num_local_experts");
-    }
+    readRoutedExperts(r, m.moe, "num_local_experts");
     m.moe.expert_ffn_hidden = m.ffn_hidden;
     // MixtralSparseMoeBlock: softmax over every expert, top-k, the k weights renormalised.
     m.moe.scoring = RouterScoring::Softmax;
@@ -556,16 +554,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
     m.weight_naming = WeightNaming::Mixtral;
   }
   if (type == "qwen3_moe" || type == "qwen2_moe") {
-    // Published configs say num_experts; transformers v5 writes num_local_experts (its
-    // attribute map). Both given must agree.
-    const bool v4_name = r.has("num_experts");
-    m.moe.experts = r.positiveInt(v4_name ? "num_experts" : "num_local_experts");
-    if (v4_name && r.has("num_local_experts") &&
-        r.positiveInt("num_local_experts") != m.moe.experts) {
-      r.refuse("num_local_experts", "disagrees with num_experts");
-    }
-    m.moe.top_k = r.positiveInt("num_experts_per_tok");
-    if (m.moe.top_k > m.moe.experts) r.refuse("num_experts_per_tok", "must not exceed num_experts");
+    readRoutedExperts(r, m.moe, "num_experts");  // published configs' name
     m.moe.expert_ffn_hidden = r.positiveInt("moe_intermediate_size");
     // Qwen3MoeSparseMoeBlock: softmax over every expert, top-k, renormalised when
     // norm_topk_prob (Qwen3MoeConfig's default: false); MoE in layer l when

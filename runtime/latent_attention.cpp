@@ -1,21 +1,9 @@
 #include "runtime/latent_attention.h"
 
+#include "runtime/head_views.h"
 #include "runtime/model_rope.h"
 
 namespace shardrt {
-namespace {
-
-double linearFlops(long tokens, const Tensor& weight) {
-  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());
-}
-
-// (batch, seq, heads, d) seen as (batch*seq*heads, d): one row a head.
-TensorView headRows(const TensorView& t) {
-  const auto& s = t.shape();
-  return t.reshaped({Dim("rows", s.size(0) * s.size(1) * s.size(2)), s[3]});
-}
-
-}  // namespace
 
 LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim batch, Dim seq,
                                            Dim heads, DType dtype, Backend& backend, OpTimer& timer)
@@ -34,9 +22,7 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
                                    const TensorView& q, const TensorView& k, const TensorView& v) {
   const auto& a = model_.mla;
   const auto latent_eps = static_cast<float>(a.latent_eps);
-  const TensorView q_rows = q.reshaped({q.shape()[0], q.shape()[1],
-                                        Dim("heads*d_k", q.shape().size(2) * q.shape().size(3),
-                                            q.shape()[2].global * q.shape().size(3))});
+  const TensorView q_rows = mergeHeads(q);
   if (a.q_rank > 0) {
     const Tensor& qa = w[LayerWeight::QAProj];
     const Tensor& qb = w[LayerWeight::QBProj];
@@ -70,10 +56,7 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
       "rmsnorm", 0,
       [&] { backend_.rmsNorm(kv_latent_, kv_latent_, w[LayerWeight::KvANorm], latent_eps); },
       "kv_a_layernorm");
-  const TensorView kv_up_rows = kv_up_.view().reshaped(
-      {kv_up_.shape()[0], kv_up_.shape()[1],
-       Dim("heads*d_kv", kv_up_.shape().size(2) * kv_up_.shape().size(3),
-           kv_up_.shape()[2].global * kv_up_.shape().size(3))});
+  const TensorView kv_up_rows = mergeHeads(kv_up_);
   run_(
       "linear", linearFlops(tokens_, kvb), [&] { backend_.linear(kv_up_rows, kv_latent_, kvb); },
       "kv_b_proj");

@@ -3,20 +3,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include "runtime/head_views.h"
 #include "runtime/model_rope.h"
 
 namespace shardrt {
 namespace {
-
-// (batch, seq, heads, d_k) seen as (batch, seq, heads*d_k): what a projection writes.
-TensorView mergeHeads(const TensorView& t) {
-  const auto& s = t.shape();
-  return t.reshaped({s[0], s[1], Dim("heads*d_k", s.size(2) * s.size(3), s[2].global * s.size(3))});
-}
-
-double linearFlops(long tokens, const Tensor& weight) {
-  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());
-}
 
 double seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -159,15 +159,7 @@ def attention(x, m, d, p):
         q, k = rope(q, m), rope(k, m)
     k = np.repeat(k, h // kv, axis=2)  # grouped-query: head i reads kv head i // (h / kv)
     v = np.repeat(v, h // kv, axis=2)
-    scores = np.einsum("bihd,bjhd->bhij", q, k) / math.sqrt(hd)
-    if m["causal"]:  # with Mistral's window, key j seen by query i when i - window < j <= i
-        visible = np.tril(np.ones((s, s), dtype=bool))
-        if m.get("sliding_window", 0):
-            visible &= ~np.tril(np.ones((s, s), dtype=bool), -m["sliding_window"])
-        scores = np.where(visible, scores, -np.inf)
-    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    probs = scores / scores.sum(axis=-1, keepdims=True)
-    out = np.einsum("bhij,bjhd->bihd", probs, v).reshape(b, s, h * hd)
+    out = softmax_attention(q, k, v, m, 1.0 / math.sqrt(hd)).reshape(b, s, h * hd)
     return out @ load(d, p + "self_attn.o_proj.weight").T
 
 

@@ -85,27 +85,38 @@ TEST(CpuKernels, LayerNormMatchesDefinition) {
   EXPECT_LT(relErr(out, ref), kTol);
 }
 
+// Hugging Face's rotate-half form written out, in double, on the first rd dims of each head
+// (all of them when rd = d); the others are copied: x * cos + rotate_half(x) * sin with
+// rotate_half(x) = cat(-x2, x1) and cos/sin = cat(f, f), f_i = theta^(-2i/rd).
+std::vector<float> rotateHalfReference(const std::vector<float>& x, int rows, int seq, int heads,
+                                       int d, int rd, double theta) {
+  std::vector<float> ref(x.size());
+  for (int r = 0; r < rows; ++r) {  // r: (batch, position, head)
+    const int s = r / heads % seq;
+    const float* v = &x[static_cast<std::size_t>(r) * d];
+    float* o = &ref[static_cast<std::size_t>(r) * d];
+    for (int i = 0; i < d; ++i) {
+      if (i >= rd) {
+        o[i] = v[i];
+        continue;
+      }
+      const int fi = i % (rd / 2);
+      const double angle = s * std::pow(theta, -2.0 * fi / rd);
+      const double rot = i < rd / 2 ? -v[i + rd / 2] : v[i - rd / 2];
+      o[i] = float(v[i] * std::cos(angle) + rot * std::sin(angle));
+    }
+  }
+  return ref;
+}
+
 TEST(CpuKernels, RotaryEmbeddingMatchesRotateHalf) {
   const int batch = 2, seq = 23, heads = 3, d = 14;
   const float theta = 500000.0f;
   const auto x = randomVector(batch * seq * heads * d, 8);
   auto out = x;
   rotaryEmbedding(out.data(), batch, seq, heads, d, theta);
-  std::vector<float> ref(x.size());
-  for (int b = 0; b < batch; ++b)
-    for (int s = 0; s < seq; ++s)
-      for (int h = 0; h < heads; ++h) {
-        const float* v = &x[((b * seq + s) * heads + h) * d];
-        float* o = &ref[((b * seq + s) * heads + h) * d];
-        // q * cos + rotate_half(q) * sin, rotate_half(q) = cat(-q2, q1), cos/sin = cat(f, f)
-        for (int i = 0; i < d; ++i) {
-          const int fi = i % (d / 2);
-          const double angle = s * std::pow(double(theta), -2.0 * fi / d);
-          const double rot = i < d / 2 ? -v[i + d / 2] : v[i - d / 2];
-          o[i] = float(v[i] * std::cos(angle) + rot * std::sin(angle));
-        }
-      }
-  EXPECT_LT(relErr(out, ref), kTol);
+  EXPECT_LT(relErr(out, rotateHalfReference(x, batch * seq * heads, seq, heads, d, d, theta)),
+            kTol);
 }
 
 // GLM-4.5's partial rotary: the first rotary_dim dims of each head rotate as a rotate-half
@@ -117,24 +128,8 @@ TEST(CpuKernels, PartialRotaryRotatesOnlyTheFirstDims) {
   const auto x = randomVector(batch * seq * heads * d, 9);
   auto out = x;
   rotaryEmbedding(out.data(), batch, seq, heads, d, rope);
-  std::vector<float> ref(x.size());
-  for (int b = 0; b < batch; ++b)
-    for (int s = 0; s < seq; ++s)
-      for (int h = 0; h < heads; ++h) {
-        const float* v = &x[((b * seq + s) * heads + h) * d];
-        float* o = &ref[((b * seq + s) * heads + h) * d];
-        for (int i = 0; i < d; ++i) {
-          if (i >= rd) {
-            o[i] = v[i];
-            continue;
-          }
-          const int fi = i % (rd / 2);
-          const double angle = s * std::pow(10000.0, -2.0 * fi / rd);
-          const double rot = i < rd / 2 ? -v[i + rd / 2] : v[i - rd / 2];
-          o[i] = float(v[i] * std::cos(angle) + rot * std::sin(angle));
-        }
-      }
-  EXPECT_LT(relErr(out, ref), kTol);
+  EXPECT_LT(relErr(out, rotateHalfReference(x, batch * seq * heads, seq, heads, d, rd, 10000.0)),
+            kTol);
 }
 
 // DeepSeek's layout: the rope dims start after each head's nope dims and rotate in adjacent

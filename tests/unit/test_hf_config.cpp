@@ -52,6 +52,12 @@ std::string refusal(const json& config) {
   return "";
 }
 
+// The config is refused with a reason holding `want`.
+void refusedAs(const json& config, const char* want) {
+  const std::string why = refusal(config);
+  EXPECT_NE(why.find(want), std::string::npos) << why;
+}
+
 TEST(HfConfig, Llama31DerivesEveryDimensionAndItsRopeScaling) {
   const ModelConfig m = modelFromHfConfig(llama31(), "c.json");
   EXPECT_EQ(m.layers, 32);
@@ -145,8 +151,7 @@ TEST(HfConfig, Qwen2HasQkvBiasesAndNoWindowUnlessUsed) {
       << refusal(c);
   c["use_sliding_window"] = false;
   c["layer_types"] = json::array({"full_attention", "sliding_attention"});
-  EXPECT_NE(refusal(c).find("layer_types: a sliding window on some layers only"),
-            std::string::npos)
+  EXPECT_NE(refusal(c).find("layer_types: a sliding window on some layers only"), std::string::npos)
       << refusal(c);
   c["layer_types"] = json::array({"sliding_attention", "sliding_attention"});
   EXPECT_EQ(modelFromHfConfig(c, "c.json").sliding_window, 131072);
@@ -303,10 +308,6 @@ TEST(HfConfig, Glm4MoeKeysAreReadInBothLayoutsAndCheckedAgainstEachOther) {
   bare.erase("partial_rotary_factor");
   EXPECT_EQ(modelFromHfConfig(bare, "c.json").rotary_dim, 64);
   // Refusals, each naming its key.
-  const auto refusedAs = [](json c, const char* want) {
-    const std::string why = refusal(c);
-    EXPECT_NE(why.find(want), std::string::npos) << why;
-  };
   json both = glm45Air();
   both["rope_parameters"] =
       json::parse(R"({"rope_type": "default", "partial_rotary_factor": 0.25})");
@@ -395,10 +396,6 @@ TEST(HfConfig, KimiK2ShapedConfigDerivesAsDeepSeekV3) {
 }
 
 TEST(HfConfig, DeepSeekKeysAreHeldToWhatIsImplemented) {
-  const auto refusedAs = [](json c, const char* want) {
-    const std::string why = refusal(c);
-    EXPECT_NE(why.find(want), std::string::npos) << why;
-  };
   json kv = deepseekV3();
   kv["num_key_value_heads"] = 16;
   refusedAs(kv, "num_key_value_heads: must equal num_attention_heads");

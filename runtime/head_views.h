@@ -1,0 +1,29 @@
+// Views of the executor's per-head activations, and the FLOPs of a projection: shared by the
+// attention paths (runtime/transformer.cpp, runtime/latent_attention.cpp).
+#pragma once
+
+#include <string>
+
+#include "runtime/tensor.h"
+
+namespace shardrt {
+
+// (batch, seq, heads, d) seen as (batch, seq, heads*d): what a projection writes or reads.
+inline TensorView mergeHeads(const TensorView& t) {
+  const auto& s = t.shape();
+  return t.reshaped(
+      {s[0], s[1], Dim("heads*" + s[3].name, s.size(2) * s.size(3), s[2].global * s.size(3))});
+}
+
+// (batch, seq, heads, d) seen as (batch*seq*heads, d): one row a head.
+inline TensorView headRows(const TensorView& t) {
+  const auto& s = t.shape();
+  return t.reshaped({Dim("rows", s.size(0) * s.size(1) * s.size(2)), s[3]});
+}
+
+// y = x W^T over `tokens` rows: 2 FLOPs per weight element per token.
+inline double linearFlops(long tokens, const Tensor& weight) {
+  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());
+}
+
+}  // namespace shardrt
