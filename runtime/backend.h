@@ -101,6 +101,32 @@ class Backend {
   virtual void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                               const TensorView& weight) = 0;
 
+  // Generation (runtime/generation_executor.h): tokens in, the KV cache, tokens out.
+  // out (tokens, hidden) = table's rows for ids (tokens, i32), table (rows, hidden) holding the
+  // ids first_id.. of a vocabulary split over tp; zeros for ids it does not hold
+  // (kernels/cpu/embedding.h).
+  virtual void embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                         int first_id) = 0;
+  // x (tokens, ..., heads, head_dim) rotated in place, token t at positions[t] (i32): the
+  // rotary embedding of tokens at their places in their sequences.
+  virtual void rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                 const kernels::RopeFrequencies& rope) = 0;
+  // out[index[i]] = inp[i], row by row, no row of out named twice: new keys and values into
+  // the KV cache.
+  virtual void scatterRows(const TensorView& out, const TensorView& inp,
+                           const TensorView& index) = 0;
+  // Attention of tokens over the KV cache (kernels/cpu/cached_attention.h): q, out (tokens, ...,
+  // q_heads, head_dim); k_cache, v_cache (sequences, context, kv_heads, head_dim); token t is
+  // sequence seq[t]'s token at position pos[t] (i32) and sees its keys up to pos[t], causally.
+  virtual void cachedAttention(const TensorView& out, const TensorView& q,
+                               const TensorView& k_cache, const TensorView& v_cache,
+                               const TensorView& seq, const TensorView& pos,
+                               const kernels::AttentionHeads& heads) = 0;
+  // best_value (rows, f32) and best_index (rows, i32) = each row's largest value in x (rows,
+  // cols) and its column + first_index, the first on ties (kernels/cpu/argmax.h).
+  virtual void argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                          const TensorView& x, int first_index) = 0;
+
  private:
   std::vector<double> host_marks_;  // steady-clock seconds, for the default marks
 };

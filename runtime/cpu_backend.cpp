@@ -6,9 +6,12 @@
 #include <new>
 
 #include "kernels/cpu/activations.h"
+#include "kernels/cpu/argmax.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/bias.h"
+#include "kernels/cpu/cached_attention.h"
 #include "kernels/cpu/column_copy.h"
+#include "kernels/cpu/embedding.h"
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/permute.h"
@@ -175,6 +178,48 @@ void CpuBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
   op_checks::sameNumel("scatter_add_rows weight", index, weight);
   kernels::cpu::scatterAddRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),
                                weight.data<float>(), index.numel(), toInt(inp.shape().cols()));
+}
+
+void CpuBackend::embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                           int first_id) {
+  op_checks::embedding(out, ids, table);
+  kernels::cpu::embedRows(out.data<float>(), ids.data<std::int32_t>(), table.data<float>(),
+                          out.shape().rows(), toInt(out.shape().cols()), table.shape().rows(),
+                          first_id);
+}
+
+void CpuBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                   const kernels::RopeFrequencies& rope) {
+  op_checks::rotaryAt(x, positions);
+  const Shape& s = x.shape();
+  kernels::cpu::rotaryEmbeddingAt(x.data<float>(), positions.data<std::int32_t>(),
+                                  positions.numel(), toInt(s.size(s.rank() - 2)),
+                                  toInt(s.cols()), rope);
+}
+
+void CpuBackend::scatterRows(const TensorView& out, const TensorView& inp, const TensorView& index) {
+  op_checks::rowIndex("scatter_rows", inp, out, index);
+  kernels::cpu::scatterRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),
+                            index.numel(), toInt(inp.shape().cols()));
+}
+
+void CpuBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                 const TensorView& k_cache, const TensorView& v_cache,
+                                 const TensorView& seq, const TensorView& pos,
+                                 const kernels::AttentionHeads& heads) {
+  op_checks::cachedAttention(out, q, k_cache, v_cache, seq, pos, heads);
+  kernels::cpu::cachedAttention(out.data<float>(), q.data<float>(), k_cache.data<float>(),
+                                v_cache.data<float>(), seq.data<std::int32_t>(),
+                                pos.data<std::int32_t>(), seq.numel(),
+                                toInt(k_cache.shape().size(1)), toInt(q.shape().cols()), heads);
+}
+
+void CpuBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                            const TensorView& x, int first_index) {
+  op_checks::argmax(best_value, best_index, x);
+  kernels::cpu::argmaxRows(best_value.data<float>(), best_index.data<std::int32_t>(),
+                           x.data<float>(), x.shape().rows(), toInt(x.shape().cols()),
+                           first_index);
 }
 
 }  // namespace shardrt

@@ -405,4 +405,24 @@ void CudaBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
   });
 }
 
+// PENDING(issue 17): the CUDA kernels of the generation ops are being written.
+void CudaBackend::embedRows(const TensorView&, const TensorView&, const TensorView&, int) {
+  throw std::logic_error("embed_rows: not on cuda yet");
+}
+void CudaBackend::rotaryEmbeddingAt(const TensorView&, const TensorView&,
+                                    const kernels::RopeFrequencies&) {
+  throw std::logic_error("rotary_embedding_at: not on cuda yet");
+}
+void CudaBackend::scatterRows(const TensorView&, const TensorView&, const TensorView&) {
+  throw std::logic_error("scatter_rows: not on cuda yet");
+}
+void CudaBackend::cachedAttention(const TensorView&, const TensorView&, const TensorView&,
+                                  const TensorView&, const TensorView&, const TensorView&,
+                                  const kernels::AttentionHeads&) {
+  throw std::logic_error("cached_attention: not on cuda yet");
+}
+void CudaBackend::argmaxRows(const TensorView&, const TensorView&, const TensorView&, int) {
+  throw std::logic_error("argmax_rows: not on cuda yet");
+}
+
 }  // namespace shardrt

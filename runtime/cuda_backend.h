@@ -69,6 +69,16 @@ class CudaBackend final : public Backend {
   void gatherRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
   void scatterAddRows(const TensorView& out, const TensorView& inp, const TensorView& index,
                       const TensorView& weight) override;
+  void embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                 int first_id) override;
+  void rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                         const kernels::RopeFrequencies& rope) override;
+  void scatterRows(const TensorView& out, const TensorView& inp, const TensorView& index) override;
+  void cachedAttention(const TensorView& out, const TensorView& q, const TensorView& k_cache,
+                       const TensorView& v_cache, const TensorView& seq, const TensorView& pos,
+                       const kernels::AttentionHeads& heads) override;
+  void argmaxRows(const TensorView& best_value, const TensorView& best_index, const TensorView& x,
+                  int first_index) override;
 
  private:
   int device_;

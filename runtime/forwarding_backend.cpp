@@ -120,4 +120,31 @@ void ForwardingBackend::scatterAddRows(const TensorView& out, const TensorView& 
   inner_.scatterAddRows(out, inp, index, weight);
 }
 
+void ForwardingBackend::embedRows(const TensorView& out, const TensorView& ids,
+                                  const TensorView& table, int first_id) {
+  inner_.embedRows(out, ids, table, first_id);
+}
+
+void ForwardingBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                          const kernels::RopeFrequencies& rope) {
+  inner_.rotaryEmbeddingAt(x, positions, rope);
+}
+
+void ForwardingBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                                    const TensorView& index) {
+  inner_.scatterRows(out, inp, index);
+}
+
+void ForwardingBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                        const TensorView& k_cache, const TensorView& v_cache,
+                                        const TensorView& seq, const TensorView& pos,
+                                        const kernels::AttentionHeads& heads) {
+  inner_.cachedAttention(out, q, k_cache, v_cache, seq, pos, heads);
+}
+
+void ForwardingBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                                   const TensorView& x, int first_index) {
+  inner_.argmaxRows(best_value, best_index, x, first_index);
+}
+
 }  // namespace shardrt

@@ -131,4 +131,31 @@ void MetaBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
   op_checks::sameNumel("scatter_add_rows weight", index, weight);
 }
 
+void MetaBackend::embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                            int) {
+  op_checks::embedding(out, ids, table);
+}
+
+void MetaBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                    const kernels::RopeFrequencies&) {
+  op_checks::rotaryAt(x, positions);
+}
+
+void MetaBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                              const TensorView& index) {
+  op_checks::rowIndex("scatter_rows", inp, out, index);
+}
+
+void MetaBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                  const TensorView& k_cache, const TensorView& v_cache,
+                                  const TensorView& seq, const TensorView& pos,
+                                  const kernels::AttentionHeads& heads) {
+  op_checks::cachedAttention(out, q, k_cache, v_cache, seq, pos, heads);
+}
+
+void MetaBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                             const TensorView& x, int) {
+  op_checks::argmax(best_value, best_index, x);
+}
+
 }  // namespace shardrt

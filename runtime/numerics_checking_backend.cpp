@@ -206,4 +206,36 @@ void NumericsCheckingBackend::scatterAddRows(const TensorView& out, const Tensor
   check("scatter_add_rows", out);
 }
 
+void NumericsCheckingBackend::embedRows(const TensorView& out, const TensorView& ids,
+                                        const TensorView& table, int first_id) {
+  inner().embedRows(out, ids, table, first_id);
+  check("embed_rows", out);
+}
+
+void NumericsCheckingBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                                const kernels::RopeFrequencies& rope) {
+  inner().rotaryEmbeddingAt(x, positions, rope);
+  check("rotary_embedding_at", x);
+}
+
+void NumericsCheckingBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                                          const TensorView& index) {
+  inner().scatterRows(out, inp, index);
+  check("scatter_rows", inp);  // the rows written; the rest of out may be unwritten cache
+}
+
+void NumericsCheckingBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                              const TensorView& k_cache, const TensorView& v_cache,
+                                              const TensorView& seq, const TensorView& pos,
+                                              const kernels::AttentionHeads& heads) {
+  inner().cachedAttention(out, q, k_cache, v_cache, seq, pos, heads);
+  check("cached_attention", out);
+}
+
+void NumericsCheckingBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                                         const TensorView& x, int first_index) {
+  inner().argmaxRows(best_value, best_index, x, first_index);
+  check("argmax_rows", best_value);
+}
+
 }  // namespace shardrt

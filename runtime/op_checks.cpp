@@ -147,4 +147,63 @@ void rowIndex(const char* op, const TensorView& rows, const TensorView& table,
   }
 }
 
+namespace {
+
+// Does t hold exactly n i32 values?
+bool indexOf(const TensorView& t, std::int64_t n) {
+  return t.dtype() == DType::I32 && t.numel() == n;
+}
+
+// (tokens, ..., heads, head_dim): the token count, or -1 for rank < 3.
+std::int64_t tokensOf(const Shape& s) {
+  if (s.rank() < 3 || s.size(s.rank() - 1) * s.size(s.rank() - 2) == 0) return -1;
+  return s.numel() / (s.size(s.rank() - 1) * s.size(s.rank() - 2));
+}
+
+}  // namespace
+
+void embedding(const TensorView& out, const TensorView& ids, const TensorView& table) {
+  if (out.shape().cols() != table.shape().cols() || !indexOf(ids, out.shape().rows()) ||
+      out.dtype() != table.dtype()) {
+    fail("embed_rows", "out " + out.shape().str() + ", ids " + ids.shape().str() + " " +
+                           std::string(dtypeName(ids.dtype())) + ", table " +
+                           table.shape().str());
+  }
+}
+
+void rotaryAt(const TensorView& x, const TensorView& positions) {
+  const Shape& s = x.shape();
+  const std::int64_t tokens = tokensOf(s);
+  if (tokens < 0 || s.cols() % 2 != 0 || !indexOf(positions, tokens)) {
+    fail("rotary_embedding_at", "needs x (tokens, ..., heads, even head_dim) and i32 positions "
+                                "(tokens), got x " +
+                                    s.str() + ", positions " + positions.shape().str());
+  }
+}
+
+void cachedAttention(const TensorView& out, const TensorView& q, const TensorView& k_cache,
+                     const TensorView& v_cache, const TensorView& seq, const TensorView& pos,
+                     const kernels::AttentionHeads& heads) {
+  const Shape &qs = q.shape(), &ks = k_cache.shape();
+  const std::int64_t tokens = tokensOf(qs);
+  const bool ok = tokens >= 0 && out.shape() == qs && ks.rank() == 4 && v_cache.shape() == ks &&
+                  qs.size(qs.rank() - 2) == heads.q_heads && ks.size(2) == heads.kv_heads &&
+                  qs.cols() == ks.cols() && indexOf(seq, tokens) && indexOf(pos, tokens) &&
+                  q.dtype() == k_cache.dtype() && k_cache.dtype() == v_cache.dtype();
+  if (!ok) {
+    fail("cached_attention", "q " + qs.str() + ", k_cache " + ks.str() + ", v_cache " +
+                                 v_cache.shape().str() + ", out " + out.shape().str() + ", seq " +
+                                 seq.shape().str() + ", pos " + pos.shape().str());
+  }
+}
+
+void argmax(const TensorView& best_value, const TensorView& best_index, const TensorView& x) {
+  const std::int64_t rows = x.shape().rows();
+  if (best_value.dtype() != DType::F32 || best_value.numel() != rows ||
+      !indexOf(best_index, rows) || x.shape().cols() == 0) {
+    fail("argmax_rows", "x " + x.shape().str() + ", best_value " + best_value.shape().str() +
+                            ", best_index " + best_index.shape().str() + " (want f32 and i32)");
+  }
+}
+
 }  // namespace shardrt::op_checks

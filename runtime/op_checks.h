@@ -32,5 +32,16 @@ void routerWeightsOf(const TensorView& weights, const TensorView& experts,
 // rows (index.numel(), cols) read from or written to table (any rows, cols) by index.
 void rowIndex(const char* op, const TensorView& rows, const TensorView& table,
               const TensorView& index);
+// embedRows: out (tokens, hidden), ids (tokens) of i32, table (rows, hidden).
+void embedding(const TensorView& out, const TensorView& ids, const TensorView& table);
+// rotaryEmbeddingAt: x (tokens, ..., heads, even head_dim), positions (tokens) of i32.
+void rotaryAt(const TensorView& x, const TensorView& positions);
+// cachedAttention: q and out alike, (tokens, ..., q_heads, head_dim); the caches (sequences,
+// context, kv_heads, head_dim) alike; seq and pos (tokens) of i32.
+void cachedAttention(const TensorView& out, const TensorView& q, const TensorView& k_cache,
+                     const TensorView& v_cache, const TensorView& seq, const TensorView& pos,
+                     const kernels::AttentionHeads& heads);
+// argmaxRows: best_value (rows) f32, best_index (rows) i32, x (rows, cols).
+void argmax(const TensorView& best_value, const TensorView& best_index, const TensorView& x);
 
 }  // namespace shardrt::op_checks

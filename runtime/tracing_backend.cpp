@@ -215,4 +215,37 @@ void TracingBackend::scatterAddRows(const TensorView& out, const TensorView& inp
       [&] { inner().scatterAddRows(out, inp, index, weight); });
 }
 
+void TracingBackend::embedRows(const TensorView& out, const TensorView& ids,
+                               const TensorView& table, int first_id) {
+  // A lookup of rows by token id: drawn as routing (a parallelogram), the table a weight.
+  run({OpKind::Route, "embedding", {ids}, {table}, {out}},
+      [&] { inner().embedRows(out, ids, table, first_id); });
+}
+
+void TracingBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                       const kernels::RopeFrequencies& rope) {
+  run({OpKind::Compute, "rope", {x, positions}, {}, {x}},
+      [&] { inner().rotaryEmbeddingAt(x, positions, rope); });
+}
+
+void TracingBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                                 const TensorView& index) {
+  run({OpKind::Route, "kv_cache_write", {inp, index}, {}, {out}},
+      [&] { inner().scatterRows(out, inp, index); });
+}
+
+void TracingBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                     const TensorView& k_cache, const TensorView& v_cache,
+                                     const TensorView& seq, const TensorView& pos,
+                                     const kernels::AttentionHeads& heads) {
+  run({OpKind::Compute, "cached_attention", {q, k_cache, v_cache, seq, pos}, {}, {out}},
+      [&] { inner().cachedAttention(out, q, k_cache, v_cache, seq, pos, heads); });
+}
+
+void TracingBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                                const TensorView& x, int first_index) {
+  run({OpKind::Compute, "argmax", {x}, {}, {best_value, best_index}},
+      [&] { inner().argmaxRows(best_value, best_index, x, first_index); });
+}
+
 }  // namespace shardrt

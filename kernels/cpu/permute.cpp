@@ -19,4 +19,10 @@ void scatterAddRows(float* out, const float* inp, const std::int32_t* index, con
   }
 }
 
+void scatterRows(float* out, const float* inp, const std::int32_t* index, long rows, int cols) {
+  for (long i = 0; i < rows; ++i) {
+    std::memcpy(out + static_cast<long>(index[i]) * cols, inp + i * cols, sizeof(float) * cols);
+  }
+}
+
 }  // namespace shardrt::kernels::cpu

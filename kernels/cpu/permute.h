@@ -1,6 +1,7 @@
 // Row permutations that move tokens to and from experts.
 //   gatherRows:     out[i] = inp[index[i]]                       (dispatch order)
 //   scatterAddRows: out[index[i]] += weight[i] * inp[i]          (the weighted combine)
+//   scatterRows:    out[index[i]] = inp[i]                       (new keys into the KV cache)
 #pragma once
 
 #include <cstdint>
@@ -14,5 +15,9 @@ void gatherRows(float* out, const float* inp, const std::int32_t* index, long ro
 // several entries name receive all of them, in entry order.
 void scatterAddRows(float* out, const float* inp, const std::int32_t* index, const float* weight,
                     long rows, int cols);
+
+// out (any rows, cols) written at the rows index names; inp (rows, cols), index (rows), which
+// names no row twice.
+void scatterRows(float* out, const float* inp, const std::int32_t* index, long rows, int cols);
 
 }  // namespace shardrt::kernels::cpu

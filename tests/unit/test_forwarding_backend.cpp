@@ -119,6 +119,27 @@ class RecordingBackend final : public Backend {
                       const TensorView& weight) override {
     log("scatterAddRows", out.raw(), inp.raw(), index.raw(), weight.raw());
   }
+  void embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                 int first_id) override {
+    log("embedRows", out.raw(), ids.raw(), table.raw(), first_id);
+  }
+  void rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                         const kernels::RopeFrequencies& rope) override {
+    log("rotaryEmbeddingAt", x.raw(), positions.raw(), static_cast<float>(rope.theta));
+  }
+  void scatterRows(const TensorView& out, const TensorView& inp, const TensorView& index) override {
+    log("scatterRows", out.raw(), inp.raw(), index.raw());
+  }
+  void cachedAttention(const TensorView& out, const TensorView& q, const TensorView& k_cache,
+                       const TensorView& v_cache, const TensorView& seq, const TensorView& pos,
+                       const kernels::AttentionHeads& heads) override {
+    log("cachedAttention", out.raw(), q.raw(), k_cache.raw(), v_cache.raw(), seq.raw(), pos.raw(),
+        heads.q_heads, heads.kv_heads, heads.window);
+  }
+  void argmaxRows(const TensorView& best_value, const TensorView& best_index, const TensorView& x,
+                  int first_index) override {
+    log("argmaxRows", best_value.raw(), best_index.raw(), x.raw(), first_index);
+  }
 
  private:
   template <typename... Args>
@@ -185,6 +206,13 @@ std::vector<std::function<std::string(Backend&)>> everyCall() {
       none([=](Backend& be) { be.routerWeightsOf(e, c, a, {false, true, 0.5f, 3, 1, true}); }),
       none([=](Backend& be) { be.gatherRows(c, e, a); }),
       none([=](Backend& be) { be.scatterAddRows(d, a, b, c); }),
+      none([=](Backend& be) { be.embedRows(a, b, c, 17); }),
+      none([=](Backend& be) { be.rotaryEmbeddingAt(b, c, 10000.0f); }),
+      none([=](Backend& be) { be.scatterRows(c, d, e); }),
+      none([=](Backend& be) {
+        be.cachedAttention(e, a, b, c, d, e, {4, 2, 1, 3, 2, 0.0f, 9});
+      }),
+      none([=](Backend& be) { be.argmaxRows(d, e, a, 23); }),
   };
 }
 

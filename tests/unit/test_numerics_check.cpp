@@ -297,6 +297,20 @@ class FakeDeviceBackend final : public Backend {
                       const TensorView&) override {
     unused();
   }
+  void embedRows(const TensorView&, const TensorView&, const TensorView&, int) override { unused(); }
+  void rotaryEmbeddingAt(const TensorView&, const TensorView&,
+                         const kernels::RopeFrequencies&) override {
+    unused();
+  }
+  void scatterRows(const TensorView&, const TensorView&, const TensorView&) override { unused(); }
+  void cachedAttention(const TensorView&, const TensorView&, const TensorView&, const TensorView&,
+                       const TensorView&, const TensorView&,
+                       const kernels::AttentionHeads&) override {
+    unused();
+  }
+  void argmaxRows(const TensorView&, const TensorView&, const TensorView&, int) override {
+    unused();
+  }
   int host_copies = 0;
 
  private:
