@@ -177,7 +177,8 @@ ModelConfig readHfModel(JsonReader& r) {
   for (const char* key :
        {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
         "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming",
-        "qkv_bias", "qk_norm", "rotary_dim", "mla"}) {
+        "qkv_bias", "qk_norm", "rotary_dim", "mla", "vocab_size", "tie_word_embeddings",
+        "eos_token_id"}) {
     if (r.has(key)) {
       throw ConfigError(r.field(key),
                         "comes from model.hf_config; only layers may be given "
@@ -189,6 +190,26 @@ ModelConfig readHfModel(JsonReader& r) {
     throw ConfigError(r.field("layers"), "leaves no MoE layer");
   }
   return m;
+}
+
+// vocab_size, tie_word_embeddings and eos_token_id (one id or a list), as config.json names them.
+void readTokenLevel(JsonReader& r, ModelConfig& m) {
+  m.vocab = r.nonNegativeInt("vocab_size", 0);
+  m.tie_embeddings = r.boolean("tie_word_embeddings", false);
+  if (r.has("eos_token_id")) {
+    const nlohmann::json& v = r.value("eos_token_id");
+    m.eos_tokens = v.is_array() ? r.intList("eos_token_id") : std::vector<int>{v.is_number_integer() ? v.get<int>() : -1};
+  }
+  if (m.tie_embeddings && m.vocab == 0) {
+    throw ConfigError(r.field("tie_word_embeddings"), "needs model.vocab_size");
+  }
+  for (int id : m.eos_tokens) {
+    if (id < 0 || id >= m.vocab) {
+      throw ConfigError(r.field("eos_token_id"),
+                        "must be token ids within model.vocab_size " + std::to_string(m.vocab) +
+                            ", got " + std::to_string(id));
+    }
+  }
 }
 
 ModelConfig readModel(JsonReader r) {
@@ -213,6 +234,7 @@ ModelConfig readModel(JsonReader r) {
   m.qkv_bias = r.boolean("qkv_bias", false);
   m.qk_norm = r.boolean("qk_norm", false);
   m.rotary_dim = r.nonNegativeInt("rotary_dim", 0);
+  readTokenLevel(r, m);
   if (r.has("mla")) m.mla = readLatentAttention(r.object("mla"));
   if (r.has("moe")) m.moe = readMoe(r.object("moe"), m.layers);
   const std::string naming = r.oneOf("weight_naming", {"llama", "mixtral", "qwen2_moe"}, "llama");
@@ -630,6 +652,9 @@ json toJson(const Deployment& deployment) {
         {"original_max_position_embeddings", s.original_max_position_embeddings}};
   }
   if (m.sliding_window > 0) model["sliding_window"] = m.sliding_window;
+  if (m.vocab > 0) model["vocab_size"] = m.vocab;
+  if (m.tie_embeddings) model["tie_word_embeddings"] = true;
+  if (!m.eos_tokens.empty()) model["eos_token_id"] = m.eos_tokens;
   if (m.qkv_bias) model["qkv_bias"] = true;
   if (m.qk_norm) model["qk_norm"] = true;
   if (m.rotary_dim > 0) model["rotary_dim"] = m.rotary_dim;

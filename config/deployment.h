@@ -134,6 +134,12 @@ struct ModelConfig {
   // Mistral's sliding window (0: none): query i sees the keys j with i - window < j <= i.
   int sliding_window = 0;
   MoeConfig moe;  // moe.experts == 0: a dense model
+  // The token level, which `generate` runs (runtime/generation_executor.h) and `run` does not:
+  // the vocabulary (0: the layers only), whether the LM head is the embedding's own matrix
+  // (tie_word_embeddings), and the tokens that end a sequence (eos_token_id).
+  int vocab = 0;
+  bool tie_embeddings = false;
+  std::vector<int> eos_tokens;
   WeightNaming weight_naming = WeightNaming::Llama;
   ModelSource source;
 

@@ -28,7 +28,7 @@ const std::map<std::string, std::string> kNotYet = {
 // token ids, generation settings saved by older versions, training-only regularisers.
 const std::set<std::string> kNoEffect = {
     "architectures", "model_type", "transformers_version", "_name_or_path", "use_cache",
-    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
+    "bos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
     "initializer_range", "attention_dropout", "return_dict", "output_hidden_states",
     "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss", "pruned_heads",
     "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "add_cross_attention",
@@ -48,8 +48,8 @@ const std::set<std::string> kNoEffect = {
 
 // Keys read and reported as not used by the layers shardrt runs.
 const std::map<std::string, std::string> kNotUsed = {
-    {"vocab_size", "the embedding and the LM head are not run yet, issue 17"},
-    {"tie_word_embeddings", "the embedding and the LM head are not run yet, issue 17"},
+    {"vocab_size", "run computes the layers alone; generate reads it"},
+    {"tie_word_embeddings", "run computes the layers alone; generate reads it"},
     {"max_position_embeddings", "positions are those of workload.seq_len"},
     {"torch_dtype", "the workload's dtype is used"},
     {"dtype", "the workload's dtype is used"},
@@ -156,6 +156,24 @@ class HfReader {
   std::string path_;
   std::set<std::string> read_;
 };
+
+// The token level that `generate` runs: the vocabulary, the tied LM head (the families' own
+// default, false, when absent), and eos_token_id (an id, a list of ids, or null).
+void readTokenLevel(HfReader& r, ModelConfig& m) {
+  m.vocab = r.positiveInt("vocab_size", 0);
+  m.tie_embeddings = r.boolean("tie_word_embeddings", false);
+  r.markRead("eos_token_id");
+  if (!r.has("eos_token_id")) return;
+  const json& v = r.at("eos_token_id");
+  const json list = v.is_array() ? v : json::array({v});
+  for (const json& id : list) {
+    if (!id.is_number_integer() || id.get<long long>() < 0 || id.get<long long>() >= m.vocab) {
+      r.refuse("eos_token_id", "must be token ids below vocab_size " + std::to_string(m.vocab) +
+                                   ", got " + brief(v));
+    }
+    m.eos_tokens.push_back(id.get<int>());
+  }
+}
 
 // YaRN's keys as transformers' _compute_yarn_parameters reads them: factor, the original
 // context, beta_fast/beta_slow (default 32/1), and the cos/sin magnitude attention_factor, given
@@ -595,6 +613,7 @@ ModelConfig modelFromHfConfig(const json& config, const std::string& path) {
   for (const char* key : {"num_nextn_predict_layers", "num_mtp_layers"}) {
     if (r.has(key)) m.source.mtp_layers = r.intFromZero(key, 0, 64);
   }
+  readTokenLevel(r, m);
   for (const auto& [key, why] : kNotUsed) r.noted(key, m.source);
   r.finish(type);
   if (m.heads % m.kv_heads != 0) {

@@ -78,6 +78,7 @@ Plan makePlan(const Deployment& deployment) {
     shard.kv_heads = kvHeadsFor(shard.q_heads, deployment.model.groupSize());
     shard.ffn_columns = evenPart(deployment.model.ffn_hidden, p.tp, t);
     shard.shared_columns = evenPart(deployment.model.moe.sharedWidth(), p.tp, t);
+    shard.vocab = evenPart(deployment.model.vocab, p.tp, t);
     p.tp_shards.push_back(shard);
   }
   return p;

@@ -24,6 +24,7 @@ struct TensorParallelShard {
   Range kv_heads;        // kv heads this rank's query heads read; replicated where tp > kv_heads
   Range ffn_columns;     // columns of the FFN's first layer, rows of its second
   Range shared_columns;  // the same for the MoE layers' shared-experts MLP
+  Range vocab;           // token ids: rows of the embedding and of the LM head (generate)
 };
 
 struct PipelineStage {

@@ -246,6 +246,7 @@ void defineCommands(CLI::App& app, CommandLine& line) {
   addRunMeasuring(*run, line.run);
   addRunChecks(*run, line.run);
   addRunTestFaults(*run, line.run);
+  addGenerateCommand(app, line.generate);
   addDagCommand(app, line.dag);
   addPlanCommand(app, line.plan);
   line.bench = addBenchCommand(app, line.calibrate);

@@ -9,6 +9,7 @@
 #include "bench/bench_layer.h"
 #include "bench/calibrate.h"
 #include "launch/dag_command.h"
+#include "launch/generate_command.h"
 #include "launch/plan_command.h"
 #include "launch/run_command.h"
 
@@ -16,6 +17,7 @@ namespace shardrt::launch {
 
 struct CommandLine {
   RunOptions run;
+  GenerateOptions generate;
   DagOptions dag;
   PlanOptions plan;
   bench::BenchCollectivesOptions collectives;

@@ -1,6 +1,8 @@
 // The shardrt command. Launched by mpirun, one process per rank:
 //   mpirun -np N shardrt run DEPLOYMENT.json [--validate] [--out DIR] [--dump DIR] [--trace DIR]
 //                            [--weights PATH]
+//   mpirun -np N shardrt generate DEPLOYMENT.json --prompt 1,2,3 [--max-new-tokens N]
+//                            [--validate] [--temperature T --top-k K --top-p P --seed S]
 // and in one process, without running the model:
 //   shardrt dag DEPLOYMENT.json [--ranks N] [--out DIR]      (the deployment's DAG, dry run)
 //   shardrt dag check FILE.dot                                (the DAG rules of docs/dag.md)
@@ -58,6 +60,9 @@ bool inOneProcess(const shardrt::comm::MpiSession& mpi, const char* why) {
 
 int dispatch(const CLI::App& app, const CommandLine& line, const shardrt::comm::MpiSession& mpi) {
   if (app.got_subcommand("run")) return shardrt::launch::runCommand(line.run, mpi);
+  if (app.got_subcommand("generate")) {
+    return shardrt::launch::generateCommand(line.generate, mpi);
+  }
   if (app.got_subcommand("bench")) {
     const CLI::App& bench = *line.bench;
     if (bench.got_subcommand("gemm")) return shardrt::bench::benchGemm(line.gemm, mpi);

@@ -7,19 +7,37 @@ namespace shardrt {
 
 LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim batch, Dim seq,
                                            Dim heads, DType dtype, Backend& backend, OpTimer& timer)
-    : model_(model), backend_(backend), run_(timer), tokens_(batch.size * seq.size) {
+    : model_(model), backend_(backend), run_(timer), seq_(seq.size) {
   const auto& a = model.mla;
-  if (a.q_rank > 0) q_latent_ = backend.empty({batch, seq, Dim("q_lora_rank", a.q_rank)}, dtype);
-  kv_a_ = backend.empty({batch, seq, Dim("kv_lora_rank+rope", a.kv_rank + a.rope_dim)}, dtype);
-  kv_latent_ = backend.empty({batch, seq, Dim("kv_lora_rank", a.kv_rank)}, dtype);
-  k_rope_ = backend.empty({batch, seq, Dim("heads", 1), Dim("d_rope", a.rope_dim)}, dtype);
-  kv_up_ = backend.empty({batch, seq, heads, Dim("d_kv", a.nope_dim + a.v_dim)}, dtype);
-  k_rope_heads_ = backend.empty({batch, seq, heads, Dim("d_k", a.nope_dim + a.rope_dim)}, dtype);
-  attn_v_ = backend.empty({batch, seq, heads, Dim("d_v", a.v_dim)}, dtype);
+  Buffers& b = buffers_;
+  if (a.q_rank > 0) b.q_latent = backend.empty({batch, seq, Dim("q_lora_rank", a.q_rank)}, dtype);
+  b.kv_a = backend.empty({batch, seq, Dim("kv_lora_rank+rope", a.kv_rank + a.rope_dim)}, dtype);
+  b.kv_latent = backend.empty({batch, seq, Dim("kv_lora_rank", a.kv_rank)}, dtype);
+  b.k_rope = backend.empty({batch, seq, Dim("heads", 1), Dim("d_rope", a.rope_dim)}, dtype);
+  b.kv_up = backend.empty({batch, seq, heads, Dim("d_kv", a.nope_dim + a.v_dim)}, dtype);
+  b.k_rope_heads = backend.empty({batch, seq, heads, Dim("d_k", a.nope_dim + a.rope_dim)}, dtype);
+  b.attn_v = backend.empty({batch, seq, heads, Dim("d_v", a.v_dim)}, dtype);
+  useRows(batch.size);
+}
+
+void LatentAttentionBlock::useRows(long rows) {
+  auto first = [rows](const Tensor& t) {
+    return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
+  };
+  const Buffers& b = buffers_;
+  q_latent_ = first(b.q_latent);
+  kv_a_ = first(b.kv_a);
+  kv_latent_ = first(b.kv_latent);
+  k_rope_ = first(b.k_rope);
+  kv_up_ = first(b.kv_up);
+  k_rope_heads_ = first(b.k_rope_heads);
+  attn_v_ = first(b.attn_v);
+  tokens_ = rows * seq_;
 }
 
 void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights& w,
-                                   const TensorView& q, const TensorView& k, const TensorView& v) {
+                                   const TensorView& q, const TensorView& k, const TensorView& v,
+                                   const TensorView* positions) {
   const auto& a = model_.mla;
   const auto latent_eps = static_cast<float>(a.latent_eps);
   const TensorView q_rows = mergeHeads(q);
@@ -66,8 +84,13 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
   kernels::RopeFrequencies k_rope = q_rope;
   k_rope.rotary_offset = 0;  // k_rope_ holds only the rope dims
   run_("rope", 0, [&] {
-    backend_.rotaryEmbedding(q, q_rope);
-    backend_.rotaryEmbedding(k_rope_, k_rope);
+    if (positions) {
+      backend_.rotaryEmbeddingAt(q, *positions, q_rope);
+      backend_.rotaryEmbeddingAt(k_rope_, *positions, k_rope);
+    } else {
+      backend_.rotaryEmbedding(q, q_rope);
+      backend_.rotaryEmbedding(k_rope_, k_rope);
+    }
   });
 
   // k = cat(k_nope of each head, the token's rotary key): each copied into zeros, then added,
@@ -90,7 +113,7 @@ void LatentAttentionBlock::project(const TensorView& normed, const LayerWeights&
       "v_padded");
 }
 
-const Tensor& LatentAttentionBlock::values(const TensorView& attn) {
+const TensorView& LatentAttentionBlock::values(const TensorView& attn) {
   run_(
       "copy_columns", 0,
       [&] { backend_.copyColumns(headRows(attn_v_), 0, headRows(attn), 0, model_.mla.v_dim); },

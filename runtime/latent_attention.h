@@ -27,24 +27,35 @@ class LatentAttentionBlock {
   LatentAttentionBlock(const config::ModelConfig& model, Dim batch, Dim seq, Dim heads, DType dtype,
                        Backend& backend, OpTimer& timer);
 
+  // The passes to come use the first `rows` of batch (a generate step's tokens; the whole
+  // batch otherwise, as after construction).
+  void useRows(long rows);
   // normed (batch, seq, hidden) -> q, k, v (batch, seq, heads, head_dim), rotated, v padded.
+  // positions (batch rows, i32): each row's position (generate); nullptr: 0..seq-1.
   void project(const TensorView& normed, const LayerWeights& weights, const TensorView& q,
-               const TensorView& k, const TensorView& v);
+               const TensorView& k, const TensorView& v, const TensorView* positions = nullptr);
   // attn (batch, seq, heads, head_dim) -> (batch, seq, heads*v_dim): o_proj's input.
-  const Tensor& values(const TensorView& attn);
+  const TensorView& values(const TensorView& attn);
 
  private:
+  // The memory of the views below, for the whole batch.
+  struct Buffers {
+    Tensor q_latent, kv_a, kv_latent, k_rope, kv_up, k_rope_heads, attn_v;
+  };
+
   const config::ModelConfig& model_;
   Backend& backend_;
   OpTimer& run_;
-  long tokens_;
-  Tensor q_latent_;      // (batch, seq, q_rank)
-  Tensor kv_a_;          // (batch, seq, kv_rank + rope_dim)
-  Tensor kv_latent_;     // (batch, seq, kv_rank)
-  Tensor k_rope_;        // (batch, seq, 1, rope_dim): the one rotary key of each token
-  Tensor kv_up_;         // (batch, seq, heads, nope_dim + v_dim)
-  Tensor k_rope_heads_;  // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
-  Tensor attn_v_;        // (batch, seq, heads, v_dim)
+  long seq_;
+  long tokens_ = 0;
+  Buffers buffers_;
+  TensorView q_latent_;      // (batch, seq, q_rank)
+  TensorView kv_a_;          // (batch, seq, kv_rank + rope_dim)
+  TensorView kv_latent_;     // (batch, seq, kv_rank)
+  TensorView k_rope_;        // (batch, seq, 1, rope_dim): the one rotary key of each token
+  TensorView kv_up_;         // (batch, seq, heads, nope_dim + v_dim)
+  TensorView k_rope_heads_;  // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
+  TensorView attn_v_;        // (batch, seq, heads, v_dim)
 };
 
 }  // namespace shardrt

@@ -7,11 +7,12 @@
 namespace shardrt {
 
 MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
-                              const config::ParallelLayout& layout) {
+                              const config::ParallelLayout& layout, bool token_level) {
   MemoryEstimate e;
   const auto& m = deployment.model;
   const std::size_t element = dtypeSize(deployment.workload.dtype);
-  const auto holdings = ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank());
+  const auto holdings =
+      ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank(), token_level);
   for (const auto& spec : shardWeightSpecs(m, holdings)) {
     e.weight_bytes +=
         static_cast<std::size_t>(spec.localNumel()) * (spec.fp32 ? sizeof(float) : element);
@@ -38,9 +39,28 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
     per_token += m.moe.experts + 2 * k + k * (5 * hidden + 2 * m.moe.expert_ffn_hidden);
   }
   e.activation_bytes = tokens * per_token * element;
-  // The replica's input and output rows.
-  e.activation_bytes += 2 * replica_rows * deployment.workload.seq_len * hidden * element;
+  if (token_level) {
+    // The LM head's logits and their gathered copy (a microbatch's rows), and the step's
+    // four i32 index tensors; no model input or output.
+    const std::size_t rows = replica_rows / plan.microbatches;
+    e.activation_bytes += (rows * shard.vocab.size() + rows * m.vocab) * element +
+                          4 * tokens * sizeof(std::int32_t) + tokens * hidden * element;
+    e.kv_cache_bytes = kvCacheBytes(deployment, plan, layout);
+  } else {
+    // The replica's input and output rows.
+    e.activation_bytes += 2 * replica_rows * deployment.workload.seq_len * hidden * element;
+  }
   return e;
+}
+
+std::size_t kvCacheBytes(const config::Deployment& deployment, const config::Plan& plan,
+                         const config::ParallelLayout& layout) {
+  const auto& m = deployment.model;
+  const std::size_t layers = plan.stages[layout.ppRank()].layers.size();
+  const std::size_t kv_heads = plan.tp_shards[layout.tpRank()].kv_heads.size();
+  const std::size_t rows = plan.dp_batches[layout.dpRank()].size();
+  return 2 * layers * rows * deployment.workload.seq_len * kv_heads * m.head_dim *
+         dtypeSize(deployment.workload.dtype);
 }
 
 }  // namespace shardrt

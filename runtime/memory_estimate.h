@@ -16,10 +16,18 @@ namespace shardrt {
 struct MemoryEstimate {
   std::size_t weight_bytes = 0;
   std::size_t activation_bytes = 0;
-  std::size_t total() const { return weight_bytes + activation_bytes; }
+  std::size_t kv_cache_bytes = 0;  // generate: keys and values of the stage's layers
+  std::size_t total() const { return weight_bytes + activation_bytes + kv_cache_bytes; }
 };
 
+// token_level (generate): with the embedding and LM head the rank holds, a step's buffers
+// (a microbatch's prompts at most, workload.seq_len tokens a row) and the KV cache of its
+// replica's rows: workload.batch_size rows of workload.seq_len positions over the dp replicas.
 MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
-                              const config::ParallelLayout& layout);
+                              const config::ParallelLayout& layout, bool token_level = false);
+
+// Bytes of the KV cache one rank of `layout` holds (generate).
+std::size_t kvCacheBytes(const config::Deployment& deployment, const config::Plan& plan,
+                         const config::ParallelLayout& layout);
 
 }  // namespace shardrt

@@ -81,21 +81,26 @@ Shape WeightSpec::localShape() const {
 
 std::int64_t WeightSpec::localNumel() const { return localShape().numel(); }
 
-ShardHoldings ShardHoldings::of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank) {
+ShardHoldings ShardHoldings::of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank,
+                                bool token_level) {
   ShardHoldings h;
   h.tp_shard = plan.tp_shards.at(tp_rank);
   h.layers = plan.stages.at(pp_rank).layers;
   if (!plan.expert_placement.empty()) h.experts = plan.expert_placement.at(ep_rank);
   h.final_norm = pp_rank == plan.pp - 1;
+  h.embedding = token_level && pp_rank == 0;
+  h.lm_head = token_level && h.final_norm;
   return h;
 }
 
-ShardHoldings ShardHoldings::whole(const ModelConfig& model) {
+ShardHoldings ShardHoldings::whole(const ModelConfig& model, bool token_level) {
   ShardHoldings h;
   h.tp_shard.q_heads = all(model.heads);
   h.tp_shard.kv_heads = all(model.kv_heads);
   h.tp_shard.ffn_columns = all(model.ffn_hidden);
   h.tp_shard.shared_columns = all(model.moe.sharedWidth());
+  h.tp_shard.vocab = all(model.vocab);
+  h.embedding = h.lm_head = token_level;
   h.layers = all(model.layers);
   for (int e = 0; e < model.moe.experts; ++e) h.experts.push_back(e);
   h.final_norm = true;
@@ -285,8 +290,29 @@ std::vector<WeightSpec> finalNormSpecs(const ModelConfig& model) {
   return specs;
 }
 
+WeightSpec embeddingSpec(const ModelConfig& model, Range vocab) {
+  // Uniform[-1, 1): rows of O(1), as the layers' inputs are.
+  return {"model.embed_tokens.weight", {model.vocab, model.hidden}, {vocab, all(model.hidden)},
+          1.0f, 0.0f};
+}
+
+WeightSpec lmHeadSpec(const ModelConfig& model, Range vocab) {
+  if (model.tie_embeddings) return embeddingSpec(model, vocab);
+  return linearSpec("lm_head.weight", model.vocab, model.hidden, vocab, all(model.hidden));
+}
+
+namespace {
+
+// A tied LM head on a rank that holds the embedding is that tensor, held once.
+bool lmHeadIsEmbedding(const ModelConfig& model, const ShardHoldings& h) {
+  return model.tie_embeddings && h.embedding;
+}
+
+}  // namespace
+
 std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& model, const ShardHoldings& holdings) {
   std::vector<WeightSpec> specs;
+  if (holdings.embedding) specs.push_back(embeddingSpec(model, holdings.tp_shard.vocab));
   for (int l = holdings.layers.begin; l < holdings.layers.end; ++l) {
     for (int w = 0; w < static_cast<int>(LayerWeight::Count); ++w) {
       if (hasWeight(model, l, LayerWeight(w))) {
@@ -303,6 +329,9 @@ std::vector<WeightSpec> shardWeightSpecs(const ModelConfig& model, const ShardHo
   }
   if (holdings.final_norm) {
     for (auto& spec : finalNormSpecs(model)) specs.push_back(std::move(spec));
+  }
+  if (holdings.lm_head && !lmHeadIsEmbedding(model, holdings)) {
+    specs.push_back(lmHeadSpec(model, holdings.tp_shard.vocab));
   }
   return specs;
 }
@@ -327,6 +356,7 @@ ShardWeights materialiseShard(Backend& backend, const ModelConfig& model,
                               DType dtype) {
   ShardWeights out;
   auto make = [&](const WeightSpec& spec) { return materialise(backend, spec, source, dtype); };
+  if (holdings.embedding) out.embedding = make(embeddingSpec(model, holdings.tp_shard.vocab));
   for (int l = holdings.layers.begin; l < holdings.layers.end; ++l) {
     LayerWeights lw;
     lw.layer = l;
@@ -353,6 +383,9 @@ ShardWeights materialiseShard(Backend& backend, const ModelConfig& model,
     const auto specs = finalNormSpecs(model);
     out.final_norm_weight = make(specs[0]);
     if (specs.size() > 1) out.final_norm_bias = make(specs[1]);
+  }
+  if (holdings.lm_head && !lmHeadIsEmbedding(model, holdings)) {
+    out.lm_head = make(lmHeadSpec(model, holdings.tp_shard.vocab));
   }
   return out;
 }

@@ -18,6 +18,9 @@
 //   model.layers.{l}.mlp.experts.{e}.{gate,up,down}_proj.weight   as above, expert_ffn_hidden
 //   model.layers.{l}.mlp.shared_experts.{gate,up,down}_proj.weight shared_experts*expert_ffn_hidden
 //   model.norm.{weight,bias}                              (hidden)      the final norm
+//   model.embed_tokens.weight                             (vocab, hidden)   generate only,
+//   lm_head.weight                                        (vocab, hidden)   rows by tp rank;
+//                                                         tied: embed_tokens is the LM head
 #pragma once
 
 #include <array>
@@ -84,15 +87,20 @@ struct WeightSpec {
 
 // What one rank holds: its tensor-parallel shard of every layer of its stage, the experts of
 // its ep rank, and the final norm when it is in the last stage.
+// With token_level (generate), also the embedding on the first stage and the LM head on the
+// last, rows tp_shard.vocab of each (Megatron's vocab-parallel embedding and output layer).
 struct ShardHoldings {
   config::TensorParallelShard tp_shard;
   config::Range layers;
   std::vector<int> experts;
   bool final_norm = false;
+  bool embedding = false;
+  bool lm_head = false;
 
-  static ShardHoldings of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank);
+  static ShardHoldings of(const config::Plan& plan, int tp_rank, int pp_rank, int ep_rank,
+                          bool token_level = false);
   // Everything, unsharded: what the reference and --dump hold.
-  static ShardHoldings whole(const config::ModelConfig& model);
+  static ShardHoldings whole(const config::ModelConfig& model, bool token_level = false);
 };
 
 // Does layer l have the weight at all (biases only with layernorm, gates only with swiglu,
@@ -104,6 +112,10 @@ WeightSpec layerWeightSpec(const config::ModelConfig& model,
 WeightSpec expertWeightSpec(const config::ModelConfig& model, int layer, int expert,
                             ExpertWeight weight);
 std::vector<WeightSpec> finalNormSpecs(const config::ModelConfig& model);  // weight[, bias]
+// model.embed_tokens.weight's rows `vocab`; the LM head's rows `vocab`, which is that same
+// tensor when the model ties them.
+WeightSpec embeddingSpec(const config::ModelConfig& model, config::Range vocab);
+WeightSpec lmHeadSpec(const config::ModelConfig& model, config::Range vocab);
 
 // Every weight a rank holds, in a fixed order: the list that weight bytes and --dump iterate.
 std::vector<WeightSpec> shardWeightSpecs(const config::ModelConfig& model,
@@ -125,6 +137,9 @@ struct LayerWeights {
 struct ShardWeights {
   std::vector<LayerWeights> layers;  // the stage's layers, in order
   Tensor final_norm_weight, final_norm_bias;
+  Tensor embedding;  // (vocab shard, hidden) with token_level on the first stage
+  Tensor lm_head;    // the same on the last stage; empty where it is `embedding` (tied, pp 1)
+  const Tensor& lmHead() const { return lm_head.shape().rank() > 0 ? lm_head : embedding; }
 };
 
 // The slice's values on the host, row-major in the slice's own shape.

@@ -60,12 +60,12 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
 
 std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
                                               const config::ModelConfig& model,
-                                              comm::Communicator& world) {
+                                              comm::Communicator& world, bool token_level) {
   std::optional<WeightFiles> files;
   std::string error;
   std::uint64_t fingerprint = 0;
   try {
-    files = WeightFiles::open(path);
+    files = WeightFiles::open(path, token_level);
     files->checkHolds(model);
     fingerprint = files->fingerprint(model);
   } catch (const ConfigError& e) {
@@ -80,7 +80,7 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
 
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world, int ranks_on_node) {
+                     comm::Communicator& world, int ranks_on_node, bool token_level) {
   std::string error;
   std::optional<std::size_t> free = backend.freeMemory();
   std::string has = free ? "its device has " + gib(*free) + " free" : "";
@@ -93,11 +93,13 @@ bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& p
     }
   }
   if (free) {
-    const MemoryEstimate need = estimateMemory(deployment, plan, layout);
+    const MemoryEstimate need = estimateMemory(deployment, plan, layout, token_level);
     if (need.total() > *free) {
       error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
               " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
-              ", activations " + gib(need.activation_bytes) + ") but " + has;
+              ", activations " + gib(need.activation_bytes) +
+              (token_level ? ", KV cache " + gib(need.kv_cache_bytes) : std::string()) + ") but " +
+              has;
     }
   }
   return noRankFailed(world, error, "another rank's share does not fit its memory");

@@ -35,17 +35,17 @@ std::optional<ExecutionContext> contextOnEveryRank(const std::string& device,
 
 // The --weights checkpoint indexed and checked against the model on every rank (each reads
 // the headers itself), and its fingerprint agreed with rank 0's; nullopt on every rank after
-// each printed why.
+// each printed why. token_level: the embedding and LM head too (generate).
 std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
                                               const config::ModelConfig& model,
-                                              comm::Communicator& world);
+                                              comm::Communicator& world, bool token_level = false);
 
 // The plan's memory estimate against what the device has free, before anything is allocated;
 // on the CPU backend, against the host's available memory divided by the ranks on this node
 // (runtime/host_memory.h).
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world, int ranks_on_node);
+                     comm::Communicator& world, int ranks_on_node, bool token_level = false);
 
 // The node's cores shared among its ranks, and never more than the cores this rank is bound
 // to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on

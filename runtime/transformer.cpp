@@ -32,35 +32,43 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
       microbatch_size_(replica_batch_.size() / plan.microbatches),
       global_batch_(d.workload.batch_size),
       seq_len_(d.workload.seq_len),
-      tokens_(static_cast<long>(microbatch_size_) * seq_len_) {
+      token_level_(options.step_tokens > 0),
+      dtype_(d.workload.dtype) {
   const GeneratedWeights generated(d.seed);
-  weights_ = materialiseShard(
-      backend, model_, ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank()),
-      options_.weights ? *options_.weights : generated, d.workload.dtype);
+  weights_ = materialiseShard(backend, model_,
+                              ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(),
+                                                layout.epRank(), token_level_),
+                              options_.weights ? *options_.weights : generated, d.workload.dtype);
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize(),     attentionScoreScale(model_),
             model_.sliding_window};
 
-  const Dim batch("batch_size", microbatch_size_, d.workload.batch_size), seq("seq_len", seq_len_);
+  // With token_level, a step's tokens are the rows, each a sequence of length 1 to the layers.
+  const Dim batch = token_level_ ? Dim("tokens", options.step_tokens)
+                                 : Dim("batch_size", microbatch_size_, d.workload.batch_size);
+  const Dim seq("seq_len", token_level_ ? 1 : seq_len_);
+  const Shape hidden_rows{batch, seq, Dim("hidden", model_.hidden)};
   const Dim d_k("d_k", model_.head_dim);
   const Dim q_heads("heads", shard_.q_heads.size(), model_.heads);
   const Dim kv_heads("kv_heads", shard_.kv_heads.size(), model_.kv_heads);
   const Dim ffn("ffn_hidden", shard_.ffn_columns.size(), model_.ffn_hidden);
   const DType dt = d.workload.dtype;
-  residual_ = backend.empty(microbatchShape(), dt);
-  normed_ = backend.empty(microbatchShape(), dt);
-  partial_ = backend.empty(microbatchShape(), dt);
-  q_ = backend.empty({batch, seq, q_heads, d_k}, dt);
-  k_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
-  v_ = backend.empty({batch, seq, kv_heads, d_k}, dt);
-  attn_ = backend.empty({batch, seq, q_heads, d_k}, dt);
-  ffn_a_ = backend.empty({batch, seq, ffn}, dt);
+  Buffers& b = buffers_;
+  b.residual = backend.empty(hidden_rows, dt);
+  b.normed = backend.empty(hidden_rows, dt);
+  b.partial = backend.empty(hidden_rows, dt);
+  b.q = backend.empty({batch, seq, q_heads, d_k}, dt);
+  b.k = backend.empty({batch, seq, kv_heads, d_k}, dt);
+  b.v = backend.empty({batch, seq, kv_heads, d_k}, dt);
+  b.attn = backend.empty({batch, seq, q_heads, d_k}, dt);
+  b.ffn_a = backend.empty({batch, seq, ffn}, dt);
+  if (token_level_ && last_stage_) b.selected = backend.empty({batch, Dim("hidden", model_.hidden)}, dt);
   if (model_.mla.on()) {
     latent_ =
         std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_);
   }
   const bool swiglu = model_.activation == config::Activation::SwiGlu;
-  if (swiglu) ffn_b_ = backend.empty({batch, seq, ffn}, dt);
+  if (swiglu) b.ffn_b = backend.empty({batch, seq, ffn}, dt);
 
   moe_counters_.resize(model_.layers);
   routing_.resize(model_.layers);
@@ -68,17 +76,46 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
       std::any_of(weights_.layers.begin(), weights_.layers.end(),
                   [&](const LayerWeights& w) { return model_.isMoeLayer(w.layer); });
   if (stage_has_moe) {
-    moe_ =
-        std::make_unique<MoeBlock>(model_, plan, seq_len_, backend, *groups.tp, *groups.ep, run_);
-    moe_out_ = backend.empty(microbatchShape(), dt);
+    // Generation routes without capacity (checked before): a sequence is one token a step.
+    moe_ = std::make_unique<MoeBlock>(model_, plan, token_level_ ? 1 : seq_len_, backend,
+                                      *groups.tp, *groups.ep, run_);
+    b.moe_out = backend.empty(hidden_rows, dt);
     const int shared = model_.moe.sharedWidth();
     if (shared > 0) {
       const Dim cols("ffn_hidden", shard_.shared_columns.size(), shared);
-      shared_a_ = backend.empty({batch, seq, cols}, dt);
-      if (swiglu) shared_b_ = backend.empty({batch, seq, cols}, dt);
-      if (model_.moe.shared_gate) shared_gate_ = backend.empty({batch, seq, Dim("gate", 1)}, dt);
+      b.shared_a = backend.empty({batch, seq, cols}, dt);
+      if (swiglu) b.shared_b = backend.empty({batch, seq, cols}, dt);
+      if (model_.moe.shared_gate) b.shared_gate = backend.empty({batch, seq, Dim("gate", 1)}, dt);
     }
   }
+  if (token_level_) {  // the counters add up over every step of a generation
+    for (const auto& w : weights_.layers) {
+      if (model_.isMoeLayer(w.layer)) moe_counters_[w.layer] = {std::vector<long>(model_.moe.experts, 0), 0, 0};
+    }
+  }
+  useRows(batch.size);
+}
+
+void TransformerExecutor::useRows(long rows) {
+  auto first = [rows](const Tensor& t) {
+    return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
+  };
+  const Buffers& b = buffers_;
+  residual_ = first(b.residual);
+  normed_ = first(b.normed);
+  partial_ = first(b.partial);
+  moe_out_ = first(b.moe_out);
+  q_ = first(b.q);
+  k_ = first(b.k);
+  v_ = first(b.v);
+  attn_ = first(b.attn);
+  ffn_a_ = first(b.ffn_a);
+  ffn_b_ = first(b.ffn_b);
+  shared_a_ = first(b.shared_a);
+  shared_b_ = first(b.shared_b);
+  shared_gate_ = first(b.shared_gate);
+  if (latent_) latent_->useRows(rows);
+  tokens_ = rows * (token_level_ ? 1 : seq_len_);
 }
 
 Shape TransformerExecutor::replicaShape() const {
@@ -115,22 +152,39 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
   norm(normed_, residual_, layer_weights[LayerWeight::AttnNormWeight],
        layer_weights[LayerWeight::AttnNormBias], "attn_norm");
   if (latent_) {
-    latent_->project(normed_, layer_weights, q_, k_, v_);
+    latent_->project(normed_, layer_weights, q_, k_, v_, step_ ? &step_->pos : nullptr);
   } else {
     projectHeads(layer_weights);
   }
-  // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
-  const double pairs =
-      model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0) : static_cast<double>(seq_len_) * seq_len_;
-  const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
-  run_("attention", attn_flops,
-       [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
+  if (step_) {
+    cachedAttention(layer_weights.layer);
+  } else {
+    // Useful FLOPs of QK^T and PV: a causal row i sees i + 1 keys.
+    const double pairs = model_.causal ? 0.5 * seq_len_ * (seq_len_ + 1.0)
+                                       : static_cast<double>(seq_len_) * seq_len_;
+    const double attn_flops = 4.0 * microbatch_size_ * heads_.q_heads * model_.head_dim * pairs;
+    run_("attention", attn_flops,
+         [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
+  }
   const Tensor& wo = layer_weights[LayerWeight::OProj];
   const TensorView o_in = latent_ ? mergeHeads(latent_->values(attn_)) : mergeHeads(attn_);
   run_(
       "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, o_in, wo); }, "o_proj");
   tensorParallelAllReduce(partial_, "all_reduce");
   run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+}
+
+void TransformerExecutor::cachedAttention(int layer) {
+  const std::size_t local = static_cast<std::size_t>(layer - weights_.layers.front().layer);
+  const Tensor &k_cache = cache_->k.at(local), &v_cache = cache_->v.at(local);
+  run_("kv_cache_write", 0, [&] {
+    backend_.scatterRows(mergeHeads(k_cache), mergeHeads(k_), step_->slot);
+    backend_.scatterRows(mergeHeads(v_cache), mergeHeads(v_), step_->slot);
+  });
+  const double attn_flops = 4.0 * step_->attention_pairs * heads_.q_heads * model_.head_dim;
+  run_("attention", attn_flops, [&] {
+    backend_.cachedAttention(attn_, q_, k_cache, v_cache, step_->seq, step_->pos, heads_);
+  });
 }
 
 void TransformerExecutor::projectHeads(const LayerWeights& layer_weights) {
@@ -169,15 +223,20 @@ void TransformerExecutor::projectHeads(const LayerWeights& layer_weights) {
   if (model_.rope) {
     const kernels::RopeFrequencies rope = ropeFrequenciesOf(model_);
     run_("rope", 0, [&] {
-      backend_.rotaryEmbedding(q_, rope);
-      backend_.rotaryEmbedding(k_, rope);
+      if (step_) {
+        backend_.rotaryEmbeddingAt(q_, step_->pos, rope);
+        backend_.rotaryEmbeddingAt(k_, step_->pos, rope);
+      } else {
+        backend_.rotaryEmbedding(q_, rope);
+        backend_.rotaryEmbedding(k_, rope);
+      }
     });
   }
 }
 
 void TransformerExecutor::mlp(const TensorView& out, const TensorView& inp, const Tensor& gate,
-                              const Tensor& up, const Tensor& down, const Tensor& a,
-                              const Tensor& b, const std::string& prefix) {
+                              const Tensor& up, const Tensor& down, const TensorView& a,
+                              const TensorView& b, const std::string& prefix) {
   if (model_.activation == config::Activation::SwiGlu) {
     run_(
         "linear", linearFlops(tokens_, gate), [&] { backend_.linear(a, inp, gate); },
@@ -249,6 +308,7 @@ void TransformerExecutor::runLayer(const LayerWeights& layer_weights, long first
 }
 
 void TransformerExecutor::forward(const TensorView& input, const TensorView& output) {
+  if (token_level_) throw std::logic_error("forward: a token-level executor runs step()");
   const long batch_tokens = static_cast<long>(global_batch_) * seq_len_;
   for (const auto& w : weights_.layers) {
     if (!model_.isMoeLayer(w.layer)) continue;
@@ -271,7 +331,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
       backend_.copy(residual_, input.rows(row, microbatch_size_));
     } else {
       run_("recv", 0,
-           [&] { pp.recv(residual_.view().raw(), count, residual_.dtype(), pp_rank_ - 1); });
+           [&] { pp.recv(residual_.raw(), count, residual_.dtype(), pp_rank_ - 1); });
     }
     const double busy_start = seconds();
     const long first_token = (replica_batch_.begin + row) * seq_len_;
@@ -286,7 +346,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     timing_.busy_seconds += seconds() - busy_start;
     if (!last_stage_) {
       run_("send", 0,
-           [&] { pp.send(residual_.view().raw(), count, residual_.dtype(), pp_rank_ + 1); });
+           [&] { pp.send(residual_.raw(), count, residual_.dtype(), pp_rank_ + 1); });
     }
   }
   backend_.synchronize();
@@ -296,6 +356,55 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     tracer->setMicrobatch(-1);
     if (last_stage_) tracer->recordBookkeeping(kOpModelOutput, {tracer->ref(output)}, {});
   }
+}
+
+TensorView TransformerExecutor::stepHidden(long tokens) const {
+  return buffers_.residual.view().rows(0, tokens);
+}
+
+void TransformerExecutor::embed(const TokenStep& step) {
+  useRows(step.tokens);
+  enterLayer(-1, currentOp().microbatch);
+  run_(
+      "embedding", 0,
+      [&] { backend_.embedRows(residual_, step.ids, weights_.embedding, shard_.vocab.begin); },
+      "embed_tokens");
+  // Each tp rank wrote the rows of its vocabulary block and zeros elsewhere: the sum is whole.
+  tensorParallelAllReduce(residual_, "all_reduce");
+}
+
+void TransformerExecutor::step(const TokenStep& step, KvCache& cache) {
+  useRows(step.tokens);
+  step_ = &step;
+  cache_ = &cache;
+  for (const auto& w : weights_.layers) runLayer(w, 0);
+  if (options_.tracer) options_.tracer->setLayer(-1);
+  enterLayer(-1, currentOp().microbatch);
+  step_ = nullptr;
+  cache_ = nullptr;
+}
+
+void TransformerExecutor::logits(const TensorView& rows, const TensorView& out) {
+  const TensorView picked = buffers_.selected.view().rows(0, rows.numel());
+  const Tensor& head = weights_.lmHead();
+  run_(
+      "gather_rows", 0, [&] { backend_.gatherRows(picked, residual_, rows); }, "last_tokens");
+  norm(picked, picked, weights_.final_norm_weight, weights_.final_norm_bias, "final_norm");
+  run_(
+      "linear", linearFlops(rows.numel(), head), [&] { backend_.linear(out, picked, head); },
+      "lm_head");
+}
+
+KvCache TransformerExecutor::makeKvCache(int sequences, int context) const {
+  const Shape shape{Dim("sequences", sequences), Dim("context", context),
+                    Dim("kv_heads", shard_.kv_heads.size(), model_.kv_heads),
+                    Dim("d_k", model_.head_dim)};
+  KvCache cache;
+  for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
+    cache.k.push_back(backend_.empty(shape, dtype_));
+    cache.v.push_back(backend_.empty(shape, dtype_));
+  }
+  return cache;
 }
 
 }  // namespace shardrt

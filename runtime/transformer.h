@@ -38,6 +38,25 @@ struct ExecutorOptions {
   Tracer* tracer = nullptr;  // record every op (runtime/tracer.h); set with setTracer
   // Where the weights' values come from (not owned); nullptr: generated from the seed.
   const WeightSource* weights = nullptr;
+  // > 0: the token level (generate, runtime/generation_executor.h). The activations hold this
+  // many tokens of a step (rows of seq_len 1), the stage holds its share of the embedding and
+  // LM head, and the layers run through step() over a KV cache instead of forward().
+  long step_tokens = 0;
+};
+
+// One step of generation on one microbatch, for the executor (device tensors, i32, (tokens)):
+// each token's id (read on the first stage), its sequence's row in the KV cache, its position
+// in that sequence, and its cache slot (row * context + position).
+struct TokenStep {
+  long tokens = 0;
+  TensorView ids, seq, pos, slot;
+  double attention_pairs = 0.0;  // (query, key) pairs attention computes, for its FLOPs
+};
+
+// A rank's KV cache: for each layer of its stage, keys and values of its kv heads, (sequences,
+// context, kv_heads, head_dim), allocated once for the replica's requests and the context.
+struct KvCache {
+  std::vector<Tensor> k, v;  // by the stage's layer order
 };
 
 // The communicators of the groups this rank belongs to (not owned).
@@ -64,6 +83,22 @@ class TransformerExecutor {
   // Both (replica batch_size, seq_len, hidden).
   void forward(const TensorView& input, const TensorView& output);
 
+  // The token level (options.step_tokens > 0). stepHidden: the hidden states of a step's
+  // tokens, (tokens, 1, hidden), what the stages send each other. embed: the first stage's
+  // vocab-parallel embedding of step.ids into stepHidden (all-reduced over tp). step: this
+  // stage's layers on stepHidden, writing each token's keys and values into `cache` and
+  // attending over it. logits: the last stage's final norm and LM head on the rows `rows`
+  // (i32) of stepHidden, into out (rows, vocab shard).
+  TensorView stepHidden(long tokens) const;
+  void embed(const TokenStep& step);
+  void step(const TokenStep& step, KvCache& cache);
+  void logits(const TensorView& rows, const TensorView& out);
+  // A KV cache of `sequences` rows of `context` positions for this stage's layers.
+  KvCache makeKvCache(int sequences, int context) const;
+  const ShardWeights& weights() const { return weights_; }
+  const config::TensorParallelShard& shard() const { return shard_; }
+  bool holdsInput() const { return first_stage_; }
+
   Shape replicaShape() const;     // (replica batch_size, seq_len, hidden)
   Shape microbatchShape() const;  // (microbatch batch_size, seq_len, hidden)
   bool holdsOutput() const { return last_stage_; }
@@ -85,15 +120,19 @@ class TransformerExecutor {
  private:
   void runLayer(const LayerWeights& layer_weights, long first_token);
   void attentionBlock(const LayerWeights& layer_weights);
+  // step(): the tokens' keys and values into the layer's cache, attention over it.
+  void cachedAttention(int layer);
   // q_, k_, v_ from the normed input: the q/k/v projections, biases, q/k norms and rope.
   void projectHeads(const LayerWeights& layer_weights);
   void ffnBlock(const LayerWeights& layer_weights);
   void moeBlock(const LayerWeights& layer_weights, long first_token);
   void mlp(const TensorView& out, const TensorView& inp, const Tensor& gate, const Tensor& up,
-           const Tensor& down, const Tensor& a, const Tensor& b, const std::string& prefix);
+           const Tensor& down, const TensorView& a, const TensorView& b, const std::string& prefix);
   void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias,
             const char* label);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
+  // The activations' views become the first `rows` rows of their buffers; tokens_ follows.
+  void useRows(long rows);
 
   const config::ModelConfig& model_;
   const config::Plan& plan_;
@@ -108,7 +147,11 @@ class TransformerExecutor {
   int microbatch_size_;          // batch rows per microbatch
   int global_batch_;
   int seq_len_;
-  long tokens_;  // per microbatch: microbatch_size * seq_len
+  long tokens_ = 0;  // of the pass at hand: microbatch_size * seq_len, or a step's tokens
+  bool token_level_;
+  DType dtype_;
+  const TokenStep* step_ = nullptr;  // while step() runs
+  KvCache* cache_ = nullptr;
   ShardWeights weights_;
   kernels::AttentionHeads heads_;
   std::unique_ptr<MoeBlock> moe_;
@@ -116,21 +159,27 @@ class TransformerExecutor {
   std::vector<RoutingLog> routing_;
   StageTiming timing_;
 
-  // Activations of one microbatch, allocated once and reused by every layer.
-  Tensor residual_;  // (batch_size, seq_len, hidden)
-  Tensor normed_;    // (batch_size, seq_len, hidden)
-  Tensor partial_;   // (batch_size, seq_len, hidden): a row-parallel output before all-reduce
-  Tensor moe_out_;   // (batch_size, seq_len, hidden): the routed experts' sum, MoE models only
+  // Activations of one microbatch (or one step's tokens, as rows of seq_len 1), allocated
+  // once and reused by every layer; the views below are their first rows for the pass at hand.
+  struct Buffers {
+    Tensor residual, normed, partial, moe_out, q, k, v, attn, ffn_a, ffn_b, shared_a, shared_b,
+        shared_gate, selected;
+  };
+  Buffers buffers_;
+  TensorView residual_;  // (batch_size, seq_len, hidden)
+  TensorView normed_;    // (batch_size, seq_len, hidden)
+  TensorView partial_;   // (batch_size, seq_len, hidden): a row-parallel output before all-reduce
+  TensorView moe_out_;   // (batch_size, seq_len, hidden): the routed experts' sum, MoE models only
   std::unique_ptr<LatentAttentionBlock> latent_;  // DeepSeek's latent attention (model.mla)
-  Tensor q_;                                      // (batch_size, seq_len, heads, d_k), local heads
-  Tensor k_;                                      // (batch_size, seq_len, kv_heads, d_k)
-  Tensor v_;                                      // (batch_size, seq_len, kv_heads, d_k)
-  Tensor attn_;                                   // (batch_size, seq_len, heads, d_k)
-  Tensor ffn_a_;     // (batch_size, seq_len, ffn_hidden), local columns
-  Tensor ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
-  Tensor shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
-  Tensor shared_b_;
-  Tensor shared_gate_;  // (batch_size, seq_len, 1): the shared expert's gate logit, Qwen2-MoE
+  TensorView q_;                                  // (batch_size, seq_len, heads, d_k), local heads
+  TensorView k_;                                  // (batch_size, seq_len, kv_heads, d_k)
+  TensorView v_;                                  // (batch_size, seq_len, kv_heads, d_k)
+  TensorView attn_;                               // (batch_size, seq_len, heads, d_k)
+  TensorView ffn_a_;     // (batch_size, seq_len, ffn_hidden), local columns
+  TensorView ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
+  TensorView shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
+  TensorView shared_b_;
+  TensorView shared_gate_;  // (batch_size, seq_len, 1): the shared expert's gate logit, Qwen2-MoE
 };
 
 }  // namespace shardrt

@@ -162,9 +162,14 @@ const StoredTensor* WeightFiles::find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-WeightFiles WeightFiles::open(const std::string& path) {
+std::vector<WeightSpec> WeightFiles::modelSpecs(const config::ModelConfig& model) const {
+  return shardWeightSpecs(model, ShardHoldings::whole(model, token_level_));
+}
+
+WeightFiles WeightFiles::open(const std::string& path, bool token_level) {
   WeightFiles w;
   w.path_ = path;
+  w.token_level_ = token_level;
   std::error_code ec;
   std::vector<std::string> files;
   if (fs::is_directory(path, ec)) {
@@ -214,7 +219,7 @@ WeightFiles WeightFiles::open(const std::string& path) {
 }
 
 void WeightFiles::checkHolds(const config::ModelConfig& model) const {
-  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+  for (const WeightSpec& spec : modelSpecs(model)) {
     const StoredTensor* found = find(spec.name);
     if (!found) {
       throw ConfigError("--weights", spec.name + " is not in " + path_ +
@@ -290,7 +295,7 @@ void refuseOtherRotaryFrequencies(const StoredTensor& t, const config::ModelConf
 
 void WeightFiles::refuseUnusedLayerTensors(const config::ModelConfig& model) const {
   std::set<std::string> used;
-  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+  for (const WeightSpec& spec : modelSpecs(model)) {
     if (const StoredTensor* t = find(spec.name)) used.insert(t->name);
   }
   const auto& source = model.source;
@@ -360,7 +365,7 @@ std::uint64_t WeightFiles::fingerprint(const config::ModelConfig& model) const {
     for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
   };
   constexpr std::uint64_t kSample = 64;
-  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+  for (const WeightSpec& spec : modelSpecs(model)) {
     const StoredTensor& t = *find(spec.name);  // checkHolds found every one
     mix(t.name.data(), t.name.size() + 1);
     mix(t.dtype_name.data(), t.dtype_name.size() + 1);
@@ -390,7 +395,7 @@ std::string WeightFiles::describe(const config::ModelConfig& model) const {
     dtypes += (dtypes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
   }
   std::set<std::string> used;
-  for (const WeightSpec& spec : shardWeightSpecs(model, ShardHoldings::whole(model))) {
+  for (const WeightSpec& spec : modelSpecs(model)) {
     if (const StoredTensor* t = find(spec.name)) used.insert(t->name);
   }
   // The ones skipped are named (the first five): outside the layers (embeddings, lm_head) or

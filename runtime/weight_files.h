@@ -24,7 +24,8 @@ class WeightFiles final : public WeightSource {
  public:
   // Indexes the file or directory; ConfigError on any file whose header breaks its format's
   // rules (runtime/safetensors.h, runtime/npy.h), or a name found in two files.
-  static WeightFiles open(const std::string& path);
+  // token_level: the model's embedding and LM head are read too (generate), and checked.
+  static WeightFiles open(const std::string& path, bool token_level = false);
 
   // Every weight of the model must be there, with its global shape and a dtype shardrt reads:
   // ConfigError("--weights", ...) naming the first that is not, e.g.
@@ -64,7 +65,11 @@ class WeightFiles final : public WeightSource {
   // (block_sparse_moe...) the names transformers v5 gives the same tensors; nullptr if neither.
   const StoredTensor* find(const std::string& name) const;
 
+  // The model's whole set of weights, with the token level when open() was asked for it.
+  std::vector<WeightSpec> modelSpecs(const config::ModelConfig& model) const;
+
   std::string path_;
+  bool token_level_ = false;
   int files_ = 0;
   std::string format_;  // ".safetensors" or ".npy"
   std::map<std::string, StoredTensor> tensors_;

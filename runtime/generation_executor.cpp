@@ -1,0 +1,370 @@
+#include "runtime/generation_executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/host_values.h"
+
+namespace shardrt {
+namespace {
+
+double seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The executor's options at the token level: a step holds a microbatch's rows of
+// workload.seq_len tokens at most (the longest prefill).
+ExecutorOptions tokenLevel(ExecutorOptions options, const config::Deployment& d,
+                           const config::Plan& plan, const config::ParallelLayout& layout) {
+  const long rows = plan.dp_batches.at(layout.dpRank()).size() / plan.microbatches;
+  options.step_tokens = rows * d.workload.seq_len;
+  options.log_routing = false;
+  return options;
+}
+
+enum Finish : std::int32_t { kRunning = 0, kLength = 1, kStop = 2 };
+
+}  // namespace
+
+struct GenerationExecutor::Sequence {
+  int request = -1;                   // global index; -1: a row with no request
+  std::vector<std::int32_t> tokens;   // the prompt, then the new tokens
+  int prompt = 0;
+  int max_new = 0;
+  std::int32_t finish = kRunning;
+  int first_round = -1, last_round = -1;
+  bool active() const { return request >= 0 && finish == kRunning; }
+  int generated() const { return static_cast<int>(tokens.size()) - prompt; }
+};
+
+struct GenerationExecutor::StepPlan {
+  std::vector<std::int32_t> ids, seq, pos, slot;  // per token of the step
+  std::vector<std::int32_t> picked;               // per request: the step row of its last token
+  std::vector<int> requests;                      // per request: its global index
+  std::vector<int> new_index;                     // per request: which new token this is
+  double pairs = 0.0;                             // (query, key) pairs of attention
+};
+
+GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config::Plan& plan,
+                                       const config::ParallelLayout& layout, Backend& backend,
+                                       ExecutorGroups groups, comm::Communicator& world,
+                                       ExecutorOptions options)
+    : deployment_(d),
+      plan_(plan),
+      backend_(backend),
+      groups_(groups),
+      world_(world),
+      executor_(d, plan, layout, backend, groups, tokenLevel(options, d, plan, layout)),
+      replica_(plan.dp_batches.at(layout.dpRank())),
+      microbatch_rows_(replica_.size() / plan.microbatches),
+      context_(d.workload.seq_len),
+      first_stage_(layout.ppRank() == 0),
+      last_stage_(layout.ppRank() == plan.pp - 1),
+      reporter_(last_stage_ && layout.tpRank() == 0),
+      counter_(first_stage_ && layout.tpRank() == 0) {
+  const auto& m = d.model;
+  const config::Range layers = plan.stages.at(layout.ppRank()).layers;
+  bool stage_has_moe = false;
+  for (int l = layers.begin; l < layers.end; ++l) stage_has_moe |= m.isMoeLayer(l);
+  // An ep group is ep adjacent ranks of a stage (tp fastest): wider than tp, it spans replicas.
+  joins_empty_steps_ = stage_has_moe && plan.ep > plan.tp;
+  cache_ = executor_.makeKvCache(replica_.size(), context_);
+  const Dim tokens("tokens", static_cast<std::int64_t>(microbatch_rows_) * context_);
+  ids_ = backend.empty({tokens}, DType::I32);
+  seq_ = backend.empty({tokens}, DType::I32);
+  pos_ = backend.empty({tokens}, DType::I32);
+  slot_ = backend.empty({tokens}, DType::I32);
+  if (last_stage_) {
+    const Dim rows("rows", microbatch_rows_);
+    const config::Range vocab = executor_.shard().vocab;
+    const int tp = groups.tp->size();
+    picked_ = backend.empty({rows}, DType::I32);
+    logits_ = backend.empty({rows, Dim("vocab", vocab.size(), m.vocab)}, d.workload.dtype);
+    best_value_ = backend.empty({rows}, DType::F32);
+    best_index_ = backend.empty({rows}, DType::I32);
+    gathered_value_ = backend.empty({Dim("rows", static_cast<std::int64_t>(tp) * microbatch_rows_)},
+                                    DType::F32);
+    gathered_index_ = backend.empty(gathered_value_.shape(), DType::I32);
+    gathered_logits_ = backend.empty(
+        {Dim("rows*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
+        d.workload.dtype);
+  }
+}
+
+std::size_t GenerationExecutor::kvCacheBytes() const {
+  std::size_t bytes = 0;
+  for (const auto& t : cache_.k) bytes += t.bytes();
+  for (const auto& t : cache_.v) bytes += t.bytes();
+  return bytes;
+}
+
+GenerationExecutor::StepPlan GenerationExecutor::planStep(const std::vector<Sequence>& sequences,
+                                                          int microbatch, int round) const {
+  StepPlan p;
+  const int first = microbatch * microbatch_rows_;
+  for (int r = first; r < first + microbatch_rows_; ++r) {
+    const Sequence& s = sequences[static_cast<std::size_t>(r)];
+    if (!s.active()) continue;
+    // The prefill feeds the whole prompt; a decode step the newest token, which is not in the
+    // cache yet (its position is the sequence's length less one).
+    const int length = static_cast<int>(s.tokens.size());
+    const int from = round == 0 ? 0 : length - 1;
+    const kernels::AttentionHeads window{1, 1, 0, 0, 1, 0.0f, deployment_.model.sliding_window};
+    for (int position = from; position < length; ++position) {
+      p.ids.push_back(s.tokens[static_cast<std::size_t>(position)]);
+      p.seq.push_back(r);
+      p.pos.push_back(position);
+      p.slot.push_back(r * context_ + position);
+      p.pairs += position + 1 - window.firstVisibleKey(position);
+    }
+    p.picked.push_back(static_cast<std::int32_t>(p.ids.size()) - 1);
+    p.requests.push_back(s.request);
+    p.new_index.push_back(s.generated());
+  }
+  return p;
+}
+
+std::vector<float> GenerationExecutor::gatherLogits(const TensorView& logits, long rows) {
+  const int tp = groups_.tp->size();
+  if (tp == 1) return downloadFloats(backend_, logits);
+  const int vocab = deployment_.model.vocab;
+  std::vector<std::size_t> counts;
+  std::vector<config::Range> blocks;
+  for (int t = 0; t < tp; ++t) {
+    blocks.push_back(plan_.tp_shards.at(t).vocab);
+    counts.push_back(static_cast<std::size_t>(rows) * blocks.back().size());
+  }
+  const TensorView gathered = gathered_logits_.view().rows(0, rows * vocab);
+  groups_.tp->allGatherV(logits.raw(), gathered.raw(), counts, logits.dtype());
+  const std::vector<float> by_rank = downloadFloats(backend_, gathered);
+  // Rank t's block is (rows, its ids): put each row's ids in order.
+  std::vector<float> out(static_cast<std::size_t>(rows) * vocab);
+  std::size_t offset = 0;
+  for (int t = 0; t < tp; ++t) {
+    const int width = blocks[t].size();
+    for (long r = 0; r < rows; ++r) {
+      std::copy_n(by_rank.begin() + static_cast<long>(offset) + r * width, width,
+                  out.begin() + r * vocab + blocks[t].begin);
+    }
+    offset += counts[t];
+  }
+  return out;
+}
+
+std::vector<std::int32_t> GenerationExecutor::chooseTokens(
+    const StepPlan& plan, const TensorView& logits, const GenerationSettings& settings,
+    std::vector<std::vector<float>>* logits_rows) {
+  const long rows = static_cast<long>(plan.picked.size());
+  const int vocab = deployment_.model.vocab;
+  std::vector<float> whole;
+  if (!settings.sampling.greedy() || logits_rows) whole = gatherLogits(logits, rows);
+  std::vector<std::int32_t> chosen(static_cast<std::size_t>(rows));
+  if (settings.sampling.greedy()) {
+    // Each rank's best of its block, then the best of those: the largest value, the smaller
+    // id on ties (the first maximum of the whole row, as one device would choose).
+    const TensorView value = best_value_.view().rows(0, rows);
+    const TensorView index = best_index_.view().rows(0, rows);
+    backend_.argmaxRows(value, index, logits, executor_.shard().vocab.begin);
+    const int tp = groups_.tp->size();
+    std::vector<float> values(static_cast<std::size_t>(tp * rows));
+    std::vector<std::int32_t> ids(values.size());
+    if (tp > 1) {
+      const TensorView all_values = gathered_value_.view().rows(0, tp * rows);
+      const TensorView all_ids = gathered_index_.view().rows(0, tp * rows);
+      groups_.tp->allGather(value.raw(), all_values.raw(), rows, DType::F32);
+      groups_.tp->allGather(index.raw(), all_ids.raw(), rows, DType::I32);
+      backend_.copyToHost(values.data(), all_values);
+      backend_.copyToHost(ids.data(), all_ids);
+    } else {
+      backend_.copyToHost(values.data(), value);
+      backend_.copyToHost(ids.data(), index);
+    }
+    for (long r = 0; r < rows; ++r) {
+      long best = r;
+      for (long at = r + rows; at < tp * rows; at += rows) {
+        const float v = values[at], b = values[best];
+        if (v > b || (std::isnan(b) && !std::isnan(v)) || (v == b && ids[at] < ids[best])) {
+          best = at;
+        }
+      }
+      chosen[r] = ids[best];
+    }
+  } else {
+    for (long r = 0; r < rows; ++r) {
+      chosen[r] = sampleToken(whole.data() + r * vocab, vocab, settings.sampling,
+                              plan.requests[r], plan.new_index[r]);
+    }
+  }
+  if (logits_rows) {
+    for (long r = 0; r < rows; ++r) {
+      logits_rows->emplace_back(whole.begin() + r * vocab, whole.begin() + (r + 1) * vocab);
+    }
+  }
+  return chosen;
+}
+
+std::vector<std::int32_t> GenerationExecutor::runStep(
+    const StepPlan& plan, const GenerationSettings& settings,
+    std::vector<std::vector<float>>* logits_rows) {
+  const long n = static_cast<long>(plan.ids.size());
+  if (n == 0 && !joins_empty_steps_) return {};
+  auto upload = [&](const Tensor& t, const std::vector<std::int32_t>& host) {
+    const TensorView v = t.view().rows(0, static_cast<std::int64_t>(host.size()));
+    if (!host.empty()) backend_.copyFromHost(v, host.data());
+    return v;
+  };
+  TokenStep step;
+  step.tokens = n;
+  step.ids = upload(ids_, plan.ids);
+  step.seq = upload(seq_, plan.seq);
+  step.pos = upload(pos_, plan.pos);
+  step.slot = upload(slot_, plan.slot);
+  step.attention_pairs = plan.pairs;
+  comm::Communicator& pp = *groups_.pp;
+  const TensorView hidden = executor_.stepHidden(n);
+  if (first_stage_) {
+    if (n > 0) executor_.embed(step);
+  } else if (n > 0) {
+    pp.recv(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(),
+            pp.rank() - 1);
+  }
+  executor_.step(step, cache_);
+  if (!last_stage_) {
+    if (n > 0) {
+      pp.send(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(),
+              pp.rank() + 1);
+    }
+    return {};
+  }
+  if (plan.picked.empty()) return {};
+  const TensorView picked = upload(picked_, plan.picked);
+  const TensorView logits = logits_.view().rows(0, static_cast<std::int64_t>(plan.picked.size()));
+  executor_.logits(picked, logits);
+  return chooseTokens(plan, logits, settings, logits_rows);
+}
+
+GenerationResult GenerationExecutor::generate(const std::vector<GenerationRequest>& requests,
+                                              const GenerationSettings& settings) {
+  const int n = static_cast<int>(requests.size());
+  std::vector<Sequence> sequences(static_cast<std::size_t>(replica_.size()));
+  for (int r = 0; r < replica_.size(); ++r) {
+    const int i = replica_.begin + r;
+    if (i >= n) continue;
+    Sequence& s = sequences[static_cast<std::size_t>(r)];
+    s.request = i;
+    s.tokens = requests[static_cast<std::size_t>(i)].prompt;
+    s.prompt = static_cast<int>(s.tokens.size());
+    s.max_new = requests[static_cast<std::size_t>(i)].max_new_tokens;
+  }
+  std::vector<std::vector<float>> logits_by_request(static_cast<std::size_t>(n));
+  std::vector<double> round_end;
+  std::vector<long> round_tokens;
+  const double start = seconds();
+  for (int round = 0;; ++round) {
+    std::vector<std::int32_t> chosen(static_cast<std::size_t>(replica_.size()), -1);
+    long tokens = 0;
+    for (int mb = 0; mb < plan_.microbatches; ++mb) {
+      enterLayer(-1, mb);
+      const StepPlan step = planStep(sequences, mb, round);
+      tokens += static_cast<long>(step.ids.size());
+      std::vector<std::vector<float>> rows;
+      const auto got = runStep(step, settings, settings.keep_logits ? &rows : nullptr);
+      for (std::size_t j = 0; j < got.size(); ++j) {
+        chosen[static_cast<std::size_t>(step.requests[j] - replica_.begin)] = got[j];
+        if (!rows.empty()) {
+          auto& kept = logits_by_request[static_cast<std::size_t>(step.requests[j])];
+          kept.insert(kept.end(), rows[j].begin(), rows[j].end());
+        }
+      }
+    }
+    enterLayer(-1, -1);
+    // The last stage chose: every stage of the replica learns the new tokens.
+    if (plan_.pp > 1) {
+      const TensorView shared = slot_.view().rows(0, replica_.size());
+      if (last_stage_) backend_.copyFromHost(shared, chosen.data());
+      groups_.pp->broadcast(shared.raw(), chosen.size(), DType::I32, plan_.pp - 1);
+      backend_.copyToHost(chosen.data(), shared);
+    }
+    backend_.synchronize();
+    std::int32_t active = 0;
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      Sequence& s = sequences[r];
+      if (chosen[r] >= 0 && s.active()) {
+        s.tokens.push_back(chosen[r]);
+        if (s.first_round < 0) s.first_round = round;
+        s.last_round = round;
+        const auto& stop = settings.stop_tokens;
+        if (std::find(stop.begin(), stop.end(), chosen[r]) != stop.end()) {
+          s.finish = kStop;
+        } else if (s.generated() >= s.max_new) {
+          s.finish = kLength;
+        }
+      }
+      if (s.active()) ++active;
+    }
+    round_end.push_back(seconds() - start);
+    round_tokens.push_back(counter_ ? tokens : 0);
+    world_.allReduce(&active, 1, DType::I32, comm::ReduceOp::Max);
+    if (active == 0) break;
+    if (round > context_) throw std::logic_error("generate: more rounds than the context holds");
+  }
+  return gather(sequences, logits_by_request, round_end, round_tokens, n, settings.keep_logits);
+}
+
+GenerationResult GenerationExecutor::gather(const std::vector<Sequence>& sequences,
+                                            const std::vector<std::vector<float>>& logits,
+                                            const std::vector<double>& round_end,
+                                            const std::vector<long>& round_tokens, int n,
+                                            bool keep_logits) {
+  // Each request is reported by one rank (its replica's last stage, tp rank 0); the others
+  // add nothing to the reductions.
+  int longest = 0;
+  for (const Sequence& s : sequences) longest = std::max(longest, s.max_new);
+  world_.allReduce(&longest, 1, DType::I32, comm::ReduceOp::Max);
+  const std::size_t width = static_cast<std::size_t>(longest) + 3;  // tokens, finish, rounds
+  std::vector<std::int32_t> table(static_cast<std::size_t>(n) * width, -1);
+  if (reporter_) {
+    for (const Sequence& s : sequences) {
+      if (s.request < 0) continue;
+      std::int32_t* row = table.data() + static_cast<std::size_t>(s.request) * width;
+      std::copy(s.tokens.begin() + s.prompt, s.tokens.end(), row);
+      row[longest] = s.finish;
+      row[longest + 1] = s.first_round;
+      row[longest + 2] = s.last_round;
+    }
+  }
+  world_.allReduce(table.data(), table.size(), DType::I32, comm::ReduceOp::Max);
+  GenerationResult out;
+  for (int i = 0; i < n; ++i) {
+    const std::int32_t* row = table.data() + static_cast<std::size_t>(i) * width;
+    std::vector<std::int32_t> tokens;
+    for (int j = 0; j < longest && row[j] >= 0; ++j) tokens.push_back(row[j]);
+    out.tokens.push_back(tokens);
+    out.finish.push_back(row[longest] == kStop ? "stop" : "length");
+    out.first_round.push_back(row[longest + 1]);
+    out.last_round.push_back(row[longest + 2]);
+  }
+  // Seconds as fp32 (the communicators' widest float): 1e-7 of the total, microseconds here.
+  std::vector<float> ends(round_end.begin(), round_end.end());
+  world_.allReduce(ends.data(), ends.size(), DType::F32, comm::ReduceOp::Max);
+  out.round_seconds.assign(ends.begin(), ends.end());
+  std::vector<std::int32_t> counted(round_tokens.begin(), round_tokens.end());
+  world_.allReduce(counted.data(), counted.size(), DType::I32, comm::ReduceOp::Sum);
+  out.round_tokens.assign(counted.begin(), counted.end());
+  if (keep_logits) {
+    const std::size_t vocab = static_cast<std::size_t>(deployment_.model.vocab);
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> rows(out.tokens[static_cast<std::size_t>(i)].size() * vocab, 0.0f);
+      if (reporter_ && !logits[static_cast<std::size_t>(i)].empty()) {
+        rows = logits[static_cast<std::size_t>(i)];
+      }
+      world_.allReduce(rows.data(), rows.size(), DType::F32, comm::ReduceOp::Sum);
+      out.logits.push_back(std::move(rows));
+    }
+  }
+  return out;
+}
+
+}  // namespace shardrt

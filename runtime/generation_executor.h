@@ -1,0 +1,112 @@
+// Generation: a prefill of the prompts, then one decode step per new token, on one rank's
+// share of the model (runtime/transformer.h at the token level). Each data-parallel replica
+// serves the requests of its batch rows (request i is batch row i) in its microbatches; each
+// round runs every microbatch through the stages in order, GPipe-style, so that while the
+// last stage decodes one microbatch the stages before it work on the next. Round 0 is the
+// prefill: a microbatch's prompts packed back to back, no padding. Each later round feeds every
+// unfinished request its newest token. A request ends at max_new_tokens or at a stop token,
+// and its row leaves the steps that follow; the others go on.
+//
+// The last stage chooses the tokens: its tp ranks each hold the logits of a block of the
+// vocabulary (the LM head split by rows, Megatron's parallel output layer); greedy choice is
+// the best of each block's argmax, gathered over tp (a value and an id a row, never the
+// logits); sampling gathers the rows of the requests chosen for (runtime/token_sampler.h).
+// At the end of a round the last stage broadcasts the new tokens over the pipeline, so every
+// stage knows which requests go on and with which positions.
+//
+// Every replica runs the same rounds (agreed over the world each round), because an
+// expert-parallel group can span replicas: a replica with nothing left to decode still joins
+// its MoE layers' exchanges with zero tokens. Without that, a zero-token step is skipped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "config/deployment.h"
+#include "config/parallel_layout.h"
+#include "config/plan.h"
+#include "runtime/backend.h"
+#include "runtime/token_sampler.h"
+#include "runtime/transformer.h"
+
+namespace shardrt {
+
+struct GenerationRequest {
+  std::vector<std::int32_t> prompt;
+  int max_new_tokens = 0;
+};
+
+struct GenerationSettings {
+  Sampling sampling;                    // greedy by default
+  std::vector<std::int32_t> stop_tokens;  // a request that chooses one ends (the token is kept)
+  bool keep_logits = false;             // every chosen token's whole logits row, for validation
+};
+
+// What generate() returns, the same on every rank.
+struct GenerationResult {
+  std::vector<std::vector<std::int32_t>> tokens;  // per request, the new tokens
+  std::vector<std::string> finish;                // per request: "stop" or "length"
+  std::vector<int> first_round, last_round;       // per request: the rounds of its first and last token
+  std::vector<double> round_seconds;              // per round (0: the prefill), the slowest rank's
+  std::vector<long> round_tokens;                 // tokens computed in each round, all replicas
+  // keep_logits: per request, its chosen tokens' logits rows back to back (vocab each).
+  std::vector<std::vector<float>> logits;
+};
+
+class GenerationExecutor {
+ public:
+  // world: every rank of the run, on host memory (MPI), for agreeing on the rounds and
+  // gathering the results; groups: the executor's, on the backend's memory.
+  GenerationExecutor(const config::Deployment& deployment, const config::Plan& plan,
+                     const config::ParallelLayout& layout, Backend& backend,
+                     ExecutorGroups groups, comm::Communicator& world, ExecutorOptions options);
+
+  // Every rank calls it with the same requests (at most workload.batch_size, each within
+  // workload.seq_len: checked before, by the command).
+  GenerationResult generate(const std::vector<GenerationRequest>& requests,
+                            const GenerationSettings& settings);
+
+  TransformerExecutor& executor() { return executor_; }
+  std::size_t kvCacheBytes() const;
+
+ private:
+  struct Sequence;  // one request's state on this replica
+  struct StepPlan;  // one microbatch's tokens in one round
+  StepPlan planStep(const std::vector<Sequence>& sequences, int microbatch, int round) const;
+  // Runs the step through this stage; on the last stage returns the chosen tokens, one per
+  // entry of plan.requests (and their logits rows with keep_logits).
+  std::vector<std::int32_t> runStep(const StepPlan& plan, const GenerationSettings& settings,
+                                    std::vector<std::vector<float>>* logits_rows);
+  std::vector<std::int32_t> chooseTokens(const StepPlan& plan, const TensorView& logits,
+                                         const GenerationSettings& settings,
+                                         std::vector<std::vector<float>>* logits_rows);
+  std::vector<float> gatherLogits(const TensorView& logits, long rows);
+  // Every request's result from the rank that reports it, on every rank.
+  GenerationResult gather(const std::vector<Sequence>& sequences,
+                          const std::vector<std::vector<float>>& logits,
+                          const std::vector<double>& round_end,
+                          const std::vector<long>& round_tokens, int n, bool keep_logits);
+
+  const config::Deployment& deployment_;
+  const config::Plan& plan_;
+  Backend& backend_;
+  ExecutorGroups groups_;
+  comm::Communicator& world_;
+  TransformerExecutor executor_;
+  config::Range replica_;  // this replica's batch rows
+  int microbatch_rows_;
+  int context_;
+  bool first_stage_, last_stage_;
+  bool reporter_;  // the replica's last stage, tp rank 0: reports its requests
+  bool counter_;   // the replica's first stage, tp rank 0: counts its tokens
+  bool joins_empty_steps_;  // the stage's MoE exchanges span replicas
+  KvCache cache_;
+  // Device buffers of a step, allocated once for the largest: the tokens' ids, sequences,
+  // positions and cache slots; the rows whose logits are computed; the logits.
+  Tensor ids_, seq_, pos_, slot_, picked_, logits_;
+  Tensor best_value_, best_index_, gathered_value_, gathered_index_, gathered_logits_;
+};
+
+}  // namespace shardrt
