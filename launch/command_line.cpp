@@ -171,7 +171,7 @@ CLI::App* addBenchCommand(CLI::App& app, bench::CalibrateOptions& cal) {
   bench->callback([bench, calibrate] {
     if (calibrate->count() == 0 && bench->get_subcommands().empty()) {
       throw CLI::ValidationError("bench",
-                                 "needs a subcommand (collectives, gemm, layer) or --calibrate");
+                                 "needs a subcommand (collectives, gemm, layer, decode) or --calibrate");
     }
     if (calibrate->count() > 0 && !bench->get_subcommands().empty()) {
       throw CLI::ValidationError("bench", "--calibrate takes no subcommand");
@@ -238,6 +238,32 @@ void addBenchLayerCommand(CLI::App& bench, bench::BenchLayerOptions& o) {
   layer->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
 }
 
+void addBenchDecodeCommand(CLI::App& bench, bench::BenchDecodeOptions& o) {
+  CLI::App* decode = bench.add_subcommand(
+      "decode", "Generation against batch size and context (prefill, decode step, tokens/s)");
+  decode->add_option("deployment", o.deployment_path, "Deployment file (JSON, see docs/config.md)")
+      ->required();
+  decode->add_option("--device", o.device, "cpu, cuda, or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  decode->add_option("--set", o.overrides, "Override a deployment field (repeatable)")
+      ->allow_extra_args(false);
+  decode->add_option("--batch", o.batches, "Batch sizes (requests), e.g. --batch 1 4 16")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  decode->add_option("--context", o.contexts, "Prompt lengths in tokens, e.g. --context 256 1024")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  decode->add_option("--new-tokens", o.new_tokens, "New tokens per request")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
+  decode->add_option("--warmup", o.warmup, "Untimed generations first")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  decode->add_option("--threads", o.threads, "BLAS threads per rank")->check(CLI::PositiveNumber);
+  decode->add_option("--json", o.json_path, "Also write the rows as JSON to this file");
+}
+
 }  // namespace
 
 void defineCommands(CLI::App& app, CommandLine& line) {
@@ -253,6 +279,7 @@ void defineCommands(CLI::App& app, CommandLine& line) {
   addBenchCollectivesCommand(*line.bench, line.collectives);
   addBenchGemmCommand(*line.bench, line.gemm);
   addBenchLayerCommand(*line.bench, line.layer);
+  addBenchDecodeCommand(*line.bench, line.decode);
 }
 
 }  // namespace shardrt::launch

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_collectives.h"
+#include "bench/bench_decode.h"
 #include "bench/bench_gemm.h"
 #include "bench/bench_layer.h"
 #include "bench/calibrate.h"
@@ -24,6 +25,7 @@ struct CommandLine {
   bench::CalibrateOptions calibrate;
   bench::BenchGemmOptions gemm;
   bench::BenchLayerOptions layer;
+  bench::BenchDecodeOptions decode;
   CLI::App* bench = nullptr;  // `bench`, whose subcommand picks the benchmark
 };
 

@@ -11,6 +11,7 @@
 //   mpirun -np N shardrt bench collectives [--min-bytes B] [--max-bytes B] [--json FILE]
 //   mpirun -np N shardrt bench gemm [--dtype fp32|bf16] [--shapes M,N,K;...] [--json FILE]
 //   mpirun -np N shardrt bench layer DEPLOYMENT.json [--strategy NAME] [--json FILE]
+//   mpirun -np N shardrt bench decode DEPLOYMENT.json [--batch B...] [--context C...]
 //   mpirun -np N shardrt bench --calibrate [--out PROFILE.json]   (the planner's rates)
 #include <mpi.h>
 #include <unistd.h>
@@ -67,6 +68,7 @@ int dispatch(const CLI::App& app, const CommandLine& line, const shardrt::comm::
     const CLI::App& bench = *line.bench;
     if (bench.got_subcommand("gemm")) return shardrt::bench::benchGemm(line.gemm, mpi);
     if (bench.got_subcommand("layer")) return shardrt::bench::benchLayer(line.layer, mpi);
+    if (bench.got_subcommand("decode")) return shardrt::bench::benchDecode(line.decode, mpi);
     if (bench.got_subcommand("collectives")) {
       return shardrt::bench::benchCollectives(line.collectives, mpi);
     }

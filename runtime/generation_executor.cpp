@@ -76,6 +76,7 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
   seq_ = backend.empty({tokens}, DType::I32);
   pos_ = backend.empty({tokens}, DType::I32);
   slot_ = backend.empty({tokens}, DType::I32);
+  chosen_ = backend.empty({Dim("sequences", replica_.size())}, DType::I32);
   if (last_stage_) {
     const Dim rows("rows", microbatch_rows_);
     const config::Range vocab = executor_.shard().vocab;
@@ -282,10 +283,9 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
     enterLayer(-1, -1);
     // The last stage chose: every stage of the replica learns the new tokens.
     if (plan_.pp > 1) {
-      const TensorView shared = slot_.view().rows(0, replica_.size());
-      if (last_stage_) backend_.copyFromHost(shared, chosen.data());
-      groups_.pp->broadcast(shared.raw(), chosen.size(), DType::I32, plan_.pp - 1);
-      backend_.copyToHost(chosen.data(), shared);
+      if (last_stage_) backend_.copyFromHost(chosen_, chosen.data());
+      groups_.pp->broadcast(chosen_.view().raw(), chosen.size(), DType::I32, plan_.pp - 1);
+      backend_.copyToHost(chosen.data(), chosen_);
     }
     backend_.synchronize();
     std::int32_t active = 0;

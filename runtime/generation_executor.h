@@ -104,8 +104,9 @@ class GenerationExecutor {
   bool joins_empty_steps_;  // the stage's MoE exchanges span replicas
   KvCache cache_;
   // Device buffers of a step, allocated once for the largest: the tokens' ids, sequences,
-  // positions and cache slots; the rows whose logits are computed; the logits.
-  Tensor ids_, seq_, pos_, slot_, picked_, logits_;
+  // positions and cache slots; the rows whose logits are computed; the logits; a round's new
+  // tokens, one per replica row (what the last stage broadcasts over the pipeline).
+  Tensor ids_, seq_, pos_, slot_, picked_, logits_, chosen_;
   Tensor best_value_, best_index_, gathered_value_, gathered_index_, gathered_logits_;
 };
 

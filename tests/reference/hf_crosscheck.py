@@ -14,6 +14,11 @@ Qwen2's q/k/v biases, Qwen3's q/k norm, Qwen3-MoE's norm_topk_prob, Qwen2-MoE's 
 gate, GLM-4.5's router choice bias): that comparison must fail, which shows the check can tell the feature is there. MoE
 families also run from a checkpoint in transformers v5's fused-expert layout.
 
+Token level (issue 17): `shardrt generate --weights` on the same checkpoint, under the first
+and the last strategy, must choose the tokens transformers' greedy `generate` chooses for two
+prompts of different lengths (the row also gives the smallest gap between a step's two largest
+logits, to show how near a tie any choice was).
+
     hf_crosscheck.py SHARDRT_BINARY WORK_DIR [--mpirun MPIRUN] [--families llama31,mixtral,...]
 
 Needs torch, transformers, safetensors and numpy (scripts/hf-crosscheck.sh makes a virtual
@@ -188,6 +193,58 @@ def reference_output(model, x):
         return model.model(inputs_embeds=torch.from_numpy(x)).last_hidden_state.numpy()
 
 
+PROMPTS = [[5, 17, 2, 60, 33, 8, 91, 44, 12], [70, 3, 26, 51, 9]]
+NEW_TOKENS = 8
+
+
+def greedy_tokens(model):
+    """transformers' own greedy generation of NEW_TOKENS for each prompt (batch 1, no stop
+    token), and the smallest gap between a step's two largest logits, relative to the largest
+    magnitude: how near a tie any choice was."""
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    tokens, gap = [], float("inf")
+    with torch.no_grad():
+        for prompt in PROMPTS:
+            out = model.generate(torch.tensor([prompt]), max_new_tokens=NEW_TOKENS,
+                                 do_sample=False, output_logits=True,
+                                 return_dict_in_generate=True)
+            tokens.append(out.sequences[0, len(prompt):].tolist())
+            for step in out.logits:
+                top = torch.topk(step[0].double(), 2).values
+                gap = min(gap, float((top[0] - top[1]) / step[0].abs().max()))
+    return tokens, gap
+
+
+def generate_check(args, mpirun, name, model, ckpt, label, ranks, strategy):
+    """`shardrt generate` on the checkpoint must choose transformers' greedy tokens."""
+    run_dir = os.path.join(args.work, name, "generate-" + label.replace(" ", "").replace(",", "_"))
+    os.makedirs(run_dir)
+    deployment = {"name": f"hf-{name}", "seed": 5, "model": {"hf_config": os.path.join(ckpt, "config.json")},
+                  "workload": {"batch_size": 2, "seq_len": 37, "dtype": "fp32"}, "strategy": strategy}
+    path = os.path.join(run_dir, "deployment.json")
+    with open(path, "w") as f:
+        json.dump(deployment, f, indent=1)
+    cmd = mpirun + ["-np", str(ranks), args.shardrt, "generate", path, "--device", "cpu",
+                    "--weights", ckpt, "--validate", "--ignore-eos", "--max-new-tokens",
+                    str(NEW_TOKENS), "--out", os.path.join(run_dir, "out")]
+    for prompt in PROMPTS:
+        cmd += ["--prompt", ",".join(map(str, prompt))]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stdout + run.stderr, file=sys.stderr)
+        print(f"| {name} | generate, {label} | {ranks} | exit {run.returncode} | - | FAIL |")
+        return False
+    with open(os.path.join(run_dir, "out", "generate.json")) as f:
+        got = [r["tokens"] for r in json.load(f)["requests"]]
+    want, gap = greedy_tokens(model)
+    ok = got == want
+    print(f"| {name} | generate {NEW_TOKENS} greedy tokens, {label} | {ranks} | PASS | "
+          f"tokens {'identical' if ok else f'differ: {got} vs {want}'} (smallest top-2 gap "
+          f"{gap:.1e}) | {'PASS' if ok else 'FAIL'} |")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("shardrt")
@@ -259,6 +316,10 @@ def main():
             ok = err <= TOLERANCE and validated == "PASS"
             failed += not ok
             print(f"| {name} | {label} | {ranks} | {validated} | {err:.2e} | {'PASS' if ok else 'FAIL'} |")
+        # Token level: shardrt's greedy tokens against transformers' generate, on the first and
+        # the last strategy.
+        for label, ranks, strategy in [strategies[0], strategies[-1]]:
+            failed += not generate_check(args, mpirun, name, model, ckpt, label, ranks, strategy)
         # The check can fail: the same weights without the feature must not match.
         if last is None:
             continue

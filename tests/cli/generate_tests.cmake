@@ -1,0 +1,120 @@
+# `shardrt generate` end to end under mpirun (issue 17): the unsharded generation on rank 0
+# must choose the same tokens and every chosen token's logits must agree (fp32, 1e-5), for
+# every strategy and family; sampling with a seed draws alike on every strategy; requests of
+# different lengths finish early without stalling the others; bad input is refused in one line.
+set(gen_small ${SHARDRT_DEPLOYMENTS}/generate-small.json)
+set(gen_moe ${SHARDRT_DEPLOYMENTS}/generate-moe.json)
+set(gen_prompts ${SHARDRT_DEPLOYMENTS}/generate-prompts.json)
+set(gen_pass "validation: PASS \\(tokens identical")
+
+function(generate_case name ranks deployment)
+  shardrt_add_cli_test(cli.generate.${name} RANKS ${ranks} EXIT 0 PATTERN "${gen_pass}" COUNT 1
+    ARGS generate ${deployment} --validate --prompts ${gen_prompts}
+         --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.${name} ${ARGN})
+endfunction()
+
+# Dense, with a sliding window of 9 that the prompts and decode steps pass, a vocabulary of 97
+# split unevenly over tp, GQA with kv heads straddling tp 3 ranks.
+generate_case(small_tp1 1 ${gen_small} --set strategy.tp=1)
+generate_case(small_tp2 2 ${gen_small})
+generate_case(small_tp3 3 ${gen_small} --set strategy.tp=3)
+generate_case(small_pp2_mb2 2 ${gen_small} --set strategy.tp=1 --set strategy.pp=2
+              --set strategy.microbatches=2)
+generate_case(small_tp2_dp2 4 ${gen_small} --set strategy.dp=2)
+generate_case(small_tp2_pp2_mb2 4 ${gen_small} --set strategy.pp=2 --set strategy.microbatches=2)
+# MoE with a shared expert and tied embeddings: experts over ep inside tp, across replicas
+# (a replica whose requests are done still joins the all-to-alls with no tokens) and stages.
+generate_case(moe_tp2_ep2 2 ${gen_moe} --set strategy.tp=2 --set strategy.ep=2)
+generate_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
+generate_case(moe_dp4_ep4 4 ${gen_moe} --set strategy.dp=4 --set strategy.ep=4)
+generate_case(moe_tp2_pp2_ep2 4 ${gen_moe} --set strategy.tp=2 --set strategy.pp=2
+              --set strategy.ep=2 --set strategy.microbatches=2)
+# Every family from its config.json.
+generate_case(hf_llama31_tp2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-llama31-hf.json
+              --set workload.batch_size=4 --set strategy.pp=2 --set strategy.microbatches=2)
+generate_case(hf_mistral_tp2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-mistral-hf.json
+              --set workload.batch_size=4)
+generate_case(hf_mixtral_dp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-mixtral-hf.json
+              --set workload.batch_size=4 --set strategy.tp=1 --set strategy.dp=2
+              --set strategy.ep=2)
+generate_case(hf_qwen2_tied_tp2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-qwen2-hf.json
+              --set workload.batch_size=4)
+generate_case(hf_qwen3_tp2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-qwen3-hf.json
+              --set workload.batch_size=4)
+generate_case(hf_qwen3_moe_tp2_ep2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-qwen3-moe-hf.json
+              --set workload.batch_size=4 --set strategy.pp=2)
+generate_case(hf_qwen2_moe_tp2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-qwen2-moe-hf.json
+              --set workload.batch_size=4)
+generate_case(hf_glm4_moe_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-glm4-moe-hf.json
+              --set workload.batch_size=4)
+generate_case(hf_deepseek_v3_tp2_ep4_dp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
+              --set workload.batch_size=4 --set strategy.dp=2 --set strategy.ep=4)
+generate_case(hf_deepseek_v2_tp2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v2-hf.json
+              --set workload.batch_size=4 --set strategy.pp=2)
+# Sampled: the draw of each choice depends on (seed, request, step) alone.
+generate_case(sampled_tp2_pp2 4 ${gen_small} --set strategy.pp=2 --temperature 0.8 --top-k 20
+              --top-p 0.9 --seed 5)
+generate_case(sampled_moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2
+              --temperature 1.3 --seed 9)
+# Each request's own max_new_tokens, and its length in generate.json; a stop token ends a
+# request early with "stop" (tests/cli/generate_stop.sh).
+add_test(NAME cli.generate.lengths_and_stop
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_stop.sh $<TARGET_FILE:shardrt>
+                 ${gen_small} ${gen_prompts} ${CMAKE_CURRENT_BINARY_DIR}/out/generate.stop
+                 ${SHARDRT_MPIRUN})
+set_tests_properties(cli.generate.lengths_and_stop PROPERTIES LABELS cli TIMEOUT 180
+                     ENVIRONMENT "${SHARDRT_MPI_ENV}")
+
+# Bad input: one line on every rank naming the value and the limit, exit 2, before any work.
+function(generate_refused name pattern)
+  shardrt_add_cli_test(cli.generate.refuses_${name} RANKS 2 EXIT 2 PATTERN "${pattern}" COUNT 2
+    ARGS generate ${gen_small} --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.bad ${ARGN})
+endfunction()
+generate_refused(prompt_past_context
+  "error: requests\\[0\\]: prompt 38 \\+ max_new_tokens 3 = 41 tokens exceed workload.seq_len 40"
+  --prompt 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38
+  --max-new-tokens 3)
+generate_refused(id_outside_vocab
+  "error: requests\\[1\\].tokens: token id 97 is outside the vocabulary \\(vocab_size 97\\)"
+  --prompt 1,2 --prompt 4,97)
+generate_refused(too_many_prompts
+  "error: requests: 5 prompts exceed workload.batch_size 4"
+  --prompt 1 --prompt 2 --prompt 3 --prompt 4 --prompt 5)
+generate_refused(not_ids "error: --prompt #1: must be token ids separated by commas, got \"x\""
+  --prompt 1,x)
+generate_refused(negative_id "error: --prompt #1: token ids must be integers from 0, got -4"
+  --prompt 1,-4)
+generate_refused(no_prompts "error: --prompts: give the prompts either as --prompts FILE or"
+  --max-new-tokens 3)
+generate_refused(no_vocab "error: model.vocab_size: generate needs the vocabulary"
+  --prompt 1 --set model.vocab_size=0)
+generate_refused(capacity
+  "error: model.moe.capacity_factor: generate routes every token"
+  --prompt 1 --set "model.moe={\"experts\":4,\"top_k\":2,\"expert_ffn_hidden\":32,\"capacity_factor\":1.25}")
+generate_refused(prompts_file_field
+  "error: --prompts .* requests\\[0\\].max_tokens: unknown field"
+  --prompts ${SHARDRT_DEPLOYMENTS}/bad/generate-unknown-field.json)
+
+# Every example with a vocabulary generates at the strategy it names, validated.
+file(GLOB generate_examples ${PROJECT_SOURCE_DIR}/examples/*.json)
+foreach(example ${generate_examples})
+  get_filename_component(stem ${example} NAME_WE)
+  file(READ ${example} example_text)
+  string(JSON hf ERROR_VARIABLE no_hf GET "${example_text}" model hf_config)
+  string(JSON vocab ERROR_VARIABLE no_vocab GET "${example_text}" model vocab_size)
+  if(no_hf AND no_vocab)
+    continue()
+  endif()
+  string(JSON tp ERROR_VARIABLE no_tp GET "${example_text}" strategy tp)
+  string(JSON pp ERROR_VARIABLE no_pp GET "${example_text}" strategy pp)
+  string(JSON dp ERROR_VARIABLE no_dp GET "${example_text}" strategy dp)
+  foreach(degree tp pp dp)
+    if(no_${degree})
+      set(${degree} 1)
+    endif()
+  endforeach()
+  math(EXPR ranks "${tp} * ${pp} * ${dp}")
+  shardrt_add_cli_test(cli.generate.example.${stem} RANKS ${ranks} EXIT 0 PATTERN "${gen_pass}"
+    COUNT 1 ARGS generate ${example} --validate --prompt 3,1,4,1,5 --prompt 9,2,6
+    --max-new-tokens 6 --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.example.${stem})
+endforeach()
