@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "kernels/host_device.h"
+
 namespace shardrt::kernels {
 
 struct AttentionHeads {
@@ -19,8 +21,10 @@ struct AttentionHeads {
   // i - window < j <= i (transformers' sliding_window_overlay, kv_idx > q_idx - window); 0: all.
   int window = 0;
 
-  // The first key query i sees (0 without a window).
-  int firstVisibleKey(int i) const { return window > 0 && i >= window ? i - window + 1 : 0; }
+  // The first key query i sees (0 without a window); the CPU and CUDA cached attention both.
+  SHARDRT_HOST_DEVICE int firstVisibleKey(int i) const {
+    return window > 0 && i >= window ? i - window + 1 : 0;
+  }
 
   float scoreScale(int head_dim) const {
     return score_scale > 0.0f ? score_scale : 1.0f / sqrtf(static_cast<float>(head_dim));

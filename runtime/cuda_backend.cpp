@@ -12,10 +12,13 @@
 #include "common/cuda_check.h"
 #include "kernels/cpu/router.h"
 #include "kernels/cuda/activations.cuh"
+#include "kernels/cuda/argmax.cuh"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/attention_cudnn.cuh"
 #include "kernels/cuda/bias.cuh"
+#include "kernels/cuda/cached_attention.cuh"
 #include "kernels/cuda/column_copy.cuh"
+#include "kernels/cuda/embedding.cuh"
 #include "kernels/cuda/grouped_linear.cuh"
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -405,24 +408,60 @@ void CudaBackend::scatterAddRows(const TensorView& out, const TensorView& inp,
   });
 }
 
-// PENDING(issue 17): the CUDA kernels of the generation ops are being written.
-void CudaBackend::embedRows(const TensorView&, const TensorView&, const TensorView&, int) {
-  throw std::logic_error("embed_rows: not on cuda yet");
+void CudaBackend::embedRows(const TensorView& out, const TensorView& ids, const TensorView& table,
+                            int first_id) {
+  op_checks::embedding(out, ids, table);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::embedRows(as<T>(out), ids.data<std::int32_t>(), as<const T>(table), out.shape().rows(),
+                  toInt(out.shape().cols()), table.shape().rows(), first_id, stream_);
+  });
 }
-void CudaBackend::rotaryEmbeddingAt(const TensorView&, const TensorView&,
-                                    const kernels::RopeFrequencies&) {
-  throw std::logic_error("rotary_embedding_at: not on cuda yet");
+
+void CudaBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positions,
+                                    const kernels::RopeFrequencies& rope) {
+  op_checks::rotaryAt(x, positions);
+  const Shape& s = x.shape();
+  byDtype(x, [&](auto tag) {
+    kc::rotaryEmbeddingAt(as<decltype(tag)>(x), positions.data<std::int32_t>(), positions.numel(),
+                          toInt(s.size(s.rank() - 2)), toInt(s.cols()), rope, stream_);
+  });
 }
-void CudaBackend::scatterRows(const TensorView&, const TensorView&, const TensorView&) {
-  throw std::logic_error("scatter_rows: not on cuda yet");
+
+void CudaBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                              const TensorView& index) {
+  op_checks::rowIndex("scatter_rows", inp, out, index);
+  op_checks::sameDtype("scatter_rows", out, inp);
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::scatterRows(as<T>(out), out.shape().rows(), as<const T>(inp), index.data<std::int32_t>(),
+                    index.numel(), toInt(inp.shape().cols()), stream_);
+  });
 }
-void CudaBackend::cachedAttention(const TensorView&, const TensorView&, const TensorView&,
-                                  const TensorView&, const TensorView&, const TensorView&,
-                                  const kernels::AttentionHeads&) {
-  throw std::logic_error("cached_attention: not on cuda yet");
+
+void CudaBackend::cachedAttention(const TensorView& out, const TensorView& q,
+                                  const TensorView& k_cache, const TensorView& v_cache,
+                                  const TensorView& seq, const TensorView& pos,
+                                  const kernels::AttentionHeads& heads) {
+  op_checks::cachedAttention(out, q, k_cache, v_cache, seq, pos, heads);
+  op_checks::sameDtype("cached_attention", out, q);
+  const Shape& ks = k_cache.shape();
+  byDtype(out, [&](auto tag) {
+    using T = decltype(tag);
+    kc::cachedAttention(as<T>(out), as<const T>(q), as<const T>(k_cache), as<const T>(v_cache),
+                        seq.data<std::int32_t>(), pos.data<std::int32_t>(), seq.numel(), ks.size(0),
+                        toInt(ks.size(1)), toInt(q.shape().cols()), heads, stream_);
+  });
 }
-void CudaBackend::argmaxRows(const TensorView&, const TensorView&, const TensorView&, int) {
-  throw std::logic_error("argmax_rows: not on cuda yet");
+
+void CudaBackend::argmaxRows(const TensorView& best_value, const TensorView& best_index,
+                             const TensorView& x, int first_index) {
+  op_checks::argmax(best_value, best_index, x);
+  byDtype(x, [&](auto tag) {
+    kc::argmaxRows(best_value.data<float>(), best_index.data<std::int32_t>(),
+                   as<const decltype(tag)>(x), x.shape().rows(), toInt(x.shape().cols()),
+                   first_index, stream_);
+  });
 }
 
 }  // namespace shardrt

@@ -20,6 +20,18 @@ __global__ void gatherRowsKernel(T* out, const T* inp, const std::int32_t* index
   for (int c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
 }
 
+// gatherRows' copy the other way: block i writes inp's row i to out's row index[i]. An index
+// outside [0, out_rows) is skipped, as in scatterAddRows, rather than written out of bounds.
+template <typename T>
+__global__ void scatterRowsKernel(T* out, long out_rows, const T* inp, const std::int32_t* index,
+                                  int cols) {
+  const long target = index[blockIdx.x];
+  if (target < 0 || target >= out_rows) return;
+  const T* src = inp + static_cast<long>(blockIdx.x) * cols;
+  T* dst = out + target * cols;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
+}
+
 // scatterAddRows runs in three steps: count the slots naming each output row, place the slot
 // ids row by row (CSR: offsets from an exclusive scan of the counts), sort each row's few slot
 // ids, then give each output row one block that adds its slots in ascending slot order. The
@@ -90,6 +102,15 @@ void launchGatherRows(T* out, const T* inp, const std::int32_t* index, long rows
 }
 
 template <typename T>
+void launchScatterRows(T* out, long out_rows, const T* inp, const std::int32_t* index, long rows,
+                       int cols, cudaStream_t stream) {
+  if (out_rows == 0 || rows == 0 || cols == 0) return;
+  scatterRowsKernel<T>
+      <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(out, out_rows, inp, index, cols);
+  CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
 void launchScatterAddRows(T* out, long out_rows, const T* inp, const std::int32_t* index,
                           const float* weight, long rows, int cols, cudaStream_t stream) {
   if (out_rows == 0 || rows == 0 || cols == 0) return;
@@ -134,6 +155,16 @@ void gatherRows(float* out, const float* inp, const std::int32_t* index, long ro
 void gatherRows(__nv_bfloat16* out, const __nv_bfloat16* inp, const std::int32_t* index, long rows,
                 int cols, cudaStream_t stream) {
   launchGatherRows(out, inp, index, rows, cols, stream);
+}
+
+void scatterRows(float* out, long out_rows, const float* inp, const std::int32_t* index, long rows,
+                 int cols, cudaStream_t stream) {
+  launchScatterRows(out, out_rows, inp, index, rows, cols, stream);
+}
+
+void scatterRows(__nv_bfloat16* out, long out_rows, const __nv_bfloat16* inp,
+                 const std::int32_t* index, long rows, int cols, cudaStream_t stream) {
+  launchScatterRows(out, out_rows, inp, index, rows, cols, stream);
 }
 
 void scatterAddRows(float* out, long out_rows, const float* inp, const std::int32_t* index,

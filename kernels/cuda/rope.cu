@@ -1,6 +1,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 #include "common/cuda_check.h"
@@ -11,26 +12,27 @@
 namespace shardrt::kernels::cuda {
 namespace {
 
-// One block per position (b, s): its threads first compute the position's cos and sin for each
-// of the head_dim / 2 frequencies into shared memory (double angle as the CPU kernel, rounded to
-// float), then rotate every head of that position with them. A table per position, not a
-// pow, cos and sin per rotated pair: the old kernel did those per pair, plus 64-bit divisions,
-// and reached 12% of the copy's bandwidth in bf16 on an H200 (docs/benchmarks.md).
+// One block per token: its threads first compute the token's cos and sin for each of the
+// head_dim / 2 frequencies into shared memory (double angle as the CPU kernel, rounded to
+// float), then rotate every head of that token with them. A table per token, not a pow, cos
+// and sin per rotated pair: the old kernel did those per pair, plus 64-bit divisions, and
+// reached 12% of the copy's bandwidth in bf16 on an H200 (docs/benchmarks.md).
 // P elements per access: kPack<T> (16 bytes, vector_access.cuh) where half and x allow, else 1.
+// Both kernels below call this with the token's heads and its position; every thread of the
+// block must call it.
 template <typename T, int P>
-__global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequencies rope) {
+__device__ void rotateToken(T* token, long pos, int heads, int head_dim,
+                            const RopeFrequencies& rope) {
   extern __shared__ float table[];                 // cos for i < half, then sin
   const int rotated = rope.rotatedDims(head_dim);  // the rest of each head passes through
   const int half = rotated / 2;
-  const long position = blockIdx.x;  // b * seq_len + s
-  const int s = static_cast<int>(position % seq_len);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    const double angle = s * ropeFrequency(rope, i, rotated);
+    const double angle = static_cast<double>(pos) * ropeFrequency(rope, i, rotated);
     table[i] = static_cast<float>(cos(angle) * rope.magnitude);
     table[half + i] = static_cast<float>(sin(angle) * rope.magnitude);
   }
   __syncthreads();
-  T* base = x + position * heads * head_dim + rope.rotary_offset;
+  T* base = token + rope.rotary_offset;
   const int per_head = half / P;
   for (int u = threadIdx.x; u < heads * per_head; u += blockDim.x) {
     const int i0 = (u % per_head) * P;
@@ -62,33 +64,52 @@ __global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequ
   }
 }
 
+// x (batch * seq_len tokens, heads, head_dim): token b * seq_len + s at position s.
 template <typename T, int P>
-void launchRopeWith(T* x, long positions, int seq_len, int heads, int head_dim,
-                    const RopeFrequencies& rope, cudaStream_t stream) {
+__global__ void ropeKernel(T* x, int seq_len, int heads, int head_dim, RopeFrequencies rope) {
+  const long token = blockIdx.x;
+  rotateToken<T, P>(x + token * heads * head_dim, token % seq_len, heads, head_dim, rope);
+}
+
+// x (tokens, heads, head_dim): token t at positions[t].
+template <typename T, int P>
+__global__ void ropeAtKernel(T* x, const std::int32_t* positions, int heads, int head_dim,
+                             RopeFrequencies rope) {
+  const long token = blockIdx.x;
+  rotateToken<T, P>(x + token * heads * head_dim, positions[token], heads, head_dim, rope);
+}
+
+// positions null: token t of the batch at t % seq_len; else at positions[t].
+template <typename T, int P>
+void launchRopeWith(T* x, long tokens, int seq_len, const std::int32_t* positions, int heads,
+                    int head_dim, const RopeFrequencies& rope, cudaStream_t stream) {
   const int half = rope.rotatedDims(head_dim) / 2;
   const long units = static_cast<long>(heads) * (half / P);
   const int threads =
       static_cast<int>(std::min<long>(256, std::max<long>(32, (units + 31) / 32 * 32)));
   const std::size_t shared = static_cast<std::size_t>(half) * 2 * sizeof(float);
-  ropeKernel<T, P><<<static_cast<unsigned>(positions), threads, shared, stream>>>(x, seq_len, heads,
-                                                                                  head_dim, rope);
+  const auto blocks = static_cast<unsigned>(tokens);
+  if (positions == nullptr) {
+    ropeKernel<T, P><<<blocks, threads, shared, stream>>>(x, seq_len, heads, head_dim, rope);
+  } else {
+    ropeAtKernel<T, P><<<blocks, threads, shared, stream>>>(x, positions, heads, head_dim, rope);
+  }
   CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, const RopeFrequencies& rope,
-                cudaStream_t stream) {
-  const long positions = static_cast<long>(batch) * seq_len;
+void launchRope(T* x, long tokens, int seq_len, const std::int32_t* positions, int heads,
+                int head_dim, const RopeFrequencies& rope, cudaStream_t stream) {
   const int half = rope.rotatedDims(head_dim) / 2;
-  if (positions == 0 || heads == 0 || half < 1) return;
+  if (tokens == 0 || heads == 0 || half < 1) return;
   // A pack must not straddle a head: head_dim and the offset multiples of the pack keep every
   // head's rotated part (and so its v and v + half) aligned when only part of it is rotated.
   // Interleaved pairs are adjacent elements: element by element.
   if (packFits<T>(half, x) && head_dim % kPack<T> == 0 && rope.rotary_offset % kPack<T> == 0 &&
       !rope.interleaved) {
-    launchRopeWith<T, kPack<T>>(x, positions, seq_len, heads, head_dim, rope, stream);
+    launchRopeWith<T, kPack<T>>(x, tokens, seq_len, positions, heads, head_dim, rope, stream);
   } else {
-    launchRopeWith<T, 1>(x, positions, seq_len, heads, head_dim, rope, stream);
+    launchRopeWith<T, 1>(x, tokens, seq_len, positions, heads, head_dim, rope, stream);
   }
 }
 
@@ -96,12 +117,24 @@ void launchRope(T* x, int batch, int seq_len, int heads, int head_dim, const Rop
 
 void rotaryEmbedding(float* x, int batch, int seq_len, int heads, int head_dim,
                      const RopeFrequencies& rope, cudaStream_t stream) {
-  launchRope(x, batch, seq_len, heads, head_dim, rope, stream);
+  launchRope(x, static_cast<long>(batch) * seq_len, seq_len, nullptr, heads, head_dim, rope,
+             stream);
 }
 
 void rotaryEmbedding(__nv_bfloat16* x, int batch, int seq_len, int heads, int head_dim,
                      const RopeFrequencies& rope, cudaStream_t stream) {
-  launchRope(x, batch, seq_len, heads, head_dim, rope, stream);
+  launchRope(x, static_cast<long>(batch) * seq_len, seq_len, nullptr, heads, head_dim, rope,
+             stream);
+}
+
+void rotaryEmbeddingAt(float* x, const std::int32_t* positions, long tokens, int heads,
+                       int head_dim, const RopeFrequencies& rope, cudaStream_t stream) {
+  launchRope(x, tokens, 1, positions, heads, head_dim, rope, stream);
+}
+
+void rotaryEmbeddingAt(__nv_bfloat16* x, const std::int32_t* positions, long tokens, int heads,
+                       int head_dim, const RopeFrequencies& rope, cudaStream_t stream) {
+  launchRope(x, tokens, 1, positions, heads, head_dim, rope, stream);
 }
 
 }  // namespace shardrt::kernels::cuda
