@@ -39,12 +39,13 @@ int columnBlock(const TensorView& out, int out_col, const TensorView& inp, int i
   const long out_rows = out.shape().rows(), inp_rows = inp.shape().rows();
   if (out.dtype() != inp.dtype() || width < 0 || out_col < 0 || inp_col < 0 ||
       out_col + width > out.shape().cols() || inp_col + width > inp.shape().cols() ||
-      inp_rows == 0 || out_rows % inp_rows != 0) {
+      (inp_rows == 0 ? out_rows != 0 : out_rows % inp_rows != 0)) {
     fail("copy_columns", "out " + out.shape().str() + " from column " + std::to_string(out_col) +
                              ", inp " + inp.shape().str() + " from column " +
                              std::to_string(inp_col) + ", width " + std::to_string(width));
   }
-  return static_cast<int>(out_rows / inp_rows);
+  // No rows (a generation step with no tokens on this rank): nothing to repeat.
+  return inp_rows == 0 ? 1 : static_cast<int>(out_rows / inp_rows);
 }
 
 void rowGate(const TensorView& x, const TensorView& gate_logits) {

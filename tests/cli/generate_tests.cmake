@@ -87,7 +87,7 @@ generate_refused(negative_id "error: --prompt #1: token ids must be integers fro
 generate_refused(no_prompts "error: --prompts: give the prompts either as --prompts FILE or"
   --max-new-tokens 3)
 generate_refused(no_vocab "error: model.vocab_size: generate needs the vocabulary"
-  --prompt 1 --set model.vocab_size=0)
+  --prompt 1 --set model.vocab_size=0 --set "model.eos_token_id=[]")
 generate_refused(capacity
   "error: model.moe.capacity_factor: generate routes every token"
   --prompt 1 --set "model.moe={\"experts\":4,\"top_k\":2,\"expert_ffn_hidden\":32,\"capacity_factor\":1.25}")
