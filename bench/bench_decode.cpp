@@ -49,8 +49,7 @@ Row timeOne(const config::Deployment& d, int batch, int context, const BenchDeco
   const config::ParallelLayout layout(st.tp, st.pp, st.dp, world.rank(), st.ep);
   ProcessGroups groups = ProcessGroups::split(world, layout);
   GenerationExecutor generator(d, plan, layout, backend,
-                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, host_world,
-                               {});
+                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, host_world, {});
   const auto requests = prompts(batch, context, d.model.vocab, o.new_tokens);
   const GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
   for (int w = 0; w < o.warmup; ++w) generator.generate(requests, greedy);

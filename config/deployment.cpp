@@ -174,11 +174,14 @@ ModelConfig readHfModel(JsonReader& r) {
     }
     m.layers = layers;
   }
-  for (const char* key :
-       {"hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "norm", "norm_eps", "activation",
-        "rope", "rope_theta", "rope_scaling", "sliding_window", "causal", "moe", "weight_naming",
-        "qkv_bias", "qk_norm", "rotary_dim", "mla", "vocab_size", "tie_word_embeddings",
-        "eos_token_id"}) {
+  for (const char* key : {"hidden",      "heads",        "kv_heads",
+                          "head_dim",    "ffn_hidden",   "norm",
+                          "norm_eps",    "activation",   "rope",
+                          "rope_theta",  "rope_scaling", "sliding_window",
+                          "causal",      "moe",          "weight_naming",
+                          "qkv_bias",    "qk_norm",      "rotary_dim",
+                          "mla",         "vocab_size",   "tie_word_embeddings",
+                          "eos_token_id"}) {
     if (r.has(key)) {
       throw ConfigError(r.field(key),
                         "comes from model.hf_config; only layers may be given "
@@ -198,16 +201,17 @@ void readTokenLevel(JsonReader& r, ModelConfig& m) {
   m.tie_embeddings = r.boolean("tie_word_embeddings", false);
   if (r.has("eos_token_id")) {
     const nlohmann::json& v = r.value("eos_token_id");
-    m.eos_tokens = v.is_array() ? r.intList("eos_token_id") : std::vector<int>{v.is_number_integer() ? v.get<int>() : -1};
+    m.eos_tokens = v.is_array() ? r.intList("eos_token_id")
+                                : std::vector<int>{v.is_number_integer() ? v.get<int>() : -1};
   }
   if (m.tie_embeddings && m.vocab == 0) {
     throw ConfigError(r.field("tie_word_embeddings"), "needs model.vocab_size");
   }
   for (int id : m.eos_tokens) {
     if (id < 0 || id >= m.vocab) {
-      throw ConfigError(r.field("eos_token_id"),
-                        "must be token ids within model.vocab_size " + std::to_string(m.vocab) +
-                            ", got " + std::to_string(id));
+      throw ConfigError(r.field("eos_token_id"), "must be token ids within model.vocab_size " +
+                                                     std::to_string(m.vocab) + ", got " +
+                                                     std::to_string(id));
     }
   }
 }

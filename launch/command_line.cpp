@@ -170,8 +170,8 @@ CLI::App* addBenchCommand(CLI::App& app, bench::CalibrateOptions& cal) {
       ->capture_default_str();
   bench->callback([bench, calibrate] {
     if (calibrate->count() == 0 && bench->get_subcommands().empty()) {
-      throw CLI::ValidationError("bench",
-                                 "needs a subcommand (collectives, gemm, layer, decode) or --calibrate");
+      throw CLI::ValidationError(
+          "bench", "needs a subcommand (collectives, gemm, layer, decode) or --calibrate");
     }
     if (calibrate->count() > 0 && !bench->get_subcommands().empty()) {
       throw CLI::ValidationError("bench", "--calibrate takes no subcommand");

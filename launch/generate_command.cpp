@@ -33,12 +33,15 @@ struct Requested {
 };
 
 // Every rank reads the prompts itself and checks them against the deployment.
-std::optional<Requested> requestsOnEveryRank(const GenerateOptions& o,
-                                             const config::Deployment& d,
+std::optional<Requested> requestsOnEveryRank(const GenerateOptions& o, const config::Deployment& d,
                                              comm::Communicator& world) {
   Requested r;
   std::string error;
   try {
+    if (o.temperature <= 0.0 && (o.top_k > 0 || o.top_p < 1.0)) {
+      throw ConfigError(o.top_k > 0 ? "--top-k" : "--top-p",
+                        "shapes sampling; greedy choice (no --temperature) would ignore it");
+    }
     r.requests = readRequests(o.prompts_path, o.prompts, o.max_new_tokens);
     checkRequests(d, r.requests);
   } catch (const ConfigError& e) {
@@ -80,7 +83,8 @@ GenerationCheck checkAgainstUnsharded(const config::Deployment& d, const Request
            got.tokens[i][same] == want.tokens[i][same]) {
       ++same;
     }
-    if (same < std::min(got.tokens[i].size(), want.tokens[i].size())) ++same;  // the first differing
+    if (same < std::min(got.tokens[i].size(), want.tokens[i].size()))
+      ++same;  // the first differing
     const std::size_t n = same * static_cast<std::size_t>(d.model.vocab);
     if (n == 0) continue;
     const Comparison cmp = compare(got.logits[i].data(), want.logits[i].data(), n);
@@ -202,14 +206,14 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   report.backend = std::string(backend.name());
   report.communicator = std::string(context->world->backendName());
   report.ranks = world->size();
-  report.kv_cache_bytes = static_cast<std::size_t>(
-      maxOverRanks(*world, static_cast<double>(generator.kvCacheBytes())));
+  report.kv_cache_bytes =
+      static_cast<std::size_t>(maxOverRanks(*world, static_cast<double>(generator.kvCacheBytes())));
   report.requests = asked->requests;
   if (o.validate) {
     std::int32_t passed = 0;
     if (world->rank() == 0) {
-      report.check = checkAgainstUnsharded(*d, *asked, report.result, backend, *context->self,
-                                           weights);
+      report.check =
+          checkAgainstUnsharded(*d, *asked, report.result, backend, *context->self, weights);
       passed = report.check->passed ? 1 : 0;
     }
     world->broadcast(&passed, 1, DType::I32, 0);

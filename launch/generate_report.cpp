@@ -70,19 +70,20 @@ json toJson(const GenerateReport& r) {
                         {"tokens", r.result.tokens[i]},
                         {"finish", r.result.finish[i]}});
   }
-  json out = {{"deployment", r.deployment.name},
-              {"deployment_path", r.deployment_path},
-              {"strategy", {{"tp", s.tp}, {"pp", s.pp}, {"ep", s.ep}, {"dp", s.dp},
-                            {"microbatches", s.microbatches}}},
-              {"dtype", dtypeName(r.deployment.workload.dtype)},
-              {"backend", r.backend},
-              {"communicator", r.communicator},
-              {"ranks", r.ranks},
-              {"blas_threads", r.blas_threads},
-              {"kv_cache_bytes_per_rank", r.kv_cache_bytes},
-              {"requests", requests},
-              {"rounds", r.result.round_seconds.size()},
-              {"timings", timingsJson(r)}};
+  json out = {
+      {"deployment", r.deployment.name},
+      {"deployment_path", r.deployment_path},
+      {"strategy",
+       {{"tp", s.tp}, {"pp", s.pp}, {"ep", s.ep}, {"dp", s.dp}, {"microbatches", s.microbatches}}},
+      {"dtype", dtypeName(r.deployment.workload.dtype)},
+      {"backend", r.backend},
+      {"communicator", r.communicator},
+      {"ranks", r.ranks},
+      {"blas_threads", r.blas_threads},
+      {"kv_cache_bytes_per_rank", r.kv_cache_bytes},
+      {"requests", requests},
+      {"rounds", r.result.round_seconds.size()},
+      {"timings", timingsJson(r)}};
   if (r.check) {
     const GenerationCheck& c = *r.check;
     out["validation"] = {{"passed", c.passed},

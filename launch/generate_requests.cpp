@@ -62,7 +62,8 @@ std::vector<GenerationRequest> fromFile(const std::string& path, int max_new_tok
       if (item.contains("max_new_tokens")) {
         const json& n = item.at("max_new_tokens");
         if (!n.is_number_integer() || n.get<long long>() < 1 || n.get<long long>() > 1 << 24) {
-          throw ConfigError(field + ".max_new_tokens", "must be a positive integer, got " + n.dump());
+          throw ConfigError(field + ".max_new_tokens",
+                            "must be a positive integer, got " + n.dump());
         }
         r.max_new_tokens = n.get<int>();
       }
@@ -136,14 +137,13 @@ void checkRequests(const config::Deployment& d, const std::vector<GenerationRequ
       }
     }
     if (r.max_new_tokens < 1) {
-      throw ConfigError(field + ".max_new_tokens", "must be at least 1, got " +
-                                                       std::to_string(r.max_new_tokens));
+      throw ConfigError(field + ".max_new_tokens",
+                        "must be at least 1, got " + std::to_string(r.max_new_tokens));
     }
     const long need = static_cast<long>(r.prompt.size()) + r.max_new_tokens;
     if (need > context) {
-      throw ConfigError(field, "prompt " + std::to_string(r.prompt.size()) +
-                                   " + max_new_tokens " + std::to_string(r.max_new_tokens) +
-                                   " = " + std::to_string(need) +
+      throw ConfigError(field, "prompt " + std::to_string(r.prompt.size()) + " + max_new_tokens " +
+                                   std::to_string(r.max_new_tokens) + " = " + std::to_string(need) +
                                    " tokens exceed workload.seq_len " + std::to_string(context) +
                                    " (the KV cache's context)");
     }

@@ -193,11 +193,12 @@ void CpuBackend::rotaryEmbeddingAt(const TensorView& x, const TensorView& positi
   op_checks::rotaryAt(x, positions);
   const Shape& s = x.shape();
   kernels::cpu::rotaryEmbeddingAt(x.data<float>(), positions.data<std::int32_t>(),
-                                  positions.numel(), toInt(s.size(s.rank() - 2)),
-                                  toInt(s.cols()), rope);
+                                  positions.numel(), toInt(s.size(s.rank() - 2)), toInt(s.cols()),
+                                  rope);
 }
 
-void CpuBackend::scatterRows(const TensorView& out, const TensorView& inp, const TensorView& index) {
+void CpuBackend::scatterRows(const TensorView& out, const TensorView& inp,
+                             const TensorView& index) {
   op_checks::rowIndex("scatter_rows", inp, out, index);
   kernels::cpu::scatterRows(out.data<float>(), inp.data<float>(), index.data<std::int32_t>(),
                             index.numel(), toInt(inp.shape().cols()));
@@ -218,8 +219,7 @@ void CpuBackend::argmaxRows(const TensorView& best_value, const TensorView& best
                             const TensorView& x, int first_index) {
   op_checks::argmax(best_value, best_index, x);
   kernels::cpu::argmaxRows(best_value.data<float>(), best_index.data<std::int32_t>(),
-                           x.data<float>(), x.shape().rows(), toInt(x.shape().cols()),
-                           first_index);
+                           x.data<float>(), x.shape().rows(), toInt(x.shape().cols()), first_index);
 }
 
 }  // namespace shardrt

@@ -29,8 +29,8 @@ enum Finish : std::int32_t { kRunning = 0, kLength = 1, kStop = 2 };
 }  // namespace
 
 struct GenerationExecutor::Sequence {
-  int request = -1;                   // global index; -1: a row with no request
-  std::vector<std::int32_t> tokens;   // the prompt, then the new tokens
+  int request = -1;                  // global index; -1: a row with no request
+  std::vector<std::int32_t> tokens;  // the prompt, then the new tokens
   int prompt = 0;
   int max_new = 0;
   std::int32_t finish = kRunning;
@@ -85,12 +85,12 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
     logits_ = backend.empty({rows, Dim("vocab", vocab.size(), m.vocab)}, d.workload.dtype);
     best_value_ = backend.empty({rows}, DType::F32);
     best_index_ = backend.empty({rows}, DType::I32);
-    gathered_value_ = backend.empty({Dim("rows", static_cast<std::int64_t>(tp) * microbatch_rows_)},
-                                    DType::F32);
+    gathered_value_ =
+        backend.empty({Dim("rows", static_cast<std::int64_t>(tp) * microbatch_rows_)}, DType::F32);
     gathered_index_ = backend.empty(gathered_value_.shape(), DType::I32);
-    gathered_logits_ = backend.empty(
-        {Dim("rows*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
-        d.workload.dtype);
+    gathered_logits_ =
+        backend.empty({Dim("rows*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
+                      d.workload.dtype);
   }
 }
 
@@ -194,8 +194,8 @@ std::vector<std::int32_t> GenerationExecutor::chooseTokens(
     }
   } else {
     for (long r = 0; r < rows; ++r) {
-      chosen[r] = sampleToken(whole.data() + r * vocab, vocab, settings.sampling,
-                              plan.requests[r], plan.new_index[r]);
+      chosen[r] = sampleToken(whole.data() + r * vocab, vocab, settings.sampling, plan.requests[r],
+                              plan.new_index[r]);
     }
   }
   if (logits_rows) {
@@ -228,8 +228,7 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   if (first_stage_) {
     if (n > 0) executor_.embed(step);
   } else if (n > 0) {
-    pp.recv(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(),
-            pp.rank() - 1);
+    pp.recv(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(), pp.rank() - 1);
   }
   executor_.step(step, cache_);
   if (!last_stage_) {

@@ -39,18 +39,18 @@ struct GenerationRequest {
 };
 
 struct GenerationSettings {
-  Sampling sampling;                    // greedy by default
+  Sampling sampling;                      // greedy by default
   std::vector<std::int32_t> stop_tokens;  // a request that chooses one ends (the token is kept)
-  bool keep_logits = false;             // every chosen token's whole logits row, for validation
+  bool keep_logits = false;               // every chosen token's whole logits row, for validation
 };
 
 // What generate() returns, the same on every rank.
 struct GenerationResult {
   std::vector<std::vector<std::int32_t>> tokens;  // per request, the new tokens
   std::vector<std::string> finish;                // per request: "stop" or "length"
-  std::vector<int> first_round, last_round;       // per request: the rounds of its first and last token
-  std::vector<double> round_seconds;              // per round (0: the prefill), the slowest rank's
-  std::vector<long> round_tokens;                 // tokens computed in each round, all replicas
+  std::vector<int> first_round, last_round;  // per request: the rounds of its first and last token
+  std::vector<double> round_seconds;         // per round (0: the prefill), the slowest rank's
+  std::vector<long> round_tokens;            // tokens computed in each round, all replicas
   // keep_logits: per request, its chosen tokens' logits rows back to back (vocab each).
   std::vector<std::vector<float>> logits;
 };
@@ -60,8 +60,8 @@ class GenerationExecutor {
   // world: every rank of the run, on host memory (MPI), for agreeing on the rounds and
   // gathering the results; groups: the executor's, on the backend's memory.
   GenerationExecutor(const config::Deployment& deployment, const config::Plan& plan,
-                     const config::ParallelLayout& layout, Backend& backend,
-                     ExecutorGroups groups, comm::Communicator& world, ExecutorOptions options);
+                     const config::ParallelLayout& layout, Backend& backend, ExecutorGroups groups,
+                     comm::Communicator& world, ExecutorOptions options);
 
   // Every rank calls it with the same requests (at most workload.batch_size, each within
   // workload.seq_len: checked before, by the command).
@@ -99,8 +99,8 @@ class GenerationExecutor {
   int microbatch_rows_;
   int context_;
   bool first_stage_, last_stage_;
-  bool reporter_;  // the replica's last stage, tp rank 0: reports its requests
-  bool counter_;   // the replica's first stage, tp rank 0: counts its tokens
+  bool reporter_;           // the replica's last stage, tp rank 0: reports its requests
+  bool counter_;            // the replica's first stage, tp rank 0: counts its tokens
   bool joins_empty_steps_;  // the stage's MoE exchanges span replicas
   KvCache cache_;
   // Device buffers of a step, allocated once for the largest: the tokens' ids, sequences,

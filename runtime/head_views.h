@@ -21,6 +21,12 @@ inline TensorView headRows(const TensorView& t) {
   return t.reshaped({Dim("rows", s.size(0) * s.size(1) * s.size(2)), s[3]});
 }
 
+// The first `rows` rows of a buffer, or an empty view of one never allocated: the part of an
+// activation buffer sized for the largest pass that the pass at hand uses.
+inline TensorView firstRows(const Tensor& t, long rows) {
+  return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
+}
+
 // y = x W^T over `tokens` rows: 2 FLOPs per weight element per token.
 inline double linearFlops(long tokens, const Tensor& weight) {
   return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());

@@ -21,9 +21,7 @@ LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim
 }
 
 void LatentAttentionBlock::useRows(long rows) {
-  auto first = [rows](const Tensor& t) {
-    return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
-  };
+  auto first = [rows](const Tensor& t) { return firstRows(t, rows); };
   const Buffers& b = buffers_;
   q_latent_ = first(b.q_latent);
   kv_a_ = first(b.kv_a);

@@ -49,13 +49,14 @@ class LatentAttentionBlock {
   long seq_;
   long tokens_ = 0;
   Buffers buffers_;
-  TensorView q_latent_;      // (batch, seq, q_rank)
-  TensorView kv_a_;          // (batch, seq, kv_rank + rope_dim)
-  TensorView kv_latent_;     // (batch, seq, kv_rank)
-  TensorView k_rope_;        // (batch, seq, 1, rope_dim): the one rotary key of each token
-  TensorView kv_up_;         // (batch, seq, heads, nope_dim + v_dim)
-  TensorView k_rope_heads_;  // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
-  TensorView attn_v_;        // (batch, seq, heads, v_dim)
+  TensorView q_latent_;   // (batch, seq, q_rank)
+  TensorView kv_a_;       // (batch, seq, kv_rank + rope_dim)
+  TensorView kv_latent_;  // (batch, seq, kv_rank)
+  TensorView k_rope_;     // (batch, seq, 1, rope_dim): the one rotary key of each token
+  TensorView kv_up_;      // (batch, seq, heads, nope_dim + v_dim)
+  TensorView
+      k_rope_heads_;   // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
+  TensorView attn_v_;  // (batch, seq, heads, v_dim)
 };
 
 }  // namespace shardrt

@@ -292,8 +292,11 @@ std::vector<WeightSpec> finalNormSpecs(const ModelConfig& model) {
 
 WeightSpec embeddingSpec(const ModelConfig& model, Range vocab) {
   // Uniform[-1, 1): rows of O(1), as the layers' inputs are.
-  return {"model.embed_tokens.weight", {model.vocab, model.hidden}, {vocab, all(model.hidden)},
-          1.0f, 0.0f};
+  return {"model.embed_tokens.weight",
+          {model.vocab, model.hidden},
+          {vocab, all(model.hidden)},
+          1.0f,
+          0.0f};
 }
 
 WeightSpec lmHeadSpec(const ModelConfig& model, Range vocab) {

@@ -167,8 +167,7 @@ void embedding(const TensorView& out, const TensorView& ids, const TensorView& t
   if (out.shape().cols() != table.shape().cols() || !indexOf(ids, out.shape().rows()) ||
       out.dtype() != table.dtype()) {
     fail("embed_rows", "out " + out.shape().str() + ", ids " + ids.shape().str() + " " +
-                           std::string(dtypeName(ids.dtype())) + ", table " +
-                           table.shape().str());
+                           std::string(dtypeName(ids.dtype())) + ", table " + table.shape().str());
   }
 }
 
@@ -176,9 +175,10 @@ void rotaryAt(const TensorView& x, const TensorView& positions) {
   const Shape& s = x.shape();
   const std::int64_t tokens = tokensOf(s);
   if (tokens < 0 || s.cols() % 2 != 0 || !indexOf(positions, tokens)) {
-    fail("rotary_embedding_at", "needs x (tokens, ..., heads, even head_dim) and i32 positions "
-                                "(tokens), got x " +
-                                    s.str() + ", positions " + positions.shape().str());
+    fail("rotary_embedding_at",
+         "needs x (tokens, ..., heads, even head_dim) and i32 positions "
+         "(tokens), got x " +
+             s.str() + ", positions " + positions.shape().str());
   }
 }
 

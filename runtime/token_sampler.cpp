@@ -37,8 +37,7 @@ std::int32_t sampleToken(const float* logits, int vocab, const Sampling& samplin
   // Tokens by logit, largest first, the smaller id first on ties: one order for every rank.
   std::vector<int> order(static_cast<std::size_t>(vocab));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return logits[a] > logits[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
   std::size_t keep = order.size();
   if (sampling.top_k > 0) keep = std::min(keep, static_cast<std::size_t>(sampling.top_k));
   // Softmax of logit / temperature over the kept tokens, in double.

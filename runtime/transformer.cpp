@@ -35,10 +35,10 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
       token_level_(options.step_tokens > 0),
       dtype_(d.workload.dtype) {
   const GeneratedWeights generated(d.seed);
-  weights_ = materialiseShard(backend, model_,
-                              ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(),
-                                                layout.epRank(), token_level_),
-                              options_.weights ? *options_.weights : generated, d.workload.dtype);
+  weights_ = materialiseShard(
+      backend, model_,
+      ShardHoldings::of(plan, layout.tpRank(), layout.ppRank(), layout.epRank(), token_level_),
+      options_.weights ? *options_.weights : generated, d.workload.dtype);
   heads_ = {shard_.q_heads.size(), shard_.kv_heads.size(), shard_.q_heads.begin,
             shard_.kv_heads.begin, model_.groupSize(),     attentionScoreScale(model_),
             model_.sliding_window};
@@ -62,7 +62,8 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   b.v = backend.empty({batch, seq, kv_heads, d_k}, dt);
   b.attn = backend.empty({batch, seq, q_heads, d_k}, dt);
   b.ffn_a = backend.empty({batch, seq, ffn}, dt);
-  if (token_level_ && last_stage_) b.selected = backend.empty({batch, Dim("hidden", model_.hidden)}, dt);
+  if (token_level_ && last_stage_)
+    b.selected = backend.empty({batch, Dim("hidden", model_.hidden)}, dt);
   if (model_.mla.on()) {
     latent_ =
         std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_);
@@ -90,16 +91,15 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   }
   if (token_level_) {  // the counters add up over every step of a generation
     for (const auto& w : weights_.layers) {
-      if (model_.isMoeLayer(w.layer)) moe_counters_[w.layer] = {std::vector<long>(model_.moe.experts, 0), 0, 0};
+      if (model_.isMoeLayer(w.layer))
+        moe_counters_[w.layer] = {std::vector<long>(model_.moe.experts, 0), 0, 0};
     }
   }
   useRows(batch.size);
 }
 
 void TransformerExecutor::useRows(long rows) {
-  auto first = [rows](const Tensor& t) {
-    return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
-  };
+  auto first = [rows](const Tensor& t) { return firstRows(t, rows); };
   const Buffers& b = buffers_;
   residual_ = first(b.residual);
   normed_ = first(b.normed);
@@ -330,8 +330,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     if (first_stage_) {
       backend_.copy(residual_, input.rows(row, microbatch_size_));
     } else {
-      run_("recv", 0,
-           [&] { pp.recv(residual_.raw(), count, residual_.dtype(), pp_rank_ - 1); });
+      run_("recv", 0, [&] { pp.recv(residual_.raw(), count, residual_.dtype(), pp_rank_ - 1); });
     }
     const double busy_start = seconds();
     const long first_token = (replica_batch_.begin + row) * seq_len_;
@@ -345,8 +344,7 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
     backend_.synchronize();
     timing_.busy_seconds += seconds() - busy_start;
     if (!last_stage_) {
-      run_("send", 0,
-           [&] { pp.send(residual_.raw(), count, residual_.dtype(), pp_rank_ + 1); });
+      run_("send", 0, [&] { pp.send(residual_.raw(), count, residual_.dtype(), pp_rank_ + 1); });
     }
   }
   backend_.synchronize();

@@ -175,9 +175,10 @@ class TransformerExecutor {
   TensorView k_;                                  // (batch_size, seq_len, kv_heads, d_k)
   TensorView v_;                                  // (batch_size, seq_len, kv_heads, d_k)
   TensorView attn_;                               // (batch_size, seq_len, heads, d_k)
-  TensorView ffn_a_;     // (batch_size, seq_len, ffn_hidden), local columns
-  TensorView ffn_b_;     // (batch_size, seq_len, ffn_hidden), swiglu's up branch
-  TensorView shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
+  TensorView ffn_a_;  // (batch_size, seq_len, ffn_hidden), local columns
+  TensorView ffn_b_;  // (batch_size, seq_len, ffn_hidden), swiglu's up branch
+  TensorView
+      shared_a_;  // (batch_size, seq_len, shared ffn), local columns, MoE with shared experts
   TensorView shared_b_;
   TensorView shared_gate_;  // (batch_size, seq_len, 1): the shared expert's gate logit, Qwen2-MoE
 };

@@ -1,7 +1,8 @@
 // Attention of new tokens over a KV cache: the prefill and decode steps of generation.
 // Each query token t belongs to the cache's sequence seq[t] at position pos[t] and sees that
 // sequence's keys at positions firstVisibleKey(pos[t]) .. pos[t] (causal, and Mistral's window):
-//   out[t, h] = sum_j softmax_j(scale * q[t, h] . k_cache[seq[t], j, kv(h)]) v_cache[seq[t], j, kv(h)]
+//   out[t, h] = sum_j softmax_j(scale * q[t, h] . k_cache[seq[t], j, kv(h)]) v_cache[seq[t], j,
+//   kv(h)]
 // The cache must already hold the token's own key and value (written before, with scatterRows).
 // Tokens of any sequences and positions may be mixed in one call: a prefill of prompts of
 // different lengths packs their tokens back to back, with no padding, and a decode step has one

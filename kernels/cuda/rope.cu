@@ -83,6 +83,7 @@ __global__ void ropeAtKernel(T* x, const std::int32_t* positions, int heads, int
 template <typename T, int P>
 void launchRopeWith(T* x, long tokens, int seq_len, const std::int32_t* positions, int heads,
                     int head_dim, const RopeFrequencies& rope, cudaStream_t stream) {
+  if (tokens == 0) return;  // a generation step with no tokens on this rank: no launch
   const int half = rope.rotatedDims(head_dim) / 2;
   const long units = static_cast<long>(heads) * (half / P);
   const int threads =

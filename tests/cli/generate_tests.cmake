@@ -13,6 +13,21 @@ function(generate_case name ranks deployment)
          --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.${name} ${ARGN})
 endfunction()
 
+# The same on the cuda Backend (labelled gpu; skipped with the reason without a GPU), for the
+# GPU run of issue 19's script: the generation ops' CUDA kernels end to end.
+function(generate_gpu_case name ranks deployment)
+  if(NOT SHARDRT_HAVE_CUDA)
+    return()
+  endif()
+  add_test(NAME gpu.generate.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 0 "${gen_pass}" 1 --
+                   ${SHARDRT_MPIRUN} -np ${ranks} $<TARGET_FILE:shardrt> generate ${deployment}
+                   --device cuda --validate --prompts ${gen_prompts}
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.generate.${name} ${ARGN})
+  set_tests_properties(gpu.generate.${name} PROPERTIES LABELS gpu TIMEOUT 300
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+
 # Dense, with a sliding window of 9 that the prompts and decode steps pass, a vocabulary of 97
 # split unevenly over tp, GQA with kv heads straddling tp 3 ranks.
 generate_case(small_tp1 1 ${gen_small} --set strategy.tp=1)
@@ -29,6 +44,11 @@ generate_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
 generate_case(moe_dp4_ep4 4 ${gen_moe} --set strategy.dp=4 --set strategy.ep=4)
 generate_case(moe_tp2_pp2_ep2 4 ${gen_moe} --set strategy.tp=2 --set strategy.pp=2
               --set strategy.ep=2 --set strategy.microbatches=2)
+generate_gpu_case(small_tp2_pp2_mb2 4 ${gen_small} --set strategy.pp=2
+                  --set strategy.microbatches=2)
+generate_gpu_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
+generate_gpu_case(deepseek_v3_tp2_ep4_dp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
+                  --set workload.batch_size=4 --set strategy.dp=2 --set strategy.ep=4)
 # Every family from its config.json.
 generate_case(hf_llama31_tp2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-llama31-hf.json
               --set workload.batch_size=4 --set strategy.pp=2 --set strategy.microbatches=2)
@@ -91,6 +111,9 @@ generate_refused(no_vocab "error: model.vocab_size: generate needs the vocabular
 generate_refused(capacity
   "error: model.moe.capacity_factor: generate routes every token"
   --prompt 1 --set "model.moe={\"experts\":4,\"top_k\":2,\"expert_ffn_hidden\":32,\"capacity_factor\":1.25}")
+generate_refused(top_k_without_temperature
+  "error: --top-k: shapes sampling; greedy choice \\(no --temperature\\) would ignore it"
+  --prompt 1 --top-k 5)
 generate_refused(prompts_file_field
   "error: --prompts .* requests\\[0\\].max_tokens: unknown field"
   --prompts ${SHARDRT_DEPLOYMENTS}/bad/generate-unknown-field.json)

@@ -54,8 +54,8 @@ class CachedAttention : public ::testing::TestWithParam<CacheCase> {};
 TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
   const CacheCase c = GetParam();
   const int batch = 3, seq_len = 29, context = 41, d = 24;
-  const AttentionHeads heads{c.q_heads, c.kv_heads, c.q_head_begin, c.kv_head_begin, c.group,
-                             0.0f, c.window};
+  const AttentionHeads heads{c.q_heads, c.kv_heads, c.q_head_begin, c.kv_head_begin,
+                             c.group,   0.0f,       c.window};
   const int qw = c.q_heads * d, kvw = c.kv_heads * d;
   const auto q = randomVector(batch * seq_len * qw, 11);
   const auto k = randomVector(batch * seq_len * kvw, 12);
@@ -90,20 +90,20 @@ TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
   EXPECT_LT(relErr(out, expect), kTol);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Heads, CachedAttention,
-    ::testing::Values(CacheCase{0, 6, 2, 0, 0, 3},     // GQA, every head
-                      CacheCase{7, 6, 2, 0, 0, 3},     // with a sliding window
-                      CacheCase{0, 2, 1, 4, 1, 3},     // a tp shard's heads: q 4..5, kv 1
-                      CacheCase{0, 5, 5, 0, 0, 1}));  // multi-head, odd count
+INSTANTIATE_TEST_SUITE_P(Heads, CachedAttention,
+                         ::testing::Values(CacheCase{0, 6, 2, 0, 0, 3},  // GQA, every head
+                                           CacheCase{7, 6, 2, 0, 0, 3},  // with a sliding window
+                                           CacheCase{0, 2, 1, 4, 1,
+                                                     3},  // a tp shard's heads: q 4..5, kv 1
+                                           CacheCase{0, 5, 5, 0, 0, 1}));  // multi-head, odd count
 
 TEST(GenerationKernels, CachedAttentionRejectsAPositionOutsideTheCache) {
   const AttentionHeads heads{1, 1, 0, 0, 1};
   std::vector<float> cache(4 * 2, 0.0f), q(2, 0.0f), out(2);
   const std::int32_t seq = 0, pos = 4;
-  EXPECT_THROW(cachedAttention(out.data(), q.data(), cache.data(), cache.data(), &seq, &pos, 1, 4,
-                               2, heads),
-               std::logic_error);
+  EXPECT_THROW(
+      cachedAttention(out.data(), q.data(), cache.data(), cache.data(), &seq, &pos, 1, 4, 2, heads),
+      std::logic_error);
 }
 
 TEST(GenerationKernels, RotaryAtPositionsMatchesTheSequenceRotation) {
@@ -148,11 +148,10 @@ TEST(GenerationKernels, EmbedRowsLooksUpItsBlockAndZeroesTheRest) {
 
 TEST(GenerationKernels, ArgmaxRowsTakesTheFirstMaximumAndSkipsNaN) {
   const int cols = 6;
-  const std::vector<float> x = {
-      1, 5, 3, 5, -2, 0,                // tie: the first 5
-      kNaN, -7, -3, -9, kNaN, -3.5f,    // NaN never wins
-      -1, -1, -1, -1, -1, -1,           // all equal: column 0
-      kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+  const std::vector<float> x = {1,    5,    3,    5,    -2,   0,      // tie: the first 5
+                                kNaN, -7,   -3,   -9,   kNaN, -3.5f,  // NaN never wins
+                                -1,   -1,   -1,   -1,   -1,   -1,     // all equal: column 0
+                                kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
   std::vector<float> value(4);
   std::vector<std::int32_t> index(4);
   argmaxRows(value.data(), index.data(), x.data(), 4, cols, 100);

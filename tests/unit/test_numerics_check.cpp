@@ -297,7 +297,9 @@ class FakeDeviceBackend final : public Backend {
                       const TensorView&) override {
     unused();
   }
-  void embedRows(const TensorView&, const TensorView&, const TensorView&, int) override { unused(); }
+  void embedRows(const TensorView&, const TensorView&, const TensorView&, int) override {
+    unused();
+  }
   void rotaryEmbeddingAt(const TensorView&, const TensorView&,
                          const kernels::RopeFrequencies&) override {
     unused();
