@@ -31,13 +31,14 @@ using shardrt::testing::relErr;
 constexpr double kTol = 1e-5;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Every (sequence, position) pair of `batch` sequences of `seq_len`, shuffled.
+// Every (sequence, position) pair of `batch` sequences of `seq_len`, in order (a packed
+// prefill), or shuffled when seed is not 0.
 std::vector<std::pair<int, int>> shuffledTokens(int batch, int seq_len, unsigned seed) {
   std::vector<std::pair<int, int>> tokens;
   for (int b = 0; b < batch; ++b) {
     for (int p = 0; p < seq_len; ++p) tokens.emplace_back(b, p);
   }
-  std::shuffle(tokens.begin(), tokens.end(), std::mt19937(seed));
+  if (seed != 0) std::shuffle(tokens.begin(), tokens.end(), std::mt19937(seed));
   return tokens;
 }
 
@@ -48,12 +49,12 @@ struct CacheCase {
 
 class CachedAttention : public ::testing::TestWithParam<CacheCase> {};
 
-// Keys and values written into a larger cache (context > seq_len, the rest NaN), queried token
-// by token in a shuffled order: each token's output is its row of causal attention over its
-// own sequence.
-TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
-  const CacheCase c = GetParam();
-  const int batch = 3, seq_len = 29, context = 41, d = 24;
+// Keys and values written into a larger cache (context > seq_len, the rest NaN) and queried
+// with the tokens in `order` (0: sequence by sequence, as a packed prefill, which the kernel
+// takes in runs; else shuffled, mostly single tokens): each token's output is its row of causal
+// attention over its own sequence.
+double cachedAgainstFullAttention(const CacheCase& c, int batch, int seq_len, unsigned order) {
+  const int context = seq_len + 12, d = 24;
   const AttentionHeads heads{c.q_heads, c.kv_heads, c.q_head_begin, c.kv_head_begin,
                              c.group,   0.0f,       c.window};
   const int qw = c.q_heads * d, kvw = c.kv_heads * d;
@@ -73,7 +74,7 @@ TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
   scatterRows(k_cache.data(), k.data(), slots.data(), batch * seq_len, kvw);
   scatterRows(v_cache.data(), v.data(), slots.data(), batch * seq_len, kvw);
 
-  const auto tokens = shuffledTokens(batch, seq_len, 14);
+  const auto tokens = shuffledTokens(batch, seq_len, order);
   const long n = static_cast<long>(tokens.size());
   std::vector<float> q_tok(n * qw), expect(n * qw);
   std::vector<std::int32_t> seq(n), pos(n);
@@ -87,7 +88,14 @@ TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
   auto out = poisoned(n * qw);
   cachedAttention(out.data(), q_tok.data(), k_cache.data(), v_cache.data(), seq.data(), pos.data(),
                   n, context, d, heads);
-  EXPECT_LT(relErr(out, expect), kTol);
+  return relErr(out, expect);
+}
+
+TEST_P(CachedAttention, EachTokenGetsItsRowOfCausalAttention) {
+  EXPECT_LT(cachedAgainstFullAttention(GetParam(), 3, 29, 14), kTol) << "shuffled tokens";
+  EXPECT_LT(cachedAgainstFullAttention(GetParam(), 3, 29, 0), kTol) << "a packed prefill";
+  // Runs longer than the kernel's block of 128 query rows.
+  EXPECT_LT(cachedAgainstFullAttention(GetParam(), 1, 301, 0), kTol) << "a long prompt";
 }
 
 INSTANTIATE_TEST_SUITE_P(Heads, CachedAttention,
