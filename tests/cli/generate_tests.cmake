@@ -141,3 +141,11 @@ foreach(example ${generate_examples})
     COUNT 1 ARGS generate ${example} --validate --prompt 3,1,4,1,5 --prompt 9,2,6
     --max-new-tokens 6 --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.example.${stem})
 endforeach()
+
+# Text in and out with a tokenizer (scripts/tokens.py), outside the C++ runtime: skipped, with
+# the reason, without a Python that has the tokenizers package.
+add_test(NAME reference.tokens_roundtrip
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/reference/tokens_roundtrip.sh $<TARGET_FILE:shardrt>
+                 ${gen_small} ${CMAKE_CURRENT_BINARY_DIR}/out/tokens ${SHARDRT_MPIRUN})
+set_tests_properties(reference.tokens_roundtrip PROPERTIES LABELS reference TIMEOUT 180
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
