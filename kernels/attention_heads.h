@@ -21,6 +21,12 @@ struct AttentionHeads {
   // i - window < j <= i (transformers' sliding_window_overlay, kv_idx > q_idx - window); 0: all.
   int window = 0;
 
+  // The local index of the kv head that local query head h reads; outside 0..kv_heads-1 when
+  // the head ranges are wrong (each kernel checks).
+  SHARDRT_HOST_DEVICE int localKvHead(int h) const {
+    return (q_head_begin + h) / group_size - kv_head_begin;
+  }
+
   // The first key query i sees (0 without a window); the CPU and CUDA cached attention both.
   SHARDRT_HOST_DEVICE int firstVisibleKey(int i) const {
     return window > 0 && i >= window ? i - window + 1 : 0;

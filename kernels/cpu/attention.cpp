@@ -14,7 +14,7 @@ namespace shardrt::kernels::cpu {
 namespace {
 
 int kvIndexOf(const AttentionHeads& heads, int local_q_head) {
-  const int kv = (heads.q_head_begin + local_q_head) / heads.group_size - heads.kv_head_begin;
+  const int kv = heads.localKvHead(local_q_head);
   if (kv < 0 || kv >= heads.kv_heads) {
     throw std::logic_error("attention: query head has no local kv head (bad head ranges)");
   }

@@ -15,7 +15,7 @@ namespace {
 constexpr long kBlock = 128;  // query rows of one sgemm: a prefill's tokens in blocks
 
 int kvIndexOf(const AttentionHeads& heads, int h) {
-  const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+  const int kvh = heads.localKvHead(h);
   if (kvh < 0 || kvh >= heads.kv_heads) {
     throw std::logic_error("cached_attention: query head has no local kv head");
   }

@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kThreads)
   // The last query tiles first: with a causal mask they see the most keys, so they start early.
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kRowsPerTile;
   const int h = blockIdx.y, b = blockIdx.z;
-  const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+  const int kvh = heads.localKvHead(h);
   const long q_pos_stride = static_cast<long>(heads.q_heads) * head_dim;  // between positions
   const long kv_pos_stride = static_cast<long>(heads.kv_heads) * head_dim;
   const T* q_bh = q + static_cast<long>(b) * seq_len * q_pos_stride + h * head_dim;
@@ -160,7 +160,7 @@ void launchAttention(T* out, const T* q, const T* k, const T* v, int batch, int 
   if (batch == 0 || seq_len == 0 || heads.q_heads == 0) return;
   if (heads.group_size < 1) throw std::invalid_argument("cuda::attention: group_size < 1");
   for (int h = 0; h < heads.q_heads; ++h) {
-    const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+    const int kvh = heads.localKvHead(h);
     if (kvh < 0 || kvh >= heads.kv_heads) {
       throw std::invalid_argument(
           "cuda::attention: query head has no local kv head (bad head ranges)");

@@ -164,7 +164,7 @@ bool CudnnAttention::run(__nv_bfloat16* out, const __nv_bfloat16* q, const __nv_
   // kv_head_begin. cuDNN's: h / (q_heads / kv_heads). A shard runs here only where they agree.
   const bool even = heads.q_heads % heads.kv_heads == 0;
   for (int h = 0; h < heads.q_heads; ++h) {
-    const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+    const int kvh = heads.localKvHead(h);
     if (kvh < 0 || kvh >= heads.kv_heads) {
       throw std::invalid_argument(
           "cuda::CudnnAttention: query head has no local kv head (bad head ranges)");

@@ -70,7 +70,7 @@ __global__ void __launch_bounds__(kThreads)
   // The last query tiles first: with a causal mask they see the most keys.
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kRows;
   const int h = blockIdx.y, b = blockIdx.z;
-  const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+  const int kvh = heads.localKvHead(h);
   const long q_pos_stride = static_cast<long>(heads.q_heads) * D;
   const long kv_pos_stride = static_cast<long>(heads.kv_heads) * D;
   const bf16* q_bh = q + static_cast<long>(b) * seq_len * q_pos_stride + h * D;

@@ -41,7 +41,7 @@ __global__ void cachedAttentionKernel(T* out, const T* q, const T* k_cache, cons
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) out_th[d] = fromFloat<T>(NAN);
     return;
   }
-  const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+  const int kvh = heads.localKvHead(h);
   const long kv_stride = static_cast<long>(heads.kv_heads) * head_dim;  // between positions
   const int first = heads.firstVisibleKey(i), n = i + 1 - first;  // keys first .. i, no further
   const long head_base = (s * context + first) * kv_stride + static_cast<long>(kvh) * head_dim;
@@ -116,7 +116,7 @@ void launchCachedAttention(T* out, const T* q, const T* k_cache, const T* v_cach
   if (tokens == 0 || heads.q_heads == 0) return;
   if (heads.group_size < 1) throw std::invalid_argument("cuda::cachedAttention: group_size < 1");
   for (int h = 0; h < heads.q_heads; ++h) {
-    const int kvh = (heads.q_head_begin + h) / heads.group_size - heads.kv_head_begin;
+    const int kvh = heads.localKvHead(h);
     if (kvh < 0 || kvh >= heads.kv_heads) {
       throw std::invalid_argument(
           "cuda::cachedAttention: query head has no local kv head (bad head ranges)");

@@ -4,7 +4,7 @@
 // NaN included):
 //   out[t, h] = sum_j softmax_j(scale * q[t, h] . K[j]) V[j]
 // K[j], V[j] = k_cache[seq[t], j, kv(h)], v_cache[seq[t], j, kv(h)];
-// with kv(h) = (q_head_begin + h) / group_size - kv_head_begin and scale heads.scoreScale.
+// with kv(h) = heads.localKvHead(h) and scale heads.scoreScale.
 //
 // One block of 128 threads per (token, query head), a single pass over the visible keys in
 // chunks of 64 with an online softmax (running max and sum, the accumulator rescaled when the
