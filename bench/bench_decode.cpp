@@ -48,9 +48,12 @@ Row timeOne(const config::Deployment& d, int batch, int context, const BenchDeco
   const auto& st = d.strategy;
   const config::ParallelLayout layout(st.tp, st.pp, st.dp, world.rank(), st.ep);
   ProcessGroups groups = ProcessGroups::split(world, layout);
-  GenerationExecutor generator(d, plan, layout, backend,
-                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, host_world, {});
   const auto requests = prompts(batch, context, d.model.vocab, o.new_tokens);
+  ExecutorOptions options;
+  options.step_tokens = GenerationExecutor::stepTokens(plan, requests);
+  GenerationExecutor generator(d, plan, layout, backend,
+                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, host_world,
+                               options);
   const GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
   for (int w = 0; w < o.warmup; ++w) generator.generate(requests, greedy);
   host_world.barrier();
@@ -126,9 +129,11 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
         if (rank == 0) std::printf("# skipped B %d C %d: %s\n", batch, context, why.c_str());
         continue;
       }
-      if (!fitsOnEveryRank(d, config::makePlan(d),
-                           config::ParallelLayout(st.tp, st.pp, st.dp, rank, st.ep), backend,
-                           *host_world, mpi.ranksOnThisNode(), true)) {
+      const config::Plan plan = config::makePlan(d);
+      const long step_tokens = GenerationExecutor::stepTokens(
+          plan, prompts(batch, context, d.model.vocab, o.new_tokens));
+      if (!fitsOnEveryRank(d, plan, config::ParallelLayout(st.tp, st.pp, st.dp, rank, st.ep),
+                           backend, *host_world, mpi.ranksOnThisNode(), step_tokens)) {
         return kExitBadInput;
       }
       const Row r = timeOne(d, batch, context, o, backend, world, *host_world);

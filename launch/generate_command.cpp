@@ -65,6 +65,7 @@ GenerationCheck checkAgainstUnsharded(const config::Deployment& d, const Request
   auto host_self = comm::MpiCommunicator::wrap(MPI_COMM_SELF, "self");
   ExecutorOptions options;
   options.weights = &weights;
+  options.step_tokens = GenerationExecutor::stepTokens(plan, asked.requests);
   GenerationExecutor reference(whole, plan, layout, backend, {&self, &self, &self}, *host_self,
                                options);
   const GenerationResult want = reference.generate(asked.requests, asked.settings);
@@ -185,7 +186,9 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   const config::ParallelLayout layout(s.tp, s.pp, s.dp, world->rank(), s.ep);
   const config::Plan plan = config::makePlan(*d);
   Backend& backend = *context->backend;
-  if (!fitsOnEveryRank(*d, plan, layout, backend, *world, mpi.ranksOnThisNode(), true)) {
+  // The step buffers hold the largest prefill these prompts make, not a whole context a row.
+  const long step_tokens = GenerationExecutor::stepTokens(plan, asked->requests);
+  if (!fitsOnEveryRank(*d, plan, layout, backend, *world, mpi.ranksOnThisNode(), step_tokens)) {
     return kExitBadInput;
   }
   GenerateReport report;
@@ -197,6 +200,7 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   }();
   ExecutorOptions options;
   options.weights = &weights;
+  options.step_tokens = step_tokens;
   GenerationExecutor generator(*d, plan, layout, backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, *world,
                                options);

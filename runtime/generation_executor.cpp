@@ -14,12 +14,12 @@ double seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The executor's options at the token level: a step holds a microbatch's rows of
-// workload.seq_len tokens at most (the longest prefill).
+// The executor's options at the token level: the step size given (stepTokens), else a
+// microbatch's rows of workload.seq_len tokens, the longest prefill there can be.
 ExecutorOptions tokenLevel(ExecutorOptions options, const config::Deployment& d,
                            const config::Plan& plan, const config::ParallelLayout& layout) {
   const long rows = plan.dp_batches.at(layout.dpRank()).size() / plan.microbatches;
-  options.step_tokens = rows * d.workload.seq_len;
+  if (options.step_tokens <= 0) options.step_tokens = rows * d.workload.seq_len;
   options.log_routing = false;
   return options;
 }
@@ -71,7 +71,7 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
   // An ep group is ep adjacent ranks of a stage (tp fastest): wider than tp, it spans replicas.
   joins_empty_steps_ = stage_has_moe && plan.ep > plan.tp;
   cache_ = executor_.makeKvCache(replica_.size(), context_);
-  const Dim tokens("tokens", static_cast<std::int64_t>(microbatch_rows_) * context_);
+  const Dim tokens("tokens", tokenLevel(options, d, plan, layout).step_tokens);
   ids_ = backend.empty({tokens}, DType::I32);
   seq_ = backend.empty({tokens}, DType::I32);
   pos_ = backend.empty({tokens}, DType::I32);
@@ -92,6 +92,24 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
         backend.empty({Dim("rows*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
                       d.workload.dtype);
   }
+}
+
+long GenerationExecutor::stepTokens(const config::Plan& plan,
+                                    const std::vector<GenerationRequest>& requests) {
+  long most = 1;
+  for (const config::Range& replica : plan.dp_batches) {
+    const int rows = replica.size() / plan.microbatches;
+    for (int mb = 0; mb < plan.microbatches; ++mb) {
+      long prompts = 0;
+      for (int r = replica.begin + mb * rows; r < replica.begin + (mb + 1) * rows; ++r) {
+        if (r < static_cast<int>(requests.size())) {
+          prompts += static_cast<long>(requests[static_cast<std::size_t>(r)].prompt.size());
+        }
+      }
+      most = std::max({most, prompts, static_cast<long>(rows)});
+    }
+  }
+  return most;
 }
 
 std::size_t GenerationExecutor::kvCacheBytes() const {

@@ -64,9 +64,15 @@ class GenerationExecutor {
                      comm::Communicator& world, ExecutorOptions options);
 
   // Every rank calls it with the same requests (at most workload.batch_size, each within
-  // workload.seq_len: checked before, by the command).
+  // workload.seq_len, no microbatch's prompts longer than options.step_tokens: checked before,
+  // by the command).
   GenerationResult generate(const std::vector<GenerationRequest>& requests,
                             const GenerationSettings& settings);
+
+  // The largest step these requests make on any rank of the plan: a microbatch's prompts
+  // packed (the prefill) or its rows (a decode step). options.step_tokens sizes the buffers to
+  // it; without it they hold a microbatch's rows of workload.seq_len tokens.
+  static long stepTokens(const config::Plan& plan, const std::vector<GenerationRequest>& requests);
 
   TransformerExecutor& executor() { return executor_; }
   std::size_t kvCacheBytes() const;

@@ -7,7 +7,8 @@
 namespace shardrt {
 
 MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
-                              const config::ParallelLayout& layout, bool token_level) {
+                              const config::ParallelLayout& layout, long step_tokens) {
+  const bool token_level = step_tokens > 0;
   MemoryEstimate e;
   const auto& m = deployment.model;
   const std::size_t element = dtypeSize(deployment.workload.dtype);
@@ -20,7 +21,9 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
 
   const auto& shard = plan.tp_shards[layout.tpRank()];
   const std::size_t replica_rows = plan.dp_batches[layout.dpRank()].size();
-  const std::size_t tokens = replica_rows / plan.microbatches * deployment.workload.seq_len;
+  const std::size_t tokens = token_level
+                                 ? static_cast<std::size_t>(step_tokens)
+                                 : replica_rows / plan.microbatches * deployment.workload.seq_len;
   const std::size_t hidden = m.hidden, hd = m.head_dim;
   // residual, normed, partial (+ moe_out), q, k, v, attn, ffn a and b: the executor's buffers.
   std::size_t per_token = 4 * hidden + 2 * shard.q_heads.size() * hd +

@@ -20,11 +20,11 @@ struct MemoryEstimate {
   std::size_t total() const { return weight_bytes + activation_bytes + kv_cache_bytes; }
 };
 
-// token_level (generate): with the embedding and LM head the rank holds, a step's buffers
-// (a microbatch's prompts at most, workload.seq_len tokens a row) and the KV cache of its
+// step_tokens > 0 (generate): with the embedding and LM head the rank holds, the buffers of a
+// step of that many tokens (runtime/generation_executor.h, stepTokens) and the KV cache of its
 // replica's rows: workload.batch_size rows of workload.seq_len positions over the dp replicas.
 MemoryEstimate estimateMemory(const config::Deployment& deployment, const config::Plan& plan,
-                              const config::ParallelLayout& layout, bool token_level = false);
+                              const config::ParallelLayout& layout, long step_tokens = 0);
 
 // Bytes of the KV cache one rank of `layout` holds (generate).
 std::size_t kvCacheBytes(const config::Deployment& deployment, const config::Plan& plan,

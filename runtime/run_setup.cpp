@@ -80,7 +80,7 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
 
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world, int ranks_on_node, bool token_level) {
+                     comm::Communicator& world, int ranks_on_node, long step_tokens) {
   std::string error;
   std::optional<std::size_t> free = backend.freeMemory();
   std::string has = free ? "its device has " + gib(*free) + " free" : "";
@@ -93,13 +93,13 @@ bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& p
     }
   }
   if (free) {
-    const MemoryEstimate need = estimateMemory(deployment, plan, layout, token_level);
+    const MemoryEstimate need = estimateMemory(deployment, plan, layout, step_tokens);
     if (need.total() > *free) {
       error = "deployment: does not fit: rank " + std::to_string(layout.worldRank()) +
               " needs about " + gib(need.total()) + " (weights " + gib(need.weight_bytes) +
               ", activations " + gib(need.activation_bytes) +
-              (token_level ? ", KV cache " + gib(need.kv_cache_bytes) : std::string()) + ") but " +
-              has;
+              (step_tokens > 0 ? ", KV cache " + gib(need.kv_cache_bytes) : std::string()) +
+              ") but " + has;
     }
   }
   return noRankFailed(world, error, "another rank's share does not fit its memory");

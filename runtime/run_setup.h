@@ -45,7 +45,7 @@ std::optional<WeightFiles> weightsOnEveryRank(const std::string& path,
 // (runtime/host_memory.h).
 bool fitsOnEveryRank(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, const Backend& backend,
-                     comm::Communicator& world, int ranks_on_node, bool token_level = false);
+                     comm::Communicator& world, int ranks_on_node, long step_tokens = 0);
 
 // The node's cores shared among its ranks, and never more than the cores this rank is bound
 // to: mpirun binds each rank to one core when it starts few ranks, and two BLAS threads on

@@ -79,5 +79,21 @@ TEST(GenerateRequests, MalformedPromptsAreRefused) {
   EXPECT_THROW(readRequests("/nonexistent/prompts.json", {}, 3), ConfigError);
 }
 
+// The step buffers hold the largest step: a microbatch's prompts packed, or its rows.
+TEST(GenerateRequests, StepTokensAreTheLargestMicrobatchPrefill) {
+  config::Deployment d = small();
+  d.workload.batch_size = 8;
+  d.strategy.dp = 2;
+  d.strategy.microbatches = 2;  // replicas of rows 0-3 and 4-7, microbatches of 2 rows
+  const config::Plan plan = config::makePlan(d);
+  std::vector<GenerationRequest> r(6);
+  const int lengths[] = {3, 4, 9, 1, 2, 2};  // microbatches: 7, 10, 4, and rows 6-7 empty
+  for (int i = 0; i < 6; ++i) r[i].prompt.assign(lengths[i], 1);
+  EXPECT_EQ(GenerationExecutor::stepTokens(plan, r), 10);
+  r.resize(1);
+  r[0].prompt.assign(1, 1);
+  EXPECT_EQ(GenerationExecutor::stepTokens(plan, r), 2);  // a decode step of 2 rows
+}
+
 }  // namespace
 }  // namespace shardrt::launch

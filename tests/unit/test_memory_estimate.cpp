@@ -62,5 +62,33 @@ TEST(MemoryEstimate, EveryExpertCopyCostsItsWeights) {
   EXPECT_EQ(copies.weight_bytes, single.weight_bytes + 2 * per_expert);
 }
 
+// Generation: the first stage holds its vocabulary block of the embedding, the last its block
+// of the LM head (tied: the same rows), and every rank a KV cache of its layers, kv heads and
+// replica rows, sized as the executor allocates it.
+TEST(MemoryEstimate, GenerationCountsTheVocabularyBlocksAndTheKvCache) {
+  auto d = deployment(2, 1, false);
+  d.model.vocab = 101;
+  d.strategy.pp = 2;
+  d.strategy.dp = 2;
+  const auto plan = config::makePlan(d);
+  for (int rank = 0; rank < 8; ++rank) {
+    const config::ParallelLayout layout(2, 2, 2, rank, 1);
+    const auto& shard = plan.tp_shards[layout.tpRank()];
+    const std::size_t layers = plan.stages[layout.ppRank()].layers.size();
+    const std::size_t rows = plan.dp_batches[layout.dpRank()].size();
+    const std::size_t kv = 2 * layers * rows * 16 * shard.kv_heads.size() * 8 * 4;
+    const MemoryEstimate run = estimateMemory(d, plan, layout);
+    const MemoryEstimate generate = estimateMemory(d, plan, layout, 7);
+    EXPECT_EQ(generate.kv_cache_bytes, kv) << "rank " << rank;
+    EXPECT_EQ(run.kv_cache_bytes, 0u);
+    // Exactly one of the embedding (first stage) and the LM head (last stage), pp being 2.
+    EXPECT_EQ(generate.weight_bytes - run.weight_bytes,
+              static_cast<std::size_t>(shard.vocab.size()) * 64 * 4)
+        << "rank " << rank;
+    EXPECT_EQ(generate.total(),
+              generate.weight_bytes + generate.activation_bytes + generate.kv_cache_bytes);
+  }
+}
+
 }  // namespace
 }  // namespace shardrt
