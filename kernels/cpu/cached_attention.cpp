@@ -36,8 +36,9 @@ void softmax(float* row, int n) {
 
 // Tokens are taken in runs: consecutive tokens of one sequence at consecutive positions (a
 // prompt in a prefill) go through two sgemm calls per head over the keys the run sees, as the
-// full attention kernel does; a token alone (a decode step) through two sgemv calls, so that
-// its cost is linear in its context.
+// full attention kernel does. A token alone (a decode step) goes through two sgemm calls per kv
+// head, its query heads as the rows, so that its cost is linear in its context and each key is
+// read once, not once per query head.
 void cachedAttention(float* out, const float* q, const float* k_cache, const float* v_cache,
                      const std::int32_t* seq, const std::int32_t* pos, long tokens, int context,
                      int head_dim, const AttentionHeads& heads) {
@@ -59,34 +60,45 @@ void cachedAttention(float* out, const float* q, const float* k_cache, const flo
     const int keys = last + 1 - first;
     scores.resize(static_cast<std::size_t>(run) * keys);
     const long base = (static_cast<long>(seq[t]) * context + first) * kv_stride;
-    for (int h = 0; h < heads.q_heads; ++h) {
-      const long head = static_cast<long>(kvIndexOf(heads, h)) * head_dim;
-      const float* kh = k_cache + base + head;
-      const float* vh = v_cache + base + head;
-      const float* qh = q + t * q_stride + h * head_dim;
-      float* oh = out + t * q_stride + h * head_dim;
+    for (int h = 0; h < heads.q_heads;) {
+      // The query heads h .. h + group - 1 read one kv head (GQA): its keys and values are
+      // read once for all of them.
+      const int kvh = kvIndexOf(heads, h);
+      int group = 1;
+      while (h + group < heads.q_heads && heads.localKvHead(h + group) == kvh) ++group;
+      const float* kh = k_cache + base + static_cast<long>(kvh) * head_dim;
+      const float* vh = v_cache + base + static_cast<long>(kvh) * head_dim;
       if (run == 1) {
-        // scores (keys) = scale * K (keys, head_dim) q; out = V^T p
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, keys, head_dim, scale, kh, kv_stride, qh, 1, 0.0f,
-                    scores.data(), 1);
-        softmax(scores.data(), keys);
-        cblas_sgemv(CblasRowMajor, CblasTrans, keys, head_dim, 1.0f, vh, kv_stride, scores.data(),
-                    1, 0.0f, oh, 1);
+        // A lone token: scores (group, keys) = scale * Q (group, head_dim) K (keys, head_dim)^T,
+        // then out (group, head_dim) = P V; the group's query heads lie side by side.
+        scores.resize(static_cast<std::size_t>(group) * keys);
+        const float* qg = q + t * q_stride + h * head_dim;
+        float* og = out + t * q_stride + h * head_dim;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, keys, head_dim, scale, qg,
+                    head_dim, kh, kv_stride, 0.0f, scores.data(), keys);
+        for (int g = 0; g < group; ++g) softmax(scores.data() + static_cast<long>(g) * keys, keys);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, head_dim, keys, 1.0f,
+                    scores.data(), keys, vh, kv_stride, 0.0f, og, head_dim);
+        h += group;
         continue;
       }
-      // scores (run, keys) = scale * Q (run, head_dim) K (keys, head_dim)^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(run), keys, head_dim,
-                  scale, qh, q_stride, kh, kv_stride, 0.0f, scores.data(), keys);
-      for (long i = 0; i < run; ++i) {
-        float* row = scores.data() + i * keys;
-        const int p = pos[t + i], from = heads.firstVisibleKey(p) - first, to = p + 1 - first;
-        softmax(row + from, to - from);
-        std::fill(row, row + from, 0.0f);
-        std::fill(row + to, row + keys, 0.0f);
+      for (int end = h + group; h < end; ++h) {
+        const float* qh = q + t * q_stride + h * head_dim;
+        float* oh = out + t * q_stride + h * head_dim;
+        // scores (run, keys) = scale * Q (run, head_dim) K (keys, head_dim)^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(run), keys, head_dim,
+                    scale, qh, q_stride, kh, kv_stride, 0.0f, scores.data(), keys);
+        for (long i = 0; i < run; ++i) {
+          float* row = scores.data() + i * keys;
+          const int p = pos[t + i], from = heads.firstVisibleKey(p) - first, to = p + 1 - first;
+          softmax(row + from, to - from);
+          std::fill(row, row + from, 0.0f);
+          std::fill(row + to, row + keys, 0.0f);
+        }
+        // out (run, head_dim) = P (run, keys) V (keys, head_dim)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(run), head_dim,
+                    keys, 1.0f, scores.data(), keys, vh, kv_stride, 0.0f, oh, q_stride);
       }
-      // out (run, head_dim) = P (run, keys) V (keys, head_dim)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(run), head_dim, keys,
-                  1.0f, scores.data(), keys, vh, kv_stride, 0.0f, oh, q_stride);
     }
     t += run;
   }
