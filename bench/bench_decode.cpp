@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "bench/op_timing.h"
 #include "comm/mpi_communicator.h"
 #include "common/atomic_file.h"
 #include "common/error_report.h"
@@ -17,13 +18,6 @@
 
 namespace shardrt::bench {
 namespace {
-
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
 
 // B prompts of C ids, the same on every rank (a fixed seed).
 std::vector<GenerationRequest> prompts(int batch, int context, int vocab, int new_tokens) {
@@ -66,8 +60,8 @@ Row timeOne(const config::Deployment& d, int batch, int context, const BenchDeco
   return {batch,
           context,
           prefill,
-          quantile(steps, 0.5),
-          quantile(steps, 0.99),
+          median(steps),
+          percentile(steps, 0.99),
           (total - prefill) / std::max(1, o.new_tokens - 1),
           batch * o.new_tokens / total};
 }

@@ -12,6 +12,8 @@
 namespace shardrt::bench {
 
 double median(std::vector<double> values);
+// The q-quantile by nearest rank (q = 0.99: the p99 of a latency); 0 for no values.
+double percentile(std::vector<double> values, double q);
 
 // This rank's median seconds over `iterations` calls of `op`.
 double medianSecondsTogether(Backend& backend, comm::Communicator& world, int iterations,

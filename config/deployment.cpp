@@ -201,8 +201,10 @@ void readTokenLevel(JsonReader& r, ModelConfig& m) {
   m.tie_embeddings = r.boolean("tie_word_embeddings", false);
   if (r.has("eos_token_id")) {
     const nlohmann::json& v = r.value("eos_token_id");
-    m.eos_tokens = v.is_array() ? r.intList("eos_token_id")
-                                : std::vector<int>{v.is_number_integer() ? v.get<int>() : -1};
+    if (!v.is_array() && !v.is_number_integer()) {
+      throw ConfigError(r.field("eos_token_id"), "must be a token id or a list of them");
+    }
+    m.eos_tokens = v.is_array() ? r.intList("eos_token_id") : std::vector<int>{v.get<int>()};
   }
   if (m.tie_embeddings && m.vocab == 0) {
     throw ConfigError(r.field("tie_word_embeddings"), "needs model.vocab_size");

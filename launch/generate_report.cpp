@@ -4,22 +4,16 @@
 #include <cmath>
 #include <cstdio>
 
+#include "bench/op_timing.h"
+
 namespace shardrt::launch {
 namespace {
 
 using nlohmann::json;
 
-// The q-quantile by the nearest rank (q = 0.5: the median, the upper one for an even count).
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
 json spread(const std::vector<double>& seconds) {
-  return {{"median_ms", 1e3 * quantile(seconds, 0.5)},
-          {"p99_ms", 1e3 * quantile(seconds, 0.99)},
+  return {{"median_ms", 1e3 * bench::median(seconds)},
+          {"p99_ms", 1e3 * bench::percentile(seconds, 0.99)},
           {"count", seconds.size()}};
 }
 

@@ -74,7 +74,6 @@ class GenerationExecutor {
   // it; without it they hold a microbatch's rows of workload.seq_len tokens.
   static long stepTokens(const config::Plan& plan, const std::vector<GenerationRequest>& requests);
 
-  TransformerExecutor& executor() { return executor_; }
   std::size_t kvCacheBytes() const;
 
  private:

@@ -95,9 +95,7 @@ class TransformerExecutor {
   void logits(const TensorView& rows, const TensorView& out);
   // A KV cache of `sequences` rows of `context` positions for this stage's layers.
   KvCache makeKvCache(int sequences, int context) const;
-  const ShardWeights& weights() const { return weights_; }
   const config::TensorParallelShard& shard() const { return shard_; }
-  bool holdsInput() const { return first_stage_; }
 
   Shape replicaShape() const;     // (replica batch_size, seq_len, hidden)
   Shape microbatchShape() const;  // (microbatch batch_size, seq_len, hidden)

@@ -11,7 +11,6 @@
 #include "kernels/cpu/fast_exp.h"
 
 namespace shardrt::kernels::cpu {
-namespace {
 
 int kvIndexOf(const AttentionHeads& heads, int local_q_head) {
   const int kv = heads.localKvHead(local_q_head);
@@ -30,8 +29,6 @@ void softmaxRow(float* row, int n) {
   const float inv = 1.0f / sum;
   for (int j = 0; j < n; ++j) row[j] *= inv;
 }
-
-}  // namespace
 
 // Query rows go in blocks so that the score buffer is (block, seq_len), not (seq_len, seq_len),
 // and a causal block only multiplies against the keys it can see (half the FLOPs overall).

@@ -11,6 +11,12 @@ namespace shardrt::kernels::cpu {
 void attention(float* out, const float* q, const float* k, const float* v, int batch, int seq_len,
                int head_dim, const AttentionHeads& heads, bool causal);
 
+// Shared with the cached attention (kernels/cpu/cached_attention.h): the local kv head that
+// local query head h reads, or std::logic_error for head ranges without it; and one row of
+// scores (n) turned into softmax weights in place.
+int kvIndexOf(const AttentionHeads& heads, int local_q_head);
+void softmaxRow(float* row, int n);
+
 // One query row at a time with plain loops: the reference for tests.
 void attentionReference(float* out, const float* q, const float* k, const float* v, int batch,
                         int seq_len, int head_dim, const AttentionHeads& heads, bool causal);

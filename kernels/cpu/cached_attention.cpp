@@ -3,34 +3,15 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <limits>
 #include <stdexcept>
 #include <vector>
 
-#include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/attention.h"
 
 namespace shardrt::kernels::cpu {
 namespace {
 
 constexpr long kBlock = 128;  // query rows of one sgemm: a prefill's tokens in blocks
-
-int kvIndexOf(const AttentionHeads& heads, int h) {
-  const int kvh = heads.localKvHead(h);
-  if (kvh < 0 || kvh >= heads.kv_heads) {
-    throw std::logic_error("cached_attention: query head has no local kv head");
-  }
-  return kvh;
-}
-
-// In place: row (n) becomes softmax(row).
-void softmax(float* row, int n) {
-  float max_v = -std::numeric_limits<float>::infinity();
-  for (int j = 0; j < n; ++j) max_v = std::max(max_v, row[j]);
-  float sum = 0.0f;
-  for (int j = 0; j < n; ++j) sum += row[j] = fastExp(row[j] - max_v);
-  const float inv = 1.0f / sum;
-  for (int j = 0; j < n; ++j) row[j] *= inv;
-}
 
 }  // namespace
 
@@ -76,7 +57,8 @@ void cachedAttention(float* out, const float* q, const float* k_cache, const flo
         float* og = out + t * q_stride + h * head_dim;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, keys, head_dim, scale, qg,
                     head_dim, kh, kv_stride, 0.0f, scores.data(), keys);
-        for (int g = 0; g < group; ++g) softmax(scores.data() + static_cast<long>(g) * keys, keys);
+        for (int g = 0; g < group; ++g)
+          softmaxRow(scores.data() + static_cast<long>(g) * keys, keys);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, head_dim, keys, 1.0f,
                     scores.data(), keys, vh, kv_stride, 0.0f, og, head_dim);
         h += group;
@@ -91,7 +73,7 @@ void cachedAttention(float* out, const float* q, const float* k_cache, const flo
         for (long i = 0; i < run; ++i) {
           float* row = scores.data() + i * keys;
           const int p = pos[t + i], from = heads.firstVisibleKey(p) - first, to = p + 1 - first;
-          softmax(row + from, to - from);
+          softmaxRow(row + from, to - from);
           std::fill(row, row + from, 0.0f);
           std::fill(row + to, row + keys, 0.0f);
         }
