@@ -207,6 +207,8 @@ class GraphBuilder {
         communication(memory, e);
       } else if (e.op == kAttentionModuleOp) {
         fusedAttention(memory, e);
+      } else if (e.op == kCachedAttentionModuleOp) {
+        fusedCachedAttention(memory, e);
       } else {
         const int n = addNode(opNode(e));
         for (const auto& r : e.inputs) consume(memory, n, r, e);
@@ -270,6 +272,30 @@ class GraphBuilder {
     const int values = addNode(std::move(ops.values));
     addEdge(softmax, values);
     consume(memory, values, e.inputs[2], e);
+    produce(memory, values, e.outputs[0]);
+  }
+
+  // Attention over the KV cache, drawn as its operators in a group like attention's: the reads
+  // of the k and v caches (and of each token's sequence and position) feed the two products.
+  void fusedCachedAttention(WriterMap& memory, const TraceEvent& e) {
+    const GraphNode call = opNode(e);
+    CachedAttentionOperators ops = cachedAttentionOperators(call, e);
+    const int kernel = static_cast<int>(graph_.fused_kernels.size());
+    graph_.fused_kernels.push_back({"cluster_" + call.id, kFusedCachedAttentionLabel});
+    for (GraphNode* n : {&ops.read_keys, &ops.scores, &ops.softmax, &ops.read_values, &ops.values})
+      n->fused_kernel = kernel;
+    const int read_keys = addNode(std::move(ops.read_keys));
+    for (int i : {1, 3, 4}) consume(memory, read_keys, e.inputs[i], e);
+    const int scores = addNode(std::move(ops.scores));
+    consume(memory, scores, e.inputs[0], e);
+    addEdge(read_keys, scores);
+    const int softmax = addNode(std::move(ops.softmax));
+    addEdge(scores, softmax);
+    const int read_values = addNode(std::move(ops.read_values));
+    for (int i : {2, 3, 4}) consume(memory, read_values, e.inputs[i], e);
+    const int values = addNode(std::move(ops.values));
+    addEdge(softmax, values);
+    addEdge(read_values, values);
     produce(memory, values, e.outputs[0]);
   }
 
@@ -508,8 +534,11 @@ class GraphBuilder {
     out.inputs = {out_shape};
     for (int p : model_inputs_) in.gpus.push_back(graph_.nodes[p].gpus[0]);
     for (int p : model_outputs_) out.gpus.push_back(graph_.nodes[p].gpus[0]);
-    std::sort(in.gpus.begin(), in.gpus.end());
-    std::sort(out.gpus.begin(), out.gpus.end());
+    // A rank reads an input per microbatch in generation: each GPU is named once.
+    for (std::vector<int>* gpus : {&in.gpus, &out.gpus}) {
+      std::sort(gpus->begin(), gpus->end());
+      gpus->erase(std::unique(gpus->begin(), gpus->end()), gpus->end());
+    }
     const int input = addNode(std::move(in));
     const int output = addNode(std::move(out));
 

@@ -28,4 +28,22 @@ struct AttentionOperators {
 // products; each GPU's total (dags.json's load index) stays the call's.
 AttentionOperators attentionOperators(const GraphNode& kernel, const TraceEvent& event);
 
+// Generation's attention over the KV cache (op "cached_attention": inputs q [tokens, seq_len=1,
+// heads, d_k], the layer's k and v caches [sequences, context, kv_heads, d_k], each token's
+// sequence and position [tokens]; one output like q), as five operators:
+//   read keys      k cache, sequence, position -> [tokens, context, kv_heads, d_k]: each
+//                  token's row of its sequence's cache (positions past its own are masked next)
+//   Q·K^T / sqrt(d_k)  q, keys -> scores [tokens, heads, context]
+//   mask + softmax     scores -> probabilities; the title says how many scores the mask leaves
+//                      (the tokens' visible keys, times heads: the FLOPs' count, not padding)
+//   read values    v cache, sequence, position -> [tokens, context, kv_heads, d_k]
+//   probs·V        probs, values -> the call's output
+// The reads are drawn as routing (a gather by sequence); a real kernel reads the visible rows
+// only, never materialising [tokens, context, ...]: the shape is the logical one, as the
+// scores' is in attentionOperators.
+struct CachedAttentionOperators {
+  GraphNode read_keys, scores, softmax, read_values, values;
+};
+CachedAttentionOperators cachedAttentionOperators(const GraphNode& kernel, const TraceEvent& event);
+
 }  // namespace shardrt::dag

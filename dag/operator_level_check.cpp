@@ -31,9 +31,10 @@ int operatorIndex(const std::string& op) {
   return -1;
 }
 
-// The nodes of one fused kernel's group, per attention operator.
+// The nodes of one fused kernel's group, per attention operator, and its reads of a KV cache.
 struct Group {
   std::array<std::vector<const DotNode*>, 3> operators;
+  std::vector<const DotNode*> cache_reads;
 };
 
 }  // namespace
@@ -54,15 +55,16 @@ void checkOperatorLevel(const DotGraph& g, std::vector<DagViolation>& out) {
   for (const DotNode& node : g.nodes) {
     if (!seen.insert(node.id).second) continue;
     const std::string op = attr(node.attrs, "op");
-    if (op == kAttentionModuleOp) {
-      report(node.id,
-             "attention drawn as one node; it is several operations, drawn as attention_scores "
-             "(Q·K^T), attention_softmax (mask + softmax) and attention_values (·V) in a fused "
-             "kernel's group (cluster with kind=\"fused_kernel\")");
+    if (op == kAttentionModuleOp || op == kCachedAttentionModuleOp) {
+      report(node.id, op +
+                          " drawn as one node; it is several operations, drawn as "
+                          "attention_scores (Q·K^T), attention_softmax (mask + softmax) and "
+                          "attention_values (·V), after the kv_cache_reads where it reads a cache, "
+                          "in a fused kernel's group (cluster with kind=\"fused_kernel\")");
       continue;
     }
     const int index = operatorIndex(op);
-    if (index < 0) continue;
+    if (index < 0 && op != kCacheReadOp) continue;
     if (!fused_clusters.count(node.cluster)) {
       report(node.id,
              "op=" + quoted(op) + " outside a fused kernel's group: it sits in " +
@@ -71,7 +73,11 @@ void checkOperatorLevel(const DotGraph& g, std::vector<DagViolation>& out) {
       continue;
     }
     if (!groups.count(node.cluster)) group_order.push_back(node.cluster);
-    groups[node.cluster].operators[index].push_back(&node);
+    if (index < 0) {
+      groups[node.cluster].cache_reads.push_back(&node);
+    } else {
+      groups[node.cluster].operators[index].push_back(&node);
+    }
   }
   std::set<std::pair<std::string, std::string>> data_edges;
   for (const DotEdge& e : g.edges) {
@@ -89,9 +95,29 @@ void checkOperatorLevel(const DotGraph& g, std::vector<DagViolation>& out) {
       counts += (i ? ", " : "") + std::to_string(nodes.size()) + " " + kAttentionOperators[i];
     }
     if (!one_each) {
-      report(first->id, "the group " + quoted(cluster) + " holds " + counts +
-                            "; an attention's group holds one of each");
+      report(first ? first->id : group.cache_reads[0]->id,
+             "the group " + quoted(cluster) + " holds " + counts +
+                 "; an attention's group holds one of each");
       continue;
+    }
+    // Over a KV cache: one read feeds the scores (the keys), one the last product (the values).
+    if (!group.cache_reads.empty()) {
+      const DotNode* scores = group.operators[0][0];
+      const DotNode* values = group.operators[2][0];
+      int into_scores = 0, into_values = 0;
+      for (const DotNode* read : group.cache_reads) {
+        into_scores += data_edges.count({read->id, scores->id}) ? 1 : 0;
+        into_values += data_edges.count({read->id, values->id}) ? 1 : 0;
+      }
+      if (group.cache_reads.size() != 2 || into_scores != 1 || into_values != 1) {
+        report(group.cache_reads[0]->id,
+               "the group " + quoted(cluster) + " holds " +
+                   std::to_string(group.cache_reads.size()) + " kv_cache_read, " +
+                   std::to_string(into_scores) + " into " + quoted(scores->id) + " and " +
+                   std::to_string(into_values) + " into " + quoted(values->id) +
+                   "; attention over a cache reads it twice: the keys into the scores, the "
+                   "values into attention_values");
+      }
     }
     for (std::size_t i = 0; i + 1 < kAttentionOperators.size(); ++i) {
       const DotNode* from = group.operators[i][0];

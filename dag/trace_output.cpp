@@ -64,7 +64,8 @@ json eventJson(const TraceEvent& e) {
           e.group_ranks,
           e.group_seq,
           e.peer,
-          e.mask};
+          e.mask,
+          e.round};
 }
 
 TraceEvent eventFrom(const json& j) {
@@ -89,6 +90,7 @@ TraceEvent eventFrom(const json& j) {
   e.group_seq = j[17];
   e.peer = j[18];
   e.mask = j[19];
+  e.round = j[20];
   return e;
 }
 

@@ -39,6 +39,11 @@ constexpr const char* kP2pFlowCategory = "p2p";
 // Kineto writes with tid 0.
 constexpr int kComputeTid = 1;
 constexpr int kCommTid = 2;
+// Generation: one slice per round ("prefill", "decode step N") spanning the rank's ops of it,
+// on a track of its own above nothing (PyTorch's profiler marks its steps alike, as
+// "ProfilerStep#N" user annotations).
+constexpr int kStepTid = 3;
+constexpr const char* kStepCategory = "user_annotation";
 
 int trackOf(const TraceEvent& e) { return e.kind == OpKind::Comm ? kCommTid : kComputeTid; }
 
@@ -118,6 +123,7 @@ json opArgs(const TraceEvent& e) {
   if (e.layer >= 0) args["layer"] = e.layer;
   if (e.expert >= 0) args["expert"] = e.expert;
   if (e.microbatch >= 0) args["microbatch"] = e.microbatch;
+  if (e.round >= 0) args["round"] = e.round;
   if (!e.mask.empty()) args["mask"] = e.mask;
   if (e.kind != OpKind::Comm) return args;
   if (!e.group.empty()) args["group"] = e.group;
@@ -138,8 +144,36 @@ json completeEvent(const TraceEvent& e) {
           {"args", opArgs(e)}};
 }
 
+// The rank's generation rounds, each from its first op's start to its last op's end.
+void appendRounds(json& out, int rank, RankEvents events) {
+  std::map<int, std::pair<double, double>> rounds;
+  for (const TraceEvent* e : events) {
+    if (e->round < 0) continue;
+    auto [it, fresh] = rounds.try_emplace(e->round, e->start_us, sliceEnd(*e));
+    if (!fresh) {
+      it->second.first = std::min(it->second.first, e->start_us);
+      it->second.second = std::max(it->second.second, sliceEnd(*e));
+    }
+  }
+  if (rounds.empty()) return;
+  out.push_back(metadataEvent("thread_name", rank, kStepTid, {{"name", "generation rounds"}}));
+  out.push_back(metadataEvent("thread_sort_index", rank, kStepTid, {{"sort_index", 0}}));
+  for (const auto& [round, span] : rounds) {
+    out.push_back({{"ph", "X"},
+                   {"cat", kStepCategory},
+                   {"name", round == 0 ? std::string("prefill")
+                                       : "decode step " + std::to_string(round)},
+                   {"pid", rank},
+                   {"tid", kStepTid},
+                   {"ts", span.first},
+                   {"dur", span.second - span.first},
+                   {"args", {{"round", round}}}});
+  }
+}
+
 void appendRank(json& out, int rank, RankEvents events) {
   appendRankMetadata(out, rank);
+  appendRounds(out, rank, events);
   for (const TraceEvent* e : events) out.push_back(completeEvent(*e));
 }
 

@@ -12,7 +12,9 @@
 // named after the op (all_reduce, send), so HTA's breakdowns count them as computation.
 //
 // Each rank has two tracks (tid): compute and routing ops on one, communication on the other,
-// as a GPU runs its kernels and its NCCL kernels on separate streams.
+// as a GPU runs its kernels and its NCCL kernels on separate streams. A generation's trace
+// (shardrt generate --trace) has a third, "generation rounds": one slice per round, "prefill"
+// then "decode step N", from the rank's first op of the round to its last.
 //
 // One slice per call the tracer timed. Attention is one slice ("attention", the mask in its
 // args) although the graph draws it as three operators (dag/fused_attention.h): it ran as one

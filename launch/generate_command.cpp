@@ -22,6 +22,8 @@
 #include "runtime/rank_agreement.h"
 #include "runtime/reference.h"
 #include "runtime/run_setup.h"
+#include "runtime/tracing_backend.h"
+#include "runtime/tracing_communicator.h"
 #include "runtime/validation.h"
 
 namespace shardrt::launch {
@@ -135,6 +137,15 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateOptions& o) {
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   g->add_option("--out", o.out_dir, "Directory for generate.json")->capture_default_str();
+  g->add_option_function<std::string>(
+      "--trace",
+      [&o](const std::string& dir) {
+        o.trace_dir = dir;
+        o.trace_given = true;
+      },
+      "Generate once more on the tracer: DIR/<name>-prefill and -decode .dot/.svg (the prefill's "
+      "and a decode step's deployment graphs), DIR/dags.json, DIR/trace.json and "
+      "DIR/ranks/rank<N>.trace.json (the timeline of every round)");
   g->add_option("--weights", o.weights_path,
                 "Read the weights (the embedding and LM head too) from a checkpoint");
   g->add_option("--strategy", o.strategy, "Which of the deployment's named strategies to run");
@@ -162,6 +173,7 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
     std::string error;
     if (world->rank() == 0) {
       error = outputDirectoryProblem("--out", o.out_dir);
+      if (error.empty() && o.trace_given) error = replacedDirectoryProblem("--trace", o.trace_dir);
       std::error_code ec;
       if (error.empty()) std::filesystem::remove(result_path, ec);
     }
@@ -194,14 +206,28 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   GenerateReport report;
   report.blas_threads = o.blas_threads > 0 ? o.blas_threads : defaultBlasThreads(mpi);
   kernels::cpu::setBlasThreads(report.blas_threads);
+  // With --trace the executor runs on recorders that wrap the backend and the communicators;
+  // they record only during the traced generation (launch/generate_trace.h).
+  std::unique_ptr<Tracer> tracer;
+  std::unique_ptr<TracingBackend> traced_backend;
+  std::unique_ptr<TracingCommunicator> traced_world;
+  Backend* exec_backend = &backend;
+  comm::Communicator* exec_world = context->world.get();
+  if (o.trace_given) {
+    tracer = std::make_unique<Tracer>(backend, world->rank());
+    traced_backend = std::make_unique<TracingBackend>(backend, *tracer);
+    traced_world = TracingCommunicator::wrapWorld(*context->world, *tracer);
+    exec_backend = traced_backend.get();
+    exec_world = traced_world.get();
+  }
   ProcessGroups groups = [&] {
     const StartupPhase phase("the communicator splits (tp, dp, pp, ep)");
-    return ProcessGroups::split(*context->world, layout);
+    return ProcessGroups::split(*exec_world, layout);
   }();
   ExecutorOptions options;
   options.weights = &weights;
   options.step_tokens = step_tokens;
-  GenerationExecutor generator(*d, plan, layout, backend,
+  GenerationExecutor generator(*d, plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, *world,
                                options);
   report.result = generator.generate(asked->requests, asked->settings);
@@ -222,6 +248,12 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
     }
     world->broadcast(&passed, 1, DType::I32, 0);
     if (world->rank() != 0) report.check = GenerationCheck{.passed = passed != 0};
+  }
+  if (tracer) {
+    report.trace = traceGeneration(*world, generator, *tracer,
+                                   {*d, report.backend, report.communicator, asked->requests,
+                                    asked->settings, report.result, o.trace_dir});
+    if (!report.trace) return kExitInternal;
   }
   if (world->rank() == 0) {
     // A failure here names this step, not the last op of the generation (lm_head).

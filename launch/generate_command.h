@@ -28,6 +28,8 @@ struct GenerateOptions {
   bool validate = false;
   std::string device = "auto";
   std::string out_dir = "shardrt-out";
+  std::string trace_dir;  // --trace DIR (launch/generate_trace.h)
+  bool trace_given = false;
   std::string weights_path;
   std::string strategy;
   std::vector<std::string> overrides;

@@ -78,6 +78,14 @@ json toJson(const GenerateReport& r) {
       {"requests", requests},
       {"rounds", r.result.round_seconds.size()},
       {"timings", timingsJson(r)}};
+  if (r.trace) {
+    json graphs = json::array();
+    for (const auto& g : r.trace->graphs) graphs.push_back(g.dot);
+    out["trace"] = {{"dir", r.trace->dir},
+                    {"graphs", graphs},
+                    {"rounds", r.trace->rounds},
+                    {"seconds", r.trace->seconds}};
+  }
   if (r.check) {
     const GenerationCheck& c = *r.check;
     out["validation"] = {{"passed", c.passed},
@@ -126,6 +134,11 @@ std::string summary(const GenerateReport& r) {
   s += "; time per output token " + ms(tpot);
   s += " median, " + ms(tpot99) + " p99\n";
   s += line;
+  if (r.trace) {
+    s += "  trace: " + r.trace->dir + " (";
+    for (const auto& g : r.trace->graphs) s += g.name + ".dot, ";
+    s += "dags.json, trace.json: " + std::to_string(r.trace->rounds) + " rounds)\n";
+  }
   if (r.check) {
     const GenerationCheck& c = *r.check;
     char err[96];

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/deployment.h"
+#include "launch/generate_trace.h"
 #include "runtime/generation_executor.h"
 
 namespace shardrt::launch {
@@ -33,6 +34,7 @@ struct GenerateReport {
   std::vector<GenerationRequest> requests;
   GenerationResult result;
   std::optional<GenerationCheck> check;
+  std::optional<GenerateTrace> trace;  // --trace
 };
 
 // The figures from the rounds' times: every request's time to first token and time per output

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/head_views.h"
 #include "runtime/host_values.h"
 
 namespace shardrt {
@@ -40,6 +41,8 @@ struct GenerationExecutor::Sequence {
 };
 
 struct GenerationExecutor::StepPlan {
+  int microbatch = 0;
+  long round_tokens = 0;                          // the round's, over every replica
   std::vector<std::int32_t> ids, seq, pos, slot;  // per token of the step
   std::vector<std::int32_t> picked;               // per request: the step row of its last token
   std::vector<int> requests;                      // per request: its global index
@@ -76,20 +79,22 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
   seq_ = backend.empty({tokens}, DType::I32);
   pos_ = backend.empty({tokens}, DType::I32);
   slot_ = backend.empty({tokens}, DType::I32);
-  chosen_ = backend.empty({Dim("sequences", replica_.size())}, DType::I32);
+  chosen_ = backend.empty({Dim("sequences", replica_.size(), d.workload.batch_size)}, DType::I32);
+  chosen_host_.assign(static_cast<std::size_t>(replica_.size()), -1);
   if (last_stage_) {
-    const Dim rows("rows", microbatch_rows_);
+    const Dim rows("sequences", microbatch_rows_, d.workload.batch_size);
     const config::Range vocab = executor_.shard().vocab;
     const int tp = groups.tp->size();
     picked_ = backend.empty({rows}, DType::I32);
     logits_ = backend.empty({rows, Dim("vocab", vocab.size(), m.vocab)}, d.workload.dtype);
     best_value_ = backend.empty({rows}, DType::F32);
     best_index_ = backend.empty({rows}, DType::I32);
-    gathered_value_ =
-        backend.empty({Dim("rows", static_cast<std::int64_t>(tp) * microbatch_rows_)}, DType::F32);
+    // Each tp rank's best (value, id) of each row, side by side.
+    gathered_value_ = backend.empty(
+        {Dim("tp*sequences", static_cast<std::int64_t>(tp) * microbatch_rows_)}, DType::F32);
     gathered_index_ = backend.empty(gathered_value_.shape(), DType::I32);
     gathered_logits_ =
-        backend.empty({Dim("rows*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
+        backend.empty({Dim("sequences*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
                       d.workload.dtype);
   }
 }
@@ -119,9 +124,23 @@ std::size_t GenerationExecutor::kvCacheBytes() const {
   return bytes;
 }
 
+void GenerationExecutor::setTracer(Tracer* tracer) {
+  tracer_ = tracer;
+  executor_.setTracer(tracer);
+}
+
+TensorRef GenerationExecutor::chosenRef(int row, int count) const {
+  const std::int32_t* at = chosen_host_.data() + row;
+  return {reinterpret_cast<std::uint64_t>(at), static_cast<std::uint64_t>(count) * sizeof(*at),
+          Shape{Dim("sequences", count, deployment_.workload.batch_size)}};
+}
+
 GenerationExecutor::StepPlan GenerationExecutor::planStep(const std::vector<Sequence>& sequences,
-                                                          int microbatch, int round) const {
+                                                          int microbatch, int round,
+                                                          long round_tokens) const {
   StepPlan p;
+  p.microbatch = microbatch;
+  p.round_tokens = round_tokens;
   const int first = microbatch * microbatch_rows_;
   for (int r = first; r < first + microbatch_rows_; ++r) {
     const Sequence& s = sequences[static_cast<std::size_t>(r)];
@@ -155,7 +174,8 @@ std::vector<float> GenerationExecutor::gatherLogits(const TensorView& logits, lo
     blocks.push_back(plan_.tp_shards.at(t).vocab);
     counts.push_back(static_cast<std::size_t>(rows) * blocks.back().size());
   }
-  const TensorView gathered = gathered_logits_.view().rows(0, rows * vocab);
+  const TensorView gathered = firstRows(gathered_logits_, rows * vocab, rows * vocab);
+  if (tracer_) tracer_->nameView(logits), tracer_->nameView(gathered);
   groups_.tp->allGatherV(logits.raw(), gathered.raw(), counts, logits.dtype());
   const std::vector<float> by_rank = downloadFloats(backend_, gathered);
   // Rank t's block is (rows, its ids): put each row's ids in order.
@@ -179,26 +199,39 @@ std::vector<std::int32_t> GenerationExecutor::chooseTokens(
   const int vocab = deployment_.model.vocab;
   std::vector<float> whole;
   if (!settings.sampling.greedy() || logits_rows) whole = gatherLogits(logits, rows);
+  // What the host chooses from: the tp ranks' best (value, id) of each row, or whole rows.
+  std::vector<TensorView> candidates;
+  if (!settings.sampling.greedy()) {
+    const int tp = groups_.tp->size();
+    candidates = {tp == 1 ? logits
+                          : firstRows(gathered_logits_, rows * deployment_.model.vocab,
+                                      rows * deployment_.model.vocab)};
+  }
   std::vector<std::int32_t> chosen(static_cast<std::size_t>(rows));
   if (settings.sampling.greedy()) {
     // Each rank's best of its block, then the best of those: the largest value, the smaller
     // id on ties (the first maximum of the whole row, as one device would choose).
-    const TensorView value = best_value_.view().rows(0, rows);
-    const TensorView index = best_index_.view().rows(0, rows);
+    const long batch = deployment_.workload.batch_size;
+    const TensorView value = firstRows(best_value_, rows, batch);
+    const TensorView index = firstRows(best_index_, rows, batch);
     backend_.argmaxRows(value, index, logits, executor_.shard().vocab.begin);
     const int tp = groups_.tp->size();
     std::vector<float> values(static_cast<std::size_t>(tp * rows));
     std::vector<std::int32_t> ids(values.size());
     if (tp > 1) {
-      const TensorView all_values = gathered_value_.view().rows(0, tp * rows);
-      const TensorView all_ids = gathered_index_.view().rows(0, tp * rows);
+      const TensorView all_values = firstRows(gathered_value_, tp * rows, tp * rows);
+      const TensorView all_ids = firstRows(gathered_index_, tp * rows, tp * rows);
+      if (tracer_) tracer_->nameView(value), tracer_->nameView(all_values);
       groups_.tp->allGather(value.raw(), all_values.raw(), rows, DType::F32);
+      if (tracer_) tracer_->nameView(index), tracer_->nameView(all_ids);
       groups_.tp->allGather(index.raw(), all_ids.raw(), rows, DType::I32);
       backend_.copyToHost(values.data(), all_values);
       backend_.copyToHost(ids.data(), all_ids);
+      candidates = {all_values, all_ids};
     } else {
       backend_.copyToHost(values.data(), value);
       backend_.copyToHost(ids.data(), index);
+      candidates = {value, index};
     }
     for (long r = 0; r < rows; ++r) {
       long best = r;
@@ -221,6 +254,13 @@ std::vector<std::int32_t> GenerationExecutor::chooseTokens(
       logits_rows->emplace_back(whole.begin() + r * vocab, whole.begin() + (r + 1) * vocab);
     }
   }
+  if (tracer_) {  // the host's choice, into the microbatch's rows of the round's new tokens
+    std::vector<TensorRef> reads;
+    for (const TensorView& v : candidates) reads.push_back(tracer_->ref(v));
+    tracer_->recordHostOp(
+        "choose_tokens", reads,
+        {chosenRef(plan.microbatch * microbatch_rows_, microbatch_rows_)});
+  }
   return chosen;
 }
 
@@ -229,20 +269,31 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
     std::vector<std::vector<float>>* logits_rows) {
   const long n = static_cast<long>(plan.ids.size());
   if (n == 0 && !joins_empty_steps_) return {};
-  auto upload = [&](const Tensor& t, const std::vector<std::int32_t>& host) {
-    const TensorView v = t.view().rows(0, static_cast<std::int64_t>(host.size()));
+  // A step's views are its first rows of buffers sized for the largest step: of the round's
+  // tokens (what the trace's labels show), or, for the rows it picks, just those rows.
+  auto upload = [&](const Tensor& t, const std::vector<std::int32_t>& host, long global) {
+    const auto rows = static_cast<long>(host.size());
+    const TensorView v = firstRows(t, rows, global < 0 ? rows : global);
     if (!host.empty()) backend_.copyFromHost(v, host.data());
     return v;
   };
   TokenStep step;
   step.tokens = n;
-  step.ids = upload(ids_, plan.ids);
-  step.seq = upload(seq_, plan.seq);
-  step.pos = upload(pos_, plan.pos);
-  step.slot = upload(slot_, plan.slot);
+  step.round_tokens = plan.round_tokens;
+  step.ids = upload(ids_, plan.ids, plan.round_tokens);
+  step.seq = upload(seq_, plan.seq, plan.round_tokens);
+  step.pos = upload(pos_, plan.pos, plan.round_tokens);
+  step.slot = upload(slot_, plan.slot, plan.round_tokens);
   step.attention_pairs = plan.pairs;
+  if (tracer_) {  // the model's input: the first stage embeds the ids; every stage reads the rest
+    std::vector<TensorRef> in;
+    if (first_stage_) in.push_back(tracer_->ref(step.ids));
+    for (const TensorView* v : {&step.seq, &step.pos, &step.slot}) in.push_back(tracer_->ref(*v));
+    tracer_->recordBookkeeping(kOpModelInput, {}, in);
+  }
   comm::Communicator& pp = *groups_.pp;
-  const TensorView hidden = executor_.stepHidden(n);
+  const TensorView hidden = executor_.stepHidden(step);
+  if (tracer_) tracer_->nameView(hidden);
   if (first_stage_) {
     if (n > 0) executor_.embed(step);
   } else if (n > 0) {
@@ -251,14 +302,17 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   executor_.step(step, cache_);
   if (!last_stage_) {
     if (n > 0) {
+      if (tracer_) tracer_->nameView(hidden);
       pp.send(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(),
               pp.rank() + 1);
     }
     return {};
   }
   if (plan.picked.empty()) return {};
-  const TensorView picked = upload(picked_, plan.picked);
-  const TensorView logits = logits_.view().rows(0, static_cast<std::int64_t>(plan.picked.size()));
+  const long batch = deployment_.workload.batch_size;
+  const TensorView picked = upload(picked_, plan.picked, batch);
+  const auto rows = static_cast<long>(plan.picked.size());
+  const TensorView logits = firstRows(logits_, rows, batch);
   executor_.logits(picked, logits);
   return chooseTokens(plan, logits, settings, logits_rows);
 }
@@ -279,13 +333,20 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
   std::vector<std::vector<float>> logits_by_request(static_cast<std::size_t>(n));
   std::vector<double> round_end;
   std::vector<long> round_tokens;
+  // The round's tokens over every replica (labels' global size): the prompts, then one a
+  // request still running, agreed at each round's end.
+  long all_tokens = 0;
+  for (const GenerationRequest& r : requests) all_tokens += static_cast<long>(r.prompt.size());
+  std::vector<std::int32_t>& chosen = chosen_host_;
   const double start = seconds();
   for (int round = 0;; ++round) {
-    std::vector<std::int32_t> chosen(static_cast<std::size_t>(replica_.size()), -1);
+    std::fill(chosen.begin(), chosen.end(), -1);
+    if (tracer_) tracer_->setRound(round);
     long tokens = 0;
     for (int mb = 0; mb < plan_.microbatches; ++mb) {
       enterLayer(-1, mb);
-      const StepPlan step = planStep(sequences, mb, round);
+      if (tracer_) tracer_->setMicrobatch(mb), tracer_->setLayer(-1);
+      const StepPlan step = planStep(sequences, mb, round, all_tokens);
       tokens += static_cast<long>(step.ids.size());
       std::vector<std::vector<float>> rows;
       const auto got = runStep(step, settings, settings.keep_logits ? &rows : nullptr);
@@ -298,11 +359,25 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
       }
     }
     enterLayer(-1, -1);
+    if (tracer_) tracer_->setMicrobatch(-1), tracer_->setLayer(-1);
     // The last stage chose: every stage of the replica learns the new tokens.
+    const int replica_rows = static_cast<int>(chosen.size());
     if (plan_.pp > 1) {
-      if (last_stage_) backend_.copyFromHost(chosen_, chosen.data());
+      if (last_stage_) {
+        backend_.copyFromHost(chosen_, chosen.data());
+        // The device copy holds what the host's choice wrote (the graph's edge into the
+        // broadcast).
+        if (tracer_) {
+          tracer_->recordBookkeeping(kOpDeviceCopy, {chosenRef(0, replica_rows)},
+                                     {tracer_->ref(chosen_)});
+        }
+      }
       groups_.pp->broadcast(chosen_.view().raw(), chosen.size(), DType::I32, plan_.pp - 1);
       backend_.copyToHost(chosen.data(), chosen_);
+    }
+    if (tracer_) {  // the model's output: the new tokens, as each rank of the replica holds them
+      tracer_->recordBookkeeping(
+          kOpModelOutput, {last_stage_ ? chosenRef(0, replica_rows) : tracer_->ref(chosen_)}, {});
     }
     backend_.synchronize();
     std::int32_t active = 0;
@@ -323,10 +398,15 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
     }
     round_end.push_back(seconds() - start);
     round_tokens.push_back(counter_ ? tokens : 0);
-    world_.allReduce(&active, 1, DType::I32, comm::ReduceOp::Max);
-    if (active == 0) break;
+    // Whether any request goes on, and the next round's tokens (one a running request; one
+    // rank of each replica counts its own).
+    std::int32_t agreed[2] = {active, counter_ ? active : 0};
+    world_.allReduce(agreed, 2, DType::I32, comm::ReduceOp::Sum);
+    all_tokens = agreed[1];
+    if (agreed[0] == 0) break;
     if (round > context_) throw std::logic_error("generate: more rounds than the context holds");
   }
+  if (tracer_) tracer_->setRound(-1);
   return gather(sequences, logits_by_request, round_end, round_tokens, n, settings.keep_logits);
 }
 

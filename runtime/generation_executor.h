@@ -29,6 +29,7 @@
 #include "config/plan.h"
 #include "runtime/backend.h"
 #include "runtime/token_sampler.h"
+#include "runtime/tracer.h"
 #include "runtime/transformer.h"
 
 namespace shardrt {
@@ -76,10 +77,19 @@ class GenerationExecutor {
 
   std::size_t kvCacheBytes() const;
 
+  // Records the generations that follow on `tracer` (null: none), which must be the one the
+  // backend and communicators this executor runs on record to. Each record carries its round
+  // (0: the prefill, then one per decode step); each round records the model's input (a step's
+  // token ids, sequences, positions and cache slots, on every rank) and output (the new tokens,
+  // on every rank of the replica once it knows them), so that a round's records make a
+  // deployment graph of their own (dag/deployment_graph.h).
+  void setTracer(Tracer* tracer);
+
  private:
   struct Sequence;  // one request's state on this replica
   struct StepPlan;  // one microbatch's tokens in one round
-  StepPlan planStep(const std::vector<Sequence>& sequences, int microbatch, int round) const;
+  StepPlan planStep(const std::vector<Sequence>& sequences, int microbatch, int round,
+                    long round_tokens) const;
   // Runs the step through this stage; on the last stage returns the chosen tokens, one per
   // entry of plan.requests (and their logits rows with keep_logits).
   std::vector<std::int32_t> runStep(const StepPlan& plan, const GenerationSettings& settings,
@@ -88,6 +98,9 @@ class GenerationExecutor {
                                          const GenerationSettings& settings,
                                          std::vector<std::vector<float>>* logits_rows);
   std::vector<float> gatherLogits(const TensorView& logits, long rows);
+  // The tracer's name for `count` of this round's new tokens from replica row `row` on
+  // (chosen_host_, on the host).
+  TensorRef chosenRef(int row, int count) const;
   // Every request's result from the rank that reports it, on every rank.
   GenerationResult gather(const std::vector<Sequence>& sequences,
                           const std::vector<std::vector<float>>& logits,
@@ -108,6 +121,8 @@ class GenerationExecutor {
   bool counter_;            // the replica's first stage, tp rank 0: counts its tokens
   bool joins_empty_steps_;  // the stage's MoE exchanges span replicas
   KvCache cache_;
+  Tracer* tracer_ = nullptr;
+  std::vector<std::int32_t> chosen_host_;  // a round's new tokens, one per replica row (-1: none)
   // Device buffers of a step, allocated once for the largest: the tokens' ids, sequences,
   // positions and cache slots; the rows whose logits are computed; the logits; a round's new
   // tokens, one per replica row (what the last stage broadcasts over the pipeline).

@@ -8,11 +8,13 @@
 
 namespace shardrt {
 
-// (batch, seq, heads, d) seen as (batch, seq, heads*d): what a projection writes or reads.
+// (batch, seq, heads, d) seen as (batch, seq, heads*d): what a projection writes or reads
+// (kv_heads*d_k for the keys and values of grouped-query attention).
 inline TensorView mergeHeads(const TensorView& t) {
   const auto& s = t.shape();
-  return t.reshaped(
-      {s[0], s[1], Dim("heads*" + s[3].name, s.size(2) * s.size(3), s[2].global * s.size(3))});
+  return t.reshaped({s[0], s[1],
+                     Dim(s[2].name + "*" + s[3].name, s.size(2) * s.size(3),
+                         s[2].global * s.size(3))});
 }
 
 // (batch, seq, heads, d) seen as (batch*seq*heads, d): one row a head.
@@ -22,9 +24,16 @@ inline TensorView headRows(const TensorView& t) {
 }
 
 // The first `rows` rows of a buffer, or an empty view of one never allocated: the part of an
-// activation buffer sized for the largest pass that the pass at hand uses.
-inline TensorView firstRows(const Tensor& t, long rows) {
-  return t.shape().rank() > 0 ? t.view().rows(0, rows) : TensorView();
+// activation buffer sized for the largest pass that the pass at hand uses. With `global`, the
+// first dimension's global size becomes it: a generation step's tokens are `rows` of the
+// round's `global`, not of the buffer's capacity (what the trace's labels print).
+inline TensorView firstRows(const Tensor& t, long rows, long global = -1) {
+  if (t.shape().rank() == 0) return {};
+  const TensorView v = t.view().rows(0, rows);
+  if (global < 0) return v;
+  std::vector<Dim> dims = v.shape().dims();
+  dims[0].global = global;
+  return v.reshaped(Shape(std::move(dims)));
 }
 
 // y = x W^T over `tokens` rows: 2 FLOPs per weight element per token.

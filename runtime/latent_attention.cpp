@@ -20,8 +20,8 @@ LatentAttentionBlock::LatentAttentionBlock(const config::ModelConfig& model, Dim
   useRows(batch.size);
 }
 
-void LatentAttentionBlock::useRows(long rows) {
-  auto first = [rows](const Tensor& t) { return firstRows(t, rows); };
+void LatentAttentionBlock::useRows(long rows, long global) {
+  auto first = [rows, global](const Tensor& t) { return firstRows(t, rows, global); };
   const Buffers& b = buffers_;
   q_latent_ = first(b.q_latent);
   kv_a_ = first(b.kv_a);

@@ -29,7 +29,7 @@ class LatentAttentionBlock {
 
   // The passes to come use the first `rows` of batch (a generate step's tokens; the whole
   // batch otherwise, as after construction).
-  void useRows(long rows);
+  void useRows(long rows, long global = -1);
   // normed (batch, seq, hidden) -> q, k, v (batch, seq, heads, head_dim), rotated, v padded.
   // positions (batch rows, i32): each row's position (generate); nullptr: 0..seq-1.
   void project(const TensorView& normed, const LayerWeights& weights, const TensorView& q,

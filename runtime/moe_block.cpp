@@ -201,6 +201,7 @@ void MoeBlock::forward(const TensorView& normed, const TensorView& out,
     for (int r = 0; r < tp_.size(); ++r) {
       counts[r] = static_cast<std::size_t>(tpShare(tokens, tp_.size(), r).size()) * hidden;
     }
+    if (run_.tracer()) run_.tracer()->nameView(out);  // a generation step's tokens of its round
     tp_.allGatherV(share_out.view().raw(), out.raw(), counts, dt);
   });
 

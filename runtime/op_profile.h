@@ -48,7 +48,7 @@ class OpTimer {
     const std::string_view name = label.empty() ? op : label;
     const long index = enterOp(name);
     if (OpFault fault = opFault(); fault && fault(index, name)) return;  // test-only: skipped
-    if (tracer_) tracer_->pushLabel(std::string(label.empty() ? op : label));
+    if (tracer_) tracer_->pushLabel(std::string(label.empty() ? op : label), flops);
     if (!profile_) {
       body();
     } else {

@@ -32,6 +32,7 @@ struct TraceEvent {
   int layer = -1;          // global layer index; -1 outside layers
   int expert = -1;         // global expert index for one expert's ops; -1 otherwise
   int microbatch = -1;     // pipeline microbatch; -1 outside the microbatch loop
+  int round = -1;          // generation: 0 the prefill, then one per decode step; -1 otherwise
   std::string mask;        // attention: the mask its softmax applies ("causal"); "" for none
   std::vector<TensorRef> inputs;   // data read (activations)
   std::vector<TensorRef> weights;  // parameters read

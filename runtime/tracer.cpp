@@ -27,6 +27,7 @@ bool isBookkeeping(const TraceEvent& event) {
 
 void Tracer::start() {
   events_.clear();
+  views_.clear();
   marks_.clear();
   backend_.synchronize();
   backend_.clearMarks();
@@ -56,6 +57,7 @@ void Tracer::record(TraceEvent event, std::size_t start_mark, std::size_t end_ma
   event.seq = static_cast<long>(events_.size());
   event.layer = layer_;
   event.microbatch = microbatch_;
+  event.round = round_;
   if (event.name.empty()) event.name = labels_.empty() ? event.op : labels_.back();
   events_.push_back(std::move(event));
   marks_.emplace_back(start_mark, end_mark);
@@ -109,17 +111,23 @@ TensorRef Tracer::ref(const TensorView& tensor) const {
 TensorRef Tracer::refRaw(const void* data, std::size_t count, DType dtype) const {
   const auto address = reinterpret_cast<std::uint64_t>(data);
   const std::uint64_t bytes = count * dtypeSize(dtype);
+  if (const auto named = views_.find({address, bytes}); named != views_.end()) {
+    return {address, bytes, named->second};
+  }
   auto it = allocations_.upper_bound(address);
   if (it != allocations_.begin()) {
     const Allocation& a = std::prev(it)->second;
     if (address + bytes <= a.address + a.bytes) {
       if (address == a.address && bytes == a.bytes) return {address, bytes, a.shape};
-      // Part of the allocation: as many of its leading rows as the count covers.
+      // Part of the allocation: as many of its leading rows as the count covers. Rows of a
+      // buffer sized for the largest pass (its first dimension not a shard of anything) are
+      // that many rows, not a shard of the buffer's capacity.
       const std::int64_t row =
           a.shape.rank() > 0 && a.shape.size(0) > 0 ? a.shape.numel() / a.shape.size(0) : 0;
       if (row > 0 && count % row == 0) {
         std::vector<Dim> dims = a.shape.dims();
-        dims[0] = Dim(dims[0].name, static_cast<std::int64_t>(count) / row, dims[0].global);
+        const auto rows = static_cast<std::int64_t>(count) / row;
+        dims[0] = Dim(dims[0].name, rows, dims[0].sharded() ? dims[0].global : rows);
         return {address, bytes, Shape(dims)};
       }
     }

@@ -39,8 +39,16 @@ class Tracer {
   // Context the executor sets; records made meanwhile carry it.
   void setLayer(int layer) { layer_ = layer; }
   void setMicrobatch(int microbatch) { microbatch_ = microbatch; }
-  void pushLabel(std::string label) { labels_.push_back(std::move(label)); }
-  void popLabel() { labels_.pop_back(); }
+  void setRound(int round) { round_ = round; }
+  // The executor's name for the ops that follow, and the FLOPs it counts for them: a recorder
+  // that cannot count an op's FLOPs from its arguments alone (cached attention's visible keys
+  // depend on the positions, which live on the device) takes the executor's (labelFlops).
+  void pushLabel(std::string label, double flops = 0.0) {
+    labels_.push_back(std::move(label));
+    label_flops_.push_back(flops);
+  }
+  void popLabel() { labels_.pop_back(), label_flops_.pop_back(); }
+  double labelFlops() const { return label_flops_.empty() ? 0.0 : label_flops_.back(); }
   // The MoE experts whose rows lie back to back in the buffers of the ops that follow:
   // elementwise ops and grouped GEMMs over those rows are recorded once per expert.
   void setExpertRows(std::vector<int> experts, std::vector<int> rows);
@@ -67,6 +75,13 @@ class Tracer {
   // allocation they lie in.
   void allocated(const TensorView& tensor);
   TensorRef ref(const TensorView& tensor) const;
+  // A view the executor is about to hand a Communicator as a raw pointer: refRaw names exactly
+  // that memory with the view's shape, whose global sizes the allocation cannot know (a step's
+  // tokens of its round, not of the buffer's capacity).
+  void nameView(const TensorView& view) {
+    views_[{reinterpret_cast<std::uint64_t>(view.raw()),
+            static_cast<std::uint64_t>(view.bytes())}] = view.shape();
+  }
   // count elements of dtype at p, shaped after the allocation that holds them (the first
   // dimension scaled when p covers part of it).
   TensorRef refRaw(const void* data, std::size_t count, DType dtype) const;
@@ -86,11 +101,13 @@ class Tracer {
   int rank_;
   bool active_ = false;
   int quiet_ = 0;
-  int layer_ = -1, microbatch_ = -1;
+  int layer_ = -1, microbatch_ = -1, round_ = -1;
   std::vector<std::string> labels_;
+  std::vector<double> label_flops_;
   std::vector<int> expert_ids_, expert_rows_;
   // Live allocations by address (non-overlapping: a new one replaces those it overlaps).
   std::map<std::uint64_t, Allocation> allocations_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, Shape> views_;  // (address, bytes): nameView
   std::vector<TraceEvent> events_;
   std::vector<std::pair<std::size_t, std::size_t>> marks_;  // per event: start, end
 };

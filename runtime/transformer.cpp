@@ -63,7 +63,7 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   b.attn = backend.empty({batch, seq, q_heads, d_k}, dt);
   b.ffn_a = backend.empty({batch, seq, ffn}, dt);
   if (token_level_ && last_stage_)
-    b.selected = backend.empty({batch, Dim("hidden", model_.hidden)}, dt);
+    b.selected = backend.empty({Dim("sequences", batch.size), Dim("hidden", model_.hidden)}, dt);
   if (model_.mla.on()) {
     latent_ =
         std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_);
@@ -98,8 +98,8 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   useRows(batch.size);
 }
 
-void TransformerExecutor::useRows(long rows) {
-  auto first = [rows](const Tensor& t) { return firstRows(t, rows); };
+void TransformerExecutor::useRows(long rows, long global) {
+  auto first = [rows, global](const Tensor& t) { return firstRows(t, rows, global); };
   const Buffers& b = buffers_;
   residual_ = first(b.residual);
   normed_ = first(b.normed);
@@ -114,7 +114,7 @@ void TransformerExecutor::useRows(long rows) {
   shared_a_ = first(b.shared_a);
   shared_b_ = first(b.shared_b);
   shared_gate_ = first(b.shared_gate);
-  if (latent_) latent_->useRows(rows);
+  if (latent_) latent_->useRows(rows, global);
   tokens_ = rows * (token_level_ ? 1 : seq_len_);
 }
 
@@ -142,6 +142,7 @@ void TransformerExecutor::norm(const TensorView& out, const TensorView& inp, con
 
 void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, const char* op) {
   if (groups_.tp->size() == 1) return;
+  if (options_.tracer) options_.tracer->nameView(partial);  // a step's tokens of its round
   run_(op, 0, [&] {
     groups_.tp->allReduce(partial.raw(), static_cast<std::size_t>(partial.numel()), partial.dtype(),
                           comm::ReduceOp::Sum);
@@ -177,10 +178,14 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
 void TransformerExecutor::cachedAttention(int layer) {
   const std::size_t local = static_cast<std::size_t>(layer - weights_.layers.front().layer);
   const Tensor &k_cache = cache_->k.at(local), &v_cache = cache_->v.at(local);
-  run_("kv_cache_write", 0, [&] {
-    backend_.scatterRows(mergeHeads(k_cache), mergeHeads(k_), step_->slot);
-    backend_.scatterRows(mergeHeads(v_cache), mergeHeads(v_), step_->slot);
-  });
+  run_(
+      "kv_cache_write", 0,
+      [&] { backend_.scatterRows(mergeHeads(k_cache), mergeHeads(k_), step_->slot); },
+      "k_cache_write");
+  run_(
+      "kv_cache_write", 0,
+      [&] { backend_.scatterRows(mergeHeads(v_cache), mergeHeads(v_), step_->slot); },
+      "v_cache_write");
   const double attn_flops = 4.0 * step_->attention_pairs * heads_.q_heads * model_.head_dim;
   run_("attention", attn_flops, [&] {
     backend_.cachedAttention(attn_, q_, k_cache, v_cache, step_->seq, step_->pos, heads_);
@@ -356,12 +361,13 @@ void TransformerExecutor::forward(const TensorView& input, const TensorView& out
   }
 }
 
-TensorView TransformerExecutor::stepHidden(long tokens) const {
-  return buffers_.residual.view().rows(0, tokens);
+TensorView TransformerExecutor::stepHidden(const TokenStep& step) const {
+  return firstRows(buffers_.residual, step.tokens,
+                   step.round_tokens > 0 ? step.round_tokens : step.tokens);
 }
 
 void TransformerExecutor::embed(const TokenStep& step) {
-  useRows(step.tokens);
+  useRows(step.tokens, step.round_tokens > 0 ? step.round_tokens : step.tokens);
   enterLayer(-1, currentOp().microbatch);
   run_(
       "embedding", 0,
@@ -372,7 +378,7 @@ void TransformerExecutor::embed(const TokenStep& step) {
 }
 
 void TransformerExecutor::step(const TokenStep& step, KvCache& cache) {
-  useRows(step.tokens);
+  useRows(step.tokens, step.round_tokens > 0 ? step.round_tokens : step.tokens);
   step_ = &step;
   cache_ = &cache;
   for (const auto& w : weights_.layers) runLayer(w, 0);
@@ -383,7 +389,8 @@ void TransformerExecutor::step(const TokenStep& step, KvCache& cache) {
 }
 
 void TransformerExecutor::logits(const TensorView& rows, const TensorView& out) {
-  const TensorView picked = buffers_.selected.view().rows(0, rows.numel());
+  // One row a sequence that emits a token, of the batch's sequences (as `rows` counts them).
+  const TensorView picked = firstRows(buffers_.selected, rows.numel(), rows.shape()[0].global);
   const Tensor& head = weights_.lmHead();
   run_(
       "gather_rows", 0, [&] { backend_.gatherRows(picked, residual_, rows); }, "last_tokens");
@@ -394,7 +401,8 @@ void TransformerExecutor::logits(const TensorView& rows, const TensorView& out) 
 }
 
 KvCache TransformerExecutor::makeKvCache(int sequences, int context) const {
-  const Shape shape{Dim("sequences", sequences), Dim("context", context),
+  // A replica's cache holds its batch rows: with dp, sequences of the whole batch.
+  const Shape shape{Dim("sequences", sequences, global_batch_), Dim("context", context),
                     Dim("kv_heads", shard_.kv_heads.size(), model_.kv_heads),
                     Dim("d_k", model_.head_dim)};
   KvCache cache;

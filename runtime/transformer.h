@@ -49,6 +49,9 @@ struct ExecutorOptions {
 // in that sequence, and its cache slot (row * context + position).
 struct TokenStep {
   long tokens = 0;
+  // The round's tokens over every replica and microbatch: the global size of the step's
+  // "tokens" dimension, as a trace labels it ("tokens=3 (of 12)"). 0: the step's own.
+  long round_tokens = 0;
   TensorView ids, seq, pos, slot;
   double attention_pairs = 0.0;  // (query, key) pairs attention computes, for its FLOPs
 };
@@ -89,7 +92,7 @@ class TransformerExecutor {
   // stage's layers on stepHidden, writing each token's keys and values into `cache` and
   // attending over it. logits: the last stage's final norm and LM head on the rows `rows`
   // (i32) of stepHidden, into out (rows, vocab shard).
-  TensorView stepHidden(long tokens) const;
+  TensorView stepHidden(const TokenStep& step) const;
   void embed(const TokenStep& step);
   void step(const TokenStep& step, KvCache& cache);
   void logits(const TensorView& rows, const TensorView& out);
@@ -129,8 +132,9 @@ class TransformerExecutor {
   void norm(const TensorView& out, const TensorView& inp, const Tensor& weight, const Tensor& bias,
             const char* label);
   void tensorParallelAllReduce(const TensorView& partial, const char* op);
-  // The activations' views become the first `rows` rows of their buffers; tokens_ follows.
-  void useRows(long rows);
+  // The activations' views become the first `rows` rows of their buffers, `global` their first
+  // dimension's global size where given (a step's tokens of its round); tokens_ follows.
+  void useRows(long rows, long global = -1);
 
   const config::ModelConfig& model_;
   const config::Plan& plan_;
