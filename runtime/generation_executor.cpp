@@ -93,9 +93,9 @@ GenerationExecutor::GenerationExecutor(const config::Deployment& d, const config
     gathered_value_ = backend.empty(
         {Dim("tp*sequences", static_cast<std::int64_t>(tp) * microbatch_rows_)}, DType::F32);
     gathered_index_ = backend.empty(gathered_value_.shape(), DType::I32);
-    gathered_logits_ =
-        backend.empty({Dim("sequences*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
-                      d.workload.dtype);
+    gathered_logits_ = backend.empty(
+        {Dim("sequences*vocab", static_cast<std::int64_t>(microbatch_rows_) * m.vocab)},
+        d.workload.dtype);
   }
 }
 
@@ -257,9 +257,8 @@ std::vector<std::int32_t> GenerationExecutor::chooseTokens(
   if (tracer_) {  // the host's choice, into the microbatch's rows of the round's new tokens
     std::vector<TensorRef> reads;
     for (const TensorView& v : candidates) reads.push_back(tracer_->ref(v));
-    tracer_->recordHostOp(
-        "choose_tokens", reads,
-        {chosenRef(plan.microbatch * microbatch_rows_, microbatch_rows_)});
+    tracer_->recordHostOp("choose_tokens", reads,
+                          {chosenRef(plan.microbatch * microbatch_rows_, microbatch_rows_)});
   }
   return chosen;
 }
@@ -285,12 +284,11 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   step.pos = upload(pos_, plan.pos, plan.round_tokens);
   step.slot = upload(slot_, plan.slot, plan.round_tokens);
   step.attention_pairs = plan.pairs;
-  if (tracer_) {  // the model's input: the first stage embeds the ids; every stage reads the rest
-    std::vector<TensorRef> in;
-    if (first_stage_) in.push_back(tracer_->ref(step.ids));
-    for (const TensorView* v : {&step.seq, &step.pos, &step.slot}) in.push_back(tracer_->ref(*v));
-    tracer_->recordBookkeeping(kOpModelInput, {}, in);
-  }
+  // The model's input is the step's token ids, which the first stage embeds. Each token's
+  // sequence, position and cache slot come from the host on every stage: ops list them as
+  // inputs, as they do their weights, without an edge.
+  if (tracer_ && first_stage_)
+    tracer_->recordBookkeeping(kOpModelInput, {}, {tracer_->ref(step.ids)});
   comm::Communicator& pp = *groups_.pp;
   const TensorView hidden = executor_.stepHidden(step);
   if (tracer_) tracer_->nameView(hidden);

@@ -80,9 +80,9 @@ class GenerationExecutor {
   // Records the generations that follow on `tracer` (null: none), which must be the one the
   // backend and communicators this executor runs on record to. Each record carries its round
   // (0: the prefill, then one per decode step); each round records the model's input (a step's
-  // token ids, sequences, positions and cache slots, on every rank) and output (the new tokens,
-  // on every rank of the replica once it knows them), so that a round's records make a
-  // deployment graph of their own (dag/deployment_graph.h).
+  // token ids, on the first stage) and output (the new tokens, on every rank of the replica once
+  // it knows them), so that a round's records make a deployment graph of their own
+  // (dag/deployment_graph.h).
   void setTracer(Tracer* tracer);
 
  private:

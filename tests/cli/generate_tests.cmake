@@ -49,6 +49,26 @@ generate_gpu_case(small_tp2_pp2_mb2 4 ${gen_small} --set strategy.pp=2
 generate_gpu_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
 generate_gpu_case(deepseek_v3_tp2_ep4_dp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                   --set workload.batch_size=4 --set strategy.dp=2 --set strategy.ep=4)
+# generate --trace (item 7): the prefill's and a decode step's graphs pass `dag check`, draw
+# the cache's writes and reads, and the timeline has every round (tests/cli/generate_trace.sh).
+function(generate_trace_case name ranks deployment)
+  add_test(NAME cli.generate.trace.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_trace.sh $<TARGET_FILE:shardrt> ${ranks}
+                   ${CMAKE_CURRENT_BINARY_DIR}/out/generate.trace.${name} ${deployment}
+                   ${gen_prompts} ${ARGN} -- ${SHARDRT_MPIRUN})
+  set_tests_properties(cli.generate.trace.${name} PROPERTIES LABELS "cli;dag" TIMEOUT 180
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+generate_trace_case(small_tp2 2 ${gen_small})
+generate_trace_case(small_tp2_pp2_mb2 4 ${gen_small} --set strategy.pp=2
+                    --set strategy.microbatches=2)
+generate_trace_case(small_tp2_dp2_sampled 4 ${gen_small} --set strategy.dp=2 --temperature 0.7
+                    --top-k 9)
+generate_trace_case(moe_tp2_ep2 2 ${gen_moe} --set strategy.tp=2 --set strategy.ep=2)
+generate_trace_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
+generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
+                    --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
+
 # Every family from its config.json.
 generate_case(hf_llama31_tp2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-llama31-hf.json
               --set workload.batch_size=4 --set strategy.pp=2 --set strategy.microbatches=2)

@@ -165,5 +165,141 @@ TEST(FusedAttention, TimelineKeepsOneTimedSlice) {
   EXPECT_EQ(attention[0]["args"]["mask"], "causal");
 }
 
+// ---- Attention over the KV cache (issue 17, item 7) ------------------------------------------
+
+// A decode step of 3 tokens over a cache of 2 sequences x 8 positions; 2 of 4 heads, 1 of 2 kv
+// heads. The executor counts 4 * d_k FLOPs per query head and visible key: 5 keys visible to
+// the 3 tokens over the 2 heads gives 10 of 3 * 2 * 8 = 48 scores.
+const Shape kTokenQ{{"tokens", 3}, {"seq_len", 1}, {"heads", 2, 4}, {"d_k", 4}};
+const Shape kTokenKv{{"tokens", 3}, {"seq_len", 1}, {"kv_heads", 1, 2}, {"d_k", 4}};
+const Shape kCache{{"sequences", 2}, {"context", 8}, {"kv_heads", 1, 2}, {"d_k", 4}};
+const Shape kTokens{{"tokens", 3}};
+const Shape kTokenHidden{{"tokens", 3}, {"seq_len", 1}, {"hidden", 8}};
+constexpr double kVisibleScores = 10.0;
+
+// The step's positions, sequences and cache slots come from the host: read, not drawn as edges.
+std::vector<TraceEvent> oneCachedAttention() {
+  const TensorRef x = at(0x1000, kTokenHidden), q = at(0x2000, kTokenQ), k = at(0x3000, kTokenKv),
+                  v = at(0x4000, kTokenKv), seq = at(0x6000, kTokens), pos = at(0x7000, kTokens),
+                  slot = at(0x8000, kTokens), k_cache = at(0x10000, kCache),
+                  v_cache = at(0x20000, kCache), out = at(0x5000, kTokenQ);
+  const double flops = 4.0 * 4 * kVisibleScores;
+  std::vector<TraceEvent> events = {
+      op(0, kOpModelInput, kOpModelInput, {}, {x}, 0),
+      op(1, "q_proj", "linear", {x}, {q}, kProjectionFlops),
+      op(2, "k_proj", "linear", {x}, {k}, kProjectionFlops),
+      op(3, "v_proj", "linear", {x}, {v}, kProjectionFlops),
+      op(4, "k_cache_write", "kv_cache_write", {k, slot}, {k_cache}, 0),
+      op(5, "v_cache_write", "kv_cache_write", {v, slot}, {v_cache}, 0),
+      op(6, "attention", kCachedAttentionModuleOp, {q, k_cache, v_cache, seq, pos}, {out}, flops),
+      op(7, kOpModelOutput, kOpModelOutput, {out}, {}, 0)};
+  events[4].kind = events[5].kind = OpKind::Route;
+  events[6].mask = "causal-by-position";
+  return events;
+}
+
+TEST(FusedCachedAttention, DrawnAsTwoCacheReadsAndTheThreeOperators) {
+  const DeploymentGraph g = buildDeploymentGraph(oneCachedAttention(), oneGpu());
+  EXPECT_TRUE(std::none_of(g.nodes.begin(), g.nodes.end(),
+                           [](const GraphNode& n) { return n.op == kCachedAttentionModuleOp; }));
+  std::vector<const GraphNode*> reads;
+  for (const GraphNode& n : g.nodes) {
+    if (n.op == kCacheReadOp) reads.push_back(&n);
+  }
+  ASSERT_EQ(reads.size(), 2u);
+  const GraphNode& keys = *reads[0];
+  const GraphNode& values_read = *reads[1];
+  const GraphNode& scores = nodeWithOp(g, kAttentionScoresOp);
+  const GraphNode& softmax = nodeWithOp(g, kAttentionSoftmaxOp);
+  const GraphNode& values = nodeWithOp(g, kAttentionValuesOp);
+  const Shape gathered{{"tokens", 3}, {"context", 8}, {"kv_heads", 1, 2}, {"d_k", 4}};
+  const Shape probs{{"tokens", 3}, {"heads", 2, 4}, {"context", 8}};
+  EXPECT_EQ(keys.kind, "route");
+  EXPECT_EQ(keys.inputs, (std::vector<Shape>{kCache, kTokens, kTokens}));
+  EXPECT_EQ(keys.outputs, std::vector<Shape>{gathered});
+  EXPECT_EQ(values_read.inputs, (std::vector<Shape>{kCache, kTokens, kTokens}));
+  EXPECT_EQ(scores.inputs, (std::vector<Shape>{kTokenQ, gathered}));
+  EXPECT_EQ(scores.outputs, std::vector<Shape>{probs});
+  EXPECT_EQ(values.inputs, (std::vector<Shape>{probs, gathered}));
+  EXPECT_EQ(values.outputs, std::vector<Shape>{kTokenQ});
+  EXPECT_EQ(keys.title, "attention read keys from the k cache");
+  EXPECT_EQ(softmax.title, "attention causal-by-position mask + softmax (10 of 48 scores visible)");
+
+  // The cache writes feed the reads; the reads feed the products they serve.
+  const auto writer = [&](const char* title) -> const GraphNode& {
+    for (const GraphNode& n : g.nodes) {
+      if (n.title.rfind(title, 0) == 0) return n;
+    }
+    throw std::runtime_error(std::string("no node ") + title);
+  };
+  EXPECT_TRUE(hasEdge(g, writer("k_cache_write"), keys));
+  EXPECT_TRUE(hasEdge(g, writer("v_cache_write"), values_read));
+  EXPECT_TRUE(hasEdge(g, keys, scores));
+  EXPECT_TRUE(hasEdge(g, scores, softmax));
+  EXPECT_TRUE(hasEdge(g, softmax, values));
+  EXPECT_TRUE(hasEdge(g, values_read, values));
+  EXPECT_FALSE(hasEdge(g, keys, values));
+  EXPECT_EQ(scores.flops + values.flops, 4.0 * 4 * kVisibleScores);
+
+  ASSERT_EQ(g.fused_kernels.size(), 1u);
+  EXPECT_EQ(g.fused_kernels[0].label, kFusedCachedAttentionLabel);
+  for (const GraphNode* n : {&keys, &values_read, &scores, &softmax, &values})
+    EXPECT_EQ(n->fused_kernel, 0);
+}
+
+// The graph passes every rule; without the read of the values `dag check` names the group.
+TEST(FusedCachedAttention, DagCheckWantsBothReadsOfTheCache) {
+  const std::string dot = dotOf(buildDeploymentGraph(oneCachedAttention(), oneGpu()));
+  {
+    std::istringstream in(dot);
+    for (const DagViolation& v : checkDag(readDot(in)))
+      ADD_FAILURE() << v.node << ": " << v.rule << ": " << v.message;
+  }
+  // The values' read re-labelled as a second read of the keys, into the scores.
+  std::string broken = dot;
+  const std::string edge = " -> \"r0_5_v\" [kind=\"data\"";
+  const auto from = broken.find("\"r0_5_vread\"" + edge);
+  ASSERT_NE(from, std::string::npos) << dot;
+  broken.replace(from, std::string("\"r0_5_vread\"" + edge).size(),
+                 "\"r0_5_vread\" -> \"r0_5_qk\" [kind=\"data\"");
+  std::istringstream in(broken);
+  const auto violations = checkDag(readDot(in));
+  const auto it = std::find_if(violations.begin(), violations.end(),
+                               [](const DagViolation& v) { return v.rule == "operator-level"; });
+  ASSERT_NE(it, violations.end());
+  EXPECT_EQ(it->node, "r0_5_k");
+  EXPECT_EQ(it->message,
+            "the group \"cluster_r0_5\" holds 2 kv_cache_read, 2 into \"r0_5_qk\" and 0 into "
+            "\"r0_5_v\"; attention over a cache reads it twice: the keys into the scores, the "
+            "values into attention_values");
+}
+
+// The timeline marks each generation round on a track of its own.
+TEST(FusedCachedAttention, TimelineMarksEachRound) {
+  std::vector<TraceEvent> events = oneCachedAttention();
+  std::vector<TraceEvent> next = oneCachedAttention();
+  for (TraceEvent& e : events) e.round = 0;
+  for (TraceEvent& e : next) {
+    e.round = 1;
+    e.seq += 10;
+    e.start_us += 10;
+    e.end_us += 10;
+  }
+  events.insert(events.end(), next.begin(), next.end());
+  const nlohmann::json trace = chromeTrace(events, {"meta", 1, "t"});
+  std::vector<nlohmann::json> rounds;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "user_annotation") rounds.push_back(e);
+  }
+  ASSERT_EQ(rounds.size(), 2u) << trace.dump();
+  EXPECT_EQ(rounds[0]["name"], "prefill");
+  EXPECT_EQ(rounds[1]["name"], "decode step 1");
+  // From the round's first op's start to its last op's end (bookkeeping records left out).
+  EXPECT_EQ(rounds[0]["ts"], 1.0);
+  EXPECT_EQ(rounds[0]["dur"], 6.0);
+  EXPECT_EQ(rounds[1]["ts"], 11.0);
+  EXPECT_EQ(rounds[1]["args"]["round"], 1);
+}
+
 }  // namespace
 }  // namespace shardrt::dag
