@@ -133,6 +133,55 @@ std::map<std::string, double> elementwiseRates(Backend& backend, comm::Communica
   return r;
 }
 
+// A decode step's two memory-bound ops (issue 17), in bytes moved per second:
+//  - a projection of 4 rows, 8192 -> 8192: it reads its 8192 x 8192 weights once, so it runs at
+//    the rate weights stream, far below the GEMM samples' FLOP rate, which the FLOP-interpolated
+//    look-up would give it;
+//  - attention of 4 tokens, 32 query heads over 8 kv heads of 128, each token at the end of an
+//    8192-position cache: it reads each key and value once (GQA's query group as the rows).
+// Each reads 256 MiB in fp32 (128 in bf16) on every rank at once: beyond a CPU's last-level
+// cache and a GPU's L2, as a model's weights and KV cache are. (At 2048 x 2048 the weights sat
+// in this 2-core VM's 260 MiB L3 and streamed at 7.0 GB/s; a decode step of
+// examples/decode-1024.json, 155 MB of weights a rank, ran at 4.6.)
+struct DecodeRates {
+  double gemm_stream = 0.0, cached_attention = 0.0;
+};
+DecodeRates decodeRates(Backend& backend, comm::Communicator& world, DType dtype,
+                        std::mt19937& rng) {
+  const double w = static_cast<double>(dtypeSize(dtype));
+  DecodeRates r;
+  const std::int64_t rows = 4, width = 8192;
+  const Tensor in = randomTensor(backend, {Dim("tokens", rows), Dim("hidden", width)}, dtype, rng);
+  const Tensor weight =
+      randomTensor(backend, {Dim("out_features", width), Dim("in_features", width)}, dtype, rng);
+  const Tensor out = backend.empty({Dim("tokens", rows), Dim("hidden", width)}, dtype);
+  const double gemm_bytes = w * (width * width + 2.0 * rows * width);
+  r.gemm_stream =
+      gemm_bytes / slowestMedian(backend, world, 9, [&] { backend.linear(out, in, weight); });
+
+  const int sequences = 4, context = 8192, heads = 32, kv_heads = 8, head_dim = 128;
+  const Shape tokens_shape{Dim("tokens", sequences), Dim("seq_len", 1), Dim("heads", heads),
+                           Dim("d_k", head_dim)};
+  const Shape cache_shape{Dim("sequences", sequences), Dim("context", context),
+                          Dim("kv_heads", kv_heads), Dim("d_k", head_dim)};
+  const Tensor q = randomTensor(backend, tokens_shape, dtype, rng);
+  const Tensor k_cache = randomTensor(backend, cache_shape, dtype, rng);
+  const Tensor v_cache = randomTensor(backend, cache_shape, dtype, rng);
+  const Tensor attn = backend.empty(tokens_shape, dtype);
+  std::vector<std::int32_t> seq(sequences), pos(sequences, context - 1);
+  for (int s = 0; s < sequences; ++s) seq[s] = s;
+  const Tensor seq_t = backend.empty({Dim("tokens", sequences)}, DType::I32);
+  const Tensor pos_t = backend.empty({Dim("tokens", sequences)}, DType::I32);
+  backend.copyFromHost(seq_t, seq.data());
+  backend.copyFromHost(pos_t, pos.data());
+  const kernels::AttentionHeads h{heads, kv_heads, 0, 0, heads / kv_heads, 0.0f, 0};
+  const double cache_bytes = 2.0 * w * sequences * context * kv_heads * head_dim;
+  r.cached_attention = cache_bytes / slowestMedian(backend, world, 9, [&] {
+                         backend.cachedAttention(attn, q, k_cache, v_cache, seq_t, pos_t, h);
+                       });
+  return r;
+}
+
 struct Elementwise {
   double bytes_per_second, op_seconds;
 };
@@ -213,6 +262,14 @@ void measureOps(const Calibration& c, planner::HardwareProfile& p) {
     p.attention_bf16 = attentionSamples(c.backend, c.world, DType::BF16, c.gpu, rng);
     p.elementwise_bf16 = elementwiseRates(c.backend, c.world, DType::BF16, rng);
   }
+  const DecodeRates decode = decodeRates(c.backend, c.world, DType::F32, rng);
+  p.gemm_stream_fp32 = decode.gemm_stream;
+  p.cached_attention_fp32 = decode.cached_attention;
+  if (c.gpu) {
+    const DecodeRates bf16 = decodeRates(c.backend, c.world, DType::BF16, rng);
+    p.gemm_stream_bf16 = bf16.gemm_stream;
+    p.cached_attention_bf16 = bf16.cached_attention;
+  }
   const Elementwise e = elementwise(c.backend, c.world, rng);
   p.memory_bytes_per_second = e.bytes_per_second;
   p.op_overhead_seconds = e.op_seconds;
@@ -236,6 +293,13 @@ void printOps(const Calibration& c, const planner::HardwareProfile& p) {
   }
   std::printf("# memory (residual add, 3 x 32 MiB read + written): %.2f GB/s\n",
               p.memory_bytes_per_second / 1e9);
+  for (DType t : c.dtypes) {
+    if (p.gemmStream(t) <= 0.0) continue;
+    std::printf(
+        "# decode %s: GEMM of 4 rows (8192 x 8192 weights) %.2f GB/s; attention over the "
+        "KV cache (4 x 8192 positions, 8 kv heads of 128) %.2f GB/s\n",
+        std::string(dtypeName(t)).c_str(), p.gemmStream(t) / 1e9, p.cachedAttention(t) / 1e9);
+  }
   std::printf("# op overhead (add of 8 elements): %.2f us\n", p.op_overhead_seconds * 1e6);
 }
 

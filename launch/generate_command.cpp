@@ -239,6 +239,8 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   report.kv_cache_bytes =
       static_cast<std::size_t>(maxOverRanks(*world, static_cast<double>(generator.kvCacheBytes())));
   report.requests = asked->requests;
+  report.prediction = predictGeneration(o.deployment_path, o.overrides, *d, plan, world->size(),
+                                        asked->requests, report.result);
   if (o.validate) {
     std::int32_t passed = 0;
     if (world->rank() == 0) {

@@ -55,6 +55,14 @@ json timingsJson(const GenerateReport& r) {
           {"tokens_per_second_per_gpu", total > 0 ? new_tokens / total / r.ranks : 0.0}};
 }
 
+json predictedTimingsJson(const GenerateReport& r) {
+  GenerateReport predicted = r;
+  predicted.result.round_seconds = r.prediction->round_seconds;
+  json t = timingsJson(predicted);
+  t["rates"] = r.prediction->rates;
+  return t;
+}
+
 json toJson(const GenerateReport& r) {
   const auto& s = r.deployment.strategy;
   json requests = json::array();
@@ -78,6 +86,10 @@ json toJson(const GenerateReport& r) {
       {"requests", requests},
       {"rounds", r.result.round_seconds.size()},
       {"timings", timingsJson(r)}};
+  if (r.prediction) {
+    out["prediction"] = r.prediction->round_seconds.empty() ? json{{"note", r.prediction->note}}
+                                                            : predictedTimingsJson(r);
+  }
   if (r.trace) {
     json graphs = json::array();
     for (const auto& g : r.trace->graphs) graphs.push_back(g.dot);
@@ -134,6 +146,23 @@ std::string summary(const GenerateReport& r) {
   s += "; time per output token " + ms(tpot);
   s += " median, " + ms(tpot99) + " p99\n";
   s += line;
+  if (r.prediction && r.prediction->round_seconds.empty()) {
+    s += "  predicted none: " + r.prediction->note + "\n";
+  } else if (r.prediction) {
+    const json p = predictedTimingsJson(r);
+    auto ratio = [&](const char* key, const char* stat) {
+      const double want = p[key][stat].get<double>(), got = t[key][stat].get<double>();
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f", want > 0.0 ? got / want : 0.0);
+      return std::string(buf);
+    };
+    s += "  predicted by the planner (" + r.prediction->rates + "): time to first token ";
+    s += ms(p["time_to_first_token"]["median_ms"].get<double>() / 1e3);
+    s += ", time per output token " +
+         ms(p["time_per_output_token"]["median_ms"].get<double>() / 1e3);
+    s += " median; measured / predicted " + ratio("time_to_first_token", "median_ms");
+    s += " and " + ratio("time_per_output_token", "median_ms") + "\n";
+  }
   if (r.trace) {
     s += "  trace: " + r.trace->dir + " (";
     for (const auto& g : r.trace->graphs) s += g.name + ".dot, ";

@@ -11,6 +11,7 @@
 
 #include "config/deployment.h"
 #include "launch/generate_trace.h"
+#include "launch/generation_prediction.h"
 #include "runtime/generation_executor.h"
 
 namespace shardrt::launch {
@@ -35,11 +36,15 @@ struct GenerateReport {
   GenerationResult result;
   std::optional<GenerationCheck> check;
   std::optional<GenerateTrace> trace;  // --trace
+  // The planner's, when the deployment file has a `cluster` (launch/generation_prediction.h).
+  std::optional<GenerationPrediction> prediction;
 };
 
 // The figures from the rounds' times: every request's time to first token and time per output
 // token, the decode steps' times, and the throughputs.
 nlohmann::json timingsJson(const GenerateReport& report);
+// The same figures from the planner's predicted round times (prediction->round_seconds).
+nlohmann::json predictedTimingsJson(const GenerateReport& report);
 nlohmann::json toJson(const GenerateReport& report);
 std::string summary(const GenerateReport& report);
 

@@ -31,7 +31,8 @@ json planFile(const config::Deployment& d, const planner::Candidate& c, const js
     if (!gpu.contains("profile")) continue;
     const fs::path profile(gpu["profile"].get<std::string>());
     if (profile.is_absolute()) continue;
-    gpu["profile"] = fs::relative(fs::absolute(input_dir / profile), fs::absolute(out_dir)).string();
+    gpu["profile"] =
+        fs::relative(fs::absolute(input_dir / profile), fs::absolute(out_dir)).string();
   }
   return doc;
 }
@@ -72,7 +73,8 @@ Conditions readConditions(const PlanOptions& o) {
 // The best plan's cost, op by op, for the explanation.
 planner::PlanCost bestDetail(const Conditions& c, const planner::SearchResult& result) {
   const config::Deployment& d = c.deployment;
-  const planner::PlanCostModel costs(d.model, d.workload, c.planning.cluster, c.planning.options);
+  const planner::PlanCostModel costs(d.model, d.workload, c.planning.cluster, c.planning.options,
+                                     planner::generationWorkload(c.planning.objective));
   return costs.estimate(result.top.front().candidate, true);
 }
 

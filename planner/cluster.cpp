@@ -24,7 +24,8 @@ constexpr double kMicro = 1e-6;
 
 double shareOf(config::JsonReader& r, const char* key, double fallback) {
   const double x = r.positiveNumber(key, fallback);
-  if (x > 1.0) throw ConfigError(r.field(key), "must be a share in (0, 1], got " + std::to_string(x));
+  if (x > 1.0)
+    throw ConfigError(r.field(key), "must be a share in (0, 1], got " + std::to_string(x));
   return x;
 }
 
@@ -41,8 +42,8 @@ GpuSpec readGpu(config::JsonReader r, const std::string& base_dir) {
   g.memory_bytes = r.positiveNumber("memory_gib") * kGiB;
   if (r.has("profile")) {
     const std::filesystem::path path(r.string("profile"));
-    g.profile = loadHardwareProfile(path.is_absolute() ? path.string()
-                                                       : (base_dir / path).string());
+    g.profile =
+        loadHardwareProfile(path.is_absolute() ? path.string() : (base_dir / path).string());
   }
   // A profile measures the rates; without one the datasheet's must be given.
   const bool need = !g.profile.has_value();
@@ -68,8 +69,9 @@ LinkRates linkFromProfile(const HardwareProfile& p, const std::string& field) {
     if (!large || c.bytes > large->bytes) large = &c;
   }
   if (!small || large->bytes <= small->bytes || large->seconds <= small->seconds) {
-    throw ConfigError(field, "is required: the group's profile measured no send_recv sizes to "
-                             "derive it from");
+    throw ConfigError(field,
+                      "is required: the group's profile measured no send_recv sizes to "
+                      "derive it from");
   }
   return {(large->bytes - small->bytes) / (large->seconds - small->seconds), small->seconds};
 }
@@ -82,8 +84,9 @@ GpuGroup readGroup(config::JsonReader r, const std::string& base_dir) {
   // gpus() multiplies the two in int: a pair past int must be refused before anything calls
   // it (readCluster refuses more than 2^20 GPUs in all, but after gpus()).
   if (static_cast<long long>(group.nodes) * group.gpus_per_node > INT_MAX) {
-    throw ConfigError(r.field("nodes"), "nodes * gpus_per_node is more than 2^20 GPUs: not a "
-                                        "cluster this planner plans for");
+    throw ConfigError(r.field("nodes"),
+                      "nodes * gpus_per_node is more than 2^20 GPUs: not a "
+                      "cluster this planner plans for");
   }
   group.gpu = readGpu(r.object("gpu"), base_dir);
   if (r.has("intra_node") || !group.gpu.profile) {
@@ -102,8 +105,9 @@ ClusterConfig readCluster(config::JsonReader r, const std::string& base_dir) {
     c.groups.push_back(readGroup(g, base_dir));
     total += static_cast<long>(c.groups.back().gpus());
     if (total > (1L << 20)) {
-      throw ConfigError(r.field("groups"), "more than 2^20 GPUs in all: not a cluster this "
-                                           "planner plans for");
+      throw ConfigError(r.field("groups"),
+                        "more than 2^20 GPUs in all: not a cluster this "
+                        "planner plans for");
     }
   }
   // One node needs no inter-node link; several do.
@@ -124,15 +128,45 @@ ClusterConfig readCluster(config::JsonReader r, const std::string& base_dir) {
 
 Objective readObjective(config::JsonReader r) {
   Objective o;
-  o.kind = r.oneOf("optimize", {"latency", "throughput"}, "latency") == "latency"
-               ? ObjectiveKind::Latency
-               : ObjectiveKind::Throughput;
+  const std::string kind = r.oneOf("optimize",
+                                   {"latency", "throughput", "time_to_first_token",
+                                    "time_per_output_token", "decode_throughput"},
+                                   "latency");
+  o.kind = kind == "latency"                 ? ObjectiveKind::Latency
+           : kind == "throughput"            ? ObjectiveKind::Throughput
+           : kind == "time_to_first_token"   ? ObjectiveKind::TimeToFirstToken
+           : kind == "time_per_output_token" ? ObjectiveKind::TimePerOutputToken
+                                             : ObjectiveKind::DecodeThroughput;
   if (r.has("max_latency_ms")) {
     if (o.kind != ObjectiveKind::Throughput) {
       throw ConfigError(r.field("max_latency_ms"),
                         "is a bound on throughput plans: set optimize to throughput");
     }
     o.max_latency_seconds = r.positiveNumber("max_latency_ms") * 1e-3;
+  }
+  if (r.has("max_time_per_output_token_ms")) {
+    if (o.kind != ObjectiveKind::DecodeThroughput) {
+      throw ConfigError(r.field("max_time_per_output_token_ms"),
+                        "is a bound on decode_throughput plans: set optimize to "
+                        "decode_throughput");
+    }
+    o.max_time_per_output_token_seconds = r.positiveNumber("max_time_per_output_token_ms") * 1e-3;
+  }
+  for (const char* field : {"prompt_tokens", "new_tokens"}) {
+    if (!o.generation() && r.has(field)) {
+      throw ConfigError(r.field(field),
+                        "describes generation: set optimize to "
+                        "time_to_first_token, time_per_output_token or "
+                        "decode_throughput");
+    }
+    if (o.generation() && !r.has(field)) {
+      throw ConfigError(r.field(field), "is required by optimize " + kind +
+                                            " (the requests' prompt and new tokens)");
+    }
+  }
+  if (o.generation()) {
+    o.prompt_tokens = r.positiveInt("prompt_tokens");
+    o.new_tokens = r.positiveInt("new_tokens");
   }
   r.finish();
   return o;
@@ -253,7 +287,26 @@ std::optional<PlanningInput> planningInputOf(const json& doc, const std::string&
   int moe_layers = 0;
   for (int l = 0; l < deployment.model.layers; ++l)
     moe_layers += deployment.model.isMoeLayer(l) ? 1 : 0;
-  return parsePlanningInput(doc, base_dir, moe_layers, deployment.model.moe.experts);
+  PlanningInput in = parsePlanningInput(doc, base_dir, moe_layers, deployment.model.moe.experts);
+  const Objective& o = in.objective;
+  if (o.generation()) {  // what `shardrt generate` would refuse, refused here too
+    const int context = deployment.workload.seq_len;
+    if (o.prompt_tokens + o.new_tokens > context) {
+      throw ConfigError("objective.new_tokens",
+                        "prompt_tokens + new_tokens (" + std::to_string(o.prompt_tokens) + " + " +
+                            std::to_string(o.new_tokens) +
+                            ") must fit the KV cache's context, workload.seq_len (" +
+                            std::to_string(context) + ")");
+    }
+    if (deployment.model.vocab <= 0) {
+      throw ConfigError("objective.optimize",
+                        "generation needs the model's vocabulary: set model.vocab_size");
+    }
+    if (!deployment.model.causal) {
+      throw ConfigError("objective.optimize", "generation needs a causal model (model.causal)");
+    }
+  }
+  return in;
 }
 
 }  // namespace shardrt::planner

@@ -59,11 +59,27 @@ struct ClusterConfig {
   const GpuGroup& slowestIn(int first, int last, DType dtype) const;
 };
 
-enum class ObjectiveKind { Latency, Throughput };
+// latency, throughput: one forward of the batch (`shardrt run`). The others price generation
+// (`shardrt generate`) of prompts of prompt_tokens, then new_tokens decode steps:
+// time_to_first_token (the prefill), time_per_output_token (a decode step at the mean
+// context), decode_throughput (new tokens per second, under a time-per-token bound if given).
+enum class ObjectiveKind {
+  Latency,
+  Throughput,
+  TimeToFirstToken,
+  TimePerOutputToken,
+  DecodeThroughput
+};
 
 struct Objective {
   ObjectiveKind kind = ObjectiveKind::Latency;
   double max_latency_seconds = 0.0;  // throughput under this latency bound (0: no bound)
+  // decode_throughput under this bound on the time per output token (0: no bound)
+  double max_time_per_output_token_seconds = 0.0;
+  int prompt_tokens = 0, new_tokens = 0;  // the generation objectives' requests
+  bool generation() const {
+    return kind != ObjectiveKind::Latency && kind != ObjectiveKind::Throughput;
+  }
 };
 
 // Search knobs and measured inputs the planner uses.

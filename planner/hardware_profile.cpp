@@ -183,6 +183,13 @@ HardwareProfile parse(json doc) {
   p.ranks = r.positiveInt("ranks");
   p.memory_bytes_per_second = requiredPositive(r, "memory_bytes_per_second");
   p.op_overhead_seconds = requiredPositive(r, "op_overhead_seconds");
+  // Optional: profiles from before generation lack them, a CPU has no bf16 rate.
+  for (auto [field, value] : {std::pair{"gemm_stream_fp32", &p.gemm_stream_fp32},
+                              std::pair{"gemm_stream_bf16", &p.gemm_stream_bf16},
+                              std::pair{"cached_attention_fp32", &p.cached_attention_fp32},
+                              std::pair{"cached_attention_bf16", &p.cached_attention_bf16}}) {
+    if (r.has(field)) *value = requiredPositive(r, field);
+  }
   r.finish();
   return p;
 }
@@ -257,19 +264,25 @@ void writeHardwareProfile(const HardwareProfile& profile, const std::string& pat
     collectives.push_back(
         {{"op", c.op}, {"ranks", c.ranks}, {"bytes", c.bytes}, {"seconds", c.seconds}});
   }
-  const json doc = {{"machine", profile.machine},
-                    {"date", profile.date},
-                    {"backend", profile.backend},
-                    {"ranks", profile.ranks},
-                    {"gemm_fp32", gemmsJson(profile.gemm_fp32)},
-                    {"gemm_bf16", gemmsJson(profile.gemm_bf16)},
-                    {"attention_fp32", attentionJson(profile.attention_fp32)},
-                    {"attention_bf16", attentionJson(profile.attention_bf16)},
-                    {"elementwise_fp32", ratesJson(profile.elementwise_fp32)},
-                    {"elementwise_bf16", ratesJson(profile.elementwise_bf16)},
-                    {"memory_bytes_per_second", profile.memory_bytes_per_second},
-                    {"op_overhead_seconds", profile.op_overhead_seconds},
-                    {"collectives", collectives}};
+  json doc = {{"machine", profile.machine},
+              {"date", profile.date},
+              {"backend", profile.backend},
+              {"ranks", profile.ranks},
+              {"gemm_fp32", gemmsJson(profile.gemm_fp32)},
+              {"gemm_bf16", gemmsJson(profile.gemm_bf16)},
+              {"attention_fp32", attentionJson(profile.attention_fp32)},
+              {"attention_bf16", attentionJson(profile.attention_bf16)},
+              {"elementwise_fp32", ratesJson(profile.elementwise_fp32)},
+              {"elementwise_bf16", ratesJson(profile.elementwise_bf16)},
+              {"memory_bytes_per_second", profile.memory_bytes_per_second},
+              {"op_overhead_seconds", profile.op_overhead_seconds},
+              {"collectives", collectives}};
+  for (auto [field, value] : {std::pair{"gemm_stream_fp32", profile.gemm_stream_fp32},
+                              std::pair{"gemm_stream_bf16", profile.gemm_stream_bf16},
+                              std::pair{"cached_attention_fp32", profile.cached_attention_fp32},
+                              std::pair{"cached_attention_bf16", profile.cached_attention_bf16}}) {
+    if (value > 0.0) doc[field] = value;
+  }
   try {
     writeFileAtomically(path, [&](std::ostream& out) { out << doc.dump(2) << "\n"; });
   } catch (const FileWriteError& e) {

@@ -45,6 +45,12 @@ struct HardwareProfile {
   double memory_bytes_per_second = 0.0;  // a residual add beyond the caches: other ops
   double op_overhead_seconds = 0.0;      // the time of an op that does (almost) nothing
   std::vector<CollectiveSample> collectives;
+  // Generation (issue 17), bytes per second; 0: not measured (older profiles, or bf16 on a
+  // CPU). gemm_stream: the weights (plus input and output) a GEMM of 4 rows moves, a decode
+  // step's projection, bound by reading its weights, not by FLOPs. cached_attention: the keys
+  // and values a decode step's attention reads from the KV cache.
+  double gemm_stream_fp32 = 0.0, gemm_stream_bf16 = 0.0;
+  double cached_attention_fp32 = 0.0, cached_attention_bf16 = 0.0;
 
   const std::vector<GemmSample>& gemm(DType dtype) const {
     return dtype == DType::BF16 ? gemm_bf16 : gemm_fp32;
@@ -54,6 +60,12 @@ struct HardwareProfile {
   }
   const std::map<std::string, double>& elementwise(DType dtype) const {
     return dtype == DType::BF16 ? elementwise_bf16 : elementwise_fp32;
+  }
+  double gemmStream(DType dtype) const {
+    return dtype == DType::BF16 ? gemm_stream_bf16 : gemm_stream_fp32;
+  }
+  double cachedAttention(DType dtype) const {
+    return dtype == DType::BF16 ? cached_attention_bf16 : cached_attention_fp32;
   }
 };
 

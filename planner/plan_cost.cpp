@@ -1,6 +1,7 @@
 #include "planner/plan_cost.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "planner/expert_balance.h"
@@ -35,11 +36,12 @@ const char* profileName(Collective op) {
 
 PlanCostModel::PlanCostModel(const config::ModelConfig& model,
                              const config::WorkloadConfig& workload, const ClusterConfig& cluster,
-                             const PlannerOptions& options)
+                             const PlannerOptions& options, GenerationWorkload generation)
     : model_(model),
       workload_(workload),
       cluster_(cluster),
-      dtype_bytes_(static_cast<double>(dtypeSize(workload.dtype))) {
+      dtype_bytes_(static_cast<double>(dtypeSize(workload.dtype))),
+      generation_(generation) {
   if (!model.hasMoe()) return;
   loads_.assign(model.moe.experts, 1.0 / model.moe.experts);
   if (options.expert_loads.empty()) return;
@@ -53,7 +55,12 @@ PlanCostModel::PlanCostModel(const config::ModelConfig& model,
 double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k) const {
   if (m <= 0.0 || n <= 0.0 || k <= 0.0) return 0.0;
   if (gpu.profile && !gpu.profile->gemm(workload_.dtype).empty()) {
-    return profiledGemmSeconds(*gpu.profile, workload_.dtype, m, n, k) + overhead(gpu);
+    double t = profiledGemmSeconds(*gpu.profile, workload_.dtype, m, n, k);
+    // A GEMM of few rows (a decode step's) is bound by reading its weights, which the samples'
+    // FLOP rate does not see: the measured streaming rate floors it.
+    const double stream = gpu.profile->gemmStream(workload_.dtype);
+    if (stream > 0.0) t = std::max(t, dtype_bytes_ * (m * k + k * n + m * n) / stream);
+    return t + overhead(gpu);
   }
   const DeviceRates rates{gpu.peakFlops(workload_.dtype) * gpu.gemm_efficiency,
                           gpu.memory_bytes_per_second * gpu.memory_efficiency};
@@ -109,11 +116,28 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
                                          bool tp_spans_nodes, bool ep_spans_nodes,
                                          const std::vector<double>& rank_share,
                                          const std::vector<int>& experts_per_rank) const {
+  const auto& m = model_;
+  const double seq = workload_.seq_len;
+  const double hq = static_cast<double>(m.heads) / strategy.tp;
+  const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
+  Pass pass;
+  pass.tokens = static_cast<double>(rows) * seq;  // tokens of the microbatch
+  const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
+  pass.attention_flops = 4.0 * rows * hq * m.head_dim * pairs;
+  pass.attention_bytes = pass.tokens * (2 * hq + 2 * hkv) * m.head_dim * dtype_bytes_;
+  return passSeconds(group, strategy, pass, moe, tp_spans_nodes, ep_spans_nodes, rank_share,
+                     experts_per_rank);
+}
+
+LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
+                                        const config::StrategyConfig& strategy, const Pass& pass,
+                                        bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+                                        const std::vector<double>& rank_share,
+                                        const std::vector<int>& experts_per_rank) const {
   const GpuSpec& g = group.gpu;
   const auto& m = model_;
   const double w = dtype_bytes_;
-  const double seq = workload_.seq_len;
-  const double T = static_cast<double>(rows) * seq;  // tokens of the microbatch
+  const double T = pass.tokens;
   const double H = m.hidden, hd = m.head_dim;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
   const config::Range kv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize());
@@ -148,8 +172,21 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
   if (m.qkv_bias) out.compute += memory(g, 2 * T * (hq + 2 * hkv) * hd * w, "add_bias");
   if (m.qk_norm) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rmsnorm");
   if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
-  const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
-  out.compute += attention(g, 4.0 * rows * hq * hd * pairs, T * (2 * hq + 2 * hkv) * hd * w);
+  if (!pass.cached) {
+    out.compute += attention(g, pass.attention_flops, pass.attention_bytes);
+  } else {
+    // Generation: the step's keys and values scattered into the cache, then attention over
+    // it, bound by its FLOPs (a prefill) or by reading the cache (a decode step).
+    out.compute += 2 * memory(g, 2 * T * hkv * hd * w);
+    double t = attention(g, pass.attention_flops, 0.0);
+    const double rate = g.profile ? g.profile->cachedAttention(workload_.dtype) : 0.0;
+    if (rate > 0.0) {
+      t = std::max(t, pass.attention_bytes / rate + overhead(g));
+    } else {
+      t = std::max(t, memory(g, pass.attention_bytes));
+    }
+    out.compute += t;
+  }
   out.compute += gemm(g, T, H, hq * (a.on() ? a.v_dim : hd));  // o_proj
   out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
   out.compute += memory(g, 3 * T * H * w, "add");
@@ -178,10 +215,15 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
     const int local =
         experts_per_rank.empty() ? moe_cfg.experts / strategy.ep : experts_per_rank[r];
     double t = 0.0;
-    if (local > 0) {  // rows spread over the local experts; each runs its own GEMMs
-      const double per_expert = rank_rows / local;
-      t = local * ((swiglu ? 2 : 1) * gemm(g, per_expert, Fe, H) + gemm(g, per_expert, H, Fe) +
-                   memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w, swiglu ? "swiglu" : "gelu"));
+    if (local > 0 && rank_rows > 0.0) {
+      // Rows spread over the local experts, each running its own GEMMs; an expert no row
+      // reaches runs none. With r rows spread uniformly over L experts, L (1 - (1 - 1/L)^r)
+      // expect one or more: all of them in a prefill or a forward pass, few in a decode step,
+      // whose GEMMs are bound by reading each active expert's weights.
+      const double active = local * (1.0 - std::pow(1.0 - 1.0 / local, rank_rows));
+      const double per_expert = rank_rows / active;
+      t = active * ((swiglu ? 2 : 1) * gemm(g, per_expert, Fe, H) + gemm(g, per_expert, H, Fe) +
+                    memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w, swiglu ? "swiglu" : "gelu"));
     }
     slowest_experts = std::max(slowest_experts, t);
     most_rows = std::max(most_rows, rank_rows);
@@ -233,16 +275,15 @@ double PlanCostModel::weightBytes(const config::StrategyConfig& strategy, config
   return elements * dtype_bytes_ + fp32_bytes;
 }
 
-double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, int rows,
-                                      int replica_rows, double expert_imbalance) const {
+double PlanCostModel::tokenActivationBytes(const config::StrategyConfig& strategy, double tokens,
+                                           double expert_imbalance) const {
   const auto& m = model_;
-  const double w = dtype_bytes_;
-  const double T = static_cast<double>(rows) * workload_.seq_len;
+  const double T = tokens;
   const double H = m.hidden, hd = m.head_dim;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
   const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
-  // The executor's buffers of one microbatch: hidden-sized ones, q/k/v and attention output,
-  // the MLP's columns; the replica's input and output; the MoE exchange buffers.
+  // The executor's buffers of one pass: hidden-sized ones, q/k/v and attention output, the
+  // MLP's columns, the MoE exchange buffers.
   double ffn_columns = static_cast<double>(m.ffn_hidden) / strategy.tp;
   if (m.hasMoe()) ffn_columns = std::max(ffn_columns, 1.0 * m.moe.expert_ffn_hidden);
   double elements = T * (4 * H + (2 * hq + 2 * hkv) * hd + 3 * ffn_columns);
@@ -251,10 +292,17 @@ double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, in
     elements +=
         T * (a.q_rank + 2 * a.kv_rank + 2 * a.rope_dim + hq * (a.nope_dim + 2 * a.v_dim + hd));
   }
-  elements += 2.0 * replica_rows * workload_.seq_len * H;
   if (m.hasMoe())
     elements += 4 * T / strategy.tp * m.moe.top_k * H * expert_imbalance + T * m.moe.experts;
-  return elements * w;
+  return elements * dtype_bytes_;
+}
+
+double PlanCostModel::activationBytes(const config::StrategyConfig& strategy, int rows,
+                                      int replica_rows, double expert_imbalance) const {
+  // One microbatch's pass, and the replica's input and output.
+  return tokenActivationBytes(strategy, static_cast<double>(rows) * workload_.seq_len,
+                              expert_imbalance) +
+         2.0 * replica_rows * workload_.seq_len * model_.hidden * dtype_bytes_;
 }
 
 PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const {
@@ -263,19 +311,10 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
   PlanCost cost;
   cost.bubble = pipelineBubble(s.pp, s.microbatches);
 
-  ExpertPlacement placement;
-  std::vector<double> share;
-  std::vector<int> per_rank;
-  if (model_.hasMoe()) {
-    placement.ranks = candidate.expert_placement;
-    placement.copies.assign(model_.moe.experts, 0);
-    for (const auto& list : candidate.expert_placement) {
-      per_rank.push_back(static_cast<int>(list.size()));
-      for (int e : list) ++placement.copies[e];
-    }
-    share = rankLoads(loads_, placement);
-    cost.expert_imbalance = loadImbalance(loads_, placement);
-  }
+  const ExpertShares experts = expertShares(candidate);
+  const std::vector<double>& share = experts.share;
+  const std::vector<int>& per_rank = experts.per_rank;
+  cost.expert_imbalance = experts.imbalance;
 
   struct Cached {
     const GpuGroup* group;
@@ -382,7 +421,26 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
   }
   cost.tokens_per_second = tokens_per_second;
   if (busy_sum > 0.0) cost.busy_imbalance = busy_max / (busy_sum / (s.pp * s.dp));
+  if (generation_.on()) {
+    cost.generation = generationCost(candidate);
+    generationMemory(candidate, cost);
+  }
   return cost;
+}
+
+PlanCostModel::ExpertShares PlanCostModel::expertShares(const Candidate& candidate) const {
+  ExpertShares out;
+  if (!model_.hasMoe()) return out;
+  ExpertPlacement placement;
+  placement.ranks = candidate.expert_placement;
+  placement.copies.assign(model_.moe.experts, 0);
+  for (const auto& list : candidate.expert_placement) {
+    out.per_rank.push_back(static_cast<int>(list.size()));
+    for (int e : list) ++placement.copies[e];
+  }
+  out.share = rankLoads(loads_, placement);
+  out.imbalance = loadImbalance(loads_, placement);
+  return out;
 }
 
 }  // namespace shardrt::planner

@@ -4,6 +4,7 @@
 // each GPU's weights and activations against its memory. docs/planner.md has the formulas.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "config/deployment.h"
@@ -19,6 +20,37 @@ struct Candidate {
   std::vector<config::Range> stages;
   std::vector<std::vector<int>> expert_placement;  // empty for a dense model
   std::vector<int> dp_batch;
+};
+
+// One step of a generation on one microbatch (runtime/generation_executor.h): its tokens (a
+// prefill's prompts packed back to back, or one a running request), the requests among them
+// whose next token is chosen (the LM head's rows), and its attention over the KV cache as
+// (token, visible key) pairs.
+struct GenerationStep {
+  double tokens = 0.0;
+  double sequences = 0.0;
+  double attention_pairs = 0.0;
+};
+
+// What the generation objectives price (objective.prompt_tokens and new_tokens): every request
+// of the batch with prompt_tokens of prompt, then new_tokens decode steps.
+struct GenerationWorkload {
+  int prompt_tokens = 0, new_tokens = 0;
+  bool on() const { return prompt_tokens > 0; }
+};
+
+// The objective's generation workload; none for the forward-pass objectives.
+inline GenerationWorkload generationWorkload(const Objective& o) {
+  return o.generation() ? GenerationWorkload{o.prompt_tokens, o.new_tokens} : GenerationWorkload{};
+}
+
+struct GenerationCost {
+  double time_to_first_token = 0.0;       // the prefill round
+  double time_per_output_token = 0.0;     // a decode round at the mean context
+  double decode_tokens_per_second = 0.0;  // the batch's new tokens per decode round, all replicas
+  double mean_context = 0.0;              // prompt_tokens + new_tokens / 2
+  double kv_cache_bytes = 0.0;            // the fullest GPU's
+  int largest_batch = 0;  // the most requests (of workload.seq_len positions) that fit
 };
 
 // One layer on one GPU for one microbatch.
@@ -39,24 +71,28 @@ struct RankCost {
 };
 
 struct PlanCost {
-  double latency_seconds = 0.0;    // one forward of the whole batch
-  double tokens_per_second = 0.0;  // steady state: pipelines kept full batch after batch
-  double comm_seconds = 0.0;       // communication on the critical path of one forward
-  double bubble = 0.0;             // (pp - 1) / (m + pp - 1)
-  double expert_imbalance = 1.0;   // max / mean expected expert load over ep ranks
-  double busy_imbalance = 1.0;     // max / mean predicted compute time over GPUs
+  double latency_seconds = 0.0;       // one forward of the whole batch
+  double tokens_per_second = 0.0;     // steady state: pipelines kept full batch after batch
+  double comm_seconds = 0.0;          // communication on the critical path of one forward
+  double bubble = 0.0;                // (pp - 1) / (m + pp - 1)
+  double expert_imbalance = 1.0;      // max / mean expected expert load over ep ranks
+  double busy_imbalance = 1.0;        // max / mean predicted compute time over GPUs
   std::vector<double> stage_seconds;  // per stage, one microbatch, slowest replica
   std::vector<RankCost> ranks;        // per world rank (estimate's detail)
   // Memory, by each tp group's fullest rank (the ep rank holding the most expert slots).
   bool fits = true;                     // every rank within its limit
   double max_memory_bytes = 0.0;        // the fullest rank's
   double max_memory_limit_bytes = 0.0;  // that rank's limit
+  // With a generation workload: its latencies and throughput; memory (fits, max_memory_bytes)
+  // is then generation's: the KV cache, the embedding and LM head, a step's buffers.
+  std::optional<GenerationCost> generation;
 };
 
 class PlanCostModel {
  public:
   PlanCostModel(const config::ModelConfig& model, const config::WorkloadConfig& workload,
-                const ClusterConfig& cluster, const PlannerOptions& options);
+                const ClusterConfig& cluster, const PlannerOptions& options,
+                GenerationWorkload generation = {});
 
   // Prices a candidate whose degrees use every GPU of the cluster; `detail` also fills
   // PlanCost::ranks (one entry per GPU: the search leaves it out, a report wants it).
@@ -82,7 +118,49 @@ class PlanCostModel {
   // or uniform.
   const std::vector<double>& expertLoads() const { return loads_; }
 
+  // Generation: one round, as GenerationExecutor runs it. steps[r][mb]: replica r's microbatch
+  // mb's step; each replica's microbatches go through its stages in order (a stage takes the
+  // next microbatch once it has sent the last), and the round ends with the slowest replica.
+  double roundSeconds(const Candidate& candidate,
+                      const std::vector<std::vector<GenerationStep>>& steps) const;
+  // The KV cache one GPU of stage `stage` holds for a replica of `rows` requests.
+  double kvCacheBytes(const config::StrategyConfig& strategy, config::Range layers,
+                      double rows) const;
+
  private:
+  // A layer's pass over `tokens` tokens: its attention either the forward's (every token of
+  // a sequence sees the sequence) or generation's over the cache.
+  struct Pass {
+    double tokens = 0.0;
+    double attention_flops = 0.0, attention_bytes = 0.0;
+    bool cached = false;
+  };
+  LayerSeconds passSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
+                           const Pass& pass, bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+                           const std::vector<double>& rank_share,
+                           const std::vector<int>& experts_per_rank) const;
+  Pass stepPass(const config::StrategyConfig& strategy, const GenerationStep& step) const;
+  // The embedding on the first stage and the LM head on the last, for one step.
+  LayerSeconds endsSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
+                           const GenerationStep& step, bool first_stage, bool last_stage,
+                           bool tp_spans_nodes) const;
+  // Generation's memory on the fullest GPU of each stage: weights (the embedding and LM head
+  // too), the KV cache, a step's buffers; fills cost.fits and the maxima.
+  void generationMemory(const Candidate& candidate, PlanCost& cost) const;
+  double generationBytes(const Candidate& candidate, int stage, int replica, double row_scale,
+                         double& kv_bytes) const;
+  GenerationCost generationCost(const Candidate& candidate) const;
+  // The candidate's experts: each ep rank's share of the group's token slots and its slots.
+  struct ExpertShares {
+    std::vector<double> share;
+    std::vector<int> per_rank;
+    double imbalance = 1.0;
+  };
+  ExpertShares expertShares(const Candidate& candidate) const;
+  // Activation bytes of a pass over `tokens` tokens: the executor's per-token buffers.
+  double tokenActivationBytes(const config::StrategyConfig& strategy, double tokens,
+                              double expert_imbalance) const;
+  double attentionPairs(double context) const;  // one token at `context` positions
   double gemm(const GpuSpec& gpu, double m, double n, double k) const;
   // An op bound by memory; `op` names its measured rate in a profile (rmsnorm, rope, ...).
   double memory(const GpuSpec& gpu, double bytes, const char* op = nullptr) const;
@@ -96,6 +174,7 @@ class PlanCostModel {
   ClusterConfig cluster_;
   double dtype_bytes_;
   std::vector<double> loads_;
+  GenerationWorkload generation_;
 };
 
 }  // namespace shardrt::planner

@@ -37,8 +37,8 @@ std::string degrees(const config::StrategyConfig& s) {
 std::string clusterSummary(const ClusterConfig& c) {
   std::string out;
   for (const auto& g : c.groups) {
-    out += (out.empty() ? "" : " + ") + format("%d x %d %s", g.nodes, g.gpus_per_node,
-                                                 g.name.c_str());
+    out +=
+        (out.empty() ? "" : " + ") + format("%d x %d %s", g.nodes, g.gpus_per_node, g.name.c_str());
   }
   return out;
 }
@@ -87,9 +87,10 @@ std::string partsSection(const config::Deployment& d, const Candidate& c) {
 std::string checkSection(const Candidate& c, int gpus) {
   const auto& s = c.strategy;
   const bool ok = s.tp * s.pp * s.dp == gpus;
-  return format("  check: tp %d x pp %d x dp %d = %d %s the cluster's %d GPUs; ep %d divides "
-                "tp*dp = %d\n",
-                s.tp, s.pp, s.dp, s.tp * s.pp * s.dp, ok ? "=" : "!=", gpus, s.ep, s.tp * s.dp);
+  return format(
+      "  check: tp %d x pp %d x dp %d = %d %s the cluster's %d GPUs; ep %d divides "
+      "tp*dp = %d\n",
+      s.tp, s.pp, s.dp, s.tp * s.pp * s.dp, ok ? "=" : "!=", gpus, s.ep, s.tp * s.dp);
 }
 
 std::string balanceSection(const PlanCost& detail) {
@@ -100,22 +101,66 @@ std::string balanceSection(const PlanCost& detail) {
   }
   const auto busiest = std::max_element(busy.begin(), busy.end()) - busy.begin();
   const auto fullest = std::max_element(memory.begin(), memory.end()) - memory.begin();
-  return format("  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f "
-                "(max %.2f GiB on GPU %ld, %.2f GiB usable)\n",
-                maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest),
-                maxOverMean(memory), memory[fullest] / kGiB, static_cast<long>(fullest),
-                detail.ranks[fullest].memory_limit_bytes / kGiB);
+  return format(
+      "  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f "
+      "(max %.2f GiB on GPU %ld, %.2f GiB usable)\n",
+      maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest), maxOverMean(memory),
+      memory[fullest] / kGiB, static_cast<long>(fullest),
+      detail.ranks[fullest].memory_limit_bytes / kGiB);
+}
+
+const char* objectiveName(ObjectiveKind kind) {
+  switch (kind) {
+    case ObjectiveKind::Latency:
+      return "latency";
+    case ObjectiveKind::Throughput:
+      return "throughput";
+    case ObjectiveKind::TimeToFirstToken:
+      return "time_to_first_token";
+    case ObjectiveKind::TimePerOutputToken:
+      return "time_per_output_token";
+    case ObjectiveKind::DecodeThroughput:
+      return "decode_throughput";
+  }
+  return "";
+}
+
+// How much worse plan b is than plan a by the objective.
+std::string verdictOf(const PlanCost& a, const PlanCost& b, const Objective& o) {
+  auto slower = [](const char* what, double x, double y) {
+    return format("%.2fx the %s (%.3f vs %.3f ms)", y / x, what, y * 1e3, x * 1e3);
+  };
+  switch (o.kind) {
+    case ObjectiveKind::Latency:
+      return slower("latency", a.latency_seconds, b.latency_seconds);
+    case ObjectiveKind::Throughput:
+      return format("%.2fx fewer tokens/s (%.0f vs %.0f)",
+                    a.tokens_per_second / b.tokens_per_second, b.tokens_per_second,
+                    a.tokens_per_second);
+    case ObjectiveKind::TimeToFirstToken:
+      return slower("time to first token", a.generation->time_to_first_token,
+                    b.generation->time_to_first_token);
+    case ObjectiveKind::TimePerOutputToken:
+      return slower("time per output token", a.generation->time_per_output_token,
+                    b.generation->time_per_output_token);
+    case ObjectiveKind::DecodeThroughput:
+      return format("%.2fx fewer new tokens/s (%.0f vs %.0f)",
+                    a.generation->decode_tokens_per_second / b.generation->decode_tokens_per_second,
+                    b.generation->decode_tokens_per_second, a.generation->decode_tokens_per_second);
+  }
+  return "";
 }
 
 // What the runner-up loses by most: compute, communication or the pipeline bubble.
 std::string runnerUpSection(const RankedPlan& best, const RankedPlan& second, const Objective& o) {
   const PlanCost &a = best.cost, &b = second.cost;
-  std::string verdict =
-      o.kind == ObjectiveKind::Latency
-          ? format("%.2fx the latency (%.3f vs %.3f ms)", b.latency_seconds / a.latency_seconds,
-                   b.latency_seconds * 1e3, a.latency_seconds * 1e3)
-          : format("%.2fx fewer tokens/s (%.0f vs %.0f)", a.tokens_per_second / b.tokens_per_second,
-                   b.tokens_per_second, a.tokens_per_second);
+  std::string verdict = verdictOf(a, b, o);
+  if (o.generation()) {  // the forward's split of compute and communication does not apply
+    const std::string why = verdict.find("1.00x") == 0
+                                ? ": equal within rounding; ranked by the degrees, smaller tp first"
+                                : "";
+    return "runner-up: " + degrees(second.candidate.strategy) + ": " + verdict + why + "\n";
+  }
   const double compute_a = a.latency_seconds - a.comm_seconds;
   const double compute_b = b.latency_seconds - b.comm_seconds;
   std::string why;
@@ -125,14 +170,15 @@ std::string runnerUpSection(const RankedPlan& best, const RankedPlan& second, co
   } else {
     why = format("more compute on the critical path (%.3f vs %.3f ms", compute_b * 1e3,
                  compute_a * 1e3);
-    if (b.bubble > a.bubble) why += format("; pipeline bubble %.0f%% vs %.0f%%", 100 * b.bubble,
-                                           100 * a.bubble);
+    if (b.bubble > a.bubble)
+      why += format("; pipeline bubble %.0f%% vs %.0f%%", 100 * b.bubble, 100 * a.bubble);
     if (b.expert_imbalance > a.expert_imbalance * 1.01) {
       why += format("; expert load max/mean %.2f vs %.2f", b.expert_imbalance, a.expert_imbalance);
     }
     why += ")";
   }
-  if (verdict.find("1.00x") == 0) why = "equal within rounding; ranked by the degrees, smaller tp first";
+  if (verdict.find("1.00x") == 0)
+    why = "equal within rounding; ranked by the degrees, smaller tp first";
   return "runner-up: " + degrees(second.candidate.strategy) + ": " + verdict + ": " + why + "\n";
 }
 
@@ -150,24 +196,65 @@ double memoryMaxOverMean(const PlanCost& detail) {
   return maxOverMean(xs);
 }
 
+// The report of a plan search under a generation objective: the top plans by their generation
+// figures, then the chosen plan's parts, checks and balance as for the forward objectives.
+std::string generationReport(const config::Deployment& deployment, const PlanningInput& in,
+                             const SearchResult& result, const PlanCost& best_detail) {
+  std::ostringstream o;
+  o << "#  rank  tp  pp  ep  dp  mb      ttft_ms     tpot_ms  new_tokens/s   kv_GiB  mem_GiB  "
+       "largest_batch\n";
+  for (std::size_t i = 0; i < result.top.size(); ++i) {
+    const auto& s = result.top[i].candidate.strategy;
+    const auto& c = result.top[i].cost;
+    const GenerationCost& g = *c.generation;
+    o << format("%7zu %3d %3d %3d %3d %3d %12.3f %11.3f %13.1f %8.3f %8.2f %14d\n", i + 1, s.tp,
+                s.pp, s.ep, s.dp, s.microbatches, g.time_to_first_token * 1e3,
+                g.time_per_output_token * 1e3, g.decode_tokens_per_second, g.kv_cache_bytes / kGiB,
+                c.max_memory_bytes / kGiB, g.largest_batch);
+  }
+  const RankedPlan& best = result.top.front();
+  const GenerationCost& g = *best.cost.generation;
+  o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
+  o << partsSection(deployment, best.candidate);
+  o << checkSection(best.candidate, in.cluster.gpus());
+  o << balanceSection(best_detail);
+  o << format(
+      "  predicted: time to first token %.3f ms (the prefill of %d x %d tokens); time "
+      "per output token %.3f ms (a decode step at context %.0f); %.1f new tokens/s\n",
+      g.time_to_first_token * 1e3, deployment.workload.batch_size, in.objective.prompt_tokens,
+      g.time_per_output_token * 1e3, g.mean_context, g.decode_tokens_per_second);
+  o << format(
+      "  memory: KV cache %.3f GiB on the fullest GPU (%d requests x %d positions); "
+      "%.2f of %.2f GiB used; the largest batch that fits: %d requests\n",
+      g.kv_cache_bytes / kGiB, deployment.workload.batch_size, deployment.workload.seq_len,
+      best.cost.max_memory_bytes / kGiB, best.cost.max_memory_limit_bytes / kGiB, g.largest_batch);
+  if (result.top.size() > 1) o << runnerUpSection(best, result.top[1], in.objective);
+  return o.str();
+}
+
 std::string planReport(const config::Deployment& deployment, const PlanningInput& in,
                        const SearchResult& result, const PlanCost& best_detail) {
   const auto& w = deployment.workload;
-  const bool latency = in.objective.kind == ObjectiveKind::Latency;
+  const Objective& obj = in.objective;
   std::ostringstream o;
   o << format("plan %s: batch %d x seq %d, %s, on %d GPUs (%s); objective: %s",
               deployment.name.c_str(), w.batch_size, w.seq_len,
               std::string(dtypeName(w.dtype)).c_str(), in.cluster.gpus(),
-              clusterSummary(in.cluster).c_str(), latency ? "latency" : "throughput");
-  if (in.objective.max_latency_seconds > 0.0) {
-    o << format(" under %.3f ms", in.objective.max_latency_seconds * 1e3);
+              clusterSummary(in.cluster).c_str(), objectiveName(obj.kind));
+  if (obj.max_latency_seconds > 0.0) o << format(" under %.3f ms", obj.max_latency_seconds * 1e3);
+  if (obj.max_time_per_output_token_seconds > 0.0) {
+    o << format(" under %.3f ms per output token", obj.max_time_per_output_token_seconds * 1e3);
+  }
+  if (obj.generation()) {
+    o << format(" (prompts of %d tokens, %d new tokens each)", obj.prompt_tokens, obj.new_tokens);
   }
   o << format("\n%ld valid strategies, %ld fit in memory (%.0f%% reserve)", result.strategies,
               result.fit, 100 * in.cluster.memory_reserve);
-  if (in.objective.max_latency_seconds > 0.0) {
+  if (obj.max_latency_seconds > 0.0 || obj.max_time_per_output_token_seconds > 0.0) {
     o << format(", %ld within the bound", result.within_bound);
   }
   o << "\n\n";
+  if (obj.generation()) return o.str() + generationReport(deployment, in, result, best_detail);
   o << "#  rank  tp  pp  ep  dp  mb   latency_ms    tokens/s    comm_ms  bubble  mem_GiB  "
        "gpu_max/mean  experts_max/mean\n";
   for (std::size_t i = 0; i < result.top.size(); ++i) {
@@ -184,14 +271,16 @@ std::string planReport(const config::Deployment& deployment, const PlanningInput
   o << checkSection(best.candidate, in.cluster.gpus());
   o << balanceSection(best_detail);
   if (deployment.model.hasMoe()) {
-    o << format("  expert load max/mean over ep ranks: %.2f with the default placement, %.2f "
-                "with this one\n",
-                result.imbalance_before, best.cost.expert_imbalance);
+    o << format(
+        "  expert load max/mean over ep ranks: %.2f with the default placement, %.2f "
+        "with this one\n",
+        result.imbalance_before, best.cost.expert_imbalance);
   }
-  o << format("  predicted: %.3f ms per forward of the batch, %.1f tokens/s, %.3f ms of it "
-              "communication, bubble %.0f%%\n",
-              best.cost.latency_seconds * 1e3, best.cost.tokens_per_second,
-              best.cost.comm_seconds * 1e3, 100 * best.cost.bubble);
+  o << format(
+      "  predicted: %.3f ms per forward of the batch, %.1f tokens/s, %.3f ms of it "
+      "communication, bubble %.0f%%\n",
+      best.cost.latency_seconds * 1e3, best.cost.tokens_per_second, best.cost.comm_seconds * 1e3,
+      100 * best.cost.bubble);
   if (result.top.size() > 1) o << runnerUpSection(best, result.top[1], in.objective);
   return o.str();
 }
@@ -201,7 +290,7 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
   nlohmann::json j;
   j["deployment"] = deployment.name;
   j["gpus"] = in.cluster.gpus();
-  j["objective"] = in.objective.kind == ObjectiveKind::Latency ? "latency" : "throughput";
+  j["objective"] = objectiveName(in.objective.kind);
   j["valid_strategies"] = result.strategies;
   j["fit_in_memory"] = result.fit;
   j["expert_imbalance_default_placement"] = result.imbalance_before;
@@ -220,6 +309,15 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
                         {"expert_imbalance", p.cost.expert_imbalance},
                         {"busy_imbalance", p.cost.busy_imbalance},
                         {"stage_seconds", p.cost.stage_seconds}});
+    if (p.cost.generation) {
+      const GenerationCost& g = *p.cost.generation;
+      j["top"].back()["generation"] = {{"time_to_first_token_seconds", g.time_to_first_token},
+                                       {"time_per_output_token_seconds", g.time_per_output_token},
+                                       {"decode_tokens_per_second", g.decode_tokens_per_second},
+                                       {"mean_context", g.mean_context},
+                                       {"kv_cache_bytes", g.kv_cache_bytes},
+                                       {"largest_batch", g.largest_batch}};
+    }
   }
   for (std::size_t r = 0; r < best_detail.ranks.size(); ++r) {
     const auto& x = best_detail.ranks[r];

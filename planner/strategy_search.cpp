@@ -67,8 +67,28 @@ std::string clusterRuleBroken(const ClusterConfig& c, const config::StrategyConf
   return "";
 }
 
+// What a plan is ranked by: smaller is better.
 double objectiveValue(const PlanCost& c, const Objective& o) {
-  return o.kind == ObjectiveKind::Latency ? c.latency_seconds : 1.0 / c.tokens_per_second;
+  switch (o.kind) {
+    case ObjectiveKind::Latency:
+      return c.latency_seconds;
+    case ObjectiveKind::Throughput:
+      return 1.0 / c.tokens_per_second;
+    case ObjectiveKind::TimeToFirstToken:
+      return c.generation->time_to_first_token;
+    case ObjectiveKind::TimePerOutputToken:
+      return c.generation->time_per_output_token;
+    case ObjectiveKind::DecodeThroughput:
+      return 1.0 / c.generation->decode_tokens_per_second;
+  }
+  return 0.0;
+}
+
+// Within the objective's bound, if it has one.
+bool withinBound(const PlanCost& c, const Objective& o) {
+  if (o.max_latency_seconds > 0.0 && c.latency_seconds > o.max_latency_seconds) return false;
+  return !(o.max_time_per_output_token_seconds > 0.0 &&
+           c.generation->time_per_output_token > o.max_time_per_output_token_seconds);
 }
 
 std::string gib(double bytes) {
@@ -212,7 +232,8 @@ bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objec
 }
 
 SearchResult searchPlans(const config::Deployment& deployment, const PlanningInput& in, int top_k) {
-  const PlanCostModel costs(deployment.model, deployment.workload, in.cluster, in.options);
+  const PlanCostModel costs(deployment.model, deployment.workload, in.cluster, in.options,
+                            generationWorkload(in.objective));
   SearchResult result;
   const auto strategies =
       validStrategies(deployment.model, deployment.workload, in.cluster, in.options);
@@ -240,10 +261,7 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
     }
     if (!p.cost.fits) continue;
     ++result.fit;
-    if (in.objective.max_latency_seconds > 0.0 &&
-        p.cost.latency_seconds > in.objective.max_latency_seconds) {
-      continue;
-    }
+    if (!withinBound(p.cost, in.objective)) continue;
     ++result.within_bound;
     kept.push_back(std::move(p));
     // Keep the list short while searching: only the best top_k can be printed.
@@ -278,7 +296,9 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
                                      " usable");
   }
   if (kept.empty()) {
-    throw ConfigError("objective.max_latency_ms",
+    throw ConfigError(in.objective.max_latency_seconds > 0.0
+                          ? "objective.max_latency_ms"
+                          : "objective.max_time_per_output_token_ms",
                       "no plan that fits meets the bound (" + std::to_string(result.fit) +
                           " plans fit; raise the bound or the cluster)");
   }

@@ -1,0 +1,226 @@
+// The generation half of PlanCostModel (planner/plan_cost.h): a round of prefill or decode
+// steps as GenerationExecutor runs it, the KV cache and generation's memory, and the figures
+// the generation objectives rank by. docs/planner.md, "Generation", has the formulas.
+#include <algorithm>
+#include <cmath>
+
+#include "planner/plan_cost.h"
+
+namespace shardrt::planner {
+namespace {
+
+// Where a replica's stage lies: its tp cell of world ranks and whether its groups span nodes.
+struct Cell {
+  int first = 0, last = 0;
+  bool tp_spans = false, ep_spans = false;
+};
+
+Cell cellOf(const ClusterConfig& cluster, const config::StrategyConfig& s, int replica, int stage) {
+  const int stage_ranks = s.tp * s.dp;
+  Cell c;
+  c.first = s.tp * (replica + s.dp * stage);
+  c.last = c.first + s.tp - 1;
+  c.tp_spans = cluster.nodeOf(c.first) != cluster.nodeOf(c.last);
+  const int ep_first = stage * stage_ranks + ((c.first % stage_ranks) / s.ep) * s.ep;
+  c.ep_spans = cluster.nodeOf(ep_first) != cluster.nodeOf(ep_first + s.ep - 1);
+  return c;
+}
+
+}  // namespace
+
+double PlanCostModel::attentionPairs(double context) const {
+  const int window = model_.sliding_window;
+  return window > 0 ? std::min(context, static_cast<double>(window)) : context;
+}
+
+PlanCostModel::Pass PlanCostModel::stepPass(const config::StrategyConfig& strategy,
+                                            const GenerationStep& step) const {
+  const auto& m = model_;
+  const double hq = static_cast<double>(m.heads) / strategy.tp;
+  const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
+  Pass p;
+  p.cached = true;
+  p.tokens = step.tokens;
+  p.attention_flops = 4.0 * hq * m.head_dim * step.attention_pairs;
+  // A decode step reads each visible key and value once per token; a prefill's attention is
+  // bound by its FLOPs (the kernels take a prompt's rows in blocks that share their reads), so
+  // its reads are left out.
+  p.attention_bytes = step.tokens > step.sequences
+                          ? 0.0
+                          : step.attention_pairs * 2.0 * hkv * m.head_dim * dtype_bytes_;
+  return p;
+}
+
+LayerSeconds PlanCostModel::endsSeconds(const GpuGroup& group,
+                                        const config::StrategyConfig& strategy,
+                                        const GenerationStep& step, bool first_stage,
+                                        bool last_stage, bool tp_spans_nodes) const {
+  const GpuSpec& g = group.gpu;
+  const double w = dtype_bytes_, H = model_.hidden;
+  const double vocab = static_cast<double>(model_.vocab) / strategy.tp;
+  LayerSeconds out;
+  if (first_stage) {  // the masked lookup in this rank's block, then the sum over tp
+    out.compute += memory(g, step.tokens * (H * w + 4.0));
+    out.comm +=
+        collective(group, Collective::AllReduce, step.tokens * H * w, strategy.tp, tp_spans_nodes);
+  }
+  if (last_stage && step.sequences > 0.0) {
+    // The rows whose token is chosen, the final norm, the LM head's block, its argmax, and
+    // each rank's best (value, id) gathered over tp.
+    const double S = step.sequences;
+    const char* norm = model_.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
+    out.compute += memory(g, 2 * S * H * w) + memory(g, 2 * S * H * w, norm) +
+                   gemm(g, S, vocab, H) + memory(g, S * vocab * w);
+    out.comm += 2 * collective(group, Collective::AllGather, strategy.tp * S * 4.0, strategy.tp,
+                               tp_spans_nodes);
+  }
+  return out;
+}
+
+double PlanCostModel::roundSeconds(const Candidate& candidate,
+                                   const std::vector<std::vector<GenerationStep>>& steps) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  const ExpertShares experts = expertShares(candidate);
+  double slowest = 0.0;
+  for (int r = 0; r < s.dp && r < static_cast<int>(steps.size()); ++r) {
+    // stage_free[st]: when stage st is done with the microbatches so far.
+    std::vector<double> stage_free(s.pp, 0.0);
+    for (const GenerationStep& step : steps[r]) {
+      if (step.tokens <= 0.0) continue;  // a microbatch with nothing left: skipped
+      const Pass pass = stepPass(s, step);
+      double ready = 0.0;  // when this microbatch's hidden states reach the stage
+      for (int st = 0; st < s.pp; ++st) {
+        const Cell c = cellOf(cluster_, s, r, st);
+        const GpuGroup& g = cluster_.slowestIn(c.first, c.last, workload_.dtype);
+        LayerSeconds dense, moe;
+        bool have_dense = false, have_moe = false;
+        double t = 0.0;
+        for (int l = candidate.stages[st].begin; l < candidate.stages[st].end; ++l) {
+          const bool is_moe = model_.isMoeLayer(l);
+          LayerSeconds& x = is_moe ? moe : dense;
+          bool& have = is_moe ? have_moe : have_dense;
+          if (!have) {
+            x = passSeconds(g, s, pass, is_moe, c.tp_spans, c.ep_spans, experts.share,
+                            experts.per_rank);
+            have = true;
+          }
+          t += x.total();
+        }
+        t += endsSeconds(g, s, step, st == 0, st + 1 == s.pp, c.tp_spans).total();
+        if (st + 1 < s.pp) {  // the step's hidden states to the next stage
+          const bool same_node = cluster_.nodeOf(c.first) == cluster_.nodeOf(c.first + s.tp * s.dp);
+          t += collectiveSeconds(Collective::SendRecv, step.tokens * model_.hidden * dtype_bytes_,
+                                 2, same_node ? g.intra_node : cluster_.inter_node);
+        }
+        const double start = std::max(stage_free[st], ready);
+        stage_free[st] = ready = start + t;
+      }
+    }
+    double end = stage_free[s.pp - 1];
+    if (s.pp > 1) {  // the new tokens broadcast over the pipeline
+      const GpuGroup& g = cluster_.groupOf(cellOf(cluster_, s, r, 0).first);
+      end += (s.pp - 1) *
+             collectiveSeconds(Collective::SendRecv, candidate.dp_batch[r] * 4.0, 2, g.intra_node);
+    }
+    slowest = std::max(slowest, end);
+  }
+  return slowest;
+}
+
+double PlanCostModel::kvCacheBytes(const config::StrategyConfig& strategy, config::Range layers,
+                                   double rows) const {
+  // Keys and values of the kv heads a rank's query heads read (runtime/transformer.h,
+  // KvCache), for every position of every request of its replica.
+  const double hkv = config::kvHeadsFor({0, model_.heads / strategy.tp}, model_.groupSize()).size();
+  return static_cast<double>(layers.size()) * rows * workload_.seq_len * 2.0 * hkv *
+         model_.head_dim * dtype_bytes_;
+}
+
+double PlanCostModel::generationBytes(const Candidate& candidate, int stage, int replica,
+                                      double row_scale, double& kv_bytes) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  const ExpertShares experts = expertShares(candidate);
+  const int most_slots = experts.per_rank.empty()
+                             ? 0
+                             : *std::max_element(experts.per_rank.begin(), experts.per_rank.end());
+  const config::Range layers = candidate.stages[stage];
+  double bytes = weightBytes(s, layers, 0);
+  if (model_.hasMoe())
+    bytes += most_slots * (weightBytes(s, layers, 1) - weightBytes(s, layers, 0));
+  // The vocabulary's rows this rank holds: the embedding on the first stage, the LM head on
+  // the last; one tensor for both when tied on one stage.
+  const double block = static_cast<double>(model_.vocab) / s.tp * model_.hidden * dtype_bytes_;
+  const bool first = stage == 0, last = stage + 1 == s.pp;
+  if (first) bytes += block;
+  if (last && !(first && model_.tie_embeddings)) bytes += block;
+  const double rows = candidate.dp_batch[replica] * row_scale;
+  kv_bytes = kvCacheBytes(s, layers, rows);
+  bytes += kv_bytes;
+  // A step's buffers, sized for the largest step: a microbatch's prompts packed.
+  const double microbatch = rows / s.microbatches;
+  const double step_tokens = microbatch * std::max(1, generation_.prompt_tokens);
+  bytes += tokenActivationBytes(s, step_tokens, experts.imbalance);
+  if (last) bytes += 2.0 * microbatch * model_.vocab / s.tp * dtype_bytes_;  // logits
+  return bytes;
+}
+
+void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  cost.fits = true;
+  cost.max_memory_bytes = 0.0;
+  double kv_most = 0.0;
+  double scale_most = -1.0;  // how many times the batch fits on every cell
+  for (int r = 0; r < s.dp; ++r) {
+    for (int st = 0; st < s.pp; ++st) {
+      const Cell c = cellOf(cluster_, s, r, st);
+      const double limit = std::min(cluster_.groupOf(c.first).gpu.memory_bytes,
+                                    cluster_.groupOf(c.last).gpu.memory_bytes) *
+                           (1.0 - cluster_.memory_reserve);
+      double kv = 0.0, kv2 = 0.0;
+      const double at_one = generationBytes(candidate, st, r, 1.0, kv);
+      const double at_two = generationBytes(candidate, st, r, 2.0, kv2);
+      kv_most = std::max(kv_most, kv);
+      if (at_one > limit) cost.fits = false;
+      if (at_one > cost.max_memory_bytes) {
+        cost.max_memory_bytes = at_one;
+        cost.max_memory_limit_bytes = limit;
+      }
+      // Linear in the rows: the bytes at a scale x of the batch are fixed + x * per_batch.
+      const double per_batch = at_two - at_one;
+      const double fixed = at_one - per_batch;
+      const double scale = per_batch > 0.0 ? (limit - fixed) / per_batch : 1e30;
+      scale_most = scale_most < 0.0 ? scale : std::min(scale_most, scale);
+    }
+  }
+  GenerationCost& g = *cost.generation;
+  g.kv_cache_bytes = kv_most;
+  // The largest batch in whole microbatches of every replica.
+  const int unit = s.dp * s.microbatches;
+  const double batch = std::max(0.0, scale_most) * workload_.batch_size;
+  g.largest_batch = batch >= 1e9 ? 1000000000 : static_cast<int>(batch / unit) * unit;
+}
+
+GenerationCost PlanCostModel::generationCost(const Candidate& candidate) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  const double prompt = generation_.prompt_tokens;
+  GenerationCost g;
+  g.mean_context = prompt + generation_.new_tokens / 2.0;
+  double prefill_pairs = 0.0;  // one prompt's
+  for (int i = 1; i <= generation_.prompt_tokens; ++i) prefill_pairs += attentionPairs(i);
+  std::vector<std::vector<GenerationStep>> prefill(s.dp), decode(s.dp);
+  for (int r = 0; r < s.dp; ++r) {
+    const double rows = static_cast<double>(candidate.dp_batch[r]) / s.microbatches;
+    for (int mb = 0; mb < s.microbatches; ++mb) {
+      prefill[r].push_back({rows * prompt, rows, rows * prefill_pairs});
+      decode[r].push_back({rows, rows, rows * attentionPairs(g.mean_context)});
+    }
+  }
+  g.time_to_first_token = roundSeconds(candidate, prefill);
+  g.time_per_output_token = roundSeconds(candidate, decode);
+  if (g.time_per_output_token > 0.0) {
+    g.decode_tokens_per_second = workload_.batch_size / g.time_per_output_token;
+  }
+  return g;
+}
+
+}  // namespace shardrt::planner
