@@ -69,6 +69,19 @@ generate_trace_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
+# The planner's prediction beside the measurement (item 8) when the file has a cluster; a
+# note instead when the cluster is not the launched ranks. No timed assertion: the ratios are
+# in docs/benchmarks.md (bench/generate_accuracy.sh).
+shardrt_add_cli_test(cli.generate.prediction RANKS 2 EXIT 0
+  PATTERN "^  predicted by the planner \\(profile .*cpu-2core-decode[.]json\\): time to first token [0-9.]+ ms, time per output token [0-9.]+ ms median; measured / predicted [0-9.]+ and [0-9.]+$"
+  COUNT 1
+  ARGS generate ${SHARDRT_DEPLOYMENTS}/generate-small-cluster.json --prompts ${gen_prompts}
+       --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.prediction)
+shardrt_add_cli_test(cli.generate.prediction_needs_the_clusters_ranks RANKS 1 EXIT 0
+  PATTERN "^  predicted none: the file's cluster has 2 GPUs, the run 1 ranks$" COUNT 1
+  ARGS generate ${SHARDRT_DEPLOYMENTS}/generate-small-cluster.json --prompts ${gen_prompts}
+       --set strategy.tp=1 --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.prediction_ranks)
+
 # Every family from its config.json.
 generate_case(hf_llama31_tp2_pp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-llama31-hf.json
               --set workload.batch_size=4 --set strategy.pp=2 --set strategy.microbatches=2)

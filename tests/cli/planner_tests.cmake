@@ -10,7 +10,7 @@ set(plan_examples ${PROJECT_SOURCE_DIR}/examples/plan)
 # Every example plans, prints its check line and writes a plan.
 foreach(example llama-70b-2x8 mixtral-8x7b-1x8 deepseek-v3-like-32x8 small-moe-2cpu
                 small-dense-2cpu hetero-h100-a100-2x8 llama-3.1-8b-hf-1x8 mixtral-8x7b-hf-1x8
-                qwen3-30b-a3b-hf-1x8 deepseek-v3-hf-32x8)
+                qwen3-30b-a3b-hf-1x8 deepseek-v3-hf-32x8 decode-1024-2cpu)
   plan_case(${example} 0 "^  check: tp [0-9]+ x pp [0-9]+ x dp [0-9]+ = ([0-9]+) = the cluster's" 1
             plan ${plan_examples}/${example}.json --top 3
             --out ${CMAKE_CURRENT_BINARY_DIR}/out/plan.${example}/plan.json)
@@ -20,6 +20,24 @@ plan_case(deepseek_expert_balance 0
           "^  expert load max/mean over ep ranks: [2-9][.][0-9]+ with the default placement, 1[.]0[0-5] with this one" 1
           plan ${plan_examples}/deepseek-v3-like-32x8.json --top 1 --set objective.optimize=latency
           --set workload.batch_size=2048)
+
+# The generation objectives (issue 17, item 8): the table of generation figures, the KV cache
+# and the largest batch; a bound on the time per output token keeps some plans out.
+plan_case(generation_decode_throughput 0
+          "^  memory: KV cache 2[.]000 GiB on the fullest GPU \\(32 requests x 4096 positions\\); .*; the largest batch that fits: [0-9]+ requests$"
+          1 plan ${plan_examples}/llama-3.1-8b-hf-1x8.json --top 3
+          "--set=objective={\"optimize\": \"decode_throughput\", \"prompt_tokens\": 1024, \"new_tokens\": 256, \"max_time_per_output_token_ms\": 20}")
+plan_case(generation_bound_keeps_some_out 0
+          "^46 valid strategies, 46 fit in memory \\(10% reserve\\), ([0-9]|[1-3][0-9]|4[0-5]) within the bound$" 1
+          plan ${plan_examples}/llama-3.1-8b-hf-1x8.json --top 3
+          "--set=objective={\"optimize\": \"decode_throughput\", \"prompt_tokens\": 1024, \"new_tokens\": 256, \"max_time_per_output_token_ms\": 6}")
+plan_case(generation_needs_its_requests 2
+          "^shardrt: .*error: objective[.]new_tokens: is required by optimize time_to_first_token" 1
+          plan ${plan_examples}/decode-1024-2cpu.json
+          "--set=objective={\"optimize\": \"time_to_first_token\", \"prompt_tokens\": 64}")
+plan_case(generation_must_fit_the_context 2
+          "^shardrt: .*error: objective[.]new_tokens: prompt_tokens [+] new_tokens [(]512 [+] 33[)] must fit the KV cache's context, workload[.]seq_len [(]544[)]$"
+          1 plan ${plan_examples}/decode-1024-2cpu.json --set objective.new_tokens=33)
 
 # The top plans of the small examples run and pass validation, every one of them.
 foreach(example small-moe-2cpu small-dense-2cpu)
