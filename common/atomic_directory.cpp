@@ -86,7 +86,10 @@ std::string swapIn(const std::string& from, const std::string& to) {
 
 void writeDirectoryAtomically(const std::string& dir,
                               const std::function<void(const std::string& staging)>& fill) {
-  const fs::path target = fs::absolute(dir);
+  fs::path target = fs::absolute(dir).lexically_normal();
+  // "out/" names the directory out: without this the staging directory would be made inside
+  // it ("out/.tmp...") and the swap would fail.
+  if (!target.has_filename()) target = target.parent_path();
   fs::create_directories(target.parent_path());
   const std::string stage = staging(target);
   std::error_code ec;

@@ -48,6 +48,13 @@ ranks=$(ls "$work/T/ranks" | tr '\n' ' ')
 if [ "$ranks" = "rank0.trace.json rank1.trace.json " ]; then ok "trace directory replaced whole: $ranks"
 else fail "trace ranks left: $ranks"; fi
 
+# 4b. A directory named with a trailing slash, as the README's `--trace trace/` does: the same
+#     directory (its staging one used to be made inside it, and the swap failed).
+"${mpi[@]}" -np 2 "${llama[@]}" --trace "$work/T2/" --out "$work/o" >/dev/null 2>&1; rc=$?
+if [ $rc -eq 0 ] && [ -f "$work/T2/trace.json" ] && [ -f "$work/T2/dags.json" ]; then
+  ok "--trace DIR/ writes DIR"
+else fail "--trace DIR/: exit $rc"; ls "$work/T2" 2>&1 | head -3; fi
+
 # 5. A failed run does not leave an earlier result.json as if it were its own.
 "${mpi[@]}" -np 2 "${llama[@]}" --out "$work/R" >/dev/null 2>&1
 [ -f "$work/R/result.json" ] || fail "the first run wrote no result.json"
