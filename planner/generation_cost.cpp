@@ -41,6 +41,15 @@ PlanCostModel::Pass PlanCostModel::stepPass(const config::StrategyConfig& strate
   Pass p;
   p.cached = true;
   p.tokens = step.tokens;
+  if (m.mla.on()) {
+    // Over the latent cache: every query head against one latent row a key, read as keys and
+    // as values (runtime/latent_attention.h).
+    p.attention_flops = 4.0 * hq * latentWidth() * step.attention_pairs;
+    p.attention_bytes = step.tokens > step.sequences
+                            ? 0.0
+                            : step.attention_pairs * 2.0 * latentWidth() * dtype_bytes_;
+    return p;
+  }
   p.attention_flops = 4.0 * hq * m.head_dim * step.attention_pairs;
   // A decode step reads each visible key and value once per token; a prefill's attention is
   // bound by its FLOPs (the kernels take a prompt's rows in blocks that share their reads), so
@@ -130,10 +139,12 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
 double PlanCostModel::kvCacheBytes(const config::StrategyConfig& strategy, config::Range layers,
                                    double rows) const {
   // Keys and values of the kv heads a rank's query heads read (runtime/transformer.h,
-  // KvCache), for every position of every request of its replica.
+  // KvCache), for every position of every request of its replica; with latent attention one
+  // latent row a position, on every tp rank.
+  const double positions = static_cast<double>(layers.size()) * rows * workload_.seq_len;
+  if (model_.mla.on()) return positions * latentWidth() * dtype_bytes_;
   const double hkv = config::kvHeadsFor({0, model_.heads / strategy.tp}, model_.groupSize()).size();
-  return static_cast<double>(layers.size()) * rows * workload_.seq_len * 2.0 * hkv *
-         model_.head_dim * dtype_bytes_;
+  return positions * 2.0 * hkv * model_.head_dim * dtype_bytes_;
 }
 
 double PlanCostModel::generationBytes(const Candidate& candidate, int stage, int replica,

@@ -161,6 +161,7 @@ class PlanCostModel {
   double tokenActivationBytes(const config::StrategyConfig& strategy, double tokens,
                               double expert_imbalance) const;
   double attentionPairs(double context) const;  // one token at `context` positions
+  double latentWidth() const { return model_.mla.kv_rank + model_.mla.rope_dim; }
   double gemm(const GpuSpec& gpu, double m, double n, double k) const;
   // An op bound by memory; `op` names its measured rate in a profile (rmsnorm, rope, ...).
   double memory(const GpuSpec& gpu, double bytes, const char* op = nullptr) const;

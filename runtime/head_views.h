@@ -36,6 +36,13 @@ inline TensorView firstRows(const Tensor& t, long rows, long global = -1) {
   return v.reshaped(Shape(std::move(dims)));
 }
 
+// The first shape.numel() elements of a buffer, seen as `shape`: a pass's part of a scratch
+// buffer sized for the widest of its uses.
+inline TensorView prefixAs(const Tensor& t, Shape shape) {
+  const TensorView flat = t.view().reshaped({Dim("elements", t.numel())});
+  return flat.rows(0, shape.numel()).reshaped(std::move(shape));
+}
+
 // y = x W^T over `tokens` rows: 2 FLOPs per weight element per token.
 inline double linearFlops(long tokens, const Tensor& weight) {
   return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.numel());

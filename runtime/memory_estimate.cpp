@@ -33,6 +33,11 @@ MemoryEstimate estimateMemory(const config::Deployment& deployment, const config
     const auto& a = m.mla;
     per_token += a.q_rank + 2 * a.kv_rank + 2 * a.rope_dim +
                  shard.q_heads.size() * (a.nope_dim + 2 * a.v_dim + hd);
+    if (token_level) {  // the latent cache's: a row, four per-head buffers, two of the latent
+      const std::size_t width = a.kv_rank + a.rope_dim;
+      const std::size_t widest = std::max({a.nope_dim, a.kv_rank, a.v_dim});
+      per_token += width + shard.q_heads.size() * (4 * widest + 2 * width + 2);
+    }
   }
   if (m.hasMoe()) {
     // Router logits and choices, and at worst every slot of the microbatch on this rank:
@@ -62,8 +67,13 @@ std::size_t kvCacheBytes(const config::Deployment& deployment, const config::Pla
   const std::size_t layers = plan.stages[layout.ppRank()].layers.size();
   const std::size_t kv_heads = plan.tp_shards[layout.tpRank()].kv_heads.size();
   const std::size_t rows = plan.dp_batches[layout.dpRank()].size();
-  return 2 * layers * rows * deployment.workload.seq_len * kv_heads * m.head_dim *
-         dtypeSize(deployment.workload.dtype);
+  const std::size_t positions = layers * rows * deployment.workload.seq_len;
+  const std::size_t element = dtypeSize(deployment.workload.dtype);
+  // Latent attention caches one row of kv_rank + rope_dim a token, on every tp rank.
+  if (m.mla.on()) {
+    return positions * static_cast<std::size_t>(m.mla.kv_rank + m.mla.rope_dim) * element;
+  }
+  return 2 * positions * kv_heads * m.head_dim * element;
 }
 
 }  // namespace shardrt

@@ -65,8 +65,9 @@ TransformerExecutor::TransformerExecutor(const config::Deployment& d, const conf
   if (token_level_ && last_stage_)
     b.selected = backend.empty({Dim("sequences", batch.size), Dim("hidden", model_.hidden)}, dt);
   if (model_.mla.on()) {
-    latent_ =
-        std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_);
+    latent_ = std::make_unique<LatentAttentionBlock>(model_, batch, seq, q_heads, dt, backend, run_,
+                                                     token_level_);
+    if (token_level_) latent_->absorb(weights_.layers);
   }
   const bool swiglu = model_.activation == config::Activation::SwiGlu;
   if (swiglu) b.ffn_b = backend.empty({batch, seq, ffn}, dt);
@@ -152,6 +153,19 @@ void TransformerExecutor::tensorParallelAllReduce(const TensorView& partial, con
 void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
   norm(normed_, residual_, layer_weights[LayerWeight::AttnNormWeight],
        layer_weights[LayerWeight::AttnNormBias], "attn_norm");
+  const Tensor& wo = layer_weights[LayerWeight::OProj];
+  if (latent_ && step_) {  // generation over the latent cache (runtime/latent_attention.h)
+    const std::size_t local =
+        static_cast<std::size_t>(layer_weights.layer - weights_.layers.front().layer);
+    const TensorView o_in = mergeHeads(latent_->attendOverCache(
+        normed_, layer_weights, local, q_, step_->seq, step_->pos, step_->slot,
+        cache_->k.at(local), heads_, step_->attention_pairs));
+    run_(
+        "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, o_in, wo); }, "o_proj");
+    tensorParallelAllReduce(partial_, "all_reduce");
+    run_("residual_add", 0, [&] { backend_.add(residual_, residual_, partial_); });
+    return;
+  }
   if (latent_) {
     latent_->project(normed_, layer_weights, q_, k_, v_, step_ ? &step_->pos : nullptr);
   } else {
@@ -167,7 +181,6 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
     run_("attention", attn_flops,
          [&] { backend_.attention(attn_, q_, k_, v_, heads_, model_.causal); });
   }
-  const Tensor& wo = layer_weights[LayerWeight::OProj];
   const TensorView o_in = latent_ ? mergeHeads(latent_->values(attn_)) : mergeHeads(attn_);
   run_(
       "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, o_in, wo); }, "o_proj");
@@ -402,10 +415,19 @@ void TransformerExecutor::logits(const TensorView& rows, const TensorView& out) 
 
 KvCache TransformerExecutor::makeKvCache(int sequences, int context) const {
   // A replica's cache holds its batch rows: with dp, sequences of the whole batch.
-  const Shape shape{Dim("sequences", sequences, global_batch_), Dim("context", context),
+  const Dim rows("sequences", sequences, global_batch_);
+  KvCache cache;
+  if (latent_) {  // one latent row a token, its keys and values both (runtime/latent_attention.h)
+    const Shape latent{rows, Dim("context", context), Dim("kv_heads", 1),
+                       Dim("kv_lora_rank+rope", LatentAttentionBlock::latentWidth(model_))};
+    for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
+      cache.k.push_back(backend_.empty(latent, dtype_));
+    }
+    return cache;
+  }
+  const Shape shape{rows, Dim("context", context),
                     Dim("kv_heads", shard_.kv_heads.size(), model_.kv_heads),
                     Dim("d_k", model_.head_dim)};
-  KvCache cache;
   for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
     cache.k.push_back(backend_.empty(shape, dtype_));
     cache.v.push_back(backend_.empty(shape, dtype_));

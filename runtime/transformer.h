@@ -58,6 +58,8 @@ struct TokenStep {
 
 // A rank's KV cache: for each layer of its stage, keys and values of its kv heads, (sequences,
 // context, kv_heads, head_dim), allocated once for the replica's requests and the context.
+// With latent attention, k alone: each layer's latent rows (sequences, context, 1, kv_rank +
+// rope_dim), keys and values both (runtime/latent_attention.h); v is empty.
 struct KvCache {
   std::vector<Tensor> k, v;  // by the stage's layer order
 };
