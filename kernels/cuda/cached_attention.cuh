@@ -27,7 +27,9 @@
 
 namespace shardrt::kernels::cuda {
 
-constexpr int kCachedAttentionMaxHeadDim = 256;
+// 640 = 5 x 128 threads: room for latent attention's rows of kv_rank + rope_dim (576 for
+// DeepSeek-V2/V3, runtime/latent_attention.h), five output dims a thread.
+constexpr int kCachedAttentionMaxHeadDim = 640;
 
 // q, out (tokens, q_heads, head_dim); k_cache, v_cache (sequences, context, kv_heads, head_dim);
 // seq, pos (tokens, int32, on the device). Throws std::invalid_argument for head_dim outside

@@ -69,6 +69,14 @@ generate_trace_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
+# DeepSeek's latent attention caches one row of kv_lora_rank + qk_rope_head_dim a token on
+# every tp rank: 3 layers x 4 requests x 29 positions x (36 + 8) x 4 bytes = 61248, what the
+# executor allocated (the expanded keys and values would be 2 x 3 x 4 x 29 x 2 heads x 24 x 4).
+shardrt_add_cli_test(cli.generate.latent_kv_cache RANKS 2 EXIT 0
+  PATTERN "KV cache 61248 bytes on the fullest rank$" COUNT 1
+  ARGS generate ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json --prompt 1,2,3
+       --max-new-tokens 2 --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.latent_kv_cache)
+
 # The planner's prediction beside the measurement (item 8) when the file has a cluster; a
 # note instead when the cluster is not the launched ranks. No timed assertion: the ratios are
 # in docs/benchmarks.md (bench/generate_accuracy.sh).

@@ -10,8 +10,9 @@
 #      from PROMPTS; run with --ignore-eos, so that none stops early);
 #   4. in the decode graph, attention over the cache is drawn as its operators: each fused
 #      group reads the k and v caches (two kv_cache_read nodes), each layer of each rank writes
-#      them (one k_cache_write and one v_cache_write a group), and the groups are as many as the
-#      cached_attention slices of round 1 on the timeline;
+#      them (one k_cache_write and one v_cache_write a group; with latent attention one
+#      latent_cache_write, its rows being keys and values both), and the groups are as many as
+#      the cached_attention slices of round 1 on the timeline;
 #   5. the timeline has a "prefill" slice on every rank and, on the busiest rank, one slice per
 #      round that generate.json reports.
 set -u
@@ -67,8 +68,8 @@ text = open(decode).read()
 count = lambda pattern: len(re.findall(pattern, text))
 groups = count(r'kind="fused_kernel";')
 reads = count(r'op="kv_cache_read"')
-k_writes = count(r'label="k_cache_write \(kv_cache_write\)')
-v_writes = count(r'label="v_cache_write \(kv_cache_write\)')
+k_writes = count(r'label="(k|latent)_cache_write \(kv_cache_write\)')
+v_writes = count(r'label="(v|latent)_cache_write \(kv_cache_write\)')
 assert count(r'op="cached_attention"') == 0, "cached attention drawn as one node"
 events = json.load(open(timeline))["traceEvents"]
 slices = sum(1 for e in events if e.get("ph") == "X" and e.get("cat") == "kernel"

@@ -303,6 +303,20 @@ TEST(CudaGenerationOps, CachedAttentionMatchesCpu) {
   }
 }
 
+// Latent attention's decode (runtime/latent_attention.h): every query head against one row of
+// kv_rank + rope_dim = 576 a key, the same rows passed as keys and values, with the model's
+// scale; and a width off every tile (577).
+TEST(CudaGenerationOps, CachedAttentionOverLatentRowsMatchesCpu) {
+  SHARDRT_REQUIRE_GPU();
+  Backends be;
+  const std::vector<int> lengths{29, 41, 13};
+  checkCachedAttention(
+      be, {"8 heads over one latent row of 576", 41, 576, lengths, {8, 1, 0, 0, 8, 0.0722f}, {}});
+  checkCachedAttention(
+      be,
+      {"a tp slice: heads 4..7 of 8, width 577", 41, 577, lengths, {4, 1, 4, 0, 8, 0.0722f}, {}});
+}
+
 // Contexts past any chunk or tile: a decode-like token at position 4999 of 5000 written keys,
 // others at 3000 and 17, in a cache with NaN past the written keys; with and without a window.
 TEST(CudaGenerationOps, CachedAttentionLongContextMatchesCpu) {

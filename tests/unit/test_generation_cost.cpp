@@ -79,6 +79,22 @@ TEST(GenerationCost, KvCacheIsTheRuntimes) {
                                               plan.dp_batches.at(at.dpRank()).size());
     EXPECT_DOUBLE_EQ(planned, static_cast<double>(kvCacheBytes(d, plan, at))) << "rank " << rank;
   }
+  // Latent attention: one row of kv_rank + rope_dim a position, on every tp rank.
+  Deployment latent = d;
+  latent.model.mla.kv_rank = 37;
+  latent.model.mla.rope_dim = 6;
+  latent.model.mla.nope_dim = 94;
+  latent.model.mla.v_dim = 70;
+  ASSERT_TRUE(latent.model.mla.on());
+  const PlanCostModel mla(latent.model, latent.workload, oneNode(12), {});
+  for (int rank = 0; rank < latent.strategy.worldSize(); ++rank) {
+    const ParallelLayout at(2, 3, 2, rank, 1);
+    const config::Range layers = plan.stages.at(at.ppRank()).layers;
+    const int rows = plan.dp_batches.at(at.dpRank()).size();
+    const double planned = mla.kvCacheBytes(latent.strategy, layers, rows);
+    EXPECT_DOUBLE_EQ(planned, static_cast<double>(layers.size()) * rows * 333 * 43 * 2);
+    EXPECT_DOUBLE_EQ(planned, static_cast<double>(kvCacheBytes(latent, plan, at)));
+  }
 }
 
 // Attention over the cache is the only part that grows with the context: equal steps of
