@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "bench/op_timing.h"
@@ -36,8 +37,10 @@ struct Row {
   double prefill, step_median, step_p99, per_token, tokens_per_second;
 };
 
-Row timeOne(const config::Deployment& d, int batch, int context, const BenchDecodeOptions& o,
-            Backend& backend, comm::Communicator& world, comm::Communicator& host_world) {
+// nullopt after every rank said why it cannot record graphs (--cuda-graphs).
+std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
+                           const BenchDecodeOptions& o, Backend& backend, comm::Communicator& world,
+                           comm::Communicator& host_world) {
   const config::Plan plan = config::makePlan(d);
   const auto& st = d.strategy;
   const config::ParallelLayout layout(st.tp, st.pp, st.dp, world.rank(), st.ep);
@@ -48,6 +51,14 @@ Row timeOne(const config::Deployment& d, int batch, int context, const BenchDeco
   GenerationExecutor generator(d, plan, layout, backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, host_world,
                                options);
+  if (o.cuda_graphs) {
+    const std::string why = generator.graphsUnavailable();
+    if (!noRankFailed(host_world, why.empty() ? "" : "--cuda-graphs: " + why,
+                      "a rank cannot record graphs")) {
+      return std::nullopt;
+    }
+    generator.useGraphs();
+  }
   const GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
   for (int w = 0; w < o.warmup; ++w) generator.generate(requests, greedy);
   host_world.barrier();
@@ -57,13 +68,13 @@ Row timeOne(const config::Deployment& d, int batch, int context, const BenchDeco
     steps.push_back(r.round_seconds[k] - r.round_seconds[k - 1]);
   }
   const double total = r.round_seconds.back(), prefill = r.round_seconds.front();
-  return {batch,
-          context,
-          prefill,
-          median(steps),
-          percentile(steps, 0.99),
-          (total - prefill) / std::max(1, o.new_tokens - 1),
-          batch * o.new_tokens / total};
+  return Row{batch,
+             context,
+             prefill,
+             median(steps),
+             percentile(steps, 0.99),
+             (total - prefill) / std::max(1, o.new_tokens - 1),
+             batch * o.new_tokens / total};
 }
 
 }  // namespace
@@ -100,10 +111,11 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
         std::string(dtypeName(loaded->workload.dtype)).c_str());
     std::printf(
         "# B prompts of C random ids, %d new tokens each, greedy; after %d warm-up generation(s), "
-        "one timed; times: the slowest rank's\n"
+        "one timed; times: the slowest rank's; decode steps %s\n"
         "# prefill = time to first token; step = one decode step (a token for every request); "
         "tpot = (total - prefill) / (new tokens - 1)\n",
-        o.new_tokens, o.warmup);
+        o.new_tokens, o.warmup,
+        o.cuda_graphs ? "replayed from CUDA graphs (each recorded at its first use)" : "eager");
     std::printf("# %5s %7s %12s %12s %12s %12s %12s %14s\n", "B", "C", "prefill(ms)",
                 "step_med(ms)", "step_p99(ms)", "tpot(ms)", "tokens/s", "tokens/s/rank");
   }
@@ -130,7 +142,9 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
                            backend, *host_world, mpi.ranksOnThisNode(), step_tokens)) {
         return kExitBadInput;
       }
-      const Row r = timeOne(d, batch, context, o, backend, world, *host_world);
+      const std::optional<Row> timed = timeOne(d, batch, context, o, backend, world, *host_world);
+      if (!timed) return kExitBadInput;
+      const Row& r = *timed;
       if (rank != 0) continue;
       std::printf("  %5d %7d %12.3f %12.3f %12.3f %12.3f %12.1f %14.1f\n", r.batch, r.context,
                   r.prefill * 1e3, r.step_median * 1e3, r.step_p99 * 1e3, r.per_token * 1e3,

@@ -22,6 +22,7 @@ struct BenchDecodeOptions {
   int new_tokens = 16;
   int warmup = 1;
   int threads = 0;        // BLAS threads per rank; 0: cores / ranks on this node
+  bool cuda_graphs = false;  // decode steps replayed from CUDA graphs (generate --cuda-graphs)
   std::string json_path;  // empty: no JSON
 };
 

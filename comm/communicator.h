@@ -22,7 +22,11 @@ class Communicator {
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
-  virtual std::string_view backendName() const = 0;             // "mpi", "nccl", ...
+  virtual std::string_view backendName() const = 0;  // "mpi", "nccl", ...
+  // Its collectives on device buffers may be recorded into a CUDA graph (Backend::
+  // beginCapture): enqueued on streams, with no host copy or host wait. A group of one makes no
+  // calls.
+  virtual bool graphSafe() const { return size() == 1; }
   const std::string& groupName() const { return group_name_; }  // "world", "tp", ...
   virtual int rank() const = 0;
   virtual int size() const = 0;

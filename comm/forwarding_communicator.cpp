@@ -7,6 +7,8 @@ ForwardingCommunicator::ForwardingCommunicator(Communicator& inner)
 
 std::string_view ForwardingCommunicator::backendName() const { return inner_.backendName(); }
 
+bool ForwardingCommunicator::graphSafe() const { return inner_.graphSafe(); }
+
 int ForwardingCommunicator::rank() const { return inner_.rank(); }
 
 int ForwardingCommunicator::size() const { return inner_.size(); }

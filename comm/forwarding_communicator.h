@@ -15,6 +15,7 @@ class ForwardingCommunicator : public Communicator {
   explicit ForwardingCommunicator(Communicator& inner);
 
   std::string_view backendName() const override;
+  bool graphSafe() const override;
   int rank() const override;
   int size() const override;
 

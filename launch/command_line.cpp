@@ -257,6 +257,8 @@ void addBenchDecodeCommand(CLI::App& bench, bench::BenchDecodeOptions& o) {
   decode->add_option("--new-tokens", o.new_tokens, "New tokens per request")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
+  decode->add_flag("--cuda-graphs", o.cuda_graphs,
+                   "Replay decode steps from CUDA graphs (generate --cuda-graphs)");
   decode->add_option("--warmup", o.warmup, "Untimed generations first")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -133,6 +133,9 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateOptions& o) {
   g->add_flag("--validate", o.validate,
               "Generate unsharded on rank 0 too: the tokens must be identical and every "
               "step's logits within the dtype's tolerance; exit 1 on FAIL");
+  g->add_flag("--cuda-graphs", o.cuda_graphs,
+              "Record each decode step's device work as a CUDA graph once and replay it (cuda, "
+              "pp 1, dense layers, NCCL); off by default until a GPU run has proved it");
   g->add_option("--device", o.device, "cpu, cuda, or auto (cuda when a GPU is visible)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
@@ -230,12 +233,23 @@ int generateCommand(const GenerateOptions& o, const comm::MpiSession& mpi) {
   GenerationExecutor generator(*d, plan, layout, *exec_backend,
                                {groups.tp.get(), groups.ep.get(), groups.pp.get()}, *world,
                                options);
+  if (o.cuda_graphs) {
+    const std::string why = generator.graphsUnavailable();
+    if (!noRankFailed(*world, why.empty() ? "" : "--cuda-graphs: " + why,
+                      "a rank cannot record graphs")) {
+      return kExitBadInput;
+    }
+    generator.useGraphs();
+  }
   report.result = generator.generate(asked->requests, asked->settings);
   report.deployment = *d;
   report.deployment_path = o.deployment_path;
   report.backend = std::string(backend.name());
   report.communicator = std::string(context->world->backendName());
   report.ranks = world->size();
+  report.cuda_graphs = o.cuda_graphs;
+  report.graphs_captured =
+      static_cast<int>(maxOverRanks(*world, static_cast<double>(generator.graphsCaptured())));
   report.kv_cache_bytes =
       static_cast<std::size_t>(maxOverRanks(*world, static_cast<double>(generator.kvCacheBytes())));
   report.requests = asked->requests;

@@ -83,6 +83,7 @@ json toJson(const GenerateReport& r) {
       {"ranks", r.ranks},
       {"blas_threads", r.blas_threads},
       {"kv_cache_bytes_per_rank", r.kv_cache_bytes},
+      {"cuda_graphs", {{"on", r.cuda_graphs}, {"captured", r.graphs_captured}}},
       {"requests", requests},
       {"rounds", r.result.round_seconds.size()},
       {"timings", timingsJson(r)}};
@@ -146,6 +147,10 @@ std::string summary(const GenerateReport& r) {
   s += "; time per output token " + ms(tpot);
   s += " median, " + ms(tpot99) + " p99\n";
   s += line;
+  if (r.cuda_graphs) {
+    s += "  decode steps replayed from " + std::to_string(r.graphs_captured) +
+         " CUDA graphs (one per microbatch and token count)\n";
+  }
   if (r.prediction && r.prediction->round_seconds.empty()) {
     s += "  predicted none: " + r.prediction->note + "\n";
   } else if (r.prediction) {

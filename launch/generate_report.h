@@ -32,6 +32,8 @@ struct GenerateReport {
   int ranks = 0;
   int blas_threads = 0;
   std::size_t kv_cache_bytes = 0;  // the largest of any rank
+  bool cuda_graphs = false;        // --cuda-graphs
+  int graphs_captured = 0;         // decode-step graphs recorded, the most of any rank
   std::vector<GenerationRequest> requests;
   GenerationResult result;
   std::optional<GenerationCheck> check;

@@ -4,6 +4,16 @@
 
 namespace shardrt {
 
+void Backend::beginCapture() {
+  throw std::logic_error(std::string(name()) + " backend: no graph capture");
+}
+int Backend::endCapture() {
+  throw std::logic_error(std::string(name()) + " backend: no graph capture");
+}
+void Backend::replay(int) {
+  throw std::logic_error(std::string(name()) + " backend: no graph capture");
+}
+
 std::size_t Backend::mark() {
   host_marks_.push_back(
       std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());

@@ -46,6 +46,17 @@ class Backend {
   virtual double markMicroseconds(std::size_t mark);
   virtual void clearMarks();
 
+  // Device work recorded once and replayed (CUDA graphs: at small batches a decode step costs
+  // its launches more than its arithmetic). beginCapture() records the work issued after it
+  // instead of running it; endCapture() returns a handle to it; replay(graph) runs it again,
+  // reading whatever its buffers hold then. The work must allocate nothing, copy nothing to or
+  // from the host and wait for nothing on the host. Only where canCapture(); elsewhere they
+  // throw std::logic_error.
+  virtual bool canCapture() const { return false; }
+  virtual void beginCapture();
+  virtual int endCapture();
+  virtual void replay(int graph);
+
   // out (..., N) = inp (..., K) @ weight (N, K)^T
   virtual void linear(const TensorView& out, const TensorView& inp, const TensorView& weight) = 0;
   // Normalise over the last dimension; out may be inp.

@@ -119,6 +119,7 @@ CudaBackend::~CudaBackend() {
     std::lock_guard lock(g_streams_mutex);
     std::erase_if(g_stream_of, [&](const auto& entry) { return entry.second == stream_; });
   }
+  for (cudaGraphExec_t g : graphs_) cudaGraphExecDestroy(g);
   for (cudaEvent_t e : marks_) cudaEventDestroy(e);
   if (start_) cudaEventDestroy(start_);
   if (stop_) cudaEventDestroy(stop_);
@@ -157,6 +158,32 @@ void CudaBackend::copy(const TensorView& dst, const TensorView& src) {
 }
 
 void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+// Thread-local capture: another thread's CUDA calls (a watchdog's, say) neither join nor
+// break it. A collective whose stream waits on an event of stream_ joins the capture, and
+// stream_ waiting on its event joins it back (comm/nccl_communicator.h's ordering), so an
+// unwatched NCCL communicator's collectives are recorded with the kernels.
+void CudaBackend::beginCapture() {
+  CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+}
+
+int CudaBackend::endCapture() {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_CHECK(made);
+  graphs_.push_back(exec);
+  return static_cast<int>(graphs_.size()) - 1;
+}
+
+void CudaBackend::replay(int graph) {
+  if (graph < 0 || graph >= static_cast<int>(graphs_.size())) {
+    throw std::logic_error("cuda backend: no graph " + std::to_string(graph));
+  }
+  CUDA_CHECK(cudaGraphLaunch(graphs_[static_cast<std::size_t>(graph)], stream_));
+}
 
 std::size_t CudaBackend::mark() {
   if (marks_used_ == marks_.size()) {

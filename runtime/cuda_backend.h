@@ -39,6 +39,10 @@ class CudaBackend final : public Backend {
   double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
   std::string attentionSummary() const override;
+  bool canCapture() const override { return true; }
+  void beginCapture() override;
+  int endCapture() override;
+  void replay(int graph) override;
   std::size_t mark() override;
   double markMicroseconds(std::size_t mark) override;
   void clearMarks() override;
@@ -90,7 +94,8 @@ class CudaBackend final : public Backend {
   // --attention cudnn: cuDNN's fused attention, and what ran (for attentionSummary).
   std::unique_ptr<kernels::cuda::CudnnAttention> cudnn_;
   long cudnn_calls_ = 0, own_bf16_calls_ = 0, fp32_calls_ = 0;
-  std::string first_refusal_;  // why cuDNN first refused a shape
+  std::string first_refusal_;            // why cuDNN first refused a shape
+  std::vector<cudaGraphExec_t> graphs_;  // endCapture's, by handle
 };
 
 // CUDA devices visible to this process (0 when there is no usable driver or device).

@@ -22,6 +22,10 @@ class ForwardingBackend : public Backend {
   double timeOps(const std::function<void()>& body) override;
   std::optional<std::size_t> freeMemory() const override;
   std::string attentionSummary() const override;
+  bool canCapture() const override { return inner_.canCapture(); }
+  void beginCapture() override { inner_.beginCapture(); }
+  int endCapture() override { return inner_.endCapture(); }
+  void replay(int graph) override { inner_.replay(graph); }
   std::size_t mark() override;
   double markMicroseconds(std::size_t mark) override;
   void clearMarks() override;

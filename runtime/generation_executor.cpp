@@ -42,6 +42,7 @@ struct GenerationExecutor::Sequence {
 
 struct GenerationExecutor::StepPlan {
   int microbatch = 0;
+  int round = 0;
   long round_tokens = 0;                          // the round's, over every replica
   std::vector<std::int32_t> ids, seq, pos, slot;  // per token of the step
   std::vector<std::int32_t> picked;               // per request: the step row of its last token
@@ -124,6 +125,22 @@ std::size_t GenerationExecutor::kvCacheBytes() const {
   return bytes;
 }
 
+std::string GenerationExecutor::graphsUnavailable() const {
+  if (!backend_.canCapture()) {
+    return "the " + std::string(backend_.name()) + " backend records no graphs (use --device cuda)";
+  }
+  if (plan_.pp > 1) return "pp " + std::to_string(plan_.pp) + ": graphs need pp 1";
+  const auto& m = deployment_.model;
+  for (int l = 0; l < m.layers; ++l) {
+    if (m.isMoeLayer(l)) return "MoE layers route on the host between their kernels";
+  }
+  if (m.mla.on()) return "latent attention uploads its head order in each step";
+  if (!groups_.tp->graphSafe()) {
+    return "the tp group's collectives wait on the host (staged through MPI, watched or checked)";
+  }
+  return "";
+}
+
 void GenerationExecutor::setTracer(Tracer* tracer) {
   tracer_ = tracer;
   executor_.setTracer(tracer);
@@ -140,6 +157,7 @@ GenerationExecutor::StepPlan GenerationExecutor::planStep(const std::vector<Sequ
                                                           long round_tokens) const {
   StepPlan p;
   p.microbatch = microbatch;
+  p.round = round;
   p.round_tokens = round_tokens;
   const int first = microbatch * microbatch_rows_;
   for (int r = first; r < first + microbatch_rows_; ++r) {
@@ -289,6 +307,26 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   // inputs, as they do their weights, without an edge.
   if (tracer_ && first_stage_)
     tracer_->recordBookkeeping(kOpModelInput, {}, {tracer_->ref(step.ids)});
+  const long batch = deployment_.workload.batch_size;
+  const auto rows = static_cast<long>(plan.picked.size());
+  if (graphs_on_ && !tracer_ && plan.round > 0 && n > 0 && rows > 0) {
+    // A decode step: its inputs are in place; its device work is one graph per (microbatch,
+    // tokens), recorded the first time and replayed since (graphsUnavailable: pp 1, so this
+    // rank embeds, runs every layer and computes the logits).
+    const TensorView picked = upload(picked_, plan.picked, batch);
+    const TensorView logits = firstRows(logits_, rows, batch);
+    const auto key = std::make_pair(plan.microbatch, n);
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) {
+      backend_.beginCapture();
+      executor_.embed(step);
+      executor_.step(step, cache_);
+      executor_.logits(picked, logits);
+      it = graphs_.emplace(key, backend_.endCapture()).first;
+    }
+    backend_.replay(it->second);
+    return chooseTokens(plan, logits, settings, logits_rows);
+  }
   comm::Communicator& pp = *groups_.pp;
   const TensorView hidden = executor_.stepHidden(step);
   if (tracer_) tracer_->nameView(hidden);
@@ -307,9 +345,7 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
     return {};
   }
   if (plan.picked.empty()) return {};
-  const long batch = deployment_.workload.batch_size;
   const TensorView picked = upload(picked_, plan.picked, batch);
-  const auto rows = static_cast<long>(plan.picked.size());
   const TensorView logits = firstRows(logits_, rows, batch);
   executor_.logits(picked, logits);
   return chooseTokens(plan, logits, settings, logits_rows);

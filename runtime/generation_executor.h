@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,17 @@ class GenerationExecutor {
 
   std::size_t kvCacheBytes() const;
 
+  // CUDA graphs (issue 17, item 9): each decode step's device work (the embedding, the layers,
+  // the LM head) recorded once per microbatch and token count, then replayed, its inputs
+  // uploaded into the same buffers first. Empty when this rank can: otherwise why not (a
+  // backend without capture; pp > 1, whose sends and receives the rounds order on the host; MoE
+  // layers, which route on the host; latent attention, whose step uploads its head order; a tp
+  // group whose collectives wait on the host). Every rank of a plan gives the same answer.
+  std::string graphsUnavailable() const;
+  // Records and replays decode steps from now on (graphsUnavailable() must be empty).
+  void useGraphs() { graphs_on_ = true; }
+  int graphsCaptured() const { return static_cast<int>(graphs_.size()); }
+
   // Records the generations that follow on `tracer` (null: none), which must be the one the
   // backend and communicators this executor runs on record to. Each record carries its round
   // (0: the prefill, then one per decode step); each round records the model's input (a step's
@@ -122,6 +134,8 @@ class GenerationExecutor {
   bool joins_empty_steps_;  // the stage's MoE exchanges span replicas
   KvCache cache_;
   Tracer* tracer_ = nullptr;
+  bool graphs_on_ = false;
+  std::map<std::pair<int, long>, int> graphs_;  // (microbatch, tokens) -> Backend graph
   std::vector<std::int32_t> chosen_host_;  // a round's new tokens, one per replica row (-1: none)
   // Device buffers of a step, allocated once for the largest: the tokens' ids, sequences,
   // positions and cache slots; the rows whose logits are computed; the logits; a round's new

@@ -46,6 +46,20 @@ generate_case(moe_tp2_pp2_ep2 4 ${gen_moe} --set strategy.tp=2 --set strategy.pp
               --set strategy.ep=2 --set strategy.microbatches=2)
 generate_gpu_case(small_tp2_pp2_mb2 4 ${gen_small} --set strategy.pp=2
                   --set strategy.microbatches=2)
+# Item 9: the decode steps replayed from CUDA graphs against the unsharded eager reference
+# (tokens identical, logits within fp32 1e-5), two microbatches so that two graphs a token
+# count are recorded; and the graphs were used.
+generate_gpu_case(small_tp2_dp2_cuda_graphs 4 ${gen_small} --set strategy.dp=2 --cuda-graphs)
+if(SHARDRT_HAVE_CUDA)
+  add_test(NAME gpu.generate.cuda_graphs_replayed
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/gpu_run.sh 0
+                   "^  decode steps replayed from [1-9][0-9]* CUDA graphs" 1 --
+                   ${SHARDRT_MPIRUN} -np 2 $<TARGET_FILE:shardrt> generate ${gen_small}
+                   --device cuda --cuda-graphs --prompts ${gen_prompts} --set strategy.microbatches=2
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/out/gpu.generate.cuda_graphs_replayed)
+  set_tests_properties(gpu.generate.cuda_graphs_replayed PROPERTIES LABELS gpu TIMEOUT 300
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endif()
 generate_gpu_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
 generate_gpu_case(deepseek_v3_tp2_ep4_dp2 4 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                   --set workload.batch_size=4 --set strategy.dp=2 --set strategy.ep=4)
@@ -76,6 +90,13 @@ shardrt_add_cli_test(cli.generate.latent_kv_cache RANKS 2 EXIT 0
   PATTERN "KV cache 61248 bytes on the fullest rank$" COUNT 1
   ARGS generate ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json --prompt 1,2,3
        --max-new-tokens 2 --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.latent_kv_cache)
+
+# --cuda-graphs where no graph can be recorded: one line naming why, exit 2 on every rank.
+shardrt_add_cli_test(cli.generate.cuda_graphs_need_cuda RANKS 2 EXIT 2
+  PATTERN "^shardrt: rank [01] on [^ ]+: error: --cuda-graphs: the cpu backend records no graphs [(]use --device cuda[)]$"
+  COUNT 2
+  ARGS generate ${gen_small} --cuda-graphs --prompt 1,2
+       --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.cuda_graphs_need_cuda)
 
 # The planner's prediction beside the measurement (item 8) when the file has a cluster; a
 # note instead when the cluster is not the launched ranks. No timed assertion: the ratios are
