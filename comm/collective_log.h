@@ -11,8 +11,8 @@
 namespace shardrt::comm {
 
 struct ReliabilitySettings {
-  double timeout_seconds = 0.0;    // a collective waiting longer aborts the job (0: never)
-  bool check_collectives = false;  // ranks confirm op, sequence and sizes before each one
+  double timeout_seconds = 0.0;     // a collective waiting longer aborts the job (0: never)
+  bool check_collectives = false;   // ranks confirm op, sequence and sizes before each one
   // The NCCL communicator is made non-blocking and each collective is waited for on the host
   // under the watchdog (--nccl-watchdog on); off: blocking, and the host never waits for
   // NCCL (docs/reliability.md). Read when an NCCL communicator is made.
@@ -24,8 +24,8 @@ ReliabilitySettings& reliabilitySettings();
 struct CollectiveRecord {
   char group[16] = {0};
   char op[20] = {0};
-  long seq = 0;                   // per group, from 1
-  std::size_t bytes = 0;          // what this rank sends (or holds, for in-place ops)
+  long seq = 0;               // per group, from 1
+  std::size_t bytes = 0;      // what this rank sends (or holds, for in-place ops)
   double start = 0.0, end = 0.0;  // seconds since the log began; end 0: still waiting
 };
 

@@ -82,7 +82,8 @@ class NcclCommunicator final : public Communicator {
   bool ready(ncclComm_t comm, const CollectiveCall& call);
   void waitUntilReady(ncclComm_t comm, const CollectiveCall& call);
   void waitForStream(const CollectiveCall& call);
-  [[noreturn]] void reportFailure(ncclComm_t comm, const CollectiveCall& call, ncclResult_t state);
+  [[noreturn]] void reportFailure(ncclComm_t comm, const CollectiveCall& call,
+                                  ncclResult_t state);
   // Listed among the communicators aborted before the job is ended; unlisted, and
   // destroyed (finalized first) or aborted when the stack unwinds from an error.
   void watchThis();
@@ -95,7 +96,7 @@ class NcclCommunicator final : public Communicator {
   cudaStream_t stream_ = nullptr;
   cudaEvent_t before_ = nullptr, after_ = nullptr;
   bool watched_ = false;
-  bool in_group_ = false;                    // between ncclGroupStart and ncclGroupEnd
+  bool in_group_ = false;                     // between ncclGroupStart and ncclGroupEnd
   const CollectiveCall* current_ = nullptr;  // the call being made, for the watchdog's report
 };
 

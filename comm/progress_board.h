@@ -20,10 +20,10 @@ class ProgressBoard {
     long long waiting_slot;     // -1: in no collective
     long long waiting_seq;
     char waiting_op[24];
-    char op[48];  // the runtime's op ("" before any)
+    char op[48];                // the runtime's op ("" before any)
     long long layer, microbatch;
-    long long progress;  // rises with every op and tick(): a waiting rank tells work
-                         // that goes on (rank-local, long) from a rank that is stuck
+    long long progress;         // rises with every op and tick(): a waiting rank tells work
+                                // that goes on (rank-local, long) from a rank that is stuck
   };
 
   // Collective over MPI_COMM_WORLD; close() before MPI_Finalize, on every rank that opened.

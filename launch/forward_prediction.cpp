@@ -15,12 +15,12 @@ std::optional<ForwardPrediction> predictForward(const std::string& path,
   ForwardPrediction p;
   try {
     const auto doc = config::readDeploymentJson(path, overrides);
-    const auto in =
-        planner::planningInputOf(doc, std::filesystem::path(path).parent_path().string(), d);
+    const auto in = planner::planningInputOf(
+        doc, std::filesystem::path(path).parent_path().string(), d);
     if (!in) return std::nullopt;
     if (in->cluster.gpus() != world_size) {
-      p.note = "the file's cluster has " + std::to_string(in->cluster.gpus()) + " GPUs, the run " +
-               std::to_string(world_size) + " ranks";
+      p.note = "the file's cluster has " + std::to_string(in->cluster.gpus()) +
+               " GPUs, the run " + std::to_string(world_size) + " ranks";
       return p;
     }
     planner::Candidate c;
@@ -31,9 +31,8 @@ std::optional<ForwardPrediction> predictForward(const std::string& path,
     const planner::PlanCostModel costs(d.model, d.workload, in->cluster, in->options);
     p.seconds = costs.estimate(c).latency_seconds;
     const auto& gpu = in->cluster.groups.front().gpu;
-    p.rates = gpu.profile
-                  ? "profile " + doc["cluster"]["groups"][0]["gpu"]["profile"].get<std::string>()
-                  : "datasheet rates";
+    p.rates = gpu.profile ? "profile " + doc["cluster"]["groups"][0]["gpu"]["profile"].get<std::string>()
+                          : "datasheet rates";
   } catch (const ConfigError& e) {
     p.note = e.what();
   }

@@ -35,8 +35,8 @@ dag::GraphInfo graphInfo(const GenerateTraceInput& in, int gpus, const char* pha
   const config::Deployment& d = in.deployment;
   dag::GraphInfo info;
   info.name = dag::graphName(d.name) + "-" + phase;
-  info.title = dag::deploymentTitle(
-      d, how + "; traced generate, backend " + in.backend + ", communicator " + in.communicator);
+  info.title = dag::deploymentTitle(d, how + "; traced generate, backend " + in.backend +
+                                           ", communicator " + in.communicator);
   info.gpus = gpus;
   info.layers = d.model.layers;
   info.experts = d.model.moe.experts;
@@ -74,8 +74,8 @@ void writeAll(const GenerateTraceInput& in, const std::vector<TraceEvent>& event
     if (!isBookkeeping(e)) ops.push_back(e);
   }
   const std::string title = dag::deploymentTitle(
-      in.deployment, "traced generate of " + std::to_string(in.requests.size()) + " requests, " +
-                         std::to_string(t.rounds) +
+      in.deployment, "traced generate of " + std::to_string(in.requests.size()) +
+                         " requests, " + std::to_string(t.rounds) +
                          " rounds (prefill, then decode steps), backend " + in.backend);
   dag::writeTimeline(ops, {in.communicator.substr(0, in.communicator.find(' ')), gpus, title},
                      stage);
@@ -110,13 +110,13 @@ std::optional<GenerateTrace> traceGeneration(comm::Communicator& world,
   if (world.rank() == 0) {
     try {
       if (const int i = firstDifference(in.measured, again); i >= 0) {
-        throw std::runtime_error(
-            "the traced generation chose other tokens than the measured "
-            "one, first in request " +
-            std::to_string(i));
+        throw std::runtime_error("the traced generation chose other tokens than the measured "
+                                 "one, first in request " +
+                                 std::to_string(i));
       }
-      writeDirectoryAtomically(
-          in.dir, [&](const std::string& stage) { writeAll(in, all, world.size(), t, stage); });
+      writeDirectoryAtomically(in.dir, [&](const std::string& stage) {
+        writeAll(in, all, world.size(), t, stage);
+      });
     } catch (const std::exception& e) {
       reportError(0, std::string("--trace: ") + e.what());
       ok = 0;

@@ -1,13 +1,13 @@
 #include "launch/output_paths.h"
 
+#include "common/atomic_directory.h"
+
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
-
-#include "common/atomic_directory.h"
 
 namespace shardrt::launch {
 namespace {
@@ -66,8 +66,8 @@ std::string outputDirectoryProblem(const std::string& option, const std::string&
   }
   const std::string why = notWritable(ancestor);
   return why.empty() ? ""
-                     : option + ": " + path + " cannot be created in " + ancestor.string() + " (" +
-                           why + ")";
+                     : option + ": " + path + " cannot be created in " + ancestor.string() +
+                           " (" + why + ")";
 }
 
 }  // namespace shardrt::launch

@@ -14,7 +14,7 @@ struct PlanOptions {
   std::string deployment_path;
   std::vector<std::string> overrides;
   int top = 5;
-  std::string out_path;     // empty: the best plan is printed, not written
+  std::string out_path;  // empty: the best plan is printed, not written
   std::string out_top_dir;  // each of the top K as DIR/plan-<i>.json
   std::string json_path;
 };

@@ -17,22 +17,22 @@ struct RunOptions {
   std::string strategy;                // --strategy NAME: one of the file's named strategies
   bool validate = false;
   std::string out_dir = "shardrt-out";
-  std::string dump_dir;      // the --dump directory
-  bool dump_given = false;   // --dump was given (then dump_dir must be a writable directory)
+  std::string dump_dir;     // the --dump directory
+  bool dump_given = false;  // --dump was given (then dump_dir must be a writable directory)
   std::string weights_path;  // empty: generated from the seed (runtime/weight_files.h)
-  int blas_threads = 0;      // 0: cores / ranks on this node
+  int blas_threads = 0;  // 0: cores / ranks on this node
   int warmup = 1;
   int iterations = 3;
   bool profile = false;
   std::string trace_dir;     // the DAG, dags.json and the timeline go here, with --trace
   bool trace_given = false;  // --trace was given
   bool fault_skip_attention_allreduce = false;  // test-only
-  double timeout_seconds = 300.0;               // the collective watchdog (0: off)
-  bool check_collectives = false;     // ranks confirm each collective's op and sizes first
+  double timeout_seconds = 300.0;  // the collective watchdog (0: off)
+  bool check_collectives = false;  // ranks confirm each collective's op and sizes first
   std::string nccl_watchdog = "off";  // on: the NCCL communicator non-blocking and watched
-  std::string test_fault;             // test-only: RANK:WHERE:MODE (runtime/fault_injection.h)
-  bool check_numerics = false;        // stop at the first op output holding NaN or Inf
-  std::string fault_nan_weight;       // test-only: NaN in element 0 of this weight's local slices
+  std::string test_fault;          // test-only: RANK:WHERE:MODE (runtime/fault_injection.h)
+  bool check_numerics = false;  // stop at the first op output holding NaN or Inf
+  std::string fault_nan_weight;  // test-only: NaN in element 0 of this weight's local slices
 };
 
 // Returns the process exit code (common/errors.h); every rank returns the same one.

@@ -67,7 +67,7 @@ struct RunReport {
   std::string backend;
   std::string communicator;
   std::string attention;  // rank 0's Backend::attentionSummary(): empty without --attention cudnn
-  std::string weights;    // empty: generated from the seed; else what --weights indexed
+  std::string weights;  // empty: generated from the seed; else what --weights indexed
   // Building the shards (allocating and filling every weight), the slowest rank's time, and
   // with --weights the rank that read the most bytes: how many and in what time.
   double weights_seconds = 0.0;
@@ -81,7 +81,7 @@ struct RunReport {
   std::vector<MoeLayerReport> moe_layers;
   std::optional<ValidationReport> validation;
   std::optional<ForwardPrediction> prediction;  // the planner's, when the file has a cluster
-  std::vector<RankPlacement> placement;         // per world rank
+  std::vector<RankPlacement> placement;          // per world rank
 
   double medianForwardSeconds() const;
 };

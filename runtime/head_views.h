@@ -12,9 +12,9 @@ namespace shardrt {
 // (kv_heads*d_k for the keys and values of grouped-query attention).
 inline TensorView mergeHeads(const TensorView& t) {
   const auto& s = t.shape();
-  return t.reshaped(
-      {s[0], s[1],
-       Dim(s[2].name + "*" + s[3].name, s.size(2) * s.size(3), s[2].global * s.size(3))});
+  return t.reshaped({s[0], s[1],
+                     Dim(s[2].name + "*" + s[3].name, s.size(2) * s.size(3),
+                         s[2].global * s.size(3))});
 }
 
 // (batch, seq, heads, d) seen as (batch*seq*heads, d): one row a head.

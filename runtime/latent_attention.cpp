@@ -185,9 +185,9 @@ const TensorView& LatentAttentionBlock::attendOverCache(
   latent.kv_heads = 1;
   latent.kv_head_begin = 0;
   latent.group_size = model_.heads;
-  latent.score_scale = heads.score_scale > 0.0f
-                           ? heads.score_scale
-                           : 1.0f / std::sqrt(static_cast<float>(model_.head_dim));
+  latent.score_scale =
+      heads.score_scale > 0.0f ? heads.score_scale
+                               : 1.0f / std::sqrt(static_cast<float>(model_.head_dim));
   // 4 FLOPs per latent dim, query head and visible key: the scores and the values.
   const double flops = 4.0 * attention_pairs * heads_ * latentWidth(model_);
   run_("attention", flops, [&] {

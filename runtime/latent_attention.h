@@ -52,10 +52,10 @@ class LatentAttentionBlock {
   // buffer; layer: the stage's index of the layer (absorb's order); heads: the executor's;
   // attention_pairs: the step's (token, visible key) pairs, for the FLOPs traced.
   const TensorView& attendOverCache(const TensorView& normed, const LayerWeights& weights,
-                                    std::size_t layer, const TensorView& q, const TensorView& seq,
-                                    const TensorView& pos, const TensorView& slot,
-                                    const Tensor& cache, const kernels::AttentionHeads& heads,
-                                    double attention_pairs);
+                                    std::size_t layer, const TensorView& q,
+                                    const TensorView& seq, const TensorView& pos,
+                                    const TensorView& slot, const Tensor& cache,
+                                    const kernels::AttentionHeads& heads, double attention_pairs);
 
   // The passes to come use the first `rows` of batch (a generate step's tokens; the whole
   // batch otherwise, as after construction).
@@ -83,8 +83,8 @@ class LatentAttentionBlock {
     // The latent cache's (latent_cache): a token's cache row; per-head rows in token order and
     // in head order (the widest of nope_dim, kv_rank and v_dim); the absorbed query and the
     // attention's output over the latent; the two row orders' indices.
-    Tensor latent_row, latent_row_rope, head_rows_in, head_rows_out, by_head_in, by_head_out,
-        q_absorbed, attn_latent, to_heads, to_tokens;
+    Tensor latent_row, latent_row_rope, head_rows_in, head_rows_out, by_head_in, by_head_out, q_absorbed,
+        attn_latent, to_heads, to_tokens;
   };
 
   const config::ModelConfig& model_;

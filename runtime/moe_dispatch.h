@@ -1,7 +1,7 @@
 // Host-side bookkeeping of an MoE layer's token exchange: which token slots survive the
 // capacity limit, what each rank sends to which copy of each expert (counts first, then
-// rows), and how received rows are regrouped by expert and sent back. Pure functions of the
-// routing, so that they are tested without MPI and every backend shares them.
+// rows), and how received rows are regrouped by expert and sent back. Pure functions of the routing, so
+// that they are tested without MPI and every backend shares them.
 //
 // A slot is (token, k): the token's k-th choice of expert. Slots are sent sorted by
 // (destination ep rank, expert, token), so a receiver knows from the per-expert counts alone

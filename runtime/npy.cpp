@@ -159,15 +159,15 @@ void writeNpy(const std::string& path, const float* data, const std::vector<long
   });
 }
 
-StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size, const std::string& path,
-                            const std::string& name) {
+StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size,
+                            const std::string& path, const std::string& name) {
   if (head.size() < 10 || head.substr(0, 6) != std::string_view(kMagic, 6)) {
     throw ConfigError(path, "is not an .npy file (no \\x93NUMPY magic)");
   }
   const int major = static_cast<unsigned char>(head[6]);
   if (major < 1 || major > 3) {
-    throw ConfigError(
-        path, ".npy format version " + std::to_string(major) + " (versions 1 to 3 are known)");
+    throw ConfigError(path, ".npy format version " + std::to_string(major) +
+                                " (versions 1 to 3 are known)");
   }
   // Version 1 has a 2-byte header length, versions 2 and 3 a 4-byte one.
   const std::size_t prefix = major == 1 ? 10 : 12;
@@ -245,8 +245,7 @@ std::vector<float> readNpy(const std::string& path, std::vector<long>* shape) {
     StoredTensor viewed = t;
     viewed.shape = flat;
     shape->assign(t.shape.begin(), t.shape.end());
-    return readStoredSlice(viewed,
-                           {{0, static_cast<int>(flat[0])}, {0, static_cast<int>(flat[1])}});
+    return readStoredSlice(viewed, {{0, static_cast<int>(flat[0])}, {0, static_cast<int>(flat[1])}});
   }
   shape->assign(t.shape.begin(), t.shape.end());
   std::vector<config::Range> whole;

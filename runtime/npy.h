@@ -22,8 +22,8 @@ inline constexpr std::uint64_t kMaxNpyHeaderBytes = 65536;
 // descr, fortran_order and shape. Anything else (another dtype, Fortran order, a header or
 // data that the file does not hold, a shape over config::kMaxTensorElements) is a
 // ConfigError naming the file and the rule.
-StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size, const std::string& path,
-                            const std::string& name);
+StoredTensor parseNpyHeader(std::string_view head, std::uint64_t file_size,
+                            const std::string& path, const std::string& name);
 
 // Opens path (a regular file) and parses its header as above.
 StoredTensor readNpyIndex(const std::string& path, const std::string& name);

@@ -10,11 +10,11 @@
 namespace shardrt {
 
 struct OpContext {
-  char op[48] = {0};    // the op's label (q_proj, dispatch, ...), truncated
-  int layer = -1;       // -1: outside any layer
-  int microbatch = -1;  // -1: outside the microbatch loop
-  long index = 0;       // ops started on this rank so far, from 1: fault injection counts these
-  long in_layer = 0;    // ops started since the layer began
+  char op[48] = {0};     // the op's label (q_proj, dispatch, ...), truncated
+  int layer = -1;        // -1: outside any layer
+  int microbatch = -1;   // -1: outside the microbatch loop
+  long index = 0;        // ops started on this rank so far, from 1: fault injection counts these
+  long in_layer = 0;     // ops started since the layer began
 };
 
 // Starts layer `layer` (-1: outside any layer) of microbatch `microbatch`.

@@ -95,9 +95,9 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
   // numel <= 2^38 and bytes <= 8: no overflow.
   const std::uint64_t expected = static_cast<std::uint64_t>(numel) * t.element_bytes;
   if (end - begin != expected) {
-    throw ConfigError(field + ".data_offsets", "span " + std::to_string(end - begin) +
-                                                   " bytes; shape and dtype need " +
-                                                   std::to_string(expected));
+    throw ConfigError(field + ".data_offsets",
+                      "span " + std::to_string(end - begin) + " bytes; shape and dtype need " +
+                          std::to_string(expected));
   }
   t.offset = data_start + begin;
   t.bytes = expected;
@@ -109,8 +109,8 @@ StoredTensor parseEntry(const std::string& name, const nlohmann::json& entry,
 std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uint64_t file_size,
                                                  const std::string& path) {
   if (file_size < 8 || head.size() < 8) {
-    throw ConfigError(
-        path, "is too short to be a .safetensors file (" + std::to_string(file_size) + " bytes)");
+    throw ConfigError(path, "is too short to be a .safetensors file (" +
+                                std::to_string(file_size) + " bytes)");
   }
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(head[i]);
@@ -120,8 +120,8 @@ std::vector<StoredTensor> parseSafetensorsHeader(std::string_view head, std::uin
                                 ".safetensors file?)");
   }
   if (8 + n > file_size || 8 + n > head.size()) {
-    throw ConfigError(path,
-                      "the file ends inside its " + std::to_string(n) + "-byte header (truncated)");
+    throw ConfigError(path, "the file ends inside its " + std::to_string(n) +
+                                "-byte header (truncated)");
   }
   const nlohmann::json header =
       config::parseJsonLimited(head.substr(8, static_cast<std::size_t>(n)), path);

@@ -23,8 +23,8 @@ std::int64_t checkedElementCount(const std::vector<std::int64_t>& shape, const s
   for (std::size_t i = 0; i < shape.size(); ++i) {
     const std::int64_t d = shape[i];
     if (d < 0) {
-      throw ConfigError(
-          field, "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
+      throw ConfigError(field, "dimension " + std::to_string(i) + " is negative (" +
+                                   std::to_string(d) + ")");
     }
     // n <= cap and d <= cap, so n * d cannot overflow 64 bits before the comparison.
     if (d > cap || (d > 0 && n > cap / d)) {

@@ -18,8 +18,8 @@ namespace shardrt {
 enum class StoredDType { F32, F16, BF16, Other };
 
 struct StoredTensor {
-  std::string name;  // the tensor's name in the file (safetensors), or the file's stem (.npy)
-  std::string path;  // the file
+  std::string name;   // the tensor's name in the file (safetensors), or the file's stem (.npy)
+  std::string path;   // the file
   StoredDType dtype = StoredDType::F32;
   std::string dtype_name = "F32";  // as the file spells it (safetensors: "F32", "I64", ...)
   int element_bytes = 4;

@@ -241,15 +241,11 @@ void TracingBackend::cachedAttention(const TensorView& out, const TensorView& q,
   // The visible keys per token follow from the positions, which are on the device: the FLOPs
   // are the executor's count (4 * d_k per query head and visible key), not recomputed here.
   const std::string mask =
-      heads.window > 0 ? "causal-by-position sliding-window (" + std::to_string(heads.window) + ")"
-                       : "causal-by-position";
-  run({OpKind::Compute,
-       "cached_attention",
-       {q, k_cache, v_cache, seq, pos},
-       {},
-       {out},
-       tracer_.labelFlops(),
-       mask},
+      heads.window > 0
+          ? "causal-by-position sliding-window (" + std::to_string(heads.window) + ")"
+          : "causal-by-position";
+  run({OpKind::Compute, "cached_attention", {q, k_cache, v_cache, seq, pos}, {}, {out},
+       tracer_.labelFlops(), mask},
       [&] { inner().cachedAttention(out, q, k_cache, v_cache, seq, pos, heads); });
 }
 

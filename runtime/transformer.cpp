@@ -157,9 +157,9 @@ void TransformerExecutor::attentionBlock(const LayerWeights& layer_weights) {
   if (latent_ && step_) {  // generation over the latent cache (runtime/latent_attention.h)
     const std::size_t local =
         static_cast<std::size_t>(layer_weights.layer - weights_.layers.front().layer);
-    const TensorView o_in = mergeHeads(
-        latent_->attendOverCache(normed_, layer_weights, local, q_, step_->seq, step_->pos,
-                                 step_->slot, cache_->k.at(local), heads_, step_->attention_pairs));
+    const TensorView o_in = mergeHeads(latent_->attendOverCache(
+        normed_, layer_weights, local, q_, step_->seq, step_->pos, step_->slot,
+        cache_->k.at(local), heads_, step_->attention_pairs));
     run_(
         "linear", linearFlops(tokens_, wo), [&] { backend_.linear(partial_, o_in, wo); }, "o_proj");
     tensorParallelAllReduce(partial_, "all_reduce");
