@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "launch/forward_prediction.h"
 
 namespace shardrt::launch {
 namespace {
@@ -53,30 +54,21 @@ std::optional<GenerationPrediction> predictGeneration(
     const GenerationResult& result) {
   GenerationPrediction p;
   try {
-    const auto doc = config::readDeploymentJson(path, overrides);
-    const auto in =
-        planner::planningInputOf(doc, std::filesystem::path(path).parent_path().string(), d);
-    if (!in) return std::nullopt;
-    if (in->cluster.gpus() != world_size) {
-      p.note = "the file's cluster has " + std::to_string(in->cluster.gpus()) + " GPUs, the run " +
-               std::to_string(world_size) + " ranks";
+    const auto view = plannerViewOf(path, overrides, d, plan, world_size);
+    if (!view) return std::nullopt;
+    if (!view->note.empty()) {
+      p.note = view->note;
       return p;
     }
-    planner::Candidate c;
-    c.strategy = d.strategy;
-    for (const auto& s : plan.stages) c.stages.push_back(s.layers);
-    c.expert_placement = plan.expert_placement;
-    for (const auto& rows : plan.dp_batches) c.dp_batch.push_back(rows.size());
-    const planner::PlanCostModel costs(d.model, d.workload, in->cluster, in->options);
+    const planner::PlanCostModel costs(d.model, d.workload, view->input.cluster,
+                                       view->input.options);
     double end = 0.0;
     for (std::size_t r = 0; r < result.round_seconds.size(); ++r) {
-      end += costs.roundSeconds(c, stepsOfRound(d, plan, requests, result, static_cast<int>(r)));
+      end += costs.roundSeconds(view->candidate,
+                                stepsOfRound(d, plan, requests, result, static_cast<int>(r)));
       p.round_seconds.push_back(end);
     }
-    const auto& gpu = in->cluster.groups.front().gpu;
-    p.rates = gpu.profile
-                  ? "profile " + doc["cluster"]["groups"][0]["gpu"]["profile"].get<std::string>()
-                  : "datasheet rates";
+    p.rates = view->rates;
   } catch (const ConfigError& e) {
     p.note = e.what();
     p.round_seconds.clear();
