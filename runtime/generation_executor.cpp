@@ -330,21 +330,20 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   comm::Communicator& pp = *groups_.pp;
   const TensorView hidden = executor_.stepHidden(step);
   if (tracer_) tracer_->nameView(hidden);
+  // A step of no tokens (a replica with nothing left that still joins its MoE exchanges) runs
+  // every op on zero rows, the stages' messages and the LM head included: the same ops as any
+  // step, so that a trace draws it whole (an op with nothing before it would hang loose).
   if (first_stage_) {
-    if (n > 0) executor_.embed(step);
-  } else if (n > 0) {
+    executor_.embed(step);
+  } else {
     pp.recv(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(), pp.rank() - 1);
   }
   executor_.step(step, cache_);
   if (!last_stage_) {
-    if (n > 0) {
-      if (tracer_) tracer_->nameView(hidden);
-      pp.send(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(),
-              pp.rank() + 1);
-    }
+    if (tracer_) tracer_->nameView(hidden);
+    pp.send(hidden.raw(), static_cast<std::size_t>(hidden.numel()), hidden.dtype(), pp.rank() + 1);
     return {};
   }
-  if (plan.picked.empty()) return {};
   const TensorView picked = upload(picked_, plan.picked, batch);
   const TensorView logits = firstRows(logits_, rows, batch);
   executor_.logits(picked, logits);

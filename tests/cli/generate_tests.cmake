@@ -80,6 +80,10 @@ generate_trace_case(small_tp2_dp2_sampled 4 ${gen_small} --set strategy.dp=2 --t
                     --top-k 9)
 generate_trace_case(moe_tp2_ep2 2 ${gen_moe} --set strategy.tp=2 --set strategy.ep=2)
 generate_trace_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.ep=2)
+# A replica with no request (batch 8, the 4 requests all in replica 0) still joins its MoE
+# all-to-alls: its zero-token steps are whole in the graphs, from the input to the output.
+generate_trace_case(moe_dp2_ep2_pp2_empty_replica 4 ${gen_moe} --set strategy.dp=2
+                    --set strategy.ep=2 --set strategy.pp=2 --set workload.batch_size=8)
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
