@@ -148,7 +148,8 @@ double PlanCostModel::kvCacheBytes(const config::StrategyConfig& strategy, confi
 }
 
 double PlanCostModel::generationBytes(const Candidate& candidate, int stage, int replica,
-                                      double row_scale, double& kv_bytes) const {
+                                      double row_scale, double& kv_bytes,
+                                      double* vocabulary_bytes) const {
   const config::StrategyConfig& s = candidate.strategy;
   const ExpertShares experts = expertShares(candidate);
   const int most_slots = experts.per_rank.empty()
@@ -162,8 +163,10 @@ double PlanCostModel::generationBytes(const Candidate& candidate, int stage, int
   // the last; one tensor for both when tied on one stage.
   const double block = static_cast<double>(model_.vocab) / s.tp * model_.hidden * dtype_bytes_;
   const bool first = stage == 0, last = stage + 1 == s.pp;
-  if (first) bytes += block;
-  if (last && !(first && model_.tie_embeddings)) bytes += block;
+  const double vocabulary =
+      (first ? block : 0.0) + (last && !(first && model_.tie_embeddings) ? block : 0.0);
+  if (vocabulary_bytes) *vocabulary_bytes = vocabulary;
+  bytes += vocabulary;
   const double rows = candidate.dp_batch[replica] * row_scale;
   kv_bytes = kvCacheBytes(s, layers, rows);
   bytes += kv_bytes;
@@ -187,11 +190,22 @@ void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost)
       const double limit = std::min(cluster_.groupOf(c.first).gpu.memory_bytes,
                                     cluster_.groupOf(c.last).gpu.memory_bytes) *
                            (1.0 - cluster_.memory_reserve);
-      double kv = 0.0, kv2 = 0.0;
-      const double at_one = generationBytes(candidate, st, r, 1.0, kv);
+      double kv = 0.0, kv2 = 0.0, vocabulary = 0.0;
+      const double at_one = generationBytes(candidate, st, r, 1.0, kv, &vocabulary);
       const double at_two = generationBytes(candidate, st, r, 2.0, kv2);
       kv_most = std::max(kv_most, kv);
       if (at_one > limit) cost.fits = false;
+      // The per-GPU detail (the report's memory line) as generation holds it: each rank's own
+      // weights plus its vocabulary block; the KV cache and a step's buffers beside them.
+      if (!cost.ranks.empty()) {
+        double none = 0.0;  // the weights alone: the bytes at no rows
+        const double growing = at_one - generationBytes(candidate, st, r, 0.0, none);
+        for (int world = c.first; world <= c.last; ++world) {
+          RankCost& rc = cost.ranks[static_cast<std::size_t>(world)];
+          rc.weight_bytes += vocabulary;  // the forward's layers and expert slots, and these
+          rc.activation_bytes = growing;
+        }
+      }
       if (at_one > cost.max_memory_bytes) {
         cost.max_memory_bytes = at_one;
         cost.max_memory_limit_bytes = limit;

@@ -147,8 +147,9 @@ class PlanCostModel {
   // Generation's memory on the fullest GPU of each stage: weights (the embedding and LM head
   // too), the KV cache, a step's buffers; fills cost.fits and the maxima.
   void generationMemory(const Candidate& candidate, PlanCost& cost) const;
+  // vocabulary_bytes: set to the embedding's and LM head's share of the result.
   double generationBytes(const Candidate& candidate, int stage, int replica, double row_scale,
-                         double& kv_bytes) const;
+                         double& kv_bytes, double* vocabulary_bytes = nullptr) const;
   GenerationCost generationCost(const Candidate& candidate) const;
   // The candidate's experts: each ep rank's share of the group's token slots and its slots.
   struct ExpertShares {
