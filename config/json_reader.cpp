@@ -169,7 +169,8 @@ JsonReader JsonReader::object(const std::string& key) { return JsonReader(get(ke
 std::vector<JsonReader> JsonReader::objects(const std::string& key) {
   const auto& v = get(key);
   if (!v.is_array() || v.empty()) {
-    throw ConfigError(field(key), "must be a non-empty list of objects, got " + typeName(v));
+    throw ConfigError(field(key), "must be a non-empty list of objects, got " +
+                                      (v.is_array() ? std::string("an empty list") : typeName(v)));
   }
   std::vector<JsonReader> out;
   for (std::size_t i = 0; i < v.size(); ++i) {

@@ -9,6 +9,7 @@
 #include "common/atomic_file.h"
 #include "common/error_report.h"
 #include "common/errors.h"
+#include "launch/output_paths.h"
 #include "planner/plan_explain.h"
 #include "planner/strategy_search.h"
 
@@ -100,7 +101,27 @@ void writeTopPlans(const PlanOptions& o, const Conditions& c, const planner::Sea
 
 }  // namespace
 
+// The files plan will write, checked before the search (issue 18, item 4): a path that cannot
+// be written is refused in one line, not found after the whole report.
+std::string outputProblem(const PlanOptions& o) {
+  for (const auto& [option, file] :
+       {std::pair{"--out", o.out_path}, std::pair{"--json", o.json_path}}) {
+    if (file.empty()) continue;
+    const fs::path parent = fs::path(file).parent_path();
+    std::string problem = outputDirectoryProblem(option, parent.empty() ? "." : parent.string());
+    if (problem.empty() && fs::is_directory(file)) {
+      problem = std::string(option) + ": " + file + " is a directory, not a file";
+    }
+    if (!problem.empty()) return problem;
+  }
+  return o.out_top_dir.empty() ? "" : outputDirectoryProblem("--out-top", o.out_top_dir);
+}
+
 int planCommand(const PlanOptions& o) {
+  if (const std::string problem = outputProblem(o); !problem.empty()) {
+    reportError(0, problem);
+    return kExitBadInput;
+  }
   try {
     const auto start = std::chrono::steady_clock::now();
     const Conditions c = readConditions(o);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,19 @@ constexpr double kTera = 1e12;
 constexpr double kGiga = 1e9;
 constexpr double kMicro = 1e-6;
 
+// A positive number in the datasheet unit the key names, refused above `most` with a hint at
+// the unit it was probably given in: the planner would otherwise accept 8.6e10 "GiB" (bytes)
+// and plan for a GPU of 80 EiB (issue 18, item 4).
+double plausible(config::JsonReader& r, const char* key, double most, const char* hint) {
+  const double x = r.positiveNumber(key);
+  if (x > most) {
+    char what[80];
+    std::snprintf(what, sizeof what, "is %g, above %g: ", x, most);
+    throw ConfigError(r.field(key), what + std::string(hint));
+  }
+  return x;
+}
+
 double shareOf(config::JsonReader& r, const char* key, double fallback) {
   const double x = r.positiveNumber(key, fallback);
   if (x > 1.0)
@@ -31,7 +45,11 @@ double shareOf(config::JsonReader& r, const char* key, double fallback) {
 
 LinkRates readLink(config::JsonReader r) {
   LinkRates link;
-  link.bytes_per_second = r.positiveNumber("bandwidth_gbps") * kGiga;
+  link.bytes_per_second =
+      plausible(r, "bandwidth_gbps", 1e4,
+                "GB/s (10^9 bytes) per GPU per direction; no link is faster than 10 TB/s (a "
+                "figure in Gbit/s is 8 times the GB/s)") *
+      kGiga;
   link.latency_seconds = r.positiveNumber("latency_us") * kMicro;
   r.finish();
   return link;
@@ -39,7 +57,9 @@ LinkRates readLink(config::JsonReader r) {
 
 GpuSpec readGpu(config::JsonReader r, const std::string& base_dir) {
   GpuSpec g;
-  g.memory_bytes = r.positiveNumber("memory_gib") * kGiB;
+  g.memory_bytes = plausible(r, "memory_gib", 16384,
+                             "GiB per GPU (80 for an 80 GB GPU), not bytes; no GPU holds 16 TiB") *
+                   kGiB;
   if (r.has("profile")) {
     const std::filesystem::path path(r.string("profile"));
     g.profile =
@@ -47,12 +67,16 @@ GpuSpec readGpu(config::JsonReader r, const std::string& base_dir) {
   }
   // A profile measures the rates; without one the datasheet's must be given.
   const bool need = !g.profile.has_value();
-  auto rate = [&](const char* key, double unit) {
-    return need || r.has(key) ? r.positiveNumber(key) * unit : 0.0;
+  auto rate = [&](const char* key, double unit, double most, const char* hint) {
+    return need || r.has(key) ? plausible(r, key, most, hint) * unit : 0.0;
   };
-  g.flops_fp32 = rate("fp32_tflops", kTera);
-  g.flops_bf16 = rate("bf16_tflops", kTera);
-  g.memory_bytes_per_second = rate("memory_bandwidth_gbps", kGiga);
+  const char* tflops = "TFLOP/s (10^12), not FLOP/s; no GPU reaches 10^5 TFLOP/s";
+  g.flops_fp32 = rate("fp32_tflops", kTera, 1e5, tflops);
+  g.flops_bf16 = rate("bf16_tflops", kTera, 1e5, tflops);
+  g.memory_bytes_per_second =
+      rate("memory_bandwidth_gbps", kGiga, 1e5,
+           "GB/s (10^9 bytes); no GPU's memory moves 100 TB/s (a figure in Gbit/s is 8 times "
+           "the GB/s)");
   g.gemm_efficiency = shareOf(r, "gemm_efficiency", g.gemm_efficiency);
   g.memory_efficiency = shareOf(r, "memory_efficiency", g.memory_efficiency);
   r.finish();

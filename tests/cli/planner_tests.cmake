@@ -39,6 +39,24 @@ plan_case(generation_must_fit_the_context 2
           "^shardrt: .*error: objective[.]new_tokens: prompt_tokens [+] new_tokens [(]512 [+] 33[)] must fit the KV cache's context, workload[.]seq_len [(]544[)]$"
           1 plan ${plan_examples}/decode-1024-2cpu.json --set objective.new_tokens=33)
 
+# Issue 18, item 4: figures in the wrong unit are refused with a hint at the unit, an empty
+# list of groups says so, and an output path that cannot be written is refused before the
+# search (it used to end the run with exit 3 after the whole report).
+set(h100_bytes "{\"name\": \"h100\", \"nodes\": 2, \"gpus_per_node\": 8, \"gpu\": {\"memory_gib\": 85899345920, \"bf16_tflops\": 989, \"fp32_tflops\": 67, \"memory_bandwidth_gbps\": 3350}, \"intra_node\": {\"bandwidth_gbps\": 450, \"latency_us\": 3}}")
+plan_case(memory_in_bytes_refused 2
+          "^shardrt: .*error: cluster[.]groups[[]0[]][.]gpu[.]memory_gib: is 8[.]58993e[+]10, above 16384: GiB per GPU [(]80 for an 80 GB GPU[)], not bytes; no GPU holds 16 TiB$"
+          1 plan ${plan_examples}/llama-70b-2x8.json "--set=cluster.groups=[${h100_bytes}]")
+plan_case(link_in_bits_refused 2
+          "^shardrt: .*error: cluster[.]inter_node[.]bandwidth_gbps: is 400000, above 10000: GB/s"
+          1 plan ${plan_examples}/llama-70b-2x8.json --set cluster.inter_node.bandwidth_gbps=400000)
+plan_case(empty_groups_refused 2
+          "^shardrt: .*error: cluster[.]groups: must be a non-empty list of objects, got an empty list$"
+          1 plan ${plan_examples}/llama-70b-2x8.json "--set=cluster.groups=[]")
+plan_case(out_path_refused_before_the_search 2
+          "^shardrt: .*error: --out: .*small-dense-2cpu[.]json exists and is not a directory$" 1
+          plan ${plan_examples}/small-dense-2cpu.json
+          --out ${plan_examples}/small-dense-2cpu.json/plan.json)
+
 # The top plans of the small examples run and pass validation, every one of them.
 foreach(example small-moe-2cpu small-dense-2cpu)
   add_test(NAME cli.plan.top_plans_run.${example}
