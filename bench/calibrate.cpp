@@ -140,9 +140,8 @@ std::map<std::string, double> elementwiseRates(Backend& backend, comm::Communica
 //  - attention of 4 tokens, 32 query heads over 8 kv heads of 128, each token at the end of an
 //    8192-position cache: it reads each key and value once (GQA's query group as the rows).
 // Each reads 256 MiB in fp32 (128 in bf16) on every rank at once: beyond a CPU's last-level
-// cache and a GPU's L2, as a model's weights and KV cache are. (At 2048 x 2048 the weights sat
-// in this 2-core VM's 260 MiB L3 and streamed at 7.0 GB/s; a decode step of
-// examples/decode-1024.json, 155 MB of weights a rank, ran at 4.6.)
+// cache and a GPU's L2, as a model's weights and KV cache are (at 2048 x 2048 the weights stay
+// in a 260 MiB L3 and the rate overstates the one a decode step streams at).
 struct DecodeRates {
   double gemm_stream = 0.0, cached_attention = 0.0;
 };

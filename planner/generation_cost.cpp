@@ -3,6 +3,7 @@
 // the generation objectives rank by. docs/planner.md, "Generation", has the formulas.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "planner/plan_cost.h"
 
@@ -90,6 +91,25 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
                                    const std::vector<std::vector<GenerationStep>>& steps) const {
   const config::StrategyConfig& s = candidate.strategy;
   const ExpertShares experts = expertShares(candidate);
+  // A layer's time for a step on a group: the same for every replica and microbatch of equal
+  // steps (most of them), so priced once each.
+  struct Priced {
+    const GpuGroup* group;
+    double tokens, sequences, pairs;
+    bool tp_spans, ep_spans;
+    std::optional<LayerSeconds> dense, moe;
+  };
+  std::vector<Priced> prices;
+  auto priced = [&prices](const GpuGroup& g, const GenerationStep& step, const Cell& c) -> Priced& {
+    for (Priced& p : prices) {
+      if (p.group == &g && p.tokens == step.tokens && p.sequences == step.sequences &&
+          p.pairs == step.attention_pairs && p.tp_spans == c.tp_spans && p.ep_spans == c.ep_spans)
+        return p;
+    }
+    prices.push_back({&g, step.tokens, step.sequences, step.attention_pairs, c.tp_spans, c.ep_spans,
+                      std::nullopt, std::nullopt});
+    return prices.back();
+  };
   double slowest = 0.0;
   for (int r = 0; r < s.dp && r < static_cast<int>(steps.size()); ++r) {
     // stage_free[st]: when stage st is done with the microbatches so far.
@@ -101,19 +121,16 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
       for (int st = 0; st < s.pp; ++st) {
         const Cell c = cellOf(cluster_, s, r, st);
         const GpuGroup& g = cluster_.slowestIn(c.first, c.last, workload_.dtype);
-        LayerSeconds dense, moe;
-        bool have_dense = false, have_moe = false;
+        Priced& layer = priced(g, step, c);
         double t = 0.0;
         for (int l = candidate.stages[st].begin; l < candidate.stages[st].end; ++l) {
           const bool is_moe = model_.isMoeLayer(l);
-          LayerSeconds& x = is_moe ? moe : dense;
-          bool& have = is_moe ? have_moe : have_dense;
-          if (!have) {
+          std::optional<LayerSeconds>& x = is_moe ? layer.moe : layer.dense;
+          if (!x) {
             x = passSeconds(g, s, pass, is_moe, c.tp_spans, c.ep_spans, experts.share,
                             experts.per_rank);
-            have = true;
           }
-          t += x.total();
+          t += x->total();
         }
         t += endsSeconds(g, s, step, st == 0, st + 1 == s.pp, c.tp_spans).total();
         if (st + 1 < s.pp) {  // the step's hidden states to the next stage
@@ -147,73 +164,71 @@ double PlanCostModel::kvCacheBytes(const config::StrategyConfig& strategy, confi
   return positions * 2.0 * hkv * model_.head_dim * dtype_bytes_;
 }
 
-double PlanCostModel::generationBytes(const Candidate& candidate, int stage, int replica,
-                                      double row_scale, double& kv_bytes,
-                                      double* vocabulary_bytes) const {
+double PlanCostModel::generationWeightBytes(const Candidate& candidate, int stage,
+                                            const ExpertShares& experts,
+                                            double& vocabulary_bytes) const {
   const config::StrategyConfig& s = candidate.strategy;
-  const ExpertShares experts = expertShares(candidate);
   const int most_slots = experts.per_rank.empty()
                              ? 0
                              : *std::max_element(experts.per_rank.begin(), experts.per_rank.end());
   const config::Range layers = candidate.stages[stage];
-  double bytes = weightBytes(s, layers, 0);
-  if (model_.hasMoe())
-    bytes += most_slots * (weightBytes(s, layers, 1) - weightBytes(s, layers, 0));
+  const double dense = weightBytes(s, layers, 0);
+  double bytes = dense;
+  if (model_.hasMoe()) bytes += most_slots * (weightBytes(s, layers, 1) - dense);
   // The vocabulary's rows this rank holds: the embedding on the first stage, the LM head on
   // the last; one tensor for both when tied on one stage.
   const double block = static_cast<double>(model_.vocab) / s.tp * model_.hidden * dtype_bytes_;
   const bool first = stage == 0, last = stage + 1 == s.pp;
-  const double vocabulary =
+  vocabulary_bytes =
       (first ? block : 0.0) + (last && !(first && model_.tie_embeddings) ? block : 0.0);
-  if (vocabulary_bytes) *vocabulary_bytes = vocabulary;
-  bytes += vocabulary;
-  const double rows = candidate.dp_batch[replica] * row_scale;
-  kv_bytes = kvCacheBytes(s, layers, rows);
-  bytes += kv_bytes;
-  // A step's buffers, sized for the largest step: a microbatch's prompts packed.
+  return bytes + vocabulary_bytes;
+}
+
+double PlanCostModel::generationRowBytes(const Candidate& candidate, int stage, double rows,
+                                         const ExpertShares& experts, double& kv_bytes) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  kv_bytes = kvCacheBytes(s, candidate.stages[stage], rows);
+  // A step's buffers, sized for the largest step: a microbatch's prompts packed; the logits.
   const double microbatch = rows / s.microbatches;
   const double step_tokens = microbatch * std::max(1, generation_.prompt_tokens);
-  bytes += tokenActivationBytes(s, step_tokens, experts.imbalance);
-  if (last) bytes += 2.0 * microbatch * model_.vocab / s.tp * dtype_bytes_;  // logits
+  double bytes = kv_bytes + tokenActivationBytes(s, step_tokens, experts.imbalance);
+  if (stage + 1 == s.pp) bytes += 2.0 * microbatch * model_.vocab / s.tp * dtype_bytes_;
   return bytes;
 }
 
 void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost) const {
   const config::StrategyConfig& s = candidate.strategy;
+  const ExpertShares experts = expertShares(candidate);
   cost.fits = true;
   cost.max_memory_bytes = 0.0;
   double kv_most = 0.0;
   double scale_most = -1.0;  // how many times the batch fits on every cell
-  for (int r = 0; r < s.dp; ++r) {
-    for (int st = 0; st < s.pp; ++st) {
+  for (int st = 0; st < s.pp; ++st) {
+    double vocabulary = 0.0;
+    const double weights = generationWeightBytes(candidate, st, experts, vocabulary);
+    for (int r = 0; r < s.dp; ++r) {
       const Cell c = cellOf(cluster_, s, r, st);
       const double limit = std::min(cluster_.groupOf(c.first).gpu.memory_bytes,
                                     cluster_.groupOf(c.last).gpu.memory_bytes) *
                            (1.0 - cluster_.memory_reserve);
-      double kv = 0.0, kv2 = 0.0, vocabulary = 0.0;
-      const double at_one = generationBytes(candidate, st, r, 1.0, kv, &vocabulary);
-      const double at_two = generationBytes(candidate, st, r, 2.0, kv2);
+      double kv = 0.0;
+      // Everything but the weights grows in proportion to the replica's rows.
+      const double growing = generationRowBytes(candidate, st, candidate.dp_batch[r], experts, kv);
+      const double total = weights + growing;
       kv_most = std::max(kv_most, kv);
-      if (at_one > limit) cost.fits = false;
+      if (total > limit) cost.fits = false;
       // The per-GPU detail (the report's memory line) as generation holds it: each rank's own
       // weights plus its vocabulary block; the KV cache and a step's buffers beside them.
-      if (!cost.ranks.empty()) {
-        double none = 0.0;  // the weights alone: the bytes at no rows
-        const double growing = at_one - generationBytes(candidate, st, r, 0.0, none);
-        for (int world = c.first; world <= c.last; ++world) {
-          RankCost& rc = cost.ranks[static_cast<std::size_t>(world)];
-          rc.weight_bytes += vocabulary;  // the forward's layers and expert slots, and these
-          rc.activation_bytes = growing;
-        }
+      for (int world = c.first; world <= c.last && !cost.ranks.empty(); ++world) {
+        RankCost& rc = cost.ranks[static_cast<std::size_t>(world)];
+        rc.weight_bytes += vocabulary;  // the forward's layers and expert slots, and these
+        rc.activation_bytes = growing;
       }
-      if (at_one > cost.max_memory_bytes) {
-        cost.max_memory_bytes = at_one;
+      if (total > cost.max_memory_bytes) {
+        cost.max_memory_bytes = total;
         cost.max_memory_limit_bytes = limit;
       }
-      // Linear in the rows: the bytes at a scale x of the batch are fixed + x * per_batch.
-      const double per_batch = at_two - at_one;
-      const double fixed = at_one - per_batch;
-      const double scale = per_batch > 0.0 ? (limit - fixed) / per_batch : 1e30;
+      const double scale = growing > 0.0 ? (limit - weights) / growing : 1e30;
       scale_most = scale_most < 0.0 ? scale : std::min(scale_most, scale);
     }
   }

@@ -147,10 +147,6 @@ class PlanCostModel {
   // Generation's memory on the fullest GPU of each stage: weights (the embedding and LM head
   // too), the KV cache, a step's buffers; fills cost.fits and the maxima.
   void generationMemory(const Candidate& candidate, PlanCost& cost) const;
-  // vocabulary_bytes: set to the embedding's and LM head's share of the result.
-  double generationBytes(const Candidate& candidate, int stage, int replica, double row_scale,
-                         double& kv_bytes, double* vocabulary_bytes = nullptr) const;
-  GenerationCost generationCost(const Candidate& candidate) const;
   // The candidate's experts: each ep rank's share of the group's token slots and its slots.
   struct ExpertShares {
     std::vector<double> share;
@@ -158,6 +154,14 @@ class PlanCostModel {
     double imbalance = 1.0;
   };
   ExpertShares expertShares(const Candidate& candidate) const;
+  // The weights one GPU of `stage` holds for generation (its layers with the most expert slots,
+  // and vocabulary_bytes: its embedding and LM head rows), and what grows with a replica of
+  // `rows` requests (kv_bytes: its KV cache; a step's buffers; the logits).
+  double generationWeightBytes(const Candidate& candidate, int stage, const ExpertShares& experts,
+                               double& vocabulary_bytes) const;
+  double generationRowBytes(const Candidate& candidate, int stage, double rows,
+                            const ExpertShares& experts, double& kv_bytes) const;
+  GenerationCost generationCost(const Candidate& candidate) const;
   // Activation bytes of a pass over `tokens` tokens: the executor's per-token buffers.
   double tokenActivationBytes(const config::StrategyConfig& strategy, double tokens,
                               double expert_imbalance) const;

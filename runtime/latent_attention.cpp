@@ -66,7 +66,9 @@ void LatentAttentionBlock::useRows(long rows, long global) {
   const long T = tokens_, H = heads_;
   to_heads_ = firstRows(b.to_heads, T * H);
   to_tokens_ = firstRows(b.to_tokens, T * H);
-  if (T == 0) return;
+  // The indices depend on T alone: uploaded when T changes, not at every embed and step.
+  if (T == 0 || T == ordered_tokens_) return;
+  ordered_tokens_ = T;
   std::vector<std::int32_t> to_heads(static_cast<std::size_t>(T * H)), to_tokens(to_heads.size());
   for (long t = 0; t < T; ++t) {
     for (long h = 0; h < H; ++h) {

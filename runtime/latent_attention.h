@@ -102,7 +102,8 @@ class LatentAttentionBlock {
       k_rope_heads_;   // (batch, seq, heads, head_dim): the rotary key in each head's rope dims
   TensorView attn_v_;  // (batch, seq, heads, v_dim)
   bool latent_cache_;
-  int heads_;  // this rank's
+  int heads_;                 // this rank's
+  long ordered_tokens_ = -1;  // the token count to_heads_ and to_tokens_ hold indices for
   // Per stage layer, per local head: W_UK_h^T (kv_rank, nope_dim) and W_UV_h (v_dim, kv_rank).
   std::vector<std::vector<Tensor>> uk_t_, uv_;
   TensorView latent_row_, latent_row_rope_, q_absorbed_, attn_latent_, to_heads_, to_tokens_;

@@ -12,25 +12,14 @@
 #include "launch/generation_prediction.h"
 #include "planner/plan_cost.h"
 #include "planner/strategy_search.h"
+#include "planner_fixtures.h"
 #include "runtime/memory_estimate.h"
 
 namespace shardrt::planner {
 using namespace shardrt::config;
 namespace {
 
-ClusterConfig oneNode(int gpus, double memory_bytes = 80e9) {
-  GpuGroup g;
-  g.name = "gpu";
-  g.gpus_per_node = gpus;
-  g.gpu.memory_bytes = memory_bytes;
-  g.gpu.flops_fp32 = 50e12;
-  g.gpu.flops_bf16 = 500e12;
-  g.gpu.memory_bytes_per_second = 2e12;
-  g.intra_node = {200e9, 2e-6};
-  ClusterConfig c;
-  c.groups = {g};
-  return c;
-}
+using testing::oneNode;
 
 // Hidden 1000, 10 heads (5 kv) of 100, 6 layers, vocab 5003: no size a multiple of a tile.
 Deployment denseDeployment(int batch, int context) {

@@ -5,6 +5,7 @@
 #include "config/deployment.h"
 #include "planner/expert_balance.h"
 #include "planner/plan_cost.h"
+#include "planner_fixtures.h"
 #include "runtime/model_weights.h"
 
 namespace shardrt::planner {
@@ -12,19 +13,7 @@ namespace shardrt::planner {
 using namespace shardrt::config;
 namespace {
 
-ClusterConfig oneNode(int gpus) {
-  GpuGroup g;
-  g.name = "gpu";
-  g.gpus_per_node = gpus;
-  g.gpu.memory_bytes = 80e9;
-  g.gpu.flops_fp32 = 50e12;
-  g.gpu.flops_bf16 = 500e12;
-  g.gpu.memory_bytes_per_second = 2e12;
-  g.intra_node = {200e9, 2e-6};
-  ClusterConfig c;
-  c.groups = {g};
-  return c;
-}
+using testing::oneNode;
 
 ModelConfig denseModel() {
   ModelConfig m;
