@@ -80,7 +80,8 @@ LayerSeconds PlanCostModel::endsSeconds(const GpuGroup& group,
     const double S = step.sequences;
     const char* norm = model_.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
     out.compute += memory(g, 2 * S * H * w) + memory(g, 2 * S * H * w, norm) +
-                   gemm(g, S, vocab, H) + memory(g, S * vocab * w);
+                   gemm(g, S, vocab, H, (S * H + vocab * H + S * vocab) * w) +
+                   memory(g, S * vocab * w);
     out.comm += 2 * collective(group, Collective::AllGather, strategy.tp * S * 4.0, strategy.tp,
                                tp_spans_nodes);
   }

@@ -52,19 +52,20 @@ PlanCostModel::PlanCostModel(const config::ModelConfig& model,
   }
 }
 
-double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k) const {
+double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k,
+                           double bytes) const {
   if (m <= 0.0 || n <= 0.0 || k <= 0.0) return 0.0;
   if (gpu.profile && !gpu.profile->gemm(workload_.dtype).empty()) {
     double t = profiledGemmSeconds(*gpu.profile, workload_.dtype, m, n, k);
     // A GEMM of few rows (a decode step's) is bound by reading its weights, which the samples'
     // FLOP rate does not see: the measured streaming rate floors it.
     const double stream = gpu.profile->gemmStream(workload_.dtype);
-    if (stream > 0.0) t = std::max(t, dtype_bytes_ * (m * k + k * n + m * n) / stream);
+    if (stream > 0.0) t = std::max(t, bytes / stream);
     return t + overhead(gpu);
   }
   const DeviceRates rates{gpu.peakFlops(workload_.dtype) * gpu.gemm_efficiency,
                           gpu.memory_bytes_per_second * gpu.memory_efficiency};
-  return opSeconds(2.0 * m * n * k, dtype_bytes_ * (m * k + k * n + m * n), rates) + overhead(gpu);
+  return opSeconds(2.0 * m * n * k, bytes, rates) + overhead(gpu);
 }
 
 double PlanCostModel::memory(const GpuSpec& gpu, double bytes, const char* op) const {
@@ -116,17 +117,55 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
                                          bool tp_spans_nodes, bool ep_spans_nodes,
                                          const std::vector<double>& rank_share,
                                          const std::vector<int>& experts_per_rank) const {
+  return passSeconds(group, strategy, forwardPass(strategy, rows), moe, tp_spans_nodes,
+                     ep_spans_nodes, rank_share, experts_per_rank);
+}
+
+PlanCostModel::Pass PlanCostModel::forwardPass(const config::StrategyConfig& strategy,
+                                               double rows) const {
   const auto& m = model_;
   const double seq = workload_.seq_len;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
   const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
   Pass pass;
-  pass.tokens = static_cast<double>(rows) * seq;  // tokens of the microbatch
+  pass.tokens = rows * seq;  // tokens of the microbatch
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   pass.attention_flops = 4.0 * rows * hq * m.head_dim * pairs;
+  // q, k, v and the output, read and written once
   pass.attention_bytes = pass.tokens * (2 * hq + 2 * hkv) * m.head_dim * dtype_bytes_;
-  return passSeconds(group, strategy, pass, moe, tp_spans_nodes, ep_spans_nodes, rank_share,
-                     experts_per_rank);
+  return pass;
+}
+
+std::vector<PricedOp> PlanCostModel::rankOps(const Candidate& candidate, int rank) const {
+  const config::StrategyConfig& s = candidate.strategy;
+  const int stage_ranks = s.tp * s.dp;
+  const int stage = rank / stage_ranks, replica = (rank % stage_ranks) / s.tp;
+  const double rows = static_cast<double>(candidate.dp_batch.at(replica)) / s.microbatches;
+  const Pass pass = forwardPass(s, rows);
+  LayerPass p;
+  p.tokens = pass.tokens;
+  p.attention_flops = pass.attention_flops;
+  p.attention_bytes = pass.attention_bytes;
+  if (model_.hasMoe()) {
+    const ExpertShares experts = expertShares(candidate);
+    const int ep_rank = (rank % stage_ranks) % s.ep;
+    p.sent_slots = pass.tokens / s.tp * model_.moe.top_k;
+    p.self_share = experts.share.at(ep_rank);
+    p.received_rows = p.sent_slots * s.ep * p.self_share;
+    p.local_experts = experts.per_rank.at(ep_rank);
+    p.active_experts = activeExperts(p.local_experts, p.received_rows);
+  }
+  std::vector<PricedOp> ops;
+  for (int l = candidate.stages.at(stage).begin; l < candidate.stages.at(stage).end; ++l) {
+    for (PricedOp& op : layerOps(model_, s, workload_.dtype, p, model_.isMoeLayer(l), l))
+      ops.push_back(std::move(op));
+  }
+  if (stage + 1 == s.pp) {
+    ops.push_back(finalNormOp(model_, workload_.dtype, pass.tokens));
+  } else {
+    ops.push_back(stageSendOp(model_, workload_.dtype, pass.tokens));
+  }
+  return ops;
 }
 
 LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
@@ -134,111 +173,68 @@ LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
                                         bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
                                         const std::vector<double>& rank_share,
                                         const std::vector<int>& experts_per_rank) const {
-  const GpuSpec& g = group.gpu;
-  const auto& m = model_;
-  const double w = dtype_bytes_;
-  const double T = pass.tokens;
-  const double H = m.hidden, hd = m.head_dim;
-  const double hq = static_cast<double>(m.heads) / strategy.tp;
-  const config::Range kv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize());
-  const double hkv = kv.size();
-  const bool swiglu = m.activation == config::Activation::SwiGlu;
-  LayerSeconds out;
-
-  // Attention block: norm, q/k/v projections, rope, attention, o projection, all-reduce,
-  // residual add.
-  const char* norm = m.norm == config::NormKind::RmsNorm ? "rmsnorm" : "layernorm";
-  out.compute += memory(g, 2 * T * H * w, norm);
-  const auto& a = m.mla;
-  if (a.on()) {
-    // Latent attention (runtime/latent_attention.h): the q latent (or q_proj), the kv latent
-    // and rotary key on every rank, their norms, the heads' q and kv up-projections, and the
-    // copies that assemble k and the zero-padded v.
-    if (a.q_rank > 0) {
-      out.compute += gemm(g, T, a.q_rank, H) + memory(g, 2 * T * a.q_rank * w, "rmsnorm") +
-                     gemm(g, T, hq * hd, a.q_rank);
-    } else {
-      out.compute += gemm(g, T, hq * hd, H);
-    }
-    out.compute += gemm(g, T, a.kv_rank + a.rope_dim, H) +
-                   memory(g, 2 * T * a.kv_rank * w, "rmsnorm") +
-                   gemm(g, T, hq * (a.nope_dim + a.v_dim), a.kv_rank);
-    out.compute += memory(g, 2 * T * hq * (3 * hd + a.v_dim) * w, "copy") +
-                   memory(g, 3 * T * hq * hd * w, "add");
-  } else {
-    out.compute += gemm(g, T, hq * hd, H) + 2 * gemm(g, T, hkv * hd, H);
-  }
-  // Qwen2's q/k/v biases and Qwen3's per-head q/k norm: each a pass over what it changes.
-  if (m.qkv_bias) out.compute += memory(g, 2 * T * (hq + 2 * hkv) * hd * w, "add_bias");
-  if (m.qk_norm) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rmsnorm");
-  if (m.rope) out.compute += memory(g, 2 * T * (hq + hkv) * hd * w, "rope");
-  if (!pass.cached) {
-    out.compute += attention(g, pass.attention_flops, pass.attention_bytes);
-  } else {
-    // Generation: the step's keys and values scattered into the cache, then attention over
-    // it, bound by its FLOPs (a prefill) or by reading the cache (a decode step).
-    out.compute += 2 * memory(g, 2 * T * hkv * hd * w);
-    double t = attention(g, pass.attention_flops, 0.0);
-    const double rate = g.profile ? g.profile->cachedAttention(workload_.dtype) : 0.0;
-    if (rate > 0.0) {
-      t = std::max(t, pass.attention_bytes / rate + overhead(g));
-    } else {
-      t = std::max(t, memory(g, pass.attention_bytes));
-    }
-    out.compute += t;
-  }
-  out.compute += gemm(g, T, H, hq * (a.on() ? a.v_dim : hd));  // o_proj
-  out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
-  out.compute += memory(g, 3 * T * H * w, "add");
-
-  // FFN block: norm, then a dense MLP or the routed experts, residual add.
-  out.compute += memory(g, 2 * T * H * w, norm) + memory(g, 3 * T * H * w, "add");
-  auto mlp = [&](double columns) {  // a tensor-parallel MLP of `columns` local columns
-    double t = (swiglu ? 2 : 1) * gemm(g, T, columns, H) + gemm(g, T, H, columns);
-    t += memory(g, (swiglu ? 3 : 2) * T * columns * w, swiglu ? "swiglu" : "gelu");
-    return t;
-  };
+  LayerPass p;
+  p.tokens = pass.tokens;
+  p.attention_flops = pass.attention_flops;
+  p.attention_bytes = pass.attention_bytes;
+  p.cached = pass.cached;
   if (!moe) {
-    out.compute += mlp(static_cast<double>(m.ffn_hidden) / strategy.tp);
-    out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
-    return out;
+    return priceOps(group, layerOps(model_, strategy, workload_.dtype, p, false, -1),
+                    tp_spans_nodes, ep_spans_nodes);
   }
-  const auto& moe_cfg = m.moe;
-  const double E = moe_cfg.experts, k = moe_cfg.top_k, Fe = moe_cfg.expert_ffn_hidden;
-  out.compute += gemm(g, T, E, H) + memory(g, 2 * T * E * 4);  // router, scores and top-k
-  // Dispatch: each rank sends its tp share's slots; the ep group's slots land by load.
-  const double share_slots = T / strategy.tp * k;
-  const double group_slots = share_slots * strategy.ep;
-  double most_rows = 0.0, slowest_experts = 0.0;
+  // A MoE layer on each ep rank (its slots and the rows its experts receive); the slowest
+  // sets the pace, as every rank waits for it in the all-to-alls. Ranks of equal rows and
+  // slots are priced once.
+  p.sent_slots = pass.tokens / strategy.tp * model_.moe.top_k;
+  LayerSeconds slowest;
+  std::vector<std::pair<double, int>> priced;
   for (int r = 0; r < strategy.ep; ++r) {
-    const double rank_rows = group_slots * (rank_share.empty() ? 1.0 / strategy.ep : rank_share[r]);
+    const double share = rank_share.empty() ? 1.0 / strategy.ep : rank_share[r];
     const int local =
-        experts_per_rank.empty() ? moe_cfg.experts / strategy.ep : experts_per_rank[r];
-    double t = 0.0;
-    if (local > 0 && rank_rows > 0.0) {
-      // Rows spread over the local experts, each running its own GEMMs; an expert no row
-      // reaches runs none. With r rows spread uniformly over L experts, L (1 - (1 - 1/L)^r)
-      // expect one or more: all of them in a prefill or a forward pass, few in a decode step,
-      // whose GEMMs are bound by reading each active expert's weights.
-      const double active = local * (1.0 - std::pow(1.0 - 1.0 / local, rank_rows));
-      const double per_expert = rank_rows / active;
-      t = active * ((swiglu ? 2 : 1) * gemm(g, per_expert, Fe, H) + gemm(g, per_expert, H, Fe) +
-                    memory(g, (swiglu ? 3 : 2) * per_expert * Fe * w, swiglu ? "swiglu" : "gelu"));
-    }
-    slowest_experts = std::max(slowest_experts, t);
-    most_rows = std::max(most_rows, rank_rows);
+        experts_per_rank.empty() ? model_.moe.experts / strategy.ep : experts_per_rank[r];
+    if (std::find(priced.begin(), priced.end(), std::make_pair(share, local)) != priced.end())
+      continue;
+    priced.emplace_back(share, local);
+    p.self_share = share;
+    p.received_rows = p.sent_slots * strategy.ep * share;
+    p.local_experts = local;
+    p.active_experts = activeExperts(local, p.received_rows);
+    const LayerSeconds t = priceOps(group, layerOps(model_, strategy, workload_.dtype, p, true, -1),
+                                    tp_spans_nodes, ep_spans_nodes);
+    if (t.total() > slowest.total()) slowest = t;
   }
-  out.compute += slowest_experts;
-  out.compute += 2 * memory(g, 2 * share_slots * H * w);  // permute out, weighted combine in
-  // All-to-all priced by the fullest rank: what it sends or receives, whichever is more.
-  const double a2a_bytes = std::max(share_slots, most_rows) * H * w * strategy.ep;
-  out.comm += 2 * collective(group, Collective::AllToAll, a2a_bytes, strategy.ep, ep_spans_nodes);
-  out.comm += collective(group, Collective::AllGather, T * H * w, strategy.tp, tp_spans_nodes);
-  if (moe_cfg.shared_experts > 0) {
-    out.compute += mlp(static_cast<double>(moe_cfg.sharedWidth()) / strategy.tp);
-    // Qwen2-MoE's gate: a one-column GEMM and a pass scaling the shared expert's output.
-    if (moe_cfg.shared_gate) out.compute += gemm(g, T, 1, H) + memory(g, 2 * T * H * w, "add");
-    out.comm += collective(group, Collective::AllReduce, T * H * w, strategy.tp, tp_spans_nodes);
+  return slowest;
+}
+
+LayerSeconds PlanCostModel::priceOps(const GpuGroup& group, const std::vector<PricedOp>& ops,
+                                     bool tp_spans_nodes, bool ep_spans_nodes) const {
+  const GpuSpec& g = group.gpu;
+  LayerSeconds out;
+  for (const PricedOp& op : ops) {
+    switch (op.cls) {
+      case OpClass::Gemm:
+        out.compute += op.count * gemm(g, op.m, op.n, op.k, op.bytes);
+        break;
+      case OpClass::Memory:
+        out.compute += op.count * memory(g, op.bytes, op.rate);
+        break;
+      case OpClass::Attention:
+        out.compute += attention(g, op.flops, op.bytes);
+        break;
+      case OpClass::CachedAttention: {
+        // Bound by its FLOPs (a prefill) or by reading the cache (a decode step).
+        double t = attention(g, op.flops, 0.0);
+        const double rate = g.profile ? g.profile->cachedAttention(workload_.dtype) : 0.0;
+        t = std::max(t, rate > 0.0 ? op.bytes / rate + overhead(g) : memory(g, op.bytes));
+        out.compute += t;
+        break;
+      }
+      case OpClass::Collective: {
+        const bool spans = op.group == "tp" ? tp_spans_nodes : op.group == "ep" && ep_spans_nodes;
+        out.comm += collective(group, op.collective, op.size, op.ranks, spans);
+        break;
+      }
+    }
   }
   return out;
 }
@@ -367,13 +363,16 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
         stage.compute += x.compute;
         stage.comm += x.comm;
       }
+      const double tokens = static_cast<double>(rows) * workload_.seq_len;
       if (st + 1 < s.pp) {  // the microbatch's activations to the next stage
         const int next = first + stage_ranks;
         const bool same_node = cluster_.nodeOf(first) == cluster_.nodeOf(next);
-        const double bytes =
-            static_cast<double>(rows) * workload_.seq_len * model_.hidden * dtype_bytes_;
-        stage.comm += collectiveSeconds(Collective::SendRecv, bytes, 2,
+        stage.comm += collectiveSeconds(Collective::SendRecv,
+                                        stageSendOp(model_, workload_.dtype, tokens).size, 2,
                                         same_node ? g.intra_node : cluster_.inter_node);
+      } else {  // the final norm
+        const PricedOp norm = finalNormOp(model_, workload_.dtype, tokens);
+        stage.compute += memory(g.gpu, norm.bytes, norm.rate);
       }
       step[st] = stage.total();
       step_comm[st] = stage.comm;

@@ -10,6 +10,7 @@
 #include "config/deployment.h"
 #include "config/plan.h"
 #include "planner/cluster.h"
+#include "planner/layer_ops.h"
 
 namespace shardrt::planner {
 
@@ -106,6 +107,10 @@ class PlanCostModel {
                             const std::vector<double>& rank_share,
                             const std::vector<int>& experts_per_rank) const;
 
+  // The ops world rank `rank` runs for one microbatch of the candidate's forward pass, each
+  // layer's and the final norm or the send to the next stage, as the cost model prices them.
+  std::vector<PricedOp> rankOps(const Candidate& candidate, int rank) const;
+
   // Weights one GPU holds for `layers` of a stage, holding `local_experts` expert slots.
   double weightBytes(const config::StrategyConfig& strategy, config::Range layers,
                      int local_experts) const;
@@ -139,6 +144,7 @@ class PlanCostModel {
                            const Pass& pass, bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
                            const std::vector<double>& rank_share,
                            const std::vector<int>& experts_per_rank) const;
+  Pass forwardPass(const config::StrategyConfig& strategy, double rows) const;
   Pass stepPass(const config::StrategyConfig& strategy, const GenerationStep& step) const;
   // The embedding on the first stage and the LM head on the last, for one step.
   LayerSeconds endsSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
@@ -167,7 +173,11 @@ class PlanCostModel {
                               double expert_imbalance) const;
   double attentionPairs(double context) const;  // one token at `context` positions
   double latentWidth() const { return model_.mla.kv_rank + model_.mla.rope_dim; }
-  double gemm(const GpuSpec& gpu, double m, double n, double k) const;
+  // A GEMM of output m x n and inner size k moving `bytes` (its input, weight and output).
+  double gemm(const GpuSpec& gpu, double m, double n, double k, double bytes) const;
+  // The ops of a layer (planner/layer_ops.h), each at its price, on a GPU of `group`.
+  LayerSeconds priceOps(const GpuGroup& group, const std::vector<PricedOp>& ops,
+                        bool tp_spans_nodes, bool ep_spans_nodes) const;
   // An op bound by memory; `op` names its measured rate in a profile (rmsnorm, rope, ...).
   double memory(const GpuSpec& gpu, double bytes, const char* op = nullptr) const;
   double attention(const GpuSpec& gpu, double flops, double bytes) const;
