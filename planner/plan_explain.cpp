@@ -1,6 +1,9 @@
 #include "planner/plan_explain.h"
 
+#include "planner/near_ties.h"
+
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -125,6 +128,23 @@ const char* objectiveName(ObjectiveKind kind) {
   return "";
 }
 
+// What objectiveValue measures, in words.
+const char* objectiveFigure(const Objective& o) {
+  switch (o.kind) {
+    case ObjectiveKind::Latency:
+      return "latency";
+    case ObjectiveKind::Throughput:
+      return "tokens/s";
+    case ObjectiveKind::TimeToFirstToken:
+      return "time to first token";
+    case ObjectiveKind::TimePerOutputToken:
+      return "time per output token";
+    case ObjectiveKind::DecodeThroughput:
+      return "new tokens/s";
+  }
+  return "";
+}
+
 // How much worse plan b is than plan a by the objective.
 std::string verdictOf(const PlanCost& a, const PlanCost& b, const Objective& o) {
   auto slower = [](const char* what, double x, double y) {
@@ -151,9 +171,57 @@ std::string verdictOf(const PlanCost& a, const PlanCost& b, const Objective& o) 
   return "";
 }
 
-// What the runner-up loses by most: compute, communication or the pipeline bubble.
-std::string runnerUpSection(const RankedPlan& best, const RankedPlan& second, const Objective& o) {
+// Why the chosen plan beat a runner-up within noise of it: the first preference of
+// planner/near_ties.h that tells them apart; "" when none does.
+std::string nearTieReason(const RankedPlan& best, const RankedPlan& second) {
+  const double step_a = kNearTie * best.cost.max_memory_limit_bytes;
+  const double step_b = kNearTie * second.cost.max_memory_limit_bytes;
+  const double free_a = headroomBytes(best.cost), free_b = headroomBytes(second.cost);
+  if (std::floor(free_a / step_a) != std::floor(free_b / step_b)) {
+    return format("less memory left on its fullest GPU (%.2f vs %.2f GiB free)", free_b / kGiB,
+                  free_a / kGiB);
+  }
+  if (best.collective_calls != second.collective_calls) {
+    return format("more collectives per forward on its busiest GPU (%ld vs %ld)",
+                  second.collective_calls, best.collective_calls);
+  }
+  if (best.candidate.strategy.pp != second.candidate.strategy.pp) {
+    return format("more pipeline stages (%d vs %d)", second.candidate.strategy.pp,
+                  best.candidate.strategy.pp);
+  }
+  return "";
+}
+
+// The chosen plan against the plans within noise of the best (planner/near_ties.h).
+std::string nearTieSection(const SearchResult& result, const Objective& o) {
+  const TieBreak& t = result.ties;
+  if (t.plans < 2) return "";
+  std::string line = format("  within noise: %d plans are within %.0f%% of the best %s; ", t.plans,
+                            100 * kNearTie, objectiveFigure(o));
+  if (t.decided_by.empty()) {
+    return line + "the best also leads on memory headroom, then collectives, then stages\n";
+  }
+  return line + format("chosen among them by %s (%.2f GiB free on the fullest GPU, against %.2f "
+                       "for the best on the figure alone)\n",
+                       t.decided_by.c_str(), headroomBytes(result.top.front().cost) / kGiB,
+                       t.fastest_headroom / kGiB);
+}
+
+// What the runner-up loses by most: compute, communication or the pipeline bubble; within
+// noise of the chosen plan, the preference that put it second.
+std::string runnerUpSection(const SearchResult& result, const Objective& o) {
+  const RankedPlan &best = result.top[0], &second = result.top[1];
   const PlanCost &a = best.cost, &b = second.cost;
+  if (result.ties.plans > 1) {
+    const std::string reason = nearTieReason(best, second);
+    if (!reason.empty()) {
+      const double x = objectiveValue(a, o), y = objectiveValue(b, o);
+      const std::string by = y < x ? format("%.1f%% better", 100 * (x / y - 1))
+                                   : format("%.1f%% worse", 100 * (y / x - 1));
+      return "runner-up: " + degrees(second.candidate.strategy) + ": " + by + " on the " +
+             objectiveFigure(o) + ", within noise; " + reason + "\n";
+    }
+  }
   std::string verdict = verdictOf(a, b, o);
   if (o.generation()) {  // the forward's split of compute and communication does not apply
     const std::string why = verdict.find("1.00x") == 0
@@ -228,7 +296,8 @@ std::string generationReport(const config::Deployment& deployment, const Plannin
       "%.2f of %.2f GiB used; the largest batch that fits: %d requests\n",
       g.kv_cache_bytes / kGiB, deployment.workload.batch_size, deployment.workload.seq_len,
       best.cost.max_memory_bytes / kGiB, best.cost.max_memory_limit_bytes / kGiB, g.largest_batch);
-  if (result.top.size() > 1) o << runnerUpSection(best, result.top[1], in.objective);
+  o << nearTieSection(result, in.objective);
+  if (result.top.size() > 1) o << runnerUpSection(result, in.objective);
   return o.str();
 }
 
@@ -281,7 +350,8 @@ std::string planReport(const config::Deployment& deployment, const PlanningInput
       "communication, bubble %.0f%%\n",
       best.cost.latency_seconds * 1e3, best.cost.tokens_per_second, best.cost.comm_seconds * 1e3,
       100 * best.cost.bubble);
-  if (result.top.size() > 1) o << runnerUpSection(best, result.top[1], in.objective);
+  o << nearTieSection(result, in.objective);
+  if (result.top.size() > 1) o << runnerUpSection(result, in.objective);
   return o.str();
 }
 
@@ -294,6 +364,9 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
   j["valid_strategies"] = result.strategies;
   j["fit_in_memory"] = result.fit;
   j["expert_imbalance_default_placement"] = result.imbalance_before;
+  j["near_ties"] = {{"plans", result.ties.plans},
+                    {"tolerance", kNearTie},
+                    {"decided_by", result.ties.decided_by}};
   for (const auto& p : result.top) {
     const auto& s = p.candidate.strategy;
     j["top"].push_back({{"tp", s.tp},

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "planner/expert_balance.h"
 #include "planner/layer_partition.h"
+#include "planner/near_ties.h"
 
 namespace shardrt::planner {
 namespace {
@@ -68,21 +69,6 @@ std::string clusterRuleBroken(const ClusterConfig& c, const config::StrategyConf
 }
 
 // What a plan is ranked by: smaller is better.
-double objectiveValue(const PlanCost& c, const Objective& o) {
-  switch (o.kind) {
-    case ObjectiveKind::Latency:
-      return c.latency_seconds;
-    case ObjectiveKind::Throughput:
-      return 1.0 / c.tokens_per_second;
-    case ObjectiveKind::TimeToFirstToken:
-      return c.generation->time_to_first_token;
-    case ObjectiveKind::TimePerOutputToken:
-      return c.generation->time_per_output_token;
-    case ObjectiveKind::DecodeThroughput:
-      return 1.0 / c.generation->decode_tokens_per_second;
-  }
-  return 0.0;
-}
 
 // Within the objective's bound, if it has one.
 bool withinBound(const PlanCost& c, const Objective& o) {
@@ -222,6 +208,22 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
   return c;
 }
 
+double objectiveValue(const PlanCost& c, const Objective& o) {
+  switch (o.kind) {
+    case ObjectiveKind::Latency:
+      return c.latency_seconds;
+    case ObjectiveKind::Throughput:
+      return 1.0 / c.tokens_per_second;
+    case ObjectiveKind::TimeToFirstToken:
+      return c.generation->time_to_first_token;
+    case ObjectiveKind::TimePerOutputToken:
+      return c.generation->time_per_output_token;
+    case ObjectiveKind::DecodeThroughput:
+      return 1.0 / c.generation->decode_tokens_per_second;
+  }
+  return 0.0;
+}
+
 bool betterPlan(const RankedPlan& a, const RankedPlan& b, const Objective& objective) {
   const double x = objectiveValue(a.cost, objective), y = objectiveValue(b.cost, objective);
   if (x != y) return x < y;
@@ -263,14 +265,7 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
     ++result.fit;
     if (!withinBound(p.cost, in.objective)) continue;
     ++result.within_bound;
-    kept.push_back(std::move(p));
-    // Keep the list short while searching: only the best top_k can be printed.
-    if (static_cast<int>(kept.size()) > 4 * top_k + 64) {
-      std::partial_sort(
-          kept.begin(), kept.begin() + top_k, kept.end(),
-          [&](const auto& a, const auto& b) { return betterPlan(a, b, in.objective); });
-      kept.resize(top_k);
-    }
+    kept.push_back(std::move(p));  // every one: any may be within noise of the best
   }
   if (result.fit == 0) {
     // Weights alone, each expert once, against all usable memory: the plainest statement.
@@ -304,6 +299,7 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
   }
   std::sort(kept.begin(), kept.end(),
             [&](const auto& a, const auto& b) { return betterPlan(a, b, in.objective); });
+  result.ties = breakNearTies(costs, in.objective, kept);
   if (static_cast<int>(kept.size()) > top_k) kept.resize(top_k);
   result.top = std::move(kept);
   if (deployment.model.hasMoe()) {

@@ -31,6 +31,16 @@ std::vector<config::StrategyConfig> validStrategies(const config::ModelConfig& m
 struct RankedPlan {
   Candidate candidate;
   PlanCost cost;
+  long collective_calls = -1;  // per forward on the busiest GPU; -1 unless within noise of the best
+};
+
+// Plans within noise of the best (planner/near_ties.h): how many, the best included, and which
+// preference put the chosen one ahead of the fastest ("" when the fastest was chosen).
+struct TieBreak {
+  int plans = 1;
+  std::string decided_by;
+  double fastest_value = 0.0;    // the fastest plan's objective figure (objectiveValue)
+  double fastest_headroom = 0.0;  // memory left on its fullest GPU
 };
 
 struct SearchResult {
@@ -39,7 +49,11 @@ struct SearchResult {
   long fit = 0;                 // of those, fitting in memory
   long within_bound = 0;        // of those, within the latency bound (if any)
   double imbalance_before = 1.0;  // expected expert load max/mean, default placement (best ep)
+  TieBreak ties;
 };
+
+// The figure the objective ranks by, smaller better: latency, seconds per token, ...
+double objectiveValue(const PlanCost& cost, const Objective& objective);
 
 // Expert placements by ep degree: the same for every strategy of one ep, so the search
 // balances each degree once.

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "planner/layer_partition.h"
+#include "planner/near_ties.h"
 #include "planner/plan_explain.h"
 #include "planner/strategy_search.h"
 
@@ -164,18 +165,24 @@ TEST(StrategySearch, PicksWhatBruteForceEvaluationPicks) {
     const PlanCostModel costs(c.d.model, c.d.workload, c.in.cluster, c.in.options);
     const auto valid = validStrategies(c.d.model, c.d.workload, c.in.cluster, c.in.options);
     if (valid.empty()) continue;
-    std::optional<RankedPlan> best;
+    // Every plan that fits, ranked by the objective, the near-ties then broken.
+    std::vector<RankedPlan> all;
     for (const auto& s : valid) {
       RankedPlan p{buildCandidate(costs, c.d.model, c.d.workload, c.in.cluster, c.in.options, s),
                    {}};
       p.cost = costs.estimate(p.candidate);
-      if (p.cost.fits && (!best || betterPlan(p, *best, c.in.objective))) best = p;
+      if (p.cost.fits) all.push_back(p);
     }
+    if (all.empty()) continue;
+    std::sort(all.begin(), all.end(),
+              [&](const auto& a, const auto& b) { return betterPlan(a, b, c.in.objective); });
+    const TieBreak ties = breakNearTies(costs, c.in.objective, all);
     const SearchResult r = searchPlans(c.d, c.in, 3);
     ASSERT_FALSE(r.top.empty());
-    EXPECT_EQ(degreesOf(r.top[0].candidate.strategy), degreesOf(best->candidate.strategy))
+    EXPECT_EQ(degreesOf(r.top[0].candidate.strategy), degreesOf(all[0].candidate.strategy))
         << "trial " << trial;
-    for (std::size_t i = 1; i < r.top.size(); ++i) {
+    EXPECT_EQ(r.ties.plans, ties.plans);
+    for (std::size_t i = std::max<std::size_t>(1, ties.plans); i < r.top.size(); ++i) {
       EXPECT_FALSE(betterPlan(r.top[i], r.top[i - 1], c.in.objective)) << "top list out of order";
     }
   }
