@@ -201,7 +201,7 @@ void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost)
   const config::StrategyConfig& s = candidate.strategy;
   const ExpertShares experts = expertShares(candidate);
   cost.fits = true;
-  cost.max_memory_bytes = 0.0;
+  cost.max_memory_bytes = cost.max_memory_limit_bytes = 0.0;
   double kv_most = 0.0;
   double scale_most = -1.0;  // how many times the batch fits on every cell
   for (int st = 0; st < s.pp; ++st) {
@@ -209,25 +209,21 @@ void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost)
     const double weights = generationWeightBytes(candidate, st, experts, vocabulary);
     for (int r = 0; r < s.dp; ++r) {
       const Cell c = cellOf(cluster_, s, r, st);
-      const double limit = std::min(cluster_.groupOf(c.first).gpu.memory_bytes,
-                                    cluster_.groupOf(c.last).gpu.memory_bytes) *
-                           (1.0 - cluster_.memory_reserve);
+      const int smallest = cellSmallestGpu(c.first, c.last);
+      const double limit =
+          cluster_.groupOf(smallest).gpu.memory_bytes * (1.0 - cluster_.memory_reserve);
       double kv = 0.0;
       // Everything but the weights grows in proportion to the replica's rows.
       const double growing = generationRowBytes(candidate, st, candidate.dp_batch[r], experts, kv);
       const double total = weights + growing;
       kv_most = std::max(kv_most, kv);
-      if (total > limit) cost.fits = false;
+      cost.noteMemory(total, limit, smallest);
       // The per-GPU detail (the report's memory line) as generation holds it: each rank's own
       // weights plus its vocabulary block; the KV cache and a step's buffers beside them.
       for (int world = c.first; world <= c.last && !cost.ranks.empty(); ++world) {
         RankCost& rc = cost.ranks[static_cast<std::size_t>(world)];
         rc.weight_bytes += vocabulary;  // the forward's layers and expert slots, and these
         rc.activation_bytes = growing;
-      }
-      if (total > cost.max_memory_bytes) {
-        cost.max_memory_bytes = total;
-        cost.max_memory_limit_bytes = limit;
       }
       const double scale = growing > 0.0 ? (limit - weights) / growing : 1e30;
       scale_most = scale_most < 0.0 ? scale : std::min(scale_most, scale);

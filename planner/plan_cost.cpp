@@ -381,15 +381,11 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
       cost.stage_seconds[st] = std::max(cost.stage_seconds[st], step[st]);
 
       // Memory: the cell's fullest GPU against its smallest memory.
-      const double limit = std::min(cluster_.groupOf(first).gpu.memory_bytes,
-                                    cluster_.groupOf(last).gpu.memory_bytes) *
-                           (1.0 - cluster_.memory_reserve);
-      const double fullest = base_weights[st] + most_slots * slot_weights[st] + activations;
-      if (fullest > limit) cost.fits = false;
-      if (fullest > cost.max_memory_bytes) {
-        cost.max_memory_bytes = fullest;
-        cost.max_memory_limit_bytes = limit;
-      }
+      const int smallest = cellSmallestGpu(first, last);
+      const double limit =
+          cluster_.groupOf(smallest).gpu.memory_bytes * (1.0 - cluster_.memory_reserve);
+      cost.noteMemory(base_weights[st] + most_slots * slot_weights[st] + activations, limit,
+                      smallest);
       if (!detail) continue;
       for (int world = first; world <= last; ++world) {
         RankCost& rc = cost.ranks[world];
@@ -425,6 +421,13 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
     generationMemory(candidate, cost);
   }
   return cost;
+}
+
+int PlanCostModel::cellSmallestGpu(int first, int last) const {
+  // A tp group lies in one node, so in one group, unless it spans nodes of two groups.
+  return cluster_.groupOf(last).gpu.memory_bytes < cluster_.groupOf(first).gpu.memory_bytes
+             ? last
+             : first;
 }
 
 PlanCostModel::ExpertShares PlanCostModel::expertShares(const Candidate& candidate) const {

@@ -80,10 +80,22 @@ struct PlanCost {
   double busy_imbalance = 1.0;        // max / mean predicted compute time over GPUs
   std::vector<double> stage_seconds;  // per stage, one microbatch, slowest replica
   std::vector<RankCost> ranks;        // per world rank (estimate's detail)
-  // Memory, by each tp group's fullest rank (the ep rank holding the most expert slots).
+  // Memory, by each tp group's fullest rank (the ep rank holding the most expert slots),
+  // against each GPU's own limit: the maxima are of the GPU nearest its limit (the highest
+  // share of it used), which on mixed clusters need not be the one holding the most bytes.
   bool fits = true;                     // every rank within its limit
-  double max_memory_bytes = 0.0;        // the fullest rank's
-  double max_memory_limit_bytes = 0.0;  // that rank's limit
+  double max_memory_bytes = 0.0;        // the GPU nearest its limit: what it uses
+  double max_memory_limit_bytes = 0.0;  // and its limit (its memory less the reserve)
+  int max_memory_gpu = 0;               // and its world rank
+  void noteMemory(double used, double limit, int gpu) {
+    if (used > limit) fits = false;
+    if (max_memory_limit_bytes <= 0.0 ||
+        used * max_memory_limit_bytes > max_memory_bytes * limit) {
+      max_memory_bytes = used;
+      max_memory_limit_bytes = limit;
+      max_memory_gpu = gpu;
+    }
+  }
   // With a generation workload: its latencies and throughput; memory (fits, max_memory_bytes)
   // is then generation's: the KV cache, the embedding and LM head, a step's buffers.
   std::optional<GenerationCost> generation;
@@ -118,6 +130,9 @@ class PlanCostModel {
   // `replica_rows` sequences.
   double activationBytes(const config::StrategyConfig& strategy, int rows, int replica_rows,
                          double expert_imbalance) const;
+
+  // Whether the objective is a generation's (the KV cache then counts in memory).
+  bool generating() const { return generation_.on(); }
 
   // Per expert, the share of token slots it takes: the file's loads (averaged over MoE layers)
   // or uniform.
@@ -182,6 +197,8 @@ class PlanCostModel {
   double memory(const GpuSpec& gpu, double bytes, const char* op = nullptr) const;
   double attention(const GpuSpec& gpu, double flops, double bytes) const;
   double overhead(const GpuSpec& gpu) const;
+  // Of a tp group's GPUs [first, last], the one with the least memory.
+  int cellSmallestGpu(int first, int last) const;
   double collective(const GpuGroup& group, Collective op, double bytes, int ranks,
                     bool spans_nodes) const;
 

@@ -96,20 +96,40 @@ std::string checkSection(const Candidate& c, int gpus) {
       s.tp, s.pp, s.dp, s.tp * s.pp * s.dp, ok ? "=" : "!=", gpus, s.ep, s.tp * s.dp);
 }
 
-std::string balanceSection(const PlanCost& detail) {
+std::string balanceSection(const PlanCost& detail, const ClusterConfig& cluster) {
   std::vector<double> busy, memory;
   for (const auto& r : detail.ranks) {
     busy.push_back(r.busy_seconds);
     memory.push_back(r.memoryBytes());
   }
   const auto busiest = std::max_element(busy.begin(), busy.end()) - busy.begin();
-  const auto fullest = std::max_element(memory.begin(), memory.end()) - memory.begin();
-  return format(
-      "  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f "
-      "(max %.2f GiB on GPU %ld, %.2f GiB usable)\n",
+  // Each GPU against its own limit: the one nearest it, and on a mixed cluster each group's.
+  auto share = [&](std::size_t r) { return memory[r] / detail.ranks[r].memory_limit_bytes; };
+  std::size_t nearest = 0;
+  for (std::size_t r = 1; r < memory.size(); ++r) {
+    if (share(r) > share(nearest)) nearest = r;
+  }
+  std::string out = format(
+      "  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f, nearest "
+      "its limit GPU %zu (%s): %.2f of %.2f GiB usable (%.0f%%)\n",
       maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest), maxOverMean(memory),
-      memory[fullest] / kGiB, static_cast<long>(fullest),
-      detail.ranks[fullest].memory_limit_bytes / kGiB);
+      nearest, cluster.groupOf(static_cast<int>(nearest)).name.c_str(), memory[nearest] / kGiB,
+      detail.ranks[nearest].memory_limit_bytes / kGiB, 100 * share(nearest));
+  if (cluster.groups.size() < 2) return out;
+  out += "  memory by group:";
+  int first = 0;
+  for (std::size_t g = 0; g < cluster.groups.size(); ++g) {
+    const int end = first + cluster.groups[g].gpus();
+    std::size_t most = static_cast<std::size_t>(first);
+    for (int r = first; r < end; ++r) {
+      if (share(static_cast<std::size_t>(r)) > share(most)) most = static_cast<std::size_t>(r);
+    }
+    out += format("%s %s at most %.2f of %.2f GiB (%.0f%%)", g ? ";" : "",
+                  cluster.groups[g].name.c_str(), memory[most] / kGiB,
+                  detail.ranks[most].memory_limit_bytes / kGiB, 100 * share(most));
+    first = end;
+  }
+  return out + "\n";
 }
 
 const char* objectiveName(ObjectiveKind kind) {
@@ -285,7 +305,7 @@ std::string generationReport(const config::Deployment& deployment, const Plannin
   o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
   o << partsSection(deployment, best.candidate);
   o << checkSection(best.candidate, in.cluster.gpus());
-  o << balanceSection(best_detail);
+  o << balanceSection(best_detail, in.cluster);
   o << format(
       "  predicted: time to first token %.3f ms (the prefill of %d x %d tokens); time "
       "per output token %.3f ms (a decode step at context %.0f); %.1f new tokens/s\n",
@@ -338,7 +358,7 @@ std::string planReport(const config::Deployment& deployment, const PlanningInput
   o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
   o << partsSection(deployment, best.candidate);
   o << checkSection(best.candidate, in.cluster.gpus());
-  o << balanceSection(best_detail);
+  o << balanceSection(best_detail, in.cluster);
   if (deployment.model.hasMoe()) {
     o << format(
         "  expert load max/mean over ep ranks: %.2f with the default placement, %.2f "
@@ -379,6 +399,8 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
                         {"comm_seconds", p.cost.comm_seconds},
                         {"bubble", p.cost.bubble},
                         {"max_memory_bytes", p.cost.max_memory_bytes},
+                        {"max_memory_limit_bytes", p.cost.max_memory_limit_bytes},
+                        {"max_memory_gpu", p.cost.max_memory_gpu},
                         {"expert_imbalance", p.cost.expert_imbalance},
                         {"busy_imbalance", p.cost.busy_imbalance},
                         {"stage_seconds", p.cost.stage_seconds}});

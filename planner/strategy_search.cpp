@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "planner/expert_balance.h"
 #include "planner/layer_partition.h"
+#include "planner/memory_split.h"
 #include "planner/near_ties.h"
 
 namespace shardrt::planner {
@@ -204,7 +205,11 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
         collectiveSeconds(Collective::SendRecv, sent, 2,
                           same_node ? cluster.groupOf(first).intra_node : cluster.inter_node);
   }
-  c.stages = partitionLayers(cost, speed, fixed);
+  // Within each stage's memory where that is possible; then rows within each replica's.
+  c.stages = partitionLayers(cost, speed, fixed, layerMemory(costs, model, cluster, c));
+  const std::vector<long> caps = replicaRowCaps(costs, model, cluster, c);
+  if (!caps.empty()) c.dp_batch = splitRows(workload.batch_size, strategy.microbatches,
+                                            replica_speed, caps);
   return c;
 }
 
@@ -250,6 +255,7 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
                                         std::to_string(gpus) + ": " + dp_only + ")");
   }
   double least_memory = -1.0, least_limit = 0.0;
+  int least_gpu = 0;
   std::vector<RankedPlan> kept;
   PlacementCache placements;
   for (const auto& s : strategies) {
@@ -257,9 +263,12 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
                                 in.options, s, &placements),
                  {}};
     p.cost = costs.estimate(p.candidate);
-    if (least_memory < 0.0 || p.cost.max_memory_bytes < least_memory) {
+    // The plan nearest to fitting: the lowest share of its own limit on its fullest GPU.
+    if (least_memory < 0.0 ||
+        p.cost.max_memory_bytes * least_limit < least_memory * p.cost.max_memory_limit_bytes) {
       least_memory = p.cost.max_memory_bytes;
       least_limit = p.cost.max_memory_limit_bytes;
+      least_gpu = p.cost.max_memory_gpu;
     }
     if (!p.cost.fits) continue;
     ++result.fit;
@@ -285,10 +294,11 @@ SearchResult searchPlans(const config::Deployment& deployment, const PlanningInp
               std::to_string(static_cast<int>(std::round(100 * in.cluster.memory_reserve))) +
               "% reserve");
     }
-    throw ConfigError("cluster", "no plan fits: the best of " + std::to_string(result.strategies) +
-                                     " strategies needs " + gib(least_memory) +
-                                     " on its fullest GPU, which has " + gib(least_limit) +
-                                     " usable");
+    throw ConfigError("cluster", "no plan fits: the nearest of " +
+                                     std::to_string(result.strategies) + " strategies needs " +
+                                     gib(least_memory) + " on GPU " + std::to_string(least_gpu) +
+                                     " (" + in.cluster.groupOf(least_gpu).name + "), which has " +
+                                     gib(least_limit) + " usable");
   }
   if (kept.empty()) {
     throw ConfigError(in.objective.max_latency_seconds > 0.0

@@ -235,6 +235,36 @@ TEST(StrategySearch, NothingFitsNamesTheMemoryNeed) {
   }
 }
 
+// Issue 18: a 70B-class model on 8 large and 8 small (9 GB) GPUs was refused ("no plan fits")
+// because layers were split by time alone. Within each GPU's own memory, plans fit, and every
+// GPU of each is within its own limit.
+TEST(StrategySearch, MixedMemoryClusterSplitsByEachGpusMemory) {
+  Deployment d;
+  d.model.layers = 80;
+  d.model.hidden = 8192;
+  d.model.heads = 64;
+  d.model.kv_heads = 8;
+  d.model.head_dim = 128;
+  d.model.ffn_hidden = 28672;
+  d.workload = {16, 512, DType::BF16};
+  PlanningInput in;
+  in.cluster.groups = {gpuGroup("big", 1, 8, 400), gpuGroup("small", 1, 8, 400)};
+  in.cluster.groups[1].gpu.memory_bytes = 9.0 * (1 << 30);
+  in.cluster.inter_node = {25e9, 8e-6};
+  const SearchResult r = searchPlans(d, in, 5);
+  ASSERT_FALSE(r.top.empty());
+  const PlanCostModel costs(d.model, d.workload, in.cluster, in.options);
+  for (const RankedPlan& p : r.top) {
+    const PlanCost detail = costs.estimate(p.candidate, true);
+    EXPECT_TRUE(detail.fits);
+    for (std::size_t g = 0; g < detail.ranks.size(); ++g) {
+      EXPECT_LE(detail.ranks[g].memoryBytes(), detail.ranks[g].memory_limit_bytes) << "GPU " << g;
+    }
+    // The binding GPU is a small one: the share of its own memory, not the most bytes.
+    EXPECT_EQ(in.cluster.groupOf(p.cost.max_memory_gpu).name, "small");
+  }
+}
+
 TEST(StrategySearch, NoStrategyNamesTheRule) {
   Deployment d;
   d.model.layers = 1;
