@@ -265,6 +265,34 @@ TEST(StrategySearch, MixedMemoryClusterSplitsByEachGpusMemory) {
   }
 }
 
+// Rows over replicas within memory: two equally fast GPUs, one with little memory, split a
+// batch whose activations do not fit half on the small one: it gets fewer rows, and fits.
+TEST(StrategySearch, ReplicasTakeTheRowsTheirMemoryHolds) {
+  Deployment d;
+  d.model.layers = 2;
+  d.model.hidden = 1024;
+  d.model.heads = d.model.kv_heads = 8;
+  d.model.head_dim = 128;
+  d.model.ffn_hidden = 4096;
+  d.workload = {16, 2048, DType::F32};
+  PlanningInput in;
+  in.cluster.groups = {gpuGroup("big", 1, 1, 20), gpuGroup("small", 1, 1, 20)};
+  in.cluster.inter_node = {25e9, 8e-6};
+  const PlanCostModel costs(d.model, d.workload, in.cluster, in.options);
+  const StrategyConfig dp2{1, 1, 1, 2, 1};
+  // The small GPU's memory: room for its weights and about a quarter of the batch.
+  Candidate even = buildCandidate(costs, d.model, d.workload, in.cluster, in.options, dp2);
+  const double weights = costs.weightBytes(dp2, {0, 2}, 0);
+  const double quarter = costs.activationBytes(dp2, 4, 4, 1.0);
+  in.cluster.groups[1].gpu.memory_bytes = (weights + quarter * 1.2) / (1 - in.cluster.memory_reserve);
+  ASSERT_EQ(even.dp_batch, (std::vector<int>{8, 8})) << "equal GPUs of ample memory split evenly";
+  const PlanCostModel tight(d.model, d.workload, in.cluster, in.options);
+  const Candidate c = buildCandidate(tight, d.model, d.workload, in.cluster, in.options, dp2);
+  EXPECT_GT(c.dp_batch[0], c.dp_batch[1]);
+  EXPECT_EQ(c.dp_batch[0] + c.dp_batch[1], 16);
+  EXPECT_TRUE(tight.estimate(c).fits);
+}
+
 TEST(StrategySearch, NoStrategyNamesTheRule) {
   Deployment d;
   d.model.layers = 1;
