@@ -35,14 +35,14 @@ TieBreak breakNearTies(const PlanCostModel& costs, const Objective& objective,
   });
   out.plans = static_cast<int>(band_end - sorted.begin());
   if (out.plans < 2) return out;
-  // Headroom in steps of kNearTie of the GPU's usable memory: closer than that is a tie too,
-  // and the next preference decides.
+  // Headroom in steps of kHeadroomStep of the GPU's usable memory: closer than that is a tie
+  // too, and the next preference decides.
   struct Key {
     long headroom_steps, calls;
     int stages;
   };
   auto keyOf = [&](const RankedPlan& p) {
-    const double step = kNearTie * p.cost.max_memory_limit_bytes;
+    const double step = kHeadroomStep * p.cost.max_memory_limit_bytes;
     return Key{static_cast<long>(std::floor(headroomBytes(p.cost) / step)),
                collectiveCalls(costs, p.candidate), p.candidate.strategy.pp};
   };

@@ -194,8 +194,8 @@ std::string verdictOf(const PlanCost& a, const PlanCost& b, const Objective& o) 
 // Why the chosen plan beat a runner-up within noise of it: the first preference of
 // planner/near_ties.h that tells them apart; "" when none does.
 std::string nearTieReason(const RankedPlan& best, const RankedPlan& second) {
-  const double step_a = kNearTie * best.cost.max_memory_limit_bytes;
-  const double step_b = kNearTie * second.cost.max_memory_limit_bytes;
+  const double step_a = kHeadroomStep * best.cost.max_memory_limit_bytes;
+  const double step_b = kHeadroomStep * second.cost.max_memory_limit_bytes;
   const double free_a = headroomBytes(best.cost), free_b = headroomBytes(second.cost);
   if (std::floor(free_a / step_a) != std::floor(free_b / step_b)) {
     return format("less memory left on its fullest GPU (%.2f vs %.2f GiB free)", free_b / kGiB,
@@ -252,7 +252,19 @@ std::string runnerUpSection(const SearchResult& result, const Objective& o) {
   const double compute_a = a.latency_seconds - a.comm_seconds;
   const double compute_b = b.latency_seconds - b.comm_seconds;
   std::string why;
-  if (b.comm_seconds - a.comm_seconds > compute_b - compute_a) {
+  if (o.kind == ObjectiveKind::Throughput) {
+    // Throughput counts the pipelines kept full: each replica's pace is its slowest stage per
+    // microbatch, not the latency of one batch.
+    auto pace = [](const RankedPlan& p) {
+      const double slowest = *std::max_element(p.cost.stage_seconds.begin(),
+                                               p.cost.stage_seconds.end());
+      const int dp = p.candidate.strategy.dp;
+      return format("%d replica%s, each %.3f ms a microbatch of %d rows", dp, dp > 1 ? "s" : "",
+                    slowest * 1e3, p.candidate.dp_batch.front() / p.candidate.strategy.microbatches);
+    };
+    why = "a slower pace through the slowest stage (" + pace(second) + ", against " + pace(best) +
+          ")";
+  } else if (b.comm_seconds - a.comm_seconds > compute_b - compute_a) {
     why = format("more communication on the critical path (%.3f vs %.3f ms)", b.comm_seconds * 1e3,
                  a.comm_seconds * 1e3);
   } else {
