@@ -34,12 +34,12 @@ double PlanCostModel::attentionPairs(double context) const {
   return window > 0 ? std::min(context, static_cast<double>(window)) : context;
 }
 
-PlanCostModel::Pass PlanCostModel::stepPass(const config::StrategyConfig& strategy,
-                                            const GenerationStep& step) const {
+LayerPass PlanCostModel::stepPass(const config::StrategyConfig& strategy,
+                                  const GenerationStep& step) const {
   const auto& m = model_;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
   const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
-  Pass p;
+  LayerPass p;
   p.cached = true;
   p.tokens = step.tokens;
   if (m.mla.on()) {
@@ -117,7 +117,7 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
     std::vector<double> stage_free(s.pp, 0.0);
     for (const GenerationStep& step : steps[r]) {
       if (step.tokens <= 0.0) continue;  // a microbatch with nothing left: skipped
-      const Pass pass = stepPass(s, step);
+      const LayerPass pass = stepPass(s, step);
       double ready = 0.0;  // when this microbatch's hidden states reach the stage
       for (int st = 0; st < s.pp; ++st) {
         const Cell c = cellOf(cluster_, s, r, st);

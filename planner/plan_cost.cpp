@@ -121,13 +121,13 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
                      ep_spans_nodes, rank_share, experts_per_rank);
 }
 
-PlanCostModel::Pass PlanCostModel::forwardPass(const config::StrategyConfig& strategy,
-                                               double rows) const {
+LayerPass PlanCostModel::forwardPass(const config::StrategyConfig& strategy,
+                                     double rows) const {
   const auto& m = model_;
   const double seq = workload_.seq_len;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
   const double hkv = config::kvHeadsFor({0, m.heads / strategy.tp}, m.groupSize()).size();
-  Pass pass;
+  LayerPass pass;
   pass.tokens = rows * seq;  // tokens of the microbatch
   const double pairs = m.causal ? seq * (seq + 1) / 2 : seq * seq;
   pass.attention_flops = 4.0 * rows * hq * m.head_dim * pairs;
@@ -141,19 +141,11 @@ std::vector<PricedOp> PlanCostModel::rankOps(const Candidate& candidate, int ran
   const int stage_ranks = s.tp * s.dp;
   const int stage = rank / stage_ranks, replica = (rank % stage_ranks) / s.tp;
   const double rows = static_cast<double>(candidate.dp_batch.at(replica)) / s.microbatches;
-  const Pass pass = forwardPass(s, rows);
-  LayerPass p;
-  p.tokens = pass.tokens;
-  p.attention_flops = pass.attention_flops;
-  p.attention_bytes = pass.attention_bytes;
+  LayerPass p = forwardPass(s, rows);
   if (model_.hasMoe()) {
     const ExpertShares experts = expertShares(candidate);
     const int ep_rank = (rank % stage_ranks) % s.ep;
-    p.sent_slots = pass.tokens / s.tp * model_.moe.top_k;
-    p.self_share = experts.share.at(ep_rank);
-    p.received_rows = p.sent_slots * s.ep * p.self_share;
-    p.local_experts = experts.per_rank.at(ep_rank);
-    p.active_experts = activeExperts(p.local_experts, p.received_rows);
+    p = onEpRank(p, s, experts.share.at(ep_rank), experts.per_rank.at(ep_rank));
   }
   std::vector<PricedOp> ops;
   for (int l = candidate.stages.at(stage).begin; l < candidate.stages.at(stage).end; ++l) {
@@ -161,31 +153,26 @@ std::vector<PricedOp> PlanCostModel::rankOps(const Candidate& candidate, int ran
       ops.push_back(std::move(op));
   }
   if (stage + 1 == s.pp) {
-    ops.push_back(finalNormOp(model_, workload_.dtype, pass.tokens));
+    ops.push_back(finalNormOp(model_, workload_.dtype, p.tokens));
   } else {
-    ops.push_back(stageSendOp(model_, workload_.dtype, pass.tokens));
+    ops.push_back(stageSendOp(model_, workload_.dtype, p.tokens));
   }
   return ops;
 }
 
 LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
-                                        const config::StrategyConfig& strategy, const Pass& pass,
-                                        bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+                                        const config::StrategyConfig& strategy,
+                                        const LayerPass& pass, bool moe, bool tp_spans_nodes,
+                                        bool ep_spans_nodes,
                                         const std::vector<double>& rank_share,
                                         const std::vector<int>& experts_per_rank) const {
-  LayerPass p;
-  p.tokens = pass.tokens;
-  p.attention_flops = pass.attention_flops;
-  p.attention_bytes = pass.attention_bytes;
-  p.cached = pass.cached;
   if (!moe) {
-    return priceOps(group, layerOps(model_, strategy, workload_.dtype, p, false, -1),
+    return priceOps(group, layerOps(model_, strategy, workload_.dtype, pass, false, -1),
                     tp_spans_nodes, ep_spans_nodes);
   }
   // A MoE layer on each ep rank (its slots and the rows its experts receive); the slowest
   // sets the pace, as every rank waits for it in the all-to-alls. Ranks of equal rows and
   // slots are priced once.
-  p.sent_slots = pass.tokens / strategy.tp * model_.moe.top_k;
   LayerSeconds slowest;
   std::vector<std::pair<double, int>> priced;
   for (int r = 0; r < strategy.ep; ++r) {
@@ -195,15 +182,23 @@ LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
     if (std::find(priced.begin(), priced.end(), std::make_pair(share, local)) != priced.end())
       continue;
     priced.emplace_back(share, local);
-    p.self_share = share;
-    p.received_rows = p.sent_slots * strategy.ep * share;
-    p.local_experts = local;
-    p.active_experts = activeExperts(local, p.received_rows);
+    const LayerPass p = onEpRank(pass, strategy, share, local);
     const LayerSeconds t = priceOps(group, layerOps(model_, strategy, workload_.dtype, p, true, -1),
                                     tp_spans_nodes, ep_spans_nodes);
     if (t.total() > slowest.total()) slowest = t;
   }
   return slowest;
+}
+
+LayerPass PlanCostModel::onEpRank(LayerPass p, const config::StrategyConfig& strategy,
+                                   double share, int local) const {
+  // Each rank sends its tp share's slots; the group's slots land on the experts by load.
+  p.sent_slots = p.tokens / strategy.tp * model_.moe.top_k;
+  p.self_share = share;
+  p.received_rows = p.sent_slots * strategy.ep * share;
+  p.local_experts = local;
+  p.active_experts = activeExperts(local, p.received_rows);
+  return p;
 }
 
 LayerSeconds PlanCostModel::priceOps(const GpuGroup& group, const std::vector<PricedOp>& ops,

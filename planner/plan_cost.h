@@ -148,19 +148,17 @@ class PlanCostModel {
                       double rows) const;
 
  private:
-  // A layer's pass over `tokens` tokens: its attention either the forward's (every token of
-  // a sequence sees the sequence) or generation's over the cache.
-  struct Pass {
-    double tokens = 0.0;
-    double attention_flops = 0.0, attention_bytes = 0.0;
-    bool cached = false;
-  };
+  // A layer's pass over `tokens` tokens (planner/layer_ops.h): its attention either the
+  // forward's (every token of a sequence sees the sequence) or generation's over the cache.
   LayerSeconds passSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
-                           const Pass& pass, bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
+                           const LayerPass& pass, bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
                            const std::vector<double>& rank_share,
                            const std::vector<int>& experts_per_rank) const;
-  Pass forwardPass(const config::StrategyConfig& strategy, double rows) const;
-  Pass stepPass(const config::StrategyConfig& strategy, const GenerationStep& step) const;
+  LayerPass forwardPass(const config::StrategyConfig& strategy, double rows) const;
+  LayerPass stepPass(const config::StrategyConfig& strategy, const GenerationStep& step) const;
+  // `pass` on an ep rank that takes `share` of its group's token slots into `local` experts.
+  LayerPass onEpRank(LayerPass pass, const config::StrategyConfig& strategy, double share,
+                     int local) const;
   // The embedding on the first stage and the LM head on the last, for one step.
   LayerSeconds endsSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
                            const GenerationStep& step, bool first_stage, bool last_stage,
