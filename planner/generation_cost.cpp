@@ -89,7 +89,8 @@ LayerSeconds PlanCostModel::endsSeconds(const GpuGroup& group,
 }
 
 double PlanCostModel::roundSeconds(const Candidate& candidate,
-                                   const std::vector<std::vector<GenerationStep>>& steps) const {
+                                   const std::vector<std::vector<GenerationStep>>& steps,
+                                   std::vector<LayerSeconds>* cells) const {
   const config::StrategyConfig& s = candidate.strategy;
   const ExpertShares experts = expertShares(candidate);
   // A layer's time for a step on a group: the same for every replica and microbatch of equal
@@ -112,6 +113,7 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
     return prices.back();
   };
   double slowest = 0.0;
+  if (cells) cells->assign(static_cast<std::size_t>(s.dp * s.pp), LayerSeconds{});
   for (int r = 0; r < s.dp && r < static_cast<int>(steps.size()); ++r) {
     // stage_free[st]: when stage st is done with the microbatches so far.
     std::vector<double> stage_free(s.pp, 0.0);
@@ -123,7 +125,7 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
         const Cell c = cellOf(cluster_, s, r, st);
         const GpuGroup& g = cluster_.slowestIn(c.first, c.last, workload_.dtype);
         Priced& layer = priced(g, step, c);
-        double t = 0.0;
+        LayerSeconds t;
         for (int l = candidate.stages[st].begin; l < candidate.stages[st].end; ++l) {
           const bool is_moe = model_.isMoeLayer(l);
           std::optional<LayerSeconds>& x = is_moe ? layer.moe : layer.dense;
@@ -131,16 +133,25 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
             x = passSeconds(g, s, pass, is_moe, c.tp_spans, c.ep_spans, experts.share,
                             experts.per_rank);
           }
-          t += x->total();
+          t.compute += x->compute;
+          t.comm += x->comm;
         }
-        t += endsSeconds(g, s, step, st == 0, st + 1 == s.pp, c.tp_spans).total();
+        const LayerSeconds ends = endsSeconds(g, s, step, st == 0, st + 1 == s.pp, c.tp_spans);
+        t.compute += ends.compute;
+        t.comm += ends.comm;
         if (st + 1 < s.pp) {  // the step's hidden states to the next stage
           const bool same_node = cluster_.nodeOf(c.first) == cluster_.nodeOf(c.first + s.tp * s.dp);
-          t += collectiveSeconds(Collective::SendRecv, step.tokens * model_.hidden * dtype_bytes_,
-                                 2, same_node ? g.intra_node : cluster_.inter_node);
+          t.comm += collectiveSeconds(Collective::SendRecv,
+                                      step.tokens * model_.hidden * dtype_bytes_, 2,
+                                      same_node ? g.intra_node : cluster_.inter_node);
+        }
+        if (cells) {
+          LayerSeconds& cell = (*cells)[static_cast<std::size_t>(r + s.dp * st)];
+          cell.compute += t.compute;
+          cell.comm += t.comm;
         }
         const double start = std::max(stage_free[st], ready);
-        stage_free[st] = ready = start + t;
+        stage_free[st] = ready = start + t.total();
       }
     }
     double end = stage_free[s.pp - 1];
@@ -237,7 +248,8 @@ void PlanCostModel::generationMemory(const Candidate& candidate, PlanCost& cost)
   g.largest_batch = batch >= 1e9 ? 1000000000 : static_cast<int>(batch / unit) * unit;
 }
 
-GenerationCost PlanCostModel::generationCost(const Candidate& candidate) const {
+GenerationCost PlanCostModel::generationCost(const Candidate& candidate,
+                                             std::vector<LayerSeconds>* decode_cells) const {
   const config::StrategyConfig& s = candidate.strategy;
   const double prompt = generation_.prompt_tokens;
   GenerationCost g;
@@ -253,7 +265,7 @@ GenerationCost PlanCostModel::generationCost(const Candidate& candidate) const {
     }
   }
   g.time_to_first_token = roundSeconds(candidate, prefill);
-  g.time_per_output_token = roundSeconds(candidate, decode);
+  g.time_per_output_token = roundSeconds(candidate, decode, decode_cells);
   if (g.time_per_output_token > 0.0) {
     g.decode_tokens_per_second = workload_.batch_size / g.time_per_output_token;
   }

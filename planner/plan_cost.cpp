@@ -412,7 +412,14 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
   cost.tokens_per_second = tokens_per_second;
   if (busy_sum > 0.0) cost.busy_imbalance = busy_max / (busy_sum / (s.pp * s.dp));
   if (generation_.on()) {
-    cost.generation = generationCost(candidate);
+    std::vector<LayerSeconds> cells;
+    cost.generation = generationCost(candidate, detail ? &cells : nullptr);
+    for (int world = 0; detail && world < s.worldSize(); ++world) {  // a decode round's
+      const LayerSeconds& cell = cells[static_cast<std::size_t>(
+          (world % stage_ranks) / s.tp + s.dp * (world / stage_ranks))];
+      cost.ranks[world].busy_seconds = cell.compute;
+      cost.ranks[world].comm_seconds = cell.comm;
+    }
     generationMemory(candidate, cost);
   }
   return cost;

@@ -63,8 +63,10 @@ struct LayerSeconds {
 
 struct RankCost {
   int stage = 0, replica = 0;
-  double busy_seconds = 0.0;  // compute over one forward of the batch (all microbatches)
-  double comm_seconds = 0.0;  // collectives and sends over one forward
+  // Compute, and collectives and sends, over one forward of the batch (all microbatches); with
+  // a generation objective over one decode round at the mean context instead.
+  double busy_seconds = 0.0;
+  double comm_seconds = 0.0;
   double weight_bytes = 0.0;
   double activation_bytes = 0.0;
   double memory_limit_bytes = 0.0;  // the GPU's memory less the reserve
@@ -141,8 +143,11 @@ class PlanCostModel {
   // Generation: one round, as GenerationExecutor runs it. steps[r][mb]: replica r's microbatch
   // mb's step; each replica's microbatches go through its stages in order (a stage takes the
   // next microbatch once it has sent the last), and the round ends with the slowest replica.
+  // cells: where given, each tp cell's compute and communication over the round, indexed
+  // replica + dp * stage.
   double roundSeconds(const Candidate& candidate,
-                      const std::vector<std::vector<GenerationStep>>& steps) const;
+                      const std::vector<std::vector<GenerationStep>>& steps,
+                      std::vector<LayerSeconds>* cells = nullptr) const;
   // The KV cache one GPU of stage `stage` holds for a replica of `rows` requests.
   double kvCacheBytes(const config::StrategyConfig& strategy, config::Range layers,
                       double rows) const;
@@ -180,7 +185,9 @@ class PlanCostModel {
                                double& vocabulary_bytes) const;
   double generationRowBytes(const Candidate& candidate, int stage, double rows,
                             const ExpertShares& experts, double& kv_bytes) const;
-  GenerationCost generationCost(const Candidate& candidate) const;
+  // decode_cells: where given, each tp cell's time in the priced decode round.
+  GenerationCost generationCost(const Candidate& candidate,
+                                std::vector<LayerSeconds>* decode_cells = nullptr) const;
   // Activation bytes of a pass over `tokens` tokens: the executor's per-token buffers.
   double tokenActivationBytes(const config::StrategyConfig& strategy, double tokens,
                               double expert_imbalance) const;

@@ -96,7 +96,9 @@ std::string checkSection(const Candidate& c, int gpus) {
       s.tp, s.pp, s.dp, s.tp * s.pp * s.dp, ok ? "=" : "!=", gpus, s.ep, s.tp * s.dp);
 }
 
-std::string balanceSection(const PlanCost& detail, const ClusterConfig& cluster) {
+// busy_what: what the busy times cover ("busy": one forward of the batch).
+std::string balanceSection(const PlanCost& detail, const ClusterConfig& cluster,
+                           const char* busy_what = "busy") {
   std::vector<double> busy, memory;
   for (const auto& r : detail.ranks) {
     busy.push_back(r.busy_seconds);
@@ -110,9 +112,9 @@ std::string balanceSection(const PlanCost& detail, const ClusterConfig& cluster)
     if (share(r) > share(nearest)) nearest = r;
   }
   std::string out = format(
-      "  per GPU: busy max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f, nearest "
+      "  per GPU: %s max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f, nearest "
       "its limit GPU %zu (%s): %.2f of %.2f GiB usable (%.0f%%)\n",
-      maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest), maxOverMean(memory),
+      busy_what, maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest), maxOverMean(memory),
       nearest, cluster.groupOf(static_cast<int>(nearest)).name.c_str(), memory[nearest] / kGiB,
       detail.ranks[nearest].memory_limit_bytes / kGiB, 100 * share(nearest));
   if (cluster.groups.size() < 2) return out;
@@ -317,7 +319,7 @@ std::string generationReport(const config::Deployment& deployment, const Plannin
   o << "\nchosen: " << degrees(best.candidate.strategy) << "\n";
   o << partsSection(deployment, best.candidate);
   o << checkSection(best.candidate, in.cluster.gpus());
-  o << balanceSection(best_detail, in.cluster);
+  o << balanceSection(best_detail, in.cluster, "busy in a decode round");
   o << format(
       "  predicted: time to first token %.3f ms (the prefill of %d x %d tokens); time "
       "per output token %.3f ms (a decode step at context %.0f); %.1f new tokens/s\n",
@@ -437,6 +439,8 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
                                  {"activation_bytes", x.activation_bytes},
                                  {"memory_limit_bytes", x.memory_limit_bytes}});
   }
+  j["best_busy_covers"] =
+      in.objective.generation() ? "one decode round at the mean context" : "one forward of the batch";
   j["best_busy_max_over_mean"] = busyMaxOverMean(best_detail);
   j["best_memory_max_over_mean"] = memoryMaxOverMean(best_detail);
   return j;

@@ -131,6 +131,32 @@ TEST(GenerationCost, DecodeIsBoundByTheWeightsItStreams) {
   EXPECT_LT(b.roundSeconds(c, prefill) / a.roundSeconds(c, prefill), 1.1);
 }
 
+// Under a generation objective a plan's per-GPU busy and communication times are a decode
+// round's, not the forward's: on pp 2 each stage's GPUs carry their stage's share of the round,
+// which (one microbatch, the stages in turn) adds up to the time per output token less the new
+// tokens' broadcast back over the pipeline.
+TEST(GenerationCost, PerGpuBusyIsADecodeRounds) {
+  Deployment d = denseDeployment(4, 2048);
+  d.strategy = {2, 2, 1, 1, 1};
+  const Plan plan = makePlan(d);
+  const Candidate c = candidateOf(d, plan);
+  const ClusterConfig cluster = oneNode(4);
+  const PlanCostModel forward(d.model, d.workload, cluster, {});
+  const PlanCostModel decode(d.model, d.workload, cluster, {}, GenerationWorkload{512, 64});
+  const PlanCost f = forward.estimate(c, true), g = decode.estimate(c, true);
+  ASSERT_EQ(g.ranks.size(), 4u);
+  double round = 0.0;
+  for (int stage = 0; stage < 2; ++stage) {
+    const RankCost& r = g.ranks[static_cast<std::size_t>(2 * stage)];
+    EXPECT_EQ(r.busy_seconds, g.ranks[2 * stage + 1].busy_seconds) << "one tp group, one time";
+    EXPECT_LT(r.busy_seconds, 0.2 * f.ranks[2 * stage].busy_seconds) << "a forward's, not a step's";
+    round += r.busy_seconds + r.comm_seconds;
+  }
+  const double broadcast =
+      collectiveSeconds(Collective::SendRecv, 4 * 4.0, 2, cluster.groups[0].intra_node);
+  EXPECT_NEAR(round + broadcast, g.generation->time_per_output_token, 1e-12);
+}
+
 // The largest batch reported fits, and one more microbatch per replica does not.
 TEST(GenerationCost, LargestBatchFitsAndOneMoreDoesNot) {
   Deployment d = denseDeployment(4, 8192);
