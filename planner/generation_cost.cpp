@@ -141,9 +141,9 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
         t.comm += ends.comm;
         if (st + 1 < s.pp) {  // the step's hidden states to the next stage
           const bool same_node = cluster_.nodeOf(c.first) == cluster_.nodeOf(c.first + s.tp * s.dp);
-          t.comm += collectiveSeconds(Collective::SendRecv,
-                                      step.tokens * model_.hidden * dtype_bytes_, 2,
-                                      same_node ? g.intra_node : cluster_.inter_node);
+          t.comm +=
+              collectiveSeconds(Collective::SendRecv, step.tokens * model_.hidden * dtype_bytes_, 2,
+                                same_node ? g.intra_node : cluster_.inter_node);
         }
         if (cells) {
           LayerSeconds& cell = (*cells)[static_cast<std::size_t>(r + s.dp * st)];

@@ -132,8 +132,8 @@ void routedExpertOps(OpList& ops, const config::ModelConfig& m,
   const double E = moe.experts, k = moe.top_k, Fe = moe.expert_ffn_hidden;
   const double share = T / strategy.tp, S = pass.sent_slots, R = pass.received_rows;
   ops.gemm("router", T, E, H, 1.0, kF32);
-  ops.memory("router", "topk", T * E * kF32 + (moe.choice_bias ? E * kF32 : 0.0) + 2.0 * T * k * kI32,
-             nullptr);
+  ops.memory("router", "topk",
+             T * E * kF32 + (moe.choice_bias ? E * kF32 : 0.0) + 2.0 * T * k * kI32, nullptr);
   ops.memory("dispatch", "permute", T * H * w + S * kI32 + S * H * w, nullptr);
   // Each all-to-all priced at the larger of what the rank sends and receives; the tracer
   // counts the rows that leave the rank.
@@ -214,8 +214,7 @@ std::vector<PricedOp> layerOps(const config::ModelConfig& m, const config::Strat
     ops.memory("attn_values", "copy_columns", T * hq * (hd + m.mla.v_dim) * w, nullptr);
   }
   ops.gemm("o_proj", T, H, hq * (m.mla.on() ? m.mla.v_dim : hd));
-  ops.collective("all_reduce", "all_reduce", Collective::AllReduce, "tp", tp, T * H * w,
-                 T * H * w);
+  ops.collective("all_reduce", "all_reduce", Collective::AllReduce, "tp", tp, T * H * w, T * H * w);
   ops.memory("residual_add", "add", 3.0 * T * H * w, "add");
 
   // FFN block: norm, a dense MLP or the routed experts (and shared ones), residual add.

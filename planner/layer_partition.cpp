@@ -55,8 +55,9 @@ std::vector<config::Range> spreadWithin(double limit, const std::vector<double>&
       taken += cost[end - 1];
       held += memory.bytes(end - 1);
       if (fixed[s] + taken / speed[s] > limit || !memory.fits(s, held)) break;
-      const bool rest_fits =
-          s + 1 == stages ? end == layers : fillWithin(limit, cost, speed, fixed, memory, s + 1, end);
+      const bool rest_fits = s + 1 == stages
+                                 ? end == layers
+                                 : fillWithin(limit, cost, speed, fixed, memory, s + 1, end);
       if (!rest_fits) continue;
       const double gap = std::abs(taken - target);
       if (best_end < 0 || gap < best_gap) best_end = end, best_gap = gap;
@@ -144,8 +145,8 @@ std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
   if (cost.size() < speed.size() || speed.empty()) {
     throw std::invalid_argument("partitionLayers: fewer layers than stages");
   }
-  if (memory.on() && (memory.layer_bytes.size() != cost.size() ||
-                      memory.capacity.size() != speed.size())) {
+  if (memory.on() &&
+      (memory.layer_bytes.size() != cost.size() || memory.capacity.size() != speed.size())) {
     throw std::invalid_argument("partitionLayers: memory sizes differ from the layers or stages");
   }
   const bool uniform =
@@ -159,12 +160,12 @@ std::vector<config::Range> partitionLayers(const std::vector<double>& cost,
     // does not fit.
     return split.empty() ? exactSplit(cost, speed, fixed, {}) : split;
   }
-  if (memory.on() && !fillWithin(std::numeric_limits<double>::infinity(), cost, speed, fixed,
-                                 memory, 0, 0)) {
+  if (memory.on() &&
+      !fillWithin(std::numeric_limits<double>::infinity(), cost, speed, fixed, memory, 0, 0)) {
     return partitionLayers(cost, speed, fixed, {});
   }
-  // Equal stages: the answer lies between the largest single stage-layer time and everything on the slowest
-  // stage; bisect on it (the greedy test is monotone in the limit).
+  // Equal stages: the answer lies between the largest single stage-layer time and everything on the
+  // slowest stage; bisect on it (the greedy test is monotone in the limit).
   const double total = std::accumulate(cost.begin(), cost.end(), 0.0);
   const double slowest = *std::min_element(speed.begin(), speed.end());
   double lo = 0.0, hi = total / slowest + *std::max_element(fixed.begin(), fixed.end());
@@ -196,7 +197,8 @@ std::vector<int> splitRows(int total, int unit, const std::vector<double>& speed
   std::vector<long> n(parts);
   long given = 0;
   for (int r = 0; r < parts; ++r) {
-    n[r] = std::min(cap(r), std::max(1L, static_cast<long>(std::floor(units * speed[r] / speed_sum))));
+    n[r] =
+        std::min(cap(r), std::max(1L, static_cast<long>(std::floor(units * speed[r] / speed_sum))));
     given += n[r];
   }
   using Entry = std::pair<double, int>;  // (finish time, replica), ties to the lower index

@@ -57,8 +57,8 @@ LayerMemory layerMemory(const PlanCostModel& costs, const config::ModelConfig& m
     double room = -1.0;
     for (int r = 0; r < s.dp; ++r) {
       const int first = s.tp * (r + s.dp * st);
-      const double left = usableIn(cluster, first, first + s.tp - 1) -
-                          rowBytes(costs, s, c.dp_batch[r], imbalance);
+      const double left =
+          usableIn(cluster, first, first + s.tp - 1) - rowBytes(costs, s, c.dp_batch[r], imbalance);
       if (room < 0.0 || left < room) room = left;
     }
     out.capacity.push_back(room);

@@ -52,8 +52,7 @@ PlanCostModel::PlanCostModel(const config::ModelConfig& model,
   }
 }
 
-double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k,
-                           double bytes) const {
+double PlanCostModel::gemm(const GpuSpec& gpu, double m, double n, double k, double bytes) const {
   if (m <= 0.0 || n <= 0.0 || k <= 0.0) return 0.0;
   if (gpu.profile && !gpu.profile->gemm(workload_.dtype).empty()) {
     double t = profiledGemmSeconds(*gpu.profile, workload_.dtype, m, n, k);
@@ -121,8 +120,7 @@ LayerSeconds PlanCostModel::layerSeconds(const GpuGroup& group,
                      ep_spans_nodes, rank_share, experts_per_rank);
 }
 
-LayerPass PlanCostModel::forwardPass(const config::StrategyConfig& strategy,
-                                     double rows) const {
+LayerPass PlanCostModel::forwardPass(const config::StrategyConfig& strategy, double rows) const {
   const auto& m = model_;
   const double seq = workload_.seq_len;
   const double hq = static_cast<double>(m.heads) / strategy.tp;
@@ -163,8 +161,7 @@ std::vector<PricedOp> PlanCostModel::rankOps(const Candidate& candidate, int ran
 LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
                                         const config::StrategyConfig& strategy,
                                         const LayerPass& pass, bool moe, bool tp_spans_nodes,
-                                        bool ep_spans_nodes,
-                                        const std::vector<double>& rank_share,
+                                        bool ep_spans_nodes, const std::vector<double>& rank_share,
                                         const std::vector<int>& experts_per_rank) const {
   if (!moe) {
     return priceOps(group, layerOps(model_, strategy, workload_.dtype, pass, false, -1),
@@ -190,8 +187,8 @@ LayerSeconds PlanCostModel::passSeconds(const GpuGroup& group,
   return slowest;
 }
 
-LayerPass PlanCostModel::onEpRank(LayerPass p, const config::StrategyConfig& strategy,
-                                   double share, int local) const {
+LayerPass PlanCostModel::onEpRank(LayerPass p, const config::StrategyConfig& strategy, double share,
+                                  int local) const {
   // Each rank sends its tp share's slots; the group's slots land on the experts by load.
   p.sent_slots = p.tokens / strategy.tp * model_.moe.top_k;
   p.self_share = share;
@@ -415,8 +412,8 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
     std::vector<LayerSeconds> cells;
     cost.generation = generationCost(candidate, detail ? &cells : nullptr);
     for (int world = 0; detail && world < s.worldSize(); ++world) {  // a decode round's
-      const LayerSeconds& cell = cells[static_cast<std::size_t>(
-          (world % stage_ranks) / s.tp + s.dp * (world / stage_ranks))];
+      const LayerSeconds& cell = cells[static_cast<std::size_t>((world % stage_ranks) / s.tp +
+                                                                s.dp * (world / stage_ranks))];
       cost.ranks[world].busy_seconds = cell.compute;
       cost.ranks[world].comm_seconds = cell.comm;
     }
@@ -427,9 +424,8 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
 
 int PlanCostModel::cellSmallestGpu(int first, int last) const {
   // A tp group lies in one node, so in one group, unless it spans nodes of two groups.
-  return cluster_.groupOf(last).gpu.memory_bytes < cluster_.groupOf(first).gpu.memory_bytes
-             ? last
-             : first;
+  return cluster_.groupOf(last).gpu.memory_bytes < cluster_.groupOf(first).gpu.memory_bytes ? last
+                                                                                            : first;
 }
 
 PlanCostModel::ExpertShares PlanCostModel::expertShares(const Candidate& candidate) const {

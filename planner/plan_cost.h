@@ -91,8 +91,7 @@ struct PlanCost {
   int max_memory_gpu = 0;               // and its world rank
   void noteMemory(double used, double limit, int gpu) {
     if (used > limit) fits = false;
-    if (max_memory_limit_bytes <= 0.0 ||
-        used * max_memory_limit_bytes > max_memory_bytes * limit) {
+    if (max_memory_limit_bytes <= 0.0 || used * max_memory_limit_bytes > max_memory_bytes * limit) {
       max_memory_bytes = used;
       max_memory_limit_bytes = limit;
       max_memory_gpu = gpu;
@@ -156,8 +155,8 @@ class PlanCostModel {
   // A layer's pass over `tokens` tokens (planner/layer_ops.h): its attention either the
   // forward's (every token of a sequence sees the sequence) or generation's over the cache.
   LayerSeconds passSeconds(const GpuGroup& group, const config::StrategyConfig& strategy,
-                           const LayerPass& pass, bool moe, bool tp_spans_nodes, bool ep_spans_nodes,
-                           const std::vector<double>& rank_share,
+                           const LayerPass& pass, bool moe, bool tp_spans_nodes,
+                           bool ep_spans_nodes, const std::vector<double>& rank_share,
                            const std::vector<int>& experts_per_rank) const;
   LayerPass forwardPass(const config::StrategyConfig& strategy, double rows) const;
   LayerPass stepPass(const config::StrategyConfig& strategy, const GenerationStep& step) const;

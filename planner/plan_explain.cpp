@@ -1,7 +1,5 @@
 #include "planner/plan_explain.h"
 
-#include "planner/near_ties.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -9,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
+
+#include "planner/near_ties.h"
 
 namespace shardrt::planner {
 namespace {
@@ -114,9 +114,10 @@ std::string balanceSection(const PlanCost& detail, const ClusterConfig& cluster,
   std::string out = format(
       "  per GPU: %s max/mean %.2f (max %.3f ms on GPU %ld); memory max/mean %.2f, nearest "
       "its limit GPU %zu (%s): %.2f of %.2f GiB usable (%.0f%%)\n",
-      busy_what, maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest), maxOverMean(memory),
-      nearest, cluster.groupOf(static_cast<int>(nearest)).name.c_str(), memory[nearest] / kGiB,
-      detail.ranks[nearest].memory_limit_bytes / kGiB, 100 * share(nearest));
+      busy_what, maxOverMean(busy), busy[busiest] * 1e3, static_cast<long>(busiest),
+      maxOverMean(memory), nearest, cluster.groupOf(static_cast<int>(nearest)).name.c_str(),
+      memory[nearest] / kGiB, detail.ranks[nearest].memory_limit_bytes / kGiB,
+      100 * share(nearest));
   if (cluster.groups.size() < 2) return out;
   out += "  memory by group:";
   int first = 0;
@@ -223,10 +224,11 @@ std::string nearTieSection(const SearchResult& result, const Objective& o) {
   if (t.decided_by.empty()) {
     return line + "the best also leads on memory headroom, then collectives, then stages\n";
   }
-  return line + format("chosen among them by %s (%.2f GiB free on the fullest GPU, against %.2f "
-                       "for the best on the figure alone)\n",
-                       t.decided_by.c_str(), headroomBytes(result.top.front().cost) / kGiB,
-                       t.fastest_headroom / kGiB);
+  return line + format(
+                    "chosen among them by %s (%.2f GiB free on the fullest GPU, against %.2f "
+                    "for the best on the figure alone)\n",
+                    t.decided_by.c_str(), headroomBytes(result.top.front().cost) / kGiB,
+                    t.fastest_headroom / kGiB);
 }
 
 // What the runner-up loses by most: compute, communication or the pipeline bubble; within
@@ -258,11 +260,12 @@ std::string runnerUpSection(const SearchResult& result, const Objective& o) {
     // Throughput counts the pipelines kept full: each replica's pace is its slowest stage per
     // microbatch, not the latency of one batch.
     auto pace = [](const RankedPlan& p) {
-      const double slowest = *std::max_element(p.cost.stage_seconds.begin(),
-                                               p.cost.stage_seconds.end());
+      const double slowest =
+          *std::max_element(p.cost.stage_seconds.begin(), p.cost.stage_seconds.end());
       const int dp = p.candidate.strategy.dp;
       return format("%d replica%s, each %.3f ms a microbatch of %d rows", dp, dp > 1 ? "s" : "",
-                    slowest * 1e3, p.candidate.dp_batch.front() / p.candidate.strategy.microbatches);
+                    slowest * 1e3,
+                    p.candidate.dp_batch.front() / p.candidate.strategy.microbatches);
     };
     why = "a slower pace through the slowest stage (" + pace(second) + ", against " + pace(best) +
           ")";
@@ -439,8 +442,8 @@ nlohmann::json planReportJson(const config::Deployment& deployment, const Planni
                                  {"activation_bytes", x.activation_bytes},
                                  {"memory_limit_bytes", x.memory_limit_bytes}});
   }
-  j["best_busy_covers"] =
-      in.objective.generation() ? "one decode round at the mean context" : "one forward of the batch";
+  j["best_busy_covers"] = in.objective.generation() ? "one decode round at the mean context"
+                                                    : "one forward of the batch";
   j["best_busy_max_over_mean"] = busyMaxOverMean(best_detail);
   j["best_memory_max_over_mean"] = memoryMaxOverMean(best_detail);
   return j;

@@ -208,8 +208,8 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
   // Within each stage's memory where that is possible; then rows within each replica's.
   c.stages = partitionLayers(cost, speed, fixed, layerMemory(costs, model, cluster, c));
   const std::vector<long> caps = replicaRowCaps(costs, model, cluster, c);
-  if (!caps.empty()) c.dp_batch = splitRows(workload.batch_size, strategy.microbatches,
-                                            replica_speed, caps);
+  if (!caps.empty())
+    c.dp_batch = splitRows(workload.batch_size, strategy.microbatches, replica_speed, caps);
   return c;
 }
 

@@ -39,15 +39,15 @@ struct RankedPlan {
 struct TieBreak {
   int plans = 1;
   std::string decided_by;
-  double fastest_value = 0.0;    // the fastest plan's objective figure (objectiveValue)
+  double fastest_value = 0.0;     // the fastest plan's objective figure (objectiveValue)
   double fastest_headroom = 0.0;  // memory left on its fullest GPU
 };
 
 struct SearchResult {
-  std::vector<RankedPlan> top;  // best first
-  long strategies = 0;          // valid by the rules
-  long fit = 0;                 // of those, fitting in memory
-  long within_bound = 0;        // of those, within the latency bound (if any)
+  std::vector<RankedPlan> top;    // best first
+  long strategies = 0;            // valid by the rules
+  long fit = 0;                   // of those, fitting in memory
+  long within_bound = 0;          // of those, within the latency bound (if any)
   double imbalance_before = 1.0;  // expected expert load max/mean, default placement (best ep)
   TieBreak ties;
 };

@@ -51,10 +51,9 @@ TEST(PractitionerChoices, DeepSeekSplitsItsExpertsWideForDecode) {
   const Example forward = load("deepseek-v3-like-32x8");
   const SearchResult prefill = searchPlans(forward.d, forward.in, 1);
   EXPECT_GE(prefill.top.front().candidate.strategy.ep, 8);
-  const Example decode =
-      load("deepseek-v3-like-32x8",
-           {"model.vocab_size=129280", "objective.optimize=decode_throughput",
-            "objective.prompt_tokens=2048", "objective.new_tokens=1024"});
+  const Example decode = load("deepseek-v3-like-32x8",
+                              {"model.vocab_size=129280", "objective.optimize=decode_throughput",
+                               "objective.prompt_tokens=2048", "objective.new_tokens=1024"});
   const SearchResult r = searchPlans(decode.d, decode.in, 1);
   const config::StrategyConfig& s = r.top.front().candidate.strategy;
   EXPECT_GE(s.ep, 32);
@@ -65,10 +64,9 @@ TEST(PractitionerChoices, DeepSeekSplitsItsExpertsWideForDecode) {
 // Llama-70B in bf16 on 2 x 8 GPUs for decode: tensor parallelism inside each node, data
 // parallelism across the two (vLLM's rule: TP within a node, PP or DP across nodes).
 TEST(PractitionerChoices, Llama70bDecodesWithTpInsideANode) {
-  const Example e = load("llama-70b-2x8", {"model.vocab_size=32000",
-                                           "objective.optimize=time_per_output_token",
-                                           "objective.prompt_tokens=2048",
-                                           "objective.new_tokens=2048"});
+  const Example e =
+      load("llama-70b-2x8", {"model.vocab_size=32000", "objective.optimize=time_per_output_token",
+                             "objective.prompt_tokens=2048", "objective.new_tokens=2048"});
   const SearchResult r = searchPlans(e.d, e.in, 1);
   const config::StrategyConfig& s = r.top.front().candidate.strategy;
   EXPECT_EQ(s.tp, 8);

@@ -52,7 +52,9 @@ struct RankOps {
   std::vector<Comm> comm;
 };
 
-bool same(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
+bool same(double a, double b) {
+  return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
+}
 
 std::string describe(const Comm& c) {
   std::ostringstream s;
@@ -139,8 +141,8 @@ std::vector<std::string> differences(const RankOps& ran, const RankOps& price) {
       const Comm &t = ran.comm[i], &p = price.comm[i];
       if (t.layer != p.layer || t.name != p.name || t.op != p.op || t.group != p.group ||
           !same(t.bytes, p.bytes) || !same(t.size, p.size)) {
-        out.push_back("collective " + std::to_string(i) + ": traced " + describe(t) +
-                      "; priced " + describe(p));
+        out.push_back("collective " + std::to_string(i) + ": traced " + describe(t) + "; priced " +
+                      describe(p));
       }
     }
   }
@@ -170,8 +172,7 @@ int comparePlans(const std::string& example) {
     const ClusterConfig cluster = oneNode(gpus);
     const PlannerOptions options;
     const PlanCostModel costs(d.model, d.workload, cluster, options);
-    for (const config::StrategyConfig& s :
-         validStrategies(d.model, d.workload, cluster, options)) {
+    for (const config::StrategyConfig& s : validStrategies(d.model, d.workload, cluster, options)) {
       const Candidate c = buildCandidate(costs, d.model, d.workload, cluster, options, s);
       const std::vector<TraceEvent> events = dag::dryRun(withCandidate(d, c));
       ++plans;
@@ -199,11 +200,11 @@ TEST_P(PricedVsTraced, EveryStrategyPricesTheOpsItRuns) {
 INSTANTIATE_TEST_SUITE_P(
     Examples, PricedVsTraced,
     ::testing::Values("small-gpt", "tiny-llama", "tiny-moe", "tiny-deepseek-moe", "decode-1024",
-                      "llama3-8b-one-layer", "tiny-llama31-hf", "tiny-mistral-hf",
-                      "tiny-qwen2-hf", "tiny-qwen3-hf", "tiny-qwen2-moe-hf", "tiny-qwen3-moe-hf",
-                      "tiny-mixtral-hf", "tiny-glm4-moe-hf", "tiny-deepseek-v2-hf",
-                      "tiny-deepseek-v3-hf", "plan/small-dense-2cpu", "plan/small-moe-2cpu",
-                      "plan/decode-1024-2cpu", "plan/llama-70b-2x8", "plan/mixtral-8x7b-1x8"),
+                      "llama3-8b-one-layer", "tiny-llama31-hf", "tiny-mistral-hf", "tiny-qwen2-hf",
+                      "tiny-qwen3-hf", "tiny-qwen2-moe-hf", "tiny-qwen3-moe-hf", "tiny-mixtral-hf",
+                      "tiny-glm4-moe-hf", "tiny-deepseek-v2-hf", "tiny-deepseek-v3-hf",
+                      "plan/small-dense-2cpu", "plan/small-moe-2cpu", "plan/decode-1024-2cpu",
+                      "plan/llama-70b-2x8", "plan/mixtral-8x7b-1x8"),
     [](const ::testing::TestParamInfo<const char*>& info) {
       std::string name = info.param;
       for (char& ch : name) {

@@ -22,9 +22,7 @@ namespace {
 
 using Degrees = std::tuple<int, int, int, int, int>;  // tp, pp, ep, dp, microbatches
 
-Degrees degreesOf(const StrategyConfig& s) {
-  return {s.tp, s.pp, s.ep, s.dp, s.microbatches};
-}
+Degrees degreesOf(const StrategyConfig& s) { return {s.tp, s.pp, s.ep, s.dp, s.microbatches}; }
 
 GpuGroup gpuGroup(const std::string& name, int nodes, int per_node, double tflops) {
   GpuGroup g;
@@ -102,7 +100,8 @@ std::set<Degrees> bruteForce(const Case& c, const PlanCostModel& costs) {
             if (m.hasMoe() && ep > m.moe.experts) continue;
             bool in_node = true;
             for (int first = 0; first < gpus && !c.in.cluster.tp_across_nodes; first += tp) {
-              in_node = in_node && c.in.cluster.nodeOf(first) == c.in.cluster.nodeOf(first + tp - 1);
+              in_node =
+                  in_node && c.in.cluster.nodeOf(first) == c.in.cluster.nodeOf(first + tp - 1);
             }
             if (!in_node) continue;
             Candidate cand;
@@ -113,7 +112,8 @@ std::set<Degrees> bruteForce(const Case& c, const PlanCostModel& costs) {
             if (m.hasMoe()) {
               for (int r = 0; r < ep; ++r) {
                 cand.expert_placement.emplace_back();
-                for (int e = r; e < m.moe.experts; e += ep) cand.expert_placement.back().push_back(e);
+                for (int e = r; e < m.moe.experts; e += ep)
+                  cand.expert_placement.back().push_back(e);
               }
             }
             const int b = c.d.workload.batch_size;
@@ -284,7 +284,8 @@ TEST(StrategySearch, ReplicasTakeTheRowsTheirMemoryHolds) {
   Candidate even = buildCandidate(costs, d.model, d.workload, in.cluster, in.options, dp2);
   const double weights = costs.weightBytes(dp2, {0, 2}, 0);
   const double quarter = costs.activationBytes(dp2, 4, 4, 1.0);
-  in.cluster.groups[1].gpu.memory_bytes = (weights + quarter * 1.2) / (1 - in.cluster.memory_reserve);
+  in.cluster.groups[1].gpu.memory_bytes =
+      (weights + quarter * 1.2) / (1 - in.cluster.memory_reserve);
   ASSERT_EQ(even.dp_batch, (std::vector<int>{8, 8})) << "equal GPUs of ample memory split evenly";
   const PlanCostModel tight(d.model, d.workload, in.cluster, in.options);
   const Candidate c = buildCandidate(tight, d.model, d.workload, in.cluster, in.options, dp2);
