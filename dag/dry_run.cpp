@@ -6,8 +6,10 @@
 #include <thread>
 
 #include "comm/meta_communicator.h"
+#include "common/errors.h"
 #include "config/parallel_layout.h"
 #include "config/plan.h"
+#include "runtime/generation_executor.h"
 #include "runtime/meta_backend.h"
 #include "runtime/process_groups.h"
 #include "runtime/tracing_backend.h"
@@ -38,11 +40,32 @@ std::vector<TraceEvent> dryRunRank(const config::Deployment& d, const config::Pl
   return tracer.finish();
 }
 
-}  // namespace
+// One rank of a generation's dry run: the generation executor, two rounds traced. `world`
+// stays untraced for the executor's agreements between rounds, as in `generate --trace`.
+std::vector<TraceEvent> dryRunGenerationRank(const config::Deployment& d, const config::Plan& plan,
+                                             comm::Communicator& world,
+                                             const std::vector<GenerationRequest>& requests) {
+  MetaBackend meta;
+  Tracer tracer(meta, world.rank());
+  TracingBackend backend(meta, tracer);
+  auto traced_world = TracingCommunicator::wrapWorld(world, tracer);
+  const auto& s = d.strategy;
+  const config::ParallelLayout layout(s.tp, s.pp, s.dp, world.rank(), s.ep);
+  ProcessGroups groups = ProcessGroups::split(*traced_world, layout);
+  ExecutorOptions options;
+  options.step_tokens = GenerationExecutor::stepTokens(plan, requests);
+  GenerationExecutor generator(d, plan, layout, backend,
+                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, world, options);
+  generator.setTracer(&tracer);
+  tracer.start();
+  generator.generate(requests, GenerationSettings{});
+  return tracer.finish();
+}
 
-std::vector<TraceEvent> dryRun(const config::Deployment& d) {
-  const config::Plan plan = config::makePlan(d);
-  const int ranks = d.strategy.tp * d.strategy.pp * d.strategy.dp;
+// Every rank's events from `run(rank, world)`, each rank a thread of this process over a meta
+// world; the first failure stops the others and is rethrown.
+template <typename Run>
+std::vector<TraceEvent> onEveryRank(int ranks, const Run& run) {
   comm::MetaWorld world(ranks);
   std::vector<std::vector<TraceEvent>> per_rank(ranks);
   std::exception_ptr failure;
@@ -52,7 +75,7 @@ std::vector<TraceEvent> dryRun(const config::Deployment& d) {
     threads.emplace_back([&, r] {
       try {
         auto comm = world.communicator(r);
-        per_rank[r] = dryRunRank(d, plan, *comm);
+        per_rank[r] = run(*comm);
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();
@@ -67,6 +90,33 @@ std::vector<TraceEvent> dryRun(const config::Deployment& d) {
     for (auto& e : list) events.push_back(std::move(e));
   }
   return events;
+}
+
+}  // namespace
+
+std::vector<TraceEvent> dryRunGeneration(const config::Deployment& d, int prompt_tokens) {
+  if (d.model.vocab <= 0) {
+    throw ConfigError("model.vocab_size", "dag --generate needs the model's vocabulary");
+  }
+  if (prompt_tokens < 1 || prompt_tokens + 2 > d.workload.seq_len) {
+    throw ConfigError("--prompt-tokens",
+                      "must be at least 1 and leave room for 2 new tokens in workload.seq_len (" +
+                          std::to_string(d.workload.seq_len) + "), got " +
+                          std::to_string(prompt_tokens));
+  }
+  const config::Plan plan = config::makePlan(d);
+  const std::vector<GenerationRequest> requests(
+      static_cast<std::size_t>(d.workload.batch_size),
+      GenerationRequest{std::vector<std::int32_t>(static_cast<std::size_t>(prompt_tokens), 0), 2});
+  return onEveryRank(d.strategy.tp * d.strategy.pp * d.strategy.dp, [&](comm::Communicator& w) {
+    return dryRunGenerationRank(d, plan, w, requests);
+  });
+}
+
+std::vector<TraceEvent> dryRun(const config::Deployment& d) {
+  const config::Plan plan = config::makePlan(d);
+  return onEveryRank(d.strategy.tp * d.strategy.pp * d.strategy.dp,
+                     [&](comm::Communicator& w) { return dryRunRank(d, plan, w); });
 }
 
 }  // namespace shardrt::dag

@@ -15,4 +15,11 @@ namespace shardrt::dag {
 // rank to fail stops the others, and its exception is rethrown here.
 std::vector<TraceEvent> dryRun(const config::Deployment& deployment);
 
+// The same for a generation (runtime/generation_executor.h): workload.batch_size requests of
+// `prompt_tokens` tokens each, two new tokens each, so the events hold round 0 (the prefill)
+// and round 1 (the first decode step). The meta backend's argmax chooses token 0 everywhere.
+// ConfigError naming the field when the model has no vocabulary or the prompt and its two
+// tokens exceed workload.seq_len.
+std::vector<TraceEvent> dryRunGeneration(const config::Deployment& deployment, int prompt_tokens);
+
 }  // namespace shardrt::dag

@@ -222,4 +222,21 @@ void writeDagIndex(const std::vector<DagEntry>& entries, const std::string& dir)
   });
 }
 
+std::vector<TraceEvent> roundEvents(const std::vector<TraceEvent>& events, int round) {
+  std::vector<TraceEvent> out;
+  for (const auto& e : events) {
+    if (e.round == round) out.push_back(e);
+  }
+  return out;
+}
+
+long roundTokens(const std::vector<TraceEvent>& round) {
+  for (const auto& e : round) {
+    if (e.op == kOpModelInput && !e.outputs.empty() && e.outputs[0].shape.rank() > 0) {
+      return static_cast<long>(e.outputs[0].shape[0].global);
+    }
+  }
+  return 0;
+}
+
 }  // namespace shardrt::dag

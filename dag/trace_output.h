@@ -30,6 +30,11 @@ struct DagEntry {
   std::vector<GpuLoad> loads;
 };
 
+// A generation's events of round `round` (0: the prefill, then one per decode step).
+std::vector<TraceEvent> roundEvents(const std::vector<TraceEvent>& events, int round);
+// The tokens a round's events computed over every replica: the model input's global rows.
+long roundTokens(const std::vector<TraceEvent>& round);
+
 // Builds the graph of `events`, writes DIR/<info.name>.dot and .svg and returns its entry.
 DagEntry writeDag(const std::vector<TraceEvent>& events, const GraphInfo& info,
                   const std::string& dir);

@@ -129,6 +129,12 @@ void addDagCommand(CLI::App& app, DagOptions& o) {
       ->capture_default_str();
   dag->add_option("--set", o.overrides, "Override a deployment field (repeatable)")
       ->allow_extra_args(false);
+  dag->add_flag("--generate", o.generate,
+                "Draw a generation's prefill and first decode step instead of a forward pass");
+  dag->add_option("--prompt-tokens", o.prompt_tokens,
+                  "With --generate: each request's prompt (default: half of workload.seq_len)")
+      ->check(CLI::PositiveNumber)
+      ->needs("--generate");
   CLI::App* check = dag->add_subcommand("check", "Check a DAG file against docs/dag.md's rules");
   check->add_option("file", o.check_path, "A .dot file shardrt wrote")->required();
   dag->callback([dag, check, &o] {

@@ -1,5 +1,6 @@
 #include "launch/dag_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -53,12 +54,13 @@ std::optional<config::Deployment> loadForDrawing(const DagOptions& o) {
   }
 }
 
-dag::GraphInfo dryRunInfo(const std::string& name, const config::Deployment& one) {
+dag::GraphInfo dryRunInfo(const std::string& name, const config::Deployment& one,
+                          const std::string& what = "dry run") {
   dag::GraphInfo info;
   info.name = name;
   const bool moe = one.model.moe.experts > 0;
   info.title =
-      dag::deploymentTitle(one, std::string("dry run (meta backend, shapes only)") +
+      dag::deploymentTitle(one, what + " (meta backend, shapes only)" +
                                     (moe ? "; " + std::string(kMetaRoutingAssumption) : ""));
   info.gpus = one.strategy.tp * one.strategy.pp * one.strategy.dp;
   info.layers = one.model.layers;
@@ -82,6 +84,32 @@ dag::DagEntry drawStrategy(const std::string& name, const config::Deployment& on
   return e;
 }
 
+// One strategy's generation dry run: its prefill's graph and its first decode step's.
+std::vector<dag::DagEntry> drawGeneration(const std::string& name, const config::Deployment& one,
+                                          int prompt_tokens, const std::string& out_dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<TraceEvent> events = dag::dryRunGeneration(one, prompt_tokens);
+  const double run_seconds = secondsSince(t0);
+  std::vector<dag::DagEntry> out;
+  for (int round : {0, 1}) {
+    const std::vector<TraceEvent> of_round = dag::roundEvents(events, round);
+    const std::string phase = round == 0 ? "prefill" : "decode";
+    const std::string what = round == 0
+                                 ? "generation dry run: prefill (round 0) of " +
+                                       std::to_string(dag::roundTokens(of_round)) + " prompt tokens"
+                                 : "generation dry run: decode step (round 1) of " +
+                                       std::to_string(dag::roundTokens(of_round)) + " tokens";
+    out.push_back(dag::writeDag(of_round, dryRunInfo(name + "-" + phase, one, what), out_dir));
+    const dag::DagEntry& e = out.back();
+    std::printf(
+        "shardrt dag: %s-%s: %d GPUs, %zu nodes, %zu edges; dry run %.2f s (both rounds)\n"
+        "            %s\n            %s\n",
+        name.c_str(), phase.c_str(), e.gpus, e.nodes, e.edges, run_seconds, e.dot.c_str(),
+        e.svg.c_str());
+  }
+  return out;
+}
+
 }  // namespace
 
 int dagCommand(const DagOptions& o) {
@@ -90,7 +118,19 @@ int dagCommand(const DagOptions& o) {
   if (!d) return kExitBadInput;
   std::vector<dag::DagEntry> entries;
   for (const auto& [name, one] : strategiesOf(*d)) {
-    entries.push_back(drawStrategy(name, one, o.out_dir));
+    if (!o.generate) {
+      entries.push_back(drawStrategy(name, one, o.out_dir));
+      continue;
+    }
+    try {
+      const int prompt =
+          o.prompt_tokens > 0 ? o.prompt_tokens : std::max(1, one.workload.seq_len / 2);
+      for (dag::DagEntry& e : drawGeneration(name, one, prompt, o.out_dir))
+        entries.push_back(std::move(e));
+    } catch (const ConfigError& e) {
+      reportError(0, e.what());
+      return kExitBadInput;
+    }
   }
   dag::writeDagIndex(entries, o.out_dir);
   std::printf("            %s/dags.json\n", o.out_dir.c_str());

@@ -12,31 +12,13 @@
 namespace shardrt::launch {
 namespace {
 
-std::vector<TraceEvent> ofRound(const std::vector<TraceEvent>& events, int round) {
-  std::vector<TraceEvent> out;
-  for (const auto& e : events) {
-    if (e.round == round) out.push_back(e);
-  }
-  return out;
-}
-
-long tokensOf(const std::vector<TraceEvent>& round) {
-  // The round's tokens over every replica: the global size of the model input's first dimension.
-  for (const auto& e : round) {
-    if (e.op == kOpModelInput && !e.outputs.empty() && e.outputs[0].shape.rank() > 0) {
-      return static_cast<long>(e.outputs[0].shape[0].global);
-    }
-  }
-  return 0;
-}
-
 dag::GraphInfo graphInfo(const GenerateTraceInput& in, int gpus, const char* phase,
                          const std::string& how) {
   const config::Deployment& d = in.deployment;
   dag::GraphInfo info;
   info.name = dag::graphName(d.name) + "-" + phase;
-  info.title = dag::deploymentTitle(d, how + "; traced generate, backend " + in.backend +
-                                           ", communicator " + in.communicator);
+  info.title = dag::deploymentTitle(
+      d, how + "; traced generate, backend " + in.backend + ", communicator " + in.communicator);
   info.gpus = gpus;
   info.layers = d.model.layers;
   info.experts = d.model.moe.experts;
@@ -54,18 +36,20 @@ int firstDifference(const GenerationResult& a, const GenerationResult& b) {
 
 void writeAll(const GenerateTraceInput& in, const std::vector<TraceEvent>& events, int gpus,
               GenerateTrace& t, const std::string& stage) {
-  const std::vector<TraceEvent> prefill = ofRound(events, 0);
+  const std::vector<TraceEvent> prefill = dag::roundEvents(events, 0);
   t.graphs.push_back(dag::writeDag(
       prefill,
-      graphInfo(in, gpus, "prefill",
-                "prefill (round 0) of " + std::to_string(tokensOf(prefill)) + " prompt tokens"),
+      graphInfo(
+          in, gpus, "prefill",
+          "prefill (round 0) of " + std::to_string(dag::roundTokens(prefill)) + " prompt tokens"),
       stage));
   if (t.rounds > 1) {
-    const std::vector<TraceEvent> decode = ofRound(events, 1);
+    const std::vector<TraceEvent> decode = dag::roundEvents(events, 1);
     t.graphs.push_back(dag::writeDag(
         decode,
-        graphInfo(in, gpus, "decode",
-                  "decode step (round 1) of " + std::to_string(tokensOf(decode)) + " tokens"),
+        graphInfo(
+            in, gpus, "decode",
+            "decode step (round 1) of " + std::to_string(dag::roundTokens(decode)) + " tokens"),
         stage));
   }
   dag::writeDagIndex(t.graphs, stage);
@@ -74,8 +58,8 @@ void writeAll(const GenerateTraceInput& in, const std::vector<TraceEvent>& event
     if (!isBookkeeping(e)) ops.push_back(e);
   }
   const std::string title = dag::deploymentTitle(
-      in.deployment, "traced generate of " + std::to_string(in.requests.size()) +
-                         " requests, " + std::to_string(t.rounds) +
+      in.deployment, "traced generate of " + std::to_string(in.requests.size()) + " requests, " +
+                         std::to_string(t.rounds) +
                          " rounds (prefill, then decode steps), backend " + in.backend);
   dag::writeTimeline(ops, {in.communicator.substr(0, in.communicator.find(' ')), gpus, title},
                      stage);
@@ -110,13 +94,13 @@ std::optional<GenerateTrace> traceGeneration(comm::Communicator& world,
   if (world.rank() == 0) {
     try {
       if (const int i = firstDifference(in.measured, again); i >= 0) {
-        throw std::runtime_error("the traced generation chose other tokens than the measured "
-                                 "one, first in request " +
-                                 std::to_string(i));
+        throw std::runtime_error(
+            "the traced generation chose other tokens than the measured "
+            "one, first in request " +
+            std::to_string(i));
       }
-      writeDirectoryAtomically(in.dir, [&](const std::string& stage) {
-        writeAll(in, all, world.size(), t, stage);
-      });
+      writeDirectoryAtomically(
+          in.dir, [&](const std::string& stage) { writeAll(in, all, world.size(), t, stage); });
     } catch (const std::exception& e) {
       reportError(0, std::string("--trace: ") + e.what());
       ok = 0;

@@ -242,6 +242,15 @@ function(dag_cli_test name exit pattern count)
   set_tests_properties(cli.dag.${name} PROPERTIES LABELS cli TIMEOUT 120
                        ENVIRONMENT "${SHARDRT_MPI_ENV}")
 endfunction()
+# dag --generate refuses what a generation cannot be: one line naming the field, exit 2.
+dag_cli_test(generate_prompt_too_long 2
+  "^shardrt: rank 0 on [^ ]+: error: --prompt-tokens: must be at least 1 and leave room for 2 new tokens in workload.seq_len [(]67[)], got 66$"
+  1 dag ${PROJECT_SOURCE_DIR}/examples/tiny-llama.json --generate --prompt-tokens 66
+  --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.generate_prompt_too_long)
+dag_cli_test(generate_needs_a_vocabulary 2
+  "^shardrt: rank 0 on [^ ]+: error: model.vocab_size: dag --generate needs the model's vocabulary$"
+  1 dag ${PROJECT_SOURCE_DIR}/examples/llama3-8b-one-layer.json --generate
+  --out ${CMAKE_CURRENT_BINARY_DIR}/out/dag.generate_needs_a_vocabulary)
 set(two_strategies ${SHARDRT_DEPLOYMENTS}/baseline-and-proposed.json)
 # A baseline and a proposal: two graphs, never merged.
 dag_cli_test(two_strategies 0 "^shardrt dag: two-strategies-(baseline|proposed): 4 GPUs" 2

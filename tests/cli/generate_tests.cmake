@@ -87,6 +87,25 @@ generate_trace_case(moe_dp2_ep2_pp2_empty_replica 4 ${gen_moe} --set strategy.dp
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
+# dag --generate: a generation's dry run draws the graphs a traced generation draws, node for
+# node, prefill and decode step, for dense models; MoE ones are held to `dag check` (their
+# structure follows the router's choices: tests/cli/dag_generate_compare.sh).
+function(dag_generate_case name ranks deployment prompt)
+  add_test(NAME dag.generate.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/dag_generate_compare.sh $<TARGET_FILE:shardrt>
+                   ${ranks} ${CMAKE_CURRENT_BINARY_DIR}/out/dag.generate.${name} ${deployment}
+                   ${prompt} ${ARGN} -- ${SHARDRT_MPIRUN})
+  set_tests_properties(dag.generate.${name} PROPERTIES LABELS "cli;dag" TIMEOUT 180
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+dag_generate_case(small_tp2 2 ${gen_small} 7)
+dag_generate_case(small_tp2_pp2_mb2 4 ${gen_small} 5 --set strategy.pp=2
+                  --set strategy.microbatches=2)
+dag_generate_case(moe_tp2_ep2 2 ${gen_moe} 6 --moe --set strategy.tp=2 --set strategy.ep=2)
+dag_generate_case(moe_dp2_ep2 2 ${gen_moe} 6 --moe --set strategy.dp=2 --set strategy.ep=2)
+dag_generate_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json 9
+                  --moe --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
+
 # DeepSeek's latent attention caches one row of kv_lora_rank + qk_rope_head_dim a token on
 # every tp rank: 3 layers x 4 requests x 29 positions x (36 + 8) x 4 bytes = 61248, what the
 # executor allocated (the expanded keys and values would be 2 x 3 x 4 x 29 x 2 heads x 24 x 4).
