@@ -194,9 +194,10 @@ RopeScaling readYarn(HfReader& r, const std::string& key, const json& v) {
   s.factor = number("factor", 0.0);
   if (!(s.factor > 0.0)) r.refuse(key + ".factor", "required for rope_type yarn");
   const double context = number("original_max_position_embeddings", 0.0);
-  if (!(context >= 1.0) || context != static_cast<int>(context)) {
+  // The range before the cast: a double beyond int's is undefined behaviour to convert.
+  if (!(context >= 1.0 && context <= (1 << 30)) || context != std::floor(context)) {
     r.refuse(key + ".original_max_position_embeddings",
-             "must be a positive integer for rope_type yarn");
+             "must be a positive integer up to 2^30 for rope_type yarn");
   }
   s.original_max_position_embeddings = static_cast<int>(context);
   s.beta_fast = number("beta_fast", 32.0);

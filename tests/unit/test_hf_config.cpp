@@ -402,6 +402,14 @@ TEST(HfConfig, DeepSeekKeysAreHeldToWhatIsImplemented) {
   json method = deepseekV3();
   method["topk_method"] = "greedy";
   refusedAs(method, "topk_method: \"greedy\": DeepseekV3TopkRouter runs noaux_tc only");
+  // Found by fuzz_hf_config (2026-12-05): a context beyond int's range was cast before it was
+  // checked (undefined behaviour); it is refused now, as a fraction is.
+  for (const double context : {4.09622e10, 4096.5}) {
+    json yarn = deepseekV3();
+    yarn["rope_scaling"]["original_max_position_embeddings"] = context;
+    refusedAs(yarn, "rope_scaling.original_max_position_embeddings: must be a positive integer up "
+                    "to 2^30 for rope_type yarn");
+  }
   json truncate = deepseekV3();
   truncate["rope_scaling"]["truncate"] = false;
   refusedAs(truncate, "rope_scaling.truncate: false: only truncate true is implemented");
