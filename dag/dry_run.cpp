@@ -19,25 +19,37 @@
 namespace shardrt::dag {
 namespace {
 
+// One rank of a dry run: the meta backend and the rank's communicators behind the recorders of
+// `run --trace`, and its process groups, on which the rank's executor runs.
+struct MetaRank {
+  MetaBackend meta;
+  Tracer tracer;
+  TracingBackend backend;
+  std::unique_ptr<TracingCommunicator> traced_world;
+  config::ParallelLayout layout;
+  ProcessGroups groups;
+  MetaRank(const config::Deployment& d, comm::Communicator& world)
+      : tracer(meta, world.rank()),
+        backend(meta, tracer),
+        traced_world(TracingCommunicator::wrapWorld(world, tracer)),
+        layout(d.strategy.tp, d.strategy.pp, d.strategy.dp, world.rank(), d.strategy.ep),
+        groups(ProcessGroups::split(*traced_world, layout)) {}
+  ExecutorGroups executorGroups() const {
+    return {groups.tp.get(), groups.ep.get(), groups.pp.get()};
+  }
+};
+
 // One rank of the dry run, on its own thread: the executor, one traced forward pass.
 std::vector<TraceEvent> dryRunRank(const config::Deployment& d, const config::Plan& plan,
                                    comm::Communicator& world) {
-  MetaBackend meta;
-  Tracer tracer(meta, world.rank());
-  TracingBackend backend(meta, tracer);
-  auto traced_world = TracingCommunicator::wrapWorld(world, tracer);
-  const auto& s = d.strategy;
-  const config::ParallelLayout layout(s.tp, s.pp, s.dp, world.rank(), s.ep);
-  ProcessGroups groups = ProcessGroups::split(*traced_world, layout);
-  ExecutorOptions options;
-  TransformerExecutor executor(d, plan, layout, backend,
-                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, options);
-  const Tensor input = backend.empty(executor.replicaShape(), d.workload.dtype);
-  const Tensor output = backend.empty(executor.replicaShape(), d.workload.dtype);
-  executor.setTracer(&tracer);
-  tracer.start();
+  MetaRank r(d, world);
+  TransformerExecutor executor(d, plan, r.layout, r.backend, r.executorGroups(), ExecutorOptions{});
+  const Tensor input = r.backend.empty(executor.replicaShape(), d.workload.dtype);
+  const Tensor output = r.backend.empty(executor.replicaShape(), d.workload.dtype);
+  executor.setTracer(&r.tracer);
+  r.tracer.start();
   executor.forward(input, output);
-  return tracer.finish();
+  return r.tracer.finish();
 }
 
 // One rank of a generation's dry run: the generation executor, two rounds traced. `world`
@@ -45,21 +57,14 @@ std::vector<TraceEvent> dryRunRank(const config::Deployment& d, const config::Pl
 std::vector<TraceEvent> dryRunGenerationRank(const config::Deployment& d, const config::Plan& plan,
                                              comm::Communicator& world,
                                              const std::vector<GenerationRequest>& requests) {
-  MetaBackend meta;
-  Tracer tracer(meta, world.rank());
-  TracingBackend backend(meta, tracer);
-  auto traced_world = TracingCommunicator::wrapWorld(world, tracer);
-  const auto& s = d.strategy;
-  const config::ParallelLayout layout(s.tp, s.pp, s.dp, world.rank(), s.ep);
-  ProcessGroups groups = ProcessGroups::split(*traced_world, layout);
+  MetaRank r(d, world);
   ExecutorOptions options;
   options.step_tokens = GenerationExecutor::stepTokens(plan, requests);
-  GenerationExecutor generator(d, plan, layout, backend,
-                               {groups.tp.get(), groups.ep.get(), groups.pp.get()}, world, options);
-  generator.setTracer(&tracer);
-  tracer.start();
+  GenerationExecutor generator(d, plan, r.layout, r.backend, r.executorGroups(), world, options);
+  generator.setTracer(&r.tracer);
+  r.tracer.start();
   generator.generate(requests, GenerationSettings{});
-  return tracer.finish();
+  return r.tracer.finish();
 }
 
 // Every rank's events from `run(rank, world)`, each rank a thread of this process over a meta
