@@ -201,8 +201,8 @@ std::string nearTieReason(const RankedPlan& best, const RankedPlan& second) {
   const double step_b = kHeadroomStep * second.cost.max_memory_limit_bytes;
   const double free_a = headroomBytes(best.cost), free_b = headroomBytes(second.cost);
   if (std::floor(free_a / step_a) != std::floor(free_b / step_b)) {
-    return format("less memory left on its fullest GPU (%.2f vs %.2f GiB free)", free_b / kGiB,
-                  free_a / kGiB);
+    return format("less memory left on its GPU nearest its limit (%.2f vs %.2f GiB free)",
+                  free_b / kGiB, free_a / kGiB);
   }
   if (best.collective_calls != second.collective_calls) {
     return format("more collectives per forward on its busiest GPU (%ld vs %ld)",
@@ -224,11 +224,12 @@ std::string nearTieSection(const SearchResult& result, const Objective& o) {
   if (t.decided_by.empty()) {
     return line + "the best also leads on memory headroom, then collectives, then stages\n";
   }
-  return line + format(
-                    "chosen among them by %s (%.2f GiB free on the fullest GPU, against %.2f "
-                    "for the best on the figure alone)\n",
-                    t.decided_by.c_str(), headroomBytes(result.top.front().cost) / kGiB,
-                    t.fastest_headroom / kGiB);
+  return line +
+         format(
+             "chosen among them by %s (%.2f GiB free on the GPU nearest its limit, against %.2f "
+             "for the best on the figure alone)\n",
+             t.decided_by.c_str(), headroomBytes(result.top.front().cost) / kGiB,
+             t.fastest_headroom / kGiB);
 }
 
 // What the runner-up loses by most: compute, communication or the pipeline bubble; within

@@ -40,7 +40,7 @@ struct TieBreak {
   int plans = 1;
   std::string decided_by;
   double fastest_value = 0.0;     // the fastest plan's objective figure (objectiveValue)
-  double fastest_headroom = 0.0;  // memory left on its fullest GPU
+  double fastest_headroom = 0.0;  // memory left on its GPU nearest its limit
 };
 
 struct SearchResult {
