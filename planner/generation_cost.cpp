@@ -180,9 +180,7 @@ double PlanCostModel::generationWeightBytes(const Candidate& candidate, int stag
                                             const ExpertShares& experts,
                                             double& vocabulary_bytes) const {
   const config::StrategyConfig& s = candidate.strategy;
-  const int most_slots = experts.per_rank.empty()
-                             ? 0
-                             : *std::max_element(experts.per_rank.begin(), experts.per_rank.end());
+  const int most_slots = experts.mostSlots();
   const config::Range layers = candidate.stages[stage];
   const double dense = weightBytes(s, layers, 0);
   double bytes = dense;

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "planner/expert_balance.h"
-
 namespace shardrt::planner {
 namespace {
 
@@ -17,22 +15,6 @@ double usableIn(const ClusterConfig& cluster, int first, int last) {
   return least * (1.0 - cluster.memory_reserve);
 }
 
-int mostSlots(const Candidate& c) {
-  int most = 0;
-  for (const auto& list : c.expert_placement) most = std::max(most, static_cast<int>(list.size()));
-  return most;
-}
-
-double imbalanceOf(const PlanCostModel& costs, const config::ModelConfig& model,
-                   const Candidate& c) {
-  if (!model.hasMoe()) return 1.0;
-  ExpertPlacement placement{c.expert_placement, std::vector<int>(model.moe.experts, 0)};
-  for (const auto& list : c.expert_placement) {
-    for (int e : list) ++placement.copies[e];
-  }
-  return loadImbalance(costs.expertLoads(), placement);
-}
-
 // What grows with a replica of `rows` rows on one of its GPUs: its activations.
 double rowBytes(const PlanCostModel& costs, const config::StrategyConfig& s, int rows,
                 double imbalance) {
@@ -44,8 +26,9 @@ double rowBytes(const PlanCostModel& costs, const config::StrategyConfig& s, int
 LayerMemory layerMemory(const PlanCostModel& costs, const config::ModelConfig& model,
                         const ClusterConfig& cluster, const Candidate& c) {
   const config::StrategyConfig& s = c.strategy;
-  const int slots = mostSlots(c);
-  const double imbalance = imbalanceOf(costs, model, c);
+  const PlanCostModel::ExpertShares experts = costs.expertShares(c);
+  const int slots = experts.mostSlots();
+  const double imbalance = experts.imbalance;
   const int most_rows = *std::max_element(c.dp_batch.begin(), c.dp_batch.end());
   LayerMemory out;
   for (int l = 0; l < model.layers; ++l) {
@@ -66,11 +49,12 @@ LayerMemory layerMemory(const PlanCostModel& costs, const config::ModelConfig& m
   return out;
 }
 
-std::vector<long> replicaRowCaps(const PlanCostModel& costs, const config::ModelConfig& model,
-                                 const ClusterConfig& cluster, const Candidate& c) {
+std::vector<long> replicaRowCaps(const PlanCostModel& costs, const ClusterConfig& cluster,
+                                 const Candidate& c) {
   const config::StrategyConfig& s = c.strategy;
-  const int slots = mostSlots(c);
-  const double imbalance = imbalanceOf(costs, model, c);
+  const PlanCostModel::ExpertShares experts = costs.expertShares(c);
+  const int slots = experts.mostSlots();
+  const double imbalance = experts.imbalance;
   std::vector<double> stage_weights;  // on each stage's fullest GPU
   for (const auto& range : c.stages) stage_weights.push_back(costs.weightBytes(s, range, slots));
   // What replica r holds with `units` units of rows: its fullest stage against its memory.

@@ -19,7 +19,7 @@ LayerMemory layerMemory(const PlanCostModel& costs, const config::ModelConfig& m
 
 // Per replica, the most units of `strategy.microbatches` rows it holds with `candidate`'s
 // stages; empty when every replica already holds its rows (the common case, priced cheaply).
-std::vector<long> replicaRowCaps(const PlanCostModel& costs, const config::ModelConfig& model,
-                                 const ClusterConfig& cluster, const Candidate& candidate);
+std::vector<long> replicaRowCaps(const PlanCostModel& costs, const ClusterConfig& cluster,
+                                 const Candidate& candidate);
 
 }  // namespace shardrt::planner

@@ -27,9 +27,8 @@ TieBreak breakNearTies(const PlanCostModel& costs, const Objective& objective,
                        std::vector<RankedPlan>& sorted) {
   TieBreak out;
   if (sorted.empty()) return out;
-  const RankedPlan fastest = sorted.front();
-  out.fastest_value = objectiveValue(fastest.cost, objective);
-  out.fastest_headroom = headroomBytes(fastest.cost);
+  out.fastest_value = objectiveValue(sorted.front().cost, objective);
+  out.fastest_headroom = headroomBytes(sorted.front().cost);
   const auto band_end = std::find_if(sorted.begin(), sorted.end(), [&](const RankedPlan& p) {
     return objectiveValue(p.cost, objective) > out.fastest_value * (1.0 + kNearTie);
   });
@@ -52,11 +51,12 @@ TieBreak breakNearTies(const PlanCostModel& costs, const Objective& objective,
     it->collective_calls = key.calls;
     band.emplace_back(key, *it);
   }
+  const Key first = band.front().first;  // the fastest's, before the reordering
   std::stable_sort(band.begin(), band.end(), [](const auto& a, const auto& b) {
     return std::make_tuple(-a.first.headroom_steps, a.first.calls, a.first.stages) <
            std::make_tuple(-b.first.headroom_steps, b.first.calls, b.first.stages);
   });
-  const Key chosen = band.front().first, first = keyOf(fastest);
+  const Key chosen = band.front().first;
   if (chosen.headroom_steps != first.headroom_steps) {
     out.decided_by = "memory headroom";
   } else if (chosen.calls != first.calls) {

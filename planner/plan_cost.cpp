@@ -332,7 +332,7 @@ PlanCost PlanCostModel::estimate(const Candidate& candidate, bool detail) const 
     if (model_.hasMoe())
       slot_weights[st] = weightBytes(s, candidate.stages[st], 1) - base_weights[st];
   }
-  const int most_slots = per_rank.empty() ? 0 : *std::max_element(per_rank.begin(), per_rank.end());
+  const int most_slots = experts.mostSlots();
 
   if (detail) cost.ranks.resize(static_cast<std::size_t>(s.worldSize()));
   cost.stage_seconds.assign(s.pp, 0.0);

@@ -4,6 +4,7 @@
 // each GPU's weights and activations against its memory. docs/planner.md has the formulas.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -132,6 +133,19 @@ class PlanCostModel {
   double activationBytes(const config::StrategyConfig& strategy, int rows, int replica_rows,
                          double expert_imbalance) const;
 
+  // The candidate's experts: each ep rank's share of the group's token slots (by the expected
+  // loads), its expert slots, and the expected max/mean load over ep ranks. Empty for a dense
+  // model.
+  struct ExpertShares {
+    std::vector<double> share;
+    std::vector<int> per_rank;
+    double imbalance = 1.0;
+    int mostSlots() const {
+      return per_rank.empty() ? 0 : *std::max_element(per_rank.begin(), per_rank.end());
+    }
+  };
+  ExpertShares expertShares(const Candidate& candidate) const;
+
   // Whether the objective is a generation's (the KV cache then counts in memory).
   bool generating() const { return generation_.on(); }
 
@@ -170,13 +184,6 @@ class PlanCostModel {
   // Generation's memory on the fullest GPU of each stage: weights (the embedding and LM head
   // too), the KV cache, a step's buffers; fills cost.fits and the maxima.
   void generationMemory(const Candidate& candidate, PlanCost& cost) const;
-  // The candidate's experts: each ep rank's share of the group's token slots and its slots.
-  struct ExpertShares {
-    std::vector<double> share;
-    std::vector<int> per_rank;
-    double imbalance = 1.0;
-  };
-  ExpertShares expertShares(const Candidate& candidate) const;
   // The weights one GPU of `stage` holds for generation (its layers with the most expert slots,
   // and vocabulary_bytes: its embedding and LM head rows), and what grows with a replica of
   // `rows` requests (kv_bytes: its KV cache; a step's buffers; the logits).

@@ -140,14 +140,9 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
       if (placements) (*placements)[strategy.ep] = c.expert_placement;
     }
   }
-  std::vector<int> per_rank;
-  for (const auto& list : c.expert_placement) per_rank.push_back(static_cast<int>(list.size()));
-  ExpertPlacement placement{c.expert_placement, std::vector<int>(model.moe.experts, 0)};
-  for (const auto& list : c.expert_placement) {
-    for (int e : list) ++placement.copies[e];
-  }
-  const std::vector<double> share =
-      model.hasMoe() ? rankLoads(costs.expertLoads(), placement) : std::vector<double>{};
+  const PlanCostModel::ExpertShares experts = costs.expertShares(c);
+  const std::vector<double>& share = experts.share;
+  const std::vector<int>& per_rank = experts.per_rank;
 
   // Dense and MoE layer times on the slowest GPU of a rank range (one per GPU kind).
   const int nominal_rows = std::max(1, workload.batch_size / (strategy.dp * strategy.microbatches));
@@ -207,7 +202,7 @@ Candidate buildCandidate(const PlanCostModel& costs, const config::ModelConfig& 
   }
   // Within each stage's memory where that is possible; then rows within each replica's.
   c.stages = partitionLayers(cost, speed, fixed, layerMemory(costs, model, cluster, c));
-  const std::vector<long> caps = replicaRowCaps(costs, model, cluster, c);
+  const std::vector<long> caps = replicaRowCaps(costs, cluster, c);
   if (!caps.empty())
     c.dp_batch = splitRows(workload.batch_size, strategy.microbatches, replica_speed, caps);
   return c;
