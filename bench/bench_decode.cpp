@@ -35,7 +35,12 @@ std::vector<GenerationRequest> prompts(int batch, int context, int vocab, int ne
 struct Row {
   int batch, context;
   double prefill, step_median, step_p99, per_token, tokens_per_second;
+  RoundSchedule schedule;  // the one that ran
 };
+
+const char* scheduleName(RoundSchedule s) {
+  return s == RoundSchedule::Overlap ? "overlap" : "lockstep";
+}
 
 // nullopt after every rank said why it cannot record graphs (--cuda-graphs).
 std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
@@ -59,7 +64,8 @@ std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
     }
     generator.useGraphs();
   }
-  const GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
+  GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
+  greedy.schedule = o.schedule == "lockstep" ? RoundSchedule::Lockstep : RoundSchedule::Overlap;
   for (int w = 0; w < o.warmup; ++w) generator.generate(requests, greedy);
   host_world.barrier();
   const GenerationResult r = generator.generate(requests, greedy);
@@ -74,7 +80,8 @@ std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
              median(steps),
              percentile(steps, 0.99),
              (total - prefill) / std::max(1, o.new_tokens - 1),
-             batch * o.new_tokens / total};
+             batch * o.new_tokens / total,
+             r.schedule};
 }
 
 }  // namespace
@@ -111,11 +118,13 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
         std::string(dtypeName(loaded->workload.dtype)).c_str());
     std::printf(
         "# B prompts of C random ids, %d new tokens each, greedy; after %d warm-up generation(s), "
-        "one timed; times: the slowest rank's; decode steps %s\n"
+        "one timed; times: the slowest rank's; decode steps %s; rounds %s (generate "
+        "--schedule)\n"
         "# prefill = time to first token; step = one decode step (a token for every request); "
         "tpot = (total - prefill) / (new tokens - 1)\n",
         o.new_tokens, o.warmup,
-        o.cuda_graphs ? "replayed from CUDA graphs (each recorded at its first use)" : "eager");
+        o.cuda_graphs ? "replayed from CUDA graphs (each recorded at its first use)" : "eager",
+        o.schedule.c_str());
     std::printf("# %5s %7s %12s %12s %12s %12s %12s %14s\n", "B", "C", "prefill(ms)",
                 "step_med(ms)", "step_p99(ms)", "tpot(ms)", "tokens/s", "tokens/s/rank");
   }
@@ -146,6 +155,10 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
       if (!timed) return kExitBadInput;
       const Row& r = *timed;
       if (rank != 0) continue;
+      if (scheduleName(r.schedule) != o.schedule) {
+        std::printf("# rounds ran %s: an expert-parallel group spans replicas\n",
+                    scheduleName(r.schedule));
+      }
       std::printf("  %5d %7d %12.3f %12.3f %12.3f %12.3f %12.1f %14.1f\n", r.batch, r.context,
                   r.prefill * 1e3, r.step_median * 1e3, r.step_p99 * 1e3, r.per_token * 1e3,
                   r.tokens_per_second, r.tokens_per_second / ranks);
@@ -157,7 +170,8 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
                       {"step_p99_ms", r.step_p99 * 1e3},
                       {"time_per_output_token_ms", r.per_token * 1e3},
                       {"tokens_per_second", r.tokens_per_second},
-                      {"tokens_per_second_per_rank", r.tokens_per_second / ranks}});
+                      {"tokens_per_second_per_rank", r.tokens_per_second / ranks},
+                      {"schedule", scheduleName(r.schedule)}});
     }
   }
   if (rank == 0 && !o.json_path.empty()) {

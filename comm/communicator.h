@@ -55,6 +55,14 @@ class Communicator {
   virtual void broadcast(void* buf, std::size_t count, DType dtype, int root) = 0;
   virtual void send(const void* buf, std::size_t count, DType dtype, int peer) = 0;
   virtual void recv(void* buf, std::size_t count, DType dtype, int peer) = 0;
+  // A send of host memory that returns before the peer receives it: the message is copied out
+  // and travels while the caller goes on; the peer takes it with recv, in order with the
+  // sends to it. For the closing edge of a ring, where a blocking send could wait on a peer
+  // that is itself waiting to send (the last pipeline stage handing the new tokens back to the
+  // first while every stage sends forward). flushPosted() returns once every message posted
+  // on this group has been received.
+  virtual void post(const void* buf, std::size_t count, DType dtype, int peer) = 0;
+  virtual void flushPosted() = 0;
   virtual void barrier() = 0;
 
   // Ranks passing the same color form a new group, ordered by key (MPI_Comm_split).

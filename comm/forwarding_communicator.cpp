@@ -61,6 +61,12 @@ void ForwardingCommunicator::recv(void* buf, std::size_t count, DType dtype, int
   inner_.recv(buf, count, dtype, peer);
 }
 
+void ForwardingCommunicator::post(const void* buf, std::size_t count, DType dtype, int peer) {
+  inner_.post(buf, count, dtype, peer);
+}
+
+void ForwardingCommunicator::flushPosted() { inner_.flushPosted(); }
+
 void ForwardingCommunicator::barrier() { inner_.barrier(); }
 
 std::unique_ptr<Communicator> ForwardingCommunicator::split(int color, int key,

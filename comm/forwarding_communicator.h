@@ -33,6 +33,8 @@ class ForwardingCommunicator : public Communicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
+  void post(const void* buf, std::size_t count, DType dtype, int peer) override;
+  void flushPosted() override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
 

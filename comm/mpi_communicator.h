@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -36,6 +37,8 @@ class MpiCommunicator final : public Communicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
+  void post(const void* buf, std::size_t count, DType dtype, int peer) override;
+  void flushPosted() override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
   std::unique_ptr<MpiCommunicator> splitMpi(int color, int key, std::string group_name);
@@ -66,9 +69,17 @@ class MpiCommunicator final : public Communicator {
   void finish(const Call& call, MPI_Request request);
   void wait(const Call& call, MPI_Request& request, const char* what);
 
+  // A posted send: its request, its copy of the message, and its call for the watchdog.
+  struct Posted {
+    MPI_Request request = MPI_REQUEST_NULL;
+    std::vector<char> message;
+    Call call;
+  };
+
   MPI_Comm comm_;
   bool owned_;
-  WatchedGroup group_;  // rank, size and members, as the watchdog's report names them
+  std::deque<Posted> posted_;  // in the order posted; the received ones are dropped as found
+  WatchedGroup group_;         // rank, size and members, as the watchdog's report names them
 };
 
 }  // namespace shardrt::comm

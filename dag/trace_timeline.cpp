@@ -144,11 +144,13 @@ json completeEvent(const TraceEvent& e) {
           {"args", opArgs(e)}};
 }
 
-// The rank's generation rounds, each from its first op's start to its last op's end.
+// The rank's generation rounds, each from its first op's start to its last op's end. With
+// overlapped rounds a stage takes a round's new tokens while it runs the next: that hand-over
+// is left out, so that the rank's round slices follow one another.
 void appendRounds(json& out, int rank, RankEvents events) {
   std::map<int, std::pair<double, double>> rounds;
   for (const TraceEvent* e : events) {
-    if (e->round < 0) continue;
+    if (e->round < 0 || e->name == kNewTokensHandOver) continue;
     auto [it, fresh] = rounds.try_emplace(e->round, e->start_us, sliceEnd(*e));
     if (!fresh) {
       it->second.first = std::min(it->second.first, e->start_us);
@@ -159,15 +161,15 @@ void appendRounds(json& out, int rank, RankEvents events) {
   out.push_back(metadataEvent("thread_name", rank, kStepTid, {{"name", "generation rounds"}}));
   out.push_back(metadataEvent("thread_sort_index", rank, kStepTid, {{"sort_index", 0}}));
   for (const auto& [round, span] : rounds) {
-    out.push_back({{"ph", "X"},
-                   {"cat", kStepCategory},
-                   {"name", round == 0 ? std::string("prefill")
-                                       : "decode step " + std::to_string(round)},
-                   {"pid", rank},
-                   {"tid", kStepTid},
-                   {"ts", span.first},
-                   {"dur", span.second - span.first},
-                   {"args", {{"round", round}}}});
+    out.push_back(
+        {{"ph", "X"},
+         {"cat", kStepCategory},
+         {"name", round == 0 ? std::string("prefill") : "decode step " + std::to_string(round)},
+         {"pid", rank},
+         {"tid", kStepTid},
+         {"ts", span.first},
+         {"dur", span.second - span.first},
+         {"args", {{"round", round}}}});
   }
 }
 

@@ -263,6 +263,10 @@ void addBenchDecodeCommand(CLI::App& bench, bench::BenchDecodeOptions& o) {
   decode->add_option("--new-tokens", o.new_tokens, "New tokens per request")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
+  decode
+      ->add_option("--schedule", o.schedule, "How rounds follow one another (generate --schedule)")
+      ->check(CLI::IsMember({"overlap", "lockstep"}))
+      ->capture_default_str();
   decode->add_flag("--cuda-graphs", o.cuda_graphs,
                    "Replay decode steps from CUDA graphs (generate --cuda-graphs)");
   decode->add_option("--warmup", o.warmup, "Untimed generations first")

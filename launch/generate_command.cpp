@@ -54,6 +54,7 @@ std::optional<Requested> requestsOnEveryRank(const GenerateOptions& o, const con
                          o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : d.seed};
   if (!o.ignore_eos) r.settings.stop_tokens = d.model.eos_tokens;
   r.settings.keep_logits = o.validate;
+  r.settings.schedule = o.schedule == "lockstep" ? RoundSchedule::Lockstep : RoundSchedule::Overlap;
   return r;
 }
 
@@ -133,6 +134,11 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateOptions& o) {
   g->add_flag("--validate", o.validate,
               "Generate unsharded on rank 0 too: the tokens must be identical and every "
               "step's logits within the dtype's tolerance; exit 1 on FAIL");
+  g->add_option("--schedule", o.schedule,
+                "overlap: each microbatch's next step starts once its tokens are chosen; "
+                "lockstep: every stage waits for the whole round (docs/generate.md)")
+      ->check(CLI::IsMember({"overlap", "lockstep"}))
+      ->capture_default_str();
   g->add_flag("--cuda-graphs", o.cuda_graphs,
               "Record each decode step's device work as a CUDA graph once and replay it (cuda, "
               "pp 1, dense layers, NCCL); off by default until a GPU run has proved it");

@@ -30,7 +30,8 @@ struct GenerateOptions {
   std::string out_dir = "shardrt-out";
   std::string trace_dir;  // --trace DIR (launch/generate_trace.h)
   bool trace_given = false;
-  bool cuda_graphs = false;  // --cuda-graphs: decode steps recorded once and replayed
+  bool cuda_graphs = false;          // --cuda-graphs: decode steps recorded once and replayed
+  std::string schedule = "overlap";  // --schedule: overlap or lockstep (RoundSchedule)
   std::string weights_path;
   std::string strategy;
   std::vector<std::string> overrides;

@@ -86,6 +86,7 @@ json toJson(const GenerateReport& r) {
       {"cuda_graphs", {{"on", r.cuda_graphs}, {"captured", r.graphs_captured}}},
       {"requests", requests},
       {"rounds", r.result.round_seconds.size()},
+      {"schedule", r.result.schedule == RoundSchedule::Overlap ? "overlap" : "lockstep"},
       {"timings", timingsJson(r)}};
   if (r.prediction) {
     out["prediction"] = r.prediction->round_seconds.empty() ? json{{"note", r.prediction->note}}
@@ -140,9 +141,10 @@ std::string summary(const GenerateReport& r) {
   const double tpot = t["time_per_output_token"]["median_ms"].get<double>() / 1e3;
   const double tpot99 = t["time_per_output_token"]["p99_ms"].get<double>() / 1e3;
   char line[256];
-  std::snprintf(line, sizeof line, "  %.1f new tokens/s (%.1f per rank), %ld rounds\n",
+  std::snprintf(line, sizeof line, "  %.1f new tokens/s (%.1f per rank), %ld rounds, %s\n",
                 t["tokens_per_second"].get<double>(), t["tokens_per_second_per_gpu"].get<double>(),
-                static_cast<long>(r.result.round_seconds.size()));
+                static_cast<long>(r.result.round_seconds.size()),
+                r.result.schedule == RoundSchedule::Overlap ? "overlapped" : "in lockstep");
   s += "  time to first token " + ms(ttft);
   s += "; time per output token " + ms(tpot);
   s += " median, " + ms(tpot99) + " p99\n";

@@ -62,10 +62,16 @@ std::optional<GenerationPrediction> predictGeneration(
     }
     const planner::PlanCostModel costs(d.model, d.workload, view->input.cluster,
                                        view->input.options);
+    // Priced as the rounds ran: overlapped, the first from an empty pipeline and the rest at
+    // the pipeline's period.
+    using Pace = planner::PlanCostModel::RoundPace;
+    const bool overlap = result.schedule == RoundSchedule::Overlap;
     double end = 0.0;
     for (std::size_t r = 0; r < result.round_seconds.size(); ++r) {
+      const Pace pace = !overlap ? Pace::Lockstep : r == 0 ? Pace::Fill : Pace::Steady;
       end += costs.roundSeconds(view->candidate,
-                                stepsOfRound(d, plan, requests, result, static_cast<int>(r)));
+                                stepsOfRound(d, plan, requests, result, static_cast<int>(r)),
+                                nullptr, pace);
       p.round_seconds.push_back(end);
     }
     p.rates = view->rates;

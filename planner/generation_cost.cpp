@@ -88,9 +88,15 @@ LayerSeconds PlanCostModel::endsSeconds(const GpuGroup& group,
   return out;
 }
 
+bool PlanCostModel::roundsOverlap(const config::StrategyConfig& strategy) const {
+  bool moe = false;
+  for (int l = 0; l < model_.layers; ++l) moe |= model_.isMoeLayer(l);
+  return !(moe && strategy.ep > strategy.tp);
+}
+
 double PlanCostModel::roundSeconds(const Candidate& candidate,
                                    const std::vector<std::vector<GenerationStep>>& steps,
-                                   std::vector<LayerSeconds>* cells) const {
+                                   std::vector<LayerSeconds>* cells, RoundPace pace) const {
   const config::StrategyConfig& s = candidate.strategy;
   const ExpertShares experts = expertShares(candidate);
   // A layer's time for a step on a group: the same for every replica and microbatch of equal
@@ -117,10 +123,16 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
   for (int r = 0; r < s.dp && r < static_cast<int>(steps.size()); ++r) {
     // stage_free[st]: when stage st is done with the microbatches so far.
     std::vector<double> stage_free(s.pp, 0.0);
+    // Steady: each stage's work over the round, and the longest microbatch's turn through
+    // every stage and back (its next step waits for its tokens).
+    std::vector<double> stage_busy(s.pp, 0.0);
+    double longest_turn = 0.0;
+    const GpuGroup& first_group = cluster_.groupOf(cellOf(cluster_, s, r, 0).first);
     for (const GenerationStep& step : steps[r]) {
       if (step.tokens <= 0.0) continue;  // a microbatch with nothing left: skipped
       const LayerPass pass = stepPass(s, step);
       double ready = 0.0;  // when this microbatch's hidden states reach the stage
+      double turn = 0.0;
       for (int st = 0; st < s.pp; ++st) {
         const Cell c = cellOf(cluster_, s, r, st);
         const GpuGroup& g = cluster_.slowestIn(c.first, c.last, workload_.dtype);
@@ -152,13 +164,22 @@ double PlanCostModel::roundSeconds(const Candidate& candidate,
         }
         const double start = std::max(stage_free[st], ready);
         stage_free[st] = ready = start + t.total();
+        stage_busy[st] += t.total();
+        turn += t.total();
       }
+      if (s.pp > 1) {  // its new tokens posted back to the first stage
+        turn += collectiveSeconds(Collective::SendRecv, step.sequences * 4.0, 2,
+                                  first_group.intra_node);
+      }
+      longest_turn = std::max(longest_turn, turn);
     }
     double end = stage_free[s.pp - 1];
-    if (s.pp > 1) {  // the new tokens broadcast over the pipeline
-      const GpuGroup& g = cluster_.groupOf(cellOf(cluster_, s, r, 0).first);
-      end += (s.pp - 1) *
-             collectiveSeconds(Collective::SendRecv, candidate.dp_batch[r] * 4.0, 2, g.intra_node);
+    if (pace == RoundPace::Steady) {
+      end = std::max(longest_turn, *std::max_element(stage_busy.begin(), stage_busy.end()));
+    } else if (pace == RoundPace::Lockstep && s.pp > 1) {
+      // the new tokens broadcast over the pipeline
+      end += (s.pp - 1) * collectiveSeconds(Collective::SendRecv, candidate.dp_batch[r] * 4.0, 2,
+                                            first_group.intra_node);
     }
     slowest = std::max(slowest, end);
   }
@@ -262,8 +283,11 @@ GenerationCost PlanCostModel::generationCost(const Candidate& candidate,
       decode[r].push_back({rows, rows, rows * attentionPairs(g.mean_context)});
     }
   }
-  g.time_to_first_token = roundSeconds(candidate, prefill);
-  g.time_per_output_token = roundSeconds(candidate, decode, decode_cells);
+  const bool overlap = roundsOverlap(s);
+  g.time_to_first_token =
+      roundSeconds(candidate, prefill, nullptr, overlap ? RoundPace::Fill : RoundPace::Lockstep);
+  g.time_per_output_token = roundSeconds(candidate, decode, decode_cells,
+                                         overlap ? RoundPace::Steady : RoundPace::Lockstep);
   if (g.time_per_output_token > 0.0) {
     g.decode_tokens_per_second = workload_.batch_size / g.time_per_output_token;
   }

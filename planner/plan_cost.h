@@ -153,6 +153,16 @@ class PlanCostModel {
   // or uniform.
   const std::vector<double>& expertLoads() const { return loads_; }
 
+  // How a round is timed (runtime/generation_executor.h, RoundSchedule).
+  enum class RoundPace {
+    Lockstep,  // from an empty pipeline, then the new tokens broadcast over the pipeline
+    Fill,      // overlapped rounds' first: from an empty pipeline; each microbatch's tokens
+               // leave the last stage as they are chosen
+    Steady,    // overlapped rounds after it: the pipeline's period (docs/planner.md)
+  };
+  // Whether GenerationExecutor overlaps this strategy's rounds (by default): unless an
+  // expert-parallel group spans replicas.
+  bool roundsOverlap(const config::StrategyConfig& strategy) const;
   // Generation: one round, as GenerationExecutor runs it. steps[r][mb]: replica r's microbatch
   // mb's step; each replica's microbatches go through its stages in order (a stage takes the
   // next microbatch once it has sent the last), and the round ends with the slowest replica.
@@ -160,7 +170,8 @@ class PlanCostModel {
   // replica + dp * stage.
   double roundSeconds(const Candidate& candidate,
                       const std::vector<std::vector<GenerationStep>>& steps,
-                      std::vector<LayerSeconds>* cells = nullptr) const;
+                      std::vector<LayerSeconds>* cells = nullptr,
+                      RoundPace pace = RoundPace::Lockstep) const;
   // The KV cache one GPU of stage `stage` holds for a replica of `rows` requests.
   double kvCacheBytes(const config::StrategyConfig& strategy, config::Range layers,
                       double rows) const;

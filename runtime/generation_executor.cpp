@@ -350,51 +350,129 @@ std::vector<std::int32_t> GenerationExecutor::runStep(
   return chooseTokens(plan, logits, settings, logits_rows);
 }
 
+struct GenerationExecutor::Run {
+  std::vector<Sequence> sequences;         // one a replica row
+  std::vector<std::vector<float>> logits;  // per request, with keep_logits
+  std::vector<double> round_end;           // seconds from the start, per round
+  std::vector<long> round_tokens;          // counted by this rank (counter_), per round
+  double start = 0.0;
+};
+
+std::vector<long> GenerationExecutor::roundTotals(const std::vector<GenerationRequest>& requests,
+                                                  const GenerationSettings& settings) {
+  if (!settings.round_tokens.empty()) return settings.round_tokens;
+  if (!settings.stop_tokens.empty()) return {};
+  // Without stop tokens a request runs its prompt, then one token a round until its last.
+  std::vector<long> totals;
+  for (const GenerationRequest& r : requests) {
+    const auto rounds = static_cast<std::size_t>(std::max(r.max_new_tokens, 1));
+    if (totals.size() < rounds) totals.resize(rounds, 0);
+    totals[0] += static_cast<long>(r.prompt.size());
+    for (std::size_t round = 1; round < rounds; ++round) ++totals[round];
+  }
+  return totals;
+}
+
+RoundSchedule GenerationExecutor::scheduleFor(const std::vector<GenerationRequest>& requests,
+                                              const GenerationSettings& settings) const {
+  if (settings.schedule == RoundSchedule::Lockstep) return RoundSchedule::Lockstep;
+  // An ep group that spans replicas: any stage's says so on every rank.
+  const auto& m = deployment_.model;
+  bool moe = false;
+  for (int l = 0; l < m.layers; ++l) moe |= m.isMoeLayer(l);
+  if (moe && plan_.ep > plan_.tp) return RoundSchedule::Lockstep;
+  if (tracer_ && roundTotals(requests, settings).empty()) return RoundSchedule::Lockstep;
+  return RoundSchedule::Overlap;
+}
+
 GenerationResult GenerationExecutor::generate(const std::vector<GenerationRequest>& requests,
                                               const GenerationSettings& settings) {
   const int n = static_cast<int>(requests.size());
-  std::vector<Sequence> sequences(static_cast<std::size_t>(replica_.size()));
+  Run run;
+  run.sequences.resize(static_cast<std::size_t>(replica_.size()));
   for (int r = 0; r < replica_.size(); ++r) {
     const int i = replica_.begin + r;
     if (i >= n) continue;
-    Sequence& s = sequences[static_cast<std::size_t>(r)];
+    Sequence& s = run.sequences[static_cast<std::size_t>(r)];
     s.request = i;
     s.tokens = requests[static_cast<std::size_t>(i)].prompt;
     s.prompt = static_cast<int>(s.tokens.size());
     s.max_new = requests[static_cast<std::size_t>(i)].max_new_tokens;
   }
-  std::vector<std::vector<float>> logits_by_request(static_cast<std::size_t>(n));
-  std::vector<double> round_end;
-  std::vector<long> round_tokens;
+  run.logits.resize(static_cast<std::size_t>(n));
+  const RoundSchedule schedule = scheduleFor(requests, settings);
+  run.start = seconds();
+  if (schedule == RoundSchedule::Overlap) {
+    overlapped(run, roundTotals(requests, settings), settings);
+  } else {
+    long prompts = 0;
+    for (const GenerationRequest& r : requests) prompts += static_cast<long>(r.prompt.size());
+    lockstep(run, prompts, settings);
+  }
+  if (tracer_) tracer_->setRound(-1);
+  GenerationResult out =
+      gather(run.sequences, run.logits, run.round_end, run.round_tokens, n, settings.keep_logits);
+  out.schedule = schedule;
+  return out;
+}
+
+long GenerationExecutor::runMicrobatch(Run& run, int mb, int round, long round_tokens,
+                                       const GenerationSettings& settings) {
+  enterLayer(-1, mb);
+  if (tracer_) tracer_->setRound(round), tracer_->setMicrobatch(mb), tracer_->setLayer(-1);
+  const StepPlan step = planStep(run.sequences, mb, round, round_tokens);
+  std::vector<std::vector<float>> rows;
+  const auto got = runStep(step, settings, settings.keep_logits ? &rows : nullptr);
+  const auto first = chosen_host_.begin() + mb * microbatch_rows_;
+  if (last_stage_) std::fill(first, first + microbatch_rows_, -1);
+  for (std::size_t j = 0; j < got.size(); ++j) {
+    chosen_host_[static_cast<std::size_t>(step.requests[j] - replica_.begin)] = got[j];
+    if (!rows.empty()) {
+      auto& kept = run.logits[static_cast<std::size_t>(step.requests[j])];
+      kept.insert(kept.end(), rows[j].begin(), rows[j].end());
+    }
+  }
+  return static_cast<long>(step.ids.size());
+}
+
+int GenerationExecutor::accept(Run& run, int first, int count, int round,
+                               const GenerationSettings& settings) {
+  int active = 0;
+  for (int r = first; r < first + count; ++r) {
+    Sequence& s = run.sequences[static_cast<std::size_t>(r)];
+    const std::int32_t token = chosen_host_[static_cast<std::size_t>(r)];
+    if (token >= 0 && s.active()) {
+      s.tokens.push_back(token);
+      if (s.first_round < 0) s.first_round = round;
+      s.last_round = round;
+      const auto& stop = settings.stop_tokens;
+      if (std::find(stop.begin(), stop.end(), token) != stop.end()) {
+        s.finish = kStop;
+      } else if (s.generated() >= s.max_new) {
+        s.finish = kLength;
+      }
+    }
+    if (s.active()) ++active;
+  }
+  return active;
+}
+
+void GenerationExecutor::lockstep(Run& run, long first_round_tokens,
+                                  const GenerationSettings& settings) {
   // The round's tokens over every replica (labels' global size): the prompts, then one a
   // request still running, agreed at each round's end.
-  long all_tokens = 0;
-  for (const GenerationRequest& r : requests) all_tokens += static_cast<long>(r.prompt.size());
+  long all_tokens = first_round_tokens;
   std::vector<std::int32_t>& chosen = chosen_host_;
-  const double start = seconds();
+  const int replica_rows = static_cast<int>(chosen.size());
   for (int round = 0;; ++round) {
     std::fill(chosen.begin(), chosen.end(), -1);
-    if (tracer_) tracer_->setRound(round);
     long tokens = 0;
     for (int mb = 0; mb < plan_.microbatches; ++mb) {
-      enterLayer(-1, mb);
-      if (tracer_) tracer_->setMicrobatch(mb), tracer_->setLayer(-1);
-      const StepPlan step = planStep(sequences, mb, round, all_tokens);
-      tokens += static_cast<long>(step.ids.size());
-      std::vector<std::vector<float>> rows;
-      const auto got = runStep(step, settings, settings.keep_logits ? &rows : nullptr);
-      for (std::size_t j = 0; j < got.size(); ++j) {
-        chosen[static_cast<std::size_t>(step.requests[j] - replica_.begin)] = got[j];
-        if (!rows.empty()) {
-          auto& kept = logits_by_request[static_cast<std::size_t>(step.requests[j])];
-          kept.insert(kept.end(), rows[j].begin(), rows[j].end());
-        }
-      }
+      tokens += runMicrobatch(run, mb, round, all_tokens, settings);
     }
     enterLayer(-1, -1);
     if (tracer_) tracer_->setMicrobatch(-1), tracer_->setLayer(-1);
     // The last stage chose: every stage of the replica learns the new tokens.
-    const int replica_rows = static_cast<int>(chosen.size());
     if (plan_.pp > 1) {
       if (last_stage_) {
         backend_.copyFromHost(chosen_, chosen.data());
@@ -413,24 +491,9 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
           kOpModelOutput, {last_stage_ ? chosenRef(0, replica_rows) : tracer_->ref(chosen_)}, {});
     }
     backend_.synchronize();
-    std::int32_t active = 0;
-    for (std::size_t r = 0; r < sequences.size(); ++r) {
-      Sequence& s = sequences[r];
-      if (chosen[r] >= 0 && s.active()) {
-        s.tokens.push_back(chosen[r]);
-        if (s.first_round < 0) s.first_round = round;
-        s.last_round = round;
-        const auto& stop = settings.stop_tokens;
-        if (std::find(stop.begin(), stop.end(), chosen[r]) != stop.end()) {
-          s.finish = kStop;
-        } else if (s.generated() >= s.max_new) {
-          s.finish = kLength;
-        }
-      }
-      if (s.active()) ++active;
-    }
-    round_end.push_back(seconds() - start);
-    round_tokens.push_back(counter_ ? tokens : 0);
+    const int active = accept(run, 0, replica_rows, round, settings);
+    run.round_end.push_back(seconds() - run.start);
+    run.round_tokens.push_back(counter_ ? tokens : 0);
     // Whether any request goes on, and the next round's tokens (one a running request; one
     // rank of each replica counts its own).
     std::int32_t agreed[2] = {active, counter_ ? active : 0};
@@ -439,8 +502,65 @@ GenerationResult GenerationExecutor::generate(const std::vector<GenerationReques
     if (agreed[0] == 0) break;
     if (round > context_) throw std::logic_error("generate: more rounds than the context holds");
   }
-  if (tracer_) tracer_->setRound(-1);
-  return gather(sequences, logits_by_request, round_end, round_tokens, n, settings.keep_logits);
+}
+
+void GenerationExecutor::overlapped(Run& run, const std::vector<long>& totals,
+                                    const GenerationSettings& settings) {
+  // Each stage takes the steps in the same order, round by round, microbatch by microbatch,
+  // leaving out a microbatch once its requests are done. Before a microbatch's next step
+  // every stage takes the tokens its last step chose: the last stage from its own choice, the
+  // others from the last stage's post. The post does not wait for its receiver, so the first
+  // stage can be sending a later step forward while the last stage hands back an earlier one
+  // (a blocking send there would close a ring of waiting ranks).
+  comm::Communicator& pp = *groups_.pp;
+  const int last = plan_.pp - 1;
+  const int rows = microbatch_rows_;
+  std::vector<bool> running(static_cast<std::size_t>(plan_.microbatches), true);
+  for (int round = 0;; ++round) {
+    const long all_tokens =
+        round < static_cast<int>(totals.size()) ? totals[static_cast<std::size_t>(round)] : 0;
+    long tokens = 0;
+    bool ran = false;
+    for (int mb = 0; mb < plan_.microbatches; ++mb) {
+      if (!running[static_cast<std::size_t>(mb)]) continue;
+      if (round > 0) {
+        // The hand-over belongs to the round that chose the tokens (its graph ends with them).
+        enterLayer(-1, mb);
+        if (tracer_) tracer_->setRound(round - 1), tracer_->setMicrobatch(mb);
+        if (!last_stage_) {
+          {
+            const TraceLabel label(tracer_, kNewTokensHandOver);
+            pp.recv(chosen_host_.data() + mb * rows, static_cast<std::size_t>(rows), DType::I32,
+                    last);
+          }
+          if (tracer_) tracer_->recordBookkeeping(kOpModelOutput, {chosenRef(mb * rows, rows)}, {});
+        }
+        if (accept(run, mb * rows, rows, round - 1, settings) == 0) {
+          running[static_cast<std::size_t>(mb)] = false;
+          continue;
+        }
+      }
+      tokens += runMicrobatch(run, mb, round, all_tokens, settings);
+      ran = true;
+      if (last_stage_) {
+        // The model's output: the microbatch's new tokens, as the last stage chose them.
+        if (tracer_) tracer_->recordBookkeeping(kOpModelOutput, {chosenRef(mb * rows, rows)}, {});
+        const TraceLabel label(tracer_, kNewTokensHandOver);
+        for (int stage = 0; stage < last; ++stage) {
+          pp.post(chosen_host_.data() + mb * rows, static_cast<std::size_t>(rows), DType::I32,
+                  stage);
+        }
+      }
+    }
+    enterLayer(-1, -1);
+    if (tracer_) tracer_->setMicrobatch(-1), tracer_->setLayer(-1);
+    if (!ran) break;
+    backend_.synchronize();
+    run.round_end.push_back(seconds() - run.start);
+    run.round_tokens.push_back(counter_ ? tokens : 0);
+    if (round > context_) throw std::logic_error("generate: more rounds than the context holds");
+  }
+  pp.flushPosted();
 }
 
 GenerationResult GenerationExecutor::gather(const std::vector<Sequence>& sequences,
@@ -477,10 +597,15 @@ GenerationResult GenerationExecutor::gather(const std::vector<Sequence>& sequenc
     out.last_round.push_back(row[longest + 2]);
   }
   // Seconds as fp32 (the communicators' widest float): 1e-7 of the total, microseconds here.
+  // Overlapping replicas run their own rounds: a round past a replica's last adds nothing.
+  int rounds = static_cast<int>(round_end.size());
+  world_.allReduce(&rounds, 1, DType::I32, comm::ReduceOp::Max);
   std::vector<float> ends(round_end.begin(), round_end.end());
+  ends.resize(static_cast<std::size_t>(rounds), 0.0f);
   world_.allReduce(ends.data(), ends.size(), DType::F32, comm::ReduceOp::Max);
   out.round_seconds.assign(ends.begin(), ends.end());
   std::vector<std::int32_t> counted(round_tokens.begin(), round_tokens.end());
+  counted.resize(static_cast<std::size_t>(rounds), 0);
   world_.allReduce(counted.data(), counted.size(), DType::I32, comm::ReduceOp::Sum);
   out.round_tokens.assign(counted.begin(), counted.end());
   if (keep_logits) {

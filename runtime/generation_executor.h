@@ -1,8 +1,8 @@
 // Generation: a prefill of the prompts, then one decode step per new token, on one rank's
 // share of the model (runtime/transformer.h at the token level). Each data-parallel replica
-// serves the requests of its batch rows (request i is batch row i) in its microbatches; each
-// round runs every microbatch through the stages in order, GPipe-style, so that while the
-// last stage decodes one microbatch the stages before it work on the next. Round 0 is the
+// serves the requests of its batch rows (request i is batch row i) in its microbatches, which
+// go through the stages one after another, so that while the last stage decodes one
+// microbatch the stages before it work on the next. Round 0 is the
 // prefill: a microbatch's prompts packed back to back, no padding. Each later round feeds every
 // unfinished request its newest token. A request ends at max_new_tokens or at a stop token,
 // and its row leaves the steps that follow; the others go on.
@@ -11,12 +11,16 @@
 // vocabulary (the LM head split by rows, Megatron's parallel output layer); greedy choice is
 // the best of each block's argmax, gathered over tp (a value and an id a row, never the
 // logits); sampling gathers the rows of the requests chosen for (runtime/token_sampler.h).
-// At the end of a round the last stage broadcasts the new tokens over the pipeline, so every
-// stage knows which requests go on and with which positions.
 //
-// Every replica runs the same rounds (agreed over the world each round), because an
-// expert-parallel group can span replicas: a replica with nothing left to decode still joins
-// its MoE layers' exchanges with zero tokens. Without that, a zero-token step is skipped.
+// Two schedules (RoundSchedule). Overlapped, the default: the last stage posts each
+// microbatch's new tokens to the other stages as soon as it has chosen them, and each stage
+// takes them just before that microbatch's next step, so with at least pp microbatches the
+// first stage starts round r + 1 while the later stages finish round r (vLLM's virtual
+// engines keep the pipeline full the same way); replicas run on their own. Lockstep: at the
+// end of a round the last stage broadcasts the new tokens over the pipeline and the world
+// agrees on the next round. It is needed where an expert-parallel group spans replicas: a
+// replica with nothing left to decode still joins its MoE layers' exchanges with zero tokens,
+// so every replica must run the same rounds. Elsewhere a zero-token step is skipped.
 #pragma once
 
 #include <cstdint>
@@ -40,10 +44,28 @@ struct GenerationRequest {
   int max_new_tokens = 0;
 };
 
+// How a replica's rounds follow one another (docs/generate.md, "Rounds and the pipeline").
+enum class RoundSchedule {
+  // Each microbatch goes on to its next step as soon as its new tokens are known: the last
+  // stage posts them to the other stages, and the first starts the step while the later
+  // stages still work on the round's other microbatches. Replicas run on their own. Where an
+  // expert-parallel group spans replicas (which must join each other's steps), lockstep.
+  Overlap,
+  // Every microbatch of a round through every stage, then the new tokens broadcast over the
+  // pipeline and the rounds agreed over the world before the next.
+  Lockstep,
+};
+
 struct GenerationSettings {
   Sampling sampling;                      // greedy by default
   std::vector<std::int32_t> stop_tokens;  // a request that chooses one ends (the token is kept)
   bool keep_logits = false;               // every chosen token's whole logits row, for validation
+  RoundSchedule schedule = RoundSchedule::Overlap;
+  // The tokens of each round over every replica, for a trace's labels (a Dim's whole) when
+  // overlapping rounds, which agree on nothing: those of an earlier generation of the same
+  // requests. Without them they are known only without stop tokens; a traced generation that
+  // knows neither runs lockstep.
+  std::vector<long> round_tokens;
 };
 
 // What generate() returns, the same on every rank.
@@ -53,6 +75,7 @@ struct GenerationResult {
   std::vector<int> first_round, last_round;  // per request: the rounds of its first and last token
   std::vector<double> round_seconds;         // per round (0: the prefill), the slowest rank's
   std::vector<long> round_tokens;            // tokens computed in each round, all replicas
+  RoundSchedule schedule = RoundSchedule::Overlap;  // the one that ran
   // keep_logits: per request, its chosen tokens' logits rows back to back (vocab each).
   std::vector<std::vector<float>> logits;
 };
@@ -64,6 +87,12 @@ class GenerationExecutor {
   GenerationExecutor(const config::Deployment& deployment, const config::Plan& plan,
                      const config::ParallelLayout& layout, Backend& backend, ExecutorGroups groups,
                      comm::Communicator& world, ExecutorOptions options);
+
+  // The schedule these settings run with here: Overlap falls back to Lockstep where an ep group
+  // spans replicas, or under a tracer that cannot know the rounds' tokens (see
+  // GenerationSettings::round_tokens). The same on every rank of a plan.
+  RoundSchedule scheduleFor(const std::vector<GenerationRequest>& requests,
+                            const GenerationSettings& settings) const;
 
   // Every rank calls it with the same requests (at most workload.batch_size, each within
   // workload.seq_len, no microbatch's prompts longer than options.step_tokens: checked before,
@@ -100,6 +129,19 @@ class GenerationExecutor {
  private:
   struct Sequence;  // one request's state on this replica
   struct StepPlan;  // one microbatch's tokens in one round
+  struct Run;       // one generation's state on this rank
+  void lockstep(Run& run, long first_round_tokens, const GenerationSettings& settings);
+  void overlapped(Run& run, const std::vector<long>& totals, const GenerationSettings& settings);
+  // Runs microbatch `mb`'s step of `round` through this stage; on the last stage puts its new
+  // tokens in chosen_host_ (and keeps their logits). Returns the step's tokens.
+  long runMicrobatch(Run& run, int mb, int round, long round_tokens,
+                     const GenerationSettings& settings);
+  // Takes the new tokens of replica rows [first, first + count) from chosen_host_ (-1: none),
+  // chosen in `round`; returns how many of those rows' requests go on.
+  int accept(Run& run, int first, int count, int round, const GenerationSettings& settings);
+  // The tokens of each round over every replica, where known (see round_tokens above).
+  static std::vector<long> roundTotals(const std::vector<GenerationRequest>& requests,
+                                       const GenerationSettings& settings);
   StepPlan planStep(const std::vector<Sequence>& sequences, int microbatch, int round,
                     long round_tokens) const;
   // Runs the step through this stage; on the last stage returns the chosen tokens, one per

@@ -25,6 +25,10 @@ inline constexpr const char* kOpDeviceCopy = "copy";
 inline constexpr const char* kOpModelInput = "model_input";
 inline constexpr const char* kOpModelOutput = "model_output";
 bool isBookkeeping(const TraceEvent& event);
+// The name of a round's new tokens handed from the last pipeline stage to the others when
+// rounds overlap (runtime/generation_executor.h): recorded in the round that chose them, while
+// the receiving stage already runs the next.
+inline constexpr const char* kNewTokensHandOver = "new_tokens";
 
 class Tracer {
  public:

@@ -142,4 +142,12 @@ void TracingCommunicator::recv(void* buf, std::size_t count, DType dtype, int pe
       [&] { inner().recv(buf, count, dtype, peer); });
 }
 
+// A posted send is drawn as a send: the same node and edges, numbered with the sends to the
+// peer (MPI keeps them in order with each other); its time on the timeline is the hand-over.
+void TracingCommunicator::post(const void* buf, std::size_t count, DType dtype, int peer) {
+  const TensorRef r = tracer_.refRaw(buf, count, dtype);
+  run({"send", {r}, {}, static_cast<double>(r.bytes), sends_[peer]++, members_.at(peer)},
+      [&] { inner().post(buf, count, dtype, peer); });
+}
+
 }  // namespace shardrt

@@ -37,6 +37,8 @@ class TracingCommunicator final : public comm::ForwardingCommunicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
+  void post(const void* buf, std::size_t count, DType dtype, int peer) override;
+  // flushPosted is not recorded: it waits on sends already drawn.
   // barrier is not recorded: it orders ranks and moves no data.
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override;
 

@@ -87,6 +87,26 @@ generate_trace_case(moe_dp2_ep2_pp2_empty_replica 4 ${gen_moe} --set strategy.dp
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
+# The rounds' two schedules (--schedule overlap, the default, and lockstep) choose the same
+# tokens, validated; the traces show them apart in the first stage's order of ops
+# (tests/cli/generate_schedules.sh). Microbatches more than, as many as and fewer than the
+# stages; one left empty (batch 6 of 4 requests); replicas that each run their own rounds.
+function(generate_schedules_case name ranks)
+  add_test(NAME cli.generate.schedules.${name}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_schedules.sh $<TARGET_FILE:shardrt>
+                   ${ranks} ${CMAKE_CURRENT_BINARY_DIR}/out/generate.schedules.${name} ${gen_small}
+                   ${gen_prompts} --ignore-eos --set strategy.tp=1 ${ARGN} -- ${SHARDRT_MPIRUN})
+  set_tests_properties(cli.generate.schedules.${name} PROPERTIES LABELS cli TIMEOUT 240
+                       ENVIRONMENT "${SHARDRT_MPI_ENV}")
+endfunction()
+generate_schedules_case(pp2_mb4 2 --set strategy.pp=2 --set strategy.microbatches=4)
+generate_schedules_case(pp2_mb2 2 --set strategy.pp=2 --set strategy.microbatches=2)
+generate_schedules_case(pp2_mb1 2 --set strategy.pp=2)
+generate_schedules_case(pp3_mb3_empty 3 --set strategy.pp=3 --set strategy.microbatches=3
+                        --set workload.batch_size=6)
+generate_schedules_case(dp2_pp2_mb2 4 --set strategy.dp=2 --set strategy.pp=2
+                        --set strategy.microbatches=2)
+
 # dag --generate: a generation's dry run draws the graphs a traced generation draws, node for
 # node, prefill and decode step, for dense models; MoE ones are held to `dag check` (their
 # structure follows the router's choices: tests/cli/dag_generate_compare.sh).

@@ -65,6 +65,10 @@ class RecordingCommunicator final : public Communicator {
   void recv(void* buf, std::size_t count, DType dtype, int peer) override {
     log("recv", buf, count, dtypeName(dtype), peer);
   }
+  void post(const void* buf, std::size_t count, DType dtype, int peer) override {
+    log("post", buf, count, dtypeName(dtype), peer);
+  }
+  void flushPosted() override { log("flushPosted"); }
   void barrier() override { log("barrier"); }
   std::unique_ptr<Communicator> split(int color, int key, std::string group_name) override {
     log("split", color, key, group_name);
@@ -114,6 +118,8 @@ std::vector<std::function<std::string(Communicator&)>> everyCall() {
       none([](Communicator& c) { c.broadcast(buffer(0xE0), 7, DType::I32, 4); }),
       none([](Communicator& c) { c.send(buffer(0xF0), 8, DType::BF16, 1); }),
       none([](Communicator& c) { c.recv(buffer(0x100), 9, DType::F32, 0); }),
+      none([](Communicator& c) { c.post(buffer(0x110), 10, DType::I32, 2); }),
+      none([](Communicator& c) { c.flushPosted(); }),
       none([](Communicator& c) { c.barrier(); }),
       [](Communicator& c) { return c.split(3, 1, "tp")->groupName(); },
   };

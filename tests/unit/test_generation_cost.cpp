@@ -157,6 +157,63 @@ TEST(GenerationCost, PerGpuBusyIsADecodeRounds) {
   EXPECT_NEAR(round + broadcast, g.generation->time_per_output_token, 1e-12);
 }
 
+// Overlapped rounds (the runtime's default) are priced at the pipeline's period: with more
+// microbatches than stages, the busiest stage's work over the round; lockstep adds the fill
+// and drain and the tokens' broadcast. The prefill starts from an empty pipeline either way,
+// less the broadcast when overlapped. With one stage the three agree.
+TEST(GenerationCost, OverlappedRoundsArePricedAtThePipelinesPeriod) {
+  using Pace = PlanCostModel::RoundPace;
+  Deployment d = denseDeployment(8, 2048);
+  d.strategy = {1, 2, 1, 1, 4};
+  const Plan plan = makePlan(d);
+  const Candidate c = candidateOf(d, plan);
+  const ClusterConfig cluster = oneNode(2);
+  const PlanCostModel costs(d.model, d.workload, cluster, {});
+  EXPECT_TRUE(costs.roundsOverlap(d.strategy));
+  const auto steps = decodeSteps(c, 700);
+  std::vector<LayerSeconds> cells;
+  const double steady = costs.roundSeconds(c, steps, &cells, Pace::Steady);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_NEAR(steady, std::max(cells[0].total(), cells[1].total()), 1e-12 * steady);
+  const double lockstep = costs.roundSeconds(c, steps, nullptr, Pace::Lockstep);
+  const double fill = costs.roundSeconds(c, steps, nullptr, Pace::Fill);
+  // Four microbatches over two stages: a lockstep round is about five steps, an overlapped one
+  // four (the stages are not equal: the last holds the LM head).
+  EXPECT_GT(lockstep / steady, 1.1);
+  EXPECT_LT(lockstep / steady, 5.0 / 4.0 * 1.1);
+  EXPECT_NEAR(lockstep - fill,
+              collectiveSeconds(Collective::SendRecv, 8 * 4.0, 2, cluster.groups[0].intra_node),
+              1e-12 * lockstep);
+  // One microbatch: its turn through both stages and back.
+  Deployment one = d;
+  one.strategy.microbatches = 1;
+  const Candidate c1 = candidateOf(one, makePlan(one));
+  std::vector<LayerSeconds> cells1;
+  const double turn = costs.roundSeconds(c1, decodeSteps(c1, 700), &cells1, Pace::Steady);
+  EXPECT_NEAR(turn,
+              cells1[0].total() + cells1[1].total() +
+                  collectiveSeconds(Collective::SendRecv, 8 * 4.0, 2, cluster.groups[0].intra_node),
+              1e-12 * turn);
+  // One stage.
+  Deployment flat = d;
+  flat.strategy.pp = 1;
+  const Candidate cf = candidateOf(flat, makePlan(flat));
+  const auto flat_steps = decodeSteps(cf, 700);
+  const double a = costs.roundSeconds(cf, flat_steps, nullptr, Pace::Steady);
+  EXPECT_NEAR(a, costs.roundSeconds(cf, flat_steps, nullptr, Pace::Lockstep), 1e-12 * a);
+  EXPECT_NEAR(a, costs.roundSeconds(cf, flat_steps, nullptr, Pace::Fill), 1e-12 * a);
+  // An expert-parallel group wider than tp spans replicas: lockstep.
+  Deployment moe = d;
+  moe.model.moe.experts = 4;
+  moe.model.moe.top_k = 2;
+  moe.model.moe.expert_ffn_hidden = 300;
+  moe.strategy = {1, 1, 2, 2, 1};
+  const PlanCostModel moe_costs(moe.model, moe.workload, oneNode(2), {});
+  EXPECT_FALSE(moe_costs.roundsOverlap(moe.strategy));
+  moe.strategy = {2, 1, 2, 1, 1};
+  EXPECT_TRUE(moe_costs.roundsOverlap(moe.strategy));
+}
+
 // The largest batch reported fits, and one more microbatch per replica does not.
 TEST(GenerationCost, LargestBatchFitsAndOneMoreDoesNot) {
   Deployment d = denseDeployment(4, 8192);
