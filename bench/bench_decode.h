@@ -21,7 +21,7 @@ struct BenchDecodeOptions {
   std::vector<int> contexts{64, 256};
   int new_tokens = 16;
   int warmup = 1;
-  int threads = 0;           // BLAS threads per rank; 0: cores / ranks on this node
+  int threads = 0;        // BLAS threads per rank; 0: cores / ranks on this node
   bool cuda_graphs = false;  // decode steps replayed from CUDA graphs (generate --cuda-graphs)
   std::string schedule = "overlap";  // generate --schedule
   std::string json_path;             // empty: no JSON

@@ -97,9 +97,9 @@ Layout mpiLayout(const std::vector<std::size_t>& counts, int group_size, const c
 // What --check-collectives compares: op, sequence number, element count, dtype, root and
 // the runtime's call site; ops by their index in kOps.
 constexpr int kDescriptorFields = 6;
-const char* const kOps[] = {
-    "all_reduce",   "all_gather", "reduce_scatter", "gather", "all_gather_v", "gather_v",
-    "all_to_all_v", "broadcast",  "barrier",        "send",   "recv"};
+const char* const kOps[] = {"all_reduce", "all_gather",    "reduce_scatter", "gather",
+                            "all_gather_v", "gather_v",    "all_to_all_v",   "broadcast",
+                            "barrier",     "send",          "recv"};
 
 long long opCode(const char* op) {
   for (std::size_t i = 0; i < std::size(kOps); ++i) {
@@ -112,8 +112,8 @@ std::string describeDescriptor(const long long* d) {
   const bool known = d[0] >= 0 && d[0] < static_cast<long long>(std::size(kOps));
   std::string out = std::string(known ? kOps[d[0]] : "an unknown op") + " #" + std::to_string(d[1]);
   if (d[2] >= 0) {
-    out += " (" + std::to_string(d[2]) + " x " + std::string(dtypeName(static_cast<DType>(d[3]))) +
-           ")";
+    out += " (" + std::to_string(d[2]) + " x " +
+           std::string(dtypeName(static_cast<DType>(d[3]))) + ")";
   }
   if (d[4] >= 0) out += " to root " + std::to_string(d[4]);
   return out;
@@ -146,8 +146,8 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned, std::string group_na
   group_.board_slot = size() > 1 ? ProgressBoard::slotOf(groupName()) : -1;
 }
 
-MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DType dtype, int root,
-                                             std::size_t bytes, bool agree) {
+MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DType dtype,
+                                             int root, std::size_t bytes, bool agree) {
   Call call{op, nextCollectiveSeq(groupName()), count, dtype, root, bytes, -1};
   call.log_slot = beginCollective(groupName().c_str(), op, call.seq, bytes);
   ProgressBoard::entered(group_.board_slot, call.seq, op);
@@ -155,8 +155,8 @@ MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DT
   // Every rank states its call; all compare. A rank that skipped a collective, or read
   // another deployment, states a different op, sequence number or size: caught here
   // instead of hanging or mixing up buffers.
-  const long long mine[kDescriptorFields] = {
-      opCode(op), call.seq, count, static_cast<long long>(dtype), root, callSite()};
+  const long long mine[kDescriptorFields] = {opCode(op), call.seq, count,
+                                             static_cast<long long>(dtype), root, callSite()};
   std::vector<long long> all(static_cast<std::size_t>(size()) * kDescriptorFields);
   MPI_Request request = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Iallgather(mine, kDescriptorFields, MPI_LONG_LONG, all.data(), kDescriptorFields,
@@ -167,10 +167,11 @@ MpiCommunicator::Call MpiCommunicator::begin(const char* op, long long count, DT
     if (std::equal(mine, mine + kDescriptorFields, theirs)) continue;
     end(call);
     const bool same_call = std::equal(mine, mine + kDescriptorFields - 1, theirs);
-    throw CommError("check-collectives: " + groupName() + " group: rank " + std::to_string(rank()) +
-                    " (world " + std::to_string(group_.world_ranks[rank()]) + ") calls " +
-                    describeDescriptor(mine) + ", but rank " + std::to_string(r) + " (world " +
-                    std::to_string(group_.world_ranks[r]) + ") calls " +
+    throw CommError("check-collectives: " + groupName() + " group: rank " +
+                    std::to_string(rank()) + " (world " +
+                    std::to_string(group_.world_ranks[rank()]) + ") calls " +
+                    describeDescriptor(mine) + ", but rank " + std::to_string(r) +
+                    " (world " + std::to_string(group_.world_ranks[r]) + ") calls " +
                     (same_call ? "it from another place in the layer (a collective was skipped "
                                  "or added on one of them)"
                                : describeDescriptor(theirs)));
@@ -228,8 +229,8 @@ void MpiCommunicator::reduceScatter(const void* send, void* recv, std::size_t co
                                     ReduceOp op) {
   const Call call = begin("reduce_scatter", count, dtype, -1, count * size() * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
-  MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"), mpiType(dtype),
-                                      mpiOp(op, dtype), comm_, &r));
+  MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, mpiCount(count, "reduce-scatter"),
+                                      mpiType(dtype), mpiOp(op, dtype), comm_, &r));
   finish(call, r);
 }
 
@@ -253,8 +254,8 @@ long long total(const std::vector<std::size_t>& counts) {
 void MpiCommunicator::allGatherV(const void* send, void* recv,
                                  const std::vector<std::size_t>& counts, DType dtype) {
   const Layout l = mpiLayout(counts, size(), "all-gather-v");
-  const Call call =
-      begin("all_gather_v", total(counts), dtype, -1, counts[rank()] * dtypeSize(dtype));
+  const Call call = begin("all_gather_v", total(counts), dtype, -1,
+                          counts[rank()] * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Iallgatherv(send, l.counts[rank()], mpiType(dtype), recv, l.counts.data(),
                             l.displs.data(), mpiType(dtype), comm_, &r));
@@ -264,8 +265,8 @@ void MpiCommunicator::allGatherV(const void* send, void* recv,
 void MpiCommunicator::gatherV(const void* send, void* recv, const std::vector<std::size_t>& counts,
                               DType dtype, int root) {
   const Layout l = mpiLayout(counts, size(), "gather-v");
-  const Call call =
-      begin("gather_v", total(counts), dtype, root, counts[rank()] * dtypeSize(dtype));
+  const Call call = begin("gather_v", total(counts), dtype, root,
+                          counts[rank()] * dtypeSize(dtype));
   MPI_Request r = MPI_REQUEST_NULL;
   MPI_CHECK(MPI_Igatherv(send, l.counts[rank()], mpiType(dtype), recv, l.counts.data(),
                          l.displs.data(), mpiType(dtype), root, comm_, &r));

@@ -173,7 +173,8 @@ void NcclCommunicator::reduceScatter(const void* send, void* recv, std::size_t c
   if (!isDevicePointer(recv)) return host_->reduceScatter(send, recv, count, dtype, op);
   const std::size_t bytes = count * size() * dtypeSize(dtype);
   collective("reduce_scatter", count, dtype, -1, bytes, true, [&] {
-    NCCL_ENQUEUE(ncclReduceScatter(send, recv, count, ncclType(dtype), ncclOp(op), comm_, stream_));
+    NCCL_ENQUEUE(
+        ncclReduceScatter(send, recv, count, ncclType(dtype), ncclOp(op), comm_, stream_));
   });
 }
 
@@ -209,8 +210,8 @@ void NcclCommunicator::allGatherV(const void* send, void* recv,
     groupStart();
     for (int p = 0; p < size(); ++p) {
       NCCL_ENQUEUE(ncclSend(send, counts[rank()], ncclType(dtype), p, comm_, stream_));
-      NCCL_ENQUEUE(ncclRecv(const_cast<char*>(at(recv, offs[p], dtype)), counts[p], ncclType(dtype),
-                            p, comm_, stream_));
+      NCCL_ENQUEUE(ncclRecv(const_cast<char*>(at(recv, offs[p], dtype)), counts[p],
+                            ncclType(dtype), p, comm_, stream_));
     }
     groupEnd();
   });
@@ -260,8 +261,9 @@ void NcclCommunicator::post(const void* buf, std::size_t count, DType dtype, int
 
 void NcclCommunicator::recv(void* buf, std::size_t count, DType dtype, int peer) {
   if (!isDevicePointer(buf)) return host_->recv(buf, count, dtype, peer);
-  collective("recv", count, dtype, peer, count * dtypeSize(dtype), false,
-             [&] { NCCL_ENQUEUE(ncclRecv(buf, count, ncclType(dtype), peer, comm_, stream_)); });
+  collective("recv", count, dtype, peer, count * dtypeSize(dtype), false, [&] {
+    NCCL_ENQUEUE(ncclRecv(buf, count, ncclType(dtype), peer, comm_, stream_));
+  });
 }
 
 std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key, std::string group_name) {

@@ -55,7 +55,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(void* buf, std::size_t count, DType dtype, int root) override;
   void send(const void* buf, std::size_t count, DType dtype, int peer) override;
   void recv(void* buf, std::size_t count, DType dtype, int peer) override;
-  // Host memory only (the host group's MPI): NCCL has no send that outlives its call's order.
+  // Host memory only, through the host group's MPI: an NCCL send waits for its receiver.
   void post(const void* buf, std::size_t count, DType dtype, int peer) override;
   void flushPosted() override { host_->flushPosted(); }
   void barrier() override { host_->barrier(); }
@@ -85,7 +85,8 @@ class NcclCommunicator final : public Communicator {
   bool ready(ncclComm_t comm, const CollectiveCall& call);
   void waitUntilReady(ncclComm_t comm, const CollectiveCall& call);
   void waitForStream(const CollectiveCall& call);
-  [[noreturn]] void reportFailure(ncclComm_t comm, const CollectiveCall& call, ncclResult_t state);
+  [[noreturn]] void reportFailure(ncclComm_t comm, const CollectiveCall& call,
+                                  ncclResult_t state);
   // Listed among the communicators aborted before the job is ended; unlisted, and
   // destroyed (finalized first) or aborted when the stack unwinds from an error.
   void watchThis();
@@ -98,7 +99,7 @@ class NcclCommunicator final : public Communicator {
   cudaStream_t stream_ = nullptr;
   cudaEvent_t before_ = nullptr, after_ = nullptr;
   bool watched_ = false;
-  bool in_group_ = false;                    // between ncclGroupStart and ncclGroupEnd
+  bool in_group_ = false;                     // between ncclGroupStart and ncclGroupEnd
   const CollectiveCall* current_ = nullptr;  // the call being made, for the watchdog's report
 };
 

@@ -161,15 +161,15 @@ void appendRounds(json& out, int rank, RankEvents events) {
   out.push_back(metadataEvent("thread_name", rank, kStepTid, {{"name", "generation rounds"}}));
   out.push_back(metadataEvent("thread_sort_index", rank, kStepTid, {{"sort_index", 0}}));
   for (const auto& [round, span] : rounds) {
-    out.push_back(
-        {{"ph", "X"},
-         {"cat", kStepCategory},
-         {"name", round == 0 ? std::string("prefill") : "decode step " + std::to_string(round)},
-         {"pid", rank},
-         {"tid", kStepTid},
-         {"ts", span.first},
-         {"dur", span.second - span.first},
-         {"args", {{"round", round}}}});
+    out.push_back({{"ph", "X"},
+                   {"cat", kStepCategory},
+                   {"name", round == 0 ? std::string("prefill")
+                                       : "decode step " + std::to_string(round)},
+                   {"pid", rank},
+                   {"tid", kStepTid},
+                   {"ts", span.first},
+                   {"dur", span.second - span.first},
+                   {"args", {{"round", round}}}});
   }
 }
 
