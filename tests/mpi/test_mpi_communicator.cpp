@@ -110,6 +110,31 @@ TEST(MpiCommunicator, SendRecvAroundARing) {
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(in[i], valueAt(prev, i));
 }
 
+// Every rank posts to the next before any receives: with blocking sends of messages this
+// large (beyond MPI's eager limit, so each waits for its receiver) the ring would deadlock.
+// Posts return at once, keep their order per receiver, and hold their own copy: the buffer
+// is overwritten right after each post.
+TEST(MpiCommunicator, PostedSendsAroundARingAllAtOnce) {
+  auto w = world();
+  if (w->size() < 2) GTEST_SKIP() << "a ring needs at least 2 ranks";
+  const int next = (w->rank() + 1) % w->size(), prev = (w->rank() + w->size() - 1) % w->size();
+  const std::size_t n = (1 << 20) + 13;  // 4 MiB and a little
+  const int messages = 3;
+  std::vector<float> out(n);
+  for (int m = 0; m < messages; ++m) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = valueAt(w->rank(), i) + 1000.0f * m;
+    w->post(out.data(), n, DType::F32, next);
+  }
+  std::fill(out.begin(), out.end(), -7.0f);
+  std::vector<float> in(n);
+  for (int m = 0; m < messages; ++m) {
+    std::fill(in.begin(), in.end(), -1.0f);
+    w->recv(in.data(), n, DType::F32, prev);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(in[i], valueAt(prev, i) + 1000.0f * m);
+  }
+  w->flushPosted();
+}
+
 TEST(MpiCommunicator, SplitGroupsFollowTheParallelLayout) {
   auto w = world();
   // Every (tp, pp, dp) grid of this world size whose tp divides it.
