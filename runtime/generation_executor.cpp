@@ -472,8 +472,11 @@ void GenerationExecutor::lockstep(Run& run, long first_round_tokens,
     }
     enterLayer(-1, -1);
     if (tracer_) tracer_->setMicrobatch(-1), tracer_->setLayer(-1);
+    // A replica with nothing to compute (every stage knows) chose nothing, unless its MoE
+    // layers joined the others' exchanges with zero tokens, which draws the step whole.
+    const bool idle = tokens == 0 && !joins_empty_steps_;
     // The last stage chose: every stage of the replica learns the new tokens.
-    if (plan_.pp > 1) {
+    if (plan_.pp > 1 && !idle) {
       if (last_stage_) {
         backend_.copyFromHost(chosen_, chosen.data());
         // The device copy holds what the host's choice wrote (the graph's edge into the
@@ -486,7 +489,8 @@ void GenerationExecutor::lockstep(Run& run, long first_round_tokens,
       groups_.pp->broadcast(chosen_.view().raw(), chosen.size(), DType::I32, plan_.pp - 1);
       backend_.copyToHost(chosen.data(), chosen_);
     }
-    if (tracer_) {  // the model's output: the new tokens, as each rank of the replica holds them
+    if (tracer_ && !idle) {  // the model's output: the new tokens, as each rank of the replica
+                             // holds them
       tracer_->recordBookkeeping(
           kOpModelOutput, {last_stage_ ? chosenRef(0, replica_rows) : tracer_->ref(chosen_)}, {});
     }
@@ -523,6 +527,14 @@ void GenerationExecutor::overlapped(Run& run, const std::vector<long>& totals,
     bool ran = false;
     for (int mb = 0; mb < plan_.microbatches; ++mb) {
       if (!running[static_cast<std::size_t>(mb)]) continue;
+      const auto first = run.sequences.begin() + mb * rows;
+      if (round == 0 &&
+          std::none_of(first, first + rows, [](const Sequence& s) { return s.active(); })) {
+        // Rows with no request (a batch larger than the requests): nothing to compute or hand
+        // over, as every stage knows.
+        running[static_cast<std::size_t>(mb)] = false;
+        continue;
+      }
       if (round > 0) {
         // The hand-over belongs to the round that chose the tokens (its graph ends with them).
         enterLayer(-1, mb);

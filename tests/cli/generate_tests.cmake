@@ -84,6 +84,15 @@ generate_trace_case(moe_dp2_ep2 2 ${gen_moe} --set strategy.dp=2 --set strategy.
 # all-to-alls: its zero-token steps are whole in the graphs, from the input to the output.
 generate_trace_case(moe_dp2_ep2_pp2_empty_replica 4 ${gen_moe} --set strategy.dp=2
                     --set strategy.ep=2 --set strategy.pp=2 --set workload.batch_size=8)
+# A dense replica with no request (batch 8, the 4 requests all in replica 0) computes nothing
+# and hands nothing over: no send, recv or broadcast of new tokens hangs loose in its graphs,
+# under either schedule (both drew a dangling one before).
+generate_trace_case(small_dp2_pp2_empty_replica 4 ${gen_small} --set strategy.tp=1
+                    --set strategy.dp=2 --set strategy.pp=2 --set strategy.microbatches=2
+                    --set workload.batch_size=8)
+generate_trace_case(small_dp2_pp2_empty_replica_lockstep 4 ${gen_small} --set strategy.tp=1
+                    --set strategy.dp=2 --set strategy.pp=2 --set strategy.microbatches=2
+                    --set workload.batch_size=8 --schedule lockstep)
 generate_trace_case(deepseek_v3_tp2_ep2 2 ${PROJECT_SOURCE_DIR}/examples/tiny-deepseek-v3-hf.json
                     --set workload.batch_size=4 --set strategy.ep=2 --set strategy.tp=2)
 
