@@ -169,6 +169,14 @@ struct StrategyConfig {
   int worldSize() const { return tp * pp * dp; }
 };
 
+// An expert-parallel group wider than tp spans data-parallel replicas (an ep group is ep
+// adjacent ranks of a stage, tp fastest): a replica then joins the others' MoE exchanges even
+// with nothing to compute, so generation runs such a plan's rounds in lockstep
+// (runtime/generation_executor.h, RoundSchedule) and the planner prices them so.
+inline bool expertGroupSpansReplicas(const ModelConfig& model, const StrategyConfig& strategy) {
+  return model.moeLayerCount() > 0 && strategy.ep > strategy.tp;
+}
+
 // Explicit placements that override the even defaults of makePlan(); empty = not given.
 struct ExplicitPlan {
   std::vector<std::vector<int>> stage_layers;      // per pipeline stage, its layers (contiguous)

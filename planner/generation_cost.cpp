@@ -89,9 +89,7 @@ LayerSeconds PlanCostModel::endsSeconds(const GpuGroup& group,
 }
 
 bool PlanCostModel::roundsOverlap(const config::StrategyConfig& strategy) const {
-  bool moe = false;
-  for (int l = 0; l < model_.layers; ++l) moe |= model_.isMoeLayer(l);
-  return !(moe && strategy.ep > strategy.tp);
+  return !config::expertGroupSpansReplicas(model_, strategy);
 }
 
 double PlanCostModel::roundSeconds(const Candidate& candidate,

@@ -329,6 +329,19 @@ std::string generationReport(const config::Deployment& deployment, const Plannin
       "per output token %.3f ms (a decode step at context %.0f); %.1f new tokens/s\n",
       g.time_to_first_token * 1e3, deployment.workload.batch_size, in.objective.prompt_tokens,
       g.time_per_output_token * 1e3, g.mean_context, g.decode_tokens_per_second);
+  const config::StrategyConfig& s = best.candidate.strategy;
+  if (s.pp > 1) {
+    // How generate will run the rounds (runtime/generation_executor.h, RoundSchedule), which
+    // the time per output token priced.
+    o << (config::expertGroupSpansReplicas(deployment.model, s)
+              ? format("  rounds: in lockstep (an expert-parallel group spans replicas): each "
+                       "decode round fills and drains the %d stages\n",
+                       s.pp)
+              : format("  rounds: overlapped (generate's default): a decode round is the "
+                       "pipeline's period, %d microbatch(es) through its %d stages, each "
+                       "starting its next step once its token is back\n",
+                       s.microbatches, s.pp));
+  }
   o << format(
       "  memory: KV cache %.3f GiB on the fullest GPU (%d requests x %d positions); "
       "%.2f of %.2f GiB used; the largest batch that fits: %d requests\n",

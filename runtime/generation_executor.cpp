@@ -376,11 +376,10 @@ std::vector<long> GenerationExecutor::roundTotals(const std::vector<GenerationRe
 RoundSchedule GenerationExecutor::scheduleFor(const std::vector<GenerationRequest>& requests,
                                               const GenerationSettings& settings) const {
   if (settings.schedule == RoundSchedule::Lockstep) return RoundSchedule::Lockstep;
-  // An ep group that spans replicas: any stage's says so on every rank.
-  const auto& m = deployment_.model;
-  bool moe = false;
-  for (int l = 0; l < m.layers; ++l) moe |= m.isMoeLayer(l);
-  if (moe && plan_.ep > plan_.tp) return RoundSchedule::Lockstep;
+  // Any stage's ep group spanning replicas says so on every rank.
+  if (config::expertGroupSpansReplicas(deployment_.model, deployment_.strategy)) {
+    return RoundSchedule::Lockstep;
+  }
   if (tracer_ && roundTotals(requests, settings).empty()) return RoundSchedule::Lockstep;
   return RoundSchedule::Overlap;
 }

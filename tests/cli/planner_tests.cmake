@@ -27,6 +27,12 @@ plan_case(generation_decode_throughput 0
           "^  memory: KV cache 2[.]000 GiB on the fullest GPU \\(32 requests x 4096 positions\\); .*; the largest batch that fits: [0-9]+ requests$"
           1 plan ${plan_examples}/llama-3.1-8b-hf-1x8.json --top 3
           "--set=objective={\"optimize\": \"decode_throughput\", \"prompt_tokens\": 1024, \"new_tokens\": 256, \"max_time_per_output_token_ms\": 20}")
+# With pp > 1 the report says how generate runs the rounds it priced.
+plan_case(generation_rounds_overlapped 0
+          "^  rounds: overlapped [(]generate's default[)]: a decode round is the pipeline's period, [0-9]+ microbatch[(]es[)] through its [0-9]+ stages, each starting its next step once its token is back$"
+          1 plan ${plan_examples}/llama-70b-2x8.json --set model.vocab_size=32000
+          --set objective.optimize=time_per_output_token --set objective.prompt_tokens=2048
+          --set objective.new_tokens=2048)
 plan_case(generation_bound_keeps_some_out 0
           "^46 valid strategies, 46 fit in memory \\(10% reserve\\), ([0-9]|[1-3][0-9]|4[0-5]) within the bound$" 1
           plan ${plan_examples}/llama-3.1-8b-hf-1x8.json --top 3
