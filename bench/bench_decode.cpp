@@ -38,10 +38,6 @@ struct Row {
   RoundSchedule schedule;  // the one that ran
 };
 
-const char* scheduleName(RoundSchedule s) {
-  return s == RoundSchedule::Overlap ? "overlap" : "lockstep";
-}
-
 // nullopt after every rank said why it cannot record graphs (--cuda-graphs).
 std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
                            const BenchDecodeOptions& o, Backend& backend, comm::Communicator& world,
@@ -155,9 +151,9 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
       if (!timed) return kExitBadInput;
       const Row& r = *timed;
       if (rank != 0) continue;
-      if (scheduleName(r.schedule) != o.schedule) {
+      if (roundScheduleName(r.schedule) != o.schedule) {
         std::printf("# rounds ran %s: an expert-parallel group spans replicas\n",
-                    scheduleName(r.schedule));
+                    roundScheduleName(r.schedule));
       }
       std::printf("  %5d %7d %12.3f %12.3f %12.3f %12.3f %12.1f %14.1f\n", r.batch, r.context,
                   r.prefill * 1e3, r.step_median * 1e3, r.step_p99 * 1e3, r.per_token * 1e3,
@@ -171,7 +167,7 @@ int benchDecode(const BenchDecodeOptions& o, const comm::MpiSession& mpi) {
                       {"time_per_output_token_ms", r.per_token * 1e3},
                       {"tokens_per_second", r.tokens_per_second},
                       {"tokens_per_second_per_rank", r.tokens_per_second / ranks},
-                      {"schedule", scheduleName(r.schedule)}});
+                      {"schedule", roundScheduleName(r.schedule)}});
     }
   }
   if (rank == 0 && !o.json_path.empty()) {

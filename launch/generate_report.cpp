@@ -86,7 +86,7 @@ json toJson(const GenerateReport& r) {
       {"cuda_graphs", {{"on", r.cuda_graphs}, {"captured", r.graphs_captured}}},
       {"requests", requests},
       {"rounds", r.result.round_seconds.size()},
-      {"schedule", r.result.schedule == RoundSchedule::Overlap ? "overlap" : "lockstep"},
+      {"schedule", roundScheduleName(r.result.schedule)},
       {"timings", timingsJson(r)}};
   if (r.prediction) {
     out["prediction"] = r.prediction->round_seconds.empty() ? json{{"note", r.prediction->note}}

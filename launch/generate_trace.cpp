@@ -79,7 +79,8 @@ std::optional<GenerateTrace> traceGeneration(comm::Communicator& world,
   t.dir = in.dir;
   GenerationSettings settings = in.settings;
   settings.keep_logits = false;  // the trace shows generation as it runs without --validate
-  // Overlapping rounds agree on no totals: the measured generation's label the graphs' tokens.
+  // Overlapped rounds agree on no totals while they run: the measured generation's label the
+  // graphs' tokens (a Dim's whole).
   settings.round_tokens = in.measured.round_tokens;
   generator.setTracer(&tracer);
   world.barrier();  // the ranks' trace clocks start here together

@@ -56,6 +56,11 @@ enum class RoundSchedule {
   Lockstep,
 };
 
+// "overlap" or "lockstep", as --schedule and generate.json name them.
+inline const char* roundScheduleName(RoundSchedule schedule) {
+  return schedule == RoundSchedule::Overlap ? "overlap" : "lockstep";
+}
+
 struct GenerationSettings {
   Sampling sampling;                      // greedy by default
   std::vector<std::int32_t> stop_tokens;  // a request that chooses one ends (the token is kept)

@@ -58,3 +58,18 @@ bench_bad_input(layer_no_strategy_fits 2 "bench layer: no strategy of .* uses 2 
   bench layer ${bench_strategies} --strategy tp4)
 bench_bad_input(calibrate_unwritable 2 "(--out: cannot write .*not a writable directory|rank 0 cannot write the profile)"
   bench --calibrate --out ${bench_out}/no-such-dir/profile.json)
+
+# bench decode (issue 17, item 6): one row a (batch, context), the schedule in the header; a
+# plan whose ep group spans replicas says its rounds ran in lockstep.
+set(decode_row "^ +[24] +5 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$")
+shardrt_add_cli_test(cli.bench.decode.pp2_rows RANKS 2 EXIT 0 PATTERN "${decode_row}" COUNT 2
+  ARGS bench decode ${SHARDRT_DEPLOYMENTS}/generate-small.json --set strategy.tp=1
+       --set strategy.pp=2 --batch 2 4 --context 5 --new-tokens 3 --warmup 0)
+shardrt_add_cli_test(cli.bench.decode.schedule_in_header RANKS 2 EXIT 0
+  PATTERN "; rounds lockstep [(]generate --schedule[)]$" COUNT 1
+  ARGS bench decode ${SHARDRT_DEPLOYMENTS}/generate-small.json --set strategy.tp=1
+       --set strategy.pp=2 --batch 2 --context 5 --new-tokens 3 --warmup 0 --schedule lockstep)
+shardrt_add_cli_test(cli.bench.decode.moe_across_replicas_runs_lockstep RANKS 2 EXIT 0
+  PATTERN "^# rounds ran lockstep: an expert-parallel group spans replicas$" COUNT 1
+  ARGS bench decode ${SHARDRT_DEPLOYMENTS}/generate-moe.json --set strategy.dp=2
+       --set strategy.ep=2 --batch 2 --context 5 --new-tokens 3 --warmup 0)
