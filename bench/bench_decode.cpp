@@ -61,7 +61,7 @@ std::optional<Row> timeOne(const config::Deployment& d, int batch, int context,
     generator.useGraphs();
   }
   GenerationSettings greedy;  // no stop tokens: every request runs to new_tokens
-  greedy.schedule = o.schedule == "lockstep" ? RoundSchedule::Lockstep : RoundSchedule::Overlap;
+  greedy.schedule = roundScheduleNamed(o.schedule);
   for (int w = 0; w < o.warmup; ++w) generator.generate(requests, greedy);
   host_world.barrier();
   const GenerationResult r = generator.generate(requests, greedy);

@@ -54,7 +54,7 @@ std::optional<Requested> requestsOnEveryRank(const GenerateOptions& o, const con
                          o.seed >= 0 ? static_cast<std::uint64_t>(o.seed) : d.seed};
   if (!o.ignore_eos) r.settings.stop_tokens = d.model.eos_tokens;
   r.settings.keep_logits = o.validate;
-  r.settings.schedule = o.schedule == "lockstep" ? RoundSchedule::Lockstep : RoundSchedule::Overlap;
+  r.settings.schedule = roundScheduleNamed(o.schedule);
   return r;
 }
 

@@ -144,7 +144,10 @@ std::string summary(const GenerateReport& r) {
   std::snprintf(line, sizeof line, "  %.1f new tokens/s (%.1f per rank), %ld rounds, %s\n",
                 t["tokens_per_second"].get<double>(), t["tokens_per_second_per_gpu"].get<double>(),
                 static_cast<long>(r.result.round_seconds.size()),
-                r.result.schedule == RoundSchedule::Overlap ? "overlapped" : "in lockstep");
+                r.result.schedule == RoundSchedule::Overlap ? "overlapped"
+                : config::expertGroupSpansReplicas(r.deployment.model, r.deployment.strategy)
+                    ? "in lockstep (an expert-parallel group spans replicas)"
+                    : "in lockstep");
   s += "  time to first token " + ms(ttft);
   s += "; time per output token " + ms(tpot);
   s += " median, " + ms(tpot99) + " p99\n";

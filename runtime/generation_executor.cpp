@@ -422,6 +422,8 @@ long GenerationExecutor::runMicrobatch(Run& run, int mb, int round, long round_t
   const StepPlan step = planStep(run.sequences, mb, round, round_tokens);
   std::vector<std::vector<float>> rows;
   const auto got = runStep(step, settings, settings.keep_logits ? &rows : nullptr);
+  // The microbatch's rows of the round's new tokens, -1 where none was chosen: what the last
+  // stage hands over (the other stages' rows are what it handed them).
   const auto first = chosen_host_.begin() + mb * microbatch_rows_;
   if (last_stage_) std::fill(first, first + microbatch_rows_, -1);
   for (std::size_t j = 0; j < got.size(); ++j) {
@@ -464,7 +466,6 @@ void GenerationExecutor::lockstep(Run& run, long first_round_tokens,
   std::vector<std::int32_t>& chosen = chosen_host_;
   const int replica_rows = static_cast<int>(chosen.size());
   for (int round = 0;; ++round) {
-    std::fill(chosen.begin(), chosen.end(), -1);
     long tokens = 0;
     for (int mb = 0; mb < plan_.microbatches; ++mb) {
       tokens += runMicrobatch(run, mb, round, all_tokens, settings);
@@ -510,7 +511,8 @@ void GenerationExecutor::lockstep(Run& run, long first_round_tokens,
 void GenerationExecutor::overlapped(Run& run, const std::vector<long>& totals,
                                     const GenerationSettings& settings) {
   // Each stage takes the steps in the same order, round by round, microbatch by microbatch,
-  // leaving out a microbatch once its requests are done. Before a microbatch's next step
+  // leaving out a microbatch with no request still running (the same on every stage, whose
+  // sequences change only by the tokens every stage takes). Before a microbatch's next step
   // every stage takes the tokens its last step chose: the last stage from its own choice, the
   // others from the last stage's post. The post does not wait for its receiver, so the first
   // stage can be sending a later step forward while the last stage hands back an earlier one
@@ -518,23 +520,20 @@ void GenerationExecutor::overlapped(Run& run, const std::vector<long>& totals,
   comm::Communicator& pp = *groups_.pp;
   const int last = plan_.pp - 1;
   const int rows = microbatch_rows_;
-  std::vector<bool> running(static_cast<std::size_t>(plan_.microbatches), true);
   for (int round = 0;; ++round) {
     const long all_tokens =
         round < static_cast<int>(totals.size()) ? totals[static_cast<std::size_t>(round)] : 0;
     long tokens = 0;
     bool ran = false;
     for (int mb = 0; mb < plan_.microbatches; ++mb) {
-      if (!running[static_cast<std::size_t>(mb)]) continue;
+      // Done, or rows with no request at all (a batch larger than the requests): it ran no step
+      // last round, so nothing was handed over, and it runs none now.
       const auto first = run.sequences.begin() + mb * rows;
-      if (round == 0 &&
-          std::none_of(first, first + rows, [](const Sequence& s) { return s.active(); })) {
-        // Rows with no request (a batch larger than the requests): nothing to compute or hand
-        // over, as every stage knows.
-        running[static_cast<std::size_t>(mb)] = false;
+      if (std::none_of(first, first + rows, [](const Sequence& s) { return s.active(); })) {
         continue;
       }
       if (round > 0) {
+        // It ran last round: take the tokens that step chose.
         // The hand-over belongs to the round that chose the tokens (its graph ends with them).
         enterLayer(-1, mb);
         if (tracer_) tracer_->setRound(round - 1), tracer_->setMicrobatch(mb);
@@ -546,10 +545,7 @@ void GenerationExecutor::overlapped(Run& run, const std::vector<long>& totals,
           }
           if (tracer_) tracer_->recordBookkeeping(kOpModelOutput, {chosenRef(mb * rows, rows)}, {});
         }
-        if (accept(run, mb * rows, rows, round - 1, settings) == 0) {
-          running[static_cast<std::size_t>(mb)] = false;
-          continue;
-        }
+        if (accept(run, mb * rows, rows, round - 1, settings) == 0) continue;
       }
       tokens += runMicrobatch(run, mb, round, all_tokens, settings);
       ran = true;

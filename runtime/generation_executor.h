@@ -56,9 +56,12 @@ enum class RoundSchedule {
   Lockstep,
 };
 
-// "overlap" or "lockstep", as --schedule and generate.json name them.
+// "overlap" or "lockstep", as --schedule and generate.json name them, and back.
 inline const char* roundScheduleName(RoundSchedule schedule) {
   return schedule == RoundSchedule::Overlap ? "overlap" : "lockstep";
+}
+inline RoundSchedule roundScheduleNamed(const std::string& name) {
+  return name == "lockstep" ? RoundSchedule::Lockstep : RoundSchedule::Overlap;
 }
 
 struct GenerationSettings {

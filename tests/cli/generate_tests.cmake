@@ -116,6 +116,14 @@ generate_schedules_case(pp3_mb3_empty 3 --set strategy.pp=3 --set strategy.micro
 generate_schedules_case(dp2_pp2_mb2 4 --set strategy.dp=2 --set strategy.pp=2
                         --set strategy.microbatches=2)
 
+# Where an ep group spans replicas the rounds run in lockstep whatever --schedule says, and the
+# summary says why.
+shardrt_add_cli_test(cli.generate.moe_across_replicas_runs_lockstep RANKS 2 EXIT 0
+  PATTERN "^  [0-9.]+ new tokens/s [(][0-9.]+ per rank[)], [0-9]+ rounds, in lockstep [(]an expert-parallel group spans replicas[)]$"
+  COUNT 1
+  ARGS generate ${gen_moe} --prompts ${gen_prompts} --set strategy.dp=2 --set strategy.ep=2
+       --schedule overlap --out ${CMAKE_CURRENT_BINARY_DIR}/out/generate.moe_across_replicas)
+
 # dag --generate: a generation's dry run draws the graphs a traced generation draws, node for
 # node, prefill and decode step, for dense models; MoE ones are held to `dag check` (their
 # structure follows the router's choices: tests/cli/dag_generate_compare.sh).

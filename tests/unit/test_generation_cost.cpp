@@ -134,7 +134,8 @@ TEST(GenerationCost, DecodeIsBoundByTheWeightsItStreams) {
 // Under a generation objective a plan's per-GPU busy and communication times are a decode
 // round's, not the forward's: on pp 2 each stage's GPUs carry their stage's share of the round,
 // which (one microbatch, the stages in turn) adds up to the time per output token less the new
-// tokens' broadcast back over the pipeline.
+// tokens' hand-back to the first stage (one microbatch's turn through both stages and back is
+// the overlapped round).
 TEST(GenerationCost, PerGpuBusyIsADecodeRounds) {
   Deployment d = denseDeployment(4, 2048);
   d.strategy = {2, 2, 1, 1, 1};
